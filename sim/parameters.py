@@ -99,10 +99,11 @@ _REGISTRY: tuple[Parameter, ...] = (
        "How far national incentives reward collaboration rather than single services",
        "Case, 'Rhetoric and reality': 'incentives rewarded individual services (payment by "
        "result) without rewarding collaboration' (Ham & Smith 2010)", principal=True),
-    _p("funding_round_rate", 0.5, 0, 6, "rounds/year", "system",
+    _p("funding_round_rate", 1.0, 0, 6, "rounds/year", "system",
        "Rate at which national transformation-funding rounds open to the site",
-       "Case: one national diabetes transformation fund in ~3.5 years (mid-2017); "
-       "vanguard/pioneer waves 2013, 2015 (SOURCES: NAO 2018, PIRU)"),
+       "About one national round a year in the case's period: pioneers 2013 and 2015, "
+       "vanguards 2015, STP transformation funds 2016-17, the diabetes fund 2017 (case; NAO "
+       "2018; PIRU)"),
     _p("funding_award_prob", 0.25, 0, 1, "probability", "system",
        "Chance that the site is funded in a round ('some but not all local initiatives')",
        "50 vanguards from 260+ expressions of interest, ~20-25% (NAO 2018; NIHR ARC-GM)",
@@ -210,7 +211,7 @@ _REGISTRY: tuple[Parameter, ...] = (
        "How far engagement with providers shames those who do not achieve (adds frustration)",
        "Case toolkit: 'engagement … focused on supporting them … avoiding shaming' "
        "(assumption: 0.3)", principal=True),
-    _p("progress_rate", 0.3, 0.01, 1, "spec/month", "team",
+    _p("progress_rate", 0.14, 0.01, 0.5, "spec/month", "team",
        "Specification progress a month of a fully attended, aligned, resourced team makes",
        "Calibrated: the case's broad project had no finished specification after 3 years; "
        "Derby's 5-practice service ran within months (SOURCES)"),
@@ -226,20 +227,21 @@ _REGISTRY: tuple[Parameter, ...] = (
        "Whether a frustrated team may learn to switch to small tasks, as the case's did",
        "Case: 'It took some time for the leaders to recognise …' then switched after ~3 years",
        kind="bool"),
-    _p("learn_threshold", 0.5, 0, 1, "share", "team",
+    _p("learn_threshold", 0.45, 0, 1, "share", "team",
        "Mean frustration at which the team recognises it needs smaller tasks",
        "Assumption calibrated to the case's switch after about three years"),
     _p("win_boost", 0.15, 0, 0.6, "share", "team",
        "Engagement lift of a visible small win (share of the gap to full engagement)",
        "Weick 1984; Ansell & Gash 2008; Amabile & Kramer 2011 (assumption: 0.15)",
        principal=True),
-    _p("frustration_rate", 0.04, 0, 0.3, "per month", "team",
+    _p("frustration_rate", 0.03, 0, 0.3, "per month", "team",
        "Growth of a member's frustration per meeting without visible progress",
        "Case: 'a shared feeling that the transformation was going slowly'; Repenning 2002 "
-       "(assumption: 0.04)"),
-    _p("collapse_floor", 0.25, 0, 0.8, "share", "team",
+       "(assumption: 0.03)"),
+    _p("collapse_floor", 0.33, 0, 0.8, "share", "team",
        "Mean engagement below which the team is failing",
-       "Case: 'a concern that it might come to a halt' (assumption: 0.25)"),
+       "Case: 'a concern that it might come to a halt'; calibrated so that collapse is the "
+       "exception, as the case's team 'kept meeting'"),
     _p("collapse_months", 6, 1, 36, "months", "team",
        "Consecutive months below the floor after which the team collapses",
        "Assumption (no published figure): two quarters of failed meetings", kind="int"),

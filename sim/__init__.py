@@ -1,0 +1,30 @@
+"""icsim: an agent-based model of multilevel healthcare-integration projects.
+
+>>> import sim
+>>> summary = sim.run_project("baseline", seed=1, months=60)
+>>> summary["outcome"] in sim.OUTCOMES
+True
+"""
+
+from sim.agents import ClinicalLead, OrganisationalManager, SystemLeader, TeamMember
+from sim.measures import DAC_KEYS, OUTCOMES
+from sim.model import IntegrationModel, run_project, simulate, timeseries_frame
+from sim.parameters import PARAMETERS
+from sim.scenarios import SCENARIOS
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DAC_KEYS",
+    "OUTCOMES",
+    "PARAMETERS",
+    "SCENARIOS",
+    "ClinicalLead",
+    "IntegrationModel",
+    "OrganisationalManager",
+    "SystemLeader",
+    "TeamMember",
+    "run_project",
+    "simulate",
+    "timeseries_frame",
+]
