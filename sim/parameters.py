@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sim.errors import UsageError
+
 Value = float | int | bool
 
 LEVELS = ("system", "organisation", "team")
@@ -54,23 +56,23 @@ class Parameter:
                 return _BOOL_WORDS[value.strip().lower()]
             if isinstance(value, int | float) and value in (0, 1):
                 return bool(value)
-            raise ValueError(f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}")
+            raise UsageError(f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}")
         if isinstance(value, bool):
-            raise ValueError(f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}")
+            raise UsageError(f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}")
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ValueError(
+            raise UsageError(
                 f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}"
             ) from None
         if self.kind == "int":
             if not number.is_integer():
-                raise ValueError(
+                raise UsageError(
                     f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}"
                 )
             number = int(number)
         if math.isnan(number) or not (self.low <= number <= self.high):
-            raise ValueError(f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}")
+            raise UsageError(f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}")
         return number
 
 
@@ -180,10 +182,10 @@ _REGISTRY: tuple[Parameter, ...] = (
        "Mean personal threshold below which a member disengages (spread ±0.15)",
        "Repenning 2002 motivation threshold; Granovetter 1978 threshold spread "
        "(assumption: 0.35)"),
-    _p("initial_vision", 0.6, 0, 1, "share", "team",
+    _p("initial_vision", 0.65, 0, 1, "share", "team",
        "Mean agreement of a member with the shared vision when they join",
        "Case: 'everyone cares about the patient but then care about their role' "
-       "(assumption: 0.6)"),
+       "(assumption: 0.65)"),
     _p("initial_role_clarity", 0.3, 0, 1, "share", "team",
        "Mean clarity of a member about the team's and their own role when they join",
        "Case, Table 3: 'unclear role of the transformation team', 'confusion among the team "
@@ -195,10 +197,10 @@ _REGISTRY: tuple[Parameter, ...] = (
        "Strength of the clinical leads: the level leadership clarity recovers to",
        "Case: 'I don't feel that the leadership is strong'; toolkit: 'strong clinical "
        "leadership'", principal=True),
-    _p("agenda_pull", 0.05, 0, 0.5, "per month", "team",
+    _p("agenda_pull", 0.03, 0, 0.5, "per month", "team",
        "Pull of competing organisational agendas on members' vision",
        "Case, 'managing competing agendas': 'clinicians … driven by respective organisational "
-       "priorities' (assumption: 0.05)"),
+       "priorities' (assumption: 0.03)"),
     _p("meeting_feedback", 0.3, 0, 1, "share", "team",
        "How far regular meetings feed back on action points (learning between meetings)",
        "Case toolkit: 'held regular meetings … with feedback from action points' "
@@ -285,7 +287,7 @@ def validate(values: Mapping[str, Any]) -> dict[str, Value]:
     checked: dict[str, Value] = {}
     for name, value in values.items():
         if name not in PARAMETERS:
-            raise ValueError(unknown_message(name))
+            raise UsageError(unknown_message(name))
         checked[name] = PARAMETERS[name].coerce(value)
     return checked
 
@@ -303,9 +305,9 @@ def parse_assignment(text: str) -> tuple[str, Value]:
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or not name:
-        raise ValueError(f"--set expects NAME=VALUE, got {text!r}")
+        raise UsageError(f"--set expects NAME=VALUE, got {text!r}")
     if name not in PARAMETERS:
-        raise ValueError(unknown_message(name))
+        raise UsageError(unknown_message(name))
     return name, PARAMETERS[name].coerce(raw.strip())
 
 

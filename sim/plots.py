@@ -47,3 +47,301 @@ def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
     fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
     tmp.replace(path)
     return path
+
+
+# ---- one project
+
+
+def timeseries_figure(frame, title: str = "One integration project") -> Figure:
+    """DAC per level and progress over time, gate months marked.
+
+    ``frame`` is the monthly time series (``sim.timeseries_frame``): columns ``month``,
+    ``progress``, ``engagement``, ``dac_<level>_<outcome>`` and ``events``.
+    """
+    fig = new_figure(11, 7)
+    axes = fig.subplots(2, 2, sharex=True)
+    months = frame["month"].to_numpy()
+    styles = {"direction": "-", "alignment": "--", "commitment": ":"}
+    for ax, level in zip(axes.flat[:3], ("system", "organisation", "team"), strict=True):
+        for outcome, style in styles.items():
+            ax.plot(months, frame[f"dac_{level}_{outcome}"], style,
+                    color=LEVEL_COLOURS[level], label=outcome, linewidth=2)
+        ax.set_title(f"{level.capitalize()} level")
+        ax.set_ylim(0, 1.02)
+        ax.set_ylabel("value (0-1)")
+        ax.legend(loc="lower left", fontsize=8, frameon=False)
+    ax = axes.flat[3]
+    ax.plot(months, frame["progress"], color=PALETTE["black"], label="specification progress",
+            linewidth=2)
+    ax.plot(months, frame["engagement"], color=PALETTE["purple"], label="team engagement",
+            linewidth=2)
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Progress and engagement")
+    ax.set_ylabel("share (0-1)")
+    _mark_gates(list(axes.flat), frame)
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    for ax in axes[1]:
+        ax.set_xlabel("month")
+    fig.suptitle(title)
+    return fig
+
+
+GATE_STYLE = {"business_case": ("business case", PALETTE["sky"]),
+              "small_tasks": ("small tasks", PALETTE["yellow"]),
+              "pilot": ("pilot", PALETTE["green"]),
+              "integrated": ("integrated", PALETTE["blue"]),
+              "collapse": ("collapse", PALETTE["vermillion"])}
+
+
+def gate_months(frame) -> dict[str, int]:
+    """The first month each gate event appears in the ``events`` column."""
+    found: dict[str, int] = {}
+    for month, events in zip(frame["month"], frame["events"], strict=True):
+        for event in str(events).split(";"):
+            if event in GATE_STYLE and event not in found:
+                found[event] = int(month)
+    return found
+
+
+def _mark_gates(axes, frame) -> None:
+    """Vertical lines at gate months in every panel; the last panel's legend names them."""
+    from matplotlib.lines import Line2D
+
+    gates = gate_months(frame)
+    for ax in axes:
+        for event, month in gates.items():
+            ax.axvline(month, color=GATE_STYLE[event][1], linewidth=1.5, alpha=0.9)
+    handles = [Line2D([], [], color=GATE_STYLE[e][1], linewidth=1.5,
+                      label=f"{GATE_STYLE[e][0]} (month {m})") for e, m in gates.items()]
+    if handles:
+        last = axes[-1]
+        extra = last.legend(handles=handles, loc="lower right", fontsize=8, frameon=False,
+                            title="gates", title_fontsize=8)
+        last.add_artist(extra)
+
+
+# ---- scenario comparison
+
+
+def outcome_shares_figure(table) -> Figure:
+    """Share of runs per outcome and scenario, with 95% Wilson intervals for pilot and
+    integration. ``table`` is ``comparison.csv`` as a DataFrame."""
+    import numpy as np
+
+    fig = new_figure(10, 0.6 * len(table) + 2.2)
+    ax = fig.subplots()
+    y = np.arange(len(table))
+    left = np.zeros(len(table))
+    for outcome in ("integrated", "pilot", "stalled", "collapsed"):
+        share = table[f"share_{outcome}"].to_numpy()
+        ax.barh(y, share, left=left, color=OUTCOME_COLOURS[outcome], label=outcome,
+                edgecolor="white")
+        left += share
+    p = table["p_pilot"].to_numpy()
+    ax.errorbar(p, y, xerr=[p - table["p_pilot_lo"], table["p_pilot_hi"] - p], fmt="o",
+                color=PALETTE["black"], capsize=4, label="P(pilot or better), 95% CI")
+    ax.set_yticks(y, table["scenario"])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of runs")
+    ax.set_title("Outcome by scenario")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.05), ncol=5, fontsize=8,
+              frameon=False)
+    return fig
+
+
+def dac_trajectories_figure(bands: dict) -> Figure:
+    """Median and 10-90% band of DAC per level across replicates, one line per scenario.
+
+    ``bands[scenario][key]`` is an array of shape (3, months+1): the 10th, 50th and 90th
+    percentiles of ``dac_<key>`` month by month.
+    """
+    import numpy as np
+
+    levels = ("system", "organisation", "team")
+    outcomes = ("direction", "alignment", "commitment")
+    fig = new_figure(12, 9)
+    axes = fig.subplots(3, 3, sharex=True, sharey=True)
+    for s, (scenario, series) in enumerate(bands.items()):
+        colour = CYCLE[s % len(CYCLE)]
+        for i, level in enumerate(levels):
+            for j, outcome in enumerate(outcomes):
+                lo, mid, hi = series[f"{level}_{outcome}"]
+                months = np.arange(len(mid))
+                ax = axes[i, j]
+                ax.fill_between(months, lo, hi, color=colour, alpha=0.15, linewidth=0)
+                ax.plot(months, mid, color=colour, linewidth=1.8,
+                        label=scenario if (i, j) == (0, 0) else None)
+    for i, level in enumerate(levels):
+        axes[i, 0].set_ylabel(f"{level}\nvalue (0-1)")
+    for j, outcome in enumerate(outcomes):
+        axes[0, j].set_title(outcome)
+        axes[2, j].set_xlabel("month")
+    axes[0, 0].set_ylim(0, 1.02)
+    fig.legend(loc="outside lower center", ncol=min(len(bands), 5), fontsize=9,
+               frameon=False)
+    fig.suptitle("Direction, alignment and commitment: median and 10-90% band")
+    return fig
+
+
+def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
+    """Kaplan-Meier curves of 'no pilot yet' by month, censored at the horizon.
+
+    ``curves[scenario]`` is a pair of arrays (months, share of runs without a pilot).
+    """
+    fig = new_figure(9, 5.5)
+    ax = fig.subplots()
+    for s, (scenario, (months, surviving)) in enumerate(curves.items()):
+        ax.step(months, surviving, where="post", color=CYCLE[s % len(CYCLE)], linewidth=2,
+                label=scenario)
+    ax.set_xlim(0, horizon)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("month")
+    ax.set_ylabel("share of projects without a pilot")
+    ax.set_title(f"Time to pilot (Kaplan-Meier, censored at month {horizon})")
+    ax.legend(fontsize=9, frameon=False)
+    return fig
+
+
+# ---- sweep analysis figures
+
+
+def sensitivity_bars(table, title: str, noise_share: float | None = None,
+                     colours=None) -> Figure:
+    """Sobol S1 and ST per lever with their 95% intervals, largest ST on top.
+
+    ``table`` has columns ``parameter``, ``S1``, ``S1_conf``, ``ST``, ``ST_conf``;
+    ``colours`` (one per row, e.g. by level) colour the ST bars; ``noise_share`` is the
+    share of the indexed variance that is replicate noise, shown in the title.
+    """
+    import numpy as np
+
+    order = np.argsort(table["ST"].to_numpy())
+    rows = table.iloc[order]
+    fig = new_figure(8, 0.4 * len(rows) + 1.8)
+    ax = fig.subplots()
+    y = np.arange(len(rows))
+    bar_colours = ([colours[i] for i in order] if colours is not None
+                   else [PALETTE["blue"]] * len(rows))
+    ax.barh(y + 0.2, rows["ST"], height=0.4, xerr=rows["ST_conf"], color=bar_colours,
+            ecolor=PALETTE["black"], capsize=2, label="ST (total)")
+    ax.barh(y - 0.2, rows["S1"], height=0.4, xerr=rows["S1_conf"], color="white",
+            edgecolor=bar_colours, hatch="///", ecolor=PALETTE["black"], capsize=2,
+            label="S1 (first order)")
+    ax.set_yticks(y, rows["parameter"])
+    ax.axvline(0, color=PALETTE["black"], linewidth=0.8)
+    ax.set_xlabel("Sobol index (share of variance), 95% bootstrap interval")
+    if noise_share is not None and noise_share == noise_share:
+        title = f"{title}\n(replicate noise: {100 * noise_share:.0f}% of the indexed variance)"
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    return fig
+
+
+def morris_scatter(table, title: str, colours=None) -> Figure:
+    """Morris mu* against sigma, one labelled point per lever with mu*'s 95% interval."""
+    fig = new_figure(8, 6)
+    ax = fig.subplots()
+    point_colours = colours if colours is not None else [PALETTE["blue"]] * len(table)
+    ax.errorbar(table["mu_star"], table["sigma"], xerr=table["mu_star_conf"], fmt="none",
+                ecolor=PALETTE["black"], elinewidth=0.8, capsize=2)
+    ax.scatter(table["mu_star"], table["sigma"], c=point_colours, s=40, zorder=3)
+    top = table["mu_star"].max()
+    for row in table.itertuples():
+        if top > 0 and row.mu_star >= 0.1 * top:
+            ax.annotate(row.parameter, (row.mu_star, row.sigma), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+    limit = max(float(table["mu_star"].max()), float(table["sigma"].max()), 1e-12) * 1.05
+    ax.plot([0, limit], [0, limit], ":", color=PALETTE["black"], linewidth=0.8,
+            label="sigma = mu*")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("mu* (mean absolute elementary effect)")
+    ax.set_ylabel("sigma (spread: interactions, non-linearity)")
+    ax.set_title(title)
+    ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def sensitivity_over_time(table, title: str, colours=None, top: int = 6) -> Figure:
+    """Sobol S1 and ST of P(pilot by month m) against m, for the ``top`` levers by ST.
+
+    ``table`` has columns ``month``, ``parameter``, ``S1``, ``S1_conf``, ``ST``,
+    ``ST_conf`` (``sobol_pilot_by_month.csv``).
+    """
+    names = list(table.groupby("parameter")["ST"].max().sort_values(ascending=False)
+                 .index[:top])
+    fig = new_figure(11, 5)
+    axes = fig.subplots(1, 2, sharey=True)
+    for k, name in enumerate(names):
+        rows = table[table["parameter"] == name].sort_values("month")
+        colour = CYCLE[k % len(CYCLE)]
+        for ax, index in zip(axes, ("S1", "ST"), strict=True):
+            ax.plot(rows["month"], rows[index], "-o", color=colour, markersize=3,
+                    linewidth=2, label=name if index == "ST" else None)
+            ax.fill_between(rows["month"], rows[index] - rows[f"{index}_conf"],
+                            rows[index] + rows[f"{index}_conf"], color=colour, alpha=0.12,
+                            linewidth=0)
+    axes[0].set_title("first order S1")
+    axes[1].set_title("total ST")
+    axes[0].set_ylabel("Sobol index of P(pilot by month m)")
+    for ax in axes:
+        ax.set_xlabel("month m")
+        ax.axhline(0, color=PALETTE["black"], linewidth=0.8)
+    axes[1].legend(fontsize=8, frameon=False, loc="upper left")
+    fig.suptitle(title)
+    return fig
+
+
+def prim_tradeoff(trajectory, selected: int | None, title: str) -> Figure:
+    """PRIM's peeling trajectory: coverage against density, coloured by restricted
+    dimensions, with the chosen box circled."""
+    fig = new_figure(7, 5.5)
+    ax = fig.subplots()
+    points = ax.scatter(trajectory["coverage"], trajectory["density"],
+                        c=trajectory["res_dim"].astype(float), cmap="viridis", s=25)
+    fig.colorbar(points, ax=ax, label="restricted parameters")
+    if selected is not None and 0 <= selected < len(trajectory):
+        row = trajectory.iloc[selected]
+        ax.scatter([row["coverage"]], [row["density"]], s=160, facecolors="none",
+                   edgecolors=PALETTE["vermillion"], linewidths=2, label="chosen box")
+        ax.legend(fontsize=8, frameon=False, loc="lower left")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("coverage (share of all cases in the box)")
+    ax.set_ylabel("density (share of the box that are cases)")
+    ax.set_title(title)
+    return fig
+
+
+def prim_box_limits(limits, stats, title: str) -> Figure:
+    """The restricted ranges of each PRIM box, drawn within each lever's full range
+    (normalised to 0-1); categorical restrictions are written out."""
+    import numpy as np
+
+    boxes = list(stats["box"])
+    fig = new_figure(9, 0.45 * len(limits) + 1.2 * len(boxes) + 1)
+    axes = fig.subplots(len(boxes), 1, squeeze=False)[:, 0]
+    for ax, (_, stat) in zip(axes, stats.iterrows(), strict=True):
+        rows = limits[limits["box"] == stat["box"]]
+        y = np.arange(len(rows))
+        for i, r in enumerate(rows.itertuples()):
+            ax.plot([0, 1], [i, i], color=PALETTE["black"], alpha=0.2, linewidth=6,
+                    solid_capstyle="butt")
+            if isinstance(r.low, str):
+                ax.text(0.5, i, f"{{{r.low}}}", ha="center", va="center", fontsize=8)
+                continue
+            span = (r.range_high - r.range_low) or 1.0
+            lo, hi = (r.low - r.range_low) / span, (r.high - r.range_low) / span
+            ax.plot([lo, hi], [i, i], color=PALETTE["vermillion"], linewidth=6,
+                    solid_capstyle="butt")
+            ax.text(lo, i + 0.3, f"{r.low:.3g}", ha="center", fontsize=7)
+            ax.text(hi, i + 0.3, f"{r.high:.3g}", ha="center", fontsize=7)
+        ax.set_yticks(y, rows["parameter"])
+        ax.set_ylim(-0.7, len(rows) - 0.2)
+        ax.set_xlim(-0.05, 1.05)
+        ax.set_xticks([0, 1], ["range low", "range high"])
+        ax.set_title(f"box {int(stat['box'])}: coverage {stat['coverage']:.2f}, density "
+                     f"{stat['density']:.2f}, mass {stat['mass']:.2f}", fontsize=9)
+    fig.suptitle(title)
+    return fig

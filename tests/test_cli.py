@@ -1,0 +1,78 @@
+"""The command line: outputs, the human summary, and bad input (exit 2, nothing written)."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import sim
+from sim.cli import main
+from sim.measures import DAC_KEYS
+
+
+def test_run_writes_summary_timeseries_and_figure(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--seed", "7", "--months", "48", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary == json.loads(json.dumps(summary))  # plain JSON, nulls for unreached
+    expected = sim.run_project(seed=7, months=48)
+    assert summary["outcome"] == expected["outcome"]
+    assert summary["seed"] == 7 and summary["months"] == 48
+    for key in DAC_KEYS:
+        assert f"dac_{key}" in summary and f"mean_dac_{key}" in summary
+    assert set(summary["parameters"]) == set(sim.PARAMETERS)
+    frame = pd.read_csv(out / "timeseries.csv")
+    assert len(frame) == 49
+    assert {"month", "progress", "engagement", "events", *(f"dac_{k}" for k in DAC_KEYS)} \
+        <= set(frame.columns)
+    assert (out / "timeseries.png").stat().st_size > 10_000
+    printed = capsys.readouterr().out
+    assert summary["outcome"].upper() in printed
+
+
+def test_set_overrides_reach_the_model(tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", "--set", "team_size=12", "--set", "small_tasks=true",
+                 "--out", str(out)]) == 0
+    params = json.loads((out / "summary.json").read_text())["parameters"]
+    assert params["team_size"] == 12 and params["small_tasks"] is True
+
+
+@pytest.mark.parametrize("argv, culprit", [
+    (["run", "--set", "warp_speed=1"], "warp_speed"),
+    (["run", "--set", "turnover_rate=0.9"], "turnover_rate"),
+    (["run", "--set", "team_size=big"], "team_size"),
+    (["run", "--set", "small_tasks=maybe"], "small_tasks"),
+    (["run", "--set", "noequals"], "NAME=VALUE"),
+    (["run", "--months", "0"], "months"),
+    (["run", "--months", "ten"], "--months"),
+    (["run", "--scenario", "utopia"], "utopia"),
+    (["run", "--scenario", "baseline+utopia"], "utopia"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, culprit):
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "sim", *argv, "--out", str(out)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and culprit in lines[0]
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_params_table_lists_every_parameter(capsys):
+    assert main(["params"]) == 0
+    text = capsys.readouterr().out
+    for name in sim.PARAMETERS:
+        assert name in text
+    assert main(["params", "--markdown"]) == 0
+    assert "| `turnover_rate` |" in capsys.readouterr().out
+
+
+def test_scenarios_listed(capsys):
+    assert main(["scenarios"]) == 0
+    text = capsys.readouterr().out
+    for name in sim.SCENARIOS:
+        assert name in text

@@ -1,0 +1,137 @@
+"""The model: agents and the case's counts, determinism, measures, outcomes, speed path."""
+
+import math
+
+import mesa
+import numpy as np
+import pytest
+
+import sim
+from sim.agents import ORGANISATIONS
+from sim.measures import DAC_KEYS, OUTCOMES
+
+
+def test_agent_classes_are_mesa_agents():
+    for cls in (sim.SystemLeader, sim.OrganisationalManager, sim.ClinicalLead, sim.TeamMember):
+        assert issubclass(cls, mesa.Agent)
+    assert issubclass(sim.IntegrationModel, mesa.Model)
+
+
+def test_baseline_has_the_case_shape():
+    model = sim.IntegrationModel(rng=1)
+    by_type = model.agents_by_type
+    assert len(by_type[sim.SystemLeader]) == 1
+    managers = by_type[sim.OrganisationalManager]
+    assert sorted(m.name for m in managers) == sorted(ORGANISATIONS)
+    leads = by_type[sim.ClinicalLead]
+    members = by_type[sim.TeamMember]
+    # a clinical lead per provider (hospital, community, primary care) plus the locality's
+    assert len(leads) == 4
+    assert {lead.organisation for lead in leads} == {"hospital_trust", "community_trust",
+                                                     "gp_federation"}
+    assert len(leads) + len(members) == 19  # "nearly twenty members"
+    assert model.host.name == "commissioner"
+
+
+def test_turnover_replaces_people_with_newcomers_without_knowledge():
+    model = sim.IntegrationModel(rng=5, turnover_rate=0.6)
+    first = {p.unique_id for p in model.people}
+    model.run_for(24)
+    assert model.turnover_events > 0
+    now = {p.unique_id for p in model.people}
+    assert now != first
+    assert len(model.agents_by_type[sim.ClinicalLead]) + \
+        len(model.agents_by_type[sim.TeamMember]) == 19
+    newcomers = [p for p in model.people if p.unique_id not in first]
+    assert any(p.tenure == 0 for p in newcomers) or all(p.knowledge > 0 for p in newcomers)
+
+
+def test_same_seed_same_run_and_different_seeds_differ():
+    a = sim.simulate("baseline", seed=42)
+    b = sim.simulate("baseline", seed=42)
+    ta, tb = sim.timeseries_frame(a), sim.timeseries_frame(b)
+    assert ta.equals(tb)
+    assert a.summary() == b.summary()
+    summaries = {sim.run_project(seed=s)["mean_engagement"] for s in range(5)}
+    assert len(summaries) == 5
+    assert not ta.equals(sim.timeseries_frame(sim.simulate("baseline", seed=43)))
+
+
+def test_run_project_equals_model_with_time_series():
+    """Collecting data must not consume randomness: the summary is the same either way."""
+    with_ts = sim.simulate("baseline", seed=9, collect=True).summary()
+    plain = sim.run_project("baseline", seed=9)
+    for key, value in with_ts.items():
+        if key not in ("seed", "parameters"):
+            assert plain[key] == value, key
+
+
+def test_dac_values_in_unit_interval_every_month():
+    for scenario in ("baseline", "enabling_national+toolkit", "austerity"):
+        for seed in range(3):
+            frame = sim.timeseries_frame(sim.simulate(scenario, seed=seed))
+            values = frame[[f"dac_{k}" for k in DAC_KEYS]].to_numpy()
+            assert np.all((values >= 0) & (values <= 1)), scenario
+            assert len(frame) == 61
+
+
+def test_summary_fields():
+    s = sim.run_project(seed=3)
+    for level in ("system", "organisation", "team"):
+        for outcome in ("direction", "alignment", "commitment"):
+            assert 0 <= s[f"dac_{level}_{outcome}"] <= 1
+            assert 0 <= s[f"mean_dac_{level}_{outcome}"] <= 1
+    for key in ("pilot_month", "integrated_month", "collapse_month", "mean_engagement",
+                "turnover_events", "host_changes", "funding_received", "small_wins", "seed",
+                "months", "parameters"):
+        assert key in s
+    assert s["outcome"] in OUTCOMES
+    assert set(s["parameters"]) == set(sim.PARAMETERS)
+
+
+def _outcomes(scenario, n=60, **overrides):
+    return [sim.run_project(scenario, seed=s, **overrides)["outcome"] for s in range(n)]
+
+
+@pytest.mark.parametrize("outcome, scenario, overrides", [
+    ("stalled", "baseline", {}),
+    ("pilot", "baseline", {}),
+    ("integrated", "enabling_national+funded_vanguard+toolkit", {}),
+    ("collapsed", "baseline", {"learn_small_tasks": False, "task_size": 1.0,
+                               "frustration_rate": 0.2, "shaming": 1.0}),
+])
+def test_every_outcome_is_reachable(outcome, scenario, overrides):
+    assert outcome in _outcomes(scenario, **overrides)
+
+
+def test_gates_are_ordered():
+    for seed in range(40):
+        s = sim.run_project("enabling_national+toolkit", seed=seed)
+        if s["integrated_month"] is not None:
+            assert s["pilot_month"] is not None
+            assert s["integrated_month"] - s["pilot_month"] >= s["parameters"]["pilot_months"]
+        if s["pilot_month"] is not None:
+            assert s["business_case_month"] is not None
+            assert s["pilot_month"] >= s["business_case_month"]
+            assert s["collapse_month"] is None
+
+
+def test_overrides_are_validated_like_the_command_line():
+    with pytest.raises(ValueError, match="turnover_rate.*\\[0, 0.6\\]"):
+        sim.run_project(turnover_rate=2.0)
+    with pytest.raises(ValueError, match="unknown parameter 'nonsense'"):
+        sim.run_project(nonsense=1)
+    with pytest.raises(ValueError, match="months"):
+        sim.run_project(months=0)
+    with pytest.raises(ValueError, match="unknown scenario 'utopia'.*baseline"):
+        sim.run_project("utopia")
+    with pytest.raises(ValueError, match="team_size.*integer"):
+        sim.IntegrationModel(team_size=7.5)
+
+
+def test_funding_and_host_changes_are_counted():
+    s = sim.run_project("funded_vanguard", seed=1)
+    assert s["funding_received"] > 0
+    s = sim.run_project(seed=1, host_change_rate=4.0)
+    assert s["host_changes"] > 5
+    assert math.isfinite(s["mean_engagement"])
