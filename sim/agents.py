@@ -99,7 +99,7 @@ class TeamState:
         self.joined = np.zeros(n, dtype=np.intp)
 
     def newcomers(self, slots: np.ndarray, draws: np.ndarray, p: dict, month: int,
-                  knowledge: float = 0.0) -> None:
+                  knowledge: float = 0.0, vision_scale: float = 1.0) -> None:
         """Seat new people in ``slots``; ``draws`` is uniform, shape (len(slots), 4).
 
         A newcomer has no project knowledge (case: 'too many personnel changes'; Carley
@@ -112,7 +112,8 @@ class TeamState:
         self.engagement[slots] = disp
         self.threshold[slots] = np.clip(p["motivation_threshold"] + 0.3 * (draws[:, 1] - 0.5),
                                         0.0, 0.95)
-        self.vision[slots] = np.clip(p["initial_vision"] + 0.3 * (draws[:, 2] - 0.5), 0.0, 1.0)
+        self.vision[slots] = np.clip(
+            vision_scale * p["initial_vision"] + 0.3 * (draws[:, 2] - 0.5), 0.0, 1.0)
         self.role_clarity[slots] = np.clip(
             p["initial_role_clarity"] + 0.2 * (draws[:, 3] - 0.5), 0.0, 1.0)
         self.knowledge[slots] = knowledge

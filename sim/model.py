@@ -58,6 +58,8 @@ SMALL_TASK = 0.1  # milestone size after the switch to small tasks
 PILOT_BOOST = 0.3  # engagement lift of a pilot starting (a big visible win)
 PILOT_LEARNING = 0.1  # monthly adjustment of pilot performance to team quality
 INTEGRATION_RATE = 0.3  # monthly chance of integration at full enablers and performance
+REOPEN = 0.15  # share of progress a newcomer can re-open at zero leadership and vision
+NEWCOMER_VISION = 0.8  # newcomers bring their organisation's view, not the team's vision
 LOCALITY_READY = 0.5  # engagement at which the locality lead declares readiness
 
 
@@ -321,7 +323,18 @@ class IntegrationModel(mesa.Model):
         self.manager_changes += 1
 
     def _turnover(self, slots: np.ndarray, month: int) -> None:
-        self.team.newcomers(slots, self.rng.random((slots.size, 4)), self.p, month)
+        """Leavers go; newcomers take their seats and may re-open agreed decisions.
+
+        Case: 'A lack of clear leadership, and a clear vision shared by everybody, made the
+        programme vulnerable in face of problems that came along, namely the personnel
+        changes on the transformation team, … the changes in the proposed model'. So each
+        newcomer re-opens part of the specification, the less so the clearer the
+        leadership and the shared vision.
+        """
+        reopen = REOPEN * (1.0 - self.leadership_clarity) * (1.0 - self.dac_now[6])
+        self.progress *= (1.0 - reopen) ** slots.size
+        self.team.newcomers(slots, self.rng.random((slots.size, 4)), self.p, month,
+                            vision_scale=NEWCOMER_VISION)
         for slot in slots:
             self.people[slot].remove()
             self.people[slot] = self._seat(int(slot))
