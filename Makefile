@@ -1,0 +1,48 @@
+# icsim: one command to set up and run the main job (make demo), one for the tests (make test).
+# Finds a Python >= 3.12 (python3.13, python3.12, pyenv's, then python3), makes .venv, installs.
+
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PY_CANDIDATES := python3.13 python3.12 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3) \
+	$(wildcard /usr/local/bin/python3.1[2-9]) python3
+PYTHON ?= $(shell for p in $(PY_CANDIDATES); do \
+	if $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
+	command -v $$p || echo $$p; break; fi; done)
+
+.PHONY: help setup demo test test-fast lint bench docs-params clean
+
+help:
+	@echo "make demo   set up .venv and compare the national approaches and the toolkit -> results/"
+	@echo "make test   set up .venv and run the test suite"
+	@echo "make lint   ruff;  make bench   speed benchmarks;  make clean"
+
+$(BIN)/.installed: pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then echo "error: no Python >= 3.12 found (tried: $(PY_CANDIDATES))" >&2; exit 2; fi
+	@echo "using $(PYTHON) ($$($(PYTHON) --version))"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+setup: $(BIN)/.installed
+
+demo: setup
+	$(BIN)/icsim run --seed 1 --out results/baseline_run
+	$(BIN)/icsim compare baseline enabling_national funded_vanguard prescriptive_national \
+		austerity toolkit --replicates 400 --seed 0 --out results/national_approaches
+	@echo "Report: results/national_approaches/comparison.md (figures beside it)"
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check sim tests benchmarks
+
+bench: setup
+	$(BIN)/python benchmarks/bench_model.py
+	$(BIN)/python benchmarks/bench_compare.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find results -mindepth 1 ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,75 @@
+"""icsim compare: common random numbers, outputs, intervals, determinism, bad input."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.cli import main
+from sim.compare import compare, pilot_survival, wilson
+
+COLUMNS = ["scenario", "runs", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_integrated",
+           "p_integrated_lo", "p_integrated_hi", "p_stalled", "p_collapsed",
+           "median_pilot_month"]
+
+
+def test_compare_writes_report_and_uses_common_random_numbers(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    code = main(["compare", "baseline", "enabling_national+toolkit", "stable_team",
+                 "--replicates", "30", "--workers", "2", "--seed", "5", "--out", str(out)])
+    assert code == 0
+    table = pd.read_csv(out / "comparison.csv")
+    assert list(table.columns[:len(COLUMNS)]) == COLUMNS
+    assert list(table.scenario) == ["baseline", "enabling_national+toolkit", "stable_team"]
+    assert (table.runs == 30).all()
+    assert ((table.p_pilot_lo <= table.p_pilot) & (table.p_pilot <= table.p_pilot_hi)).all()
+    for level in ("system", "organisation", "team"):
+        assert f"dac_{level}_commitment" in table.columns
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert len(runs) == 90
+    seeds = runs.pivot(index="replicate", columns="scenario", values="seed")
+    assert (seeds.nunique(axis=1) == 1).all()  # replicate i: same seed in every scenario
+    row = runs[(runs.scenario == "stable_team") & (runs.replicate == 3)].iloc[0]
+    assert sim.run_project("stable_team", seed=int(row.seed))["outcome"] == row.outcome
+    text = (out / "comparison.md").read_text()
+    assert "stable_team" in text and "95% CI" in text
+    for name in ("outcomes.png", "dac_trajectories.png", "time_to_pilot.png"):
+        assert (out / name).stat().st_size > 10_000
+
+
+def test_results_do_not_depend_on_worker_count():
+    one = compare(["baseline", "austerity"], replicates=12, seed=3, workers=1, progress=False)
+    two = compare(["baseline", "austerity"], replicates=12, seed=3, workers=2, progress=False)
+    pd.testing.assert_frame_equal(one.runs, two.runs)
+    pd.testing.assert_frame_equal(one.table, two.table)
+    for key in one.bands["baseline"]:
+        np.testing.assert_array_equal(one.bands["baseline"][key], two.bands["baseline"][key])
+
+
+def test_wilson_and_survival():
+    low, high = wilson(0, 400)
+    assert low == 0 and 0.005 < high < 0.01
+    low, high = wilson(200, 400)
+    assert low == pytest.approx(0.451, abs=0.002) and high == pytest.approx(0.549, abs=0.002)
+    months, surviving = pilot_survival(pd.Series([10.0, 20.0, np.nan, np.nan]), 60)
+    assert surviving[0] == 1.0 and surviving[-1] == pytest.approx(0.5)
+    assert months[-1] == 60
+
+
+@pytest.mark.parametrize("argv, culprit", [
+    (["compare", "baseline", "utopia"], "known scenarios: baseline"),
+    (["compare", "baseline", "--replicates", "0"], "--replicates"),
+    (["compare", "baseline", "--months", "0"], "months"),
+    (["compare", "baseline", "baseline"], "twice"),
+])
+def test_compare_bad_input(tmp_path, argv, culprit):
+    out = tmp_path / "cmp"
+    proc = subprocess.run([sys.executable, "-m", "sim", *argv, "--out", str(out)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and culprit in lines[0]
+    assert list(tmp_path.iterdir()) == []
