@@ -74,7 +74,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     model = simulate(args.scenario, args.seed, args.months, collect=True, **overrides)
     summary = model.summary()
     summary["seed"] = args.seed
-    summary["scenario"] = args.scenario
     frame = timeseries_frame(model).drop(columns=["outcome"])
     with staged(args.out) as stage:
         write_json(stage / "summary.json", summary)
@@ -138,6 +137,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ dashboard
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import subprocess
+
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port must be a whole number in [1, 65535], got {args.port}")
+    print(f"serving the icsim dashboard on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
+    command = [sys.executable, "-m", "solara", "run", "sim.app:page", "--host", "127.0.0.1",
+               "--port", str(args.port), "--production", "--no-open"]
+    return subprocess.call(command)
+
+
 # ------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="icsim", description="Simulate multilevel healthcare-integration "
@@ -169,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local worker processes (default: all cores)")
     p.add_argument("--out", type=Path, default=Path("results/compare"))
     p.set_defaults(handler=cmd_compare)
+
+    p = sub.add_parser("dashboard", help="serve the interactive dashboard on 127.0.0.1")
+    p.add_argument("--port", type=_int, default=8765)
+    p.set_defaults(handler=cmd_dashboard)
 
     try:
         from sim.experiment.commands import add_parsers

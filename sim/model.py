@@ -14,7 +14,6 @@ point; ``simulate`` returns the model itself for callers who want its time serie
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import mesa
@@ -33,7 +32,6 @@ from sim.agents import (
     team_roles,
 )
 from sim.errors import UsageError
-from sim.parameters import defaults, validate
 from sim.scenarios import parameters_for
 
 _sum = np.add.reduce  # a bare ufunc reduce: the hot path's mean without ndarray.mean's overhead
@@ -68,20 +66,26 @@ class IntegrationModel(mesa.Model):
 
     Args:
         months: the horizon; the model stops running after it (default 60).
+        scenario_name: a named scenario or composition (``"enabling_national+toolkit"``)
+            whose values are applied before ``params``.
         collect: record the monthly time series in ``datacollector`` (Mesa's
             ``DataCollector``); ``run_project`` turns it off for speed.
         rng: the seed or generator; all randomness flows from it.
+        scenario: Mesa's experimental ``Scenario`` object, accepted only so that Mesa's
+            SolaraViz can re-create the model; its ``rng`` is used when ``rng`` is None.
         **params: parameter values by registry name; the rest take their defaults.
             Validated: an unknown name or out-of-bounds value raises ``ValueError``.
     """
 
     def __init__(self, months: int = 60, collect: bool = True, rng: Any = None,
+                 scenario_name: str = "baseline", scenario: Any = None,
                  **params: Any) -> None:
+        if rng is None and scenario is not None:  # Mesa's own Scenario object (SolaraViz)
+            rng = getattr(scenario, "rng", None)
         super().__init__(rng=rng)
         self.months = check_months(months)
-        p = defaults()
-        p.update(validate(params))
-        self.p = p
+        self.scenario_name = scenario_name
+        self.p = p = parameters_for(scenario_name, params)
 
         # System level.
         self.system = SystemLeader(self)
@@ -378,6 +382,7 @@ class IntegrationModel(mesa.Model):
             "funding_received": float(self.system.funding_received),
             "small_wins": self.small_wins,
             "seed": None,
+            "scenario": self.scenario_name,
             "months": self.months,
             "parameters": dict(self.p),
         })
@@ -408,8 +413,8 @@ def simulate(scenario: str = "baseline", seed: int = 0, months: int = 60,
              collect: bool = True, **overrides: Any) -> IntegrationModel:
     """Build and run one project; return the model (with its time series if ``collect``)."""
     months = check_months(months)
-    params = parameters_for(scenario, overrides)
-    model = IntegrationModel(months=months, collect=collect, rng=seed, **params)
+    model = IntegrationModel(months=months, collect=collect, rng=seed, scenario_name=scenario,
+                             **overrides)
     model.run_for(months)
     return model
 
@@ -425,7 +430,6 @@ def run_project(scenario: str = "baseline", seed: int = 0, months: int = 60,
     model = simulate(scenario, seed, months, collect=False, **overrides)
     out = model.summary()
     out["seed"] = seed
-    out["scenario"] = scenario
     return out
 
 
@@ -436,9 +440,3 @@ def timeseries_frame(model: IntegrationModel):
     frame = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
     frame.insert(0, "month", range(len(frame)))
     return frame
-
-
-def parameter_overrides(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Values that differ from the defaults (for compact reporting)."""
-    base = defaults()
-    return {k: v for k, v in values.items() if base.get(k) != v}

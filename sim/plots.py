@@ -82,6 +82,7 @@ def timeseries_figure(frame, title: str = "One integration project") -> Figure:
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     for ax in axes[1]:
         ax.set_xlabel("month")
+        ax.xaxis.get_major_locator().set_params(integer=True)
     fig.suptitle(title)
     return fig
 
@@ -206,13 +207,30 @@ def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
 # ---- sweep analysis figures
 
 
+def _legend_patches(ax, legend, extra=()) -> None:
+    """Add ``extra`` (handle, label) pairs and coloured patches (e.g. one per level) to an
+    axis' legend."""
+    from matplotlib.patches import Patch
+
+    handles, labels = ax.get_legend_handles_labels()
+    for handle, label in extra:
+        handles.append(handle)
+        labels.append(label)
+    for label, colour in (legend or {}).items():
+        handles.append(Patch(color=colour))
+        labels.append(label)
+    ax.legend(handles, labels, loc="lower right", fontsize=8, frameon=False)
+
+
 def sensitivity_bars(table, title: str, noise_share: float | None = None,
-                     colours=None) -> Figure:
+                     colours=None, legend=None) -> Figure:
     """Sobol S1 and ST per lever with their 95% intervals, largest ST on top.
 
     ``table`` has columns ``parameter``, ``S1``, ``S1_conf``, ``ST``, ``ST_conf``;
-    ``colours`` (one per row, e.g. by level) colour the ST bars; ``noise_share`` is the
-    share of the indexed variance that is replicate noise, shown in the title.
+    ``colours`` (one per row, e.g. by level) colour the bars and ``legend`` (label ->
+    colour) explains them; ``noise_share``, the share of the indexed variance that is
+    replicate noise, is drawn as a line: total indices below it are indistinguishable
+    from noise.
     """
     import numpy as np
 
@@ -223,23 +241,32 @@ def sensitivity_bars(table, title: str, noise_share: float | None = None,
     y = np.arange(len(rows))
     bar_colours = ([colours[i] for i in order] if colours is not None
                    else [PALETTE["blue"]] * len(rows))
+    from matplotlib.patches import Patch
+
     ax.barh(y + 0.2, rows["ST"], height=0.4, xerr=rows["ST_conf"], color=bar_colours,
-            ecolor=PALETTE["black"], capsize=2, label="ST (total)")
+            ecolor=PALETTE["black"], capsize=2)
     ax.barh(y - 0.2, rows["S1"], height=0.4, xerr=rows["S1_conf"], color="white",
-            edgecolor=bar_colours, hatch="///", ecolor=PALETTE["black"], capsize=2,
-            label="S1 (first order)")
+            edgecolor=bar_colours, hatch="///", ecolor=PALETTE["black"], capsize=2)
+    # Neutral legend entries for the two kinds of bar; the colours are explained apart.
+    kinds = [(Patch(facecolor="#999999"), "ST (total)"),
+             (Patch(facecolor="white", edgecolor="#999999", hatch="///"), "S1 (first order)")]
     ax.set_yticks(y, rows["parameter"])
     ax.axvline(0, color=PALETTE["black"], linewidth=0.8)
     ax.set_xlabel("Sobol index (share of variance), 95% bootstrap interval")
     if noise_share is not None and noise_share == noise_share:
+        ax.axvline(noise_share, linestyle="--", color=PALETTE["black"], linewidth=1,
+                   label="replicate noise")
         title = f"{title}\n(replicate noise: {100 * noise_share:.0f}% of the indexed variance)"
     ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    _legend_patches(ax, legend, kinds)
     return fig
 
 
-def morris_scatter(table, title: str, colours=None) -> Figure:
-    """Morris mu* against sigma, one labelled point per lever with mu*'s 95% interval."""
+def morris_scatter(table, title: str, colours=None, legend=None) -> Figure:
+    """Morris mu* against sigma, one labelled point per lever with mu*'s 95% interval.
+
+    ``colours`` (one per row) colour the points and ``legend`` (label -> colour) explains
+    them."""
     fig = new_figure(8, 6)
     ax = fig.subplots()
     point_colours = colours if colours is not None else [PALETTE["blue"]] * len(table)
@@ -259,17 +286,17 @@ def morris_scatter(table, title: str, colours=None) -> Figure:
     ax.set_xlabel("mu* (mean absolute elementary effect)")
     ax.set_ylabel("sigma (spread: interactions, non-linearity)")
     ax.set_title(title)
-    ax.legend(fontsize=8, frameon=False)
+    _legend_patches(ax, legend)
     return fig
 
 
-def sensitivity_over_time(table, title: str, colours=None, top: int = 6) -> Figure:
+def sensitivity_over_time(table, title: str, top: int = 6) -> Figure:
     """Sobol S1 and ST of P(pilot by month m) against m, for the ``top`` levers by ST.
 
     ``table`` has columns ``month``, ``parameter``, ``S1``, ``S1_conf``, ``ST``,
     ``ST_conf`` (``sobol_pilot_by_month.csv``).
     """
-    names = list(table.groupby("parameter")["ST"].max().sort_values(ascending=False)
+    names = list(table.groupby("parameter")["ST"].mean().sort_values(ascending=False)
                  .index[:top])
     fig = new_figure(11, 5)
     axes = fig.subplots(1, 2, sharey=True)
@@ -282,13 +309,18 @@ def sensitivity_over_time(table, title: str, colours=None, top: int = 6) -> Figu
             ax.fill_between(rows["month"], rows[index] - rows[f"{index}_conf"],
                             rows[index] + rows[f"{index}_conf"], color=colour, alpha=0.12,
                             linewidth=0)
+    if "noise_in_means" in table.columns:
+        noise = table.groupby("month")["noise_in_means"].first()
+        axes[1].plot(noise.index, noise.to_numpy(), "--", color=PALETTE["black"],
+                     linewidth=1.2, label="replicate noise (share)")
     axes[0].set_title("first order S1")
     axes[1].set_title("total ST")
     axes[0].set_ylabel("Sobol index of P(pilot by month m)")
+    axes[0].set_ylim(-0.25, 1.1)  # noise-dominated months can stray far outside [0, 1]
     for ax in axes:
         ax.set_xlabel("month m")
         ax.axhline(0, color=PALETTE["black"], linewidth=0.8)
-    axes[1].legend(fontsize=8, frameon=False, loc="upper left")
+    fig.legend(loc="outside lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(title)
     return fig
 

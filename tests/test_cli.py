@@ -76,3 +76,8 @@ def test_scenarios_listed(capsys):
     text = capsys.readouterr().out
     for name in sim.SCENARIOS:
         assert name in text
+
+
+def test_dashboard_port_is_checked(capsys):
+    assert main(["dashboard", "--port", "70000"]) == 2
+    assert "--port" in capsys.readouterr().err
