@@ -58,6 +58,9 @@ PILOT_LEARNING = 0.1  # monthly adjustment of pilot performance to team quality
 INTEGRATION_RATE = 0.3  # monthly chance of integration at full enablers and performance
 REOPEN = 0.15  # share of progress a newcomer can re-open at zero leadership and vision
 NEWCOMER_VISION = 0.8  # newcomers bring their organisation's view, not the team's vision
+RECOGNITION_LAG = 24  # months leaders take to recognise an overrun, at zero leadership clarity
+SCALE_DOWN_MONTHS = 6  # months a blocked full business case waits before scaling down
+MISFIT_REWORK = 0.4  # share of progress reworked at the business case per unit prescriptiveness
 LOCALITY_READY = 0.5  # engagement at which the locality lead declares readiness
 
 
@@ -83,6 +86,9 @@ class IntegrationModel(mesa.Model):
         if rng is None and scenario is not None:  # Mesa's own Scenario object (SolaraViz)
             rng = getattr(scenario, "rng", None)
         super().__init__(rng=rng)
+        # Event-driven draws (newcomers, new managers) come from a child stream of the one
+        # seed, so the monthly draws stay paired across scenarios (common random numbers).
+        self.people_rng = self.rng.spawn(1)[0]
         self.months = check_months(months)
         self.scenario_name = scenario_name
         self.p = p = parameters_for(scenario_name, params)
@@ -165,7 +171,7 @@ class IntegrationModel(mesa.Model):
         p = self.p
         team = self.team
         n = team.size
-        u = self.rng.random(2 * n + 16)  # one vectorised draw serves the whole month
+        u = self.rng.random(2 * n + 20)  # one vectorised draw serves the whole month
         events: list[str] = []
 
         # 1. System level: funding rounds and policy churn.
@@ -187,7 +193,7 @@ class IntegrationModel(mesa.Model):
         manager_hazard = 1.0 - math.exp(-p["manager_turnover"] / 12.0)
         for o in range(1, len(self.managers)):
             if u[8 + o] < manager_hazard:
-                self._replace_manager(o, self.rng.random(4))
+                self._replace_manager(o, self.people_rng.random(4))
                 events.append(f"manager_change:{ORGANISATIONS[o]}")
         commitment_team = self.dac_now[8]
         signal = min(1.0, commitment_team * (0.3 + self.recent_wins))
@@ -196,13 +202,13 @@ class IntegrationModel(mesa.Model):
             m.update_support(self.system, signal, funded)
 
         # 3. Turnover: leavers are replaced by newcomers with no project knowledge.
-        leaving = np.flatnonzero(u[16:16 + n] < team.leave_hazard)
+        leaving = np.flatnonzero(u[20:20 + n] < team.leave_hazard)
         if leaving.size:
             self._turnover(leaving, month)
             events.append(f"turnover:{leaving.size}")
 
         # 4. Team meeting.
-        attend = u[16 + n:16 + 2 * n] < team.engagement
+        attend = u[20 + n:20 + 2 * n] < team.engagement
         attendance = _sum(attend) * team.inv_size
         support = np.array([m.support for m in self.managers] + [1.0])
         org_support = support[self._org_of_member]
@@ -254,18 +260,18 @@ class IntegrationModel(mesa.Model):
         motivation = np.where(motivation < team.threshold, motivation * DISENGAGE, motivation)
         team.engagement += ENGAGEMENT_ADJUST * (np.minimum(motivation, 1.0) - team.engagement)
 
-        # A frustrated team may learn to work in small tasks (the case's switch).
-        if (not self.small_mode and p["learn_small_tasks"]
-                and _sum(team.frustration) * team.inv_size >= p["learn_threshold"]):
-            self.small_mode = True
-            self.small_tasks_month = month
-            self.task_size = min(self.task_size, SMALL_TASK)
-            self.next_milestone = (math.floor(self.progress / self.task_size) + 1) \
-                * self.task_size
-            events.append("small_tasks")
+        # The team may learn to work in small tasks (the case's switch): when frustration
+        # is high, or when its leaders recognise that the project has overrun its initial
+        # framework — the sooner, the clearer the leadership (case: 'It took some time for
+        # the leaders to recognise … that delivering sustainable improvement may be a long
+        # process'; the project was prolonged 'beyond initially proposed framework').
+        if not self.small_mode and p["learn_small_tasks"] and (
+                _sum(team.frustration) * team.inv_size >= p["learn_threshold"]
+                or month >= p["planned_months"] + RECOGNITION_LAG * (1.0 - leadership)):
+            self._switch_to_small_tasks(month, events)
 
         # 6. Gates: business case, pilot, integration; collapse.
-        self._gates(month, u[12:16], events)
+        self._gates(month, u[12:20], events)
 
         self.events = ";".join(events)
         self._record()
@@ -274,25 +280,10 @@ class IntegrationModel(mesa.Model):
 
     def _gates(self, month: int, u: np.ndarray, events: list[str]) -> None:
         p = self.p
-        team = self.team
         if self.pilot_month is None:
-            needed = p["pilot_spec_share"] if self.small_mode else 1.0
-            if self.business_case_month is None and self.progress >= needed - 1e-12:
-                self.business_case_month = month
-                events.append("business_case")
-            if self.business_case_month is not None:
-                draws = self.rng.random(len(self.managers))
-                approved = all([m.decide(d) for m, d in zip(self.managers, draws, strict=True)])
-                cost = p["locality_pilot_share"] if self.small_mode else 1.0
-                money = self.available_funding + p["local_investment"] * (
-                    sum(m.support for m in self.managers) / len(self.managers))
-                ready = (not self.small_mode
-                         or team.engagement[LOCALITY_LEAD_SLOT] >= LOCALITY_READY)
-                if approved and ready and money >= cost:
-                    self.pilot_month = month
-                    team.engagement += PILOT_BOOST * (1.0 - team.engagement)
-                    team.frustration *= 1.0 - WIN_RELIEF
-                    events.append("pilot")
+            self._business_case_and_pilot(month, u, events)
+            if self.pilot_month is not None:
+                return
             # Collapse: engagement below the floor for too long, before any pilot.
             if self.dac_now[8] < p["collapse_floor"]:
                 self.low_months += 1
@@ -314,6 +305,49 @@ class IntegrationModel(mesa.Model):
             self.integrated_month = month
             self.running = False
             events.append("integrated")
+
+    def _business_case_and_pilot(self, month: int, u: np.ndarray, events: list[str]) -> None:
+        """The finished specification goes to the organisations; a pilot starts when all
+        approve through their pathways, the money covers it and (for a locality pilot) the
+        locality's lead declares readiness (case: 'following its clinical lead's proactive
+        engagement … and declaring the locality's readiness to proceed')."""
+        p = self.p
+        needed = p["pilot_spec_share"] if self.small_mode else 1.0
+        if self.business_case_month is None and self.progress >= needed - 1e-12:
+            self.business_case_month = month
+            events.append("business_case")
+            # Ready-made national models meet local needs at the business case: part of
+            # the specification is reworked (case: national programmes 'did not always
+            # match what was needed locally and what was already achieved').
+            if self.system.prescriptiveness:
+                self.progress *= 1.0 - MISFIT_REWORK * self.system.prescriptiveness
+        if self.business_case_month is None:
+            return
+        approved = all([m.decide(d) for m, d in zip(self.managers, u[1:5], strict=True)])
+        cost = p["locality_pilot_share"] if self.small_mode else 1.0
+        money = self.available_funding + p["local_investment"] * (
+            sum(m.support for m in self.managers) / len(self.managers))
+        ready = (not self.small_mode
+                 or self.team.engagement[LOCALITY_LEAD_SLOT] >= LOCALITY_READY)
+        if approved and ready and money >= cost:
+            self.pilot_month = month
+            self.team.engagement += PILOT_BOOST * (1.0 - self.team.engagement)
+            self.team.frustration *= 1.0 - WIN_RELIEF
+            events.append("pilot")
+        elif (not self.small_mode and p["learn_small_tasks"]
+              and month - self.business_case_month >= SCALE_DOWN_MONTHS):
+            # A full business case the money or the organisations will not carry: the
+            # team scales down to what it can pilot (case: 'apply for smaller funding, to
+            # introduce elements of integrated care to pilot solutions').
+            self._switch_to_small_tasks(month, events)
+
+    def _switch_to_small_tasks(self, month: int, events: list[str]) -> None:
+        """Work in small tasks toward a locality pilot from now on."""
+        self.small_mode = True
+        self.small_tasks_month = month
+        self.task_size = min(self.task_size, SMALL_TASK)
+        self.next_milestone = (math.floor(self.progress / self.task_size) + 1) * self.task_size
+        events.append("small_tasks")
 
     def _replace_manager(self, o: int, draws: np.ndarray) -> None:
         """A new responsible manager: support, pathway and management lead drawn anew."""
@@ -337,7 +371,7 @@ class IntegrationModel(mesa.Model):
         """
         reopen = REOPEN * (1.0 - self.leadership_clarity) * (1.0 - self.dac_now[6])
         self.progress *= (1.0 - reopen) ** slots.size
-        self.team.newcomers(slots, self.rng.random((slots.size, 4)), self.p, month,
+        self.team.newcomers(slots, self.people_rng.random((slots.size, 4)), self.p, month,
                             vision_scale=NEWCOMER_VISION)
         for slot in slots:
             self.people[slot].remove()

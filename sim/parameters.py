@@ -139,11 +139,13 @@ _REGISTRY: tuple[Parameter, ...] = (
        "Case, Table 2: 'no clear decision making pathway to enforce decisions made by the "
        "transformation team'", principal=True),
     _p("management_lead_prob", 0.5, 0, 1, "probability", "organisation",
-       "Chance that an organisation's clinical lead has a matching management lead",
+       "Chance that an organisation has a management lead matching its clinical lead (for the "
+       "commissioner: a manager who carries the project inside it)",
        "Case: 'Not all clinical leads … were supported with the visible presence of their "
        "corresponding management leads'"),
     _p("pm_support", 0.25, 0, 1, "probability", "organisation",
-       "Chance that a clinical lead has project-management support",
+       "Chance that an organisation gives its lead and representatives project-management "
+       "support",
        "Case: 'not all of them were empowered with project management and resources'; "
        "Ham & Walsh 2013", principal=True),
     _p("savings_pressure", 0.6, 0, 1, "share", "organisation",
@@ -229,6 +231,10 @@ _REGISTRY: tuple[Parameter, ...] = (
        "Whether a frustrated team may learn to switch to small tasks, as the case's did",
        "Case: 'It took some time for the leaders to recognise …' then switched after ~3 years",
        kind="bool"),
+    _p("planned_months", 24, 6, 60, "months", "team",
+       "The project's initial framework: overrunning it prompts leaders to rethink the approach",
+       "Case: 'prolonging life of the project beyond initially proposed framework' "
+       "(assumption: 24 months; not reported)", kind="int"),
     _p("learn_threshold", 0.45, 0, 1, "share", "team",
        "Mean frustration at which the team recognises it needs smaller tasks",
        "Assumption calibrated to the case's switch after about three years"),
