@@ -140,7 +140,8 @@ class SystemLeader(mesa.Agent):
         self.prescriptiveness: float = p["prescriptiveness"]
         self.round_prob: float = 1.0 - np.exp(-p["funding_round_rate"] / 12.0)
         self.churn_prob: float = 1.0 - np.exp(-p["policy_churn_rate"] / 12.0)
-        self.funding_received: float = 0.0
+        # Money granted up front by a national programme (the national view's allocation).
+        self.funding_received: float = p["initial_funding"]
         self.funding_rounds: int = 0
         self.policy_churns: int = 0
 

@@ -137,6 +137,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ national
+def cmd_national(args: argparse.Namespace) -> int:
+    from sim import national
+    from sim.experiment.spec import parse_experiment
+    from sim.experiment.sweep import run_sweep
+
+    spec = national.check(args.sites, args.approach, args.funding_rule, args.budget,
+                          args.replicates, args.seed, args.months)
+    experiment = parse_experiment(spec.experiment_text(), source="icsim national")
+    report = run_sweep(experiment, args.out, workers=args.workers, scheduler=args.scheduler,
+                       resume=args.resume)
+    if not report.complete:
+        print(f"icsim: {report.runs_total - report.runs_done} runs still to do; rerun with "
+              "--resume", file=sys.stderr)
+        return 1
+    table = national.write_outputs(Path(args.out), spec)
+    cols = ["rule", "funded_sites", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_pilot_funded",
+            "p_pilot_unfunded", "cost_per_pilot_site"]
+    print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print(f"wrote {args.out}/sites.parquet, national.csv, rules.csv, summary.md, "
+          "national_pilot.png, funded_gap.png")
+    return 0
+
+
 # ------------------------------------------------------------------ dashboard
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import subprocess
@@ -180,6 +204,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local worker processes (default: all cores)")
     p.add_argument("--out", type=Path, default=Path("results/compare"))
     p.set_defaults(handler=cmd_compare)
+
+    p = sub.add_parser("national", help="many local projects under one national policy")
+    p.add_argument("--sites", type=_int, default=200)
+    p.add_argument("--approach", default="baseline", help="a national-approach scenario")
+    p.add_argument("--funding-rule", default="competitive",
+                   help="none | competitive | targeted | universal_small, or several "
+                        "separated by commas (compared with common random numbers)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="national budget in full-pilot-cost units (default 0.22 x sites)")
+    p.add_argument("--replicates", type=_int, default=20)
+    p.add_argument("--seed", type=_int, default=0)
+    p.add_argument("--months", type=_int, default=60)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=_int, default=None)
+    group.add_argument("--scheduler", default=None, help="Dask scheduler address")
+    p.add_argument("--resume", action="store_true", help="complete an interrupted run")
+    p.add_argument("--out", type=Path, default=Path("results/national"))
+    p.set_defaults(handler=cmd_national)
 
     p = sub.add_parser("dashboard", help="serve the interactive dashboard on 127.0.0.1")
     p.add_argument("--port", type=_int, default=8765)

@@ -120,7 +120,7 @@ class IntegrationModel(mesa.Model):
         self.recent_wins: float = 0.0
         self.low_months: int = 0
         self.pilot_performance: float = 0.0
-        self.available_funding: float = 0.0
+        self.available_funding: float = p["initial_funding"]
 
         # Counters and gate months (None until reached).
         self.small_wins = 0

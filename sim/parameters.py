@@ -114,6 +114,10 @@ _REGISTRY: tuple[Parameter, ...] = (
        "National funding per award, as a share of the cost of a full-scope pilot",
        "Case: the fund 'increased collaboration through MDT meetings … but was "
        "insufficient to fund full integration' (assumption: 0.4)", principal=True),
+    _p("initial_funding", 0.0, 0, 5, "x full pilot cost", "system",
+       "Transformation funding granted to the site at the start by a national programme",
+       "0 in the case: 'It was not one of the NHS England supported sites and therefore did "
+       "not initially have additional funding'; set per site by 'icsim national'"),
     _p("policy_churn_rate", 0.33, 0, 2, "shocks/year", "system",
        "Rate of new national programmes that force the local plan to be re-thought",
        "Case: the programme 'had to be rethought to fit' the STP (one re-plan in ~3 years); "

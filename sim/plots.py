@@ -377,3 +377,59 @@ def prim_box_limits(limits, stats, title: str) -> Figure:
                      f"{stat['density']:.2f}, mass {stat['mass']:.2f}", fontsize=9)
     fig.suptitle(title)
     return fig
+
+
+# ---- the national view
+
+
+def national_figure(series, gate: str = "pilot") -> Figure:
+    """Share of sites at ``gate`` by month, per funding rule: all, funded and unfunded
+    sites, with 95% intervals across replicates. ``series`` is ``national.csv``."""
+    rules = list(dict.fromkeys(series["rule"]))
+    fig = new_figure(5.2 * len(rules), 4.6)
+    axes = fig.subplots(1, len(rules), sharey=True, squeeze=False)[0]
+    styles = {"all": ("black", "-"), "funded": ("blue", "--"), "unfunded": ("orange", ":")}
+    for ax, rule in zip(axes, rules, strict=True):
+        part = series[series["rule"] == rule]
+        for group, (colour, style) in styles.items():
+            mean = part[f"{gate}_{group}"]
+            if mean.isna().all():
+                continue
+            ax.plot(part["month"], mean, style, color=PALETTE[colour], linewidth=2,
+                    label=f"{group} sites")
+            ax.fill_between(part["month"], part[f"{gate}_{group}_lo"],
+                            part[f"{gate}_{group}_hi"], color=PALETTE[colour], alpha=0.2,
+                            linewidth=0)
+        ax.set_title(f"funding rule: {rule}")
+        ax.set_xlabel("month")
+        ax.set_ylim(0, 1)
+    axes[0].set_ylabel(f"share of sites at {gate} (95% CI)")
+    axes[0].legend(loc="upper left", fontsize=9, frameon=False)
+    fig.suptitle(f"Sites reaching a {gate}, by national funding rule")
+    return fig
+
+
+def funded_gap_figure(table) -> Figure:
+    """P(pilot) of funded and unfunded sites, and nationally, per funding rule."""
+    import numpy as np
+
+    fig = new_figure(8, 4.8)
+    ax = fig.subplots()
+    x = np.arange(len(table))
+    width = 0.27
+    ax.bar(x - width, table["p_pilot_funded"].fillna(0), width, color=PALETTE["blue"],
+           label="funded sites")
+    ax.bar(x, table["p_pilot_unfunded"].fillna(0), width, color=PALETTE["orange"],
+           label="unfunded sites")
+    p = table["p_pilot"].to_numpy()
+    ax.bar(x + width, p, width, color=PALETTE["green"], label="all sites (95% CI)",
+           yerr=[p - table["p_pilot_lo"].fillna(table["p_pilot"]),
+                 table["p_pilot_hi"].fillna(table["p_pilot"]) - p],
+           capsize=4)
+    ax.set_xticks(x, table["rule"])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("share of site runs reaching a pilot")
+    ax.set_xlabel("national funding rule")
+    ax.set_title("Who reaches a pilot: funded and unfunded sites")
+    ax.legend(fontsize=9, frameon=False)
+    return fig

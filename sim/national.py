@@ -1,0 +1,359 @@
+"""The national view: many local projects under one national policy and budget.
+
+The case's system-level finding is about the country: national leaders awarded
+transformation funding to 'some but not all' local initiatives, and projects outside the
+funded programmes 'were left to deliver change with their own resources'. Here a country of
+N sites (default 200, about the number of English commissioning areas of the period:
+211 CCGs in 2013, 191 in 2019) is drawn from documented distributions, one national budget
+is shared by a funding rule, and every site runs the project model under the chosen
+national approach.
+
+The sites are drawn once from the seed (the same country for every rule and replicate);
+replicates repeat each site's project with new luck; replicate *i* of site *s* has the same
+seed under every rule (common random numbers). The national budget replaces the single-site
+model's funding rounds (``funding_round_rate`` is 0 for every site): sites get what the rule
+gives them, at the start.
+
+Runs go through the sweep runner (``sim.experiment``): the same executor interface (local
+processes or Dask), seed scheme, resumable Parquet parts and progress bar.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.errors import UsageError
+from sim.experiment.design import run_seed
+from sim.scenarios import NATIONAL_APPROACHES
+
+RULES = ("none", "competitive", "targeted", "universal_small")
+#: Share of sites a competitive or targeted programme funds: 50 vanguards from 260+
+#: expressions of interest (~20-25%; NAO 2018).
+FUNDED_SHARE = 0.22
+#: Default national budget per site, in full-pilot-cost units: enough for the funded fifth
+#: to receive about one full pilot's cost each under a competitive rule.
+DEFAULT_BUDGET_PER_SITE = 0.22
+SITE_CONDITIONS = ("team_size", "turnover_rate", "clinical_leadership", "management_support",
+                   "initial_vision")
+SITE_OUTCOMES = ("funded", "funding_received", "pilot", "integrated", "collapsed",
+                 "pilot_month", "integrated_month", "readiness", *SITE_CONDITIONS)
+
+
+def _beta(rng: np.random.Generator, mean: float, sd: float, size: int) -> np.ndarray:
+    """Beta draws with the given mean and standard deviation."""
+    common = mean * (1 - mean) / sd**2 - 1
+    return rng.beta(mean * common, (1 - mean) * common, size)
+
+
+@lru_cache(maxsize=8)
+def draw_sites(n: int, seed: int) -> pd.DataFrame:
+    """The country: each site's local conditions, and its readiness.
+
+    * team size: normal around the case's 19 (sd 4), 8-30 people — the case's 'nearly
+      twenty members … fluctuating' (spread: assumption);
+    * turnover: lognormal around the NHS all-staff rate of 11% a year, 10-90% range about
+      8-15% (Health Foundation 2019; community trusts about twice acute ones);
+    * leadership readiness (``clinical_leadership``): beta, mean 0.45, sd 0.15;
+    * organisational support (``management_support``): beta, mean 0.3, sd 0.1;
+    * starting vision (``initial_vision``): beta, mean 0.65, sd 0.1 —
+      the last three centred on the case's values, their spread an assumption.
+
+    Readiness, what a competitive programme selects on, is the mean z-score of leadership
+    readiness, organisational support and starting vision.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5175]))
+    sites = pd.DataFrame({
+        "team_size": np.clip(np.rint(rng.normal(19, 4, n)), 8, 30).astype(int),
+        "turnover_rate": np.clip(0.11 * np.exp(rng.normal(0, 0.25, n)), 0.03, 0.4),
+        "clinical_leadership": _beta(rng, 0.45, 0.15, n),
+        "management_support": _beta(rng, 0.3, 0.1, n),
+        "initial_vision": _beta(rng, 0.65, 0.1, n),
+    })
+    z = sites[["clinical_leadership", "management_support", "initial_vision"]]
+    sites["readiness"] = ((z - z.mean()) / z.std(ddof=0).replace(0, 1)).mean(axis=1)
+    return sites
+
+
+def allocate(rule: str, budget: float, readiness: np.ndarray) -> np.ndarray:
+    """Each site's share of the national budget under ``rule``."""
+    n = len(readiness)
+    amounts = np.zeros(n)
+    if rule == "none" or budget == 0:
+        return amounts
+    if rule == "universal_small":
+        return np.full(n, budget / n)
+    k = max(1, math.ceil(FUNDED_SHARE * n))
+    order = np.argsort(-readiness if rule == "competitive" else readiness, kind="stable")
+    amounts[order[:k]] = budget / k
+    return amounts
+
+
+def site_run(params: dict[str, Any], seed: int) -> dict[str, float]:
+    """The runner's plug-in: one site, one replicate, one rule (``seed`` is not used: the
+    run's seed is derived from (national seed, site, replicate) so that it is the same
+    under every rule)."""
+    from sim.model import run_project
+
+    sites = draw_sites(int(params["sites"]), int(params["national_seed"]))
+    site, replicate, rule = int(params["site"]), int(params["repeat"]), params["rule"]
+    amounts = allocate(rule, float(params["budget"]), sites["readiness"].to_numpy())
+    conditions = sites.iloc[site]
+    values = {name: conditions[name].item() for name in SITE_CONDITIONS}
+    summary = run_project(params["approach"], seed=run_seed(int(params["national_seed"]),
+                                                            site, replicate),
+                          months=int(params["months"]), funding_round_rate=0.0,
+                          initial_funding=float(amounts[site]), **values)
+    nan = float("nan")
+    return {
+        "funded": float(amounts[site] > 0),
+        "funding_received": summary["funding_received"],
+        "pilot": float(summary["outcome"] in ("pilot", "integrated")),
+        "integrated": float(summary["outcome"] == "integrated"),
+        "collapsed": float(summary["outcome"] == "collapsed"),
+        "pilot_month": nan if summary["pilot_month"] is None else float(summary["pilot_month"]),
+        "integrated_month": nan if summary["integrated_month"] is None
+        else float(summary["integrated_month"]),
+        "readiness": float(conditions["readiness"]),
+        **{k: float(v) for k, v in values.items()},
+    }
+
+
+@dataclass(frozen=True)
+class NationalSpec:
+    """A validated ``icsim national`` request."""
+
+    sites: int = 200
+    approach: str = "baseline"
+    rules: tuple[str, ...] = ("competitive",)
+    budget: float | None = None
+    replicates: int = 20
+    seed: int = 0
+    months: int = 60
+
+    @property
+    def total_budget(self) -> float:
+        return self.sites * DEFAULT_BUDGET_PER_SITE if self.budget is None else self.budget
+
+    def experiment_text(self) -> str:
+        """The runs as an experiment file for the sweep runner (its hash guards resume)."""
+        rules = ", ".join(f'"{r}"' for r in self.rules)
+        return "\n".join([
+            'name = "national"',
+            'description = "icsim national: many local projects under one national policy"',
+            'model = "sim.national:site_run"',
+            'method = "grid"',
+            "replicates = 1",
+            f"seed = {self.seed}",
+            f"outcomes = [{', '.join(repr(o).replace(chr(39), chr(34)) for o in SITE_OUTCOMES)}]",
+            "runs_per_part = 400",
+            "",
+            "[parameters]",
+            f"rule = {{ values = [{rules}] }}",
+            f"repeat = {{ values = {list(range(self.replicates))} }}",
+            f"site = {{ values = {list(range(self.sites))} }}",
+            "",
+            "[constants]",
+            f"sites = {self.sites}",
+            f"national_seed = {self.seed}",
+            f"budget = {self.total_budget!r}",
+            f'approach = "{self.approach}"',
+            f"months = {self.months}",
+            "",
+        ])
+
+
+def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[str] =
+          "competitive", budget: Any = None, replicates: Any = 20, seed: Any = 0,
+          months: Any = 60) -> NationalSpec:
+    """Validate a request; raise ``UsageError`` naming the culprit and what is allowed."""
+    def whole(name: str, value: Any, low: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise UsageError(f"{name} must be a whole number >= {low}, got {value!r}")
+        return int(value)
+
+    sites = whole("--sites", sites, 1)
+    replicates = whole("--replicates", replicates, 1)
+    months = whole("--months", months, 1)
+    seed = whole("--seed", seed, 0)
+    if approach not in NATIONAL_APPROACHES:
+        raise UsageError(f"unknown national approach '{approach}'; known approaches: "
+                         f"{', '.join(NATIONAL_APPROACHES)}")
+    names = [r.strip() for r in rules.split(",")] if isinstance(rules, str) else list(rules)
+    for rule in names:
+        if rule not in RULES:
+            raise UsageError(f"unknown funding rule '{rule}'; known rules: {', '.join(RULES)}")
+    if len(set(names)) != len(names):
+        raise UsageError(f"a funding rule is named twice in {','.join(names)}")
+    if budget is not None:
+        try:
+            budget = float(budget)
+        except (TypeError, ValueError):
+            raise UsageError(f"--budget must be a number >= 0, got {budget!r}") from None
+        if not math.isfinite(budget) or budget < 0:
+            raise UsageError(f"--budget must be a number >= 0, got {budget!r}")
+    return NationalSpec(sites, approach, tuple(names), budget, replicates, seed, months)
+
+
+# ------------------------------------------------------------------ analysis
+def sites_frame(runs: pd.DataFrame) -> pd.DataFrame:
+    """``sites.parquet``: one row per site, replicate and rule."""
+    frame = runs[runs.status == "ok"].drop(columns=["replicate"]).rename(
+        columns={"repeat": "replicate"})
+    frame["outcome"] = np.select(
+        [frame.integrated == 1, frame.pilot == 1, frame.collapsed == 1],
+        ["integrated", "pilot", "collapsed"], "stalled")
+    frame["funded"] = frame.funded.astype(bool)
+    frame["team_size"] = frame.team_size.astype(int)
+    cols = ["rule", "replicate", "site", "funded", "funding_received", "outcome",
+            "pilot_month", "integrated_month", "readiness", *SITE_CONDITIONS]
+    return frame[cols].sort_values(["rule", "replicate", "site"]).reset_index(drop=True)
+
+
+def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean across replicates with a 95% t interval (NaN bounds for one replicate)."""
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, float("nan"), float("nan")
+    half = stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
+    return mean, max(0.0, mean - half), min(1.0, mean + half)
+
+
+def monthly(sites: pd.DataFrame, months: int) -> pd.DataFrame:
+    """``national.csv``: per rule and month, shares at pilot and at integration, with 95%
+    intervals across replicates, for all, funded and unfunded sites."""
+    rows = []
+    for rule, by_rule in sites.groupby("rule", sort=False):
+        for month in range(months + 1):
+            row: dict[str, Any] = {"rule": rule, "month": month}
+            for group, mask in (("all", slice(None)), ("funded", by_rule.funded),
+                                ("unfunded", ~by_rule.funded)):
+                part = by_rule[mask] if group != "all" else by_rule
+                for gate, col in (("pilot", "pilot_month"), ("integrated", "integrated_month")):
+                    reached = (part[col] <= month).groupby(part.replicate).mean().to_numpy() \
+                        if len(part) else np.array([])
+                    mean, lo, hi = _mean_ci(reached.astype(float))
+                    row[f"{gate}_{group}"] = mean
+                    row[f"{gate}_{group}_lo"] = lo
+                    row[f"{gate}_{group}_hi"] = hi
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
+    """Per rule: national pilot rate with its interval, the funded-unfunded gap (Fisher
+    exact test), and the cost per site reaching a pilot."""
+    rows = []
+    for rule, part in sites.groupby("rule", sort=False):
+        per_rep = part.groupby("replicate")
+        pilot, lo, hi = _mean_ci(per_rep.apply(lambda g: (g.outcome.isin(
+            ["pilot", "integrated"])).mean(), include_groups=False).to_numpy(dtype=float))
+        integ, ilo, ihi = _mean_ci(per_rep.apply(lambda g: (g.outcome == "integrated").mean(),
+                                                 include_groups=False).to_numpy(dtype=float))
+        piloted = part.outcome.isin(["pilot", "integrated"])
+        funded, unfunded = piloted[part.funded], piloted[~part.funded]
+        p_value = float("nan")
+        if len(funded) and len(unfunded):
+            table = [[funded.sum(), len(funded) - funded.sum()],
+                     [unfunded.sum(), len(unfunded) - unfunded.sum()]]
+            p_value = float(stats.fisher_exact(table, alternative="greater").pvalue)
+        spent = float(part.groupby("replicate").funding_received.sum().mean())
+        sites_at_pilot = float(per_rep.apply(lambda g: g.outcome.isin(
+            ["pilot", "integrated"]).sum(), include_groups=False).mean())
+        rows.append({
+            "rule": rule, "sites": int(part.site.nunique()),
+            "replicates": int(part.replicate.nunique()),
+            "funded_sites": int(part[part.replicate == part.replicate.min()].funded.sum()),
+            "p_pilot": pilot, "p_pilot_lo": lo, "p_pilot_hi": hi,
+            "p_integrated": integ, "p_integrated_lo": ilo, "p_integrated_hi": ihi,
+            "p_pilot_funded": float(funded.mean()) if len(funded) else float("nan"),
+            "p_pilot_unfunded": float(unfunded.mean()) if len(unfunded) else float("nan"),
+            "gap_p_value": p_value, "budget": budget, "spent_per_replicate": spent,
+            "cost_per_pilot_site": spent / sites_at_pilot if sites_at_pilot else float("nan"),
+        })
+    return pd.DataFrame(rows)
+
+
+def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
+    """``summary.md`` for policy analysts."""
+    lines = [
+        f"# The national view: {spec.sites} sites under `{spec.approach}`",
+        "",
+        f"{spec.replicates} replicates, {spec.months} months, seed {spec.seed}; national "
+        f"budget {spec.total_budget:g} (in units of one full-scope pilot's cost), shared by "
+        "each funding rule below. Sites are drawn once from the seed; replicate *i* of a "
+        "site has the same seed under every rule. Intervals are 95% across replicates.",
+        "",
+        "| rule | funded sites | P(pilot) [95% CI] | P(integrated) [95% CI] | "
+        "P(pilot) funded / unfunded | gap p | cost per site at pilot |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in table.itertuples():
+        lines.append(
+            f"| {r.rule} | {r.funded_sites} | {r.p_pilot:.3f} [{r.p_pilot_lo:.3f}, "
+            f"{r.p_pilot_hi:.3f}] | {r.p_integrated:.3f} [{r.p_integrated_lo:.3f}, "
+            f"{r.p_integrated_hi:.3f}] | {_pct(r.p_pilot_funded)} / "
+            f"{_pct(r.p_pilot_unfunded)} | {_p(r.gap_p_value)} | "
+            f"{r.cost_per_pilot_site:.3f} |")
+    lines.append("")
+    for r in table.itertuples():
+        if not math.isnan(r.p_pilot_funded) and not math.isnan(r.p_pilot_unfunded):
+            lines.append(
+                f"- Under **{r.rule}**, funded sites reached a pilot in {_pct(r.p_pilot_funded)}"
+                f" of runs and unfunded sites in {_pct(r.p_pilot_unfunded)} (one-sided Fisher "
+                f"p = {_p(r.gap_p_value)}).")
+    if {"competitive", "universal_small"} <= set(table.rule):
+        c = table.set_index("rule").loc["competitive"]
+        u = table.set_index("rule").loc["universal_small"]
+        diff = c.p_pilot - u.p_pilot
+        word = "higher" if diff > 0 else "lower"
+        lines.append(
+            f"- At the same budget, the national pilot rate under **competitive** funding "
+            f"({c.p_pilot:.3f} [{c.p_pilot_lo:.3f}, {c.p_pilot_hi:.3f}]) is {abs(diff):.3f} "
+            f"{word} than under **universal_small** ({u.p_pilot:.3f} [{u.p_pilot_lo:.3f}, "
+            f"{u.p_pilot_hi:.3f}]).")
+    lines += ["", "Files: `sites.parquet` (one row per site, replicate and rule), "
+              "`national.csv` (shares by month with intervals), `national_pilot.png`, "
+              "`funded_gap.png`; the raw runs are in `runs/` (the sweep runner's parts).", ""]
+    return "\n".join(lines)
+
+
+def _pct(x: float) -> str:
+    return "-" if math.isnan(x) else f"{x:.1%}"
+
+
+def _p(x: float) -> str:
+    return "-" if math.isnan(x) else (f"{x:.2g}" if x >= 1e-4 else "<1e-4")
+
+
+def write_outputs(out: Path, spec: NationalSpec) -> pd.DataFrame:
+    """Read the finished runs in ``out/runs`` and write the national outputs."""
+    from sim import plots
+    from sim.output import staged
+
+    runs = pd.read_parquet(out / "runs")
+    failed = int((runs.status != "ok").sum())
+    if failed:
+        raise RuntimeError(f"{failed} site runs failed; see {out / 'runs'} (column 'error')")
+    sites = sites_frame(runs)
+    series = monthly(sites, spec.months)
+    table = rule_table(sites, spec.total_budget)
+    with staged(out) as stage:
+        sites.to_parquet(stage / "sites.parquet", index=False)
+        series.to_csv(stage / "national.csv", index=False, float_format="%.6g")
+        table.to_csv(stage / "rules.csv", index=False, float_format="%.6g")
+        (stage / "summary.md").write_text(summary_markdown(spec, table))
+        plots.save(plots.national_figure(series, "pilot"), stage / "national_pilot.png")
+        plots.save(plots.funded_gap_figure(table), stage / "funded_gap.png")
+    return table
