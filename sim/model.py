@@ -265,7 +265,7 @@ class IntegrationModel(mesa.Model):
         # framework — the sooner, the clearer the leadership (case: 'It took some time for
         # the leaders to recognise … that delivering sustainable improvement may be a long
         # process'; the project was prolonged 'beyond initially proposed framework').
-        if not self.small_mode and p["learn_small_tasks"] and (
+        if not self.small_mode and p["learn_small_tasks"] and self.pilot_month is None and (
                 _sum(team.frustration) * team.inv_size >= p["learn_threshold"]
                 or month >= p["planned_months"] + RECOGNITION_LAG * (1.0 - leadership)):
             self._switch_to_small_tasks(month, events)

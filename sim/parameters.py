@@ -232,7 +232,8 @@ _REGISTRY: tuple[Parameter, ...] = (
        "Case: 'Smaller tasks, shorter timeframe, something positive coming out of it'",
        kind="bool"),
     _p("learn_small_tasks", True, 0, 1, "switch", "team",
-       "Whether a frustrated team may learn to switch to small tasks, as the case's did",
+       "Whether the team may learn to switch to small tasks (when frustrated, when its leaders "
+       "see the project overrun, or when a full business case stalls), as the case's did",
        "Case: 'It took some time for the leaders to recognise …' then switched after ~3 years",
        kind="bool"),
     _p("planned_months", 24, 6, 60, "months", "team",
@@ -240,7 +241,7 @@ _REGISTRY: tuple[Parameter, ...] = (
        "Case: 'prolonging life of the project beyond initially proposed framework' "
        "(assumption: 24 months; not reported)", kind="int"),
     _p("learn_threshold", 0.45, 0, 1, "share", "team",
-       "Mean frustration at which the team recognises it needs smaller tasks",
+       "Mean frustration at which the team switches to smaller tasks (one of three triggers)",
        "Assumption calibrated to the case's switch after about three years"),
     _p("win_boost", 0.15, 0, 0.6, "share", "team",
        "Engagement lift of a visible small win (share of the gap to full engagement)",
