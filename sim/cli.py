@@ -163,14 +163,15 @@ def cmd_national(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ dashboard
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    import subprocess
+    import os
 
     if not 1 <= args.port <= 65535:
         raise UsageError(f"--port must be a whole number in [1, 65535], got {args.port}")
-    print(f"serving the icsim dashboard on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
+    print(f"serving the icsim dashboard on http://127.0.0.1:{args.port} (Ctrl-C stops it)",
+          flush=True)
     command = [sys.executable, "-m", "solara", "run", "sim.app:page", "--host", "127.0.0.1",
                "--port", str(args.port), "--production", "--no-open"]
-    return subprocess.call(command)
+    os.execv(sys.executable, command)  # become the server: stopping icsim stops it
 
 
 # ------------------------------------------------------------------ parser
