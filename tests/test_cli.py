@@ -1,11 +1,10 @@
 """The command line: outputs, the human summary, and bad input (exit 2, nothing written)."""
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
+from conftest import assert_refused
 
 import sim
 from sim.cli import main
@@ -52,14 +51,7 @@ def test_set_overrides_reach_the_model(tmp_path):
     (["run", "--scenario", "baseline+utopia"], "utopia"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, argv, culprit):
-    out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "sim", *argv, "--out", str(out)],
-                          capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and culprit in lines[0]
-    assert not out.exists()
-    assert list(tmp_path.iterdir()) == []
+    assert_refused(tmp_path, [*argv, "--out", str(tmp_path / "out")], culprit)
 
 
 def test_params_table_lists_every_parameter(capsys):

@@ -1,11 +1,9 @@
 """icsim compare: common random numbers, outputs, intervals, determinism, bad input."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import assert_refused
 
 import sim
 from sim.cli import main
@@ -66,10 +64,4 @@ def test_wilson_and_survival():
     (["compare", "baseline", "baseline"], "twice"),
 ])
 def test_compare_bad_input(tmp_path, argv, culprit):
-    out = tmp_path / "cmp"
-    proc = subprocess.run([sys.executable, "-m", "sim", *argv, "--out", str(out)],
-                          capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and culprit in lines[0]
-    assert list(tmp_path.iterdir()) == []
+    assert_refused(tmp_path, [*argv, "--out", str(tmp_path / "out")], culprit)

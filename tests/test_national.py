@@ -1,11 +1,9 @@
 """icsim national: many local projects under one national policy and budget."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import assert_refused
 
 from sim import national
 from sim.cli import main
@@ -81,10 +79,4 @@ def test_the_country_and_the_allocation():
     (["--replicates", "0"], "--replicates"),
 ])
 def test_bad_input(tmp_path, argv, culprit):
-    out = tmp_path / "nat"
-    proc = subprocess.run([sys.executable, "-m", "sim", "national", *argv, "--out", str(out)],
-                          capture_output=True, text=True, cwd=tmp_path)
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and culprit in lines[0]
-    assert list(tmp_path.iterdir()) == []
+    assert_refused(tmp_path, ["national", *argv, "--out", str(tmp_path / "out")], culprit)
