@@ -1,0 +1,790 @@
+"""Analysis of a sweep: sensitivity (SALib), noise, time-varying indices, PRIM (EMA).
+
+Everything works on a sweep directory written by ``icsim sweep``:
+
+* Sobol S1/ST (S2 where sampled) and Morris mu*/sigma on the *replicate means* of each
+  design point -- for a binary outcome such as reaching a pilot, the probability -- with
+  bootstrap confidence intervals (SALib);
+* beside them, the stochastic share of variance: how much of the run-to-run variance is
+  noise between replicates of the same point, and how much of that noise is left in the
+  means the indices decompose;
+* Sobol indices of P(pilot by month m), every six months, from the stored pilot month:
+  which levers matter early and which late;
+* scenario discovery of stalling projects (no pilot by the horizon) with the EMA
+  Workbench's PRIM;
+* figures and a ``summary.md`` for policy analysts;
+* :func:`load_ema`, the sweep as the EMA Workbench's ``(experiments, outcomes)`` pair.
+
+Failed runs are counted and reported (``failed_runs.csv`` and the summary); means are
+taken over the successful replicates of each point, and an index that cannot be computed
+(a point without any successful run, a constant outcome) is reported as such, never as NaN
+numbers.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.errors import UsageError
+from sim.experiment.design import Design, make_design
+from sim.experiment.spec import Experiment, parse_experiment
+from sim.experiment.store import RUNS, SweepStore, write_atomic
+
+#: Months between the time-varying Sobol indices of P(pilot by month).
+MONTH_STEP = 6
+#: Share of noise in the replicate means above which indices are flagged as unreliable.
+NOISY = 0.3
+#: Outcomes read as probabilities when averaged over replicates.
+BINARY_HINT = ("pilot", "integrated", "collapsed", "stalled")
+
+
+@dataclass
+class Sweep:
+    """A finished sweep, read back: its experiment, design and runs."""
+
+    root: Path
+    manifest: dict[str, Any]
+    experiment: Experiment
+    design: Design
+    runs: pd.DataFrame
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] == "ok"]
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] != "ok"]
+
+
+@dataclass
+class AnalysisResult:
+    """What :func:`analyze` wrote."""
+
+    name: str
+    out: Path
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------ loading
+
+
+def load_sweep(root: str | Path, require_complete: bool = True) -> Sweep:
+    """Read a sweep directory; regenerate its design from the stored experiment file."""
+    root = Path(root)
+    store = SweepStore(root)
+    manifest = store.read_manifest()
+    text = manifest.get("experiment", {}).get("text")
+    if not isinstance(text, str):
+        raise UsageError(f"{store.manifest_path} lacks the experiment file's text")
+    experiment = parse_experiment(text, source=manifest["experiment"].get("file", "<manifest>"),
+                                  check_model=False)
+    design = make_design(experiment)
+    if design.sha256 != manifest.get("design", {}).get("sha256"):
+        raise UsageError(f"{root}: the design regenerated from the manifest differs from the "
+                         f"sweep's (package versions changed?)")
+    runs_dir = root / RUNS
+    if not runs_dir.is_dir() or not any(runs_dir.glob("part-*.parquet")):
+        raise UsageError(f"{root} holds no runs yet; run icsim sweep first")
+    runs = pd.read_parquet(runs_dir)
+    runs = runs.sort_values(["point", "replicate"], kind="stable").reset_index(drop=True)
+    if require_complete and len(runs) != design.n_runs:
+        raise UsageError(
+            f"the sweep in {root} is incomplete ({len(runs)} of {design.n_runs} runs); "
+            f"complete it with: icsim sweep {experiment.source} --out {root} --resume")
+    return Sweep(root, manifest, experiment, design, runs)
+
+
+def load_ema(root: str | Path, include_failed: bool = False,
+             ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """A sweep as the EMA Workbench's ``(experiments, outcomes)`` pair.
+
+    ``experiments`` has one row per run: a column per swept parameter, then ``scenario``
+    (the run's index, point x replicates + replicate), ``policy`` and ``model`` as the
+    Workbench writes them; ``outcomes`` maps each outcome name to a 1-D array aligned with
+    the rows. Failed runs are left out with a warning that counts them (or kept, with NaN
+    outcomes, if ``include_failed``). All of the Workbench's analysis -- ``prim.Prim``,
+    ``feature_scoring``, ``cart``, ``dimensional_stacking`` -- applies to the pair.
+    """
+    sweep = load_sweep(root, require_complete=False)
+    runs = sweep.runs
+    n_failed = int((runs["status"] != "ok").sum())
+    if n_failed and not include_failed:
+        warnings.warn(f"load_ema: {n_failed} failed runs of {len(runs)} left out "
+                      f"(include_failed=True keeps them)", UserWarning, stacklevel=2)
+        runs = runs[runs["status"] == "ok"]
+    experiments = runs[sweep.design.names].reset_index(drop=True).copy()
+    for name in experiments.columns:
+        if experiments[name].dtype == object or pd.api.types.is_string_dtype(
+                experiments[name]):
+            experiments[name] = experiments[name].astype("category")
+    replicates = sweep.design.replicates
+    experiments["scenario"] = (runs["point"].to_numpy() * replicates
+                               + runs["replicate"].to_numpy())
+    experiments["policy"] = "none"
+    experiments["model"] = sweep.experiment.name
+    outcomes = {name: runs[name].to_numpy(dtype=float) for name in sweep.experiment.outcomes}
+    return experiments, outcomes
+
+
+# ------------------------------------------------------------------ numbers per outcome
+
+
+def replicate_means(sweep: Sweep, values: pd.Series | np.ndarray,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of ``values`` (aligned with ``sweep.runs``) over each point's successful runs.
+
+    Returns the means and the number of successful runs per point. A mean is NaN where a
+    point has no successful run, or where the outcome is undefined (NaN) in one of them.
+    """
+    ok = (sweep.runs["status"] == "ok").to_numpy()
+    v = np.asarray(values, dtype=float)[ok]
+    frame = pd.DataFrame({"point": sweep.runs["point"].to_numpy()[ok], "v": v,
+                          "undefined": np.isnan(v)})
+    grouped = frame.groupby("point")
+    index = pd.RangeIndex(sweep.design.n_points)
+    means = grouped["v"].mean().reindex(index).to_numpy(dtype=float, copy=True)
+    undefined = grouped["undefined"].any().reindex(index, fill_value=False).to_numpy(bool)
+    means[undefined] = np.nan
+    counts = grouped.size().reindex(index, fill_value=0).to_numpy()
+    return means, counts
+
+
+def stochastic_variance(sweep: Sweep, values: pd.Series | np.ndarray) -> dict[str, float]:
+    """How much of the variance is noise between replicates of the same point.
+
+    ``stochastic_share``: within-point (replicate) variance / total run-level variance.
+    ``noise_in_means``: the share of the variance of the replicate means (what the
+    indices decompose) that is sampling noise, ``mean within variance / replicates``
+    divided by the variance of the means.
+    """
+    ok = (sweep.runs["status"] == "ok").to_numpy()
+    frame = pd.DataFrame({"point": sweep.runs["point"].to_numpy()[ok],
+                          "v": np.asarray(values, dtype=float)[ok]}).dropna()
+    total = float(frame["v"].var(ddof=1)) if len(frame) > 1 else math.nan
+    grouped = frame.groupby("point")["v"]
+    within_by_point = grouped.var(ddof=1).dropna()
+    within = float(within_by_point.mean()) if len(within_by_point) else math.nan
+    means = grouped.mean()
+    var_means = float(means.var(ddof=1)) if len(means) > 1 else math.nan
+    n_rep = float(grouped.count().mean()) if len(means) else math.nan
+    share = within / total if total and total > 0 else math.nan
+    noise = (within / n_rep) / var_means if var_means and var_means > 0 else math.nan
+    return {"total_variance": total, "within_variance": within,
+            "stochastic_share": min(share, 1.0) if not math.isnan(share) else share,
+            "variance_of_means": var_means, "replicates": n_rep,
+            "noise_in_means": min(noise, 1.0) if not math.isnan(noise) else noise}
+
+
+def sobol_table(design: Design, y: np.ndarray, resamples: int = 1000,
+                seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """SALib Sobol S1/ST with bootstrap intervals (and S2 if sampled) of ``y`` per point."""
+    from SALib.analyze import sobol
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = sobol.analyze(design.problem, np.asarray(y, dtype=float),
+                               calc_second_order=design.second_order,
+                               num_resamples=resamples, conf_level=0.95, seed=seed)
+    table = pd.DataFrame({"parameter": design.names, "S1": result["S1"],
+                          "S1_conf": result["S1_conf"], "ST": result["ST"],
+                          "ST_conf": result["ST_conf"]})
+    pairs = None
+    if design.second_order:
+        rows = []
+        names = design.names
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                rows.append({"parameter_1": names[i], "parameter_2": names[j],
+                             "S2": result["S2"][i, j], "S2_conf": result["S2_conf"][i, j]})
+        pairs = pd.DataFrame(rows)
+    return table, pairs
+
+
+def morris_table(design: Design, y: np.ndarray, resamples: int = 1000,
+                 seed: int = 0) -> pd.DataFrame:
+    """SALib Morris mu*, its bootstrap interval, sigma (and mu) of ``y`` per point."""
+    from SALib.analyze import morris
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = morris.analyze(design.problem, design.x, np.asarray(y, dtype=float),
+                                num_resamples=resamples, conf_level=0.95,
+                                num_levels=design.levels, seed=seed)
+    return pd.DataFrame({"parameter": design.names, "mu_star": result["mu_star"],
+                         "mu_star_conf": result["mu_star_conf"], "sigma": result["sigma"],
+                         "mu": result["mu"]})
+
+
+def pilot_months(sweep: Sweep) -> np.ndarray | None:
+    """Each run's pilot month (NaN without a pilot), from the stored outcomes."""
+    runs, outcomes = sweep.runs, sweep.experiment.outcomes
+    if "pilot_month" in outcomes:
+        return runs["pilot_month"].to_numpy(dtype=float)
+    if "time_to_pilot" in outcomes and "pilot" in outcomes:
+        return np.where(runs["pilot"].to_numpy(dtype=float) > 0.5,
+                        runs["time_to_pilot"].to_numpy(dtype=float), np.nan)
+    return None
+
+
+def reached_pilot(sweep: Sweep) -> np.ndarray | None:
+    """1 where a run reached a pilot by the horizon, from ``pilot`` or the pilot month."""
+    if "pilot" in sweep.experiment.outcomes:
+        return sweep.runs["pilot"].to_numpy(dtype=float)
+    months = pilot_months(sweep)
+    return None if months is None else (~np.isnan(months)).astype(float)
+
+
+def horizon(sweep: Sweep, months: np.ndarray) -> int:
+    """The sweep's horizon: ``months`` for the project's model, else the data's."""
+    if sweep.experiment.is_project_model:
+        return sweep.experiment.months
+    finite = months[np.isfinite(months)]
+    top = float(finite.max()) if len(finite) else 0.0
+    return int(math.ceil(top / MONTH_STEP) * MONTH_STEP)
+
+
+def pilot_by_month(sweep: Sweep, resamples: int = 1000,
+                   ) -> tuple[pd.DataFrame, list[str]]:
+    """Sobol indices of P(pilot by month m) for m = 6, 12, ... up to the horizon.
+
+    Months at which the probability is the same at every point (e.g. no pilot anywhere
+    yet) have no indices; they are named in the returned notes.
+    """
+    months = pilot_months(sweep)
+    notes: list[str] = []
+    if months is None:
+        return pd.DataFrame(), ["no pilot month stored: time-varying indices skipped"]
+    end = horizon(sweep, months)
+    rows = []
+    for m in range(MONTH_STEP, end + 1, MONTH_STEP):
+        by_m = (months <= m).astype(float)
+        y, _ = replicate_means(sweep, by_m)
+        if np.isnan(y).any():
+            notes.append(f"month {m}: points without a successful run; no indices")
+            continue
+        if np.ptp(y) == 0:
+            notes.append(f"month {m}: P(pilot) = {y[0]:.2f} at every point; no indices")
+            continue
+        table, _ = sobol_table(sweep.design, y, resamples, seed=sweep.experiment.seed + m)
+        table.insert(0, "month", m)
+        table["p_pilot"] = float(np.mean(y))
+        table["noise_in_means"] = stochastic_variance(sweep, by_m)["noise_in_means"]
+        rows.append(table)
+    return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()), notes
+
+
+# ------------------------------------------------------------------------------- PRIM
+
+
+@dataclass
+class PrimResult:
+    """PRIM boxes of one case of interest, with the first box's peeling trajectory."""
+
+    boxes: pd.DataFrame  # one row per restricted parameter per box
+    stats: pd.DataFrame  # one row per box: coverage, density, mass, res_dim
+    trajectory: pd.DataFrame  # peeling trajectory of box 1
+    selected: int  # index of the chosen box on that trajectory
+    base_rate: float
+    ranges: dict[str, tuple[Any, Any]]
+
+
+def prim_boxes(x: pd.DataFrame, y: np.ndarray, max_boxes: int = 3, mass_min: float = 0.05,
+               max_dims: int = 4, min_coverage: float = 0.1) -> PrimResult:
+    """Scenario discovery with the EMA Workbench's PRIM (``ema_workbench.analysis.prim``).
+
+    PRIM proposes a peeling trajectory of ever smaller, denser boxes; the analyst picks
+    one. Here the pick is automatic and stated: among the boxes restricting at most
+    ``max_dims`` parameters (so that they can be read), the one of highest coverage whose
+    density is at least halfway from the base rate to 1 -- or the densest if none is.
+    Further boxes are sought among the remaining cases while they hold at least
+    ``min_coverage`` of the cases at a density above the base rate.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from ema_workbench.analysis import prim
+
+    y = np.asarray(y, dtype=bool)
+    x = x.reset_index(drop=True)
+    for name in x.columns:
+        if x[name].dtype == bool or x[name].dtype == object or pd.api.types.is_string_dtype(
+                x[name]):
+            x[name] = x[name].astype(str).astype("category")
+        elif pd.api.types.is_integer_dtype(x[name]):
+            # EMA's pasting writes midpoints into the box limits; integer limits (pandas 3)
+            # reject them, so integer levers are treated as real numbers.
+            x[name] = x[name].astype(float)
+    base = float(y.mean())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the Workbench's own pandas deprecations
+        finder = prim.Prim(x, y, mass_min=mass_min)
+    threshold = base + 0.5 * (1.0 - base)
+    box_rows, stat_rows = [], []
+    trajectory, selected = pd.DataFrame(), 0
+    init = finder.box_init
+    ranges = {name: _limits(init, name) for name in x.columns}
+    for b in range(max_boxes):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            box = finder.find_box()
+        if box is None:
+            break
+        traj = box.peeling_trajectory.reset_index(drop=True)
+        readable = traj[(traj["res_dim"] <= max_dims) & (traj["res_dim"] > 0)]
+        if not len(readable):
+            break
+        meets = readable[readable["density"] >= threshold]
+        i = int(meets["coverage"].idxmax()) if len(meets) else int(
+            readable["density"].idxmax())
+        box.select(i)
+        if b == 0:
+            trajectory, selected = traj, i
+        elif traj.loc[i, "density"] <= base or traj.loc[i, "coverage"] < min_coverage:
+            break
+        limits = box.box_lims[i]
+        restricted = [n for n in x.columns if _limits(limits, n) != ranges[n]]
+        stat_rows.append({"box": b + 1, "coverage": float(traj.loc[i, "coverage"]),
+                          "density": float(traj.loc[i, "density"]),
+                          "mass": float(traj.loc[i, "mass"]),
+                          "res_dim": len(restricted), "cases": int(traj.loc[i, "k"]),
+                          "runs": int(traj.loc[i, "n"])})
+        qp = box.p_values[i] if i < len(box.p_values) else {}
+        for name in restricted:
+            low, high = _limits(limits, name)
+            full_low, full_high = ranges[name]
+            q = qp.get(name, [math.nan, math.nan])
+            box_rows.append({"box": b + 1, "parameter": name, "low": low, "high": high,
+                             "range_low": full_low, "range_high": full_high,
+                             "qp_low": _qp(q[0]), "qp_high": _qp(q[1])})
+    return PrimResult(pd.DataFrame(box_rows), pd.DataFrame(stat_rows), trajectory, selected,
+                      base, ranges)
+
+
+def _limits(box: pd.DataFrame, name: str) -> tuple[Any, Any]:
+    column = box[name]
+    low, high = column.iloc[0], column.iloc[1]
+    if isinstance(low, set | frozenset):
+        text = ", ".join(sorted(str(v) for v in low))
+        return text, text
+    return float(low), float(high)
+
+
+def _qp(value: Any) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return math.nan if value < 0 else value
+
+
+# --------------------------------------------------------------------------- analyze
+
+
+def analyze(root: str | Path, resamples: int = 1000) -> AnalysisResult:
+    """Analyse the sweep in ``root``; write CSV, figures and ``summary.md`` to
+    ``root/analysis``."""
+    from sim import plots
+
+    sweep = load_sweep(root)
+    exp = sweep.experiment
+    out = sweep.root / "analysis"
+    out.mkdir(exist_ok=True)
+    result = AnalysisResult(exp.name, out)
+    md = _Summary(sweep)
+
+    def csv(frame: pd.DataFrame, name: str) -> None:
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False, float_format="%.6g")
+        path = out / name
+        write_atomic(path, buffer.getvalue().encode("utf-8"))
+        result.files.append(path)
+
+    def figure(fig: Any, name: str) -> None:
+        result.files.append(plots.save(fig, out / name))
+
+    # Failed runs: counted, listed, never dropped silently.
+    failed = sweep.failed
+    if len(failed):
+        csv(failed[["point", "replicate", "seed", *sweep.design.names, "error"]],
+            "failed_runs.csv")
+    md.failures(failed)
+
+    colours, legend = _level_colours(sweep.design.names)
+    noise_rows = []
+    for outcome in exp.outcomes:
+        values = sweep.runs[outcome]
+        y, counts = replicate_means(sweep, values)
+        noise = stochastic_variance(sweep, values)
+        noise_rows.append({"outcome": outcome, **noise})
+        label = _label(outcome)
+        if exp.method not in ("sobol", "morris"):
+            continue
+        why = _cannot_index(y, counts, outcome)
+        if why:
+            md.skipped(outcome, why)
+            result.notes.append(f"{outcome}: {why}")
+            continue
+        if exp.method == "sobol":
+            table, pairs = sobol_table(sweep.design, y, resamples, seed=exp.seed)
+            csv(table, f"sobol_{outcome}.csv")
+            if pairs is not None:
+                csv(pairs, f"sobol_{outcome}_S2.csv")
+            figure(plots.sensitivity_bars(table, f"Sobol indices of {label}",
+                                          noise["noise_in_means"], colours, legend),
+                   f"sobol_{outcome}.png")
+            md.sobol(outcome, table, noise, pairs)
+        else:
+            table = morris_table(sweep.design, y, resamples, seed=exp.seed)
+            csv(table, f"morris_{outcome}.csv")
+            figure(plots.morris_scatter(table, f"Morris screening of {label}", colours,
+                                        legend),
+                   f"morris_{outcome}.png")
+            md.morris(outcome, table, noise)
+    noise_table = pd.DataFrame(noise_rows)
+    csv(noise_table, "stochastic_variance.csv")
+    md.noise(noise_table)
+
+    if exp.method == "sobol" and pilot_months(sweep) is not None:
+        by_month, notes = pilot_by_month(sweep, resamples)
+        result.notes += notes
+        if len(by_month):
+            csv(by_month, "sobol_pilot_by_month.csv")
+            # The figure shows the months whose indices are not dominated by noise.
+            shown = by_month[by_month["noise_in_means"] < NOISY]
+            figure(plots.sensitivity_over_time(
+                shown if len(shown) else by_month,
+                "Which levers decide P(pilot by month m): early and late"
+                + (f" (months with replicate noise < {NOISY:.0%})" if len(shown) else "")),
+                "sobol_pilot_by_month.png")
+        md.by_month(by_month, notes)
+
+    if exp.method == "grid":
+        for outcome in exp.outcomes:
+            y, counts = replicate_means(sweep, sweep.runs[outcome])
+            frame = pd.DataFrame(sweep.design.point_columns)
+            frame[f"mean_{outcome}"] = y
+            frame["ok_runs"] = counts
+            csv(frame, f"grid_{outcome}.csv")
+        md.grid(sweep)
+
+    reached = reached_pilot(sweep)
+    if reached is not None:
+        ok = (sweep.runs["status"] == "ok").to_numpy()
+        stall = reached[ok] < 0.5
+        if 0 < stall.sum() < len(stall):
+            x = sweep.runs.loc[ok, sweep.design.names]
+            found = prim_boxes(x, stall)
+            csv(found.stats, "prim_stall_boxes.csv")
+            csv(found.boxes, "prim_stall_limits.csv")
+            csv(found.trajectory, "prim_stall_trajectory.csv")
+            figure(plots.prim_tradeoff(found.trajectory, found.selected,
+                                       "PRIM: stalled projects (no pilot by the horizon)"),
+                   "prim_stall_tradeoff.png")
+            if len(found.boxes):
+                figure(plots.prim_box_limits(found.boxes, found.stats,
+                                             "Where projects stall: PRIM boxes"),
+                       "prim_stall_limits.png")
+            md.prim(found)
+        else:
+            md.prim_skipped(float(stall.mean()) if len(stall) else math.nan)
+
+    summary = out / "summary.md"
+    write_atomic(summary, md.text().encode("utf-8"))
+    result.files.append(summary)
+    return result
+
+
+def _cannot_index(y: np.ndarray, counts: np.ndarray, outcome: str) -> str | None:
+    missing = int(np.sum(counts == 0))
+    if missing:
+        return (f"{missing} design points have no successful run, so the indices cannot be "
+                f"computed (see failed_runs.csv)")
+    if np.isnan(y).any():
+        n = int(np.isnan(y).sum())
+        return (f"the outcome is undefined at {n} points (e.g. no pilot, so no pilot month); "
+                f"index a censored outcome such as time_to_pilot instead")
+    if np.ptp(y) == 0:
+        return f"{outcome} is {y[0]:g} at every design point; nothing to apportion"
+    return None
+
+
+def _label(outcome: str) -> str:
+    if outcome in BINARY_HINT:
+        return f"P({outcome})"
+    return outcome.replace("_", " ")
+
+
+def _level_colours(names: Sequence[str]) -> tuple[list[str], dict[str, str] | None]:
+    """Colours of the levers by level (registry parameters), and the legend for them."""
+    from sim.parameters import PARAMETERS
+    from sim.plots import CYCLE, LEVEL_COLOURS
+
+    if not all(n in PARAMETERS for n in names):
+        return [CYCLE[0]] * len(names), None
+    levels = [PARAMETERS[n].level for n in names]
+    legend = {f"{level} level": LEVEL_COLOURS[level] for level in LEVEL_COLOURS
+              if level in levels}
+    return [LEVEL_COLOURS[level] for level in levels], legend
+
+
+# --------------------------------------------------------------------------- summary.md
+
+
+def _pct(value: float) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.0f}%"
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+class _Summary:
+    """Builds ``summary.md``: plain words first, numbers and files after."""
+
+    def __init__(self, sweep: Sweep) -> None:
+        self.sweep = sweep
+        exp, design, manifest = sweep.experiment, sweep.design, sweep.manifest
+        self.head = [f"# {exp.name}: what the sweep says", ""]
+        if exp.description:
+            self.head += [exp.description, ""]
+        model = ("the project's model" + (f", scenario `{exp.scenario}`, horizon "
+                                          f"{exp.months} months"
+                                          if exp.is_project_model else "")
+                 if exp.is_project_model else f"plug-in model `{exp.model}`")
+        started, finished = manifest.get("started"), manifest.get("finished")
+        self.head += [
+            f"- **Design**: {exp.method}, {design.n_points:,} parameter combinations x "
+            f"{design.replicates} replicate{'s' if design.replicates > 1 else ''} = "
+            f"{design.n_runs:,} simulated {'projects' if exp.is_project_model else 'runs'} "
+            f"of {model}.",
+            f"- **Levers varied**: {', '.join(f'`{n}`' for n in design.names)}.",
+            f"- **Ran**: {started} to {finished}; experiment file sha256 "
+            f"`{manifest['experiment']['sha256'][:12]}`, code commit "
+            f"`{str(manifest.get('git', {}).get('commit'))[:12]}`.",
+            "",
+            "Indices are computed on the mean over each combination's replicates -- for a "
+            "yes/no outcome such as reaching a pilot, the probability. Ranges in square "
+            "brackets are 95% bootstrap confidence intervals.",
+            "",
+        ]
+        self.body: list[str] = []
+
+    def failures(self, failed: pd.DataFrame) -> None:
+        n, total = len(failed), len(self.sweep.runs)
+        if not n:
+            self.head += [f"- **Failed runs**: none of {total:,}.", ""]
+            return
+        points = failed["point"].nunique()
+        first = failed["error"].dropna().astype(str).value_counts().head(3)
+        self.head += [f"- **Failed runs**: {n:,} of {total:,} ({_pct(n / total)}) at "
+                      f"{points:,} combinations; means use the successful replicates. "
+                      f"All are listed in `failed_runs.csv`. Most common errors:"]
+        self.head += [f"  - {count} x `{error[:160]}`" for error, count in first.items()]
+        self.head.append("")
+
+    def skipped(self, outcome: str, why: str) -> None:
+        self.body += [f"## {_label(outcome)}", "", f"No indices: {why}.", ""]
+
+    def sobol(self, outcome: str, table: pd.DataFrame, noise: dict[str, float],
+              pairs: pd.DataFrame | None) -> None:
+        label = _label(outcome)
+        ranked = table.sort_values("ST", ascending=False)
+        lines = [f"## What drives {label}", ""]
+        if noise["noise_in_means"] < NOISY:
+            words = []
+            for _, row in ranked.head(3).iterrows():
+                words.append(f"`{row.parameter}` (alone {_pct(max(row.S1, 0.0))} of the "
+                             f"variation, {_pct(min(row.ST, 1.0))} with its interactions)")
+            lines += ["The levers that matter most: " + "; ".join(words) + ".", ""]
+            first = float(table["S1"].clip(lower=0).sum())
+            lines += [f"The first-order indices add up to {_pct(min(first, 1.0))}; the rest "
+                      f"({_pct(max(1.0 - first, 0.0))}) comes from levers acting together "
+                      f"(or from noise).", ""]
+        lines += self._noise_words(noise)
+        lines += ["| lever | S1 [95% CI] | ST [95% CI] |", "|---|---|---|"]
+        for _, row in ranked.iterrows():
+            lines.append(f"| `{row.parameter}` | {_num(row.S1)} "
+                         f"[{_num(row.S1 - row.S1_conf)}, {_num(row.S1 + row.S1_conf)}] | "
+                         f"{_num(row.ST)} [{_num(row.ST - row.ST_conf)}, "
+                         f"{_num(row.ST + row.ST_conf)}] |")
+        lines += ["", f"Files: `sobol_{outcome}.csv`, `sobol_{outcome}.png`"
+                  + (f", `sobol_{outcome}_S2.csv`" if pairs is not None else "") + ".", ""]
+        self.body += lines
+
+    def morris(self, outcome: str, table: pd.DataFrame, noise: dict[str, float]) -> None:
+        label = _label(outcome)
+        ranked = table.sort_values("mu_star", ascending=False)
+        top = ranked.iloc[0]["mu_star"] if len(ranked) else 0.0
+        small = ranked[ranked["mu_star"] < 0.1 * top]["parameter"].tolist() if top > 0 else []
+        lines = [f"## Screening {label}", "",
+                 "Levers ranked by mu* (mean absolute effect of moving the lever across "
+                 "its range); a large sigma means the effect depends on the other levers.",
+                 ""]
+        lines += ["Most influential: " + ", ".join(f"`{p}`" for p in
+                                                   ranked["parameter"].head(5)) + ".", ""]
+        if small:
+            lines += [f"Negligible (mu* below a tenth of the largest): "
+                      f"{', '.join(f'`{p}`' for p in small)}.", ""]
+        lines += self._noise_words(noise)
+        lines += ["| lever | mu* [95% CI] | sigma |", "|---|---|---|"]
+        for _, row in ranked.iterrows():
+            lines.append(f"| `{row.parameter}` | {_num(row.mu_star, 3)} "
+                         f"[{_num(row.mu_star - row.mu_star_conf, 3)}, "
+                         f"{_num(row.mu_star + row.mu_star_conf, 3)}] | "
+                         f"{_num(row.sigma, 3)} |")
+        lines += ["", f"Files: `morris_{outcome}.csv`, `morris_{outcome}.png`.", ""]
+        self.body += lines
+
+    @staticmethod
+    def _noise_words(noise: dict[str, float]) -> list[str]:
+        if math.isnan(noise["within_variance"]):
+            return ["Noise: with one replicate per combination the noise between runs of "
+                    "the same levers cannot be estimated; for a stochastic model the "
+                    "indices below include it.", ""]
+        lines = [f"Noise: {_pct(noise['stochastic_share'])} of the run-to-run variance is "
+                 f"chance (replicates of the same levers differ); averaging "
+                 f"{noise['replicates']:.0f} replicates leaves "
+                 f"{_pct(noise['noise_in_means'])} of the variance the indices apportion as "
+                 f"noise.", ""]
+        if noise["noise_in_means"] >= NOISY:
+            lines += ["**Caution**: with this much noise the indices below mostly measure "
+                      "chance (total indices of noise-dominated outcomes can exceed 1). Run "
+                      "more replicates before reading them.", ""]
+        return lines
+
+    def noise(self, table: pd.DataFrame) -> None:
+        self.body += ["## How much is chance", "",
+                      "| outcome | stochastic share of run variance | noise left in the "
+                      "replicate means |", "|---|---|---|"]
+        for _, row in table.iterrows():
+            self.body.append(f"| {row.outcome} | {_pct(row.stochastic_share)} | "
+                             f"{_pct(row.noise_in_means)} |")
+        self.body += ["", "File: `stochastic_variance.csv`.", ""]
+
+    def by_month(self, table: pd.DataFrame, notes: list[str]) -> None:
+        lines = ["## Early and late levers: P(pilot by month m)", ""]
+        if not len(table):
+            lines += ["No time-varying indices: " + "; ".join(notes) + ".", ""]
+            self.body += lines
+            return
+        noise = table.groupby("month")["noise_in_means"].first()
+        reliable = [m for m in sorted(noise.index) if noise[m] < NOISY]
+        if not reliable:
+            lines += [f"At every month, replicate noise is at least {_pct(NOISY)} of the "
+                      f"variance the indices apportion: the indices mostly measure noise. "
+                      f"Run more replicates.", ""]
+            self.body += lines
+            return
+        first, last = reliable[0], reliable[-1]
+
+        def leaders(m: int) -> str:
+            rows = table[table["month"] == m].sort_values("ST", ascending=False).head(3)
+            return ", ".join(f"`{r.parameter}` (ST {_num(r.ST)})" for r in rows.itertuples())
+
+        p_first = table[table["month"] == first]["p_pilot"].iloc[0]
+        p_last = table[table["month"] == last]["p_pilot"].iloc[0]
+        lines += [f"By month {first} ({_pct(p_first)} of projects have a pilot) the levers "
+                  f"that decide it are {leaders(first)}.",
+                  f"By month {last} ({_pct(p_last)}) they are {leaders(last)}.", ""]
+        lines += [f"Replicate noise is {_pct(noise[first])} of the variance these indices "
+                  f"apportion at month {first} and {_pct(noise[last])} at month {last}; "
+                  f"indices no larger than that are indistinguishable from noise.", ""]
+        noisy = [m for m in sorted(noise.index) if noise[m] >= NOISY]
+        if noisy:
+            which = (f"Month {noisy[0]} is" if len(noisy) == 1
+                     else f"Months {', '.join(map(str, noisy))} are")
+            lines += [f"{which} left out of this comparison: "
+                      f"too few pilots by then, so noise is {_pct(NOISY)} or more of the "
+                      f"variance (their indices are in the CSV, but are not to be trusted).",
+                      ""]
+        early = table[table["month"] == first].set_index("parameter")["ST"]
+        late = table[table["month"] == last].set_index("parameter")["ST"]
+        gain = (late - early).sort_values()
+        if len(gain) and first != last:
+            moves = []
+            up, down = gain.index[-1], gain.index[0]
+            if gain[up] > 0:
+                moves.append(f"gaining most weight over time: `{up}` ({_num(early[up])} -> "
+                             f"{_num(late[up])})")
+            if gain[down] < 0:
+                moves.append(f"losing most: `{down}` ({_num(early[down])} -> "
+                             f"{_num(late[down])})")
+            if moves:
+                text = "; ".join(moves)
+                lines += [text[0].upper() + text[1:] + ".", ""]
+        if notes:
+            lines += ["Not computed: " + "; ".join(notes) + ".", ""]
+        lines += ["Files: `sobol_pilot_by_month.csv`, `sobol_pilot_by_month.png`.", ""]
+        self.body += lines
+
+    def grid(self, sweep: Sweep) -> None:
+        lines = ["## The grid, lever by lever", "",
+                 "Mean outcome at each level of each lever, averaged over the other levers.",
+                 ""]
+        for outcome in sweep.experiment.outcomes:
+            y, _ = replicate_means(sweep, sweep.runs[outcome])
+            frame = pd.DataFrame(sweep.design.point_columns)
+            frame["y"] = y
+            lines += [f"### {_label(outcome)}", "", "| lever | level | mean |", "|---|---|---|"]
+            for name in sweep.design.names:
+                for level, mean in frame.groupby(name)["y"].mean().items():
+                    lines.append(f"| `{name}` | {level} | {_num(mean, 3)} |")
+            best = frame.loc[frame["y"].idxmax()] if frame["y"].notna().any() else None
+            if best is not None:
+                setting = ", ".join(f"`{n}` = {best[n]}" for n in sweep.design.names)
+                lines += ["", f"Highest mean {_label(outcome)}: {_num(best['y'], 3)} at "
+                          f"{setting}."]
+            lines += ["", f"File: `grid_{outcome}.csv`.", ""]
+        self.body += lines
+
+    def prim(self, found: PrimResult) -> None:
+        lines = ["## Where projects stall (PRIM scenario discovery)", "",
+                 f"A project *stalls* when it has no pilot by the horizon: "
+                 f"{_pct(found.base_rate)} of all runs. PRIM (EMA Workbench) looks for "
+                 f"ranges of the levers where stalling is concentrated. *Coverage* is the "
+                 f"share of all stalls that fall in the box; *density* the share of "
+                 f"projects in the box that stall.", ""]
+        limits = found.boxes
+        for _, stat in found.stats.iterrows():
+            rows = limits[limits["box"] == stat["box"]] if len(limits) else limits
+            conds = []
+            for _, r in rows.iterrows():
+                if isinstance(r["low"], str):
+                    conds.append(f"`{r.parameter}` in {{{r.low}}}")
+                elif r["low"] > r["range_low"] and r["high"] < r["range_high"]:
+                    conds.append(f"{_num(r.low)} <= `{r.parameter}` <= {_num(r.high)}")
+                elif r["low"] > r["range_low"]:
+                    conds.append(f"`{r.parameter}` >= {_num(r.low)}")
+                else:
+                    conds.append(f"`{r.parameter}` <= {_num(r.high)}")
+            where = " and ".join(conds) if conds else "anywhere"
+            lines.append(f"- **Box {int(stat['box'])}**: when {where}, {_pct(stat.density)} "
+                         f"of projects stall (vs {_pct(found.base_rate)} overall); the box "
+                         f"holds {_pct(stat.coverage)} of all stalls and {_pct(stat.mass)} "
+                         f"of the runs.")
+        lines += ["", "Files: `prim_stall_boxes.csv`, `prim_stall_limits.csv` (restricted "
+                  "ranges, with quasi-p values), `prim_stall_trajectory.csv`, "
+                  "`prim_stall_tradeoff.png`, `prim_stall_limits.png`.", ""]
+        self.body += lines
+
+    def prim_skipped(self, rate: float) -> None:
+        self.body += ["## Where projects stall", "",
+                      f"No scenario discovery: {_pct(rate)} of runs stall, so there is "
+                      f"nothing to separate.", ""]
+
+    def text(self) -> str:
+        return "\n".join(self.head + self.body).rstrip() + "\n"

@@ -1,0 +1,99 @@
+"""The ``icsim sweep`` and ``icsim analyze`` subcommands.
+
+``sim/cli.py`` calls :func:`add_parsers` on its subparsers; each handler takes the parsed
+arguments and returns the exit status. Bad input raises ``sim.errors.UsageError``, which the
+CLI prints as one line and turns into exit status 2 -- before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim.errors import UsageError
+
+EXIT_INTERRUPTED = 130
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``sweep`` and ``analyze`` on an argparse subparsers object."""
+    sweep = subparsers.add_parser(
+        "sweep", help="run an experiment file: design x replicates, streamed to Parquet",
+        description="Run the sweep an experiment file (TOML) declares, into DIR/runs/ as "
+                    "Parquet parts, with DIR/manifest.json. Rerunning into the same DIR "
+                    "(or --resume) completes an interrupted sweep.")
+    sweep.add_argument("file", metavar="FILE", help="experiment file, e.g. "
+                       "experiments/sobol_pilot.toml")
+    sweep.add_argument("--out", metavar="DIR", default=None,
+                       help="sweep directory (default: results/<experiment name>)")
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument("--workers", metavar="N", type=_positive_int, default=None,
+                       help="local worker processes (default: one per CPU)")
+    where.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
+    sweep.add_argument("--resume", action="store_true",
+                       help="complete the interrupted sweep in DIR (refused if the "
+                            "experiment file changed)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=sweep_command)
+
+    analyze = subparsers.add_parser(
+        "analyze", help="sensitivity and scenario-discovery analysis of a sweep",
+        description="Analyse the sweep in DIR: Sobol or Morris indices on replicate means, "
+                    "the stochastic share of variance, Sobol indices of P(pilot by month), "
+                    "PRIM boxes of stalling projects; CSV, figures and summary.md in "
+                    "DIR/analysis/.")
+    analyze.add_argument("dir", metavar="DIR", help="a sweep directory")
+    analyze.add_argument("--resamples", metavar="N", type=_positive_int, default=1000,
+                         help="bootstrap resamples for the confidence intervals "
+                              "(default 1000)")
+    analyze.set_defaults(handler=analyze_command)
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """``icsim sweep FILE [--out DIR] [--workers N | --scheduler ADDRESS] [--resume]``."""
+    from sim.experiment.spec import load_experiment
+    from sim.experiment.sweep import run_sweep
+
+    experiment = load_experiment(args.file)
+    try:
+        report = run_sweep(experiment, args.out, workers=args.workers,
+                           scheduler=args.scheduler, resume=args.resume,
+                           progress=not args.quiet)
+    except KeyboardInterrupt:
+        out = args.out or Path("results") / experiment.name
+        print(f"icsim: interrupted; finished parts are kept -- complete the sweep with: "
+              f"icsim sweep {args.file} --out {out} --resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    did = "resumed" if report.resumed else "ran"
+    print(f"{experiment.name}: {did} {report.runs_this_session} runs in {report.seconds:.1f} s "
+          f"on {report.executor}; {report.runs_done}/{report.runs_total} runs done, "
+          f"{report.runs_failed} failed -> {report.out}")
+    if report.runs_failed:
+        print(f"icsim: {report.runs_failed} runs failed; their errors are in the 'error' "
+              f"column of {report.out / 'runs'}", file=sys.stderr)
+    return 0
+
+
+def analyze_command(args: argparse.Namespace) -> int:
+    """``icsim analyze DIR``."""
+    from sim.analysis import analyze
+
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise UsageError(f"no sweep directory at {root}")
+    result = analyze(root, resamples=args.resamples)
+    print(f"analysis of {result.name}: {len(result.files)} files in {result.out}")
+    print(f"read {result.out / 'summary.md'}")
+    return 0

@@ -1,0 +1,154 @@
+"""Designs (SALib Sobol and Morris, scipy LHS, full-factorial grids) and the seed scheme.
+
+A design is a matrix of points x swept parameters. Every point is run ``replicates`` times;
+run ``i`` is point ``i // replicates``, replicate ``i % replicates``, and its seed depends
+only on (experiment seed, point, replicate) -- never on the worker, the backend or the
+order in which runs complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim.experiment.spec import Experiment, Lever, Scalar
+
+SEED_SCHEME = ("seed(point, replicate) = int(numpy.random.SeedSequence([experiment_seed, "
+               "point, replicate]).generate_state(1, numpy.uint64)[0] >> 1), a 63-bit integer")
+
+
+def run_seed(experiment_seed: int, point: int, replicate: int) -> int:
+    """The seed of one run, derived from (experiment seed, point, replicate) alone."""
+    state = np.random.SeedSequence([experiment_seed, point, replicate]).generate_state(
+        1, np.uint64)
+    return int(state[0] >> np.uint64(1))
+
+
+@dataclass(frozen=True)
+class Design:
+    """The points of a sweep and how runs map onto them.
+
+    ``x`` holds the design coordinates: continuous values for Sobol, Morris and LHS (what
+    SALib's analysis expects), level indices for grids. ``point_columns`` holds the values
+    passed to the model, one typed array per swept parameter.
+    """
+
+    method: str
+    levers: tuple[Lever, ...]
+    x: np.ndarray
+    problem: dict[str, Any]
+    replicates: int
+    seed: int
+    second_order: bool = False
+    levels: int = 4
+    grid: tuple[tuple[Scalar, ...], ...] = ()  # the levels of each parameter of a grid
+
+    @property
+    def names(self) -> list[str]:
+        return [lever.name for lever in self.levers]
+
+    @property
+    def n_points(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def n_runs(self) -> int:
+        return self.n_points * self.replicates
+
+    @property
+    def point_columns(self) -> dict[str, np.ndarray]:
+        """The model's values at every point, one array per parameter."""
+        cached = self.__dict__.get("_point_columns")
+        if cached is None:
+            cached = {lever.name: _column(lever, self.x[:, j],
+                                          self.grid[j] if self.grid else None)
+                      for j, lever in enumerate(self.levers)}
+            object.__setattr__(self, "_point_columns", cached)
+        return cached
+
+    def point_params(self, point: int) -> dict[str, Scalar]:
+        """The parameter values of one point as plain Python values."""
+        return {name: col[point].item() if hasattr(col[point], "item") else col[point]
+                for name, col in self.point_columns.items()}
+
+    def run_columns(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """``point``, ``replicate``, ``seed`` and the parameter values of runs [start, stop)."""
+        index = np.arange(start, stop, dtype=np.int64)
+        points = index // self.replicates
+        replicates = index % self.replicates
+        seeds = np.array([run_seed(self.seed, int(p), int(r))
+                          for p, r in zip(points, replicates, strict=True)], dtype=np.int64)
+        columns: dict[str, np.ndarray] = {"point": points, "replicate": replicates,
+                                          "seed": seeds}
+        for name, col in self.point_columns.items():
+            columns[name] = col[points]
+        return columns
+
+    @property
+    def sha256(self) -> str:
+        """A fingerprint of the design matrix: a resumed sweep must regenerate the same."""
+        digest = hashlib.sha256()
+        digest.update(f"{self.method}|{self.replicates}|{self.seed}|{self.names}".encode())
+        digest.update(np.ascontiguousarray(self.x, dtype=np.float64).tobytes())
+        return digest.hexdigest()
+
+
+def _column(lever: Lever, x: np.ndarray, levels: Sequence[Scalar] | None) -> np.ndarray:
+    if levels is not None:
+        values = [levels[int(i)] for i in x]
+    else:
+        values = [lever.to_value(float(v)) for v in x]
+    kind = lever.arrow_type
+    if kind == "float64":
+        return np.asarray(values, dtype=np.float64)
+    if kind == "int64":
+        return np.asarray(values, dtype=np.int64)
+    if kind == "bool":
+        return np.asarray(values, dtype=bool)
+    return np.asarray(values, dtype=object)
+
+
+def make_design(experiment: Experiment) -> Design:
+    """Build the design an experiment file declares."""
+    levers = experiment.levers
+    problem = {
+        "num_vars": len(levers),
+        "names": [lever.name for lever in levers],
+        "bounds": [list(lever.sample_bounds) for lever in levers],
+    }
+    method = experiment.method
+    if method == "sobol":
+        from SALib.sample import sobol
+
+        x = sobol.sample(problem, experiment.samples, calc_second_order=experiment.second_order,
+                         scramble=True, seed=experiment.seed)
+    elif method == "morris":
+        from SALib.sample import morris
+
+        x = morris.sample(problem, experiment.samples, num_levels=experiment.levels,
+                          seed=experiment.seed)
+    elif method == "lhs":
+        from scipy.stats import qmc
+
+        unit = qmc.LatinHypercube(d=len(levers), rng=np.random.default_rng(experiment.seed)
+                                  ).random(experiment.samples)
+        low = np.array([b[0] for b in problem["bounds"]])
+        high = np.array([b[1] for b in problem["bounds"]])
+        x = qmc.scale(unit, low, high)
+    elif method == "grid":
+        grids = [lever.grid_values(experiment.levels) for lever in levers]
+        x = np.array(list(itertools.product(*(range(len(g)) for g in grids))), dtype=float)
+        problem["bounds"] = [[0.0, float(len(g))] for g in grids]
+    else:  # pragma: no cover - the spec validates the method
+        raise ValueError(f"unknown method {method!r}")
+    grid = tuple(tuple(g) for g in grids) if method == "grid" else ()
+    x = np.clip(np.asarray(x, dtype=np.float64), [b[0] for b in problem["bounds"]],
+                [b[1] for b in problem["bounds"]])
+    return Design(method=method, levers=levers, x=x, problem=problem,
+                  replicates=experiment.replicates, seed=experiment.seed,
+                  second_order=experiment.second_order, levels=experiment.levels, grid=grid)

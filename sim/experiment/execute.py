@@ -1,0 +1,236 @@
+"""One executor interface, two back ends: local processes or a Dask distributed cluster.
+
+Both implement the same small interface (:class:`Executor`): submit a task, wait for the
+first of some pending tasks to finish. The one windowed loop,
+:meth:`Executor.imap_unordered`, is shared: it keeps a bounded number of tasks in flight
+(so memory stays flat) and yields results in whatever order they complete. The coordinator
+writes them; workers need no shared filesystem.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from sim.errors import UsageError
+
+#: How often a task may be resubmitted after losing its worker before the sweep stops.
+MAX_RETRIES = 3
+#: Seconds to wait for a Dask scheduler before giving up.
+DASK_CONNECT_TIMEOUT = 10.0
+
+
+class Executor(ABC):
+    """Runs ``fn(*args)`` tasks somewhere and reports them as they complete."""
+
+    #: The number of workers tasks run on in parallel.
+    workers: int = 1
+    #: A short description for the manifest, e.g. ``"local processes (2)"``.
+    description: str = ""
+
+    @abstractmethod
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Start one task; return a future with ``.result()``."""
+
+    @abstractmethod
+    def wait_first(self, pending: set[Any]) -> set[Any]:
+        """Block until at least one of ``pending`` is done; return the done ones."""
+
+    def worker_lost(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means the task's worker died (so the task may be resubmitted)."""
+        return False
+
+    def recover(self) -> None:  # noqa: B027 - optional hook
+        """Make the executor usable again after a lost worker."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the workers."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def imap_unordered(self, fn: Callable[..., Any], args: Iterable[tuple[Any, ...]],
+                       window: int | None = None) -> Iterator[Any]:
+        """Run ``fn(*a)`` for every ``a`` in ``args``; yield results as they complete.
+
+        At most ``window`` tasks are in flight (default: four per worker). A task whose
+        worker is lost is resubmitted up to :data:`MAX_RETRIES` times.
+        """
+        window = window or 4 * self.workers
+        source = iter(args)
+        pending: dict[Any, tuple[tuple[Any, ...], int]] = {}
+        retry: deque[tuple[tuple[Any, ...], int]] = deque()
+        exhausted = False
+        broken = False
+
+        while True:
+            # Top up the window: tasks to redo first, then new ones.
+            while not broken and len(pending) < window:
+                if retry:
+                    task, tries = retry.popleft()
+                else:
+                    task = next(source, None) if not exhausted else None
+                    if task is None:
+                        exhausted = True
+                        break
+                    tries = 0
+                try:
+                    pending[self.submit(fn, *task)] = (task, tries)
+                except BaseException as exc:
+                    if not self.worker_lost(exc):
+                        raise
+                    retry.appendleft((task, tries))
+                    broken = True
+            if broken:
+                # A lost worker breaks its pool: every task still in flight is lost too.
+                retry.extend(pending.values())
+                pending.clear()
+                self.recover()
+                broken = False
+                continue
+            if not pending:
+                return
+            for future in self.wait_first(set(pending)):
+                task, tries = pending.pop(future)
+                try:
+                    result = future.result()
+                except BaseException as exc:
+                    if self.worker_lost(exc) and tries < MAX_RETRIES:
+                        retry.append((task, tries + 1))
+                        broken = True
+                        continue
+                    raise
+                yield result
+
+
+def _init_worker(coordinator: int) -> None:
+    """Set up a local worker process.
+
+    Workers leave Ctrl-C to the coordinator, which shuts them down cleanly. And they
+    watch the coordinator: if it dies without shutting them down (``kill -9``), they
+    exit rather than wait forever for work (which would also keep the fork server alive).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(coordinator, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # pragma: no cover - pid reused by another user
+                os._exit(0)
+
+    threading.Thread(target=watch, name="icsim-coordinator-watch", daemon=True).start()
+
+
+class LocalExecutor(Executor):
+    """Worker processes on this machine (the default).
+
+    Uses the ``forkserver`` start method where available (``spawn`` elsewhere), with the
+    runner's modules preloaded so that new workers start fast.
+    """
+
+    def __init__(self, workers: int | None = None, preload: Iterable[str] = ()) -> None:
+        if workers is None:
+            workers = os.cpu_count() or 1
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise UsageError(f"--workers must be a whole number >= 1, got {workers!r}")
+        self.workers = workers
+        method = "forkserver" if sys.platform != "win32" and "forkserver" in \
+            multiprocessing.get_all_start_methods() else "spawn"
+        self._context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            self._context.set_forkserver_preload(["sim.experiment.models", *preload])
+        self.description = f"local processes ({workers}, {method})"
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=self._context,
+                                             initializer=_init_worker,
+                                             initargs=(os.getpid(),))
+        return self._pool
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        return self._get_pool().submit(fn, *args)
+
+    def wait_first(self, pending: set[Any]) -> set[Any]:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        return set(done)
+
+    def worker_lost(self, exc: BaseException) -> bool:
+        return isinstance(exc, BrokenProcessPool)
+
+    def recover(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class DaskExecutor(Executor):
+    """Workers of a Dask distributed cluster, reached through its scheduler's address.
+
+    Any cluster will do -- ``dask scheduler`` / ``dask worker`` processes, a
+    ``LocalCluster``, or dask-jobqueue on SLURM or PBS. Dask resubmits the tasks of a lost
+    worker itself. Workers must be able to import ``sim`` (and a plug-in model's module).
+    """
+
+    def __init__(self, address: str, timeout: float | None = None) -> None:
+        try:
+            from distributed import Client
+        except ImportError:  # pragma: no cover - a declared dependency
+            raise UsageError("--scheduler needs dask[distributed] installed") from None
+        if not isinstance(address, str) or not address.strip():
+            raise UsageError(f"--scheduler needs an address such as tcp://host:8786, "
+                             f"got {address!r}")
+        try:
+            self._client = Client(address, timeout=timeout or DASK_CONNECT_TIMEOUT,
+                                  set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        nthreads = self._client.nthreads()
+        self.workers = max(1, sum(nthreads.values()))
+        self.description = f"dask {address} ({len(nthreads)} workers, {self.workers} threads)"
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return self._client.submit(fn, *args, pure=False)
+
+    def wait_first(self, pending: set[Any]) -> set[Any]:
+        from distributed import wait as dask_wait
+
+        with self._client.as_current():
+            done, _ = dask_wait(list(pending), return_when="FIRST_COMPLETED")
+        return set(done)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None,
+                  preload: Iterable[str] = ()) -> Executor:
+    """Local processes by default; a Dask cluster when ``scheduler`` names one."""
+    if workers is not None and scheduler is not None:
+        raise UsageError("give either --workers or --scheduler, not both")
+    if scheduler is not None:
+        return DaskExecutor(scheduler)
+    return LocalExecutor(workers, preload=preload)

@@ -1,0 +1,171 @@
+"""How the runner calls a model: the project's ``run_project`` or a plug-in function.
+
+This module runs inside the workers. It knows the model only through its contract:
+
+* the project's model: ``sim.model.run_project(scenario=..., seed=..., months=..., **params)``
+  returns a summary dict; the numeric outcomes are derived from it here
+  (:func:`project_outcomes`);
+* a plug-in ``"module:function"``: ``function(params: dict, seed: int)`` returns a dict of
+  numeric outcomes.
+
+A run that raises, or returns a missing or non-numeric outcome, is recorded as failed with
+its error text; it never stops the batch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: The name by which an experiment file selects the project's own model.
+PROJECT_MODEL = "icsim"
+_PILOT_OUTCOMES = frozenset({"pilot", "integrated"})
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """Everything a worker needs to run one model: small and picklable."""
+
+    model: str  # "icsim" or "module:function"
+    outcomes: tuple[str, ...]
+    scenario: str = "baseline"
+    months: int = 60
+    constants: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A slice of consecutive runs of one part (chunk) of the sweep."""
+
+    chunk: int
+    first: int  # index of the first run in the sweep
+    params: Sequence[Mapping[str, Any]]
+    seeds: Sequence[int]
+
+
+@dataclass
+class BatchResult:
+    """The outcomes of a batch: one row per run, in the batch's order."""
+
+    chunk: int
+    first: int
+    ok: np.ndarray  # bool, one per run
+    errors: list[str | None]
+    values: np.ndarray  # float64, runs x outcomes (NaN where a run failed)
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {}
+
+
+def _function(ref: str) -> Callable[..., Any]:
+    func = _FUNCTIONS.get(ref)
+    if func is None:
+        if ref == PROJECT_MODEL:
+            func = importlib.import_module("sim.model").run_project
+        else:
+            module, _, name = ref.partition(":")
+            func = getattr(importlib.import_module(module), name)
+        _FUNCTIONS[ref] = func
+    return func
+
+
+def _number(value: Any) -> float:
+    """A summary value as a float: ``None`` (not reached) becomes NaN."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool | np.bool_):
+        return float(value)
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    raise TypeError(f"is not numeric ({type(value).__name__})")
+
+
+def project_outcomes(summary: Mapping[str, Any], months: int,
+                     names: Sequence[str]) -> list[float]:
+    """Derive the named numeric outcomes from a ``run_project`` summary.
+
+    ``pilot`` is 1 if the project reached a pilot (outcome pilot or integrated);
+    ``integrated``, ``collapsed``, ``stalled`` are indicators of the outcome class;
+    ``pilot_month`` is NaN without a pilot; ``time_to_pilot`` is the pilot month, or the
+    horizon ``months`` if censored. Any other name is read from the summary.
+    """
+    outcome = summary["outcome"]
+    pilot_month = summary.get("pilot_month")
+    row = []
+    for name in names:
+        if name == "pilot":
+            value = float(outcome in _PILOT_OUTCOMES)
+        elif name in ("integrated", "collapsed", "stalled"):
+            value = float(outcome == name)
+        elif name == "pilot_month":
+            value = _number(pilot_month)
+        elif name == "time_to_pilot":
+            value = float(months) if pilot_month is None else _number(pilot_month)
+        else:
+            if name not in summary:
+                raise KeyError(f"outcome '{name}' missing from the run summary")
+            try:
+                value = _number(summary[name])
+            except TypeError as exc:
+                raise TypeError(f"outcome '{name}' {exc}") from None
+        row.append(value)
+    return row
+
+
+def project_outcome_names(scenario: str = "baseline") -> list[str]:
+    """Names of the numeric outcomes of the project's model (one short probe run).
+
+    Raises ``ValueError`` if the scenario is unknown.
+    """
+    summary = _function(PROJECT_MODEL)(scenario=scenario, seed=0, months=1)
+    names = list(
+        ("pilot", "integrated", "collapsed", "stalled", "pilot_month", "time_to_pilot"))
+    for key, value in summary.items():
+        if key in names or key in ("seed", "months"):
+            continue
+        if value is None or isinstance(value, bool | int | float | np.integer | np.floating):
+            names.append(key)
+    return names
+
+
+def _plugin_outcomes(result: Any, names: Sequence[str]) -> list[float]:
+    if not isinstance(result, Mapping):
+        raise TypeError(f"the model returned {type(result).__name__}, not a dict of outcomes")
+    row = []
+    for name in names:
+        if name not in result:
+            raise KeyError(f"outcome '{name}' missing from the model's result")
+        try:
+            row.append(_number(result[name]))
+        except TypeError as exc:
+            raise TypeError(f"outcome '{name}' {exc}") from None
+    return row
+
+
+def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
+    """Run every run of ``batch``; exceptions are caught per run and recorded."""
+    func = _function(call.model)
+    n, k = len(batch.seeds), len(call.outcomes)
+    values = np.full((n, k), np.nan)
+    ok = np.zeros(n, dtype=bool)
+    errors: list[str | None] = [None] * n
+    for i, (params, seed) in enumerate(zip(batch.params, batch.seeds, strict=True)):
+        try:
+            if call.model == PROJECT_MODEL:
+                summary = func(scenario=call.scenario, seed=int(seed), months=call.months,
+                               **call.constants, **params)
+                row = project_outcomes(summary, call.months, call.outcomes)
+            else:
+                result = func({**call.constants, **params}, int(seed))
+                row = _plugin_outcomes(result, call.outcomes)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, none stops
+            errors[i] = f"{type(exc).__name__}: {exc}"[:2000]
+            continue
+        values[i] = row
+        ok[i] = True
+    return BatchResult(batch.chunk, batch.first, ok, errors, values)

@@ -1,0 +1,434 @@
+"""Experiment files: TOML loading and validation.
+
+An experiment file declares what to sweep and how::
+
+    name = "sobol_pilot"
+    model = "icsim"              # the project's model (default) or "module:function"
+    scenario = "baseline"        # base values (the project's model only)
+    method = "sobol"             # sobol | morris | lhs | grid
+    samples = 256                # base samples (sobol: a power of 2; morris: trajectories)
+    replicates = 8
+    seed = 1
+    months = 60                  # the horizon (the project's model only)
+    outcomes = ["pilot", "time_to_pilot"]
+
+    [parameters]
+    regulatory_alignment = [0.0, 1.0]
+    small_tasks = { values = [false, true] }
+
+    [constants]                  # fixed values over the scenario (optional)
+    team_size = 12
+
+A range samples real numbers (whole numbers for the project's integer parameters); for a
+plug-in's integer or categorical inputs, list the ``values``.
+
+Every error is a :class:`sim.errors.UsageError` with a one-line message naming the file, the
+culprit and what is allowed; nothing is written before a file has passed validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import math
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.errors import UsageError
+from sim.experiment.models import PROJECT_MODEL
+from sim.parameters import PARAMETERS, unknown_message
+
+METHODS = ("sobol", "morris", "lhs", "grid")
+#: Outcomes the runner derives from the project's run summary (see ``models.py``).
+DERIVED_OUTCOMES = ("pilot", "integrated", "collapsed", "stalled", "pilot_month",
+                    "time_to_pilot")
+DEFAULT_OUTCOMES = ("pilot", "time_to_pilot", "integrated", "collapsed")
+ALLOWED_KEYS = ("name", "description", "model", "scenario", "method", "samples",
+                "second_order", "levels", "replicates", "seed", "months", "outcomes",
+                "runs_per_part", "parameters", "constants")
+DEFAULT_RUNS_PER_PART = 256
+
+Scalar = float | int | bool | str
+
+
+@dataclass(frozen=True)
+class Lever:
+    """One swept parameter: a range ``[low, high]`` or a list of ``values``.
+
+    ``kind`` is ``"float"``, ``"int"`` (a range of whole numbers) or ``"values"`` (levels,
+    numeric or categorical, drawn with equal probability).
+    """
+
+    name: str
+    kind: str
+    low: float = 0.0
+    high: float = 0.0
+    values: tuple[Scalar, ...] = ()
+
+    @property
+    def sample_bounds(self) -> tuple[float, float]:
+        """The interval the continuous designs sample in (mapped by :meth:`to_value`)."""
+        if self.kind == "float":
+            return (self.low, self.high)
+        if self.kind == "int":
+            return (self.low, self.high + 1.0)
+        return (0.0, float(len(self.values)))
+
+    def to_value(self, x: float) -> Scalar:
+        """Map a design coordinate to the value passed to the model."""
+        if self.kind == "float":
+            return float(x)
+        if self.kind == "int":
+            return int(min(max(math.floor(x), self.low), self.high))
+        index = int(min(max(math.floor(x), 0), len(self.values) - 1))
+        return self.values[index]
+
+    def grid_values(self, levels: int) -> tuple[Scalar, ...]:
+        """The levels of this lever in a full-factorial grid."""
+        if self.kind == "values":
+            return self.values
+        if self.kind == "int":
+            span = int(self.high - self.low)
+            if span + 1 <= levels:
+                return tuple(range(int(self.low), int(self.high) + 1))
+            return tuple(sorted({int(round(self.low + i * span / (levels - 1)))
+                                 for i in range(levels)}))
+        return tuple(float(self.low + i * (self.high - self.low) / (levels - 1))
+                     for i in range(levels))
+
+    @property
+    def arrow_type(self) -> str:
+        """The column type in the Parquet store: float64, int64, bool or string."""
+        if self.kind == "float":
+            return "float64"
+        if self.kind == "int":
+            return "int64"
+        first = self.values[0]
+        if isinstance(first, bool):
+            return "bool"
+        if isinstance(first, str):
+            return "string"
+        if all(isinstance(v, int) for v in self.values):
+            return "int64"
+        return "float64"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment file."""
+
+    name: str
+    model: str
+    method: str
+    samples: int
+    replicates: int
+    seed: int
+    outcomes: tuple[str, ...]
+    levers: tuple[Lever, ...]
+    constants: Mapping[str, Scalar] = field(default_factory=dict)
+    scenario: str = "baseline"
+    months: int = 60
+    second_order: bool = False
+    levels: int = 4
+    runs_per_part: int = DEFAULT_RUNS_PER_PART
+    description: str = ""
+    text: str = ""
+    source: str = "<string>"
+
+    @property
+    def sha256(self) -> str:
+        """The hash of the experiment file's text: a resumed sweep must match it."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @property
+    def is_project_model(self) -> bool:
+        return self.model == PROJECT_MODEL
+
+    @property
+    def names(self) -> list[str]:
+        return [lever.name for lever in self.levers]
+
+
+def load_experiment(path: str | Path, check_model: bool = True) -> Experiment:
+    """Read and validate an experiment file; raise ``UsageError`` on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"experiment file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read experiment file {path}: {exc}") from None
+    return parse_experiment(text, source=str(path), check_model=check_model)
+
+
+def parse_experiment(text: str, source: str = "<string>", check_model: bool = True,
+                     ) -> Experiment:
+    """Validate the TOML ``text`` of an experiment file.
+
+    With ``check_model`` the model is imported and, for the project's model, the scenario
+    and outcome names are checked against it (one short probe run); analysis of a finished
+    sweep skips this.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{source}: not valid TOML: {exc}") from None
+    err = _Errors(source)
+
+    unknown = [k for k in data if k not in ALLOWED_KEYS]
+    if unknown:
+        err(f"unknown key '{unknown[0]}'; allowed keys: {', '.join(ALLOWED_KEYS)}")
+
+    name = _string(data, "name", err, default=Path(source).stem)
+    description = _string(data, "description", err, default="")
+    model = _string(data, "model", err, default=PROJECT_MODEL)
+    if model != PROJECT_MODEL and not _is_function_ref(model):
+        err(f"model must be '{PROJECT_MODEL}' (the project's model) or 'module:function', "
+            f"got {model!r}")
+    project = model == PROJECT_MODEL
+    if not project:
+        for key in ("scenario", "months"):
+            if key in data:
+                err(f"'{key}' applies to the project's model only, not to plug-in '{model}'")
+
+    method = _string(data, "method", err, default="sobol")
+    if method not in METHODS:
+        err(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+
+    replicates = _integer(data, "replicates", err, default=1, minimum=1)
+    seed = _integer(data, "seed", err, default=0, minimum=0)
+    months = _integer(data, "months", err, default=60, minimum=1)
+    runs_per_part = _integer(data, "runs_per_part", err, default=DEFAULT_RUNS_PER_PART,
+                             minimum=1)
+    second_order = _boolean(data, "second_order", err, default=False)
+    if "second_order" in data and method != "sobol":
+        err("'second_order' applies to method = \"sobol\" only")
+
+    if method == "grid":
+        if "samples" in data:
+            err("'samples' does not apply to method = \"grid\": a grid's size is the product "
+                "of its levels")
+        samples = 1
+        levels = _integer(data, "levels", err, default=3, minimum=2)
+    else:
+        samples = _integer(data, "samples", err, default=64 if method != "morris" else 10,
+                           minimum=2 if method == "sobol" else 1)
+        if method == "sobol" and samples & (samples - 1):
+            err(f"samples must be a power of 2 for method = \"sobol\" (e.g. 64, 128, 256); "
+                f"got {samples}")
+        if "levels" in data and method not in ("morris", "grid"):
+            err("'levels' applies to method = \"morris\" or \"grid\" only")
+        levels = _integer(data, "levels", err, default=4, minimum=2)
+
+    scenario = _string(data, "scenario", err, default="baseline")
+    if project:
+        _check_scenario(scenario, err)
+
+    raw_params = data.get("parameters")
+    if not isinstance(raw_params, dict) or not raw_params:
+        err("[parameters] must be a table naming at least one parameter, e.g. "
+            "x = [0.0, 1.0] or x = { values = [1, 2] }")
+    levers = tuple(_lever(n, spec, project, err) for n, spec in raw_params.items())
+
+    raw_constants = data.get("constants", {})
+    if not isinstance(raw_constants, dict):
+        err("[constants] must be a table of NAME = value")
+    constants = {n: _constant(n, v, project, err) for n, v in raw_constants.items()}
+    both = sorted(set(constants) & set(raw_params))
+    if both:
+        err(f"parameter '{both[0]}' is both swept in [parameters] and fixed in [constants]")
+
+    outcomes_raw = data.get("outcomes")
+    if outcomes_raw is None:
+        if not project:
+            err("'outcomes' is required for a plug-in model: the names of the numeric "
+                "results the function returns")
+        outcomes: tuple[str, ...] = DEFAULT_OUTCOMES
+    else:
+        if (not isinstance(outcomes_raw, list) or not outcomes_raw
+                or not all(isinstance(o, str) and o for o in outcomes_raw)):
+            err("'outcomes' must be a non-empty list of outcome names")
+        outcomes = tuple(outcomes_raw)
+        dup = _first_duplicate(outcomes)
+        if dup is not None:
+            err(f"outcome '{dup}' is listed twice")
+    reserved = {"point", "replicate", "seed", "status", "error"} | set(raw_params)
+    clash = [o for o in outcomes if o in reserved]
+    if clash:
+        err(f"outcome name '{clash[0]}' clashes with a column of the results; rename it")
+
+    experiment = Experiment(
+        name=name, model=model, method=method, samples=samples, replicates=replicates,
+        seed=seed, outcomes=outcomes, levers=levers, constants=constants, scenario=scenario,
+        months=months, second_order=second_order, levels=levels, runs_per_part=runs_per_part,
+        description=description, text=text, source=source)
+    if check_model:
+        _check_model(experiment, err)
+    return experiment
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+class _Errors:
+    """Raise a ``UsageError`` prefixed with the file name."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def __call__(self, message: str) -> None:
+        raise UsageError(f"{self.source}: {message}")
+
+
+def _string(data: Mapping[str, Any], key: str, err: _Errors, default: str) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str) or (key != "description" and not value.strip()):
+        err(f"'{key}' must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _integer(data: Mapping[str, Any], key: str, err: _Errors, default: int,
+             minimum: int) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        err(f"'{key}' must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _boolean(data: Mapping[str, Any], key: str, err: _Errors, default: bool) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        err(f"'{key}' must be true or false, got {value!r}")
+    return value
+
+
+def _is_function_ref(text: str) -> bool:
+    module, sep, func = text.partition(":")
+    return bool(sep and module and func and all(p.isidentifier() for p in module.split("."))
+                and func.isidentifier())
+
+
+def _first_duplicate(items: Sequence[Any]) -> Any:
+    seen: list[Any] = []
+    for item in items:
+        for other in seen:
+            if item == other and type(item) is type(other):
+                return item
+        seen.append(item)
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(
+        value)
+
+
+def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
+    """Validate one entry of ``[parameters]``."""
+    param = PARAMETERS.get(name)
+    if project and param is None:
+        err(unknown_message(name))
+    if isinstance(spec, dict):
+        extra = [k for k in spec if k != "values"]
+        if extra or "values" not in spec:
+            err(f"parameter '{name}': a table must be {{ values = [...] }}, got {spec!r}")
+        values = spec["values"]
+        if not isinstance(values, list) or not values:
+            err(f"parameter '{name}': values must be a non-empty list")
+        if project:
+            try:
+                values = [param.coerce(v) for v in values]
+            except ValueError as exc:
+                err(str(exc))
+        else:
+            kinds = {bool if isinstance(v, bool) else str if isinstance(v, str)
+                     else float if _is_number(v) else None for v in values}
+            if None in kinds or len(kinds) > 1:
+                err(f"parameter '{name}': values must be all numbers, all true/false or all "
+                    f"strings, got {values!r}")
+        dup = _first_duplicate(values)
+        if dup is not None:
+            err(f"parameter '{name}': value {dup!r} is listed twice")
+        return Lever(name, "values", values=tuple(values))
+    if not (isinstance(spec, list) and len(spec) == 2 and all(_is_number(v) for v in spec)):
+        err(f"parameter '{name}' must be [low, high] or {{ values = [...] }}, got {spec!r}")
+    low, high = float(spec[0]), float(spec[1])
+    if not low < high:
+        err(f"parameter '{name}': low must be below high, got [{spec[0]}, {spec[1]}]")
+    kind = "float"
+    if project:
+        if param.kind == "bool":
+            err(f"parameter '{name}' is a switch; sweep it as {name} = "
+                "{ values = [false, true] }")
+        if low < param.low or high > param.high:
+            err(f"parameter '{name}': bounds [{spec[0]}, {spec[1]}] lie outside the registry's "
+                f"[{param.low:g}, {param.high:g}]")
+        if param.kind == "int":
+            if not (low.is_integer() and high.is_integer()):
+                err(f"parameter '{name}' takes whole numbers; bounds must be integers, got "
+                    f"[{spec[0]}, {spec[1]}]")
+            kind = "int"
+    return Lever(name, kind, low=low, high=high)
+
+
+def _constant(name: str, value: Any, project: bool, err: _Errors) -> Scalar:
+    """Validate one entry of ``[constants]``."""
+    if project:
+        if name not in PARAMETERS:
+            err(unknown_message(name))
+        try:
+            return PARAMETERS[name].coerce(value)
+        except ValueError as exc:
+            err(str(exc))
+    if not (isinstance(value, bool | str) or _is_number(value)):
+        err(f"constant '{name}' must be a number, true/false or a string, got {value!r}")
+    return value
+
+
+def _check_scenario(scenario: str, err: _Errors) -> None:
+    try:
+        from sim import scenarios
+    except ImportError:  # the scenarios module is optional for the runner
+        return
+    known = getattr(scenarios, "SCENARIOS", None)
+    if not known:
+        return
+    for part in scenario.split("+"):
+        if part.strip() not in known:
+            err(f"unknown scenario '{part.strip()}'; known scenarios: {', '.join(known)}")
+
+
+def resolve_function(ref: str) -> Callable[..., Any]:
+    """Import ``"module:function"``; raise ``UsageError`` if it cannot be found."""
+    module_name, _, func_name = ref.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"cannot import model module '{module_name}': {exc}") from None
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise UsageError(f"model module '{module_name}' has no function '{func_name}'")
+    return func
+
+
+def _check_model(experiment: Experiment, err: _Errors) -> None:
+    """Import the model; for the project's model, check scenario and outcome names."""
+    if not experiment.is_project_model:
+        try:
+            resolve_function(experiment.model)
+        except UsageError as exc:
+            err(str(exc))
+        return
+    from sim.experiment.models import project_outcome_names
+
+    try:
+        available = project_outcome_names(experiment.scenario)
+    except ValueError as exc:
+        err(str(exc))
+    missing = [o for o in experiment.outcomes if o not in available]
+    if missing:
+        err(f"unknown outcome '{missing[0]}'; outcomes of the project's model: "
+            f"{', '.join(available)}")

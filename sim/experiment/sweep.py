@@ -1,0 +1,196 @@
+"""A sweep: design x replicates, run by an executor, streamed to Parquet parts.
+
+The coordinator hands out batches of runs, a bounded number at a time, and writes each
+chunk of consecutive runs as one Parquet part as soon as all its batches are back. Memory
+holds only the chunks in flight, however many runs the sweep has. A killed or interrupted
+sweep is completed by running it again into the same directory: the finished parts are
+kept and exactly the missing chunks run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from tqdm.auto import tqdm
+
+from sim.experiment.design import Design, make_design
+from sim.experiment.execute import Executor, make_executor
+from sim.experiment.models import Batch, BatchResult, ModelCall, run_batch
+from sim.experiment.spec import Experiment, load_experiment
+from sim.experiment.store import Progress, SweepStore, schema
+
+
+@dataclass
+class SweepReport:
+    """What a sweep session did."""
+
+    out: Path
+    runs_total: int
+    runs_done: int
+    runs_failed: int
+    runs_this_session: int
+    seconds: float
+    resumed: bool
+    executor: str
+    manifest: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.runs_done == self.runs_total
+
+
+def default_out(experiment: Experiment) -> Path:
+    """Where a sweep goes without ``--out``: ``results/<experiment name>``."""
+    return Path("results") / experiment.name
+
+
+def model_call(experiment: Experiment) -> ModelCall:
+    return ModelCall(model=experiment.model, outcomes=experiment.outcomes,
+                     scenario=experiment.scenario, months=experiment.months,
+                     constants=dict(experiment.constants))
+
+
+def _preload(experiment: Experiment) -> list[str]:
+    """Modules worth importing once in the fork server, before workers start."""
+    if experiment.is_project_model:
+        return ["sim.model"]
+    return [experiment.model.partition(":")[0]]
+
+
+@dataclass
+class _OpenChunk:
+    columns: dict[str, np.ndarray]
+    remaining: int
+    results: list[BatchResult] = field(default_factory=list)
+
+
+class _Plan:
+    """Cuts the missing chunks into batches, lazily, remembering the chunks in flight."""
+
+    def __init__(self, experiment: Experiment, design: Design, todo: list[int],
+                 runs_per_task: int) -> None:
+        self.experiment = experiment
+        self.design = design
+        self.todo = todo
+        self.runs_per_task = runs_per_task
+        self.open: dict[int, _OpenChunk] = {}
+
+    def chunk_range(self, chunk: int) -> tuple[int, int]:
+        size = self.experiment.runs_per_part
+        return chunk * size, min((chunk + 1) * size, self.design.n_runs)
+
+    def tasks(self, call: ModelCall) -> Iterator[tuple[ModelCall, Batch]]:
+        for chunk in self.todo:
+            start, stop = self.chunk_range(chunk)
+            columns = self.design.run_columns(start, stop)
+            names = self.design.names
+            params = [{name: columns[name][i].item() if hasattr(columns[name][i], "item")
+                       else columns[name][i] for name in names} for i in range(stop - start)]
+            step = self.runs_per_task
+            n_tasks = -(-(stop - start) // step)
+            self.open[chunk] = _OpenChunk(columns, n_tasks)
+            for i in range(0, stop - start, step):
+                yield call, Batch(chunk, start + i, params[i:i + step],
+                                  columns["seed"][i:i + step].tolist())
+
+    def table(self, chunk: int, experiment: Experiment) -> pa.Table:
+        """The part of a complete chunk: one row per run, in run order."""
+        entry = self.open.pop(chunk)
+        results = sorted(entry.results, key=lambda r: r.first)
+        ok = np.concatenate([r.ok for r in results])
+        errors = [e for r in results for e in r.errors]
+        values = np.concatenate([r.values for r in results])
+        columns = entry.columns
+        target = schema(experiment)
+        arrays: dict[str, Any] = {
+            "point": columns["point"], "replicate": columns["replicate"],
+            "seed": columns["seed"], "status": np.where(ok, "ok", "failed").tolist(),
+            "error": errors,
+        }
+        for name in self.design.names:
+            col = columns[name]
+            arrays[name] = col.tolist() if col.dtype == object else col
+        for j, name in enumerate(experiment.outcomes):
+            arrays[name] = values[:, j]
+        return pa.Table.from_arrays(
+            [pa.array(arrays[f.name], type=f.type) for f in target], schema=target)
+
+
+def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None, *,
+              workers: int | None = None, scheduler: str | None = None,
+              executor: Executor | None = None, resume: bool = False,
+              progress: bool = True, runs_per_task: int | None = None) -> SweepReport:
+    """Run (or complete) a sweep into ``out``; return what this session did.
+
+    Everything is validated -- the experiment file, the directory, the executor -- before
+    anything is written. Raises ``sim.errors.UsageError`` on bad input; a
+    ``KeyboardInterrupt`` leaves finished parts in place for a later resume.
+    """
+    if not isinstance(experiment, Experiment):
+        experiment = load_experiment(experiment)
+    design = make_design(experiment)
+    store = SweepStore(out if out is not None else default_out(experiment))
+    resumed = store.check(experiment, design, resume)
+    own_executor = executor is None
+    if executor is None:
+        executor = make_executor(workers, scheduler, preload=_preload(experiment))
+    try:
+        return _run(experiment, design, store, executor, resumed, progress, runs_per_task)
+    finally:
+        if own_executor:
+            executor.close()
+
+
+def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Executor,
+         resumed: bool, progress: bool, runs_per_task: int | None) -> SweepReport:
+    state = store.progress(experiment, design) if resumed else Progress(chunks=set())
+    manifest = store.begin(experiment, design, executor.description, resumed, state)
+    n_chunks = -(-design.n_runs // experiment.runs_per_part)
+    todo = [c for c in range(n_chunks) if c not in state.chunks]
+    per_task = runs_per_task or max(1, -(-experiment.runs_per_part // 4))
+    plan = _Plan(experiment, design, todo, per_task)
+    window = max(4 * executor.workers, 2 * -(-experiment.runs_per_part // per_task))
+    before = state.runs_done
+    started = time.perf_counter()
+    bar = tqdm(total=design.n_runs, initial=state.runs_done, unit="run", disable=not progress,
+               desc=experiment.name, dynamic_ncols=True, smoothing=0.05)
+    status = "failed"
+    try:
+        for result in executor.imap_unordered(run_batch, plan.tasks(model_call(experiment)),
+                                              window=window):
+            entry = plan.open[result.chunk]
+            entry.results.append(result)
+            entry.remaining -= 1
+            n_failed = int(np.sum(~result.ok))
+            state.runs_failed += n_failed
+            state.runs_done += len(result.ok)
+            bar.update(len(result.ok))
+            if n_failed:
+                bar.set_postfix(failed=state.runs_failed, refresh=False)
+            if entry.remaining == 0:
+                store.write_part(result.chunk, plan.table(result.chunk, experiment))
+                state.chunks.add(result.chunk)
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        bar.close()
+        # Runs of chunks not yet written are not done: they will run again on resume.
+        for chunk in list(plan.open):
+            entry = plan.open.pop(chunk)
+            got = sum(len(r.ok) for r in entry.results)
+            state.runs_done -= got
+            state.runs_failed -= sum(int(np.sum(~r.ok)) for r in entry.results)
+        store.end(manifest, status, state)
+    return SweepReport(out=store.root, runs_total=design.n_runs, runs_done=state.runs_done,
+                       runs_failed=state.runs_failed,
+                       runs_this_session=state.runs_done - before,
+                       seconds=time.perf_counter() - started, resumed=resumed,
+                       executor=executor.description, manifest=manifest)

@@ -1,0 +1,281 @@
+"""Analysis of sweeps: known Sobol and Morris answers, noise, time-varying indices, PRIM,
+failures, the EMA Workbench pair."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.analysis import analyze, load_ema, load_sweep, stochastic_variance
+from sim.errors import UsageError
+from sim.examples import ISHIGAMI_S1, ISHIGAMI_ST
+from sim.experiment.sweep import run_sweep
+
+PI = math.pi
+
+
+def sweep(tmp_path: Path, text: str, name: str = "s", workers: int = 2) -> Path:
+    exp = tmp_path / f"{name}.toml"
+    exp.write_text(textwrap.dedent(text))
+    out = tmp_path / name
+    run_sweep(exp, out, workers=workers, progress=False)
+    return out
+
+
+ISHIGAMI = f"""
+name = "ishigami"
+model = "sim.examples:ishigami"
+method = "sobol"
+samples = 2048
+replicates = 2
+seed = 3
+outcomes = ["y"]
+runs_per_part = 8192
+[parameters]
+x1 = [{-PI!r}, {PI!r}]
+x2 = [{-PI!r}, {PI!r}]
+x3 = [{-PI!r}, {PI!r}]
+"""
+
+
+def test_sobol_recovers_the_analytic_ishigami_indices(tmp_path: Path) -> None:
+    out = sweep(tmp_path, ISHIGAMI)
+    analyze(out, resamples=200)
+    table = pd.read_csv(out / "analysis" / "sobol_y.csv")
+    assert list(table.columns) == ["parameter", "S1", "S1_conf", "ST", "ST_conf"]
+    table = table.set_index("parameter")
+    for name in ("x1", "x2", "x3"):
+        assert table.loc[name, "S1"] == pytest.approx(ISHIGAMI_S1[name], abs=0.05)
+        assert table.loc[name, "ST"] == pytest.approx(ISHIGAMI_ST[name], abs=0.05)
+        assert 0 < table.loc[name, "ST_conf"] < 0.15
+    noise = pd.read_csv(out / "analysis" / "stochastic_variance.csv").iloc[0]
+    assert noise["stochastic_share"] == 0  # deterministic: no replicate noise
+    summary = (out / "analysis" / "summary.md").read_text()
+    assert "What drives y" in summary and "`x2`" in summary
+    assert (out / "analysis" / "sobol_y.png").stat().st_size > 0
+
+
+def test_morris_and_the_stochastic_share_of_a_noisy_linear_model(tmp_path: Path) -> None:
+    out = sweep(tmp_path, """
+    name = "linear"
+    model = "sim.examples:noisy_linear"
+    method = "morris"
+    samples = 30
+    replicates = 6
+    seed = 5
+    outcomes = ["y"]
+    [parameters]
+    x1 = [0.0, 1.0]
+    x2 = [0.0, 1.0]
+    dud = [0.0, 1.0]
+    """)
+    analyze(out, resamples=200)
+    table = pd.read_csv(out / "analysis" / "morris_y.csv")
+    assert list(table.columns[:4]) == ["parameter", "mu_star", "mu_star_conf", "sigma"]
+    mu = table.set_index("parameter")["mu_star"]
+    # y = x1 + 2 x2 + noise: elementary effects 1 and 2; the dud's is noise only.
+    assert mu["x1"] == pytest.approx(1.0, abs=0.25)
+    assert mu["x2"] == pytest.approx(2.0, abs=0.25)
+    assert mu["dud"] < 0.5
+    # Noise variance 0.25 within points; the levers' share depends on the Morris levels.
+    noise = stochastic_variance(load_sweep(out), load_sweep(out).runs["y"])
+    assert noise["within_variance"] == pytest.approx(0.25, rel=0.2)
+    assert 0 < noise["stochastic_share"] < 1
+    assert noise["noise_in_means"] < noise["stochastic_share"]
+
+
+TOY = """
+name = "toy"
+model = "sim.examples:toy_pilot"
+method = "sobol"
+samples = 256
+replicates = 40
+seed = 5
+outcomes = ["pilot", "time_to_pilot"]
+runs_per_part = 8192
+[parameters]
+early = [0.0, 0.6]
+late = [0.0, 1.0]
+dud = [0.0, 1.0]
+"""
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = sweep(tmp_path_factory.mktemp("toy"), TOY)
+    analyze(out, resamples=200)
+    return out
+
+
+def test_pilot_by_month_shows_early_and_late_levers(toy: Path) -> None:
+    table = pd.read_csv(toy / "analysis" / "sobol_pilot_by_month.csv")
+    assert sorted(table["month"].unique()) == list(range(6, 61, 6))
+    st = table.pivot(index="month", columns="parameter", values="ST")
+    # By month 12 only `early` can matter; by month 60 `late` dominates.
+    assert st.loc[12, "early"] > st.loc[12, "late"] + 0.4
+    assert st.loc[60, "late"] > st.loc[60, "early"] + 0.3
+    assert st.loc[60, "late"] > st.loc[12, "late"] + 0.3
+    # P(pilot by m) grows with m and the month-60 value equals P(pilot).
+    p = table.groupby("month")["p_pilot"].first()
+    assert p.is_monotonic_increasing
+    runs = load_sweep(toy).runs
+    assert p[60] == pytest.approx(runs["pilot"].mean())
+    assert (toy / "analysis" / "sobol_pilot_by_month.png").exists()
+
+
+def test_prim_finds_where_the_toy_project_stalls(toy: Path) -> None:
+    stats = pd.read_csv(toy / "analysis" / "prim_stall_boxes.csv")
+    limits = pd.read_csv(toy / "analysis" / "prim_stall_limits.csv")
+    assert {"coverage", "density", "mass", "res_dim"} <= set(stats.columns)
+    base = 1 - load_sweep(toy).runs["pilot"].mean()
+    first = stats.iloc[0]
+    assert first["density"] > base + 0.2 and first["coverage"] > 0.2
+    box1 = limits[limits["box"] == 1].set_index("parameter")
+    # Stalls need both levers low: box 1 caps both, and leaves the dud alone.
+    assert set(box1.index) == {"early", "late"}
+    assert (box1["high"] < box1["range_high"]).all()
+    summary = (toy / "analysis" / "summary.md").read_text()
+    assert "Where projects stall" in summary and "Box 1" in summary
+
+
+def test_summary_reads_as_a_report(toy: Path) -> None:
+    summary = (toy / "analysis" / "summary.md").read_text()
+    for heading in ("# toy: what the sweep says", "## What drives P(pilot)",
+                    "## How much is chance", "## Early and late levers"):
+        assert heading in summary
+    assert "Failed runs**: none of 51,200" in summary
+    assert "nan" not in summary.lower().replace("nano", "")
+
+
+def test_failed_runs_are_counted_not_hidden(tmp_path: Path) -> None:
+    out = sweep(tmp_path, """
+    name = "flaky"
+    model = "sim.examples:fails_sometimes"
+    method = "sobol"
+    samples = 256
+    replicates = 4
+    seed = 2
+    outcomes = ["y"]
+    runs_per_part = 2048
+    [parameters]
+    x1 = [0.0, 1.0]
+    x2 = [0.0, 1.0]
+    [constants]
+    fail_rate = 0.1
+    """)
+    result = analyze(out, resamples=100)
+    runs = load_sweep(out).runs
+    n_failed = int((runs["status"] == "failed").sum())
+    assert n_failed > 0
+    failed = pd.read_csv(out / "analysis" / "failed_runs.csv")
+    assert len(failed) == n_failed and failed["error"].str.contains("unlucky seed").all()
+    summary = (out / "analysis" / "summary.md").read_text()
+    assert f"**Failed runs**: {n_failed:,} of {len(runs):,}" in summary
+    # Every point kept a successful replicate, so the indices exist: y = x1 exactly.
+    table = pd.read_csv(out / "analysis" / "sobol_y.csv").set_index("parameter")
+    assert table.loc["x1", "ST"] == pytest.approx(1.0, abs=0.05)
+    assert table.loc["x2", "ST"] == pytest.approx(0.0, abs=0.05)
+    assert not result.notes or all("pilot" in n for n in result.notes)
+
+
+def test_an_outcome_without_indices_is_explained(tmp_path: Path) -> None:
+    out = sweep(tmp_path, """
+    name = "dead"
+    model = "sim.examples:always_fails"
+    method = "sobol"
+    samples = 8
+    outcomes = ["y"]
+    [parameters]
+    x1 = [0.0, 1.0]
+    """, workers=1)
+    result = analyze(out, resamples=50)
+    assert not (out / "analysis" / "sobol_y.csv").exists()
+    assert any("no successful run" in note for note in result.notes)
+    summary = (out / "analysis" / "summary.md").read_text()
+    assert "No indices: 24 design points have no successful run" in summary
+    assert "**Failed runs**: 24 of 24" in summary
+
+
+def test_load_ema_feeds_the_workbench(toy: Path) -> None:
+    experiments, outcomes = load_ema(toy)
+    assert len(experiments) == 5 * 256 * 40
+    assert list(experiments.columns) == ["early", "late", "dud", "scenario", "policy", "model"]
+    assert set(outcomes) == {"pilot", "time_to_pilot"}
+    assert all(v.shape == (len(experiments),) for v in outcomes.values())
+    assert experiments["scenario"].is_unique
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from ema_workbench.analysis import prim
+    x = experiments.drop(columns=["scenario", "policy", "model"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the Workbench's own pandas deprecations
+        box = prim.Prim(x, outcomes["pilot"] < 0.5, mass_min=0.05).find_box()
+    assert box.density > 0.5
+
+
+def test_load_ema_warns_about_failed_runs(tmp_path: Path) -> None:
+    out = sweep(tmp_path, """
+    name = "flaky"
+    model = "sim.examples:fails_sometimes"
+    method = "lhs"
+    samples = 50
+    replicates = 2
+    outcomes = ["y"]
+    [parameters]
+    x1 = [0.0, 1.0]
+    """, workers=1)
+    n_failed = int((load_sweep(out).runs["status"] == "failed").sum())
+    with pytest.warns(UserWarning, match=f"{n_failed} failed runs of 100 left out"):
+        experiments, outcomes = load_ema(out)
+    assert len(experiments) == 100 - n_failed and not np.isnan(outcomes["y"]).any()
+    everything, with_nan = load_ema(out, include_failed=True)
+    assert len(everything) == 100 and int(np.isnan(with_nan["y"]).sum()) == n_failed
+
+
+def test_grid_analysis_writes_tables(tmp_path: Path) -> None:
+    out = sweep(tmp_path, """
+    name = "grid"
+    model = "sim.examples:toy_pilot"
+    method = "grid"
+    replicates = 20
+    outcomes = ["pilot", "time_to_pilot"]
+    [parameters]
+    early = { values = [0.0, 0.5] }
+    late = { values = [0.0, 1.0] }
+    dud = { values = [0.0] }
+    """, workers=1)
+    analyze(out, resamples=50)
+    grid = pd.read_csv(out / "analysis" / "grid_pilot.csv")
+    assert len(grid) == 4
+    # early = late = 0 never pilots; late = 1 always does.
+    assert grid.query("early == 0 and late == 0")["mean_pilot"].item() == 0
+    assert (grid.query("late == 1")["mean_pilot"] == 1).all()
+    assert "## The grid, lever by lever" in (out / "analysis" / "summary.md").read_text()
+
+
+def test_analysis_refuses_an_incomplete_sweep(tmp_path: Path) -> None:
+    out = sweep(tmp_path, ISHIGAMI.replace("samples = 2048", "samples = 64").replace(
+        "runs_per_part = 8192", "runs_per_part = 50"), workers=1)
+    sorted((out / "runs").glob("part-*.parquet"))[-1].unlink()
+    with pytest.raises(UsageError, match="incomplete"):
+        analyze(out)
+    assert not (out / "analysis").exists()
+
+
+def test_second_order_indices_where_sampled(tmp_path: Path) -> None:
+    text = ISHIGAMI.replace("samples = 2048", "samples = 256").replace(
+        'method = "sobol"', 'method = "sobol"\nsecond_order = true')
+    out = sweep(tmp_path, text)
+    analyze(out, resamples=100)
+    pairs = pd.read_csv(out / "analysis" / "sobol_y_S2.csv")
+    assert list(pairs.columns) == ["parameter_1", "parameter_2", "S2", "S2_conf"]
+    assert len(pairs) == 3
+    # The Ishigami function's one interaction is x1 with x3 (S13 = 0.244).
+    top = pairs.sort_values("S2", ascending=False).iloc[0]
+    assert (top.parameter_1, top.parameter_2) == ("x1", "x3")

@@ -1,0 +1,229 @@
+"""Experiment files: validation errors name the culprit, nothing is written on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import assert_refused
+
+from sim.errors import UsageError
+from sim.experiment.commands import add_parsers
+from sim.experiment.design import make_design
+from sim.experiment.spec import load_experiment, parse_experiment
+from sim.parameters import PARAMETERS, principal
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PLUGIN = """
+name = "t"
+model = "sim.examples:noisy_linear"
+method = "lhs"
+samples = 8
+outcomes = ["y"]
+[parameters]
+x1 = [0.0, 1.0]
+"""
+
+PROJECT = """
+name = "p"
+method = "grid"
+replicates = 2
+months = 12
+outcomes = ["pilot"]
+[parameters]
+regulatory_alignment = { values = [0.1, 0.9] }
+"""
+
+
+def parse(text: str, **kwargs) -> object:
+    return parse_experiment(textwrap.dedent(text), source="exp.toml", **kwargs)
+
+
+def test_a_valid_plugin_file_parses_with_defaults() -> None:
+    exp = parse(PLUGIN)
+    assert exp.method == "lhs" and exp.samples == 8 and exp.replicates == 1
+    assert exp.seed == 0 and exp.outcomes == ("y",)
+    assert exp.levers[0].kind == "float"
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("method = \"lhs\"", "method = \"lhs\"\nsample = 3"), "unknown key 'sample'; allowed keys"),
+    (("method = \"lhs\"", "method = \"fast\""),
+     "method must be one of sobol, morris, lhs, grid; got 'fast'"),
+    (("samples = 8", "samples = 0"), "'samples' must be a whole number >= 1"),
+    (("samples = 8", "samples = 2.5"), "'samples' must be a whole number"),
+    (("outcomes = [\"y\"]\n", ""), "'outcomes' is required for a plug-in model"),
+    (("outcomes = [\"y\"]", "outcomes = [\"y\"]\nmonths = 12"),
+     "'months' applies to the project's model only"),
+    (("outcomes = [\"y\"]", "outcomes = [\"y\"]\nscenario = \"toolkit\""),
+     "'scenario' applies to the project's model only"),
+    (("x1 = [0.0, 1.0]", "x1 = [1.0, 0.0]"), "parameter 'x1': low must be below high"),
+    (("x1 = [0.0, 1.0]", "x1 = [0.0]"), "parameter 'x1' must be [low, high]"),
+    (("x1 = [0.0, 1.0]", "x1 = { values = [1, \"a\"] }"), "values must be all numbers"),
+    (("x1 = [0.0, 1.0]", "x1 = { values = [1, 1] }"), "value 1 is listed twice"),
+    (("model = \"sim.examples:noisy_linear\"", "model = \"no colon\""),
+     "model must be 'icsim'"),
+    (("model = \"sim.examples:noisy_linear\"", "model = \"sim.examples:nothing\""),
+     "has no function 'nothing'"),
+    (("model = \"sim.examples:noisy_linear\"", "model = \"no_such_module:f\""),
+     "cannot import model module 'no_such_module'"),
+    (("outcomes = [\"y\"]", "outcomes = [\"y\", \"x1\"]"), "clashes with a column"),
+    (("method = \"lhs\"", "method = \"lhs\"\nsecond_order = true"),
+     "'second_order' applies to method = \"sobol\" only"),
+])
+def test_plugin_file_errors(edit: tuple[str, str], message: str) -> None:
+    text = PLUGIN.replace(*edit)
+    assert text != PLUGIN
+    with pytest.raises(UsageError) as info:
+        parse(text)
+    assert message in str(info.value)
+    assert str(info.value).startswith("exp.toml: ")
+    assert "\n" not in str(info.value)
+
+
+def test_sobol_samples_must_be_a_power_of_two() -> None:
+    text = PLUGIN.replace('method = "lhs"', 'method = "sobol"').replace("samples = 8",
+                                                                         "samples = 100")
+    with pytest.raises(UsageError, match="power of 2"):
+        parse(text)
+
+
+def test_grid_rejects_samples() -> None:
+    with pytest.raises(UsageError, match="'samples' does not apply"):
+        parse(PROJECT.replace("replicates = 2", "replicates = 2\nsamples = 4"))
+
+
+def test_not_toml() -> None:
+    with pytest.raises(UsageError, match="not valid TOML"):
+        parse("name = ")
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (("regulatory_alignment = { values = [0.1, 0.9] }", "no_such_lever = [0.0, 1.0]"),
+     "unknown parameter 'no_such_lever'; known parameters: national_narrative"),
+    (("regulatory_alignment = { values = [0.1, 0.9] }", "regulatory_alignment = [0.0, 1.5]"),
+     "bounds [0.0, 1.5] lie outside the registry's [0, 1]"),
+    (("regulatory_alignment = { values = [0.1, 0.9] }",
+      "regulatory_alignment = { values = [0.1, 2.0] }"),
+     "parameter 'regulatory_alignment' must be a number in [0, 1], got 2.0"),
+    (("regulatory_alignment = { values = [0.1, 0.9] }", "small_tasks = [0, 1]"),
+     "parameter 'small_tasks' is a switch"),
+    (("regulatory_alignment = { values = [0.1, 0.9] }", "team_size = [6.5, 20]"),
+     "takes whole numbers"),
+    (("outcomes = [\"pilot\"]", "outcomes = [\"pilot\", \"happiness\"]"),
+     "unknown outcome 'happiness'; outcomes of the project's model: pilot"),
+    (("months = 12", "months = 12\nscenario = \"utopia\""),
+     "unknown scenario 'utopia'; known scenarios: baseline"),
+    (("months = 12", "months = 0"), "'months' must be a whole number >= 1"),
+    (("[parameters]", "[constants]\nteam_size = 99\n[parameters]"),
+     "parameter 'team_size' must be an integer in [6, 40], got 99"),
+    (("[parameters]", "[constants]\nregulatory_alignment = 0.5\n[parameters]"),
+     "is both swept in [parameters] and fixed in [constants]"),
+])
+def test_project_model_file_errors(edit: tuple[str, str], message: str) -> None:
+    text = PROJECT.replace(*edit)
+    assert text != PROJECT
+    with pytest.raises(UsageError) as info:
+        parse(text)
+    assert message in str(info.value)
+
+
+def test_project_outcomes_include_summary_fields() -> None:
+    exp = parse(PROJECT.replace('outcomes = ["pilot"]',
+                                'outcomes = ["pilot", "mean_engagement", "turnover_events"]'))
+    assert exp.outcomes == ("pilot", "mean_engagement", "turnover_events")
+
+
+def test_composed_scenario_is_accepted() -> None:
+    exp = parse(PROJECT.replace("months = 12",
+                                'months = 12\nscenario = "enabling_national+toolkit"'))
+    assert exp.scenario == "enabling_national+toolkit"
+
+
+def test_shipped_experiment_files() -> None:
+    sobol = load_experiment(ROOT / "experiments" / "sobol_pilot.toml")
+    assert sobol.method == "sobol" and {"pilot", "time_to_pilot"} <= set(sobol.outcomes)
+    assert set(sobol.names) == {p.name for p in principal()}
+    assert {PARAMETERS[n].level for n in sobol.names} == {"system", "organisation", "team"}
+    morris = load_experiment(ROOT / "experiments" / "morris_screening.toml")
+    assert morris.method == "morris" and set(morris.names) == set(PARAMETERS)
+    grid = load_experiment(ROOT / "experiments" / "national_approach_grid.toml")
+    assert grid.method == "grid"
+    assert set(grid.names) == {"regulatory_alignment", "payment_integration", "incentives",
+                               "funding_award_prob"}
+    design = make_design(grid)
+    assert design.n_points == 81
+    assert len({tuple(design.x[i]) for i in range(design.n_points)}) == 81
+
+
+def test_designs_respect_bounds_and_kinds() -> None:
+    exp = load_experiment(ROOT / "experiments" / "morris_screening.toml")
+    design = make_design(exp)
+    columns = design.point_columns
+    for name, col in columns.items():
+        p = PARAMETERS[name]
+        if p.kind == "bool":
+            assert col.dtype == bool and set(col.tolist()) == {False, True}
+        else:
+            assert col.min() >= p.low and col.max() <= p.high, name
+        if p.kind == "int":
+            assert col.dtype.kind == "i"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="icsim")
+    add_parsers(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def test_sweep_command_writes_nothing_on_bad_input(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(PLUGIN.replace('method = "lhs"', 'method = "bogus"'))
+    out = tmp_path / "out"
+    args = _parser().parse_args(["sweep", str(bad), "--out", str(out), "--workers", "1"])
+    with pytest.raises(UsageError, match="method must be one of"):
+        args.handler(args)
+    assert not out.exists()
+    missing = _parser().parse_args(["sweep", str(tmp_path / "nope.toml"), "--out", str(out)])
+    with pytest.raises(UsageError, match="experiment file not found"):
+        missing.handler(missing)
+    assert not out.exists()
+
+
+def test_sweep_command_refuses_an_unreachable_scheduler(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sim.experiment.execute.DASK_CONNECT_TIMEOUT", 1.0)
+    good = tmp_path / "good.toml"
+    good.write_text(PLUGIN)
+    out = tmp_path / "out"
+    args = _parser().parse_args(["sweep", str(good), "--out", str(out), "--scheduler",
+                                 "tcp://127.0.0.1:9"])
+    with pytest.raises(UsageError, match="cannot reach the Dask scheduler"):
+        args.handler(args)
+    assert not out.exists()
+
+
+def test_workers_and_scheduler_are_exclusive(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["sweep", "f.toml", "--workers", "2", "--scheduler", "tcp://x:1"])
+
+
+@pytest.mark.parametrize(("edit", "culprit"), [
+    (("method = \"lhs\"", "method = \"bogus\""), "method must be one of"),
+    (("x1 = [0.0, 1.0]", "x1 = [2.0, 1.0]"), "parameter 'x1': low must be below high"),
+    (("outcomes = [\"y\"]\n", ""), "'outcomes' is required"),
+])
+def test_icsim_sweep_refuses_bad_files_with_exit_2(tmp_path_factory: pytest.TempPathFactory,
+                                                   edit: tuple[str, str], culprit: str) -> None:
+    bad = tmp_path_factory.mktemp("files") / "bad.toml"
+    bad.write_text(PLUGIN.replace(*edit))
+    # Without --out the sweep would go to results/<name> under the (empty) working dir.
+    assert_refused(tmp_path_factory.mktemp("cwd"), ["sweep", str(bad), "--workers", "1"],
+                   culprit)
+
+
+def test_icsim_analyze_refuses_a_directory_without_a_sweep(tmp_path: Path) -> None:
+    assert_refused(tmp_path, ["analyze", str(tmp_path)], "holds no sweep")
