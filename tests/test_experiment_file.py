@@ -71,6 +71,8 @@ def test_a_valid_plugin_file_parses_with_defaults() -> None:
     (("model = \"sim.examples:noisy_linear\"", "model = \"no_such_module:f\""),
      "cannot import model module 'no_such_module'"),
     (("outcomes = [\"y\"]", "outcomes = [\"y\", \"x1\"]"), "clashes with a column"),
+    (("x1 = [0.0, 1.0]", "replicate = [0.0, 1.0]"),
+     "parameter name 'replicate' clashes with a column of the results"),
     (("method = \"lhs\"", "method = \"lhs\"\nsecond_order = true"),
      "'second_order' applies to method = \"sobol\" only"),
 ])

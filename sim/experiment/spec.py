@@ -50,6 +50,8 @@ ALLOWED_KEYS = ("name", "description", "model", "scenario", "method", "samples",
                 "second_order", "levels", "replicates", "seed", "months", "outcomes",
                 "runs_per_part", "parameters", "constants")
 DEFAULT_RUNS_PER_PART = 256
+#: The runner's own columns in every results part.
+RESULT_COLUMNS = ("point", "replicate", "seed", "status", "error")
 
 Scalar = float | int | bool | str
 
@@ -232,6 +234,10 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
         err("[parameters] must be a table naming at least one parameter, e.g. "
             "x = [0.0, 1.0] or x = { values = [1, 2] }")
     levers = tuple(_lever(n, spec, project, err) for n, spec in raw_params.items())
+    taken = [n for n in raw_params if n in RESULT_COLUMNS]
+    if taken:
+        err(f"parameter name '{taken[0]}' clashes with a column of the results "
+            f"({', '.join(RESULT_COLUMNS)}); rename it")
 
     raw_constants = data.get("constants", {})
     if not isinstance(raw_constants, dict):
@@ -255,7 +261,7 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
         dup = _first_duplicate(outcomes)
         if dup is not None:
             err(f"outcome '{dup}' is listed twice")
-    reserved = {"point", "replicate", "seed", "status", "error"} | set(raw_params)
+    reserved = set(RESULT_COLUMNS) | set(raw_params)
     clash = [o for o in outcomes if o in reserved]
     if clash:
         err(f"outcome name '{clash[0]}' clashes with a column of the results; rename it")
