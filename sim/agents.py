@@ -200,29 +200,38 @@ class OrganisationalManager(mesa.Agent):
         self.has_management_lead: bool = bool(draws[2] < p["management_lead_prob"])
         self.has_pm_support: bool = bool(draws[3] < p["pm_support"])
         self.approved: bool = False
+        # What does not change within a run, computed once: the national tools and the
+        # organisation's savings pressure (the target's fixed part), how far the team's
+        # signal reaches the decision makers, and the organisation's alignment.
+        system = model.system
+        self.reach: float = (1.0 if self.has_pathway else PATHWAY_LEAK) * (
+            1.0 if self.has_management_lead else NO_MANAGEMENT_LEAD)
+        self.fixed_target: float = (
+            p["management_support"] + W_INCENTIVES * system.incentives
+            + W_REGULATION * system.regulatory_alignment
+            - W_SAVINGS * p["savings_pressure"] * (1.0 - p["risk_appetite"]))
+        self.alignment: float = (0.4 * self.has_pathway + 0.3 * self.has_management_lead
+                                 + 0.3 * self.has_pm_support)
 
     @property
     def is_host(self) -> bool:
         return self.organisation == 0
 
-    def update_support(self, system: SystemLeader, team_signal: float, funded: float) -> None:
+    def update_support(self, team_signal: float, funded: float) -> None:
         """Move operational support toward what incentives, money and the team justify.
 
         Incentives, aligned regulation and national money raise it; savings pressure
         without risk appetite lowers it (case: 'not ready to take a risk', 'prioritising
         savings over investment'); the team's visible commitment raises it only as far as
-        it reaches the decision makers through a pathway and a management lead.
+        it reaches the decision makers through a pathway and a management lead::
+
+            target = management_support + W_INCENTIVES incentives
+                     + W_REGULATION regulatory_alignment + W_FUNDING funded
+                     - W_SAVINGS savings_pressure (1 - risk_appetite)
+                     + W_TEAM team_signal reach
         """
-        p = self.model.p
-        reach = (1.0 if self.has_pathway else PATHWAY_LEAK) * (
-            1.0 if self.has_management_lead else NO_MANAGEMENT_LEAD)
-        target = (p["management_support"]
-                  + W_INCENTIVES * system.incentives
-                  + W_REGULATION * system.regulatory_alignment
-                  + W_FUNDING * funded
-                  - W_SAVINGS * p["savings_pressure"] * (1.0 - p["risk_appetite"])
-                  + W_TEAM * team_signal * reach)
-        target = min(1.0, max(0.0, target))
+        target = self.fixed_target + W_FUNDING * funded + W_TEAM * team_signal * self.reach
+        target = 1.0 if target > 1.0 else (0.0 if target < 0.0 else target)
         self.support += SUPPORT_ADJUST * (target - self.support)
 
     def decide(self, u: float) -> bool:

@@ -34,20 +34,25 @@ def system_dac(model: IntegrationModel) -> tuple[float, float, float]:
     return s.narrative, s.tools, min(1.0, s.funding_received)
 
 
+def organisation_profile(managers) -> tuple[float, float]:
+    """The parts of organisational DAC that change only when a manager changes.
+
+    direction: chief executives' strategic support; alignment: decision pathways (0.4),
+    management leads matching the clinical leads (0.3) and project-management support (0.3).
+    """
+    n = len(managers)
+    return (sum(m.ceo_support for m in managers) / n,
+            sum(m.alignment for m in managers) / n)
+
+
 def organisation_dac(model: IntegrationModel) -> tuple[float, float, float]:
     """Organisational level (case, Table 2).
 
-    direction: chief executives' strategic support; alignment: decision pathways,
-    management leads matching the clinical leads and project-management support;
+    direction and alignment: :func:`organisation_profile` (kept by the model);
     commitment: senior and middle managers' operational support.
     """
-    direction = alignment = commitment = 0.0
-    for m in model.managers:
-        direction += m.ceo_support
-        alignment += 0.4 * m.has_pathway + 0.3 * m.has_management_lead + 0.3 * m.has_pm_support
-        commitment += m.support
-    n = len(model.managers)
-    return direction / n, alignment / n, commitment / n
+    direction, alignment = model.organisation_profile
+    return direction, alignment, float(_sum(model.support[:-1])) * model.inv_managers
 
 
 def team_dac(model: IntegrationModel) -> tuple[float, float, float]:

@@ -14,7 +14,7 @@ point; ``simulate`` returns the model itself for callers who want its time serie
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import mesa
 import numpy as np
@@ -100,6 +100,15 @@ class IntegrationModel(mesa.Model):
         draws = self.rng.random((len(ORGANISATIONS), 4))
         self.managers = [OrganisationalManager(self, o, draws[o]) for o in range(len(draws))]
         self.host = self.managers[0]
+        # Operational support by organisation, plus the patients' seat (no agenda).
+        self.support = np.ones(len(ORGANISATIONS) + 1)
+        self.support[:-1] = [m.support for m in self.managers]
+        self.inv_managers = 1.0 / len(self.managers)
+        self.organisation_profile = measures.organisation_profile(self.managers)
+        self._pm_share = sum(m.has_pm_support for m in self.managers) / len(self.managers)
+        self._k = _constants(p, self.system.prescriptiveness)
+        self._host_hazard = 1.0 - math.exp(-p["host_change_rate"] / 12.0)
+        self._manager_hazard = 1.0 - math.exp(-p["manager_turnover"] / 12.0)
 
         # Transformation team: arrays plus one agent per seat.
         self.roles = team_roles(int(p["team_size"]))
@@ -184,59 +193,55 @@ class IntegrationModel(mesa.Model):
             events.append("policy_churn")
 
         # 2. Organisational level: personnel changes, then support.
-        if u[3] < 1.0 - math.exp(-p["host_change_rate"] / 12.0):
+        if u[3] < self._host_hazard:
             self._replace_manager(0, u[4:8])
             self.host_changes += 1
             team.role_clarity *= HOST_ROLE_RESET
             self.leadership_clarity *= 1.0 - HOST_LEADERSHIP_LOSS
             events.append("host_change")
-        manager_hazard = 1.0 - math.exp(-p["manager_turnover"] / 12.0)
         for o in range(1, len(self.managers)):
-            if u[8 + o] < manager_hazard:
+            if u[8 + o] < self._manager_hazard:
                 self._replace_manager(o, self.people_rng.random(4))
                 events.append(f"manager_change:{ORGANISATIONS[o]}")
         commitment_team = self.dac_now[8]
         signal = min(1.0, commitment_team * (0.3 + self.recent_wins))
         funded = min(1.0, self.system.funding_received)
-        for m in self.managers:
-            m.update_support(self.system, signal, funded)
+        support = self.support
+        for i, m in enumerate(self.managers):
+            m.update_support(signal, funded)
+            support[i] = m.support
 
         # 3. Turnover: leavers are replaced by newcomers with no project knowledge.
-        leaving = np.flatnonzero(u[20:20 + n] < team.leave_hazard)
-        if leaving.size:
+        leaving = u[20:20 + n] < team.leave_hazard
+        if leaving.any():
+            leaving = np.flatnonzero(leaving)
             self._turnover(leaving, month)
             events.append(f"turnover:{leaving.size}")
 
         # 4. Team meeting.
         attend = u[20 + n:20 + 2 * n] < team.engagement
-        attendance = _sum(attend) * team.inv_size
-        support = np.array([m.support for m in self.managers] + [1.0])
+        present = _sum(attend)
+        attendance = present * team.inv_size
         org_support = support[self._org_of_member]
         leadership = self.leadership_clarity
-        pm_share = sum(m.has_pm_support for m in self.managers) / len(self.managers)
-        commitment_org = self.dac_now[5]
-        present = _sum(attend)
         knowledge = float(team.knowledge @ attend) / present if present else 0.0
-        direction_team = self.dac_now[6]
-        alignment_team = self.dac_now[7]
-        presc = self.system.prescriptiveness
-        gain = (p["progress_rate"] * attendance * (0.5 + 0.5 * alignment_team)
-                * (0.6 + 0.4 * pm_share) * (0.6 + 0.4 * commitment_org)
-                * (0.6 + 0.4 * knowledge) * (0.6 + 0.4 * direction_team)
-                * (1.0 + 0.3 * p["meeting_feedback"]) * (1.0 + presc))
+        k = self._k  # products of parameters, computed once (see _constants)
+        gain = (k.progress * attendance * (0.5 + 0.5 * self.dac_now[7])
+                * (0.6 + 0.4 * self._pm_share) * (0.6 + 0.4 * self.dac_now[5])
+                * (0.6 + 0.4 * knowledge) * (0.6 + 0.4 * self.dac_now[6]))
         self.progress = min(1.0, self.progress + gain)
 
         # Vision converges toward the leads' vision as far as leadership is clear;
-        # competing organisational agendas pull it apart (case: 'competing agendas').
-        agenda = p["savings_pressure"] * (1.0 - org_support) * (1.0 - 0.6 * p["face_to_face"])
-        ceiling = 1.0 - 0.3 * presc  # ready-made models fit local needs less well
-        team.vision += (attend * VISION_RATE * leadership * (ceiling - team.vision)
-                        - p["agenda_pull"] * agenda * team.vision)
-        team.role_clarity += attend * ROLE_RATE * leadership * (1.0 + p["meeting_feedback"]) \
-            * (1.0 - team.role_clarity)
-        learn = KNOWLEDGE_RATE * (1.0 + 0.5 * p["meeting_feedback"])
-        team.knowledge = np.where(attend, team.knowledge + learn * (1.0 - team.knowledge),
-                                  team.knowledge * (1.0 - KNOWLEDGE_DECAY))
+        # competing organisational agendas pull it apart (case: 'competing agendas'):
+        #   v += attend VISION_RATE L (ceiling - v) - agenda_pull agenda v,
+        #   agenda = savings_pressure (1 - org support) (1 - 0.6 face_to_face).
+        converge = attend * (VISION_RATE * leadership)
+        team.vision += converge * k.ceiling - (converge + k.pull * (1.0 - org_support)) \
+            * team.vision
+        team.role_clarity += attend * (k.role * leadership) * (1.0 - team.role_clarity)
+        # Knowledge: learned at a meeting, slowly lost when absent.
+        team.knowledge += np.where(attend, k.learn * (1.0 - team.knowledge),
+                                   -KNOWLEDGE_DECAY * team.knowledge)
         self.leadership_clarity += LEADERSHIP_RECOVERY * (p["clinical_leadership"] - leadership)
 
         # 5. Small wins, frustration, engagement.
@@ -246,18 +251,19 @@ class IntegrationModel(mesa.Model):
             while self.next_milestone <= self.progress + 1e-12:
                 self.next_milestone += self.task_size
             team.frustration *= 1.0 - WIN_RELIEF
-            team.engagement += p["win_boost"] * attend * (1.0 - team.engagement)
+            team.engagement += attend * p["win_boost"] * (1.0 - team.engagement)
             events.append("small_win")
         else:
-            team.frustration += attend * p["frustration_rate"] * (1.0 + p["shaming"]) \
-                * (1.5 - leadership) * (1.0 - team.frustration)
+            team.frustration += attend * (k.frustration * (1.5 - leadership)) \
+                * (1.0 - team.frustration)
         self.recent_wins = WIN_MEMORY * self.recent_wins + win
         # Motivation: own disposition less frustration, times what peers do (Granovetter
-        # 1978: thresholds respond to others' participation), plus the goal gradient.
-        motivation = (team.disposition * (1.0 - FRUSTRATION_WEIGHT * team.frustration)
-                      * (1.0 - PEER_WEIGHT + PEER_WEIGHT * attendance)
-                      + GOAL_GRADIENT * self.progress * (0.5 + 0.5 * org_support))
-        motivation = np.where(motivation < team.threshold, motivation * DISENGAGE, motivation)
+        # 1978: thresholds respond to others' participation), plus the goal gradient;
+        # below one's threshold, motivation collapses (Repenning 2002).
+        motivation = (team.disposition * (1.0 - PEER_WEIGHT + PEER_WEIGHT * attendance)
+                      * (1.0 - FRUSTRATION_WEIGHT * team.frustration)
+                      + (GOAL_GRADIENT * self.progress) * (0.5 + 0.5 * org_support))
+        motivation *= np.where(motivation < team.threshold, DISENGAGE, 1.0)
         team.engagement += ENGAGEMENT_ADJUST * (np.minimum(motivation, 1.0) - team.engagement)
 
         # The team may learn to work in small tasks (the case's switch): when frustration
@@ -326,7 +332,7 @@ class IntegrationModel(mesa.Model):
         approved = all([m.decide(d) for m, d in zip(self.managers, u[1:5], strict=True)])
         cost = p["locality_pilot_share"] if self.small_mode else 1.0
         money = self.available_funding + p["local_investment"] * (
-            sum(m.support for m in self.managers) / len(self.managers))
+            float(_sum(self.support[:-1])) * self.inv_managers)
         ready = (not self.small_mode
                  or self.team.engagement[LOCALITY_LEAD_SLOT] >= LOCALITY_READY)
         if approved and ready and money >= cost:
@@ -356,6 +362,9 @@ class IntegrationModel(mesa.Model):
         new.approved = old.approved
         old.remove()
         self.managers[o] = new
+        self.support[o] = new.support
+        self.organisation_profile = measures.organisation_profile(self.managers)
+        self._pm_share = sum(m.has_pm_support for m in self.managers) / len(self.managers)
         if o == 0:
             self.host = new
         self.manager_changes += 1
@@ -383,8 +392,7 @@ class IntegrationModel(mesa.Model):
     def _record(self) -> None:
         self.dac_now = measures.dac(self)
         self.engagement_now = self.dac_now[8]
-        for i, v in enumerate(self.dac_now):
-            self._dac_sum[i] += v
+        self._dac_sum = [a + b for a, b in zip(self._dac_sum, self.dac_now, strict=True)]
         self._engagement_sum += self.engagement_now
         self._months_run += 1
         if self.datacollector is not None:
@@ -434,6 +442,29 @@ _REPORTERS: dict[str, Any] = {
     "outcome": "outcome",
     "events": "events",
 }
+
+
+class _Constants(NamedTuple):
+    """Products of parameters the monthly update uses, computed once per run."""
+
+    progress: float  # progress_rate (1 + 0.3 meeting_feedback)(1 + prescriptiveness)
+    ceiling: float  # vision ceiling: ready-made models fit local needs less well
+    pull: float  # agenda_pull savings_pressure (1 - 0.6 face_to_face)
+    role: float  # ROLE_RATE (1 + meeting_feedback)
+    learn: float  # KNOWLEDGE_RATE (1 + 0.5 meeting_feedback)
+    frustration: float  # frustration_rate (1 + shaming)
+
+
+def _constants(p: dict[str, Any], prescriptiveness: float) -> _Constants:
+    return _Constants(
+        progress=p["progress_rate"] * (1.0 + 0.3 * p["meeting_feedback"])
+        * (1.0 + prescriptiveness),
+        ceiling=1.0 - 0.3 * prescriptiveness,
+        pull=p["agenda_pull"] * p["savings_pressure"] * (1.0 - 0.6 * p["face_to_face"]),
+        role=ROLE_RATE * (1.0 + p["meeting_feedback"]),
+        learn=KNOWLEDGE_RATE * (1.0 + 0.5 * p["meeting_feedback"]),
+        frustration=p["frustration_rate"] * (1.0 + p["shaming"]),
+    )
 
 
 def check_months(months: Any) -> int:
