@@ -80,3 +80,19 @@ def test_the_country_and_the_allocation():
 ])
 def test_bad_input(tmp_path, argv, culprit):
     assert_refused(tmp_path, ["national", *argv, "--out", str(tmp_path / "out")], culprit)
+
+
+def test_an_interrupted_national_run_resumes_to_the_same_result(tmp_path):
+    argv = ["national", "--sites", "70", "--replicates", "3", "--funding-rule",
+            "targeted,none", "--workers", "1"]
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert main([*argv, "--out", str(full)]) == 0
+    assert main([*argv, "--out", str(cut)]) == 0
+    parts = sorted((cut / "runs").glob("*.parquet"))
+    assert len(parts) == 2  # 420 runs, 400 a part: one part survives the cut
+    parts[-1].unlink()  # as if the coordinator had been killed before its last part
+    (cut / "sites.parquet").unlink()
+    assert main([*argv, "--resume", "--out", str(cut)]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(full / "sites.parquet"),
+                                  pd.read_parquet(cut / "sites.parquet"))
+    assert main([*argv[:2], "71", *argv[3:], "--resume", "--out", str(cut)]) == 2
