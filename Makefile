@@ -10,7 +10,7 @@ PYTHON ?= $(shell for p in $(PY_CANDIDATES); do \
 	if $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	command -v $$p || echo $$p; break; fi; done)
 
-.PHONY: help setup demo test test-fast lint bench docs-params clean
+.PHONY: help setup demo test lint bench clean
 
 help:
 	@echo "make demo   set up .venv and compare the national approaches and the toolkit -> results/"
