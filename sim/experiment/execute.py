@@ -9,6 +9,7 @@ writes them; workers need no shared filesystem.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import signal
@@ -116,6 +117,11 @@ class Executor(ABC):
                 yield result
 
 
+def _ready() -> bool:
+    """A no-op task: returns once a worker is up."""
+    return True
+
+
 def _init_worker(coordinator: int) -> None:
     """Set up a local worker process.
 
@@ -141,8 +147,11 @@ def _init_worker(coordinator: int) -> None:
 class LocalExecutor(Executor):
     """Worker processes on this machine (the default).
 
-    Uses the ``forkserver`` start method where available (``spawn`` elsewhere), with the
-    runner's modules preloaded so that new workers start fast.
+    Where it is safe -- on Linux, while the coordinator runs no other thread -- the
+    workers are forked from the coordinator at once, with the model already imported, so
+    a sweep starts without paying for the import again. Otherwise (and for a pool that
+    replaces one broken by a lost worker, when the coordinator has threads) they start from
+    a fork server with the runner's modules preloaded, or by ``spawn`` where there is none.
     """
 
     def __init__(self, workers: int | None = None, preload: Iterable[str] = ()) -> None:
@@ -151,13 +160,29 @@ class LocalExecutor(Executor):
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise UsageError(f"--workers must be a whole number >= 1, got {workers!r}")
         self.workers = workers
-        method = "forkserver" if sys.platform != "win32" and "forkserver" in \
-            multiprocessing.get_all_start_methods() else "spawn"
-        self._context = multiprocessing.get_context(method)
-        if method == "forkserver":
-            self._context.set_forkserver_preload(["sim.experiment.models", *preload])
+        self._preload = ["sim.experiment.models", *preload]
+        methods = multiprocessing.get_all_start_methods()
+        self._fallback = "forkserver" if sys.platform != "win32" and "forkserver" in methods \
+            else "spawn"
+        method = "fork" if (sys.platform.startswith("linux") and "fork" in methods
+                            and threading.active_count() == 1) else self._fallback
+        self._use(method)
         self.description = f"local processes ({workers}, {method})"
         self._pool: ProcessPoolExecutor | None = None
+        if method == "fork":
+            for name in self._preload:  # imported once here, inherited by every worker
+                importlib.import_module(name)
+            self._start()
+
+    def _use(self, method: str) -> None:
+        self._context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            self._context.set_forkserver_preload(self._preload)
+
+    def _start(self) -> None:
+        """Start all workers now (a forking pool launches them all on its first task)."""
+        for future in [self._get_pool().submit(_ready) for _ in range(self.workers)]:
+            future.result()
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -180,6 +205,8 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._pool = None
+        if threading.active_count() > 1 and self._context.get_start_method() == "fork":
+            self._use(self._fallback)  # never fork a coordinator that runs threads
 
     def close(self) -> None:
         if self._pool is not None:
