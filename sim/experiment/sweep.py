@@ -57,7 +57,8 @@ def model_call(experiment: Experiment) -> ModelCall:
 
 
 def _preload(experiment: Experiment) -> list[str]:
-    """Modules worth importing once in the fork server, before workers start."""
+    """Modules worth importing once before workers start (inherited by forked workers, or
+    preloaded in the fork server)."""
     if experiment.is_project_model:
         return ["sim.model"]
     return [experiment.model.partition(":")[0]]
