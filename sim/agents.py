@@ -30,41 +30,50 @@ PATIENTS = 4  # organisation index of the patient representative: no organisatio
 
 @dataclass(frozen=True, slots=True)
 class Role:
-    """A seat on the team: profession, organisation and relative leaver rate."""
+    """A seat on the team: profession, organisation and turnover group.
+
+    ``turnover_group`` names the registry entry ``turnover_<group>`` that scales the
+    all-staff leaver rate for this profession; ``"staff"`` means the all-staff rate itself
+    (the reference category: multiplier 1).
+    """
 
     title: str
     organisation: int
-    turnover_multiplier: float  # relative to the all-staff rate (see docs/ODD.md)
+    turnover_group: str
 
 
-# Relative annual leaver rates against all NHS staff (~11%): consultants 6-7% (0.6),
-# nurses 9-11% (0.9; community trusts about twice acute, hence 1.3 for community
-# specialist nurses), GPs 11-18% at practice level (1.3), commissioners 1.5 (CCG
-# structural churn 2013-20). Sources: shared/SOURCES.md, "Turnover".
+# Relative annual leaver rates against all NHS staff (~11%) are registry assumptions:
+# turnover_consultant, turnover_specialist_nurse, turnover_gp, turnover_practice_nurse and
+# turnover_commissioner (sources there and in shared/SOURCES.md, "Turnover").
 LEAD_ROLES = (
-    Role("hospital clinical lead (consultant)", 1, 0.6),
-    Role("community clinical lead (specialist nurse)", 2, 1.3),
-    Role("primary care clinical lead (GP)", 3, 1.3),
-    Role("pilot locality clinical lead (GP)", 3, 1.3),
+    Role("hospital clinical lead (consultant)", 1, "consultant"),
+    Role("community clinical lead (specialist nurse)", 2, "specialist_nurse"),
+    Role("primary care clinical lead (GP)", 3, "gp"),
+    Role("pilot locality clinical lead (GP)", 3, "gp"),
 )
 MEMBER_ROLES = (
-    Role("commissioner", 0, 1.5),
-    Role("consultant diabetologist", 1, 0.6),
-    Role("diabetes specialist nurse", 2, 1.3),
-    Role("general practitioner", 3, 1.3),
-    Role("practice nurse", 3, 0.9),
-    Role("consultant diabetologist", 1, 0.6),
-    Role("commissioning manager", 0, 1.5),
-    Role("patient representative", PATIENTS, 1.0),
-    Role("mental health specialist", 2, 1.0),
-    Role("general practitioner", 3, 1.3),
-    Role("diabetes specialist nurse", 2, 1.3),
-    Role("consultant diabetologist", 1, 0.6),
-    Role("general practitioner", 3, 1.3),
-    Role("practice nurse", 3, 0.9),
-    Role("hospital service manager", 1, 1.0),
+    Role("commissioner", 0, "commissioner"),
+    Role("consultant diabetologist", 1, "consultant"),
+    Role("diabetes specialist nurse", 2, "specialist_nurse"),
+    Role("general practitioner", 3, "gp"),
+    Role("practice nurse", 3, "practice_nurse"),
+    Role("consultant diabetologist", 1, "consultant"),
+    Role("commissioning manager", 0, "commissioner"),
+    Role("patient representative", PATIENTS, "staff"),
+    Role("mental health specialist", 2, "staff"),
+    Role("general practitioner", 3, "gp"),
+    Role("diabetes specialist nurse", 2, "specialist_nurse"),
+    Role("consultant diabetologist", 1, "consultant"),
+    Role("general practitioner", 3, "gp"),
+    Role("practice nurse", 3, "practice_nurse"),
+    Role("hospital service manager", 1, "staff"),
 )
 LOCALITY_LEAD_SLOT = 3
+
+
+def turnover_multiplier(role: Role, p: dict) -> float:
+    """The profession's leaver rate relative to all staff (registry: ``turnover_<group>``)."""
+    return 1.0 if role.turnover_group == "staff" else p[f"turnover_{role.turnover_group}"]
 
 
 def team_roles(size: int) -> list[Role]:
@@ -80,14 +89,16 @@ class TeamState:
                  "knowledge", "frustration", "organisation", "leave_hazard", "is_lead",
                  "joined", "size", "inv_size")
 
-    def __init__(self, roles: list[Role], turnover_rate: float) -> None:
+    def __init__(self, roles: list[Role], p: dict) -> None:
         n = len(roles)
         self.size = n
         self.inv_size = 1.0 / n
         self.organisation = np.array([r.organisation for r in roles], dtype=np.intp)
         self.is_lead = np.arange(n) < len(LEAD_ROLES)
-        annual = np.minimum(turnover_rate * np.array([r.turnover_multiplier for r in roles]),
-                            0.999)
+        multiplier = np.array([turnover_multiplier(r, p) for r in roles])
+        # the cap keeps the monthly conversion defined (a numerical guard, not a number
+        # that shapes the dynamics at any plausible rate)
+        annual = np.minimum(p["turnover_rate"] * multiplier, 0.999)
         self.leave_hazard = 1.0 - (1.0 - annual) ** (1.0 / 12.0)
         self.engagement = np.zeros(n)
         self.disposition = np.zeros(n)
@@ -107,15 +118,19 @@ class TeamState:
         (Granovetter 1978: the spread of thresholds matters), and a vision and role
         clarity drawn around the levers' means.
         """
-        disp = np.clip(p["initial_engagement"] + 0.3 * (draws[:, 0] - 0.5), 0.05, 1.0)
+        # The clips keep states in their scales; the floor of 0.05 on disposition and the
+        # ceiling of 0.95 on thresholds keep everyone able to engage and to disengage.
+        disp = np.clip(p["initial_engagement"] + p["disposition_spread"] * (draws[:, 0] - 0.5),
+                       0.05, 1.0)
         self.disposition[slots] = disp
         self.engagement[slots] = disp
-        self.threshold[slots] = np.clip(p["motivation_threshold"] + 0.3 * (draws[:, 1] - 0.5),
-                                        0.0, 0.95)
+        self.threshold[slots] = np.clip(
+            p["motivation_threshold"] + p["threshold_spread"] * (draws[:, 1] - 0.5), 0.0, 0.95)
         self.vision[slots] = np.clip(
-            vision_scale * p["initial_vision"] + 0.3 * (draws[:, 2] - 0.5), 0.0, 1.0)
+            vision_scale * p["initial_vision"] + p["vision_spread"] * (draws[:, 2] - 0.5),
+            0.0, 1.0)
         self.role_clarity[slots] = np.clip(
-            p["initial_role_clarity"] + 0.2 * (draws[:, 3] - 0.5), 0.0, 1.0)
+            p["initial_role_clarity"] + p["role_spread"] * (draws[:, 3] - 0.5), 0.0, 1.0)
         self.knowledge[slots] = knowledge
         self.frustration[slots] = 0.0
         self.joined[slots] = month
@@ -133,17 +148,30 @@ class SystemLeader(mesa.Agent):
     def __init__(self, model: IntegrationModel) -> None:
         super().__init__(model)
         p = model.p
-        self.narrative: float = p["national_narrative"]
-        self.regulatory_alignment: float = p["regulatory_alignment"]
-        self.payment_integration: float = p["payment_integration"]
-        self.incentives: float = p["incentives"]
-        self.prescriptiveness: float = p["prescriptiveness"]
-        self.round_prob: float = 1.0 - np.exp(-p["funding_round_rate"] / 12.0)
-        self.churn_prob: float = 1.0 - np.exp(-p["policy_churn_rate"] / 12.0)
+        self.narrative: float
+        self.regulatory_alignment: float
+        self.payment_integration: float
+        self.incentives: float
+        self.prescriptiveness: float
+        self.round_prob: float
+        self.churn_prob: float
+        self.enablers_form: str
+        self.apply_levers(p)
         # Money granted up front by a national programme (the national view's allocation).
         self.funding_received: float = p["initial_funding"]
         self.funding_rounds: int = 0
         self.policy_churns: int = 0
+
+    def apply_levers(self, p: dict) -> None:
+        """Read the national levers (at the start, and when a schedule changes them)."""
+        self.narrative = p["national_narrative"]
+        self.regulatory_alignment = p["regulatory_alignment"]
+        self.payment_integration = p["payment_integration"]
+        self.incentives = p["incentives"]
+        self.prescriptiveness = p["prescriptiveness"]
+        self.round_prob = 1.0 - np.exp(-p["funding_round_rate"] / 12.0)
+        self.churn_prob = 1.0 - np.exp(-p["policy_churn_rate"] / 12.0)
+        self.enablers_form = p["enablers_form"]
 
     @property
     def tools(self) -> float:
@@ -156,7 +184,10 @@ class SystemLeader(mesa.Agent):
 
         A product, because each is necessary: pooled budgets are of little use while the
         services are still regulated apart, and vice versa (case, 'Gaps at the system level').
+        The structural choice ``enablers_form = "mean"`` lets each help alone.
         """
+        if self.enablers_form == "mean":
+            return 0.5 * (self.regulatory_alignment + self.payment_integration)
         return self.regulatory_alignment * self.payment_integration
 
     def funding_round(self, u_round: float, u_award: float) -> float:
@@ -166,7 +197,7 @@ class SystemLeader(mesa.Agent):
         self.funding_rounds += 1
         award_prob = self.model.p["funding_award_prob"]
         if self.model.small_mode:  # case: the team learned 'to apply for smaller funding'
-            award_prob = min(1.0, award_prob * SMALL_BID_ADVANTAGE)
+            award_prob = min(1.0, award_prob * self.model.p["small_bid_advantage"])
         if u_award >= award_prob:
             return 0.0
         amount = self.model.p["funding_amount"]
@@ -195,7 +226,8 @@ class OrganisationalManager(mesa.Agent):
         self.organisation: int = organisation
         self.name: str = ORGANISATIONS[organisation]
         self.ceo_support: float = p["ceo_support"]
-        self.support: float = min(1.0, max(0.0, p["management_support"] + 0.2 * (draws[0] - 0.5)))
+        self.support: float = min(1.0, max(0.0, p["management_support"]
+                                           + p["support_spread"] * (draws[0] - 0.5)))
         self.has_pathway: bool = bool(draws[1] < p["decision_pathway_prob"])
         self.has_management_lead: bool = bool(draws[2] < p["management_lead_prob"])
         self.has_pm_support: bool = bool(draws[3] < p["pm_support"])
@@ -203,15 +235,23 @@ class OrganisationalManager(mesa.Agent):
         # What does not change within a run, computed once: the national tools and the
         # organisation's savings pressure (the target's fixed part), how far the team's
         # signal reaches the decision makers, and the organisation's alignment.
-        system = model.system
-        self.reach: float = (1.0 if self.has_pathway else PATHWAY_LEAK) * (
-            1.0 if self.has_management_lead else NO_MANAGEMENT_LEAD)
-        self.fixed_target: float = (
-            p["management_support"] + W_INCENTIVES * system.incentives
-            + W_REGULATION * system.regulatory_alignment
-            - W_SAVINGS * p["savings_pressure"] * (1.0 - p["risk_appetite"]))
-        self.alignment: float = (0.4 * self.has_pathway + 0.3 * self.has_management_lead
-                                 + 0.3 * self.has_pm_support)
+        self.reach: float = (1.0 if self.has_pathway else p["pathway_leak"]) * (
+            1.0 if self.has_management_lead else p["no_management_lead"])
+        self.fixed_target: float = 0.0
+        self.apply_levers(p)
+        w_path, w_lead = p["align_pathway_weight"], p["align_lead_weight"]
+        self.alignment: float = (w_path * self.has_pathway + w_lead * self.has_management_lead
+                                 + (1.0 - w_path - w_lead) * self.has_pm_support)
+
+    def apply_levers(self, p: dict) -> None:
+        """The target's fixed part: what national tools and savings pressure justify."""
+        self.fixed_target = (
+            p["management_support"] + p["w_incentives"] * p["incentives"]
+            + p["w_regulation"] * p["regulatory_alignment"]
+            - p["w_savings"] * p["savings_pressure"] * (1.0 - p["risk_appetite"]))
+        self._w_funding = p["w_funding"]
+        self._w_team = p["w_team"]
+        self._adjust = p["support_adjust"]
 
     @property
     def is_host(self) -> bool:
@@ -225,19 +265,22 @@ class OrganisationalManager(mesa.Agent):
         savings over investment'); the team's visible commitment raises it only as far as
         it reaches the decision makers through a pathway and a management lead::
 
-            target = management_support + W_INCENTIVES incentives
-                     + W_REGULATION regulatory_alignment + W_FUNDING funded
-                     - W_SAVINGS savings_pressure (1 - risk_appetite)
-                     + W_TEAM team_signal reach
+            target = management_support + w_incentives incentives
+                     + w_regulation regulatory_alignment + w_funding funded
+                     - w_savings savings_pressure (1 - risk_appetite)
+                     + w_team team_signal reach
         """
-        target = self.fixed_target + W_FUNDING * funded + W_TEAM * team_signal * self.reach
+        target = self.fixed_target + self._w_funding * funded \
+            + self._w_team * team_signal * self.reach
         target = 1.0 if target > 1.0 else (0.0 if target < 0.0 else target)
-        self.support += SUPPORT_ADJUST * (target - self.support)
+        self.support += self._adjust * (target - self.support)
 
     def decide(self, u: float) -> bool:
         """Approve the business case this month? Needs support, faster with a pathway."""
         if not self.approved:
-            rate = APPROVAL_RATE * self.support * (1.0 if self.has_pathway else PATHWAY_LEAK)
+            p = self.model.p
+            rate = p["approval_rate"] * self.support * (
+                1.0 if self.has_pathway else p["pathway_leak"])
             self.approved = u < rate
         return self.approved
 
@@ -286,16 +329,3 @@ class ClinicalLead(TeamPerson):
 
 class TeamMember(TeamPerson):
     """A commissioner, consultant, nurse, GP, mental-health specialist or patient."""
-
-
-# Organisational response coefficients (assumptions; docs/ODD.md, "Submodels").
-SUPPORT_ADJUST = 0.1  # managers revise their support slowly: ~10 months to adjust
-W_INCENTIVES = 0.3
-W_REGULATION = 0.2
-W_FUNDING = 0.2
-W_SAVINGS = 0.35
-W_TEAM = 0.3
-PATHWAY_LEAK = 0.4  # share of the team's signal that reaches decision makers informally
-NO_MANAGEMENT_LEAD = 0.6  # a clinical lead without a management lead is heard less
-SMALL_BID_ADVANTAGE = 1.5  # smaller bids are funded more readily (assumption)
-APPROVAL_RATE = 1.0  # monthly approval chance at full support with a decision pathway

@@ -34,15 +34,17 @@ def cmd_params(args: argparse.Namespace) -> int:
     from sim.parameters import markdown_table, table_rows
 
     if args.markdown:
-        print(markdown_table())
+        print(markdown_table(args.group))
         return 0
-    rows = table_rows()
-    cols = ("name", "level", "default", "bounds", "unit", "meaning")
+    rows = table_rows(args.group)
+    cols = ("name", "group", "level", "default", "plausible", "unit", "meaning")
     width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols[:-1]}
     print("  ".join(c.ljust(width[c]) for c in cols[:-1]) + "  meaning")
     for r in rows:
         print("  ".join(r[c].ljust(width[c]) for c in cols[:-1]) + "  " + r["meaning"])
-    print(f"\n{len(rows)} parameters; sources: 'icsim params --markdown' or docs/ODD.md")
+    what = f"{args.group}s" if args.group else "parameters (levers and assumptions)"
+    print(f"\n{len(rows)} {what}; bounds and sources: 'icsim params --markdown' or "
+          "docs/ODD.md")
     return 0
 
 
@@ -180,8 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "projects: why they stall, and what makes them reach a pilot.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("params", help="print the parameter registry")
+    p = sub.add_parser("params", help="print the parameter registry: every number the model "
+                       "uses", description="Print the parameter registry: the levers a policy "
+                       "maker or project could set, and the assumptions inside the mechanisms.")
     p.add_argument("--markdown", action="store_true", help="as a Markdown table with sources")
+    p.add_argument("--group", choices=("lever", "assumption"), default=None,
+                   help="only the levers or only the assumptions (default: both)")
     p.set_defaults(handler=cmd_params)
 
     p = sub.add_parser("scenarios", help="list the named scenarios")

@@ -37,8 +37,9 @@ def system_dac(model: IntegrationModel) -> tuple[float, float, float]:
 def organisation_profile(managers) -> tuple[float, float]:
     """The parts of organisational DAC that change only when a manager changes.
 
-    direction: chief executives' strategic support; alignment: decision pathways (0.4),
-    management leads matching the clinical leads (0.3) and project-management support (0.3).
+    direction: chief executives' strategic support; alignment: decision pathways, management
+    leads matching the clinical leads and project-management support, weighted by the
+    registry's ``align_pathway_weight`` and ``align_lead_weight`` (PM support: the rest).
     """
     n = len(managers)
     return (sum(m.ceo_support for m in managers) / n,
@@ -59,11 +60,14 @@ def team_dac(model: IntegrationModel) -> tuple[float, float, float]:
     """Transformation-team level (case, Table 3).
 
     direction: members' agreement with the shared vision; alignment: clarity of who leads
-    and of members' roles; commitment: members' engagement.
+    (weight ``team_alignment_leadership_weight``) and of members' roles; commitment:
+    members' engagement.
     """
     t = model.team
     direction = float(_sum(t.vision)) * t.inv_size
-    alignment = 0.5 * model.leadership_clarity + 0.5 * float(_sum(t.role_clarity)) * t.inv_size
+    w = model.p["team_alignment_leadership_weight"]
+    alignment = w * model.leadership_clarity + (1.0 - w) * float(_sum(t.role_clarity)) \
+        * t.inv_size
     commitment = float(_sum(t.engagement)) * t.inv_size
     return direction, alignment, commitment
 

@@ -14,6 +14,7 @@ point; ``simulate`` returns the model itself for callers who want its time serie
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import mesa
@@ -36,34 +37,6 @@ from sim.scenarios import parameters_for
 
 _sum = np.add.reduce  # a bare ufunc reduce: the hot path's mean without ndarray.mean's overhead
 
-# Team processes (assumptions unless cited; docs/ODD.md, "Submodels").
-VISION_RATE = 0.10  # monthly convergence of an attending member toward the shared vision
-ROLE_RATE = 0.08  # monthly gain in role clarity at a meeting, scaled by leadership clarity
-KNOWLEDGE_RATE = 0.15  # monthly learning at a meeting
-KNOWLEDGE_DECAY = 0.03  # monthly loss when absent; far below Argote et al.'s 25-45% bound
-LEADERSHIP_RECOVERY = 0.05  # monthly recovery of leadership clarity toward its ceiling
-LEAD_LOSS = 0.25  # share of leadership clarity lost when a clinical lead leaves
-HOST_LEADERSHIP_LOSS = 0.2  # ... when a new commissioner takes over hosting
-HOST_ROLE_RESET = 0.5  # share of role clarity kept when the host changes (team renamed)
-ENGAGEMENT_ADJUST = 0.2  # monthly adjustment of engagement toward motivation
-GOAL_GRADIENT = 0.2  # extra motivation as the goal nears (Kivetz et al. 2006)
-DISENGAGE = 0.5  # motivation kept by someone below their threshold (Repenning 2002)
-FRUSTRATION_WEIGHT = 0.6  # share of motivation frustration can take away
-PEER_WEIGHT = 0.4  # share of motivation that follows peers' attendance
-WIN_RELIEF = 0.5  # share of frustration a visible win relieves
-WIN_MEMORY = 0.8  # monthly persistence of the team's memory of recent wins
-SMALL_TASK = 0.1  # milestone size after the switch to small tasks
-PILOT_BOOST = 0.3  # engagement lift of a pilot starting (a big visible win)
-PILOT_LEARNING = 0.1  # monthly adjustment of pilot performance to team quality
-INTEGRATION_RATE = 0.3  # monthly chance of integration at full enablers and performance
-REOPEN = 0.15  # share of progress a newcomer can re-open at zero leadership and vision
-NEWCOMER_VISION = 0.8  # newcomers bring their organisation's view, not the team's vision
-RECOGNITION_LAG = 24  # months leaders take to recognise an overrun, at zero leadership clarity
-SCALE_DOWN_MONTHS = 6  # months a blocked full business case waits before scaling down
-MISFIT_REWORK = 0.4  # share of progress reworked at the business case per unit prescriptiveness
-LOCALITY_READY = 0.5  # engagement at which the locality lead declares readiness
-
-
 class IntegrationModel(mesa.Model):
     """One integration project at four levels, a month per step.
 
@@ -74,6 +47,10 @@ class IntegrationModel(mesa.Model):
         collect: record the monthly time series in ``datacollector`` (Mesa's
             ``DataCollector``); ``run_project`` turns it off for speed.
         rng: the seed or generator; all randomness flows from it.
+        schedule: time-varying national levers, a sequence of ``(month, {name: value})``
+            pairs applied at the start of that month, before its processes (national policy
+            in the case's period moved in waves). Only system-level levers may vary in
+            time; months are whole numbers >= 1.
         scenario: Mesa's experimental ``Scenario`` object, accepted only so that Mesa's
             SolaraViz can re-create the model; its ``rng`` is used when ``rng`` is None.
         **params: parameter values by registry name; the rest take their defaults.
@@ -82,7 +59,7 @@ class IntegrationModel(mesa.Model):
 
     def __init__(self, months: int = 60, collect: bool = True, rng: Any = None,
                  scenario_name: str = "baseline", scenario: Any = None,
-                 **params: Any) -> None:
+                 schedule: Any = None, **params: Any) -> None:
         if rng is None and scenario is not None:  # Mesa's own Scenario object (SolaraViz)
             rng = getattr(scenario, "rng", None)
         super().__init__(rng=rng)
@@ -92,6 +69,7 @@ class IntegrationModel(mesa.Model):
         self.months = check_months(months)
         self.scenario_name = scenario_name
         self.p = p = parameters_for(scenario_name, params)
+        self.schedule = check_schedule(schedule)
 
         # System level.
         self.system = SystemLeader(self)
@@ -112,10 +90,11 @@ class IntegrationModel(mesa.Model):
 
         # Transformation team: arrays plus one agent per seat.
         self.roles = team_roles(int(p["team_size"]))
-        self.team = TeamState(self.roles, p["turnover_rate"])
+        self.team = TeamState(self.roles, p)
         n = self.team.size
+        # founders know something of the service they want to change
         self.team.newcomers(np.arange(n), self.rng.random((n, 4)), p, 0,
-                            knowledge=0.5)  # founders know the service they want to change
+                            knowledge=p["founder_knowledge"])
         self.people: list[TeamPerson] = [self._seat(slot) for slot in range(n)]
         self._org_of_member = self.team.organisation
 
@@ -123,7 +102,7 @@ class IntegrationModel(mesa.Model):
         self.leadership_clarity: float = p["leadership_clarity"]
         self.progress: float = 0.0
         self.small_mode: bool = bool(p["small_tasks"])
-        self.task_size: float = min(p["task_size"], SMALL_TASK) if self.small_mode \
+        self.task_size: float = min(p["task_size"], p["small_task"]) if self.small_mode \
             else p["task_size"]
         self.next_milestone: float = self.task_size
         self.recent_wins: float = 0.0
@@ -177,6 +156,8 @@ class IntegrationModel(mesa.Model):
             self._record()
             return
         month = self.steps
+        if month in self.schedule:
+            self._apply_levers(self.schedule[month])
         p = self.p
         team = self.team
         n = team.size
@@ -196,15 +177,15 @@ class IntegrationModel(mesa.Model):
         if u[3] < self._host_hazard:
             self._replace_manager(0, u[4:8])
             self.host_changes += 1
-            team.role_clarity *= HOST_ROLE_RESET
-            self.leadership_clarity *= 1.0 - HOST_LEADERSHIP_LOSS
+            team.role_clarity *= p["host_role_reset"]
+            self.leadership_clarity *= 1.0 - p["host_leadership_loss"]
             events.append("host_change")
         for o in range(1, len(self.managers)):
             if u[8 + o] < self._manager_hazard:
                 self._replace_manager(o, self.people_rng.random(4))
                 events.append(f"manager_change:{ORGANISATIONS[o]}")
         commitment_team = self.dac_now[8]
-        signal = min(1.0, commitment_team * (0.3 + self.recent_wins))
+        signal = min(1.0, commitment_team * (p["signal_base"] + self.recent_wins))
         funded = min(1.0, self.system.funding_received)
         support = self.support
         for i, m in enumerate(self.managers):
@@ -226,23 +207,29 @@ class IntegrationModel(mesa.Model):
         leadership = self.leadership_clarity
         knowledge = float(team.knowledge @ attend) / present if present else 0.0
         k = self._k  # products of parameters, computed once (see _constants)
-        gain = (k.progress * attendance * (0.5 + 0.5 * self.dac_now[7])
-                * (0.6 + 0.4 * self._pm_share) * (0.6 + 0.4 * self.dac_now[5])
-                * (0.6 + 0.4 * knowledge) * (0.6 + 0.4 * self.dac_now[6]))
+        # Progress: each factor is (1 - w) + w x, with x the team's alignment, the share of
+        # organisations giving project-management support, managers' support, attending
+        # members' knowledge and the shared vision (weights: registry assumptions).
+        gain = (k.progress * attendance * (k.w_align0 + k.w_align * self.dac_now[7])
+                * (k.w_pm0 + k.w_pm * self._pm_share)
+                * (k.w_support0 + k.w_support * self.dac_now[5])
+                * (k.w_knowledge0 + k.w_knowledge * knowledge)
+                * (k.w_direction0 + k.w_direction * self.dac_now[6]))
         self.progress = min(1.0, self.progress + gain)
 
         # Vision converges toward the leads' vision as far as leadership is clear;
         # competing organisational agendas pull it apart (case: 'competing agendas'):
-        #   v += attend VISION_RATE L (ceiling - v) - agenda_pull agenda v,
-        #   agenda = savings_pressure (1 - org support) (1 - 0.6 face_to_face).
-        converge = attend * (VISION_RATE * leadership)
+        #   v += attend vision_rate L (ceiling - v) - agenda_pull agenda v,
+        #   agenda = savings_pressure (1 - org support) (1 - face_to_face_damping f2f).
+        converge = attend * (p["vision_rate"] * leadership)
         team.vision += converge * k.ceiling - (converge + k.pull * (1.0 - org_support)) \
             * team.vision
         team.role_clarity += attend * (k.role * leadership) * (1.0 - team.role_clarity)
         # Knowledge: learned at a meeting, slowly lost when absent.
         team.knowledge += np.where(attend, k.learn * (1.0 - team.knowledge),
-                                   -KNOWLEDGE_DECAY * team.knowledge)
-        self.leadership_clarity += LEADERSHIP_RECOVERY * (p["clinical_leadership"] - leadership)
+                                   -p["knowledge_decay"] * team.knowledge)
+        self.leadership_clarity += p["leadership_recovery"] * (
+            p["clinical_leadership"] - leadership)
 
         # 5. Small wins, frustration, engagement.
         win = self.progress >= self.next_milestone - 1e-12
@@ -250,30 +237,36 @@ class IntegrationModel(mesa.Model):
             self.small_wins += 1
             while self.next_milestone <= self.progress + 1e-12:
                 self.next_milestone += self.task_size
-            team.frustration *= 1.0 - WIN_RELIEF
+            team.frustration *= 1.0 - p["win_relief"]
             team.engagement += attend * p["win_boost"] * (1.0 - team.engagement)
             events.append("small_win")
         else:
-            team.frustration += attend * (k.frustration * (1.5 - leadership)) \
+            team.frustration += attend * (k.frustration * (p["frustration_leadership"]
+                                                           - leadership)) \
                 * (1.0 - team.frustration)
-        self.recent_wins = WIN_MEMORY * self.recent_wins + win
+        self.recent_wins = p["win_memory"] * self.recent_wins + win
         # Motivation: own disposition less frustration, times what peers do (Granovetter
         # 1978: thresholds respond to others' participation), plus the goal gradient;
         # below one's threshold, motivation collapses (Repenning 2002).
-        motivation = (team.disposition * (1.0 - PEER_WEIGHT + PEER_WEIGHT * attendance)
-                      * (1.0 - FRUSTRATION_WEIGHT * team.frustration)
-                      + (GOAL_GRADIENT * self.progress) * (0.5 + 0.5 * org_support))
-        motivation *= np.where(motivation < team.threshold, DISENGAGE, 1.0)
-        team.engagement += ENGAGEMENT_ADJUST * (np.minimum(motivation, 1.0) - team.engagement)
+        peer = p["peer_weight"]
+        motivation = (team.disposition * (1.0 - peer + peer * attendance)
+                      * (1.0 - p["frustration_weight"] * team.frustration)
+                      + (p["goal_gradient"] * self.progress)
+                      * (k.w_goal0 + k.w_goal * org_support))
+        motivation *= np.where(motivation < team.threshold, p["disengage"], 1.0)
+        team.engagement += p["engagement_adjust"] * (np.minimum(motivation, 1.0)
+                                                     - team.engagement)
 
         # The team may learn to work in small tasks (the case's switch): when frustration
         # is high, or when its leaders recognise that the project has overrun its initial
         # framework — the sooner, the clearer the leadership (case: 'It took some time for
         # the leaders to recognise … that delivering sustainable improvement may be a long
         # process'; the project was prolonged 'beyond initially proposed framework').
+        # The triggers are a structural choice (``small_task_triggers``).
         if not self.small_mode and p["learn_small_tasks"] and self.pilot_month is None and (
                 _sum(team.frustration) * team.inv_size >= p["learn_threshold"]
-                or month >= p["planned_months"] + RECOGNITION_LAG * (1.0 - leadership)):
+                or (k.overrun_trigger and month >= p["planned_months"]
+                    + p["recognition_lag"] * (1.0 - leadership))):
             self._switch_to_small_tasks(month, events)
 
         # 6. Gates: business case, pilot, integration; collapse.
@@ -303,11 +296,12 @@ class IntegrationModel(mesa.Model):
         # A running pilot: performance follows the team's alignment and commitment;
         # misfitting national models lower it. Full integration needs a finished
         # specification, a pilot that ran well, and aligned regulation and payment.
-        misfit = 1.0 - 0.5 * self.system.prescriptiveness
+        misfit = 1.0 - p["prescribed_pilot_misfit"] * self.system.prescriptiveness
         quality = 0.5 * (self.dac_now[7] + self.dac_now[8]) * misfit
-        self.pilot_performance += PILOT_LEARNING * (quality - self.pilot_performance)
+        self.pilot_performance += p["pilot_learning"] * (quality - self.pilot_performance)
         if (month - self.pilot_month >= p["pilot_months"] and self.progress >= 1.0 - 1e-12
-                and u[0] < INTEGRATION_RATE * self.system.enablers * self.pilot_performance):
+                and u[0] < p["integration_rate"] * self.system.enablers
+                * self.pilot_performance):
             self.integrated_month = month
             self.running = False
             events.append("integrated")
@@ -326,7 +320,7 @@ class IntegrationModel(mesa.Model):
             # the specification is reworked (case: national programmes 'did not always
             # match what was needed locally and what was already achieved').
             if self.system.prescriptiveness:
-                self.progress *= 1.0 - MISFIT_REWORK * self.system.prescriptiveness
+                self.progress *= 1.0 - p["misfit_rework"] * self.system.prescriptiveness
         if self.business_case_month is None:
             return
         approved = all([m.decide(d) for m, d in zip(self.managers, u[1:5], strict=True)])
@@ -334,14 +328,21 @@ class IntegrationModel(mesa.Model):
         money = self.available_funding + p["local_investment"] * (
             float(_sum(self.support[:-1])) * self.inv_managers)
         ready = (not self.small_mode
-                 or self.team.engagement[LOCALITY_LEAD_SLOT] >= LOCALITY_READY)
-        if approved and ready and money >= cost:
+                 or self.team.engagement[LOCALITY_LEAD_SLOT] >= p["locality_ready"])
+        # The money test is a structural choice: a hard threshold (default) or a monthly
+        # chance equal to the share of the cost the money covers (u[5]: the month's spare
+        # gate draw, so the threshold form's draws are unchanged).
+        if p["pilot_money_test"] == "chance":
+            covered = money >= cost or u[5] < money / cost
+        else:
+            covered = money >= cost
+        if approved and ready and covered:
             self.pilot_month = month
-            self.team.engagement += PILOT_BOOST * (1.0 - self.team.engagement)
-            self.team.frustration *= 1.0 - WIN_RELIEF
+            self.team.engagement += p["pilot_boost"] * (1.0 - self.team.engagement)
+            self.team.frustration *= 1.0 - p["win_relief"]
             events.append("pilot")
-        elif (not self.small_mode and p["learn_small_tasks"]
-              and month - self.business_case_month >= SCALE_DOWN_MONTHS):
+        elif (not self.small_mode and p["learn_small_tasks"] and self._k.scale_down_trigger
+              and month - self.business_case_month >= p["scale_down_months"]):
             # A full business case the money or the organisations will not carry: the
             # team scales down to what it can pilot (case: 'apply for smaller funding, to
             # introduce elements of integrated care to pilot solutions').
@@ -351,9 +352,17 @@ class IntegrationModel(mesa.Model):
         """Work in small tasks toward a locality pilot from now on."""
         self.small_mode = True
         self.small_tasks_month = month
-        self.task_size = min(self.task_size, SMALL_TASK)
+        self.task_size = min(self.task_size, self.p["small_task"])
         self.next_milestone = (math.floor(self.progress / self.task_size) + 1) * self.task_size
         events.append("small_tasks")
+
+    def _apply_levers(self, values: dict[str, Any]) -> None:
+        """A scheduled change of national levers: re-read what depends on them."""
+        self.p = p = {**self.p, **values}
+        self.system.apply_levers(p)
+        for m in self.managers:
+            m.apply_levers(p)
+        self._k = _constants(p, self.system.prescriptiveness)
 
     def _replace_manager(self, o: int, draws: np.ndarray) -> None:
         """A new responsible manager: support, pathway and management lead drawn anew."""
@@ -378,15 +387,15 @@ class IntegrationModel(mesa.Model):
         newcomer re-opens part of the specification, the less so the clearer the
         leadership and the shared vision.
         """
-        reopen = REOPEN * (1.0 - self.leadership_clarity) * (1.0 - self.dac_now[6])
+        reopen = self.p["reopen"] * (1.0 - self.leadership_clarity) * (1.0 - self.dac_now[6])
         self.progress *= (1.0 - reopen) ** slots.size
         self.team.newcomers(slots, self.people_rng.random((slots.size, 4)), self.p, month,
-                            vision_scale=NEWCOMER_VISION)
+                            vision_scale=self.p["newcomer_vision"])
         for slot in slots:
             self.people[slot].remove()
             self.people[slot] = self._seat(int(slot))
             if self.team.is_lead[slot]:
-                self.leadership_clarity *= 1.0 - LEAD_LOSS
+                self.leadership_clarity *= 1.0 - self.p["lead_loss"]
         self.turnover_events += int(slots.size)
 
     def _record(self) -> None:
@@ -445,26 +454,95 @@ _REPORTERS: dict[str, Any] = {
 
 
 class _Constants(NamedTuple):
-    """Products of parameters the monthly update uses, computed once per run."""
+    """Products of parameters the monthly update uses, computed once per run (and again
+    when a schedule changes a national lever)."""
 
-    progress: float  # progress_rate (1 + 0.3 meeting_feedback)(1 + prescriptiveness)
+    progress: float  # progress_rate (1 + feedback_progress meeting_feedback)
+    #                  (1 + prescribed_speedup prescriptiveness)
     ceiling: float  # vision ceiling: ready-made models fit local needs less well
-    pull: float  # agenda_pull savings_pressure (1 - 0.6 face_to_face)
-    role: float  # ROLE_RATE (1 + meeting_feedback)
-    learn: float  # KNOWLEDGE_RATE (1 + 0.5 meeting_feedback)
-    frustration: float  # frustration_rate (1 + shaming)
+    pull: float  # agenda_pull savings_pressure (1 - face_to_face_damping face_to_face)
+    role: float  # role_rate (1 + feedback_role meeting_feedback)
+    learn: float  # knowledge_rate (1 + feedback_learning meeting_feedback)
+    frustration: float  # frustration_rate (1 + shaming_frustration shaming)
+    w_align0: float  # the progress factors' (1 - w, w) pairs
+    w_align: float
+    w_pm0: float
+    w_pm: float
+    w_support0: float
+    w_support: float
+    w_knowledge0: float
+    w_knowledge: float
+    w_direction0: float
+    w_direction: float
+    w_goal0: float  # the goal gradient's dependence on support
+    w_goal: float
+    overrun_trigger: bool  # small_task_triggers includes the leaders' overrun recognition
+    scale_down_trigger: bool  # ... and the scale-down of a stalled business case
 
 
 def _constants(p: dict[str, Any], prescriptiveness: float) -> _Constants:
+    w_align = p["alignment_progress_weight"]
+    w_pm = p["pm_progress_weight"]
+    w_support = p["support_progress_weight"]
+    w_knowledge = p["knowledge_progress_weight"]
+    w_direction = p["direction_progress_weight"]
+    w_goal = p["goal_support_weight"]
+    triggers = p["small_task_triggers"]
     return _Constants(
-        progress=p["progress_rate"] * (1.0 + 0.3 * p["meeting_feedback"])
-        * (1.0 + prescriptiveness),
-        ceiling=1.0 - 0.3 * prescriptiveness,
-        pull=p["agenda_pull"] * p["savings_pressure"] * (1.0 - 0.6 * p["face_to_face"]),
-        role=ROLE_RATE * (1.0 + p["meeting_feedback"]),
-        learn=KNOWLEDGE_RATE * (1.0 + 0.5 * p["meeting_feedback"]),
-        frustration=p["frustration_rate"] * (1.0 + p["shaming"]),
+        progress=p["progress_rate"] * (1.0 + p["feedback_progress"] * p["meeting_feedback"])
+        * (1.0 + p["prescribed_speedup"] * prescriptiveness),
+        ceiling=1.0 - p["prescribed_vision_misfit"] * prescriptiveness,
+        pull=p["agenda_pull"] * p["savings_pressure"]
+        * (1.0 - p["face_to_face_damping"] * p["face_to_face"]),
+        role=p["role_rate"] * (1.0 + p["feedback_role"] * p["meeting_feedback"]),
+        learn=p["knowledge_rate"] * (1.0 + p["feedback_learning"] * p["meeting_feedback"]),
+        frustration=p["frustration_rate"] * (1.0 + p["shaming_frustration"] * p["shaming"]),
+        w_align0=1.0 - w_align, w_align=w_align, w_pm0=1.0 - w_pm, w_pm=w_pm,
+        w_support0=1.0 - w_support, w_support=w_support,
+        w_knowledge0=1.0 - w_knowledge, w_knowledge=w_knowledge,
+        w_direction0=1.0 - w_direction, w_direction=w_direction,
+        w_goal0=1.0 - w_goal, w_goal=w_goal,
+        overrun_trigger=triggers in ("frustration_overrun", "all"),
+        scale_down_trigger=triggers == "all",
     )
+
+
+def check_schedule(schedule: Any) -> dict[int, dict[str, Any]]:
+    """Validate a schedule of time-varying national levers; return ``{month: values}``.
+
+    ``schedule`` is ``None`` or a sequence of ``(month, {name: value})`` pairs; months are
+    whole numbers >= 1 and the names are system-level registry entries. Raises
+    ``UsageError`` with one line naming the culprit.
+    """
+    from sim.parameters import PARAMETERS, validate
+
+    if schedule is None:
+        return {}
+    if isinstance(schedule, Mapping):
+        schedule = list(schedule.items())
+    out: dict[int, dict[str, Any]] = {}
+    try:
+        entries = list(schedule)
+    except TypeError:
+        raise UsageError(f"schedule must be a sequence of (month, values) pairs, got "
+                         f"{schedule!r}") from None
+    for entry in entries:
+        if not (isinstance(entry, tuple | list) and len(entry) == 2
+                and isinstance(entry[1], Mapping)):
+            raise UsageError(f"schedule entries must be (month, {{lever: value}}) pairs, got "
+                             f"{entry!r}")
+        month, values = entry
+        if isinstance(month, bool) or not isinstance(month, int | np.integer) or month < 1:
+            raise UsageError(f"schedule month must be a whole number >= 1, got {month!r}")
+        for name in values:
+            param = PARAMETERS.get(name)
+            if param is not None and (param.level != "system" or param.group != "lever"):
+                system = ", ".join(p.name for p in PARAMETERS.values()
+                                   if p.level == "system" and p.group == "lever")
+                raise UsageError(f"schedule: '{name}' cannot vary in time; only national "
+                                 f"levers can: {system}")
+        out.setdefault(int(month), {}).update(validate(values))
+    return out
 
 
 def check_months(months: Any) -> int:
@@ -475,24 +553,25 @@ def check_months(months: Any) -> int:
 
 
 def simulate(scenario: str = "baseline", seed: int = 0, months: int = 60,
-             collect: bool = True, **overrides: Any) -> IntegrationModel:
+             collect: bool = True, schedule: Any = None, **overrides: Any) -> IntegrationModel:
     """Build and run one project; return the model (with its time series if ``collect``)."""
     months = check_months(months)
     model = IntegrationModel(months=months, collect=collect, rng=seed, scenario_name=scenario,
-                             **overrides)
+                             schedule=schedule, **overrides)
     model.run_for(months)
     return model
 
 
 def run_project(scenario: str = "baseline", seed: int = 0, months: int = 60,
-                **overrides: Any) -> dict[str, Any]:
+                schedule: Any = None, **overrides: Any) -> dict[str, Any]:
     """Run one project and return its summary (the fields of ``summary.json``).
 
     ``scenario`` names a scenario or a composition (``"enabling_national+toolkit"``);
     ``overrides`` are parameter values by registry name, validated as on the command line
-    (a ``ValueError`` naming the parameter and its bounds).
+    (a ``ValueError`` naming the parameter and its bounds); ``schedule`` gives
+    time-varying national levers (see :class:`IntegrationModel`).
     """
-    model = simulate(scenario, seed, months, collect=False, **overrides)
+    model = simulate(scenario, seed, months, collect=False, schedule=schedule, **overrides)
     out = model.summary()
     out["seed"] = seed
     return out

@@ -369,6 +369,10 @@ def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
         if param.kind == "bool":
             err(f"parameter '{name}' is a switch; sweep it as {name} = "
                 "{ values = [false, true] }")
+        if param.kind == "choice":
+            listed = ", ".join(f'"{c}"' for c in param.choices)
+            err(f"parameter '{name}' is a structural choice; sweep it as {name} = "
+                f"{{ values = [{listed}] }}")
         if low < param.low or high > param.high:
             err(f"parameter '{name}': bounds [{spec[0]}, {spec[1]}] lie outside the registry's "
                 f"[{param.low:g}, {param.high:g}]")
