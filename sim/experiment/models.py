@@ -4,7 +4,9 @@ This module runs inside the workers. It knows the model only through its contrac
 
 * the project's model: ``sim.model.run_project(scenario=..., seed=..., months=..., **params)``
   returns a summary dict; the numeric outcomes are derived from it here
-  (:func:`project_outcomes`);
+  (:func:`project_outcomes`). With ``engine = "fast"`` (the default) a batch runs in one
+  call of the fast engine (``sim.engine.fast.run_many``), which gives the same result run
+  for run;
 * a plug-in ``"module:function"``: ``function(params: dict, seed: int)`` returns a dict of
   numeric outcomes.
 
@@ -36,6 +38,11 @@ class ModelCall:
     scenario: str = "baseline"
     months: int = 60
     constants: Mapping[str, Any] = field(default_factory=dict)
+    engine: str = "fast"  # the project's model: "fast" or "mesa" (same results run for run)
+
+
+#: The project's engines: the fast engine and the Mesa (reference) engine.
+ENGINES = ("fast", "mesa")
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,8 @@ def _plugin_outcomes(result: Any, names: Sequence[str]) -> list[float]:
 
 def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
     """Run every run of ``batch``; exceptions are caught per run and recorded."""
+    if call.model == PROJECT_MODEL and call.engine == "fast":
+        return _run_fast(call, batch)
     func = _function(call.model)
     n, k = len(batch.seeds), len(call.outcomes)
     values = np.full((n, k), np.nan)
@@ -168,4 +177,77 @@ def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
             continue
         values[i] = row
         ok[i] = True
+    return BatchResult(batch.chunk, batch.first, ok, errors, values)
+
+
+_BASES: dict[tuple[Any, ...], Any] = {}
+
+
+def _base_values(scenario: str, constants: Mapping[str, Any]) -> dict[str, Any]:
+    """The scenario's values with the experiment's constants, validated once per batch
+    key (not once per run)."""
+    key = (scenario, tuple(sorted(constants.items())))
+    base = _BASES.get(key)
+    if base is None:
+        from sim.scenarios import parameters_for
+
+        base = _BASES[key] = parameters_for(scenario, constants)
+    return base
+
+
+def frame_outcomes(frame: Any, months: int, names: Sequence[str]) -> np.ndarray:
+    """The named numeric outcomes of fast-engine summaries (a DataFrame), as
+    :func:`project_outcomes` derives them from one summary: runs x outcomes."""
+    outcome = frame["outcome"].to_numpy()
+    pilot_month = frame["pilot_month"].to_numpy(dtype=float, na_value=np.nan)
+    out = np.empty((len(frame), len(names)))
+    for j, name in enumerate(names):
+        if name == "pilot":
+            out[:, j] = np.isin(outcome, list(_PILOT_OUTCOMES))
+        elif name in ("integrated", "collapsed", "stalled"):
+            out[:, j] = outcome == name
+        elif name == "pilot_month":
+            out[:, j] = pilot_month
+        elif name == "time_to_pilot":
+            out[:, j] = np.where(np.isnan(pilot_month), float(months), pilot_month)
+        elif name in frame.columns:
+            out[:, j] = frame[name].to_numpy(dtype=float, na_value=np.nan)
+        else:
+            raise KeyError(f"outcome '{name}' missing from the run summary")
+    return out
+
+
+def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
+    """A batch of the project's model in one call of the fast engine."""
+    from sim.engine.fast import run_many
+    from sim.engine.layout import pack_many
+    from sim.parameters import validate
+
+    n, k = len(batch.seeds), len(call.outcomes)
+    values = np.full((n, k), np.nan)
+    ok = np.zeros(n, dtype=bool)
+    errors: list[str | None] = [None] * n
+    rows: list[dict[str, Any]] = []
+    index: list[int] = []
+    try:
+        base = _base_values(call.scenario, call.constants)
+    except Exception as exc:  # noqa: BLE001 - recorded for every run of the batch
+        return BatchResult(batch.chunk, batch.first, ok,
+                           [f"{type(exc).__name__}: {exc}"[:2000]] * n, values)
+    for i, params in enumerate(batch.params):
+        try:
+            rows.append({**base, **validate(params)})
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, none stops
+            errors[i] = f"{type(exc).__name__}: {exc}"[:2000]
+            continue
+        index.append(i)
+    if index:
+        try:
+            frame = run_many(pack_many(rows), [int(batch.seeds[i]) for i in index],
+                             call.months)
+            values[index] = frame_outcomes(frame, call.months, call.outcomes)
+            ok[index] = True
+        except Exception as exc:  # noqa: BLE001 - recorded for every run of the batch
+            for i in index:
+                errors[i] = f"{type(exc).__name__}: {exc}"[:2000]
     return BatchResult(batch.chunk, batch.first, ok, errors, values)

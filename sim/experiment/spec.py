@@ -10,6 +10,7 @@ An experiment file declares what to sweep and how::
     replicates = 8
     seed = 1
     months = 60                  # the horizon (the project's model only)
+    engine = "fast"              # fast (default) | mesa: same results run for run
     outcomes = ["pilot", "time_to_pilot"]
 
     [parameters]
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UsageError
-from sim.experiment.models import PROJECT_MODEL
+from sim.experiment.models import ENGINES, PROJECT_MODEL
 from sim.parameters import PARAMETERS, unknown_message
 
 METHODS = ("sobol", "morris", "lhs", "grid")
@@ -48,7 +49,7 @@ DERIVED_OUTCOMES = ("pilot", "integrated", "collapsed", "stalled", "pilot_month"
 DEFAULT_OUTCOMES = ("pilot", "time_to_pilot", "integrated", "collapsed")
 ALLOWED_KEYS = ("name", "description", "model", "scenario", "method", "samples",
                 "second_order", "levels", "replicates", "seed", "months", "outcomes",
-                "runs_per_part", "parameters", "constants")
+                "runs_per_part", "engine", "parameters", "constants")
 DEFAULT_RUNS_PER_PART = 256
 #: The runner's own columns in every results part.
 RESULT_COLUMNS = ("point", "replicate", "seed", "status", "error")
@@ -139,6 +140,7 @@ class Experiment:
     description: str = ""
     text: str = ""
     source: str = "<string>"
+    engine: str = "fast"  # the project's model: "fast" or "mesa"
 
     @property
     def sha256(self) -> str:
@@ -192,7 +194,7 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
             f"got {model!r}")
     project = model == PROJECT_MODEL
     if not project:
-        for key in ("scenario", "months"):
+        for key in ("scenario", "months", "engine"):
             if key in data:
                 err(f"'{key}' applies to the project's model only, not to plug-in '{model}'")
 
@@ -228,6 +230,9 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
     scenario = _string(data, "scenario", err, default="baseline")
     if project:
         _check_scenario(scenario, err)
+    engine = _string(data, "engine", err, default="fast")
+    if engine not in ENGINES:
+        err(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
 
     raw_params = data.get("parameters")
     if not isinstance(raw_params, dict) or not raw_params:
@@ -270,7 +275,7 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
         name=name, model=model, method=method, samples=samples, replicates=replicates,
         seed=seed, outcomes=outcomes, levers=levers, constants=constants, scenario=scenario,
         months=months, second_order=second_order, levels=levels, runs_per_part=runs_per_part,
-        description=description, text=text, source=source)
+        description=description, text=text, source=source, engine=engine)
     if check_model:
         _check_model(experiment, err)
     return experiment
