@@ -53,6 +53,15 @@ def test_compiled_pcg64_draws_what_numpy_draws(seed):
     np.testing.assert_array_equal(rng.state_of(generator.bit_generator), streams[0])
 
 
+def test_compiled_seeding_gives_numpys_states():
+    seeds = [0, 1, 2, 12345, 2**32 - 1, 2**32, 2**32 + 5, 2**62 + 11, 2**63 - 1,
+             *range(1000, 1200)]
+    np.testing.assert_array_equal(fast.streams_for(seeds),
+                                  np.stack([rng.project_streams(s) for s in seeds]))
+    with pytest.raises(ValueError, match="seeds"):
+        fast.streams_for([-1])
+
+
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS) + [
     "enabling_national+toolkit", "austerity+stable_team", "prescriptive_national+small_wins"])
 def test_engines_agree_run_for_run_in_every_scenario(scenario):

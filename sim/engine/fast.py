@@ -107,10 +107,14 @@ def _add_to_histogram(histogram, month, dac, bins):
 
 
 def streams_for(seeds: Sequence[int]) -> np.ndarray:
-    """The random streams of runs with these seeds, ``uint64[runs, 2, 4]``."""
-    out = np.empty((len(seeds), 2, 4), dtype=np.uint64)
-    for i, seed in enumerate(seeds):
-        out[i] = rng.project_streams(int(seed))
+    """The random streams of runs with these seeds, ``uint64[runs, 2, 4]`` (numpy's
+    ``default_rng(seed)`` and its first spawned child, seeded in compiled code)."""
+    array = np.asarray(seeds)
+    if array.size and (array.dtype.kind not in "iu" or array.min() < 0
+                       or int(array.max()) >= 2**63):
+        raise ValueError("seeds must be whole numbers in [0, 2**63)")
+    out = np.empty((array.size, 2, 4), dtype=np.uint64)
+    rng.seed_streams(array.astype(np.int64).reshape(-1), out)
     return out
 
 

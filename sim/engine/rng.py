@@ -7,8 +7,10 @@ congruential generator with the XSL-RR output function, O'Neill 2014) from
 array ``[state_hi, state_lo, inc_hi, inc_lo]``, so compiled loops can draw without
 Python objects, and a test checks them against numpy.
 
-Seeding stays with numpy (``SeedSequence`` and ``PCG64``), so the initial states are
-numpy's own by construction.
+Seeding follows numpy's ``SeedSequence`` (O'Neill's seed_seq hash) and PCG64's
+``srandom``, also compiled, so the fast engine can seed a million runs without a Python
+object each; :func:`project_streams` builds the same states with numpy's own classes and
+a test checks that the two agree.
 """
 
 from __future__ import annotations
@@ -70,6 +72,29 @@ def fill(st: np.ndarray, out: np.ndarray) -> None:
         flat[i] = random(st)
 
 
+@numba.njit(inline="always", cache=True)
+def draw(streams: np.ndarray, row: int) -> float:
+    """One double from stream ``row`` of a ``uint64[2, 4]`` pair of streams (no views)."""
+    hi, lo = streams[row, 0], streams[row, 1]
+    new_lo = lo * _MULT_LO
+    new_hi = _mulhi(lo, _MULT_LO) + lo * _MULT_HI + hi * _MULT_LO
+    lo2 = new_lo + streams[row, 3]
+    carry = _ONE if lo2 < new_lo else np.uint64(0)
+    hi2 = new_hi + streams[row, 2] + carry
+    streams[row, 0] = hi2
+    streams[row, 1] = lo2
+    x = hi2 ^ lo2
+    rot = hi2 >> _S58
+    return float(((x >> rot) | (x << ((-rot) & _S63))) >> _S11) * _DOUBLE_UNIT
+
+
+@numba.njit(inline="always", cache=True)
+def draw_into(streams: np.ndarray, row: int, out: np.ndarray, count: int) -> None:
+    """``out[:count]`` = the next ``count`` doubles of stream ``row``."""
+    for i in range(count):
+        out[i] = draw(streams, row)
+
+
 def _split(value: int) -> tuple[int, int]:
     return (value >> 64) & _MASK64, value & _MASK64
 
@@ -105,3 +130,90 @@ def project_streams(seed: int) -> np.ndarray:
     out[0] = state_of(np.random.PCG64(sequence))
     out[1] = state_of(np.random.PCG64(sequence.spawn(1)[0]))
     return out
+
+
+# ---------------------------------------------------------------- compiled seeding
+_M32_INT = 0xFFFFFFFF
+_INIT_A = np.uint64(0x43B0D7E5)
+_MULT_A = np.uint64(0x931E8875)
+_INIT_B = np.uint64(0x8B51F9DD)
+_MULT_B = np.uint64(0x58F38DED)
+_MIX_MULT_L = np.uint64(0xCA01F9DD)
+_MIX_MULT_R = np.uint64(0x4973F715)
+_XSHIFT = np.uint64(16)
+_POOL = 4
+
+
+@numba.njit(inline="always", cache=True)
+def _hashmix(value: np.uint64, hash_const: np.ndarray) -> np.uint64:
+    value = (value ^ hash_const[0]) & _M32
+    hash_const[0] = (hash_const[0] * _MULT_A) & _M32
+    value = (value * hash_const[0]) & _M32
+    return value ^ (value >> _XSHIFT)
+
+
+@numba.njit(inline="always", cache=True)
+def _mix(x: np.uint64, y: np.uint64) -> np.uint64:
+    result = (_MIX_MULT_L * x - _MIX_MULT_R * y) & _M32
+    return result ^ (result >> _XSHIFT)
+
+
+@numba.njit(cache=True)
+def _seed_state(entropy: np.ndarray, out: np.ndarray) -> None:
+    """PCG64's state from ``SeedSequence`` entropy words (uint32 values in uint64)."""
+    mixer = np.zeros(_POOL, dtype=np.uint64)
+    hash_const = np.array([_INIT_A], dtype=np.uint64)
+    for i in range(_POOL):
+        mixer[i] = _hashmix(entropy[i] if i < entropy.size else np.uint64(0), hash_const)
+    for i_src in range(_POOL):
+        for i_dst in range(_POOL):
+            if i_src != i_dst:
+                mixer[i_dst] = _mix(mixer[i_dst], _hashmix(mixer[i_src], hash_const))
+    for i_src in range(_POOL, entropy.size):
+        for i_dst in range(_POOL):
+            mixer[i_dst] = _mix(mixer[i_dst], _hashmix(entropy[i_src], hash_const))
+    # generate_state(4, uint64): eight 32-bit words, little-endian pairs
+    words = np.empty(8, dtype=np.uint64)
+    h = _INIT_B
+    for i in range(8):
+        value = (mixer[i % _POOL] ^ h) & _M32
+        h = (h * _MULT_B) & _M32
+        value = (value * h) & _M32
+        words[i] = value ^ (value >> _XSHIFT)
+    seed_hi = words[0] | (words[1] << _S32)
+    seed_lo = words[2] | (words[3] << _S32)
+    inc_hi = words[4] | (words[5] << _S32)
+    inc_lo = words[6] | (words[7] << _S32)
+    # srandom: state = 0, inc = (initseq << 1) | 1, step, state += initstate, step
+    out[0] = np.uint64(0)
+    out[1] = np.uint64(0)
+    out[2] = (inc_hi << _ONE) | (inc_lo >> _S63)
+    out[3] = (inc_lo << _ONE) | _ONE
+    next_uint64(out)
+    lo = out[1] + seed_lo
+    carry = _ONE if lo < out[1] else np.uint64(0)
+    out[0] = out[0] + seed_hi + carry
+    out[1] = lo
+    next_uint64(out)
+
+
+@numba.njit(cache=True)
+def seed_streams(seeds: np.ndarray, out: np.ndarray) -> None:
+    """``out[r]`` = the two streams of seed ``seeds[r]`` (as :func:`project_streams`);
+    seeds are non-negative integers below 2**63."""
+    entropy = np.zeros(6, dtype=np.uint64)
+    for r in range(seeds.shape[0]):
+        seed = np.uint64(seeds[r])
+        lo = seed & _M32
+        hi = seed >> _S32
+        n = 2 if hi else 1
+        entropy[0] = lo
+        entropy[1] = hi
+        _seed_state(entropy[:n], out[r, 0])
+        # the first spawned child: entropy padded to the pool size, then spawn key (0,)
+        entropy[2] = np.uint64(0)
+        entropy[3] = np.uint64(0)
+        if n == 1:
+            entropy[1] = np.uint64(0)
+        entropy[4] = np.uint64(0)
+        _seed_state(entropy[:5], out[r, 1])

@@ -114,6 +114,7 @@ from sim.engine.layout import (
     TRIGGERS_ALL,
     TRIGGERS_OVERRUN,
 )
+from sim.engine.rng import draw, draw_into
 
 _jit = numba.njit(cache=True)
 # The submodels are inlined into the month (and the month into the fast engine's loop):
@@ -144,8 +145,8 @@ class Project:
 
 @_jit
 def scratch(n: int):
-    """Work space of the month: the month's uniforms plus four, and who attends."""
-    return np.empty(2 * n + 24), np.empty(n, dtype=np.bool_)
+    """Work space of the month: the month's uniforms, and who attends."""
+    return np.empty(2 * n + 20), np.empty(n, dtype=np.bool_)
 
 
 @_jit
@@ -215,22 +216,22 @@ def organisation_profile(p, g, m) -> None:
 
 @_inline
 def newcomer(p, t, ti, slot: int, month: int, knowledge: float, vision_scale: float,
-             draws: np.ndarray) -> None:
+             d0: float, d1: float, d2: float, d3: float) -> None:
     """Seat a new person (ODD §7.5): no project knowledge (case: 'too many personnel
     changes'; Carley 1992), their own disposition and threshold (Granovetter 1978), a vision
     and role clarity drawn around the levers' means. The clips keep states on their scales;
     the 0.05 floor on disposition and the 0.95 ceiling on thresholds keep everyone able to
     engage and to disengage."""
     disposition = min(1.0, max(0.05, p.initial_engagement
-                               + p.disposition_spread * (draws[0] - 0.5)))
+                               + p.disposition_spread * (d0 - 0.5)))
     t[T_DISPOSITION, slot] = disposition
     t[T_ENGAGEMENT, slot] = disposition
     t[T_THRESHOLD, slot] = min(0.95, max(0.0, p.motivation_threshold
-                                         + p.threshold_spread * (draws[1] - 0.5)))
+                                         + p.threshold_spread * (d1 - 0.5)))
     t[T_VISION, slot] = min(1.0, max(0.0, vision_scale * p.initial_vision
-                                     + p.vision_spread * (draws[2] - 0.5)))
+                                     + p.vision_spread * (d2 - 0.5)))
     t[T_ROLE, slot] = min(1.0, max(0.0, p.initial_role_clarity
-                                   + p.role_spread * (draws[3] - 0.5)))
+                                   + p.role_spread * (d3 - 0.5)))
     t[T_KNOWLEDGE, slot] = knowledge
     t[T_FRUSTRATION, slot] = 0.0
     ti[TI_JOINED, slot] = month
@@ -291,7 +292,8 @@ def initialise(p, g, c, dac, dac_sum, m, support, t, ti, streams) -> None:
     founders = np.empty((n, 4))
     rng.fill(st, founders)
     for s in range(n):  # founders know something of the service they want to change
-        newcomer(p, t, ti, s, 0, p.founder_knowledge, 1.0, founders[s])
+        newcomer(p, t, ti, s, 0, p.founder_knowledge, 1.0, founders[s, 0], founders[s, 1],
+                 founders[s, 2], founders[s, 3])
     g[G_LEADERSHIP] = p.leadership_clarity
     small = p.small_tasks != 0.0
     c[C_SMALL_MODE] = small
@@ -342,7 +344,7 @@ def enablers(p) -> float:
 
 
 # ================================================================ the month (ODD §3)
-@_jit
+@_inline
 def month_step(p, g, c, dac, dac_sum, m, support, t, ti, streams, work, attend,
                month: int, horizon: int) -> None:
     """One month of one project: system, organisations, turnover, meeting, small wins and
@@ -352,12 +354,11 @@ def month_step(p, g, c, dac, dac_sum, m, support, t, ti, streams, work, attend,
     c[C_MANAGERS_REPLACED] = 0
     n = t.shape[1]
     if c[C_RUNNING]:
-        u = work[:2 * n + 20]
-        d = work[2 * n + 20:2 * n + 24]  # four uniforms for a new manager or newcomer
-        rng.fill(streams[0], u)
+        u = work  # the month's 2 n + 20 uniforms, then four for each new person
+        draw_into(streams, 0, u, 2 * n + 20)
         system_level(p, g, c, u)
-        organisation_level(p, g, c, dac, m, support, t, u, streams[1], d)
-        turnover(p, g, c, dac, t, ti, u, streams[1], d, month)
+        organisation_level(p, g, c, dac, m, support, t, u, streams)
+        turnover(p, g, c, dac, t, ti, u, streams, month)
         leadership = g[G_LEADERSHIP]  # the month's processes read it before recovery
         attendance = meeting(p, g, dac, support, t, ti, u, attend)
         wins_and_engagement(p, g, c, support, t, ti, attend, attendance, leadership)
@@ -409,7 +410,7 @@ def replace_manager(p, g, c, m, support, o: int, d0: float, d1: float, d2: float
 
 
 @_inline
-def organisation_level(p, g, c, dac, m, support, t, u, people, d) -> None:
+def organisation_level(p, g, c, dac, m, support, t, u, streams) -> None:
     """Host change and manager turnover (ODD §7.3), then managers' support (§7.4)."""
     if u[3] < g[G_HOST_HAZARD]:
         replace_manager(p, g, c, m, support, 0, u[4], u[5], u[6], u[7])
@@ -420,8 +421,9 @@ def organisation_level(p, g, c, dac, m, support, t, u, people, d) -> None:
         c[C_EVENTS] |= E_HOST_CHANGE
     for o in range(1, N_ORGS):
         if u[8 + o] < g[G_MANAGER_HAZARD]:
-            rng.fill(people, d)
-            replace_manager(p, g, c, m, support, o, d[0], d[1], d[2], d[3])
+            d0, d1 = draw(streams, 1), draw(streams, 1)
+            d2, d3 = draw(streams, 1), draw(streams, 1)
+            replace_manager(p, g, c, m, support, o, d0, d1, d2, d3)
             c[C_EVENTS] |= E_MANAGER_CHANGE
     signal = min(1.0, dac[D_TEAM_COMMITMENT] * (p.signal_base + g[G_RECENT_WINS]))
     funded = min(1.0, g[G_FUNDING_RECEIVED])
@@ -434,7 +436,7 @@ def organisation_level(p, g, c, dac, m, support, t, u, people, d) -> None:
 
 
 @_inline
-def turnover(p, g, c, dac, t, ti, u, people, d, month: int) -> None:
+def turnover(p, g, c, dac, t, ti, u, streams, month: int) -> None:
     """Leavers go; newcomers take their seats and may re-open agreed decisions (ODD §7.5;
     case: 'A lack of clear leadership, and a clear vision shared by everybody, made the
     programme vulnerable in face of … the personnel changes')."""
@@ -450,8 +452,8 @@ def turnover(p, g, c, dac, t, ti, u, people, d, month: int) -> None:
     g[G_PROGRESS] *= (1.0 - reopen) ** float(leavers)
     for s in range(n):
         if ti[TI_LEFT, s]:
-            rng.fill(people, d)
-            newcomer(p, t, ti, s, month, 0.0, p.newcomer_vision, d)
+            newcomer(p, t, ti, s, month, 0.0, p.newcomer_vision, draw(streams, 1),
+                     draw(streams, 1), draw(streams, 1), draw(streams, 1))
     for s in range(n):
         if ti[TI_LEFT, s] and ti[TI_IS_LEAD, s]:
             g[G_LEADERSHIP] *= 1.0 - p.lead_loss
@@ -495,17 +497,16 @@ def meeting(p, g, dac, support, t, ti, u, attend) -> float:
     # organisational agendas pull it apart (case: 'competing agendas').
     converge_rate = p.vision_rate * leadership
     role_rate = g[G_K_ROLE] * leadership
-    for s in range(n):
+    ceiling, pull, learn, decay = g[G_K_CEILING], g[G_K_PULL], g[G_K_LEARN], p.knowledge_decay
+    for s in range(n):  # branch-free: a is 1.0 for those present, 0.0 for the absent
+        a = 1.0 if attend[s] else 0.0
         org_support = support[ti[TI_ORG, s]]
-        converge = converge_rate if attend[s] else 0.0
+        converge = a * converge_rate
         v = t[T_VISION, s]
-        t[T_VISION, s] = v + (converge * g[G_K_CEILING]
-                              - (converge + g[G_K_PULL] * (1.0 - org_support)) * v)
-        if attend[s]:
-            t[T_ROLE, s] += role_rate * (1.0 - t[T_ROLE, s])
-            t[T_KNOWLEDGE, s] += g[G_K_LEARN] * (1.0 - t[T_KNOWLEDGE, s])
-        else:
-            t[T_KNOWLEDGE, s] += -p.knowledge_decay * t[T_KNOWLEDGE, s]
+        t[T_VISION, s] = v + (converge * ceiling - (converge + pull * (1.0 - org_support)) * v)
+        t[T_ROLE, s] += a * role_rate * (1.0 - t[T_ROLE, s])
+        k = t[T_KNOWLEDGE, s]
+        t[T_KNOWLEDGE, s] = k + (a * learn * (1.0 - k) - (1.0 - a) * decay * k)
     g[G_LEADERSHIP] += p.leadership_recovery * (p.clinical_leadership - leadership)
     return attendance
 
@@ -522,32 +523,32 @@ def wins_and_engagement(p, g, c, support, t, ti, attend, attendance: float,
         c[C_SMALL_WINS] += 1
         while g[G_NEXT_MILESTONE] <= progress + _TOL:
             g[G_NEXT_MILESTONE] += g[G_TASK_SIZE]
+        relief, boost = 1.0 - p.win_relief, p.win_boost
         for s in range(n):
-            t[T_FRUSTRATION, s] *= 1.0 - p.win_relief
-            if attend[s]:
-                t[T_ENGAGEMENT, s] += p.win_boost * (1.0 - t[T_ENGAGEMENT, s])
+            t[T_FRUSTRATION, s] *= relief
+            a = 1.0 if attend[s] else 0.0
+            t[T_ENGAGEMENT, s] += a * boost * (1.0 - t[T_ENGAGEMENT, s])
         c[C_EVENTS] |= E_SMALL_WIN
     else:
         grow = g[G_K_FRUSTRATION] * (p.frustration_leadership - leadership)
         for s in range(n):
-            if attend[s]:
-                t[T_FRUSTRATION, s] += grow * (1.0 - t[T_FRUSTRATION, s])
+            a = 1.0 if attend[s] else 0.0
+            t[T_FRUSTRATION, s] += a * grow * (1.0 - t[T_FRUSTRATION, s])
     g[G_RECENT_WINS] = p.win_memory * g[G_RECENT_WINS] + (1.0 if win else 0.0)
     # Motivation: own disposition less frustration, times what peers do (Granovetter 1978),
     # plus the goal gradient (Kivetz et al. 2006); below one's threshold, motivation
     # collapses (Repenning 2002).
     peers = 1.0 - p.peer_weight + p.peer_weight * attendance
     goal = p.goal_gradient * progress
+    w_goal, w_frustration = p.goal_support_weight, p.frustration_weight
+    disengage, adjust = p.disengage, p.engagement_adjust
     for s in range(n):
         org_support = support[ti[TI_ORG, s]]
         motivation = (t[T_DISPOSITION, s] * peers
-                      * (1.0 - p.frustration_weight * t[T_FRUSTRATION, s])
-                      + goal * ((1.0 - p.goal_support_weight)
-                                + p.goal_support_weight * org_support))
-        if motivation < t[T_THRESHOLD, s]:
-            motivation *= p.disengage
-        t[T_ENGAGEMENT, s] += p.engagement_adjust * (min(motivation, 1.0)
-                                                     - t[T_ENGAGEMENT, s])
+                      * (1.0 - w_frustration * t[T_FRUSTRATION, s])
+                      + goal * ((1.0 - w_goal) + w_goal * org_support))
+        motivation *= disengage if motivation < t[T_THRESHOLD, s] else 1.0
+        t[T_ENGAGEMENT, s] += adjust * (min(motivation, 1.0) - t[T_ENGAGEMENT, s])
 
 
 # ================================================================ the switch (ODD §7.9)
