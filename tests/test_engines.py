@@ -136,3 +136,23 @@ def test_monthly_histograms_give_the_mesa_engines_quantiles_to_within_a_bin():
         for j, q in enumerate((0.1, 0.5, 0.9)):
             exact = np.quantile(values, q, axis=0, method="inverted_cdf")
             assert np.all(np.abs(bands[:, k, j] - exact) <= 1.0 / fast.HIST_BINS + 1e-12), key
+
+
+def test_probes_record_the_state_at_the_end_of_a_month_as_the_mesa_engine_has_it():
+    seeds = list(range(20))
+    frame = fast.run_many(layout.pack_many([parameters_for("baseline")] * 20), seeds, 60,
+                          probe_months=(6, 36))
+    for seed in seeds[:8]:
+        model = sim.IntegrationModel(months=60, collect=False, rng=seed)
+        model.run_for(36)
+        row = frame.iloc[seed]
+        assert row["host_changes_m36"] == model.host_changes
+        assert row["funding_received_m36"] == model.system.funding_received
+        assert row["mean_frustration_m36"] == pytest.approx(model.team.frustration.mean(),
+                                                            abs=1e-12)
+        assert row["engagement_sd_m36"] == pytest.approx(model.team.engagement.std(),
+                                                         abs=1e-12)
+        for k, key in enumerate(sim.DAC_KEYS):
+            assert row[f"dac_{key}_m36"] == model.dac_now[k]
+        pilot = row["pilot_month"]
+        assert pd.isna(pilot) == np.isnan(row["pilot_funding"])

@@ -10,6 +10,7 @@ whatever the number of runs).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -36,6 +37,8 @@ from sim.engine.layout import (
     N_DAC,
     NOT_YET,
     PARAM_DTYPE,
+    T_ENGAGEMENT,
+    T_FRUSTRATION,
 )
 from sim.engine.submodels import allocate, apply_levers, initialise, month_step, scratch
 from sim.measures import DAC_KEYS, outcome_name
@@ -53,20 +56,28 @@ FLOAT_FIELDS = (tuple(f"dac_{k}" for k in DAC_KEYS) + tuple(f"mean_dac_{k}" for 
                 + ("mean_engagement", "final_progress", "funding_received"))
 #: Bins of the monthly DAC histograms on [0, 1] (quantiles to within 1/HIST_BINS).
 HIST_BINS = 200
+#: What a probe records at the end of a probed month (``run_many(probe_months=...)``).
+PROBE_FIELDS = ("host_changes", "policy_churns", "turnover_events", "funding_received",
+                "mean_frustration", "engagement_sd") + tuple(f"dac_{k}" for k in DAC_KEYS)
 
 
 @numba.njit(cache=True)
-def run_batch(params, streams, months, schedule_months, schedule_params, histogram):
+def run_batch(params, streams, months, schedule_months, schedule_params, histogram,
+              probe_months, probes, pilot_funding):
     """Run ``len(params)`` projects for ``months`` months.
 
     ``streams`` is ``uint64[runs, 2, 4]`` (consumed); ``schedule_months`` ``int64[K]`` and
     ``schedule_params`` ``PARAM_DTYPE[runs, K]`` give each run's scheduled lever changes
     (``K = 0``: none); ``histogram`` is ``int64[months + 1, 9, HIST_BINS]``, added to
-    (pass shape ``(0, 9, HIST_BINS)`` for none). Returns ``(ints, floats)``.
+    (pass shape ``(0, 9, HIST_BINS)`` for none); ``probes[r, j]`` receives the
+    ``PROBE_FIELDS`` at the end of month ``probe_months[j]`` and ``pilot_funding[r]`` the
+    national money received by the month a pilot started (NaN: no pilot) — pass empty
+    arrays for none. Returns ``(ints, floats)``.
     """
     runs = params.shape[0]
     ints = np.empty((runs, len(_INT_SOURCES)), dtype=np.int64)
     floats = np.empty((runs, 2 * N_DAC + 3))
+    probing = probes.shape[0] > 0
     bins = histogram.shape[2]
     record = histogram.shape[0] > 0
     for r in range(runs):
@@ -87,6 +98,12 @@ def run_batch(params, streams, months, schedule_months, schedule_params, histogr
                        months)
             if record:
                 _add_to_histogram(histogram, month, dac, bins)
+            if probing:
+                if c[C_PILOT] == month:
+                    pilot_funding[r] = g[G_FUNDING_RECEIVED]
+                for j in range(probe_months.shape[0]):
+                    if probe_months[j] == month:
+                        _probe(probes[r, j], g, c, dac, t)
         for k in range(len(_INT_SOURCES)):
             ints[r, k] = c[_INT_SOURCES[k]]
         months_run = max(c[C_MONTHS_RUN], 1)
@@ -97,6 +114,28 @@ def run_batch(params, streams, months, schedule_months, schedule_params, histogr
         floats[r, 2 * N_DAC + 1] = g[G_PROGRESS]
         floats[r, 2 * N_DAC + 2] = g[G_FUNDING_RECEIVED]
     return ints, floats
+
+
+@numba.njit(cache=True)
+def _probe(out, g, c, dac, t):
+    n = t.shape[1]
+    out[0] = c[C_HOST_CHANGES]
+    out[1] = c[C_POLICY_CHURNS]
+    out[2] = c[C_TURNOVER_EVENTS]
+    out[3] = g[G_FUNDING_RECEIVED]
+    frustration = 0.0
+    mean = 0.0
+    for s in range(n):
+        frustration += t[T_FRUSTRATION, s]
+        mean += t[T_ENGAGEMENT, s]
+    mean /= n
+    spread = 0.0
+    for s in range(n):
+        spread += (t[T_ENGAGEMENT, s] - mean) ** 2
+    out[4] = frustration / n
+    out[5] = math.sqrt(spread / n)
+    for k in range(N_DAC):
+        out[6 + k] = dac[k]
 
 
 @numba.njit(cache=True)
@@ -138,14 +177,17 @@ def _schedule_arrays(params: np.ndarray,
 
 def run_many(params: np.ndarray, seeds: Sequence[int], months: int = 60,
              schedule: Mapping[int, Mapping[str, Any]] | None = None,
-             histogram: np.ndarray | None = None) -> pd.DataFrame:
+             histogram: np.ndarray | None = None,
+             probe_months: Sequence[int] = ()) -> pd.DataFrame:
     """Run one project per ``(params[i], seeds[i])``; return their summaries.
 
     ``params`` is a ``PARAM_DTYPE`` array (``sim.engine.layout.pack_many``); ``schedule``
     a validated schedule shared by all runs; ``histogram`` an optional
     ``int64[months + 1, 9, HIST_BINS]`` array that the monthly DAC values are added to.
     The frame has the columns of ``run_project``'s summary (but ``parameters``, ``scenario``
-    and ``months``), gate months as nullable integers.
+    and ``months``), gate months as nullable integers. With ``probe_months`` it also has
+    ``<field>_m<month>`` columns for every ``PROBE_FIELDS`` entry at the end of each probed
+    month, and ``pilot_funding`` (national money received by the pilot month).
     """
     params = np.ascontiguousarray(params, dtype=PARAM_DTYPE).reshape(-1)
     if len(seeds) != params.shape[0]:
@@ -153,9 +195,20 @@ def run_many(params: np.ndarray, seeds: Sequence[int], months: int = 60,
     sched_months, sched_params = _schedule_arrays(params, schedule)
     if histogram is None:
         histogram = np.zeros((0, N_DAC, HIST_BINS), dtype=np.int64)
+    probe_at = np.asarray(sorted(set(int(m) for m in probe_months)), dtype=np.int64)
+    if probe_at.size and (probe_at.min() < 1 or probe_at.max() > months):
+        raise ValueError(f"probe months must lie in [1, {months}]")
+    runs = params.shape[0] if probe_at.size else 0
+    probes = np.full((runs, probe_at.size, len(PROBE_FIELDS)), np.nan)
+    pilot_funding = np.full(runs, np.nan)
     ints, floats = run_batch(params, streams_for(seeds), int(months), sched_months,
-                             sched_params, histogram)
+                             sched_params, histogram, probe_at, probes, pilot_funding)
     frame = pd.DataFrame(floats, columns=FLOAT_FIELDS)
+    if probe_at.size:
+        extra = {f"{name}_m{month}": probes[:, j, k] for j, month in enumerate(probe_at)
+                 for k, name in enumerate(PROBE_FIELDS)}
+        extra["pilot_funding"] = pilot_funding
+        frame = pd.concat([frame, pd.DataFrame(extra)], axis=1)
     for k, name in enumerate(INT_FIELDS):
         column = ints[:, k]
         if k < _GATES:
