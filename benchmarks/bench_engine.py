@@ -43,23 +43,6 @@ def _per_run(func, runs: int, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def _random_point(seed: int = 7) -> dict:
-    from sim.parameters import PARAMETERS
-
-    generator = np.random.default_rng(seed)
-    point = {}
-    for name, p in PARAMETERS.items():
-        if p.kind == "bool":
-            point[name] = bool(generator.random() < 0.5)
-        elif p.kind == "choice":
-            point[name] = p.choices[int(generator.integers(len(p.choices)))]
-        else:
-            low, high = p.plausible_range
-            x = low + (high - low) * generator.random()
-            point[name] = int(round(x)) if p.kind == "int" else float(x)
-    return point
-
-
 def _old_mesa_engine(runs: int) -> float | None:
     """Seconds per baseline run of the Mesa engine at OLD_COMMIT (a subprocess)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,12 +90,13 @@ def main() -> None:
 
     import sim
     from sim.engine import fast, layout
+    from sim.parameters import random_point
     from sim.scenarios import parameters_for
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, numpy {np.__version__}")
     baseline = parameters_for("baseline")
-    point = parameters_for("baseline", _random_point())
+    point = parameters_for("baseline", random_point(np.random.default_rng(7)))
     rows = {}
     for label, values in (("baseline", baseline), ("random point", point)):
         [sim.run_project(seed=s, **values) for s in range(20)]  # warm up

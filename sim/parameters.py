@@ -648,6 +648,25 @@ def principal() -> list[Parameter]:
     return [p for p in _REGISTRY if p.principal]
 
 
+def random_point(generator: np.random.Generator,
+                 names: list[str] | None = None) -> dict[str, Value]:
+    """Values drawn uniformly over the plausible ranges (switches and choices uniformly
+    over their values) for ``names`` (default: every entry): a random point of the model's
+    parameter space, for tests and benchmarks."""
+    values: dict[str, Value] = {}
+    for name in names if names is not None else list(PARAMETERS):
+        p = PARAMETERS[name]
+        if p.kind == "bool":
+            values[name] = bool(generator.random() < 0.5)
+        elif p.kind == "choice":
+            values[name] = p.choices[int(generator.integers(len(p.choices)))]
+        else:
+            low, high = p.plausible_range
+            x = low + (high - low) * generator.random()
+            values[name] = int(round(x)) if p.kind == "int" else float(x)
+    return values
+
+
 def unknown_message(name: str) -> str:
     known = ", ".join(PARAMETERS)
     return f"unknown parameter '{name}'; known parameters: {known}"

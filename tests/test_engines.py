@@ -14,7 +14,7 @@ import pytest
 
 import sim
 from sim.engine import fast, layout, rng
-from sim.parameters import PARAMETERS
+from sim.parameters import random_point
 from sim.scenarios import SCENARIOS, parameters_for
 
 
@@ -46,8 +46,8 @@ def test_compiled_pcg64_draws_what_numpy_draws(seed):
     generator = np.random.default_rng(seed)
     child = generator.spawn(1)[0]
     main, people = np.empty(500), np.empty((9, 4))
-    rng.fill(streams[0], main)
-    rng.fill(streams[1], people)
+    rng.fill(streams, 0, main)
+    rng.fill(streams, 1, people)
     np.testing.assert_array_equal(main, generator.random(500))
     np.testing.assert_array_equal(people, child.random((9, 4)))
     np.testing.assert_array_equal(rng.state_of(generator.bit_generator), streams[0])
@@ -70,24 +70,10 @@ def test_engines_agree_run_for_run_in_every_scenario(scenario):
                       [list(_fast(parameters_for(scenario), [0]).columns)])
 
 
-def _random_point(generator: np.random.Generator) -> dict:
-    values = {}
-    for name, p in PARAMETERS.items():
-        if p.kind == "bool":
-            values[name] = bool(generator.random() < 0.5)
-        elif p.kind == "choice":
-            values[name] = p.choices[int(generator.integers(len(p.choices)))]
-        else:
-            low, high = p.plausible_range
-            x = low + (high - low) * generator.random()
-            values[name] = int(round(x)) if p.kind == "int" else float(x)
-    return values
-
-
 def test_engines_agree_run_for_run_at_random_points_of_every_lever_and_assumption():
     generator = np.random.default_rng(20261128)
     for _ in range(12):
-        point = _random_point(generator)
+        point = random_point(generator)
         seeds = range(8)
         got = _fast(point, seeds)
         _assert_same_runs(got, _mesa("baseline", seeds, **point)[list(got.columns)])

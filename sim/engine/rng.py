@@ -42,39 +42,9 @@ def _mulhi(a: np.uint64, b: np.uint64) -> np.uint64:
     return a_hi * b_hi + (p1 >> _S32) + (p2 >> _S32) + carry
 
 
-@numba.njit(cache=True)
-def next_uint64(st: np.ndarray) -> np.uint64:
-    """Advance the generator one step and return its 64-bit output."""
-    hi, lo = st[0], st[1]
-    new_lo = lo * _MULT_LO
-    new_hi = _mulhi(lo, _MULT_LO) + lo * _MULT_HI + hi * _MULT_LO
-    lo2 = new_lo + st[3]
-    carry = _ONE if lo2 < new_lo else np.uint64(0)
-    hi2 = new_hi + st[2] + carry
-    st[0] = hi2
-    st[1] = lo2
-    x = hi2 ^ lo2
-    rot = hi2 >> _S58
-    return (x >> rot) | (x << ((-rot) & _S63))
-
-
-@numba.njit(cache=True)
-def random(st: np.ndarray) -> float:
-    """One double in [0, 1), as ``Generator.random()``."""
-    return float(next_uint64(st) >> _S11) * _DOUBLE_UNIT
-
-
-@numba.njit(cache=True)
-def fill(st: np.ndarray, out: np.ndarray) -> None:
-    """Fill ``out`` (any shape, C order) with doubles, as ``Generator.random(out.shape)``."""
-    flat = out.reshape(-1)
-    for i in range(flat.size):
-        flat[i] = random(st)
-
-
 @numba.njit(inline="always", cache=True)
-def draw(streams: np.ndarray, row: int) -> float:
-    """One double from stream ``row`` of a ``uint64[2, 4]`` pair of streams (no views)."""
+def next_uint64(streams: np.ndarray, row: int) -> np.uint64:
+    """Advance stream ``row`` of a ``uint64[2, 4]`` pair one step; its 64-bit output."""
     hi, lo = streams[row, 0], streams[row, 1]
     new_lo = lo * _MULT_LO
     new_hi = _mulhi(lo, _MULT_LO) + lo * _MULT_HI + hi * _MULT_LO
@@ -85,7 +55,13 @@ def draw(streams: np.ndarray, row: int) -> float:
     streams[row, 1] = lo2
     x = hi2 ^ lo2
     rot = hi2 >> _S58
-    return float(((x >> rot) | (x << ((-rot) & _S63))) >> _S11) * _DOUBLE_UNIT
+    return (x >> rot) | (x << ((-rot) & _S63))
+
+
+@numba.njit(inline="always", cache=True)
+def draw(streams: np.ndarray, row: int) -> float:
+    """One double in [0, 1) from stream ``row``, as ``Generator.random()``."""
+    return float(next_uint64(streams, row) >> _S11) * _DOUBLE_UNIT
 
 
 @numba.njit(inline="always", cache=True)
@@ -93,6 +69,13 @@ def draw_into(streams: np.ndarray, row: int, out: np.ndarray, count: int) -> Non
     """``out[:count]`` = the next ``count`` doubles of stream ``row``."""
     for i in range(count):
         out[i] = draw(streams, row)
+
+
+@numba.njit(cache=True)
+def fill(streams: np.ndarray, row: int, out: np.ndarray) -> None:
+    """Fill ``out`` (any shape, C order) from stream ``row``, as
+    ``Generator.random(out.shape)``."""
+    draw_into(streams, row, out.reshape(-1), out.size)
 
 
 def _split(value: int) -> tuple[int, int]:
@@ -159,8 +142,9 @@ def _mix(x: np.uint64, y: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=True)
-def _seed_state(entropy: np.ndarray, out: np.ndarray) -> None:
-    """PCG64's state from ``SeedSequence`` entropy words (uint32 values in uint64)."""
+def _seed_state(entropy: np.ndarray, out: np.ndarray, row: int) -> None:
+    """Stream ``row`` of ``out``: PCG64's state from ``SeedSequence`` entropy words
+    (uint32 values held in uint64)."""
     mixer = np.zeros(_POOL, dtype=np.uint64)
     hash_const = np.array([_INIT_A], dtype=np.uint64)
     for i in range(_POOL):
@@ -185,16 +169,16 @@ def _seed_state(entropy: np.ndarray, out: np.ndarray) -> None:
     inc_hi = words[4] | (words[5] << _S32)
     inc_lo = words[6] | (words[7] << _S32)
     # srandom: state = 0, inc = (initseq << 1) | 1, step, state += initstate, step
-    out[0] = np.uint64(0)
-    out[1] = np.uint64(0)
-    out[2] = (inc_hi << _ONE) | (inc_lo >> _S63)
-    out[3] = (inc_lo << _ONE) | _ONE
-    next_uint64(out)
-    lo = out[1] + seed_lo
-    carry = _ONE if lo < out[1] else np.uint64(0)
-    out[0] = out[0] + seed_hi + carry
-    out[1] = lo
-    next_uint64(out)
+    out[row, 0] = np.uint64(0)
+    out[row, 1] = np.uint64(0)
+    out[row, 2] = (inc_hi << _ONE) | (inc_lo >> _S63)
+    out[row, 3] = (inc_lo << _ONE) | _ONE
+    next_uint64(out, row)
+    lo = out[row, 1] + seed_lo
+    carry = _ONE if lo < out[row, 1] else np.uint64(0)
+    out[row, 0] = out[row, 0] + seed_hi + carry
+    out[row, 1] = lo
+    next_uint64(out, row)
 
 
 @numba.njit(cache=True)
@@ -209,11 +193,11 @@ def seed_streams(seeds: np.ndarray, out: np.ndarray) -> None:
         n = 2 if hi else 1
         entropy[0] = lo
         entropy[1] = hi
-        _seed_state(entropy[:n], out[r, 0])
+        _seed_state(entropy[:n], out[r], 0)
         # the first spawned child: entropy padded to the pool size, then spawn key (0,)
         entropy[2] = np.uint64(0)
         entropy[3] = np.uint64(0)
         if n == 1:
             entropy[1] = np.uint64(0)
         entropy[4] = np.uint64(0)
-        _seed_state(entropy[:5], out[r, 1])
+        _seed_state(entropy[:5], out[r], 1)

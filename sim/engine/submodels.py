@@ -264,7 +264,6 @@ def seat_role(slot: int) -> int:
 @_jit
 def initialise(p, g, c, dac, dac_sum, m, support, t, ti, streams) -> None:
     """A new project at month 0 (ODD §5): managers, the founding team, the measures."""
-    st = streams[0]
     n = t.shape[1]
     for k in range(C_N):
         c[k] = 0
@@ -275,7 +274,7 @@ def initialise(p, g, c, dac, dac_sum, m, support, t, ti, streams) -> None:
     c[C_RUNNING] = 1
     apply_levers(p, g, m)
     draws = np.empty((N_ORGS, 4))
-    rng.fill(st, draws)
+    rng.fill(streams, 0, draws)
     for o in range(N_ORGS):
         new_manager(p, m, o, draws[o, 0], draws[o, 1], draws[o, 2], draws[o, 3])
         m[o, M_APPROVED] = 0.0
@@ -290,7 +289,7 @@ def initialise(p, g, c, dac, dac_sum, m, support, t, ti, streams) -> None:
         annual = min(p.turnover_rate * turnover_multiplier(p, ROLE_GROUP[role]), 0.999)
         t[T_LEAVE_HAZARD, s] = 1.0 - (1.0 - annual) ** (1.0 / 12.0)
     founders = np.empty((n, 4))
-    rng.fill(st, founders)
+    rng.fill(streams, 0, founders)
     for s in range(n):  # founders know something of the service they want to change
         newcomer(p, t, ti, s, 0, p.founder_knowledge, 1.0, founders[s, 0], founders[s, 1],
                  founders[s, 2], founders[s, 3])
