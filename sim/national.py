@@ -15,7 +15,9 @@ model's funding rounds (``funding_round_rate`` is 0 for every site): sites get w
 gives them, at the start.
 
 Runs go through the sweep runner (``sim.experiment``): the same executor interface (local
-processes or Dask), seed scheme, resumable Parquet parts and progress bar.
+processes or Dask), seed scheme, resumable Parquet parts and progress bar. With the fast
+engine (the default) each batch of sites runs in one call of ``sim.engine.fast``
+(``site_run.batch``); the Mesa engine runs them one by one; both give the same runs.
 """
 
 from __future__ import annotations
@@ -97,34 +99,83 @@ def allocate(rule: str, budget: float, readiness: np.ndarray) -> np.ndarray:
     return amounts
 
 
+def _site_values(params: dict[str, Any]) -> tuple[str, dict[str, Any], int, float, float]:
+    """A run's scenario, parameter overrides, seed, funding and readiness."""
+    sites = draw_sites(int(params["sites"]), int(params["national_seed"]))
+    site, replicate, rule = int(params["site"]), int(params["repeat"]), params["rule"]
+    amounts = _amounts(rule, float(params["budget"]), int(params["sites"]),
+                       int(params["national_seed"]))
+    conditions = sites.iloc[site]
+    values = {name: conditions[name].item() for name in SITE_CONDITIONS}
+    values.update(funding_round_rate=0.0, initial_funding=float(amounts[site]))
+    seed = run_seed(int(params["national_seed"]), site, replicate)
+    return params["approach"], values, seed, float(amounts[site]), float(conditions["readiness"])
+
+
+@lru_cache(maxsize=32)
+def _amounts(rule: str, budget: float, n: int, seed: int) -> np.ndarray:
+    return allocate(rule, budget, draw_sites(n, seed)["readiness"].to_numpy())
+
+
+def _site_outcomes(outcome: str, funding_received: float, pilot_month: float,
+                   integrated_month: float, funded: float, readiness: float,
+                   values: dict[str, Any]) -> dict[str, float]:
+    return {
+        "funded": float(funded > 0),
+        "funding_received": float(funding_received),
+        "pilot": float(outcome in ("pilot", "integrated")),
+        "integrated": float(outcome == "integrated"),
+        "collapsed": float(outcome == "collapsed"),
+        "pilot_month": float(pilot_month),
+        "integrated_month": float(integrated_month),
+        "readiness": readiness,
+        **{k: float(values[k]) for k in SITE_CONDITIONS},
+    }
+
+
 def site_run(params: dict[str, Any], seed: int) -> dict[str, float]:
     """The runner's plug-in: one site, one replicate, one rule (``seed`` is not used: the
     run's seed is derived from (national seed, site, replicate) so that it is the same
     under every rule)."""
     from sim.model import run_project
 
-    sites = draw_sites(int(params["sites"]), int(params["national_seed"]))
-    site, replicate, rule = int(params["site"]), int(params["repeat"]), params["rule"]
-    amounts = allocate(rule, float(params["budget"]), sites["readiness"].to_numpy())
-    conditions = sites.iloc[site]
-    values = {name: conditions[name].item() for name in SITE_CONDITIONS}
-    summary = run_project(params["approach"], seed=run_seed(int(params["national_seed"]),
-                                                            site, replicate),
-                          months=int(params["months"]), funding_round_rate=0.0,
-                          initial_funding=float(amounts[site]), **values)
+    approach, values, run_seed_, funded, readiness = _site_values(params)
+    summary = run_project(approach, seed=run_seed_, months=int(params["months"]), **values)
     nan = float("nan")
-    return {
-        "funded": float(amounts[site] > 0),
-        "funding_received": summary["funding_received"],
-        "pilot": float(summary["outcome"] in ("pilot", "integrated")),
-        "integrated": float(summary["outcome"] == "integrated"),
-        "collapsed": float(summary["outcome"] == "collapsed"),
-        "pilot_month": nan if summary["pilot_month"] is None else float(summary["pilot_month"]),
-        "integrated_month": nan if summary["integrated_month"] is None
-        else float(summary["integrated_month"]),
-        "readiness": float(conditions["readiness"]),
-        **{k: float(v) for k, v in values.items()},
-    }
+    return _site_outcomes(
+        summary["outcome"], summary["funding_received"],
+        nan if summary["pilot_month"] is None else summary["pilot_month"],
+        nan if summary["integrated_month"] is None else summary["integrated_month"],
+        funded, readiness, values)
+
+
+def _site_run_batch(params_list: list[dict[str, Any]], seeds: list[int],
+                    ) -> list[dict[str, float]]:
+    """``site_run`` for a batch of sites in one call of the fast engine."""
+    from sim.engine.fast import run_many
+    from sim.engine.layout import pack_many
+    from sim.scenarios import parameters_for
+
+    prepared = [_site_values(params) for params in params_list]
+    bases: dict[str, dict[str, Any]] = {}
+    rows = []
+    for approach, values, _, _, _ in prepared:
+        base = bases.get(approach)
+        if base is None:
+            base = bases[approach] = parameters_for(approach)
+        rows.append({**base, **values})
+    months = {int(params["months"]) for params in params_list}
+    if len(months) != 1:
+        raise ValueError("a batch of sites must share its horizon")
+    frame = run_many(pack_many(rows), [p[2] for p in prepared], months.pop())
+    pilot = frame["pilot_month"].to_numpy(dtype=float, na_value=np.nan)
+    integrated = frame["integrated_month"].to_numpy(dtype=float, na_value=np.nan)
+    return [_site_outcomes(frame["outcome"].iat[i], frame["funding_received"].iat[i],
+                           pilot[i], integrated[i], funded, readiness, values)
+            for i, (_, values, _, funded, readiness) in enumerate(prepared)]
+
+
+site_run.batch = _site_run_batch  # the fast engine's vectorised form (sim.experiment.models)
 
 
 @dataclass(frozen=True)
@@ -138,6 +189,7 @@ class NationalSpec:
     replicates: int = 20
     seed: int = 0
     months: int = 60
+    engine: str = "fast"
 
     @property
     def total_budget(self) -> float:
@@ -173,7 +225,7 @@ class NationalSpec:
 
 def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[str] =
           "competitive", budget: Any = None, replicates: Any = 20, seed: Any = 0,
-          months: Any = 60) -> NationalSpec:
+          months: Any = 60, engine: str = "fast") -> NationalSpec:
     """Validate a request; raise ``UsageError`` naming the culprit and what is allowed."""
     def whole(name: str, value: Any, low: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
@@ -200,7 +252,9 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
             raise UsageError(f"--budget must be a number >= 0, got {budget!r}") from None
         if not math.isfinite(budget) or budget < 0:
             raise UsageError(f"--budget must be a number >= 0, got {budget!r}")
-    return NationalSpec(sites, approach, tuple(names), budget, replicates, seed, months)
+    if engine not in ("fast", "mesa"):
+        raise UsageError(f"--engine must be fast or mesa, got {engine!r}")
+    return NationalSpec(sites, approach, tuple(names), budget, replicates, seed, months, engine)
 
 
 # ------------------------------------------------------------------ analysis

@@ -54,6 +54,10 @@ _GATES = 5  # the first five int fields are gate months (None when not reached)
 #: Float summary fields, in the order of ``run_batch``'s ``floats`` output.
 FLOAT_FIELDS = (tuple(f"dac_{k}" for k in DAC_KEYS) + tuple(f"mean_dac_{k}" for k in DAC_KEYS)
                 + ("mean_engagement", "final_progress", "funding_received"))
+#: The columns of ``run_many``'s frame, in the order of ``run_project``'s summary.
+SUMMARY_FIELDS = (("outcome",) + INT_FIELDS[:5] + FLOAT_FIELDS[:-1]
+                  + ("turnover_events", "host_changes", "manager_changes", "policy_churns",
+                     "funding_received", "small_wins", "seed"))
 #: Bins of the monthly DAC histograms on [0, 1] (quantiles to within 1/HIST_BINS).
 HIST_BINS = 200
 #: What a probe records at the end of a probed month (``run_many(probe_months=...)``).
@@ -219,7 +223,7 @@ def run_many(params: np.ndarray, seeds: Sequence[int], months: int = 60,
     frame.insert(0, "outcome", [outcome_name(i, p, c) for i, p, c in
                                 zip(ints[:, 1], ints[:, 0], ints[:, 2], strict=True)])
     frame["seed"] = np.asarray(seeds, dtype=np.int64)
-    return frame
+    return frame[list(SUMMARY_FIELDS) + [c for c in frame.columns if c not in SUMMARY_FIELDS]]
 
 
 def histogram_quantiles(histogram: np.ndarray, qs: Sequence[float]) -> np.ndarray:

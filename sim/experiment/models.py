@@ -8,7 +8,9 @@ This module runs inside the workers. It knows the model only through its contrac
   call of the fast engine (``sim.engine.fast.run_many``), which gives the same result run
   for run;
 * a plug-in ``"module:function"``: ``function(params: dict, seed: int)`` returns a dict of
-  numeric outcomes.
+  numeric outcomes. A plug-in may also carry a vectorised form as the attribute
+  ``function.batch(params_list, seeds) -> list[dict]``, which the ``fast`` engine uses for
+  a whole batch (``sim.national.site_run`` does: it runs the sites in the fast engine).
 
 A run that raises, or returns a missing or non-numeric outcome, is recorded as failed with
 its error text; it never stops the batch.
@@ -159,6 +161,8 @@ def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
     if call.model == PROJECT_MODEL and call.engine == "fast":
         return _run_fast(call, batch)
     func = _function(call.model)
+    if call.engine == "fast" and hasattr(func, "batch"):
+        return _run_plugin_batch(func.batch, call, batch)
     n, k = len(batch.seeds), len(call.outcomes)
     values = np.full((n, k), np.nan)
     ok = np.zeros(n, dtype=bool)
@@ -250,4 +254,24 @@ def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
         except Exception as exc:  # noqa: BLE001 - recorded for every run of the batch
             for i in index:
                 errors[i] = f"{type(exc).__name__}: {exc}"[:2000]
+    return BatchResult(batch.chunk, batch.first, ok, errors, values)
+
+
+def _run_plugin_batch(batch_func: Callable[..., Any], call: ModelCall,
+                      batch: Batch) -> BatchResult:
+    """A batch of a plug-in through its vectorised ``batch`` form; if the batch raises,
+    each run is tried alone through the scalar form, so one bad run costs one run."""
+    n, k = len(batch.seeds), len(call.outcomes)
+    values = np.full((n, k), np.nan)
+    ok = np.zeros(n, dtype=bool)
+    errors: list[str | None] = [None] * n
+    params = [{**call.constants, **p} for p in batch.params]
+    try:
+        results = batch_func(params, [int(s) for s in batch.seeds])
+        rows = [_plugin_outcomes(r, call.outcomes) for r in results]
+    except Exception:  # noqa: BLE001 - fall back to one run at a time
+        return run_batch(ModelCall(call.model, call.outcomes, call.scenario, call.months,
+                                   call.constants, engine="mesa"), batch)
+    values[:] = rows
+    ok[:] = True
     return BatchResult(batch.chunk, batch.first, ok, errors, values)

@@ -10,7 +10,8 @@ An experiment file declares what to sweep and how::
     replicates = 8
     seed = 1
     months = 60                  # the horizon (the project's model only)
-    engine = "fast"              # fast (default) | mesa: same results run for run
+    engine = "fast"              # fast (default) | mesa: same results run for run; for a
+                                 # plug-in, fast uses its vectorised form where it has one
     outcomes = ["pilot", "time_to_pilot"]
 
     [parameters]
@@ -194,7 +195,7 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
             f"got {model!r}")
     project = model == PROJECT_MODEL
     if not project:
-        for key in ("scenario", "months", "engine"):
+        for key in ("scenario", "months"):
             if key in data:
                 err(f"'{key}' applies to the project's model only, not to plug-in '{model}'")
 
