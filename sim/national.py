@@ -35,15 +35,17 @@ from scipy import stats
 
 from sim.errors import UsageError
 from sim.experiment.design import run_seed
+from sim.parameters import PARAMETERS
 from sim.scenarios import NATIONAL_APPROACHES
 
 RULES = ("none", "competitive", "targeted", "universal_small")
-#: Share of sites a competitive or targeted programme funds: 50 vanguards from 260+
-#: expressions of interest (~20-25%; NAO 2018).
-FUNDED_SHARE = 0.22
-#: Default national budget per site, in full-pilot-cost units: enough for the funded fifth
-#: to receive about one full pilot's cost each under a competitive rule.
-DEFAULT_BUDGET_PER_SITE = 0.22
+#: The country's numbers are registry assumptions (level "national"; sources there):
+#: the funded share of sites, the default budget per site, and the sites' spreads.
+_P = {name: p.default for name, p in PARAMETERS.items()}
+#: Share of sites a competitive or targeted programme funds (~20-25%; NAO 2018).
+FUNDED_SHARE = _P["national_funded_share"]
+#: Default national budget per site, in full-pilot-cost units.
+DEFAULT_BUDGET_PER_SITE = _P["national_budget_per_site"]
 SITE_CONDITIONS = ("team_size", "turnover_rate", "clinical_leadership", "management_support",
                    "initial_vision")
 SITE_OUTCOMES = ("funded", "funding_received", "pilot", "integrated", "collapsed",
@@ -60,25 +62,29 @@ def _beta(rng: np.random.Generator, mean: float, sd: float, size: int) -> np.nda
 def draw_sites(n: int, seed: int) -> pd.DataFrame:
     """The country: each site's local conditions, and its readiness.
 
-    * team size: normal around the case's 19 (sd 4), 8-30 people — the case's 'nearly
-      twenty members … fluctuating' (spread: assumption);
-    * turnover: lognormal around the NHS all-staff rate of 11% a year, 10-90% range about
-      8-15% (Health Foundation 2019; community trusts about twice acute ones);
-    * leadership readiness (``clinical_leadership``): beta, mean 0.45, sd 0.15;
-    * organisational support (``management_support``): beta, mean 0.3, sd 0.1;
-    * starting vision (``initial_vision``): beta, mean 0.65, sd 0.1 —
-      the last three centred on the case's values, their spread an assumption.
+    * team size: normal around the case's 19 (sd ``site_team_size_sd``), 8-30 people — the
+      case's 'nearly twenty members … fluctuating';
+    * turnover: lognormal around the NHS all-staff rate of 11% a year (log sd
+      ``site_turnover_log_sd``: 10-90% range about 8-15%; Health Foundation 2019);
+    * leadership readiness (``clinical_leadership``), organisational support
+      (``management_support``) and starting vision (``initial_vision``): beta around the
+      case's values, sd ``site_leadership_sd``, ``site_support_sd``, ``site_vision_sd`` —
+    means are the registry's defaults of those levers, spreads registry assumptions.
 
     Readiness, what a competitive programme selects on, is the mean z-score of leadership
     readiness, organisational support and starting vision.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5175]))
     sites = pd.DataFrame({
-        "team_size": np.clip(np.rint(rng.normal(19, 4, n)), 8, 30).astype(int),
-        "turnover_rate": np.clip(0.11 * np.exp(rng.normal(0, 0.25, n)), 0.03, 0.4),
-        "clinical_leadership": _beta(rng, 0.45, 0.15, n),
-        "management_support": _beta(rng, 0.3, 0.1, n),
-        "initial_vision": _beta(rng, 0.65, 0.1, n),
+        "team_size": np.clip(np.rint(rng.normal(_P["team_size"], _P["site_team_size_sd"], n)),
+                             8, 30).astype(int),
+        "turnover_rate": np.clip(_P["turnover_rate"]
+                                 * np.exp(rng.normal(0, _P["site_turnover_log_sd"], n)),
+                                 0.03, 0.4),
+        "clinical_leadership": _beta(rng, _P["clinical_leadership"], _P["site_leadership_sd"],
+                                     n),
+        "management_support": _beta(rng, _P["management_support"], _P["site_support_sd"], n),
+        "initial_vision": _beta(rng, _P["initial_vision"], _P["site_vision_sd"], n),
     })
     z = sites[["clinical_leadership", "management_support", "initial_vision"]]
     sites["readiness"] = ((z - z.mean()) / z.std(ddof=0).replace(0, 1)).mean(axis=1)

@@ -37,6 +37,8 @@ from sim.errors import UsageError
 Value = float | int | bool | str
 
 LEVELS = ("system", "organisation", "team")
+#: The level of the national view's assumptions: they shape `icsim national`, not a project.
+NATIONAL_LEVEL = "national"
 GROUPS = ("lever", "assumption")
 KINDS = ("float", "int", "bool", "choice")
 
@@ -629,10 +631,44 @@ _ASSUMPTIONS: tuple[Parameter, ...] = (
        plausible=(0.05, 0.15)),
 )
 
+# The national view's country (sim/national.py): how sites differ, and what a programme
+# funds. They shape `icsim national` only, not one project: experiment files refuse them.
+_NATIONAL: tuple[Parameter, ...] = (
+    _a("national_funded_share", 0.22, 0.01, 1.0, "share of sites", "national",
+       "Funded share of sites", "Share of sites a competitive or targeted programme funds",
+       "50 vanguards from 260+ expressions of interest, ~20-25% (NAO 2018; NIHR ARC-GM)",
+       plausible=(0.15, 0.3)),
+    _a("national_budget_per_site", 0.22, 0.0, 5.0, "x full pilot cost", "national",
+       "National budget per site",
+       "Default national budget per site: the funded fifth gets about one full pilot's cost",
+       "Assumption tied to the funded share; NAO 2018: GBP 329m for 50 vanguards",
+       plausible=(0.05, 0.5)),
+    _a("site_team_size_sd", 4.0, 0.0, 10.0, "persons", "national", "Spread of team sizes",
+       "Standard deviation of sites' team sizes around team_size (clipped to 8-30)",
+       "Case: 'nearly twenty members … this number fluctuating'; spread an assumption",
+       plausible=(2.0, 6.0)),
+    _a("site_turnover_log_sd", 0.25, 0.0, 1.0, "log units", "national",
+       "Spread of turnover rates",
+       "Standard deviation of log turnover across sites around turnover_rate (clipped to "
+       "3-40% a year)",
+       "Health Foundation 2019: community trusts lose staff at about twice the acute rate; "
+       "10-90% range about 8-15% a year", plausible=(0.15, 0.4)),
+    _a("site_leadership_sd", 0.15, 0.01, 0.3, "share", "national",
+       "Spread of clinical leadership",
+       "Standard deviation of sites' clinical_leadership (beta around the case's value)",
+       _HALF, plausible=(0.075, 0.225)),
+    _a("site_support_sd", 0.1, 0.01, 0.2, "share", "national", "Spread of managers' support",
+       "Standard deviation of sites' management_support (beta around the case's value)",
+       _HALF, plausible=(0.05, 0.15)),
+    _a("site_vision_sd", 0.1, 0.01, 0.2, "share", "national", "Spread of starting vision",
+       "Standard deviation of sites' initial_vision (beta around the case's value)",
+       _HALF, plausible=(0.05, 0.15)),
+)
+
 _REGISTRY: tuple[Parameter, ...] = tuple(
     Parameter(p.name, p.default, p.low, p.high, p.unit, p.level, p.meaning, p.source,
               kind=p.kind, principal=p.principal, label=_LABELS[p.name]) for p in _LEVERS
-) + _ASSUMPTIONS
+) + _ASSUMPTIONS + _NATIONAL
 
 
 PARAMETERS: dict[str, Parameter] = {p.name: p for p in _REGISTRY}

@@ -235,7 +235,7 @@ def test_icsim_analyze_refuses_a_directory_without_a_sweep(tmp_path: Path) -> No
 def test_screening_all_lists_every_registry_entry_at_its_plausible_range() -> None:
     exp = load_experiment(ROOT / "experiments" / "screening_all.toml")
     assert exp.method == "morris"
-    assert set(exp.names) == set(PARAMETERS)
+    assert set(exp.names) == {n for n, p in PARAMETERS.items() if p.level != "national"}
     for lever in exp.levers:
         p = PARAMETERS[lever.name]
         if p.kind == "bool":
@@ -255,3 +255,11 @@ def test_structural_choices_are_swept_as_values() -> None:
     with pytest.raises(UsageError, match="enablers_form"):
         parse(PROJECT.replace("[parameters]", '[parameters]\nenablers_form = '
                                 '{ values = ["product", "sum"] }'))
+
+
+def test_the_national_views_assumptions_are_refused_for_one_project() -> None:
+    with pytest.raises(UsageError, match="national view"):
+        parse(PROJECT.replace("[parameters]", "[parameters]\nsite_vision_sd = [0.05, 0.15]"))
+    with pytest.raises(UsageError, match="national view"):
+        parse(PROJECT.replace("[parameters]", "[constants]\nnational_funded_share = 0.3\n"
+                                              "[parameters]"))

@@ -7,7 +7,8 @@ from sim.parameters import PARAMETERS, defaults, parse_assignment, principal, va
 
 def test_every_parameter_is_documented_and_its_default_valid():
     for p in PARAMETERS.values():
-        assert p.meaning and p.source and p.unit and p.level in ("system", "organisation", "team")
+        assert p.meaning and p.source and p.unit
+        assert p.level in ("system", "organisation", "team", "national")
         assert p.coerce(p.default) == p.default
     assert len(principal()) >= 8
     assert {p.level for p in principal()} == {"system", "organisation", "team"}

@@ -343,6 +343,9 @@ def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
     param = PARAMETERS.get(name)
     if project and param is None:
         err(unknown_message(name))
+    if project and param.level == "national":
+        err(f"parameter '{name}' shapes the national view (icsim national), not one "
+            "project; the project's model does not read it")
     if isinstance(spec, dict):
         extra = [k for k in spec if k != "values"]
         if extra or "values" not in spec:
@@ -395,6 +398,9 @@ def _constant(name: str, value: Any, project: bool, err: _Errors) -> Scalar:
     if project:
         if name not in PARAMETERS:
             err(unknown_message(name))
+        if PARAMETERS[name].level == "national":
+            err(f"constant '{name}' shapes the national view (icsim national), not one "
+                "project; the project's model does not read it")
         try:
             return PARAMETERS[name].coerce(value)
         except ValueError as exc:
