@@ -177,12 +177,16 @@ def save_figures(figures, folder: Path, formats: Sequence[str]) -> list[str]:
 
 # ------------------------------------------------------------------ national
 def cmd_national(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from sim import national
     from sim.experiment.spec import parse_experiment
     from sim.experiment.sweep import run_sweep
 
     spec = national.check(args.sites, args.approach, args.funding_rule, args.budget,
                           args.replicates, args.seed, args.months, args.engine)
+    formats = figure_formats(args.format)
+    national.check_same_request(Path(args.out), spec)
     experiment = parse_experiment(spec.experiment_text(), source="icsim national")
     report = run_sweep(experiment, args.out, workers=args.workers, scheduler=args.scheduler,
                        resume=args.resume, progress=not args.quiet, engine=spec.engine)
@@ -190,12 +194,19 @@ def cmd_national(args: argparse.Namespace) -> int:
         print(f"icsim: {report.runs_total - report.runs_done} runs still to do; rerun with "
               "--resume", file=sys.stderr)
         return 1
-    table = national.write_outputs(Path(args.out), spec)
-    cols = ["rule", "funded_sites", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_pilot_funded",
-            "p_pilot_unfunded", "cost_per_pilot_site"]
-    print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    print(f"wrote {args.out}/sites.parquet, national.csv, rules.csv, summary.md, "
-          "national_pilot.png, funded_gap.png")
+    table = national.write_outputs(Path(args.out), spec, formats)
+    if not args.quiet:
+        shown = pd.DataFrame({
+            "rule": table.rule, "funded sites": table.funded_sites,
+            "P(pilot) [95% CI]": [national._ci(r.p_pilot, r.p_pilot_lo, r.p_pilot_hi)
+                                  for r in table.itertuples()],
+            "funded": [national._pct(x) for x in table.p_pilot_funded],
+            "unfunded": [national._pct(x) for x in table.p_pilot_unfunded],
+            "budget per site at pilot": [f"{x:.3g}" for x in table.cost_per_pilot_site]})
+        print(shown.to_string(index=False))
+        figures = ", ".join(f"{s}.{f}" for s in ("national_pilot", "funded_gap")
+                            for f in formats)
+        print(f"wrote {args.out}/sites.parquet, national.csv, rules.csv, summary.md, {figures}")
     return 0
 
 
@@ -263,22 +274,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_compare)
 
-    p = sub.add_parser("national", help="many local projects under one national policy")
-    p.add_argument("--sites", type=_int, default=200)
-    p.add_argument("--approach", default="baseline", help="a national-approach scenario")
+    p = sub.add_parser(
+        "national", help="many local projects under one national policy",
+        description="Draw a country of sites, share one national budget by each funding "
+        "rule and run every site under the national approach; writes sites.parquet, "
+        "national.csv, rules.csv, summary.md and two figures. Rules are compared in the "
+        "order given, with common random numbers.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--sites", type=_int, default=200, help="sites in the country")
+    p.add_argument("--approach", default="baseline",
+                   help="the scenario every site runs under: a named scenario (toolkit "
+                        "included), an a+b composition or a scenario file (*.toml)")
     p.add_argument("--funding-rule", default="competitive",
                    help="none | competitive | targeted | universal_small, or several "
                         "separated by commas (compared with common random numbers)")
     p.add_argument("--budget", type=float, default=None,
                    help="national budget in full-pilot-cost units (default 0.22 x sites)")
-    p.add_argument("--replicates", type=_int, default=20)
-    p.add_argument("--seed", type=_int, default=0)
-    p.add_argument("--months", type=_int, default=60)
+    p.add_argument("--replicates", type=_int, default=20, help="runs of every site per rule")
+    p.add_argument("--seed", type=_int, default=0, help="draws the country and the seeds")
+    p.add_argument("--months", type=_int, default=60, help="horizon in months")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--workers", type=_int, default=None)
+    group.add_argument("--workers", type=_int, default=None,
+                       help="local worker processes (default: all cores)")
     group.add_argument("--scheduler", default=None, help="Dask scheduler address")
     p.add_argument("--resume", action="store_true", help="complete an interrupted run")
-    p.add_argument("--out", type=Path, default=Path("results/national"))
+    p.add_argument("--format", default="png", metavar="FMT[,FMT]",
+                   help="figure formats: png, svg, pdf, comma-separated")
+    p.add_argument("--out", type=Path, default=Path("results/national"), help="output folder")
     p.add_argument("--engine", choices=("fast", "mesa"), default="fast",
                    help="fast (default) or mesa: the same runs, the fast engine ~35x faster")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -417,10 +417,18 @@ def funded_gap_figure(table) -> Figure:
     ax = fig.subplots()
     x = np.arange(len(table))
     width = 0.27
+    def err(col: str):
+        mid = table[col].fillna(0).to_numpy()
+        if f"{col}_lo" not in table:
+            return None
+        lo = table[f"{col}_lo"].fillna(table[col]).fillna(0).to_numpy()
+        hi = table[f"{col}_hi"].fillna(table[col]).fillna(0).to_numpy()
+        return [mid - lo, hi - mid]
+
     ax.bar(x - width, table["p_pilot_funded"].fillna(0), width, color=PALETTE["blue"],
-           label="funded sites")
+           label="funded sites (95% CI)", yerr=err("p_pilot_funded"), capsize=4)
     ax.bar(x, table["p_pilot_unfunded"].fillna(0), width, color=PALETTE["orange"],
-           label="unfunded sites")
+           label="unfunded sites (95% CI)", yerr=err("p_pilot_unfunded"), capsize=4)
     p = table["p_pilot"].to_numpy()
     ax.bar(x + width, p, width, color=PALETTE["green"], label="all sites (95% CI)",
            yerr=[p - table["p_pilot_lo"].fillna(table["p_pilot"]),
