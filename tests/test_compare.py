@@ -224,3 +224,21 @@ def test_figure_formats(tmp_path):
         assert (out / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
         assert b"<svg" in (out / f"{stem}.svg").read_bytes()[:500]
         assert (out / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_figures_show_bands_numbers_at_risk_and_one_panel_per_scenario():
+    from sim import plots
+
+    result = compare(["baseline", "austerity", "toolkit"], replicates=40, seed=1,
+                     progress=False)
+    fig = plots.time_to_pilot_figure(result.curves, result.months)
+    curves_ax, table_ax = fig.axes
+    assert len(curves_ax.collections) == 3  # one 95% band per scenario
+    shown = {t.get_text() for t in table_ax.texts}
+    for name, km in result.curves.items():
+        assert name in shown
+        assert str(km.at_risk(30)) in shown and str(km.at_risk(60)) in shown
+    fig = plots.dac_trajectories_figure(result.bands)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["baseline", "austerity", "toolkit"]
+    assert len(fig.axes) == 9  # 3 levels x 3 scenarios
