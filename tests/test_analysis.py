@@ -281,7 +281,7 @@ def test_second_order_indices_where_sampled(tmp_path: Path) -> None:
     assert (top.parameter_1, top.parameter_2) == ("x1", "x3")
 
 
-# ------------------------------------------------------------------ summaries that do not over-claim
+# ------------------------------------------------ summaries that do not over-claim
 def test_sums_reported_as_computed_and_zero_indices_named(tmp_path: Path) -> None:
     out = sweep(tmp_path, ISHIGAMI.replace("samples = 2048", "samples = 512"))
     with warnings.catch_warnings(record=True) as leaked:
@@ -371,6 +371,6 @@ def test_library_warnings_are_captured() -> None:
     seen: list[str] = []
     with warnings.catch_warnings(record=True) as leaked:
         warnings.simplefilter("always")
-        assert _captured(lambda: warnings.warn("convergence is poor") or 3, seen) == 3
-        _captured(lambda: warnings.warn("convergence is poor"), seen)
+        assert _captured(lambda: warnings.warn("convergence is poor", stacklevel=1) or 3, seen) == 3
+        _captured(lambda: warnings.warn("convergence is poor", stacklevel=1), seen)
     assert leaked == [] and seen == ["UserWarning: convergence is poor"]
