@@ -763,6 +763,12 @@ class _Summary:
         if small:
             lines += [f"Negligible (mu* below a tenth of the largest): "
                       f"{', '.join(f'`{p}`' for p in small)}.", ""]
+        switches = [lv.name for lv in self.sweep.design.levers if lv.arrow_type == "bool"]
+        if switches:
+            lines += [f"Switches ({', '.join(f'`{p}`' for p in switches)}) are on/off: their "
+                      "mu* averages Morris steps that flip the switch and steps that do not, "
+                      "so it ranks them but understates the effect of switching; a grid "
+                      "compares their two values directly.", ""]
         lines += self._noise_words(noise)
         lines += ["| lever | mu* [95% CI] | sigma |", "|---|---|---|"]
         for _, row in ranked.iterrows():
