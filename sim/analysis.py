@@ -470,13 +470,23 @@ def _qp(value: Any) -> float:
 # --------------------------------------------------------------------------- analyze
 
 
-def analyze(root: str | Path, resamples: int = 1000) -> AnalysisResult:
-    """Analyse the sweep in ``root``; write CSV, figures and ``summary.md`` to
-    ``root/analysis``."""
+def analyze(root: str | Path, resamples: int = 1000, formats: Sequence[str] = ("png",),
+            prim_outcome: str | None = None, prim_threshold: float = 0.5,
+            prim_above: bool = False) -> AnalysisResult:
+    """Analyse the sweep in ``root``; write CSV, figures (in every format of ``formats``)
+    and ``summary.md`` to ``root/analysis``.
+
+    PRIM looks for where stalling (no pilot by the horizon) concentrates, or, with
+    ``prim_outcome``, where that outcome is below ``prim_threshold`` (above it with
+    ``prim_above``).
+    """
     from sim import plots
 
     sweep = load_sweep(root)
     exp = sweep.experiment
+    if prim_outcome is not None and prim_outcome not in sweep.runs.columns:
+        raise UsageError(f"--prim-outcome: unknown outcome '{prim_outcome}'; the sweep has: "
+                         f"{', '.join(exp.outcomes)}")
     out = sweep.root / "analysis"
     out.mkdir(exist_ok=True)
     result = AnalysisResult(exp.name, out)
@@ -490,7 +500,9 @@ def analyze(root: str | Path, resamples: int = 1000) -> AnalysisResult:
         result.files.append(path)
 
     def figure(fig: Any, name: str) -> None:
-        result.files.append(plots.save(fig, out / name))
+        stem = Path(name).stem
+        for fmt in formats:
+            result.files.append(plots.save(fig, out / f"{stem}.{fmt}"))
 
     # Failed runs: counted, listed, never dropped silently.
     failed = sweep.failed
@@ -573,23 +585,31 @@ def analyze(root: str | Path, resamples: int = 1000) -> AnalysisResult:
         md.grid(sweep)
 
     reached = reached_pilot(sweep)
+    case = "stalled projects (no pilot by the horizon)"
+    if prim_outcome is not None:
+        reached = sweep.runs[prim_outcome].to_numpy(dtype=float)
+        case = (f"runs with {_label(prim_outcome)} {'above' if prim_above else 'below'} "
+                f"{prim_threshold:g}")
     if reached is not None:
         ok = (sweep.runs["status"] == "ok").to_numpy()
-        stall = reached[ok] < 0.5
+        value = reached[ok]
+        if prim_outcome is None:
+            stall = value < 0.5
+        else:
+            stall = value > prim_threshold if prim_above else value < prim_threshold
         if 0 < stall.sum() < len(stall):
             x = sweep.runs.loc[ok, sweep.design.names]
             found = prim_boxes(x, stall)
             csv(found.stats, "prim_stall_boxes.csv")
             csv(found.boxes, "prim_stall_limits.csv")
             csv(found.trajectory, "prim_stall_trajectory.csv")
-            figure(plots.prim_tradeoff(found.trajectory, found.selected,
-                                       "PRIM: stalled projects (no pilot by the horizon)"),
+            figure(plots.prim_tradeoff(found.trajectory, found.selected, f"PRIM: {case}"),
                    "prim_stall_tradeoff.png")
             if len(found.boxes):
                 figure(plots.prim_box_limits(found.boxes, found.stats,
-                                             "Where projects stall: PRIM boxes"),
+                                             f"PRIM boxes: {case}"),
                        "prim_stall_limits.png")
-            md.prim(found)
+            md.prim(found, case if prim_outcome is not None else None)
         else:
             md.prim_skipped(float(stall.mean()) if len(stall) else math.nan)
 
@@ -889,13 +909,19 @@ class _Summary:
             lines += ["", f"File: `grid_{outcome}.csv`.", ""]
         self.body += lines
 
-    def prim(self, found: PrimResult) -> None:
-        lines = ["## Where projects stall (PRIM scenario discovery)", "",
-                 f"A project *stalls* when it has no pilot by the horizon: "
-                 f"{_pct(found.base_rate)} of all runs. PRIM (EMA Workbench) looks for "
-                 f"ranges of the levers where stalling is concentrated. *Coverage* is the "
-                 f"share of all stalls that fall in the box; *density* the share of "
-                 f"projects in the box that stall.", ""]
+    def prim(self, found: PrimResult, case: str | None = None) -> None:
+        if case is None:
+            lines = ["## Where projects stall (PRIM scenario discovery)", "",
+                     f"A project *stalls* when it has no pilot by the horizon: "
+                     f"{_pct(found.base_rate)} of all runs. PRIM (EMA Workbench) looks for "
+                     f"ranges of the levers where stalling is concentrated. *Coverage* is the "
+                     f"share of all stalls that fall in the box; *density* the share of "
+                     f"projects in the box that stall.", ""]
+        else:
+            lines = ["## Where the cases of interest are (PRIM scenario discovery)", "",
+                     f"Cases of interest: {case}, {_pct(found.base_rate)} of all runs. PRIM "
+                     f"(EMA Workbench) looks for ranges of the levers where they concentrate. "
+                     f"In the boxes below 'stall' reads as 'is a case of interest'.", ""]
         limits = found.boxes
         for _, stat in found.stats.iterrows():
             rows = limits[limits["box"] == stat["box"]] if len(limits) else limits

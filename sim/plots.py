@@ -251,6 +251,18 @@ def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
 # ---- sweep analysis figures
 
 
+def readable(name: str, unit: bool = False) -> str:
+    """A parameter's readable name from the registry (``Name (unit)`` with ``unit``);
+    names outside the registry (plug-in models) are shown as they are."""
+    from sim.parameters import PARAMETERS
+
+    param = PARAMETERS.get(name)
+    if param is None:
+        return name
+    return getattr(param, "axis_label" if unit else "display", name)
+
+
+
 def _legend_patches(ax, legend, extra=()) -> None:
     """Add ``extra`` (handle, label) pairs and coloured patches (e.g. one per level) to an
     axis' legend."""
@@ -294,7 +306,7 @@ def sensitivity_bars(table, title: str, noise_share: float | None = None,
     # Neutral legend entries for the two kinds of bar; the colours are explained apart.
     kinds = [(Patch(facecolor="#999999"), "ST (total)"),
              (Patch(facecolor="white", edgecolor="#999999", hatch="///"), "S1 (first order)")]
-    ax.set_yticks(y, rows["parameter"])
+    ax.set_yticks(y, [readable(n) for n in rows["parameter"]])
     ax.axvline(0, color=PALETTE["black"], linewidth=0.8)
     ax.set_xlabel("Sobol index (share of variance), 95% bootstrap interval")
     if noise_share is not None and noise_share == noise_share:
@@ -320,7 +332,7 @@ def morris_scatter(table, title: str, colours=None, legend=None) -> Figure:
     top = table["mu_star"].max()
     for row in table.itertuples():
         if top > 0 and row.mu_star >= 0.1 * top:
-            ax.annotate(row.parameter, (row.mu_star, row.sigma), fontsize=7,
+            ax.annotate(readable(row.parameter), (row.mu_star, row.sigma), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
     limit = max(float(table["mu_star"].max()), float(table["sigma"].max()), 1e-12) * 1.05
     ax.plot([0, limit], [0, limit], ":", color=PALETTE["black"], linewidth=0.8,
@@ -349,7 +361,7 @@ def sensitivity_over_time(table, title: str, top: int = 6) -> Figure:
         colour = CYCLE[k % len(CYCLE)]
         for ax, index in zip(axes, ("S1", "ST"), strict=True):
             ax.plot(rows["month"], rows[index], "-o", color=colour, markersize=3,
-                    linewidth=2, label=name if index == "ST" else None)
+                    linewidth=2, label=readable(name) if index == "ST" else None)
             ax.fill_between(rows["month"], rows[index] - rows[f"{index}_conf"],
                             rows[index] + rows[f"{index}_conf"], color=colour, alpha=0.12,
                             linewidth=0)
@@ -413,7 +425,7 @@ def prim_box_limits(limits, stats, title: str) -> Figure:
                     solid_capstyle="butt")
             ax.text(lo, i + 0.3, f"{r.low:.3g}", ha="center", fontsize=7)
             ax.text(hi, i + 0.3, f"{r.high:.3g}", ha="center", fontsize=7)
-        ax.set_yticks(y, rows["parameter"])
+        ax.set_yticks(y, [readable(n, unit=True) for n in rows["parameter"]])
         ax.set_ylim(-0.7, len(rows) - 0.2)
         ax.set_xlim(-0.05, 1.05)
         ax.set_xticks([0, 1], ["range low", "range high"])

@@ -374,3 +374,22 @@ def test_library_warnings_are_captured() -> None:
         assert _captured(lambda: warnings.warn("convergence is poor", stacklevel=1) or 3, seen) == 3
         _captured(lambda: warnings.warn("convergence is poor", stacklevel=1), seen)
     assert leaked == [] and seen == ["UserWarning: convergence is poor"]
+
+
+def test_prim_outcome_threshold_and_figure_formats(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from sim.cli import main
+
+    out = sweep(tmp_path, TOY.replace("samples = 256", "samples = 32")
+                .replace("replicates = 40", "replicates = 4"), workers=1)
+    assert main(["analyze", str(out), "--resamples", "20", "--quiet", "--format", "png,svg",
+                 "--prim-outcome", "pilot", "--prim-threshold", "0.5", "--prim-above"]) == 0
+    summary = (out / "analysis" / "summary.md").read_text()
+    assert "Cases of interest: runs with P(pilot) above 0.5" in summary
+    assert (out / "analysis" / "prim_stall_tradeoff.svg").exists()
+    assert (out / "analysis" / "sobol_pilot.svg").exists()
+    proc = subprocess.run([sys.executable, "-m", "sim", "analyze", str(out),
+                           "--prim-outcome", "nonsense"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "unknown outcome 'nonsense'" in proc.stderr
