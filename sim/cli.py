@@ -113,30 +113,37 @@ def describe(summary: dict) -> str:
 # ------------------------------------------------------------------ compare
 def cmd_compare(args: argparse.Namespace) -> int:
     from sim import plots
-    from sim.compare import check_replicates, check_scenarios, compare, markdown
+    from sim.compare import check_replicates, check_scenarios, compare, console_table, markdown
     from sim.model import check_months
     from sim.output import staged
+    from sim.parameters import parse_assignment
 
-    check_scenarios(args.scenarios)
+    overrides = dict(parse_assignment(text) for text in args.set)
+    formats = figure_formats(args.format)
+    scenarios = check_scenarios(args.scenarios, overrides)
     check_replicates(args.replicates)
     check_months(args.months)
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
-    result = compare(args.scenarios, args.replicates, args.seed, args.months, args.workers,
+    result = compare(scenarios, args.replicates, args.seed, args.months, args.workers,
                      progress=not args.quiet, engine=args.engine)
+    result.overrides = overrides
     with staged(args.out) as stage:
-        result.table.to_csv(stage / "comparison.csv", index=False, float_format="%.6g")
+        table = result.table
+        if not result.differences.empty:
+            table = table.merge(result.differences.drop(columns=["versus"]), on="scenario",
+                                how="left")
+        table.to_csv(stage / "comparison.csv", index=False, float_format="%.6g")
         (stage / "comparison.md").write_text(markdown(result))
         result.runs.to_parquet(stage / "runs.parquet", index=False)
-        plots.save(plots.outcome_shares_figure(result.table), stage / "outcomes.png")
-        plots.save(plots.dac_trajectories_figure(result.bands), stage / "dac_trajectories.png")
-        plots.save(plots.time_to_pilot_figure(result.curves, result.months),
-                   stage / "time_to_pilot.png")
-    cols = ["scenario", "runs", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_integrated",
-            "p_stalled", "p_collapsed", "median_pilot_month"]
-    print(result.table[cols].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
-    print(f"wrote {args.out}/comparison.csv, comparison.md, runs.parquet, outcomes.png, "
-          "dac_trajectories.png, time_to_pilot.png")
+        figures = [("outcomes", plots.outcome_shares_figure(result.table)),
+                   ("dac_trajectories", plots.dac_trajectories_figure(result.bands)),
+                   ("time_to_pilot", plots.time_to_pilot_figure(result.curves, result.months))]
+        written = save_figures(figures, stage, formats)
+    if not args.quiet:
+        print(console_table(result))
+        print(f"wrote {args.out}/comparison.csv, comparison.md, runs.parquet, "
+              f"{', '.join(written)}")
     return 0
 
 
@@ -157,14 +164,46 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Figure file formats every drawing command can write (``--format``).
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+def figure_formats(text: str) -> list[str]:
+    """``--format png,svg`` -> ``["png", "svg"]``; refuse anything else in one line."""
+    names = [part.strip().lower() for part in str(text).split(",") if part.strip()]
+    for name in names:
+        if name not in FIGURE_FORMATS:
+            raise UsageError(f"--format: unknown figure format '{name}'; allowed: "
+                             f"{', '.join(FIGURE_FORMATS)} (comma-separated)")
+    if not names:
+        raise UsageError(f"--format needs at least one of {', '.join(FIGURE_FORMATS)}")
+    return list(dict.fromkeys(names))
+
+
+def save_figures(figures, folder: Path, formats: Sequence[str]) -> list[str]:
+    """Save ``(stem, figure)`` pairs in every format; return the file names written."""
+    from sim import plots
+
+    written = []
+    for stem, fig in figures:
+        for fmt in formats:
+            plots.save(fig, folder / f"{stem}.{fmt}")
+            written.append(f"{stem}.{fmt}")
+    return written
+
+
 # ------------------------------------------------------------------ national
 def cmd_national(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from sim import national
     from sim.experiment.spec import parse_experiment
     from sim.experiment.sweep import run_sweep
 
     spec = national.check(args.sites, args.approach, args.funding_rule, args.budget,
                           args.replicates, args.seed, args.months, args.engine)
+    formats = figure_formats(args.format)
+    national.check_same_request(Path(args.out), spec)
     experiment = parse_experiment(spec.experiment_text(), source="icsim national")
     report = run_sweep(experiment, args.out, workers=args.workers, scheduler=args.scheduler,
                        resume=args.resume, progress=not args.quiet, engine=spec.engine)
@@ -172,12 +211,19 @@ def cmd_national(args: argparse.Namespace) -> int:
         print(f"icsim: {report.runs_total - report.runs_done} runs still to do; rerun with "
               "--resume", file=sys.stderr)
         return 1
-    table = national.write_outputs(Path(args.out), spec)
-    cols = ["rule", "funded_sites", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_pilot_funded",
-            "p_pilot_unfunded", "cost_per_pilot_site"]
-    print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    print(f"wrote {args.out}/sites.parquet, national.csv, rules.csv, summary.md, "
-          "national_pilot.png, funded_gap.png")
+    table = national.write_outputs(Path(args.out), spec, formats)
+    if not args.quiet:
+        shown = pd.DataFrame({
+            "rule": table.rule, "funded sites": table.funded_sites,
+            "P(pilot) [95% CI]": [national._ci(r.p_pilot, r.p_pilot_lo, r.p_pilot_hi)
+                                  for r in table.itertuples()],
+            "funded": [national._pct(x) for x in table.p_pilot_funded],
+            "unfunded": [national._pct(x) for x in table.p_pilot_unfunded],
+            "budget per site at pilot": [f"{x:.3g}" for x in table.cost_per_pilot_site]})
+        print(shown.to_string(index=False))
+        figures = ", ".join(f"{s}.{f}" for s in ("national_pilot", "funded_gap")
+                            for f in formats)
+        print(f"wrote {args.out}/sites.parquet, national.csv, rules.csv, summary.md, {figures}")
     return 0
 
 
@@ -220,35 +266,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("results/run"))
     p.set_defaults(handler=cmd_run)
 
-    p = sub.add_parser("compare", help="compare scenarios over replicates")
-    p.add_argument("scenarios", nargs="+", metavar="SCENARIO")
-    p.add_argument("--replicates", type=_int, default=200)
-    p.add_argument("--seed", type=_int, default=0)
-    p.add_argument("--months", type=_int, default=60)
+    p = sub.add_parser(
+        "compare", help="compare scenarios over replicates",
+        description="Run R replicates of each scenario with common random numbers (replicate "
+        "i has the same seed in every scenario) and report outcome shares, Kaplan-Meier time "
+        "to pilot and paired differences from the first scenario: comparison.csv, "
+        "comparison.md, runs.parquet and three figures.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="a named scenario, an a+b composition or a scenario file (*.toml, "
+                        "see scenarios/README.md); the first is the reference")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter in every scenario (repeatable)")
+    p.add_argument("--replicates", type=_int, default=200, help="runs per scenario")
+    p.add_argument("--seed", type=_int, default=0, help="seed of the replicates' seeds")
+    p.add_argument("--months", type=_int, default=60, help="horizon in months")
     p.add_argument("--workers", type=_int, default=None,
                    help="local worker processes (default: all cores)")
-    p.add_argument("--out", type=Path, default=Path("results/compare"))
+    p.add_argument("--format", default="png", metavar="FMT[,FMT]",
+                   help="figure formats: png, svg, pdf, comma-separated")
+    p.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
     p.add_argument("--engine", choices=("fast", "mesa"), default="fast",
                    help="fast (default) or mesa: the same runs, the fast engine ~35x faster")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_compare)
 
-    p = sub.add_parser("national", help="many local projects under one national policy")
-    p.add_argument("--sites", type=_int, default=200)
-    p.add_argument("--approach", default="baseline", help="a national-approach scenario")
+    p = sub.add_parser(
+        "national", help="many local projects under one national policy",
+        description="Draw a country of sites, share one national budget by each funding "
+        "rule and run every site under the national approach; writes sites.parquet, "
+        "national.csv, rules.csv, summary.md and two figures. Rules are compared in the "
+        "order given, with common random numbers.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--sites", type=_int, default=200, help="sites in the country")
+    p.add_argument("--approach", default="baseline",
+                   help="the scenario every site runs under: a named scenario (toolkit "
+                        "included), an a+b composition or a scenario file (*.toml)")
     p.add_argument("--funding-rule", default="competitive",
                    help="none | competitive | targeted | universal_small, or several "
                         "separated by commas (compared with common random numbers)")
     p.add_argument("--budget", type=float, default=None,
                    help="national budget in full-pilot-cost units (default 0.22 x sites)")
-    p.add_argument("--replicates", type=_int, default=20)
-    p.add_argument("--seed", type=_int, default=0)
-    p.add_argument("--months", type=_int, default=60)
+    p.add_argument("--replicates", type=_int, default=20, help="runs of every site per rule")
+    p.add_argument("--seed", type=_int, default=0, help="draws the country and the seeds")
+    p.add_argument("--months", type=_int, default=60, help="horizon in months")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--workers", type=_int, default=None)
+    group.add_argument("--workers", type=_int, default=None,
+                       help="local worker processes (default: all cores)")
     group.add_argument("--scheduler", default=None, help="Dask scheduler address")
     p.add_argument("--resume", action="store_true", help="complete an interrupted run")
-    p.add_argument("--out", type=Path, default=Path("results/national"))
+    p.add_argument("--format", default="png", metavar="FMT[,FMT]",
+                   help="figure formats: png, svg, pdf, comma-separated")
+    p.add_argument("--out", type=Path, default=Path("results/national"), help="output folder")
     p.add_argument("--engine", choices=("fast", "mesa"), default="fast",
                    help="fast (default) or mesa: the same runs, the fast engine ~35x faster")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

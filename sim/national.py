@@ -22,6 +22,7 @@ engine (the default) each batch of sites runs in one call of ``sim.engine.fast``
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from scipy import stats
 from sim.errors import UsageError
 from sim.experiment.design import run_seed
 from sim.parameters import PARAMETERS
-from sim.scenarios import NATIONAL_APPROACHES
+from sim.scenarios import resolve_scenario
 
 RULES = ("none", "competitive", "targeted", "universal_small")
 #: The country's numbers are registry assumptions (level "national"; sources there):
@@ -105,14 +106,25 @@ def allocate(rule: str, budget: float, readiness: np.ndarray) -> np.ndarray:
     return amounts
 
 
+@lru_cache(maxsize=8)
+def _approach(values_json: str, schedule_json: str) -> tuple[dict[str, Any], Any]:
+    """The national approach's values over the defaults, and its schedule (or None)."""
+    schedule = [(int(m), v) for m, v in json.loads(schedule_json)]
+    return json.loads(values_json), schedule or None
+
+
 def _site_values(params: dict[str, Any]) -> tuple[str, dict[str, Any], int, float, float]:
-    """A run's scenario, parameter overrides, seed, funding and readiness."""
+    """A run's scenario, parameter overrides (the approach's values, then the site's),
+    seed, funding and readiness."""
     sites = draw_sites(int(params["sites"]), int(params["national_seed"]))
     site, replicate, rule = int(params["site"]), int(params["repeat"]), params["rule"]
     amounts = _amounts(rule, float(params["budget"]), int(params["sites"]),
                        int(params["national_seed"]))
     conditions = sites.iloc[site]
-    values = {name: conditions[name].item() for name in SITE_CONDITIONS}
+    approach_values, _ = _approach(params.get("approach_values", "{}"),
+                                   params.get("approach_schedule", "[]"))
+    values = dict(approach_values)
+    values.update({name: conditions[name].item() for name in SITE_CONDITIONS})
     values.update(funding_round_rate=0.0, initial_funding=float(amounts[site]))
     seed = run_seed(int(params["national_seed"]), site, replicate)
     return params["approach"], values, seed, float(amounts[site]), float(conditions["readiness"])
@@ -145,8 +157,11 @@ def site_run(params: dict[str, Any], seed: int) -> dict[str, float]:
     under every rule)."""
     from sim.model import run_project
 
-    approach, values, run_seed_, funded, readiness = _site_values(params)
-    summary = run_project(approach, seed=run_seed_, months=int(params["months"]), **values)
+    _, values, run_seed_, funded, readiness = _site_values(params)
+    _, schedule = _approach(params.get("approach_values", "{}"),
+                            params.get("approach_schedule", "[]"))
+    summary = run_project("baseline", seed=run_seed_, months=int(params["months"]),
+                          schedule=schedule, **values)
     nan = float("nan")
     return _site_outcomes(
         summary["outcome"], summary["funding_received"],
@@ -160,20 +175,19 @@ def _site_run_batch(params_list: list[dict[str, Any]], seeds: list[int],
     """``site_run`` for a batch of sites in one call of the fast engine."""
     from sim.engine.fast import run_many
     from sim.engine.layout import pack_many
+    from sim.model import check_schedule
     from sim.scenarios import parameters_for
 
     prepared = [_site_values(params) for params in params_list]
-    bases: dict[str, dict[str, Any]] = {}
-    rows = []
-    for approach, values, _, _, _ in prepared:
-        base = bases.get(approach)
-        if base is None:
-            base = bases[approach] = parameters_for(approach)
-        rows.append({**base, **values})
+    base = parameters_for("baseline")
+    rows = [{**base, **values} for _, values, _, _, _ in prepared]
     months = {int(params["months"]) for params in params_list}
-    if len(months) != 1:
-        raise ValueError("a batch of sites must share its horizon")
-    frame = run_many(pack_many(rows), [p[2] for p in prepared], months.pop())
+    schedules = {params.get("approach_schedule", "[]") for params in params_list}
+    if len(months) != 1 or len(schedules) != 1:
+        raise ValueError("a batch of sites must share its horizon and schedule")
+    _, schedule = _approach("{}", schedules.pop())
+    frame = run_many(pack_many(rows), [p[2] for p in prepared], months.pop(),
+                     schedule=check_schedule(schedule))
     pilot = frame["pilot_month"].to_numpy(dtype=float, na_value=np.nan)
     integrated = frame["integrated_month"].to_numpy(dtype=float, na_value=np.nan)
     return [_site_outcomes(frame["outcome"].iat[i], frame["funding_received"].iat[i],
@@ -196,6 +210,10 @@ class NationalSpec:
     seed: int = 0
     months: int = 60
     engine: str = "fast"
+    #: The approach resolved: its values over the defaults and its schedule, as JSON.
+    approach_values: str = "{}"
+    approach_schedule: str = "[]"
+    approach_description: str = ""
 
     @property
     def total_budget(self) -> float:
@@ -223,7 +241,9 @@ class NationalSpec:
             f"sites = {self.sites}",
             f"national_seed = {self.seed}",
             f"budget = {self.total_budget!r}",
-            f'approach = "{self.approach}"',
+            f"approach = {json.dumps(self.approach)}",
+            f"approach_values = {json.dumps(self.approach_values)}",
+            f"approach_schedule = {json.dumps(self.approach_schedule)}",
             f"months = {self.months}",
             "",
         ])
@@ -242,9 +262,7 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
     replicates = whole("--replicates", replicates, 1)
     months = whole("--months", months, 1)
     seed = whole("--seed", seed, 0)
-    if approach not in NATIONAL_APPROACHES:
-        raise UsageError(f"unknown national approach '{approach}'; known approaches: "
-                         f"{', '.join(NATIONAL_APPROACHES)}")
+    resolved = resolve_scenario(approach)
     names = [r.strip() for r in rules.split(",")] if isinstance(rules, str) else list(rules)
     for rule in names:
         if rule not in RULES:
@@ -260,12 +278,63 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
             raise UsageError(f"--budget must be a number >= 0, got {budget!r}")
     if engine not in ("fast", "mesa"):
         raise UsageError(f"--engine must be fast or mesa, got {engine!r}")
-    return NationalSpec(sites, approach, tuple(names), budget, replicates, seed, months, engine)
+    return NationalSpec(
+        sites, resolved.name, tuple(names), budget, replicates, seed, months, engine,
+        approach_values=json.dumps(dict(resolved.values), sort_keys=True),
+        approach_schedule=json.dumps([[m, dict(v)] for m, v in resolved.schedule]),
+        approach_description=resolved.description)
+
+
+#: Which ``icsim national`` argument each entry of the stored experiment comes from.
+ARGUMENTS = {"rule": "--funding-rule", "repeat": "--replicates", "site": "--sites",
+             "sites": "--sites", "national_seed": "--seed", "seed": "--seed",
+             "budget": "--budget", "approach": "--approach", "approach_values": "--approach",
+             "approach_schedule": "--approach", "months": "--months"}
+
+
+def check_same_request(out: Path, spec: NationalSpec) -> None:
+    """Refuse, naming the changed argument, to run into a folder holding a national run
+    made with other arguments (the runner would otherwise talk of an experiment file)."""
+    import tomllib
+
+    from sim.experiment.store import MANIFEST
+
+    path = Path(out) / MANIFEST
+    if not path.exists():
+        return
+    try:
+        old_text = json.loads(path.read_text())["experiment"]["text"]
+        old = tomllib.loads(old_text)
+    except (OSError, KeyError, TypeError, ValueError):
+        return  # not a national run's manifest: the runner's own checks apply
+    new = tomllib.loads(spec.experiment_text())
+    if old.get("model") != new["model"]:
+        return
+    flat_old = {**old.get("parameters", {}), **old.get("constants", {}),
+                "seed": old.get("seed")}
+    flat_new = {**new["parameters"], **new["constants"], "seed": new["seed"]}
+    changed = [key for key in flat_new if flat_old.get(key) != flat_new[key]]
+    if not changed:
+        return
+    key = changed[0]
+
+    def shown(value: Any) -> str:
+        if isinstance(value, dict) and "values" in value:
+            values = value["values"]
+            return (",".join(map(str, values)) if key == "rule" else
+                    f"{len(values)}")
+        return str(value)
+
+    arg = ARGUMENTS.get(key, key)
+    raise UsageError(
+        f"{out} holds a national run with other arguments ({arg} was "
+        f"{shown(flat_old.get(key))}, now {shown(flat_new[key])}); choose a new --out, e.g. "
+        f"--out {out}_2, or repeat the earlier arguments")
 
 
 # ------------------------------------------------------------------ analysis
-def sites_frame(runs: pd.DataFrame) -> pd.DataFrame:
-    """``sites.parquet``: one row per site, replicate and rule."""
+def sites_frame(runs: pd.DataFrame, rules: Sequence[str] | None = None) -> pd.DataFrame:
+    """``sites.parquet``: one row per site, replicate and rule, rules in the order given."""
     frame = runs[runs.status == "ok"].drop(columns=["replicate"]).rename(
         columns={"repeat": "replicate"})
     frame["outcome"] = np.select(
@@ -275,7 +344,10 @@ def sites_frame(runs: pd.DataFrame) -> pd.DataFrame:
     frame["team_size"] = frame.team_size.astype(int)
     cols = ["rule", "replicate", "site", "funded", "funding_received", "outcome",
             "pilot_month", "integrated_month", "readiness", *SITE_CONDITIONS]
-    return frame[cols].sort_values(["rule", "replicate", "site"]).reset_index(drop=True)
+    order = {r: i for i, r in enumerate(rules or sorted(frame.rule.unique()))}
+    return frame[cols].sort_values(
+        ["rule", "replicate", "site"],
+        key=lambda c: c.map(order) if c.name == "rule" else c).reset_index(drop=True)
 
 
 def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
@@ -331,6 +403,15 @@ def rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
         spent = float(part.groupby("replicate").funding_received.sum().mean())
         sites_at_pilot = float(per_rep.apply(lambda g: g.outcome.isin(
             ["pilot", "integrated"]).sum(), include_groups=False).mean())
+        def share(mask: pd.Series, part: pd.DataFrame = part) -> tuple[float, float, float]:
+            sub = part[mask]
+            if not len(sub):
+                return float("nan"), float("nan"), float("nan")
+            return _mean_ci(sub.outcome.isin(["pilot", "integrated"]).groupby(
+                sub.replicate).mean().to_numpy(dtype=float))
+
+        f_mean, f_lo, f_hi = share(part.funded)
+        u_mean, u_lo, u_hi = share(~part.funded)
         rows.append({
             "rule": rule, "sites": int(part.site.nunique()),
             "replicates": int(part.replicate.nunique()),
@@ -339,33 +420,75 @@ def rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
             "p_integrated": integ, "p_integrated_lo": ilo, "p_integrated_hi": ihi,
             "p_pilot_funded": float(funded.mean()) if len(funded) else float("nan"),
             "p_pilot_unfunded": float(unfunded.mean()) if len(unfunded) else float("nan"),
+            "p_pilot_funded_lo": f_lo, "p_pilot_funded_hi": f_hi,
+            "p_pilot_unfunded_lo": u_lo, "p_pilot_unfunded_hi": u_hi,
             "gap_p_value": p_value, "budget": budget, "spent_per_replicate": spent,
             "cost_per_pilot_site": spent / sites_at_pilot if sites_at_pilot else float("nan"),
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    # every rule against the first, replicate by replicate (the same sites and seeds)
+    per = sites.assign(piloted=sites.outcome.isin(["pilot", "integrated"])).groupby(
+        ["rule", "replicate"], sort=False).piloted.mean()
+    first = table.rule.iloc[0]
+    for key in ("d_p_pilot", "d_p_pilot_lo", "d_p_pilot_hi"):
+        table[key] = float("nan")
+    for i, rule in enumerate(table.rule):
+        if i == 0:
+            continue
+        d = (per.loc[rule] - per.loc[first]).to_numpy(dtype=float)
+        mean = float(d.mean())
+        half = (stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
+                if d.size > 1 else float("nan"))
+        table.loc[i, ["d_p_pilot", "d_p_pilot_lo", "d_p_pilot_hi"]] = \
+            [mean, mean - half, mean + half]
+    return table
 
 
 def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
-    """``summary.md`` for policy analysts."""
+    """``summary.md`` for policy analysts: every number from one rounding (``_pct``)."""
+    budget = spec.total_budget
+    k = max(1, math.ceil(FUNDED_SHARE * spec.sites))
     lines = [
         f"# The national view: {spec.sites} sites under `{spec.approach}`",
         "",
-        f"{spec.replicates} replicates, {spec.months} months, seed {spec.seed}; national "
-        f"budget {spec.total_budget:g} (in units of one full-scope pilot's cost), shared by "
-        "each funding rule below. Sites are drawn once from the seed; replicate *i* of a "
-        "site has the same seed under every rule. Intervals are 95% across replicates.",
+        f"{spec.replicates} replicates, {spec.months} months, seed {spec.seed}. "
+        + (f"`{spec.approach}`: {spec.approach_description}. " if spec.approach_description
+           else ""),
+        "",
+        f"**Budget.** The national budget is {budget:g} full-pilot costs (one unit pays for "
+        f"one full-scope pilot), {budget / spec.sites:.3g} per site. A competitive or targeted "
+        f"rule gives it to {k} sites ({FUNDED_SHARE:.0%}), {budget / k:.3g} pilot costs each; "
+        f"universal_small gives every site {budget / spec.sites:.3g}; none gives nothing.",
+        "",
+        "**Funding dependence.** Here the national budget replaces the single project's "
+        "funding rounds: every site's `funding_round_rate` is 0, so a site the rule does not "
+        "fund has no national money at all: the unfunded sites' rate is what a site does on "
+        "its own resources ('left to deliver change with their own resources'). The one "
+        "project of `icsim compare` instead bids in national funding rounds (about one a "
+        "year) and may win money there, so its P(pilot) is not comparable with the unfunded "
+        "sites' rate here.",
+        "",
+        "**Intervals.** The sites are drawn once from the seed and held fixed; a replicate "
+        "repeats every site's project with new luck, and replicate *i* of a site has the "
+        "same seed under every rule. The 95% intervals are across replicates for this one "
+        "country: they show the projects' luck, not how a different draw of "
+        f"{spec.sites} sites would differ, and are narrow because each replicate already "
+        f"averages over {spec.sites} sites. Another `--seed` draws another country.",
         "",
         "| rule | funded sites | P(pilot) [95% CI] | P(integrated) [95% CI] | "
-        "P(pilot) funded / unfunded | gap p | cost per site at pilot |",
-        "|---|---|---|---|---|---|---|",
+        "P(pilot) funded [95% CI] | P(pilot) unfunded [95% CI] | gap p | "
+        f"difference from {table.rule.iloc[0]} [95% CI] | budget per site at pilot |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table.itertuples():
+        diff = "-" if math.isnan(r.d_p_pilot) else (
+            f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}]")
         lines.append(
-            f"| {r.rule} | {r.funded_sites} | {r.p_pilot:.3f} [{r.p_pilot_lo:.3f}, "
-            f"{r.p_pilot_hi:.3f}] | {r.p_integrated:.3f} [{r.p_integrated_lo:.3f}, "
-            f"{r.p_integrated_hi:.3f}] | {_pct(r.p_pilot_funded)} / "
-            f"{_pct(r.p_pilot_unfunded)} | {_p(r.gap_p_value)} | "
-            f"{r.cost_per_pilot_site:.3f} |")
+            f"| {r.rule} | {r.funded_sites} | {_ci(r.p_pilot, r.p_pilot_lo, r.p_pilot_hi)} | "
+            f"{_ci(r.p_integrated, r.p_integrated_lo, r.p_integrated_hi)} | "
+            f"{_ci(r.p_pilot_funded, r.p_pilot_funded_lo, r.p_pilot_funded_hi)} | "
+            f"{_ci(r.p_pilot_unfunded, r.p_pilot_unfunded_lo, r.p_pilot_unfunded_hi)} | "
+            f"{_p(r.gap_p_value)} | {diff} | {r.cost_per_pilot_site:.3g} |")
     lines.append("")
     for r in table.itertuples():
         if not math.isnan(r.p_pilot_funded) and not math.isnan(r.p_pilot_unfunded):
@@ -373,31 +496,56 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
                 f"- Under **{r.rule}**, funded sites reached a pilot in {_pct(r.p_pilot_funded)}"
                 f" of runs and unfunded sites in {_pct(r.p_pilot_unfunded)} (one-sided Fisher "
                 f"p = {_p(r.gap_p_value)}).")
-    if {"competitive", "universal_small"} <= set(table.rule):
-        c = table.set_index("rule").loc["competitive"]
-        u = table.set_index("rule").loc["universal_small"]
-        diff = c.p_pilot - u.p_pilot
-        word = "higher" if diff > 0 else "lower"
+        elif not math.isnan(r.p_pilot_unfunded):
+            lines.append(f"- Under **{r.rule}** no site is funded: {_pct(r.p_pilot_unfunded)} "
+                         "of site runs reached a pilot without national money.")
+        else:
+            lines.append(f"- Under **{r.rule}** every site is funded: "
+                         f"{_pct(r.p_pilot_funded)} of site runs reached a pilot.")
+    first = table.rule.iloc[0]
+    for r in table.iloc[1:].itertuples():
+        if math.isnan(r.d_p_pilot_lo):
+            verdict = "cannot be told apart with one replicate"
+        elif r.d_p_pilot_lo > 0:
+            verdict = "higher"
+        elif r.d_p_pilot_hi < 0:
+            verdict = "lower"
+        else:
+            verdict = "not distinguishable"
         lines.append(
-            f"- At the same budget, the national pilot rate under **competitive** funding "
-            f"({c.p_pilot:.3f} [{c.p_pilot_lo:.3f}, {c.p_pilot_hi:.3f}]) is {abs(diff):.3f} "
-            f"{word} than under **universal_small** ({u.p_pilot:.3f} [{u.p_pilot_lo:.3f}, "
-            f"{u.p_pilot_hi:.3f}]).")
-    lines += ["", "Files: `sites.parquet` (one row per site, replicate and rule), "
-              "`national.csv` (shares by month with intervals), `national_pilot.png`, "
-              "`funded_gap.png`; the raw runs are in `runs/` (the sweep runner's parts).", ""]
+            f"- The national pilot rate under **{r.rule}** "
+            f"({_pct(r.p_pilot)}) against **{first}** ({_pct(table.p_pilot.iloc[0])}): "
+            f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}], paired over "
+            f"{spec.replicates} replicates: {verdict}.")
+    lines += ["", "*budget per site at pilot*: national money spent per replicate divided by "
+              "the sites that reached a pilot, in full-pilot costs.", "",
+              "Files: `sites.parquet` (one row per site, replicate and rule), "
+              "`national.csv` (shares by month with intervals), `rules.csv`, `national_pilot`, "
+              "`funded_gap` (figures); the raw runs are in `runs/` (the sweep runner's parts).",
+              ""]
     return "\n".join(lines)
 
 
+def _ci(x: float, lo: float, hi: float) -> str:
+    if math.isnan(x):
+        return "-"
+    return _pct(x) if math.isnan(lo) else f"{_pct(x)} [{_pct(lo)}, {_pct(hi)}]"
+
+
+def _pp(x: float) -> str:
+    return "-" if math.isnan(x) else f"{round(100 * x, 1):+.1f} pp"
+
+
 def _pct(x: float) -> str:
-    return "-" if math.isnan(x) else f"{x:.1%}"
+    return "-" if math.isnan(x) else f"{round(100 * x, 1):.1f}%"
 
 
 def _p(x: float) -> str:
     return "-" if math.isnan(x) else (f"{x:.2g}" if x >= 1e-4 else "<1e-4")
 
 
-def write_outputs(out: Path, spec: NationalSpec) -> pd.DataFrame:
+def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png",),
+                  ) -> pd.DataFrame:
     """Read the finished runs in ``out/runs`` and write the national outputs."""
     from sim import plots
     from sim.output import staged
@@ -406,7 +554,7 @@ def write_outputs(out: Path, spec: NationalSpec) -> pd.DataFrame:
     failed = int((runs.status != "ok").sum())
     if failed:
         raise RuntimeError(f"{failed} site runs failed; see {out / 'runs'} (column 'error')")
-    sites = sites_frame(runs)
+    sites = sites_frame(runs, spec.rules)
     series = monthly(sites, spec.months)
     table = rule_table(sites, spec.total_budget)
     with staged(out) as stage:
@@ -414,6 +562,8 @@ def write_outputs(out: Path, spec: NationalSpec) -> pd.DataFrame:
         series.to_csv(stage / "national.csv", index=False, float_format="%.6g")
         table.to_csv(stage / "rules.csv", index=False, float_format="%.6g")
         (stage / "summary.md").write_text(summary_markdown(spec, table))
-        plots.save(plots.national_figure(series, "pilot"), stage / "national_pilot.png")
-        plots.save(plots.funded_gap_figure(table), stage / "funded_gap.png")
+        for stem, fig in (("national_pilot", plots.national_figure(series, "pilot")),
+                          ("funded_gap", plots.funded_gap_figure(table))):
+            for fmt in formats:
+                plots.save(fig, stage / f"{stem}.{fmt}")
     return table

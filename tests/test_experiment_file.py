@@ -263,3 +263,31 @@ def test_the_national_views_assumptions_are_refused_for_one_project() -> None:
     with pytest.raises(UsageError, match="national view"):
         parse(PROJECT.replace("[parameters]", "[constants]\nnational_funded_share = 0.3\n"
                                               "[parameters]"))
+
+
+def test_sobol_refuses_a_switch_morris_keeps_it(tmp_path):
+    from sim.errors import UsageError
+    from sim.experiment.spec import parse_experiment
+
+    text = ('name = "x"\nmethod = "sobol"\nsamples = 8\noutcomes = ["pilot"]\n'
+            "[parameters]\nsmall_tasks = { values = [false, true] }\n"
+            "turnover_rate = [0.05, 0.2]\n")
+    with pytest.raises(UsageError, match="'small_tasks' is true/false.*method = \"grid\""):
+        parse_experiment(text)
+    morris = text.replace('"sobol"', '"morris"')
+    assert parse_experiment(morris).levers[0].arrow_type == "bool"
+    grid = ('name = "x"\nmethod = "grid"\noutcomes = ["pilot"]\n'
+            "[parameters]\nsmall_tasks = { values = [false, true] }\n")
+    assert parse_experiment(grid).levers[0].arrow_type == "bool"
+
+
+def test_resume_compares_the_parsed_experiment_not_its_text():
+    from sim.experiment.spec import parse_experiment
+
+    text = ('name = "x"\nmethod = "sobol"\nsamples = 8\noutcomes = ["pilot"]\n'
+            "[parameters]\nturnover_rate = [0.05, 0.2]\n")
+    commented = "# a comment an analyst added\n" + text.replace(
+        "samples = 8", "samples = 8  # small on purpose")
+    assert parse_experiment(text).sha256 == parse_experiment(commented).sha256
+    changed = text.replace("[0.05, 0.2]", "[0.05, 0.3]")
+    assert parse_experiment(text).sha256 != parse_experiment(changed).sha256

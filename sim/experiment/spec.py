@@ -145,8 +145,23 @@ class Experiment:
 
     @property
     def sha256(self) -> str:
-        """The hash of the experiment file's text: a resumed sweep must match it."""
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        """The hash of the parsed experiment (everything that shapes the runs, not the
+        file's text): a resumed sweep must match it, and a comment, a description or the
+        order of the keys does not change it."""
+        import json
+
+        content = {
+            "name": self.name, "model": self.model, "method": self.method,
+            "samples": self.samples, "replicates": self.replicates, "seed": self.seed,
+            "outcomes": list(self.outcomes), "scenario": self.scenario, "months": self.months,
+            "second_order": self.second_order, "levels": self.levels,
+            "runs_per_part": self.runs_per_part, "engine": self.engine,
+            "levers": [[lv.name, lv.kind, lv.low, lv.high, list(lv.values)]
+                       for lv in self.levers],
+            "constants": sorted([k, v] for k, v in self.constants.items()),
+        }
+        return hashlib.sha256(json.dumps(content, sort_keys=True, default=str)
+                              .encode("utf-8")).hexdigest()
 
     @property
     def is_project_model(self) -> bool:
@@ -240,6 +255,13 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
         err("[parameters] must be a table naming at least one parameter, e.g. "
             "x = [0.0, 1.0] or x = { values = [1, 2] }")
     levers = tuple(_lever(n, spec, project, err) for n, spec in raw_params.items())
+    if method == "sobol":  # Morris keeps switches; its summary says how to read them
+        for lever in levers:
+            if lever.arrow_type == "bool":
+                err(f"parameter '{lever.name}' is true/false: Sobol indices assume a "
+                    f"continuous range, so a switch is refused here; compare its two values "
+                    f"with method = \"grid\" or \"morris\", or run one sobol sweep per "
+                    f"value with '{lever.name}' in [constants]")
     taken = [n for n in raw_params if n in RESULT_COLUMNS]
     if taken:
         err(f"parameter name '{taken[0]}' clashes with a column of the results "
