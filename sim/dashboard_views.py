@@ -353,3 +353,42 @@ def many_runs_markdown(runs: pd.DataFrame) -> str:
     return f"**{len(runs)} runs** (seeds {runs.seed.min()}–{runs.seed.max()}): " + \
         " · ".join(parts)
 
+
+
+def paired_figure(pair: Mapping[str, IntegrationModel], runs: Mapping[str, pd.DataFrame],
+                  seed: int) -> Figure:
+    """One pair of runs with the same seed beside the outcome shares over many seeds.
+
+    ``pair`` maps two scenario names to models run with ``collect=True`` and seed
+    ``seed``; ``runs`` maps the same names to ``many_runs`` frames (the same seeds).
+    """
+    fig = Figure(figsize=(13, 4.8), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    colours = dict(zip(pair, (ORANGE, BLUE), strict=False))
+    for name, model in pair.items():
+        frame = timeseries_frame(model)
+        left.plot(frame.month, frame.progress, color=colours[name], linewidth=2.2,
+                  label=f"{name}: progress ({model.outcome})")
+        left.plot(frame.month, frame.dac_team_commitment, ":", color=colours[name],
+                  linewidth=2.2, label=f"{name}: team commitment")
+        if model.pilot_month is not None:
+            left.axvline(model.pilot_month, color=colours[name], linestyle="--", linewidth=1)
+    left.set(xlabel="month", ylabel="share (0-1)", ylim=(0, 1.05),
+             title=f"One pair: seed {seed}, the same luck")
+    left.legend(fontsize=10, loc="lower right")
+    names = list(runs)
+    n = len(next(iter(runs.values())))
+    bottom = np.zeros(len(names))
+    for outcome in OUTCOMES:
+        share = np.array([(runs[k].outcome == outcome).mean() for k in names])
+        right.bar(names, share, bottom=bottom, label=outcome, color=OUTCOME_COLOURS[outcome])
+        for i, s in enumerate(share):
+            if s >= 0.05:
+                right.text(i, bottom[i] + s / 2, f"{s:.0%}", ha="center", va="center",
+                           fontsize=11, color="white")
+        bottom += share
+    right.set(ylabel=f"share of {n} seeds", ylim=(0, 1),
+              title=f"All {n} seeds: the distribution behind the pair")
+    right.legend(loc="upper left", bbox_to_anchor=(1, 1))
+    fig.suptitle("Same project, same luck, different toolkit", fontsize=14)
+    return fig
