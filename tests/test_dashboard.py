@@ -152,3 +152,58 @@ def test_dashboard_driven_like_a_class(dashboard, tmp_path):
         browser.close()
     log = log_path.read_text()
     assert "New version of Solara available" not in log, log
+
+
+# ------------------------------------------------------------------ the views, no browser
+def test_run_reads_in_progress_until_it_ends():
+    from sim.dashboard_views import ProjectRun, Settings
+
+    run = ProjectRun(Settings.make("baseline", 3, 24, {}))
+    assert run.month == 0 and run.outcome_text == "in progress" and not run.done
+    assert run.step() and run.month == 1
+    run.run_to_end()
+    assert run.done and run.month <= 24 and not run.step()
+    assert run.outcome_text in ("pilot", "stalled", "integrated", "collapsed")
+    assert len(run.engagement) == run.month + 1  # month 0 and every month stepped
+    assert f"Month {run.month} of 24" in run.status_markdown()
+    assert run.month == 24 or not run.model.running  # horizon, or integrated / collapsed
+
+
+def test_stepped_run_matches_simulate():
+    import sim
+    from sim.dashboard_views import ProjectRun, Settings
+
+    run = ProjectRun(Settings.make("toolkit", 5, 60, {"turnover_rate": 0.3}))
+    run.run_to_end()
+    model = sim.simulate("toolkit", seed=5, months=60, turnover_rate=0.3)
+    assert run.model.outcome == model.outcome
+    assert run.model.pilot_month == model.pilot_month
+    newcomers = run.newcomers()
+    assert len(newcomers) <= run.model.turnover_events
+    assert len(newcomers) > 0  # at 0.3 a year, 19 people over five years: someone leaves
+
+
+def test_sliders_follow_the_scenario_and_show_registry_values():
+    from sim.dashboard_views import format_value, overrides_for, scenario_sliders
+
+    base = scenario_sliders("baseline")
+    assert base["regulatory_alignment"] == PARAMETERS["regulatory_alignment"].default
+    national = scenario_sliders("enabling_national")
+    assert national["regulatory_alignment"] == 0.75
+    assert overrides_for("enabling_national", national) == {}
+    assert overrides_for("enabling_national", {**national, "turnover_rate": 0.3}) == \
+        {"turnover_rate": 0.3}
+    assert format_value(PARAMETERS["turnover_rate"], 0.11) == "0.110"
+
+
+def test_many_runs_are_the_summaries_of_single_runs():
+    import sim
+    from sim.dashboard_views import many_runs, outcome_shares
+
+    runs = many_runs("baseline", {"turnover_rate": 0.2}, n=12, seed=40, months=48)
+    assert list(runs.seed) == list(range(40, 52))
+    one = sim.run_project("baseline", seed=45, months=48, turnover_rate=0.2)
+    assert runs.loc[runs.seed == 45, "outcome"].item() == one["outcome"]
+    shares = outcome_shares(runs)
+    assert shares.runs.sum() == 12
+    assert ((shares.lo <= shares.share) & (shares.share <= shares.hi)).all()

@@ -57,3 +57,17 @@ def test_notebook_runs_and_shows_its_figures(path, tmp_path):
                  if "image/png" not in o.get("data", {}) and
                  str(o.get("data", {}).get("text/plain", "")).startswith("<Figure")]
         assert not stubs, f"{path.name} cell {i} shows a figure as text: {stubs}"
+
+
+def test_importing_sim_chooses_no_backend():
+    """Jupyter must keep its inline backend: ``import sim`` and ``sim.plots`` set none."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import matplotlib, sim, sim.plots, sim.dashboard_views;"
+            "print(matplotlib.rcParams._get_backend_or_none())")
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout.strip()
+    assert out == "None"
