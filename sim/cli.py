@@ -34,15 +34,17 @@ def cmd_params(args: argparse.Namespace) -> int:
     from sim.parameters import markdown_table, table_rows
 
     if args.markdown:
-        print(markdown_table())
+        print(markdown_table(args.group))
         return 0
-    rows = table_rows()
-    cols = ("name", "level", "default", "bounds", "unit", "meaning")
+    rows = table_rows(args.group)
+    cols = ("name", "group", "level", "default", "plausible", "unit", "meaning")
     width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols[:-1]}
     print("  ".join(c.ljust(width[c]) for c in cols[:-1]) + "  meaning")
     for r in rows:
         print("  ".join(r[c].ljust(width[c]) for c in cols[:-1]) + "  " + r["meaning"])
-    print(f"\n{len(rows)} parameters; sources: 'icsim params --markdown' or docs/ODD.md")
+    what = f"{args.group}s" if args.group else "parameters (levers and assumptions)"
+    print(f"\n{len(rows)} {what}; bounds and sources: 'icsim params --markdown' or "
+          "docs/ODD.md")
     return 0
 
 
@@ -120,7 +122,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_months(args.months)
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
-    result = compare(args.scenarios, args.replicates, args.seed, args.months, args.workers)
+    result = compare(args.scenarios, args.replicates, args.seed, args.months, args.workers,
+                     progress=not args.quiet, engine=args.engine)
     with staged(args.out) as stage:
         result.table.to_csv(stage / "comparison.csv", index=False, float_format="%.6g")
         (stage / "comparison.md").write_text(markdown(result))
@@ -144,10 +147,10 @@ def cmd_national(args: argparse.Namespace) -> int:
     from sim.experiment.sweep import run_sweep
 
     spec = national.check(args.sites, args.approach, args.funding_rule, args.budget,
-                          args.replicates, args.seed, args.months)
+                          args.replicates, args.seed, args.months, args.engine)
     experiment = parse_experiment(spec.experiment_text(), source="icsim national")
     report = run_sweep(experiment, args.out, workers=args.workers, scheduler=args.scheduler,
-                       resume=args.resume)
+                       resume=args.resume, progress=not args.quiet, engine=spec.engine)
     if not report.complete:
         print(f"icsim: {report.runs_total - report.runs_done} runs still to do; rerun with "
               "--resume", file=sys.stderr)
@@ -183,8 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "projects: why they stall, and what makes them reach a pilot.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("params", help="print the parameter registry")
+    p = sub.add_parser("params", help="print the parameter registry: every number the model "
+                       "uses", description="Print the parameter registry: the levers a policy "
+                       "maker or project could set, and the assumptions inside the mechanisms.")
     p.add_argument("--markdown", action="store_true", help="as a Markdown table with sources")
+    p.add_argument("--group", choices=("lever", "assumption"), default=None,
+                   help="only the levers or only the assumptions (default: both)")
     p.set_defaults(handler=cmd_params)
 
     p = sub.add_parser("scenarios", help="list the named scenarios")
@@ -207,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_int, default=None,
                    help="local worker processes (default: all cores)")
     p.add_argument("--out", type=Path, default=Path("results/compare"))
+    p.add_argument("--engine", choices=("fast", "mesa"), default="fast",
+                   help="fast (default) or mesa: the same runs, the fast engine ~35x faster")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_compare)
 
     p = sub.add_parser("national", help="many local projects under one national policy")
@@ -225,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--scheduler", default=None, help="Dask scheduler address")
     p.add_argument("--resume", action="store_true", help="complete an interrupted run")
     p.add_argument("--out", type=Path, default=Path("results/national"))
+    p.add_argument("--engine", choices=("fast", "mesa"), default="fast",
+                   help="fast (default) or mesa: the same runs, the fast engine ~35x faster")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_national)
 
     p = sub.add_parser("dashboard", help="serve the interactive dashboard on 127.0.0.1")

@@ -2,7 +2,11 @@
 
 Replicate ``i`` gets the same seed in every scenario (``run_seed(seed, 0, i)``, the
 sweep's seed scheme), so differences between scenarios are not differences of luck.
-Runs go through the runner's one executor interface (local processes or Dask).
+Runs go through the runner's one executor interface (local processes or Dask), in the fast
+engine (default) or the Mesa engine, which give the same runs. The monthly DAC bands come
+from streaming histograms (``sim.engine.fast.HIST_BINS`` bins on [0, 1], so quantiles to
+within 1/200) that both engines fill, so memory does not grow with the replicates and the
+two engines draw the same figure.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from sim.model import check_months, simulate
 from sim.scenarios import SCENARIOS, split
 
 #: Runs per task sent to a worker: large enough to amortise the hand-off.
-CHUNK = 25
+CHUNK = {"mesa": 25, "fast": 500}
+ENGINES = ("fast", "mesa")
 
 
 @dataclass
@@ -59,48 +64,74 @@ def check_replicates(replicates: Any) -> int:
     return int(replicates)
 
 
-def _run_chunk(scenario: str, months: int, seeds: list[tuple[int, int]],
-               ) -> list[tuple[dict[str, Any], np.ndarray]]:
-    """Worker task: run ``(replicate, seed)`` pairs of one scenario."""
-    out = []
+def _run_chunk(scenario: str, months: int, seeds: list[tuple[int, int]], engine: str = "fast",
+               ) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Worker task: run ``(replicate, seed)`` pairs of one scenario; return the summaries
+    and the runs' monthly DAC histogram (``int64[months + 1, 9, HIST_BINS]``)."""
+    from sim.engine.fast import HIST_BINS, run_many
+    from sim.engine.layout import pack_many
+    from sim.scenarios import parameters_for
+
+    histogram = np.zeros((months + 1, len(DAC_KEYS), HIST_BINS), dtype=np.int64)
+    rows: list[dict[str, Any]] = []
+    if engine == "fast":
+        values = parameters_for(scenario)
+        frame = run_many(pack_many([values] * len(seeds)), [s for _, s in seeds], months,
+                         histogram=histogram)
+        for i, (replicate, seed) in enumerate(seeds):
+            row = {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
+                   for k, v in frame.iloc[i].items()}
+            row.update(seed=seed, scenario=scenario, months=months, replicate=replicate)
+            rows.append(row)
+        return rows, histogram
+    months_index = np.arange(months + 1)[:, None]
+    keys_index = np.arange(len(DAC_KEYS))[None, :]
     for replicate, seed in seeds:
         model = simulate(scenario, seed, months, collect=True)
         row = model.summary()
         del row["parameters"]
         row.update(scenario=scenario, replicate=replicate, seed=seed)
-        traj = np.array([model.datacollector.model_vars[f"dac_{k}"] for k in DAC_KEYS],
-                        dtype=np.float32)
-        out.append((row, traj))
-    return out
+        traj = np.array([model.datacollector.model_vars[f"dac_{k}"] for k in DAC_KEYS]).T
+        bins = np.clip((traj * HIST_BINS).astype(np.int64), 0, HIST_BINS - 1)
+        np.add.at(histogram, (months_index, keys_index, bins), 1)
+        rows.append(row)
+    return rows, histogram
 
 
-def _tasks(scenarios: list[str], replicates: int, seed: int, months: int,
-           ) -> Iterator[tuple[str, int, list[tuple[int, int]]]]:
+def _tasks(scenarios: list[str], replicates: int, seed: int, months: int, engine: str,
+           ) -> Iterator[tuple[str, int, list[tuple[int, int]], str]]:
     seeds = [(i, run_seed(seed, 0, i)) for i in range(replicates)]
+    chunk = CHUNK[engine]
     for scenario in scenarios:
-        for start in range(0, replicates, CHUNK):
-            yield scenario, months, seeds[start:start + CHUNK]
+        for start in range(0, replicates, chunk):
+            yield scenario, months, seeds[start:start + chunk], engine
 
 
 def compare(scenarios: Sequence[str], replicates: int = 100, seed: int = 0, months: int = 60,
             workers: int | None = None, scheduler: str | None = None,
-            progress: bool = True) -> Comparison:
+            progress: bool = True, engine: str = "fast") -> Comparison:
     """Run every scenario ``replicates`` times and summarise (see module docstring)."""
     scenarios = check_scenarios(scenarios)
     replicates = check_replicates(replicates)
     months = check_months(months)
+    if engine not in ENGINES:
+        raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     from tqdm.auto import tqdm
 
     rows: list[dict[str, Any]] = []
-    trajs: dict[str, list[np.ndarray]] = {s: [None] * replicates for s in scenarios}
+    histograms: dict[str, np.ndarray] = {}
     total = len(scenarios) * replicates
-    with make_executor(workers, scheduler) as executor, \
+    with make_executor(workers, scheduler, preload=["sim.model", "sim.engine.fast"]) \
+            as executor, \
             tqdm(total=total, unit="run", desc="compare", disable=not progress) as bar:
-        for batch in executor.imap_unordered(_run_chunk,
-                                             _tasks(scenarios, replicates, seed, months)):
-            for row, traj in batch:
-                rows.append(row)
-                trajs[row["scenario"]][row["replicate"]] = traj
+        for batch, histogram in executor.imap_unordered(
+                _run_chunk, _tasks(scenarios, replicates, seed, months, engine)):
+            scenario = batch[0]["scenario"]
+            rows.extend(batch)
+            if scenario in histograms:
+                histograms[scenario] += histogram
+            else:
+                histograms[scenario] = histogram
             bar.update(len(batch))
     order = {s: i for i, s in enumerate(scenarios)}
     runs = pd.DataFrame(rows)
@@ -108,8 +139,11 @@ def compare(scenarios: Sequence[str], replicates: int = 100, seed: int = 0, mont
                             if c.name == "scenario" else c).reset_index(drop=True)
     front = ["scenario", "replicate", "seed", "outcome"]
     runs = runs[front + [c for c in runs.columns if c not in front]]
+    for column in ("pilot_month", "integrated_month", "collapse_month", "business_case_month",
+                   "small_tasks_month"):
+        runs[column] = runs[column].astype("float64")
     table = summarise(runs, scenarios)
-    bands = {s: _bands(np.stack(trajs[s])) for s in scenarios}
+    bands = {s: _bands(histograms[s]) for s in scenarios}
     curves = {s: pilot_survival(runs.loc[runs.scenario == s, "pilot_month"], months)
               for s in scenarios}
     return Comparison(runs, table, bands, curves, months, seed)
@@ -146,10 +180,13 @@ def summarise(runs: pd.DataFrame, scenarios: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _bands(trajs: np.ndarray) -> dict[str, np.ndarray]:
-    """10th, 50th, 90th percentiles over replicates; ``trajs`` is (runs, keys, months)."""
-    q = np.percentile(trajs, [10, 50, 90], axis=0)  # (3, keys, months)
-    return {key: q[:, i, :] for i, key in enumerate(DAC_KEYS)}
+def _bands(histogram: np.ndarray) -> dict[str, np.ndarray]:
+    """10th, 50th, 90th percentiles over replicates, per DAC key an array (3, months + 1),
+    from the runs' monthly histogram (to within one bin, 1/HIST_BINS)."""
+    from sim.engine.fast import histogram_quantiles
+
+    q = histogram_quantiles(histogram, [0.1, 0.5, 0.9])  # (months + 1, keys, 3)
+    return {key: q[:, i, :].T for i, key in enumerate(DAC_KEYS)}
 
 
 def pilot_survival(pilot_month: pd.Series, horizon: int) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,9 @@ model's funding rounds (``funding_round_rate`` is 0 for every site): sites get w
 gives them, at the start.
 
 Runs go through the sweep runner (``sim.experiment``): the same executor interface (local
-processes or Dask), seed scheme, resumable Parquet parts and progress bar.
+processes or Dask), seed scheme, resumable Parquet parts and progress bar. With the fast
+engine (the default) each batch of sites runs in one call of ``sim.engine.fast``
+(``site_run.batch``); the Mesa engine runs them one by one; both give the same runs.
 """
 
 from __future__ import annotations
@@ -33,15 +35,17 @@ from scipy import stats
 
 from sim.errors import UsageError
 from sim.experiment.design import run_seed
+from sim.parameters import PARAMETERS
 from sim.scenarios import NATIONAL_APPROACHES
 
 RULES = ("none", "competitive", "targeted", "universal_small")
-#: Share of sites a competitive or targeted programme funds: 50 vanguards from 260+
-#: expressions of interest (~20-25%; NAO 2018).
-FUNDED_SHARE = 0.22
-#: Default national budget per site, in full-pilot-cost units: enough for the funded fifth
-#: to receive about one full pilot's cost each under a competitive rule.
-DEFAULT_BUDGET_PER_SITE = 0.22
+#: The country's numbers are registry assumptions (level "national"; sources there):
+#: the funded share of sites, the default budget per site, and the sites' spreads.
+_P = {name: p.default for name, p in PARAMETERS.items()}
+#: Share of sites a competitive or targeted programme funds (~20-25%; NAO 2018).
+FUNDED_SHARE = _P["national_funded_share"]
+#: Default national budget per site, in full-pilot-cost units.
+DEFAULT_BUDGET_PER_SITE = _P["national_budget_per_site"]
 SITE_CONDITIONS = ("team_size", "turnover_rate", "clinical_leadership", "management_support",
                    "initial_vision")
 SITE_OUTCOMES = ("funded", "funding_received", "pilot", "integrated", "collapsed",
@@ -58,25 +62,29 @@ def _beta(rng: np.random.Generator, mean: float, sd: float, size: int) -> np.nda
 def draw_sites(n: int, seed: int) -> pd.DataFrame:
     """The country: each site's local conditions, and its readiness.
 
-    * team size: normal around the case's 19 (sd 4), 8-30 people — the case's 'nearly
-      twenty members … fluctuating' (spread: assumption);
-    * turnover: lognormal around the NHS all-staff rate of 11% a year, 10-90% range about
-      8-15% (Health Foundation 2019; community trusts about twice acute ones);
-    * leadership readiness (``clinical_leadership``): beta, mean 0.45, sd 0.15;
-    * organisational support (``management_support``): beta, mean 0.3, sd 0.1;
-    * starting vision (``initial_vision``): beta, mean 0.65, sd 0.1 —
-      the last three centred on the case's values, their spread an assumption.
+    * team size: normal around the case's 19 (sd ``site_team_size_sd``), 8-30 people — the
+      case's 'nearly twenty members … fluctuating';
+    * turnover: lognormal around the NHS all-staff rate of 11% a year (log sd
+      ``site_turnover_log_sd``: 10-90% range about 8-15%; Health Foundation 2019);
+    * leadership readiness (``clinical_leadership``), organisational support
+      (``management_support``) and starting vision (``initial_vision``): beta around the
+      case's values, sd ``site_leadership_sd``, ``site_support_sd``, ``site_vision_sd`` —
+    means are the registry's defaults of those levers, spreads registry assumptions.
 
     Readiness, what a competitive programme selects on, is the mean z-score of leadership
     readiness, organisational support and starting vision.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5175]))
     sites = pd.DataFrame({
-        "team_size": np.clip(np.rint(rng.normal(19, 4, n)), 8, 30).astype(int),
-        "turnover_rate": np.clip(0.11 * np.exp(rng.normal(0, 0.25, n)), 0.03, 0.4),
-        "clinical_leadership": _beta(rng, 0.45, 0.15, n),
-        "management_support": _beta(rng, 0.3, 0.1, n),
-        "initial_vision": _beta(rng, 0.65, 0.1, n),
+        "team_size": np.clip(np.rint(rng.normal(_P["team_size"], _P["site_team_size_sd"], n)),
+                             8, 30).astype(int),
+        "turnover_rate": np.clip(_P["turnover_rate"]
+                                 * np.exp(rng.normal(0, _P["site_turnover_log_sd"], n)),
+                                 0.03, 0.4),
+        "clinical_leadership": _beta(rng, _P["clinical_leadership"], _P["site_leadership_sd"],
+                                     n),
+        "management_support": _beta(rng, _P["management_support"], _P["site_support_sd"], n),
+        "initial_vision": _beta(rng, _P["initial_vision"], _P["site_vision_sd"], n),
     })
     z = sites[["clinical_leadership", "management_support", "initial_vision"]]
     sites["readiness"] = ((z - z.mean()) / z.std(ddof=0).replace(0, 1)).mean(axis=1)
@@ -97,34 +105,83 @@ def allocate(rule: str, budget: float, readiness: np.ndarray) -> np.ndarray:
     return amounts
 
 
+def _site_values(params: dict[str, Any]) -> tuple[str, dict[str, Any], int, float, float]:
+    """A run's scenario, parameter overrides, seed, funding and readiness."""
+    sites = draw_sites(int(params["sites"]), int(params["national_seed"]))
+    site, replicate, rule = int(params["site"]), int(params["repeat"]), params["rule"]
+    amounts = _amounts(rule, float(params["budget"]), int(params["sites"]),
+                       int(params["national_seed"]))
+    conditions = sites.iloc[site]
+    values = {name: conditions[name].item() for name in SITE_CONDITIONS}
+    values.update(funding_round_rate=0.0, initial_funding=float(amounts[site]))
+    seed = run_seed(int(params["national_seed"]), site, replicate)
+    return params["approach"], values, seed, float(amounts[site]), float(conditions["readiness"])
+
+
+@lru_cache(maxsize=32)
+def _amounts(rule: str, budget: float, n: int, seed: int) -> np.ndarray:
+    return allocate(rule, budget, draw_sites(n, seed)["readiness"].to_numpy())
+
+
+def _site_outcomes(outcome: str, funding_received: float, pilot_month: float,
+                   integrated_month: float, funded: float, readiness: float,
+                   values: dict[str, Any]) -> dict[str, float]:
+    return {
+        "funded": float(funded > 0),
+        "funding_received": float(funding_received),
+        "pilot": float(outcome in ("pilot", "integrated")),
+        "integrated": float(outcome == "integrated"),
+        "collapsed": float(outcome == "collapsed"),
+        "pilot_month": float(pilot_month),
+        "integrated_month": float(integrated_month),
+        "readiness": readiness,
+        **{k: float(values[k]) for k in SITE_CONDITIONS},
+    }
+
+
 def site_run(params: dict[str, Any], seed: int) -> dict[str, float]:
     """The runner's plug-in: one site, one replicate, one rule (``seed`` is not used: the
     run's seed is derived from (national seed, site, replicate) so that it is the same
     under every rule)."""
     from sim.model import run_project
 
-    sites = draw_sites(int(params["sites"]), int(params["national_seed"]))
-    site, replicate, rule = int(params["site"]), int(params["repeat"]), params["rule"]
-    amounts = allocate(rule, float(params["budget"]), sites["readiness"].to_numpy())
-    conditions = sites.iloc[site]
-    values = {name: conditions[name].item() for name in SITE_CONDITIONS}
-    summary = run_project(params["approach"], seed=run_seed(int(params["national_seed"]),
-                                                            site, replicate),
-                          months=int(params["months"]), funding_round_rate=0.0,
-                          initial_funding=float(amounts[site]), **values)
+    approach, values, run_seed_, funded, readiness = _site_values(params)
+    summary = run_project(approach, seed=run_seed_, months=int(params["months"]), **values)
     nan = float("nan")
-    return {
-        "funded": float(amounts[site] > 0),
-        "funding_received": summary["funding_received"],
-        "pilot": float(summary["outcome"] in ("pilot", "integrated")),
-        "integrated": float(summary["outcome"] == "integrated"),
-        "collapsed": float(summary["outcome"] == "collapsed"),
-        "pilot_month": nan if summary["pilot_month"] is None else float(summary["pilot_month"]),
-        "integrated_month": nan if summary["integrated_month"] is None
-        else float(summary["integrated_month"]),
-        "readiness": float(conditions["readiness"]),
-        **{k: float(v) for k, v in values.items()},
-    }
+    return _site_outcomes(
+        summary["outcome"], summary["funding_received"],
+        nan if summary["pilot_month"] is None else summary["pilot_month"],
+        nan if summary["integrated_month"] is None else summary["integrated_month"],
+        funded, readiness, values)
+
+
+def _site_run_batch(params_list: list[dict[str, Any]], seeds: list[int],
+                    ) -> list[dict[str, float]]:
+    """``site_run`` for a batch of sites in one call of the fast engine."""
+    from sim.engine.fast import run_many
+    from sim.engine.layout import pack_many
+    from sim.scenarios import parameters_for
+
+    prepared = [_site_values(params) for params in params_list]
+    bases: dict[str, dict[str, Any]] = {}
+    rows = []
+    for approach, values, _, _, _ in prepared:
+        base = bases.get(approach)
+        if base is None:
+            base = bases[approach] = parameters_for(approach)
+        rows.append({**base, **values})
+    months = {int(params["months"]) for params in params_list}
+    if len(months) != 1:
+        raise ValueError("a batch of sites must share its horizon")
+    frame = run_many(pack_many(rows), [p[2] for p in prepared], months.pop())
+    pilot = frame["pilot_month"].to_numpy(dtype=float, na_value=np.nan)
+    integrated = frame["integrated_month"].to_numpy(dtype=float, na_value=np.nan)
+    return [_site_outcomes(frame["outcome"].iat[i], frame["funding_received"].iat[i],
+                           pilot[i], integrated[i], funded, readiness, values)
+            for i, (_, values, _, funded, readiness) in enumerate(prepared)]
+
+
+site_run.batch = _site_run_batch  # the fast engine's vectorised form (sim.experiment.models)
 
 
 @dataclass(frozen=True)
@@ -138,6 +195,7 @@ class NationalSpec:
     replicates: int = 20
     seed: int = 0
     months: int = 60
+    engine: str = "fast"
 
     @property
     def total_budget(self) -> float:
@@ -173,7 +231,7 @@ class NationalSpec:
 
 def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[str] =
           "competitive", budget: Any = None, replicates: Any = 20, seed: Any = 0,
-          months: Any = 60) -> NationalSpec:
+          months: Any = 60, engine: str = "fast") -> NationalSpec:
     """Validate a request; raise ``UsageError`` naming the culprit and what is allowed."""
     def whole(name: str, value: Any, low: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
@@ -200,7 +258,9 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
             raise UsageError(f"--budget must be a number >= 0, got {budget!r}") from None
         if not math.isfinite(budget) or budget < 0:
             raise UsageError(f"--budget must be a number >= 0, got {budget!r}")
-    return NationalSpec(sites, approach, tuple(names), budget, replicates, seed, months)
+    if engine not in ("fast", "mesa"):
+        raise UsageError(f"--engine must be fast or mesa, got {engine!r}")
+    return NationalSpec(sites, approach, tuple(names), budget, replicates, seed, months, engine)
 
 
 # ------------------------------------------------------------------ analysis

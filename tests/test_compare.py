@@ -65,3 +65,25 @@ def test_wilson_and_survival():
 ])
 def test_compare_bad_input(tmp_path, argv, culprit):
     assert_refused(tmp_path, [*argv, "--out", str(tmp_path / "out")], culprit)
+
+
+def test_both_engines_give_the_same_comparison_and_bands():
+    fast = compare(["baseline", "austerity+toolkit"], replicates=40, seed=3, months=36,
+                   workers=1, progress=False, engine="fast")
+    mesa = compare(["baseline", "austerity+toolkit"], replicates=40, seed=3, months=36,
+                   workers=2, progress=False, engine="mesa")
+    pd.testing.assert_frame_equal(fast.runs, mesa.runs)
+    pd.testing.assert_frame_equal(fast.table, mesa.table)
+    for scenario, bands in fast.bands.items():
+        for key, band in bands.items():
+            np.testing.assert_array_equal(band, mesa.bands[scenario][key])
+            assert band.shape == (3, 37) and (band[0] <= band[1]).all() \
+                and (band[1] <= band[2]).all()
+    # the bands are the runs' quantiles to within one histogram bin
+    from sim.engine.fast import HIST_BINS
+    frames = [sim.timeseries_frame(sim.simulate("baseline", seed=int(s), months=36))
+              for s in fast.runs.loc[fast.runs.scenario == "baseline", "seed"]]
+    values = np.stack([f["dac_team_commitment"].to_numpy() for f in frames])
+    exact = np.quantile(values, 0.5, axis=0, method="inverted_cdf")
+    assert np.abs(fast.bands["baseline"]["team_commitment"][1] - exact).max() \
+        <= 1 / HIST_BINS + 1e-12

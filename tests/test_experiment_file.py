@@ -151,7 +151,8 @@ def test_shipped_experiment_files() -> None:
     assert set(sobol.names) == {p.name for p in principal()}
     assert {PARAMETERS[n].level for n in sobol.names} == {"system", "organisation", "team"}
     morris = load_experiment(ROOT / "experiments" / "morris_screening.toml")
-    assert morris.method == "morris" and set(morris.names) == set(PARAMETERS)
+    assert morris.method == "morris"
+    assert set(morris.names) == {p.name for p in PARAMETERS.values() if p.group == "lever"}
     grid = load_experiment(ROOT / "experiments" / "national_approach_grid.toml")
     assert grid.method == "grid"
     assert set(grid.names) == {"regulatory_alignment", "payment_integration", "incentives",
@@ -229,3 +230,36 @@ def test_icsim_sweep_refuses_bad_files_with_exit_2(tmp_path_factory: pytest.Temp
 
 def test_icsim_analyze_refuses_a_directory_without_a_sweep(tmp_path: Path) -> None:
     assert_refused(tmp_path, ["analyze", str(tmp_path)], "holds no sweep")
+
+
+def test_screening_all_lists_every_registry_entry_at_its_plausible_range() -> None:
+    exp = load_experiment(ROOT / "experiments" / "screening_all.toml")
+    assert exp.method == "morris"
+    assert set(exp.names) == {n for n, p in PARAMETERS.items() if p.level != "national"}
+    for lever in exp.levers:
+        p = PARAMETERS[lever.name]
+        if p.kind == "bool":
+            assert set(lever.values) == {False, True}
+        elif p.kind == "choice":
+            assert set(lever.values) == set(p.choices), p.name
+        else:
+            assert (lever.low, lever.high) == tuple(map(float, p.plausible_range)), p.name
+
+
+def test_structural_choices_are_swept_as_values() -> None:
+    exp = parse(PROJECT.replace("[parameters]", '[parameters]\nenablers_form = '
+                                '{ values = ["product", "mean"] }'))
+    assert "enablers_form" in exp.names
+    with pytest.raises(UsageError, match="structural choice"):
+        parse(PROJECT.replace("[parameters]", "[parameters]\nenablers_form = [0, 1]"))
+    with pytest.raises(UsageError, match="enablers_form"):
+        parse(PROJECT.replace("[parameters]", '[parameters]\nenablers_form = '
+                                '{ values = ["product", "sum"] }'))
+
+
+def test_the_national_views_assumptions_are_refused_for_one_project() -> None:
+    with pytest.raises(UsageError, match="national view"):
+        parse(PROJECT.replace("[parameters]", "[parameters]\nsite_vision_sd = [0.05, 0.15]"))
+    with pytest.raises(UsageError, match="national view"):
+        parse(PROJECT.replace("[parameters]", "[constants]\nnational_funded_share = 0.3\n"
+                                              "[parameters]"))

@@ -96,3 +96,16 @@ def test_an_interrupted_national_run_resumes_to_the_same_result(tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(full / "sites.parquet"),
                                   pd.read_parquet(cut / "sites.parquet"))
     assert main([*argv[:2], "71", *argv[3:], "--resume", "--out", str(cut)]) == 2
+
+
+def test_both_engines_give_the_same_national_view(tmp_path):
+    from sim.cli import main
+
+    for engine in ("fast", "mesa"):
+        assert main(["national", "--sites", "30", "--replicates", "3", "--funding-rule",
+                     "competitive,none", "--engine", engine, "--quiet",
+                     "--out", str(tmp_path / engine)]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "fast" / "sites.parquet"),
+                                  pd.read_parquet(tmp_path / "mesa" / "sites.parquet"))
+    assert (tmp_path / "fast" / "rules.csv").read_text() == \
+        (tmp_path / "mesa" / "rules.csv").read_text()

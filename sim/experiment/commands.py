@@ -46,6 +46,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                        help="complete the interrupted sweep in DIR (refused if the "
                             "experiment file changed)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument("--engine", choices=("fast", "mesa"), default=None,
+                       help="the project's engine (default: the experiment file's "
+                            "'engine', itself 'fast'); both give the same runs")
     sweep.set_defaults(handler=sweep_command)
 
     analyze = subparsers.add_parser(
@@ -70,7 +73,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     try:
         report = run_sweep(experiment, args.out, workers=args.workers,
                            scheduler=args.scheduler, resume=args.resume,
-                           progress=not args.quiet)
+                           progress=not args.quiet, engine=args.engine)
     except KeyboardInterrupt:
         out = args.out or Path("results") / experiment.name
         print(f"icsim: interrupted; finished parts are kept -- complete the sweep with: "

@@ -10,6 +10,8 @@ An experiment file declares what to sweep and how::
     replicates = 8
     seed = 1
     months = 60                  # the horizon (the project's model only)
+    engine = "fast"              # fast (default) | mesa: same results run for run; for a
+                                 # plug-in, fast uses its vectorised form where it has one
     outcomes = ["pilot", "time_to_pilot"]
 
     [parameters]
@@ -38,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UsageError
-from sim.experiment.models import PROJECT_MODEL
+from sim.experiment.models import ENGINES, PROJECT_MODEL
 from sim.parameters import PARAMETERS, unknown_message
 
 METHODS = ("sobol", "morris", "lhs", "grid")
@@ -48,7 +50,7 @@ DERIVED_OUTCOMES = ("pilot", "integrated", "collapsed", "stalled", "pilot_month"
 DEFAULT_OUTCOMES = ("pilot", "time_to_pilot", "integrated", "collapsed")
 ALLOWED_KEYS = ("name", "description", "model", "scenario", "method", "samples",
                 "second_order", "levels", "replicates", "seed", "months", "outcomes",
-                "runs_per_part", "parameters", "constants")
+                "runs_per_part", "engine", "parameters", "constants")
 DEFAULT_RUNS_PER_PART = 256
 #: The runner's own columns in every results part.
 RESULT_COLUMNS = ("point", "replicate", "seed", "status", "error")
@@ -139,6 +141,7 @@ class Experiment:
     description: str = ""
     text: str = ""
     source: str = "<string>"
+    engine: str = "fast"  # the project's model: "fast" or "mesa"
 
     @property
     def sha256(self) -> str:
@@ -228,6 +231,9 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
     scenario = _string(data, "scenario", err, default="baseline")
     if project:
         _check_scenario(scenario, err)
+    engine = _string(data, "engine", err, default="fast")
+    if engine not in ENGINES:
+        err(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
 
     raw_params = data.get("parameters")
     if not isinstance(raw_params, dict) or not raw_params:
@@ -270,7 +276,7 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
         name=name, model=model, method=method, samples=samples, replicates=replicates,
         seed=seed, outcomes=outcomes, levers=levers, constants=constants, scenario=scenario,
         months=months, second_order=second_order, levels=levels, runs_per_part=runs_per_part,
-        description=description, text=text, source=source)
+        description=description, text=text, source=source, engine=engine)
     if check_model:
         _check_model(experiment, err)
     return experiment
@@ -337,6 +343,9 @@ def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
     param = PARAMETERS.get(name)
     if project and param is None:
         err(unknown_message(name))
+    if project and param.level == "national":
+        err(f"parameter '{name}' shapes the national view (icsim national), not one "
+            "project; the project's model does not read it")
     if isinstance(spec, dict):
         extra = [k for k in spec if k != "values"]
         if extra or "values" not in spec:
@@ -369,6 +378,10 @@ def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
         if param.kind == "bool":
             err(f"parameter '{name}' is a switch; sweep it as {name} = "
                 "{ values = [false, true] }")
+        if param.kind == "choice":
+            listed = ", ".join(f'"{c}"' for c in param.choices)
+            err(f"parameter '{name}' is a structural choice; sweep it as {name} = "
+                f"{{ values = [{listed}] }}")
         if low < param.low or high > param.high:
             err(f"parameter '{name}': bounds [{spec[0]}, {spec[1]}] lie outside the registry's "
                 f"[{param.low:g}, {param.high:g}]")
@@ -385,6 +398,9 @@ def _constant(name: str, value: Any, project: bool, err: _Errors) -> Scalar:
     if project:
         if name not in PARAMETERS:
             err(unknown_message(name))
+        if PARAMETERS[name].level == "national":
+            err(f"constant '{name}' shapes the national view (icsim national), not one "
+                "project; the project's model does not read it")
         try:
             return PARAMETERS[name].coerce(value)
         except ValueError as exc:

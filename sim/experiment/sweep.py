@@ -19,9 +19,10 @@ import numpy as np
 import pyarrow as pa
 from tqdm.auto import tqdm
 
+from sim.errors import UsageError
 from sim.experiment.design import Design, make_design
 from sim.experiment.execute import Executor, make_executor
-from sim.experiment.models import Batch, BatchResult, ModelCall, run_batch
+from sim.experiment.models import ENGINES, Batch, BatchResult, ModelCall, run_batch
 from sim.experiment.spec import Experiment, load_experiment
 from sim.experiment.store import Progress, SweepStore, schema
 
@@ -50,17 +51,19 @@ def default_out(experiment: Experiment) -> Path:
     return Path("results") / experiment.name
 
 
-def model_call(experiment: Experiment) -> ModelCall:
+def model_call(experiment: Experiment, engine: str | None = None) -> ModelCall:
+    """How workers call the model; ``engine`` overrides the experiment file's."""
     return ModelCall(model=experiment.model, outcomes=experiment.outcomes,
                      scenario=experiment.scenario, months=experiment.months,
-                     constants=dict(experiment.constants))
+                     constants=dict(experiment.constants),
+                     engine=engine or experiment.engine)
 
 
 def _preload(experiment: Experiment) -> list[str]:
     """Modules worth importing once before workers start (inherited by forked workers, or
     preloaded in the fork server)."""
     if experiment.is_project_model:
-        return ["sim.model"]
+        return ["sim.model", "sim.engine.fast"]
     return [experiment.model.partition(":")[0]]
 
 
@@ -126,13 +129,18 @@ class _Plan:
 def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None, *,
               workers: int | None = None, scheduler: str | None = None,
               executor: Executor | None = None, resume: bool = False,
-              progress: bool = True, runs_per_task: int | None = None) -> SweepReport:
+              progress: bool = True, runs_per_task: int | None = None,
+              engine: str | None = None) -> SweepReport:
     """Run (or complete) a sweep into ``out``; return what this session did.
 
     Everything is validated -- the experiment file, the directory, the executor -- before
     anything is written. Raises ``sim.errors.UsageError`` on bad input; a
-    ``KeyboardInterrupt`` leaves finished parts in place for a later resume.
+    ``KeyboardInterrupt`` leaves finished parts in place for a later resume. ``engine``
+    ("fast" or "mesa") overrides the experiment file's; both give the same runs, so a sweep
+    may be resumed with either.
     """
+    if engine is not None and engine not in ENGINES:
+        raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
     design = make_design(experiment)
@@ -142,14 +150,16 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
     if executor is None:
         executor = make_executor(workers, scheduler, preload=_preload(experiment))
     try:
-        return _run(experiment, design, store, executor, resumed, progress, runs_per_task)
+        return _run(experiment, design, store, executor, resumed, progress, runs_per_task,
+                    engine)
     finally:
         if own_executor:
             executor.close()
 
 
 def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Executor,
-         resumed: bool, progress: bool, runs_per_task: int | None) -> SweepReport:
+         resumed: bool, progress: bool, runs_per_task: int | None,
+         engine: str | None = None) -> SweepReport:
     state = store.progress(experiment, design) if resumed else Progress(chunks=set())
     manifest = store.begin(experiment, design, executor.description, resumed, state)
     n_chunks = -(-design.n_runs // experiment.runs_per_part)
@@ -163,7 +173,8 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
                desc=experiment.name, dynamic_ncols=True, smoothing=0.05)
     status = "failed"
     try:
-        for result in executor.imap_unordered(run_batch, plan.tasks(model_call(experiment)),
+        for result in executor.imap_unordered(run_batch,
+                                              plan.tasks(model_call(experiment, engine)),
                                               window=window):
             entry = plan.open[result.chunk]
             entry.results.append(result)
