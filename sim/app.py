@@ -36,7 +36,7 @@ _solara_settings.telemetry.mixpanel_enable = False  # also when shown inside Jup
 
 #: Scenario choices: every named scenario, and each national approach with the toolkit.
 SCENARIO_CHOICES = list(SCENARIOS) + [f"{n}+toolkit" for n in NATIONAL_APPROACHES]
-MANY_CHOICES = [100, 300, 500]
+MANY_CHOICES = [100, 300, 1000]
 PLAY_INTERVAL = 0.15  # seconds between months while playing
 DEFAULT = views.Settings.make("baseline", 0, 60, {})
 

@@ -202,6 +202,11 @@ def test_many_runs_are_the_summaries_of_single_runs():
 
     runs = many_runs("baseline", {"turnover_rate": 0.2}, n=12, seed=40, months=48)
     assert list(runs.seed) == list(range(40, 52))
+    mesa = many_runs("baseline", {"turnover_rate": 0.2}, n=12, seed=40, months=48,
+                     engine="mesa")
+    assert list(runs.outcome) == list(mesa.outcome)  # the fast engine gives the same runs
+    assert list(runs.pilot_month.astype("Float64").fillna(-1)) == \
+        list(mesa.pilot_month.astype("Float64").fillna(-1))
     one = sim.run_project("baseline", seed=45, months=48, turnover_rate=0.2)
     assert runs.loc[runs.seed == 45, "outcome"].item() == one["outcome"]
     shares = outcome_shares(runs)
