@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -67,7 +68,7 @@ def dashboard(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail("the dashboard did not start within 90 s")
-    yield url, log_path
+    yield url, log_path, proc.pid
     proc.terminate()
     proc.wait(timeout=20)
     log.close()
@@ -80,7 +81,7 @@ def _last_src(page) -> str:
 def test_dashboard_driven_like_a_class(dashboard, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
-    url, log_path = dashboard
+    url, log_path, pid = dashboard
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1100})
@@ -150,8 +151,14 @@ def test_dashboard_driven_like_a_class(dashboard, tmp_path):
         assert "pilot" in summary and "stalled" in summary, summary
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
         browser.close()
-    log = log_path.read_text()
-    assert "New version of Solara available" not in log, log
+    # Offline and private: the server (icsim became it by exec) runs with no version
+    # check against the package index and with Solara's telemetry off.
+    proc = Path(f"/proc/{pid}")
+    if proc.exists():
+        assert b"--no-check-version" in (proc / "cmdline").read_bytes().split(b"\0")
+        environ = (proc / "environ").read_bytes().split(b"\0")
+        assert b"SOLARA_TELEMETRY_MIXPANEL_ENABLE=False" in environ
+    assert "New version of Solara available" not in log_path.read_text()
 
 
 # ------------------------------------------------------------------ the views, no browser
