@@ -8,8 +8,9 @@ cell (see notebooks/04_dashboard.ipynb).
   sliders to that scenario's values (the registry's defaults, then the scenario's own).
   Nothing changes in the running project until **Apply and restart** is pressed; a notice
   says so while the controls differ from the run on screen.
-* **Step** advances one month, **Play** / **Pause** animates, **Run to end** finishes the
-  run. The outcome reads "in progress" until the run is over.
+* **Step** advances one month, **Play** / **Pause** animates (about 0.4 s a month;
+  a slow machine shows every second or third month), **Run to end** finishes the run.
+  The outcome reads "in progress" until the run is over.
 * **Run many** runs a few hundred projects with the current settings (seeds from the
   chosen one on) and shows the outcome shares and the time to pilot: one run is one draw.
 
@@ -37,7 +38,8 @@ _solara_settings.telemetry.mixpanel_enable = False  # also when shown inside Jup
 #: Scenario choices: every named scenario, and each national approach with the toolkit.
 SCENARIO_CHOICES = list(SCENARIOS) + [f"{n}+toolkit" for n in NATIONAL_APPROACHES]
 MANY_CHOICES = [100, 300, 1000]
-PLAY_INTERVAL = 0.15  # seconds between months while playing
+PLAY_INTERVAL = 0.1  # seconds between frames while playing
+MONTH_SECONDS = 0.4  # target pace of Play: 60 months in about 25 s
 DEFAULT = views.Settings.make("baseline", 0, 60, {})
 
 
@@ -183,11 +185,18 @@ def Dashboard():
         tick.set(tick.value + 1)
 
     def play_loop() -> None:
+        # About MONTH_SECONDS a month whatever the machine: when drawing a frame takes
+        # longer, a frame advances several months (like Mesa's render interval, but chosen
+        # automatically, so no control for it is needed).
+        last = time.monotonic()
         while playing.value:
             time.sleep(PLAY_INTERVAL)
+            now = time.monotonic()
+            months = max(1, round((now - last) / MONTH_SECONDS))
+            last = now
             with lock:
-                moved = run.value.step()
-            if not moved:
+                moved = [run.value.step() for _ in range(months)]
+            if not any(moved):
                 playing.set(False)
                 break
             tick.set(tick.value + 1)
