@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 from matplotlib.figure import Figure
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
