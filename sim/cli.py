@@ -175,6 +175,23 @@ def save_figures(figures, folder: Path, formats: Sequence[str]) -> list[str]:
     return written
 
 
+# ------------------------------------------------------------------ calibrate
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from sim.calibration.run import calibrate
+    from sim.calibration.spec import load_calibration
+
+    spec = load_calibration(args.file)
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
+    out = Path(args.out) if args.out is not None else Path("results") / spec.name
+    report = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler,
+                       resume=args.resume, progress=not args.quiet)
+    print(f"{spec.name}: {report.generations} generations, {report.simulations:,} "
+          f"simulations in {report.seconds:.0f} s, epsilon {report.epsilon:.3f} -> "
+          f"{out}/summary.md, posterior.parquet")
+    return 0
+
+
 # ------------------------------------------------------------------ national
 def cmd_national(args: argparse.Namespace) -> int:
     import pandas as pd
@@ -305,6 +322,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fast (default) or mesa: the same runs, the fast engine ~35x faster")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_national)
+
+    p = sub.add_parser("calibrate", help="calibrate to the case with ABC-SMC (pyabc)",
+                       description="Infer the parameters a calibration file names from the "
+                       "case's targets with ABC-SMC; write the posterior, figures and "
+                       "summary.md to DIR (pyabc's history.db is the store).")
+    p.add_argument("file", metavar="FILE", help="calibration file, e.g. "
+                   "experiments/calibrate_case.toml")
+    p.add_argument("--out", default=None, help="directory (default: results/<name>)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_int, default=None,
+                       help="local processes (default: all cores; 1 repeats exactly)")
+    where.add_argument("--scheduler", default=None, help="Dask scheduler address")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the calibration in DIR from its database")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(handler=cmd_calibrate)
 
     p = sub.add_parser("dashboard", help="serve the interactive dashboard on 127.0.0.1")
     p.add_argument("--port", type=_int, default=8765)

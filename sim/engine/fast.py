@@ -193,6 +193,29 @@ def run_many(params: np.ndarray, seeds: Sequence[int], months: int = 60,
     ``<field>_m<month>`` columns for every ``PROBE_FIELDS`` entry at the end of each probed
     month, and ``pilot_funding`` (national money received by the pilot month).
     """
+    columns = run_arrays(params, seeds, months, schedule, histogram, probe_months)
+    frame = pd.DataFrame({name: columns[name] for name in FLOAT_FIELDS})
+    for name in columns:
+        if name.endswith(tuple(f"_m{m}" for m in probe_months)) or name == "pilot_funding":
+            frame[name] = columns[name]
+    for k, name in enumerate(INT_FIELDS):
+        if k < _GATES:
+            frame[name] = pd.array([None if np.isnan(x) else int(x) for x in columns[name]],
+                                   dtype="Int64")
+        else:
+            frame[name] = columns[name]
+    frame.insert(0, "outcome", columns["outcome"])
+    frame["seed"] = columns["seed"]
+    return frame[list(SUMMARY_FIELDS) + [c for c in frame.columns if c not in SUMMARY_FIELDS]]
+
+
+def run_arrays(params: np.ndarray, seeds: Sequence[int], months: int = 60,
+               schedule: Mapping[int, Mapping[str, Any]] | None = None,
+               histogram: np.ndarray | None = None,
+               probe_months: Sequence[int] = ()) -> dict[str, np.ndarray]:
+    """What :func:`run_many` returns, as a dict of numpy arrays (gate months as floats,
+    NaN where not reached): no DataFrame, for callers that run few projects many times
+    (calibration)."""
     params = np.ascontiguousarray(params, dtype=PARAM_DTYPE).reshape(-1)
     if len(seeds) != params.shape[0]:
         raise ValueError(f"{len(seeds)} seeds for {params.shape[0]} parameter sets")
@@ -207,23 +230,19 @@ def run_many(params: np.ndarray, seeds: Sequence[int], months: int = 60,
     pilot_funding = np.full(runs, np.nan)
     ints, floats = run_batch(params, streams_for(seeds), int(months), sched_months,
                              sched_params, histogram, probe_at, probes, pilot_funding)
-    frame = pd.DataFrame(floats, columns=FLOAT_FIELDS)
-    if probe_at.size:
-        extra = {f"{name}_m{month}": probes[:, j, k] for j, month in enumerate(probe_at)
-                 for k, name in enumerate(PROBE_FIELDS)}
-        extra["pilot_funding"] = pilot_funding
-        frame = pd.concat([frame, pd.DataFrame(extra)], axis=1)
+    out: dict[str, np.ndarray] = {name: floats[:, k] for k, name in enumerate(FLOAT_FIELDS)}
     for k, name in enumerate(INT_FIELDS):
         column = ints[:, k]
-        if k < _GATES:
-            frame[name] = pd.array(np.where(column == NOT_YET, 0, column), dtype="Int64")
-            frame.loc[column == NOT_YET, name] = pd.NA
-        else:
-            frame[name] = column
-    frame.insert(0, "outcome", [outcome_name(i, p, c) for i, p, c in
-                                zip(ints[:, 1], ints[:, 0], ints[:, 2], strict=True)])
-    frame["seed"] = np.asarray(seeds, dtype=np.int64)
-    return frame[list(SUMMARY_FIELDS) + [c for c in frame.columns if c not in SUMMARY_FIELDS]]
+        out[name] = np.where(column == NOT_YET, np.nan, column) if k < _GATES else column
+    for j, month in enumerate(probe_at):
+        for k, name in enumerate(PROBE_FIELDS):
+            out[f"{name}_m{month}"] = probes[:, j, k]
+    if probe_at.size:
+        out["pilot_funding"] = pilot_funding
+    out["outcome"] = np.array([outcome_name(i, p, c) for i, p, c in
+                               zip(ints[:, 1], ints[:, 0], ints[:, 2], strict=True)])
+    out["seed"] = np.asarray(seeds, dtype=np.int64)
+    return out
 
 
 def histogram_quantiles(histogram: np.ndarray, qs: Sequence[float]) -> np.ndarray:
