@@ -147,23 +147,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-# ------------------------------------------------------------------ calibrate
-def cmd_calibrate(args: argparse.Namespace) -> int:
-    from sim.calibration.run import calibrate
-    from sim.calibration.spec import load_calibration
-
-    spec = load_calibration(args.file)
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
-    out = Path(args.out) if args.out is not None else Path("results") / spec.name
-    report = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler,
-                       resume=args.resume, progress=not args.quiet)
-    print(f"{spec.name}: {report.generations} generations, {report.simulations:,} "
-          f"simulations in {report.seconds:.0f} s, epsilon {report.epsilon:.3f} -> "
-          f"{out}/summary.md, posterior.parquet")
-    return 0
-
-
 #: Figure file formats every drawing command can write (``--format``).
 FIGURE_FORMATS = ("png", "svg", "pdf")
 
@@ -190,6 +173,23 @@ def save_figures(figures, folder: Path, formats: Sequence[str]) -> list[str]:
             plots.save(fig, folder / f"{stem}.{fmt}")
             written.append(f"{stem}.{fmt}")
     return written
+
+
+# ------------------------------------------------------------------ calibrate
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from sim.calibration.run import calibrate
+    from sim.calibration.spec import load_calibration
+
+    spec = load_calibration(args.file)
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
+    out = Path(args.out) if args.out is not None else Path("results") / spec.name
+    report = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler,
+                       resume=args.resume, progress=not args.quiet)
+    print(f"{spec.name}: {report.generations} generations, {report.simulations:,} "
+          f"simulations in {report.seconds:.0f} s, epsilon {report.epsilon:.3f} -> "
+          f"{out}/summary.md, posterior.parquet")
+    return 0
 
 
 # ------------------------------------------------------------------ national
@@ -235,12 +235,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be a whole number in [1, 65535], got {args.port}")
     print(f"serving the icsim dashboard on http://127.0.0.1:{args.port} (Ctrl-C stops it)",
           flush=True)
-    # Offline and private: no version check against the package index (solara is pinned,
-    # see pyproject.toml) and no usage telemetry.
     command = [sys.executable, "-m", "solara", "run", "sim.app:page", "--host", "127.0.0.1",
-               "--port", str(args.port), "--production", "--no-open", "--no-check-version"]
-    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
-    os.execve(sys.executable, command, env)  # become the server: stopping icsim stops it
+               "--port", str(args.port), "--production", "--no-open"]
+    os.execv(sys.executable, command)  # become the server: stopping icsim stops it
 
 
 # ------------------------------------------------------------------ parser
@@ -355,24 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def use_headless_backend() -> None:
-    """Draw without a display: the command line only writes files.
-
-    ``sim.plots`` chooses no backend (so Jupyter shows its figures inline); the command line
-    picks Agg here unless ``MPLBACKEND`` says otherwise.
-    """
-    import os
-
-    if not os.environ.get("MPLBACKEND"):
-        import matplotlib
-
-        matplotlib.use("Agg")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    use_headless_backend()
     try:
         return int(args.handler(args) or 0)
     except UsageError as exc:

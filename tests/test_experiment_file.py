@@ -6,6 +6,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import assert_refused
 
@@ -291,3 +292,49 @@ def test_resume_compares_the_parsed_experiment_not_its_text():
     assert parse_experiment(text).sha256 == parse_experiment(commented).sha256
     changed = text.replace("[0.05, 0.2]", "[0.05, 0.3]")
     assert parse_experiment(text).sha256 != parse_experiment(changed).sha256
+
+
+def test_parameters_may_carry_distributions():
+    from scipy import stats
+
+    from sim.errors import UsageError
+    from sim.experiment.design import make_design
+    from sim.experiment.spec import parse_experiment
+
+    text = """
+name = "d"
+model = "sim.examples:noisy_linear"
+method = "lhs"
+samples = 4000
+outcomes = ["y"]
+[parameters]
+x1 = { dist = "normal", mean = 0.5, sd = 0.1 }
+x2 = { dist = "triangular", low = 0.0, mode = 0.8, high = 1.0 }
+dud = { dist = "lognormal", median = 2.0, sigma = 0.5 }
+"""
+    design = make_design(parse_experiment(text, check_model=False))
+    cols = design.point_columns
+    assert cols["x1"].mean() == pytest.approx(0.5, abs=0.01)
+    assert cols["x1"].std() == pytest.approx(0.1, abs=0.01)
+    assert np.median(cols["dud"]) == pytest.approx(2.0, rel=0.05)
+    # triangular (0, 0.8, 1): mean (0 + 0.8 + 1) / 3
+    assert cols["x2"].mean() == pytest.approx(0.6, abs=0.01)
+    assert stats.kstest(cols["x2"], stats.triang(0.8, loc=0, scale=1).cdf).pvalue > 0.01
+    project = """
+name = "p"
+method = "sobol"
+samples = 8
+outcomes = ["pilot"]
+[parameters]
+turnover_rate = { dist = "truncnormal", low = 0.05, high = 0.3, mean = 0.11, sd = 0.05 }
+"""
+    lever = parse_experiment(project).levers[0]
+    assert lever.dist == "truncnormal" and 0.05 <= lever.to_value(0.001) < lever.to_value(0.9)
+    with pytest.raises(UsageError, match="outside the registry's"):
+        parse_experiment(project.replace(
+            '{ dist = "truncnormal", low = 0.05, high = 0.3, mean = 0.11, sd = 0.05 }',
+            '{ dist = "normal", mean = 0.1, sd = 0.3 }'))
+    with pytest.raises(UsageError, match="dist must be one of normal"):
+        parse_experiment(project.replace('"truncnormal"', '"cauchy"'))
+    with pytest.raises(UsageError, match="takes numbers low, high, mean, sd"):
+        parse_experiment(project.replace(", sd = 0.05", ""))

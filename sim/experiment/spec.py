@@ -71,10 +71,35 @@ class Lever:
     low: float = 0.0
     high: float = 0.0
     values: tuple[Scalar, ...] = ()
+    #: A distribution instead of a uniform range: one of DISTRIBUTIONS, with its
+    #: parameters in DISTRIBUTIONS' order. Designs sample its quantile in [0, 1].
+    dist: str = ""
+    dist_params: tuple[float, ...] = ()
+
+    def ppf(self, q: float) -> float:
+        """The value at quantile ``q`` of this lever's distribution, within [low, high]."""
+        from scipy import stats
+
+        q = min(max(q, 1e-9), 1 - 1e-9)
+        p = self.dist_params
+        if self.dist == "normal":
+            value = stats.norm.ppf(q, loc=p[0], scale=p[1])
+        elif self.dist == "truncnormal":
+            lo, hi, mean, sd = p
+            value = stats.truncnorm.ppf(q, (lo - mean) / sd, (hi - mean) / sd, loc=mean,
+                                        scale=sd)
+        elif self.dist == "triangular":
+            lo, mode, hi = p
+            value = stats.triang.ppf(q, (mode - lo) / (hi - lo), loc=lo, scale=hi - lo)
+        else:  # lognormal: median and sigma of the log
+            value = p[0] * math.exp(stats.norm.ppf(q) * p[1])
+        return float(min(max(value, self.low), self.high))
 
     @property
     def sample_bounds(self) -> tuple[float, float]:
         """The interval the continuous designs sample in (mapped by :meth:`to_value`)."""
+        if self.dist:
+            return (0.0, 1.0)
         if self.kind == "float":
             return (self.low, self.high)
         if self.kind == "int":
@@ -83,6 +108,8 @@ class Lever:
 
     def to_value(self, x: float) -> Scalar:
         """Map a design coordinate to the value passed to the model."""
+        if self.dist:
+            return self.ppf(float(x))
         if self.kind == "float":
             return float(x)
         if self.kind == "int":
@@ -92,6 +119,8 @@ class Lever:
 
     def grid_values(self, levels: int) -> tuple[Scalar, ...]:
         """The levels of this lever in a full-factorial grid."""
+        if self.dist:  # the mid-quantiles of equal-probability bins
+            return tuple(self.ppf((i + 0.5) / levels) for i in range(levels))
         if self.kind == "values":
             return self.values
         if self.kind == "int":
@@ -156,8 +185,8 @@ class Experiment:
             "outcomes": list(self.outcomes), "scenario": self.scenario, "months": self.months,
             "second_order": self.second_order, "levels": self.levels,
             "runs_per_part": self.runs_per_part, "engine": self.engine,
-            "levers": [[lv.name, lv.kind, lv.low, lv.high, list(lv.values)]
-                       for lv in self.levers],
+            "levers": [[lv.name, lv.kind, lv.low, lv.high, list(lv.values), lv.dist,
+                        list(lv.dist_params)] for lv in self.levers],
             "constants": sorted([k, v] for k, v in self.constants.items()),
         }
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str)
@@ -360,6 +389,60 @@ def _is_number(value: Any) -> bool:
         value)
 
 
+#: Distributions a lever may have, with their parameters in order (SALib supports the
+#: same four: norm, truncnorm, triang, lognorm). Normal and log-normal are cut at the
+#: registry bounds for the project's levers, and refused if more than 1% lies outside.
+DISTRIBUTIONS = {"normal": ("mean", "sd"), "truncnormal": ("low", "high", "mean", "sd"),
+                 "triangular": ("low", "mode", "high"), "lognormal": ("median", "sigma")}
+
+
+def _distribution(name: str, spec: Mapping[str, Any], param: Any, err: _Errors) -> Lever:
+    dist = spec.get("dist")
+    if dist not in DISTRIBUTIONS:
+        err(f"parameter '{name}': dist must be one of {', '.join(DISTRIBUTIONS)}; got {dist!r}")
+    keys = DISTRIBUTIONS[dist]
+    given = set(spec) - {"dist"}
+    if given != set(keys) or not all(_is_number(spec[k]) for k in keys):
+        err(f"parameter '{name}': dist = \"{dist}\" takes numbers "
+            f"{', '.join(keys)}; got {spec!r}")
+    p = tuple(float(spec[k]) for k in keys)
+    from scipy import stats
+
+    bad = ((dist == "normal" and p[1] <= 0) or (dist == "lognormal" and (p[0] <= 0
+           or p[1] <= 0)) or (dist == "truncnormal" and (p[3] <= 0 or p[0] >= p[1]))
+           or (dist == "triangular" and not p[0] <= p[1] <= p[2] or
+               dist == "triangular" and p[0] >= p[2]))
+    if bad:
+        err(f"parameter '{name}': invalid {dist} parameters {spec!r} (sd, sigma and median "
+            "> 0; low < high; low <= mode <= high)")
+    if dist == "normal":
+        low, high = -math.inf, math.inf
+    elif dist == "lognormal":
+        low, high = 0.0, math.inf
+    else:
+        low, high = p[0], p[-1] if dist == "triangular" else p[1]
+    if param is not None:
+        if param.kind != "float":
+            err(f"parameter '{name}' is not a continuous number; a distribution needs one")
+        if dist in ("truncnormal", "triangular") and (low < param.low or high > param.high):
+            err(f"parameter '{name}': the {dist} range [{low:g}, {high:g}] lies outside the "
+                f"registry's [{param.low:g}, {param.high:g}]")
+        if dist == "normal":
+            outside = stats.norm.cdf(param.low, p[0], p[1]) + stats.norm.sf(param.high, p[0],
+                                                                             p[1])
+        elif dist == "lognormal":
+            z = [(math.log(b / p[0]) / p[1]) if b > 0 else -math.inf
+                 for b in (param.low, param.high)]
+            outside = stats.norm.cdf(z[0]) + stats.norm.sf(z[1])
+        else:
+            outside = 0.0
+        if outside > 0.01:
+            err(f"parameter '{name}': {outside:.0%} of the {dist} lies outside the registry's "
+                f"[{param.low:g}, {param.high:g}]; narrow it or use truncnormal")
+        low, high = max(low, param.low), min(high, param.high)
+    return Lever(name, "float", low=low, high=high, dist=dist, dist_params=p)
+
+
 def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
     """Validate one entry of ``[parameters]``."""
     param = PARAMETERS.get(name)
@@ -368,6 +451,8 @@ def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
     if project and param.level == "national":
         err(f"parameter '{name}' shapes the national view (icsim national), not one "
             "project; the project's model does not read it")
+    if isinstance(spec, dict) and "dist" in spec:
+        return _distribution(name, spec, param if project else None, err)
     if isinstance(spec, dict):
         extra = [k for k in spec if k != "values"]
         if extra or "values" not in spec:
