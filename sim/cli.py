@@ -125,8 +125,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_months(args.months)
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
+    posterior = None
+    if args.posterior is not None:
+        from sim.calibration import load_posterior
+
+        posterior = load_posterior(args.posterior)
     result = compare(scenarios, args.replicates, args.seed, args.months, args.workers,
-                     progress=not args.quiet, engine=args.engine)
+                     progress=not args.quiet, engine=args.engine, posterior=posterior)
     result.overrides = overrides
     with staged(args.out) as stage:
         table = result.table
@@ -286,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="png", metavar="FMT[,FMT]",
                    help="figure formats: png, svg, pdf, comma-separated")
     p.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
+    p.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
+                   help="carry a calibration's posterior: replicate i uses draw i (e.g. "
+                        "data/case_posterior.parquet)")
     p.add_argument("--engine", choices=("fast", "mesa"), default="fast",
                    help="fast (default) or mesa: the same runs, the fast engine ~35x faster")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -47,6 +47,8 @@ class Comparison:
     differences: pd.DataFrame = field(default_factory=pd.DataFrame)
     scenarios: list[ResolvedScenario] = field(default_factory=list)
     overrides: dict[str, Any] = field(default_factory=dict)
+    variance: pd.DataFrame = field(default_factory=pd.DataFrame)  # with a posterior
+    posterior_draws: int = 0
 
 
 def check_scenarios(names: Sequence[str], overrides: Mapping[str, Any] | None = None,
@@ -73,9 +75,12 @@ def check_replicates(replicates: Any) -> int:
 
 
 def _run_chunk(scenario: ResolvedScenario, months: int, seeds: list[tuple[int, int]],
-               engine: str = "fast") -> tuple[list[dict[str, Any]], np.ndarray]:
+               engine: str = "fast", draws: list[dict[str, Any]] | None = None,
+               ) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Worker task: run ``(replicate, seed)`` pairs of one scenario; return the summaries
-    and the runs' monthly DAC histogram (``int64[months + 1, 9, HIST_BINS]``)."""
+    and the runs' monthly DAC histogram (``int64[months + 1, 9, HIST_BINS]``). With
+    posterior ``draws``, replicate *i* takes draw *i* (cycling), under the scenario's own
+    values, which win where both set a parameter."""
     from sim.engine.fast import HIST_BINS, run_many
     from sim.engine.layout import pack_many
     from sim.model import check_schedule
@@ -84,9 +89,13 @@ def _run_chunk(scenario: ResolvedScenario, months: int, seeds: list[tuple[int, i
     histogram = np.zeros((months + 1, len(DAC_KEYS), HIST_BINS), dtype=np.int64)
     rows: list[dict[str, Any]] = []
     schedule = scenario.schedule_list()
+    def run_values(replicate: int) -> dict[str, Any]:
+        draw = draws[replicate % len(draws)] if draws else {}
+        return {**draw, **scenario.values}
+
     if engine == "fast":
-        values = resolve(scenario.values)
-        frame = run_many(pack_many([values] * len(seeds)), [s for _, s in seeds], months,
+        values = [resolve(run_values(i)) for i, _ in seeds]
+        frame = run_many(pack_many(values), [s for _, s in seeds], months,
                          schedule=check_schedule(schedule), histogram=histogram)
         for i, (replicate, seed) in enumerate(seeds):
             row = {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
@@ -98,7 +107,7 @@ def _run_chunk(scenario: ResolvedScenario, months: int, seeds: list[tuple[int, i
     keys_index = np.arange(len(DAC_KEYS))[None, :]
     for replicate, seed in seeds:
         model = simulate("baseline", seed, months, collect=True, schedule=schedule,
-                         **scenario.values)
+                         **run_values(replicate))
         row = model.summary()
         del row["parameters"]
         row.update(scenario=scenario.name, replicate=replicate, seed=seed)
@@ -110,22 +119,27 @@ def _run_chunk(scenario: ResolvedScenario, months: int, seeds: list[tuple[int, i
 
 
 def _tasks(scenarios: list[ResolvedScenario], replicates: int, seed: int, months: int,
-           engine: str) -> Iterator[tuple[ResolvedScenario, int, list[tuple[int, int]], str]]:
+           engine: str, draws: list[dict[str, Any]] | None = None) -> Iterator[tuple]:
     seeds = [(i, run_seed(seed, 0, i)) for i in range(replicates)]
     chunk = CHUNK[engine]
     for scenario in scenarios:
         for start in range(0, replicates, chunk):
-            yield scenario, months, seeds[start:start + chunk], engine
+            yield scenario, months, seeds[start:start + chunk], engine, draws
 
 
 def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, seed: int = 0,
             months: int = 60, workers: int | None = None, scheduler: str | None = None,
             progress: bool = True, engine: str = "fast",
-            overrides: Mapping[str, Any] | None = None) -> Comparison:
+            overrides: Mapping[str, Any] | None = None,
+            posterior: pd.DataFrame | None = None) -> Comparison:
     """Run every scenario ``replicates`` times and summarise (see module docstring).
 
     ``scenarios`` are names, ``a+b`` compositions or scenario files (``*.toml``);
-    ``overrides`` (``--set``) apply to every scenario.
+    ``overrides`` (``--set``) apply to every scenario. With a ``posterior`` (one row per
+    draw, ``sim.calibration.load_posterior``) replicate *i* uses draw *i* and seed *i* in
+    every scenario, so the comparison stays paired while its intervals include what the
+    case leaves uncertain; the report then splits the variance into parametric and
+    run-to-run parts.
     """
     resolved = check_scenarios(scenarios, overrides)
     replicates = check_replicates(replicates)
@@ -135,6 +149,7 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
     from tqdm.auto import tqdm
 
     names = [s.name for s in resolved]
+    draws = posterior.to_dict("records") if posterior is not None else None
     rows: list[dict[str, Any]] = []
     histograms: dict[str, np.ndarray] = {}
     total = len(resolved) * replicates
@@ -142,7 +157,7 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
             as executor, \
             tqdm(total=total, unit="run", desc="compare", disable=not progress) as bar:
         for batch, histogram in executor.imap_unordered(
-                _run_chunk, _tasks(resolved, replicates, seed, months, engine)):
+                _run_chunk, _tasks(resolved, replicates, seed, months, engine, draws)):
             scenario = batch[0]["scenario"]
             rows.extend(batch)
             if scenario in histograms:
@@ -164,8 +179,42 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
     curves = {s: kaplan_meier(runs.loc[runs.scenario == s, "pilot_month"], months)
               for s in names}
     differences = paired_differences(runs, names, months, seed=seed)
+    split = (variance_split(resolved, draws, months, seed) if draws
+             else pd.DataFrame())
     return Comparison(runs, table, bands, curves, months, seed, differences, resolved,
-                      dict(validate(overrides or {})))
+                      dict(validate(overrides or {})), split, len(draws or []))
+
+
+#: Draws and seeds per draw of the variance split (parametric vs run-to-run).
+SPLIT_DRAWS, SPLIT_SEEDS = 200, 10
+
+
+def variance_split(scenarios: Sequence[ResolvedScenario], draws: list[dict[str, Any]],
+                   months: int, seed: int) -> pd.DataFrame:
+    """How much of the variance of each outcome indicator is parametric (between
+    posterior draws) and how much run-to-run noise (between seeds at one draw): the law of
+    total variance over ``SPLIT_DRAWS`` draws x ``SPLIT_SEEDS`` seeds, fast engine."""
+    from sim.engine.fast import run_many
+    from sim.engine.layout import pack_many
+    from sim.model import check_schedule
+    from sim.parameters import resolve
+
+    n = min(SPLIT_DRAWS, len(draws))
+    seeds = [run_seed(seed, 1, i) for i in range(n * SPLIT_SEEDS)]
+    rows = []
+    for scenario in scenarios:
+        values = [resolve({**draws[i // SPLIT_SEEDS], **scenario.values})
+                  for i in range(n * SPLIT_SEEDS)]
+        frame = run_many(pack_many(values), seeds, months,
+                         schedule=check_schedule(scenario.schedule_list()))
+        for label, test in (("pilot", ("pilot", "integrated")), ("integrated", ("integrated",))):
+            y = frame.outcome.isin(test).to_numpy(float).reshape(n, SPLIT_SEEDS)
+            total = y.var()
+            within = y.var(axis=1).mean()
+            rows.append({"scenario": scenario.name, "outcome": label, "variance": total,
+                         "parametric_share": (1 - within / total) if total > 0 else np.nan,
+                         "draws": n, "seeds_per_draw": SPLIT_SEEDS})
+    return pd.DataFrame(rows)
 
 
 def wilson(successes: int, n: int) -> tuple[float, float]:
@@ -508,6 +557,11 @@ def markdown(comparison: Comparison) -> str:
              f"{comparison.months} months, seed {comparison.seed})", "",
              "Replicate *i* has the same seed in every scenario (common random numbers), so "
              "each scenario is compared with the first replicate by replicate."]
+    if comparison.posterior_draws:
+        lines.append(f"Parameters carry the posterior's uncertainty: replicate *i* uses "
+                     f"posterior draw *i* (of {comparison.posterior_draws}, cycling) and seed "
+                     "*i* in every scenario, so intervals include what the case leaves "
+                     "uncertain as well as run-to-run noise.")
     if comparison.overrides:
         lines.append("Set in every scenario: " + ", ".join(
             f"`{k} = {v}`" for k, v in comparison.overrides.items()) + ".")
@@ -532,6 +586,19 @@ def markdown(comparison: Comparison) -> str:
                   "horizon); a paired bootstrap "
                   f"({BOOTSTRAP} resamples) for the Kaplan-Meier median.", "",
                   *_distinguishable(comparison.differences, diffs, first), ""]
+    if not comparison.variance.empty:
+        v = comparison.variance
+        lines += ["## Parametric and run-to-run variance", "",
+                  f"Law of total variance over {int(v.draws.iloc[0])} posterior draws x "
+                  f"{int(v.seeds_per_draw.iloc[0])} seeds each: the share of each outcome's "
+                  "variance that comes from the parameters (what the case leaves uncertain) "
+                  "rather than from luck.", "",
+                  "| scenario | outcome | variance | parametric share |", "|---|---|---|---|"]
+        for r in v.itertuples():
+            share = "—" if r.parametric_share != r.parametric_share \
+                else f"{r.parametric_share:.0%}"
+            lines.append(f"| {r.scenario} | P({r.outcome}) | {r.variance:.3f} | {share} |")
+        lines.append("")
     lines += ["Figures: `outcomes` (outcome shares with intervals), `dac_trajectories` "
               "(median and 10-90% band per level and scenario), `time_to_pilot` (Kaplan-Meier "
               "with 95% bands and numbers at risk).", "", "## The scenarios", ""]

@@ -242,3 +242,30 @@ def test_figures_show_bands_numbers_at_risk_and_one_panel_per_scenario():
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["baseline", "austerity", "toolkit"]
     assert len(fig.axes) == 9  # 3 levels x 3 scenarios
+
+
+def test_a_posterior_gives_replicate_i_draw_i_in_every_scenario(tmp_path):
+    from sim.calibration import load_posterior
+    from sim.calibration.posterior import CASE_POSTERIOR
+
+    draws = load_posterior(CASE_POSTERIOR)
+    result = compare(["baseline", "stable_team"], replicates=12, seed=2, months=48,
+                     workers=1, progress=False, posterior=draws)
+    for scenario, extra in (("baseline", {}), ("stable_team", {"turnover_rate": 0.04,
+                                                               "host_change_rate": 0.2,
+                                                               "manager_turnover": 0.1})):
+        for replicate in (0, 5, 11):
+            row = result.runs[(result.runs.scenario == scenario)
+                              & (result.runs.replicate == replicate)].iloc[0]
+            values = {**draws.iloc[replicate].to_dict(), **extra}  # the scenario wins
+            values = {k: (int(v) if k in ("planned_months", "recognition_lag") else v)
+                      for k, v in values.items()}
+            again = sim.run_project("baseline", seed=int(row.seed), months=48, **values)
+            assert again["outcome"] == row.outcome
+            assert again["mean_engagement"] == pytest.approx(row.mean_engagement)
+    split = result.variance
+    assert set(split.scenario) == {"baseline", "stable_team"}
+    assert split.parametric_share.between(0, 1).all()
+    from sim.compare import markdown
+    assert "posterior draw *i*" in markdown(result)
+    assert "Parametric and run-to-run variance" in markdown(result)
