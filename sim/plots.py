@@ -1,8 +1,9 @@
 """Every figure of the project, used alike by the CLI, the notebooks and the dashboard.
 
 Figures are built on explicit ``Figure`` objects (no pyplot state), so they are safe in
-worker processes and servers. Colours are the Okabe-Ito palette, which is safe for the
-common forms of colour blindness.
+worker processes and servers. No backend is chosen here: Jupyter shows the figures inline,
+and the command line selects a headless one itself (``sim.cli.use_headless_backend``).
+Colours are the Okabe-Ito palette, which is safe for the common forms of colour blindness.
 """
 
 from __future__ import annotations
@@ -10,10 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 PALETTE = {
