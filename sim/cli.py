@@ -73,6 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     split(args.scenario)
     overrides = dict(parse_assignment(text) for text in args.set)
     check_months(args.months)
+    formats = figure_formats(args.format)
     model = simulate(args.scenario, args.seed, args.months, collect=True, **overrides)
     summary = model.summary()
     summary["seed"] = args.seed
@@ -82,9 +83,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         frame.to_csv(stage / "timeseries.csv", index=False, float_format="%.6g")
         fig = plots.timeseries_figure(
             frame, title=f"{args.scenario}, seed {args.seed}: {summary['outcome']}")
-        plots.save(fig, stage / "timeseries.png")
+        written = save_figures([("timeseries", fig)], stage, formats)
     print(describe(summary))
-    print(f"wrote {args.out}/summary.json, timeseries.csv, timeseries.png")
+    print(f"wrote {args.out}/summary.json, timeseries.csv, {', '.join(written)}")
     return 0
 
 
@@ -262,13 +263,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scenarios", help="list the named scenarios")
     p.set_defaults(handler=cmd_scenarios)
 
-    p = sub.add_parser("run", help="run one project and write its summary and time series")
+    p = sub.add_parser(
+        "run", help="run one project and write its summary and time series",
+        description="Run one project month by month; write summary.json, timeseries.csv and "
+        "a time-series figure, and print a short summary.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--scenario", default="baseline", help="scenario or a+b composition")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameter (repeatable); see 'icsim params'")
-    p.add_argument("--seed", type=_int, default=0)
-    p.add_argument("--months", type=_int, default=60)
-    p.add_argument("--out", type=Path, default=Path("results/run"))
+    p.add_argument("--seed", type=_int, default=0, help="the run's seed")
+    p.add_argument("--months", type=_int, default=60, help="horizon in months")
+    p.add_argument("--format", default="png", metavar="FMT[,FMT]",
+                   help="figure formats: png, svg, pdf, comma-separated")
+    p.add_argument("--out", type=Path, default=Path("results/run"), help="output folder")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser(
