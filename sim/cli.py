@@ -207,7 +207,8 @@ def cmd_national(args: argparse.Namespace) -> int:
     from sim.experiment.sweep import run_sweep
 
     spec = national.check(args.sites, args.approach, args.funding_rule, args.budget,
-                          args.replicates, args.seed, args.months, args.engine)
+                          args.replicates, args.seed, args.months, args.engine,
+                          args.posterior)
     formats = figure_formats(args.format)
     national.check_same_request(Path(args.out), spec)
     experiment = parse_experiment(spec.experiment_text(), source="icsim national")
@@ -336,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("fast", "mesa"), default="fast",
                    help="fast (default) or mesa: the same runs, the fast engine ~35x faster")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
+                   help="carry a calibration's posterior: replicate r uses draw r at every "
+                        "site (default: none)")
     p.set_defaults(handler=cmd_national)
 
     p = sub.add_parser("calibrate", help="calibrate to the case with ABC-SMC (pyabc)",

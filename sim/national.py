@@ -123,7 +123,11 @@ def _site_values(params: dict[str, Any]) -> tuple[str, dict[str, Any], int, floa
     conditions = sites.iloc[site]
     approach_values, _ = _approach(params.get("approach_values", "{}"),
                                    params.get("approach_schedule", "[]"))
-    values = dict(approach_values)
+    values: dict[str, Any] = {}
+    if params.get("posterior"):  # replicate r of every site takes posterior draw r
+        draws = _draws(params["posterior"])
+        values.update(draws[replicate % len(draws)])
+    values.update(approach_values)  # the approach wins over the draw where both set a value
     values.update({name: conditions[name].item() for name in SITE_CONDITIONS})
     values.update(funding_round_rate=0.0, initial_funding=float(amounts[site]))
     seed = run_seed(int(params["national_seed"]), site, replicate)
@@ -214,6 +218,9 @@ class NationalSpec:
     approach_values: str = "{}"
     approach_schedule: str = "[]"
     approach_description: str = ""
+    #: A calibration's posterior (absolute path and content hash), or "" for none.
+    posterior: str = ""
+    posterior_sha256: str = ""
 
     @property
     def total_budget(self) -> float:
@@ -245,13 +252,16 @@ class NationalSpec:
             f"approach_values = {json.dumps(self.approach_values)}",
             f"approach_schedule = {json.dumps(self.approach_schedule)}",
             f"months = {self.months}",
+            *([f"posterior = {json.dumps(self.posterior)}",
+               f"posterior_sha256 = {json.dumps(self.posterior_sha256)}"]
+              if self.posterior else []),
             "",
         ])
 
 
 def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[str] =
           "competitive", budget: Any = None, replicates: Any = 20, seed: Any = 0,
-          months: Any = 60, engine: str = "fast") -> NationalSpec:
+          months: Any = 60, engine: str = "fast", posterior: Any = None) -> NationalSpec:
     """Validate a request; raise ``UsageError`` naming the culprit and what is allowed."""
     def whole(name: str, value: Any, low: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
@@ -282,14 +292,37 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
         sites, resolved.name, tuple(names), budget, replicates, seed, months, engine,
         approach_values=json.dumps(dict(resolved.values), sort_keys=True),
         approach_schedule=json.dumps([[m, dict(v)] for m, v in resolved.schedule]),
-        approach_description=resolved.description)
+        approach_description=resolved.description, **_posterior_fields(posterior))
+
+
+def _posterior_fields(posterior: Any) -> dict[str, str]:
+    """Check a posterior now (one line on a bad file) and record its path and hash."""
+    if posterior is None:
+        return {}
+    import hashlib
+
+    from sim.calibration import load_posterior
+
+    draws = load_posterior(posterior)
+    path = Path(posterior)
+    path = (path / "posterior.parquet" if path.is_dir() else path).resolve()
+    return {"posterior": str(path),
+            "posterior_sha256": hashlib.sha256(draws.to_json().encode()).hexdigest()}
+
+
+@lru_cache(maxsize=4)
+def _draws(path: str) -> list[dict[str, Any]]:
+    from sim.calibration import load_posterior
+
+    return load_posterior(path).to_dict("records")
 
 
 #: Which ``icsim national`` argument each entry of the stored experiment comes from.
 ARGUMENTS = {"rule": "--funding-rule", "repeat": "--replicates", "site": "--sites",
              "sites": "--sites", "national_seed": "--seed", "seed": "--seed",
              "budget": "--budget", "approach": "--approach", "approach_values": "--approach",
-             "approach_schedule": "--approach", "months": "--months"}
+             "approach_schedule": "--approach", "months": "--months",
+             "posterior": "--posterior", "posterior_sha256": "--posterior"}
 
 
 def check_same_request(out: Path, spec: NationalSpec) -> None:

@@ -196,3 +196,31 @@ def test_approach_takes_toolkit_compositions_and_scenario_files(tmp_path):
                              "approach_schedule": spec.approach_schedule}, 0)
     assert got["pilot"] == float(expected["outcome"] in ("pilot", "integrated"))
     assert got["funding_received"] == pytest.approx(expected["funding_received"])
+
+
+def test_a_posterior_gives_every_site_of_replicate_r_draw_r(tmp_path):
+    from sim.calibration import load_posterior
+    from sim.calibration.posterior import CASE_POSTERIOR
+    from sim.experiment.design import run_seed
+    from sim.model import run_project
+
+    out = tmp_path / "post"
+    assert main(["national", "--sites", "12", "--replicates", "3", "--quiet",
+                 "--posterior", str(CASE_POSTERIOR), "--out", str(out)]) == 0
+    sites = pd.read_parquet(out / "sites.parquet")
+    draws = load_posterior(CASE_POSTERIOR)
+    country = national.draw_sites(12, 0)
+    row = sites[(sites.replicate == 2) & (sites.site == 5)].iloc[0]
+    values = {**draws.iloc[2].to_dict(),
+              **{k: country.iloc[5][k].item() for k in national.SITE_CONDITIONS},
+              "funding_round_rate": 0.0, "initial_funding": float(row.funding_received)}
+    values = {k: int(v) if k in ("planned_months", "recognition_lag") else v
+              for k, v in values.items()}
+    summary = run_project("baseline", seed=run_seed(0, 5, 2), months=60, **values)
+    assert summary["outcome"] == row.outcome
+    # another posterior into the same directory names the changed argument
+    other = tmp_path / "other.parquet"
+    draws.iloc[::-1].to_parquet(other)
+    proc_code = main(["national", "--sites", "12", "--replicates", "3", "--quiet",
+                      "--posterior", str(other), "--out", str(out)])
+    assert proc_code == 2

@@ -377,3 +377,31 @@ def test_an_unknown_engine_is_refused(tmp_path: Path) -> None:
         run_sweep(write(tmp_path, PROJECT_LHS, "b.toml"), tmp_path / "x", engine="turbo",
                   progress=False)
     assert not (tmp_path / "x").exists()
+
+
+def test_a_posterior_is_the_base_point_replicate_r_takes_draw_r(tmp_path: Path) -> None:
+    from sim.calibration import load_posterior
+    from sim.calibration.posterior import CASE_POSTERIOR
+    from sim.model import run_project
+
+    exp = write(tmp_path, PROJECT_LHS.replace("samples = 24", "samples = 4"))
+    report = run_sweep(exp, tmp_path / "post", workers=1, progress=False,
+                       posterior=CASE_POSTERIOR)
+    draws = load_posterior(CASE_POSTERIOR)
+    df = runs(report.out)
+    for row in df.iloc[[0, 5, 15]].itertuples():
+        values = {**draws.iloc[row.replicate].to_dict(), "turnover_rate": row.turnover_rate,
+                  "reopen": row.reopen, "enablers_form": row.enablers_form,
+                  "team_size": int(row.team_size)}
+        values = {k: int(v) if k in ("planned_months", "recognition_lag") else v
+                  for k, v in values.items()}
+        summary = run_project(seed=int(row.seed), months=48, **values)
+        assert row.mean_engagement == pytest.approx(summary["mean_engagement"])
+    other = tmp_path / "other.parquet"
+    draws.iloc[::-1].to_parquet(other)
+    with pytest.raises(UsageError, match="different experiment"):
+        run_sweep(exp, tmp_path / "post", workers=1, progress=False, resume=True,
+                  posterior=other)
+    with pytest.raises(UsageError, match="project's model only"):
+        run_sweep(write(tmp_path, LINEAR, "lin.toml"), tmp_path / "lin", progress=False,
+                  posterior=CASE_POSTERIOR)

@@ -46,6 +46,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                        help="complete the interrupted sweep in DIR (refused if the "
                             "experiment file changed)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument("--posterior", metavar="DIR_OR_FILE", default=None,
+                       help="a calibration's posterior as the base point: replicate r "
+                            "uses draw r, the swept values override it")
     sweep.add_argument("--engine", choices=("fast", "mesa"), default=None,
                        help="the project's engine (default: the experiment file's "
                             "'engine', itself 'fast'); both give the same runs")
@@ -84,7 +87,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     try:
         report = run_sweep(experiment, args.out, workers=args.workers,
                            scheduler=args.scheduler, resume=args.resume,
-                           progress=not args.quiet, engine=args.engine)
+                           progress=not args.quiet, engine=args.engine,
+                           posterior=args.posterior)
     except KeyboardInterrupt:
         out = args.out or Path("results") / experiment.name
         print(f"icsim: interrupted; finished parts are kept -- complete the sweep with: "

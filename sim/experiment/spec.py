@@ -171,6 +171,7 @@ class Experiment:
     text: str = ""
     source: str = "<string>"
     engine: str = "fast"  # the project's model: "fast" or "mesa"
+    posterior_sha256: str = ""  # set by run_sweep(posterior=...): the draws' file hash
 
     @property
     def sha256(self) -> str:
@@ -189,6 +190,8 @@ class Experiment:
                         list(lv.dist_params)] for lv in self.levers],
             "constants": sorted([k, v] for k, v in self.constants.items()),
         }
+        if self.posterior_sha256:  # a sweep over a posterior is another sweep
+            content["posterior"] = self.posterior_sha256
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str)
                               .encode("utf-8")).hexdigest()
 

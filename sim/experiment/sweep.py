@@ -78,7 +78,8 @@ class _Plan:
     """Cuts the missing chunks into batches, lazily, remembering the chunks in flight."""
 
     def __init__(self, experiment: Experiment, design: Design, todo: list[int],
-                 runs_per_task: int) -> None:
+                 runs_per_task: int, draws: list[dict[str, Any]] | None = None) -> None:
+        self.draws = draws
         self.experiment = experiment
         self.design = design
         self.todo = todo
@@ -96,6 +97,10 @@ class _Plan:
             names = self.design.names
             params = [{name: columns[name][i].item() if hasattr(columns[name][i], "item")
                        else columns[name][i] for name in names} for i in range(stop - start)]
+            if self.draws:  # replicate r takes posterior draw r; swept values win
+                n = len(self.draws)
+                params = [{**self.draws[int(columns["replicate"][i]) % n], **p}
+                          for i, p in enumerate(params)]
             step = self.runs_per_task
             n_tasks = -(-(stop - start) // step)
             self.open[chunk] = _OpenChunk(columns, n_tasks)
@@ -130,7 +135,7 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
               workers: int | None = None, scheduler: str | None = None,
               executor: Executor | None = None, resume: bool = False,
               progress: bool = True, runs_per_task: int | None = None,
-              engine: str | None = None) -> SweepReport:
+              engine: str | None = None, posterior: str | Path | None = None) -> SweepReport:
     """Run (or complete) a sweep into ``out``; return what this session did.
 
     Everything is validated -- the experiment file, the directory, the executor -- before
@@ -143,6 +148,9 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
+    draws = None
+    if posterior is not None:
+        draws, experiment = _with_posterior(experiment, posterior)
     design = make_design(experiment)
     store = SweepStore(out if out is not None else default_out(experiment))
     resumed = store.check(experiment, design, resume)
@@ -151,21 +159,39 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
         executor = make_executor(workers, scheduler, preload=_preload(experiment))
     try:
         return _run(experiment, design, store, executor, resumed, progress, runs_per_task,
-                    engine)
+                    engine, draws)
     finally:
         if own_executor:
             executor.close()
 
 
+def _with_posterior(experiment: Experiment, posterior: str | Path,
+                    ) -> tuple[list[dict[str, Any]], Experiment]:
+    """The posterior's draws as the sweep's base point (replicate r takes draw r), and the
+    experiment marked with the draws' hash, so a resume with other draws is refused."""
+    import dataclasses
+    import hashlib
+
+    from sim.calibration import load_posterior
+
+    if not experiment.is_project_model:
+        raise UsageError("--posterior applies to the project's model only")
+    draws = load_posterior(posterior)
+    swept = set(experiment.names) | set(experiment.constants)
+    draws = draws[[c for c in draws.columns if c not in swept]]
+    digest = hashlib.sha256(draws.to_json().encode()).hexdigest()
+    return draws.to_dict("records"), dataclasses.replace(experiment, posterior_sha256=digest)
+
+
 def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Executor,
          resumed: bool, progress: bool, runs_per_task: int | None,
-         engine: str | None = None) -> SweepReport:
+         engine: str | None = None, draws: list[dict[str, Any]] | None = None) -> SweepReport:
     state = store.progress(experiment, design) if resumed else Progress(chunks=set())
     manifest = store.begin(experiment, design, executor.description, resumed, state)
     n_chunks = -(-design.n_runs // experiment.runs_per_part)
     todo = [c for c in range(n_chunks) if c not in state.chunks]
     per_task = runs_per_task or max(1, -(-experiment.runs_per_part // 4))
-    plan = _Plan(experiment, design, todo, per_task)
+    plan = _Plan(experiment, design, todo, per_task, draws)
     window = max(4 * executor.workers, 2 * -(-experiment.runs_per_part // per_task))
     before = state.runs_done
     started = time.perf_counter()
