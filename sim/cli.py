@@ -242,9 +242,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be a whole number in [1, 65535], got {args.port}")
     print(f"serving the icsim dashboard on http://127.0.0.1:{args.port} (Ctrl-C stops it)",
           flush=True)
+    # Offline and private: no version check against the package index (solara is pinned,
+    # see pyproject.toml) and no usage telemetry.
     command = [sys.executable, "-m", "solara", "run", "sim.app:page", "--host", "127.0.0.1",
-               "--port", str(args.port), "--production", "--no-open"]
-    os.execv(sys.executable, command)  # become the server: stopping icsim stops it
+               "--port", str(args.port), "--production", "--no-open", "--no-check-version"]
+    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+    os.execve(sys.executable, command, env)  # become the server: stopping icsim stops it
 
 
 # ------------------------------------------------------------------ parser
@@ -371,9 +374,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def use_headless_backend() -> None:
+    """Draw without a display: the command line only writes files.
+
+    ``sim.plots`` chooses no backend (so Jupyter shows its figures inline); the command line
+    picks Agg here unless ``MPLBACKEND`` says otherwise.
+    """
+    import os
+
+    if not os.environ.get("MPLBACKEND"):
+        import matplotlib
+
+        matplotlib.use("Agg")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    use_headless_backend()
     try:
         return int(args.handler(args) or 0)
     except UsageError as exc:

@@ -72,11 +72,17 @@ def test_the_follow_up_takes_the_top_numeric_entries(tiny):
 
 
 def test_paired_alternatives_and_kaplan_meier_median():
-    """Design checks: an arm against itself differs in no run; the KM median of known
-    data is the month where half have piloted."""
+    """The table compares each alternative with the default (the default itself is never
+    an 'alternative'); its differences are the arms' shares subtracted; the KM median of
+    known data is the month where half have piloted."""
     table = S.alternatives(scenarios=["baseline"], runs=60, months=36,
                            choices=["pilot_money_test"])
     assert len(table) == 1 and table.alternative.iloc[0] == "chance"
+    row = table.iloc[0]
+    for tag in ("pilot", "integrated", "collapse"):
+        assert row[f"diff_{tag}"] == pytest.approx(row[f"p_{tag}_alternative"]
+                                                   - row[f"p_{tag}_default"])
+        assert row[f"diff_{tag}_lo"] <= row[f"diff_{tag}"] <= row[f"diff_{tag}_hi"]
     months = np.array([10.0, 20.0, 30.0, np.nan])
     assert S.km_median(months, 36) == 20.0
     assert np.isnan(S.km_median(np.array([np.nan, np.nan]), 36))
