@@ -94,3 +94,40 @@ def test_lock_is_exclusive_within_one_process_too(tmp_path: Path) -> None:
         DirectoryLock(tmp_path / "d").acquire()
     with DirectoryLock(tmp_path / "d"):  # released on exit
         pass
+
+
+@pytest.mark.parametrize(("argv", "culprit"), [
+    (["run", "--seed", "-1"], "--seed"),
+    (["run", "--months", "1000000000"], "--months"),
+    (["run", "--months", "0"], "--months"),
+    (["run", "--out", ""], "--out"),
+    (["run", "--out", "file"], "--out"),
+    (["run", "--out", "file/under"], "--out"),
+    (["compare", "baseline", "--replicates", "1000000000"], "--replicates"),
+    (["compare", "baseline", "--workers", "100000"], "--workers"),
+    (["compare", "baseline", "--out", "file"], "--out"),
+    (["national", "--sites", "100000000"], "--sites"),
+    (["national", "--seed", "-1"], "--seed"),
+    (["national", "--months", "1000000000"], "--months"),
+])
+def test_bad_sizes_and_outputs_are_refused_before_work(tmp_path: Path, monkeypatch, capsys,
+                                                        argv: list[str], culprit: str) -> None:
+    from sim.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("x")
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and culprit in lines[0], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_api_seed_is_checked_by_name() -> None:
+    import numpy as np
+
+    from sim.model import run_project
+
+    for bad in (-1, 1.5, None, True, "3"):
+        with pytest.raises(UsageError, match="seed"):
+            run_project(seed=bad, months=2)
+    assert run_project(seed=np.int64(3), months=2) == run_project(seed=3, months=2)
