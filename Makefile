@@ -10,12 +10,15 @@ PYTHON ?= $(shell for p in $(PY_CANDIDATES); do \
 	if $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	command -v $$p || echo $$p; break; fi; done)
 
-.PHONY: help setup demo test lint bench clean
+.PHONY: help setup demo test lint bench docs sensitivity notebooks clean
 
 help:
 	@echo "make demo   set up .venv and compare the national approaches and the toolkit -> results/"
 	@echo "make test   set up .venv and run the test suite"
+	@echo "make notebooks   run every notebook and write HTML versions -> results/notebooks/"
 	@echo "make lint   ruff;  make bench   speed benchmarks;  make clean"
+	@echo "make docs   regenerate the registry tables in docs/ODD.md"
+	@echo "make sensitivity   screen every lever and assumption -> docs/sensitivity.md"
 
 $(BIN)/.installed: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: no Python >= 3.12 found (tried: $(PY_CANDIDATES))" >&2; exit 2; fi
@@ -36,6 +39,13 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
+docs: setup
+	$(BIN)/python -c "from pathlib import Path; from sim.parameters import render_doc_tables; \
+	p = Path('docs/ODD.md'); p.write_text(render_doc_tables(p.read_text()))"
+
+sensitivity: setup
+	$(BIN)/python -m sim.sensitivity
+
 lint: setup
 	$(BIN)/ruff check sim tests benchmarks
 
@@ -43,6 +53,16 @@ bench: setup
 	$(BIN)/python benchmarks/bench_model.py
 	$(BIN)/python benchmarks/bench_compare.py
 	$(BIN)/python benchmarks/bench_national.py
+
+$(BIN)/.teach: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test,teach]"
+	touch $@
+
+notebooks: $(BIN)/.teach
+	mkdir -p results/notebooks
+	$(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=600 \
+		--output-dir results/notebooks notebooks/*.ipynb
+	@echo "HTML versions: results/notebooks/*.html"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

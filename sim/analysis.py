@@ -186,16 +186,30 @@ def stochastic_variance(sweep: Sweep, values: pd.Series | np.ndarray) -> dict[st
             "noise_in_means": min(noise, 1.0) if not math.isnan(noise) else noise}
 
 
+def _captured(call: Any, captured: list[str] | None) -> Any:
+    """Run ``call()``; the library's warnings go into ``captured`` (deduplicated), not to
+    stderr, so that the summary can report them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = call()
+    if captured is not None:
+        for w in caught:
+            text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:200]}"
+            if text not in captured:
+                captured.append(text)
+    return result
+
+
 def sobol_table(design: Design, y: np.ndarray, resamples: int = 1000,
-                seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """SALib Sobol S1/ST with bootstrap intervals (and S2 if sampled) of ``y`` per point."""
+                seed: int = 0, captured: list[str] | None = None,
+                ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """SALib Sobol S1/ST with bootstrap intervals (and S2 if sampled) of ``y`` per point.
+    The library's warnings are collected in ``captured``."""
     from SALib.analyze import sobol
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = sobol.analyze(design.problem, np.asarray(y, dtype=float),
-                               calc_second_order=design.second_order,
-                               num_resamples=resamples, conf_level=0.95, seed=seed)
+    result = _captured(lambda: sobol.analyze(
+        design.problem, np.asarray(y, dtype=float), calc_second_order=design.second_order,
+        num_resamples=resamples, conf_level=0.95, seed=seed), captured)
     table = pd.DataFrame({"parameter": design.names, "S1": result["S1"],
                           "S1_conf": result["S1_conf"], "ST": result["ST"],
                           "ST_conf": result["ST_conf"]})
@@ -212,18 +226,83 @@ def sobol_table(design: Design, y: np.ndarray, resamples: int = 1000,
 
 
 def morris_table(design: Design, y: np.ndarray, resamples: int = 1000,
-                 seed: int = 0) -> pd.DataFrame:
-    """SALib Morris mu*, its bootstrap interval, sigma (and mu) of ``y`` per point."""
+                 seed: int = 0, captured: list[str] | None = None,
+                 x: np.ndarray | None = None) -> pd.DataFrame:
+    """SALib Morris mu*, its bootstrap interval, sigma (and mu) of ``y`` per point (``x``:
+    the design rows ``y`` belongs to, by default all)."""
     from SALib.analyze import morris
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = morris.analyze(design.problem, design.x, np.asarray(y, dtype=float),
-                                num_resamples=resamples, conf_level=0.95,
-                                num_levels=design.levels, seed=seed)
+    x = design.x if x is None else x
+    result = _captured(lambda: morris.analyze(
+        design.problem, x, np.asarray(y, dtype=float), num_resamples=resamples,
+        conf_level=0.95, num_levels=design.levels, seed=seed), captured)
     return pd.DataFrame({"parameter": design.names, "mu_star": result["mu_star"],
                          "mu_star_conf": result["mu_star_conf"], "sigma": result["sigma"],
                          "mu": result["mu"]})
+
+
+#: Largest change of an index between half and all the samples that counts as converged.
+CONVERGED = 0.05
+
+
+def convergence(design: Design, y: np.ndarray, resamples: int = 200, seed: int = 0,
+                captured: list[str] | None = None) -> dict[str, Any]:
+    """Indices from the first half of the samples against all of them.
+
+    Sobol: ST from the first half of the base samples (each base sample is a block of
+    D+2, or 2D+2, design rows); Morris: mu* (scaled by the largest) from the first half of
+    the trajectories (D+1 rows each). The indices have converged when no index moves by
+    more than ``CONVERGED`` and the ranking of the top three does not change.
+    """
+    d = len(design.names)
+    key = "ST" if design.method == "sobol" else "mu_star"
+    block = (2 * d + 2 if design.second_order else d + 2) if design.method == "sobol" \
+        else d + 1
+    blocks = design.n_points // block
+    half = blocks // 2
+    out: dict[str, Any] = {"samples": blocks, "half": half, "converged": None,
+                           "max_change": float("nan"), "ranking_changed": None,
+                           "suggested_samples": None}
+    if half < 2:
+        return out
+    rows = half * block
+    if design.method == "sobol":
+        full, _ = sobol_table(design, y, resamples, seed, captured)
+        part, _ = sobol_table(design, y[:rows], resamples, seed, captured)
+        a, b = full[key].to_numpy(), part[key].to_numpy()
+    else:
+        full = morris_table(design, y, resamples, seed, captured)
+        part = morris_table(design, y[:rows], resamples, seed, captured, x=design.x[:rows])
+        scale = float(full[key].max()) or 1.0
+        a, b = full[key].to_numpy() / scale, part[key].to_numpy() / scale
+    top = min(3, d)
+    ranking_changed = list(np.argsort(-a, kind="stable")[:top]) != \
+        list(np.argsort(-b, kind="stable")[:top])
+    change = float(np.nanmax(np.abs(a - b)))
+    converged = bool(change <= CONVERGED and not ranking_changed)
+    # Monte-Carlo error shrinks as 1/sqrt(N): the samples for the change to fall to the
+    # threshold, at least twice the current number.
+    factor = max(2.0, (change / CONVERGED) ** 2) if math.isfinite(change) else 2.0
+    suggested = int(2 ** math.ceil(math.log2(blocks * factor)))
+    out.update(converged=converged, max_change=change, ranking_changed=ranking_changed,
+               suggested_samples=None if converged else suggested, index=key)
+    return out
+
+
+def delta_table(design: Design, y: np.ndarray, seed: int = 0,
+                captured: list[str] | None = None) -> pd.DataFrame:
+    """SALib's moment-independent delta (Borgonovo) and first-order S1 for any design
+    with numeric coordinates (LHS in particular), from the points and their means."""
+    from SALib.analyze import delta
+
+    result = _captured(lambda: delta.analyze(
+        design.problem, design.x, np.asarray(y, dtype=float), num_resamples=100,
+        conf_level=0.95, seed=seed), captured)
+    # SALib >= 1.6 reports the raw and a bias-balanced estimator; older ones 'delta'
+    key = "delta" if "delta" in result else "delta_raw"
+    return pd.DataFrame({"parameter": design.names, "delta": result[key],
+                         "delta_conf": result[f"{key}_conf"], "S1": result["S1"],
+                         "S1_conf": result["S1_conf"]})
 
 
 def pilot_months(sweep: Sweep) -> np.ndarray | None:
@@ -254,7 +333,7 @@ def horizon(sweep: Sweep, months: np.ndarray) -> int:
     return int(math.ceil(top / MONTH_STEP) * MONTH_STEP)
 
 
-def pilot_by_month(sweep: Sweep, resamples: int = 1000,
+def pilot_by_month(sweep: Sweep, resamples: int = 1000, captured: list[str] | None = None,
                    ) -> tuple[pd.DataFrame, list[str]]:
     """Sobol indices of P(pilot by month m) for m = 6, 12, ... up to the horizon.
 
@@ -276,7 +355,8 @@ def pilot_by_month(sweep: Sweep, resamples: int = 1000,
         if np.ptp(y) == 0:
             notes.append(f"month {m}: P(pilot) = {y[0]:.2f} at every point; no indices")
             continue
-        table, _ = sobol_table(sweep.design, y, resamples, seed=sweep.experiment.seed + m)
+        table, _ = sobol_table(sweep.design, y, resamples, seed=sweep.experiment.seed + m,
+                               captured=captured)
         table.insert(0, "month", m)
         table["p_pilot"] = float(np.mean(y))
         table["noise_in_means"] = stochastic_variance(sweep, by_m)["noise_in_means"]
@@ -390,13 +470,23 @@ def _qp(value: Any) -> float:
 # --------------------------------------------------------------------------- analyze
 
 
-def analyze(root: str | Path, resamples: int = 1000) -> AnalysisResult:
-    """Analyse the sweep in ``root``; write CSV, figures and ``summary.md`` to
-    ``root/analysis``."""
+def analyze(root: str | Path, resamples: int = 1000, formats: Sequence[str] = ("png",),
+            prim_outcome: str | None = None, prim_threshold: float = 0.5,
+            prim_above: bool = False) -> AnalysisResult:
+    """Analyse the sweep in ``root``; write CSV, figures (in every format of ``formats``)
+    and ``summary.md`` to ``root/analysis``.
+
+    PRIM looks for where stalling (no pilot by the horizon) concentrates, or, with
+    ``prim_outcome``, where that outcome is below ``prim_threshold`` (above it with
+    ``prim_above``).
+    """
     from sim import plots
 
     sweep = load_sweep(root)
     exp = sweep.experiment
+    if prim_outcome is not None and prim_outcome not in sweep.runs.columns:
+        raise UsageError(f"--prim-outcome: unknown outcome '{prim_outcome}'; the sweep has: "
+                         f"{', '.join(exp.outcomes)}")
     out = sweep.root / "analysis"
     out.mkdir(exist_ok=True)
     result = AnalysisResult(exp.name, out)
@@ -410,7 +500,9 @@ def analyze(root: str | Path, resamples: int = 1000) -> AnalysisResult:
         result.files.append(path)
 
     def figure(fig: Any, name: str) -> None:
-        result.files.append(plots.save(fig, out / name))
+        stem = Path(name).stem
+        for fmt in formats:
+            result.files.append(plots.save(fig, out / f"{stem}.{fmt}"))
 
     # Failed runs: counted, listed, never dropped silently.
     failed = sweep.failed
@@ -427,15 +519,27 @@ def analyze(root: str | Path, resamples: int = 1000) -> AnalysisResult:
         noise = stochastic_variance(sweep, values)
         noise_rows.append({"outcome": outcome, **noise})
         label = _label(outcome)
+        why = _cannot_index(y, counts, outcome)
+        if exp.method == "lhs":
+            if why:
+                md.skipped(outcome, why)
+                result.notes.append(f"{outcome}: {why}")
+                continue
+            table = delta_table(sweep.design, y, seed=exp.seed, captured=md.library_warnings)
+            csv(table, f"delta_{outcome}.csv")
+            md.delta(outcome, table, noise)
+            continue
         if exp.method not in ("sobol", "morris"):
             continue
-        why = _cannot_index(y, counts, outcome)
         if why:
             md.skipped(outcome, why)
             result.notes.append(f"{outcome}: {why}")
             continue
+        check = convergence(sweep.design, y, min(resamples, 200), exp.seed,
+                            md.library_warnings)
         if exp.method == "sobol":
-            table, pairs = sobol_table(sweep.design, y, resamples, seed=exp.seed)
+            table, pairs = sobol_table(sweep.design, y, resamples, seed=exp.seed,
+                                       captured=md.library_warnings)
             csv(table, f"sobol_{outcome}.csv")
             if pairs is not None:
                 csv(pairs, f"sobol_{outcome}_S2.csv")
@@ -443,19 +547,22 @@ def analyze(root: str | Path, resamples: int = 1000) -> AnalysisResult:
                                           noise["noise_in_means"], colours, legend),
                    f"sobol_{outcome}.png")
             md.sobol(outcome, table, noise, pairs)
+            md.convergence(outcome, check)
         else:
-            table = morris_table(sweep.design, y, resamples, seed=exp.seed)
+            table = morris_table(sweep.design, y, resamples, seed=exp.seed,
+                                 captured=md.library_warnings)
             csv(table, f"morris_{outcome}.csv")
             figure(plots.morris_scatter(table, f"Morris screening of {label}", colours,
                                         legend),
                    f"morris_{outcome}.png")
             md.morris(outcome, table, noise)
+            md.convergence(outcome, check)
     noise_table = pd.DataFrame(noise_rows)
     csv(noise_table, "stochastic_variance.csv")
     md.noise(noise_table)
 
     if exp.method == "sobol" and pilot_months(sweep) is not None:
-        by_month, notes = pilot_by_month(sweep, resamples)
+        by_month, notes = pilot_by_month(sweep, resamples, md.library_warnings)
         result.notes += notes
         if len(by_month):
             csv(by_month, "sobol_pilot_by_month.csv")
@@ -478,26 +585,35 @@ def analyze(root: str | Path, resamples: int = 1000) -> AnalysisResult:
         md.grid(sweep)
 
     reached = reached_pilot(sweep)
+    case = "stalled projects (no pilot by the horizon)"
+    if prim_outcome is not None:
+        reached = sweep.runs[prim_outcome].to_numpy(dtype=float)
+        case = (f"runs with {_label(prim_outcome)} {'above' if prim_above else 'below'} "
+                f"{prim_threshold:g}")
     if reached is not None:
         ok = (sweep.runs["status"] == "ok").to_numpy()
-        stall = reached[ok] < 0.5
+        value = reached[ok]
+        if prim_outcome is None:
+            stall = value < 0.5
+        else:
+            stall = value > prim_threshold if prim_above else value < prim_threshold
         if 0 < stall.sum() < len(stall):
             x = sweep.runs.loc[ok, sweep.design.names]
             found = prim_boxes(x, stall)
             csv(found.stats, "prim_stall_boxes.csv")
             csv(found.boxes, "prim_stall_limits.csv")
             csv(found.trajectory, "prim_stall_trajectory.csv")
-            figure(plots.prim_tradeoff(found.trajectory, found.selected,
-                                       "PRIM: stalled projects (no pilot by the horizon)"),
+            figure(plots.prim_tradeoff(found.trajectory, found.selected, f"PRIM: {case}"),
                    "prim_stall_tradeoff.png")
             if len(found.boxes):
                 figure(plots.prim_box_limits(found.boxes, found.stats,
-                                             "Where projects stall: PRIM boxes"),
+                                             f"PRIM boxes: {case}"),
                        "prim_stall_limits.png")
-            md.prim(found)
+            md.prim(found, case if prim_outcome is not None else None)
         else:
             md.prim_skipped(float(stall.mean()) if len(stall) else math.nan)
 
+    md.warnings()
     summary = out / "summary.md"
     write_atomic(summary, md.text().encode("utf-8"))
     result.files.append(summary)
@@ -544,6 +660,20 @@ def _pct(value: float) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{100 * value:.0f}%"
 
 
+def _index(value: float, conf: float) -> str:
+    """An index in words: 'indistinguishable from 0' when negative or its interval
+    spans 0, else a percentage with its interval."""
+    if math.isnan(value):
+        return "n/a"
+    if value - conf <= 0:
+        return "indistinguishable from 0"
+    return f"{_pct(value)} [{_pct(value - conf)}, {_pct(value + conf)}]"
+
+
+def _zero_mark(value: float, conf: float) -> str:
+    return " \\*" if not math.isnan(value) and value - conf <= 0 else ""
+
+
 def _num(value: Any, digits: int = 2) -> str:
     try:
         value = float(value)
@@ -582,6 +712,7 @@ class _Summary:
             "",
         ]
         self.body: list[str] = []
+        self.library_warnings: list[str] = []
 
     def failures(self, failed: pd.DataFrame) -> None:
         n, total = len(failed), len(self.sweep.runs)
@@ -607,21 +738,34 @@ class _Summary:
         if noise["noise_in_means"] < NOISY:
             words = []
             for _, row in ranked.head(3).iterrows():
-                words.append(f"`{row.parameter}` (alone {_pct(max(row.S1, 0.0))} of the "
-                             f"variation, {_pct(min(row.ST, 1.0))} with its interactions)")
+                words.append(f"`{row.parameter}` (alone {_index(row.S1, row.S1_conf)}, "
+                             f"with its interactions {_index(row.ST, row.ST_conf)})")
             lines += ["The levers that matter most: " + "; ".join(words) + ".", ""]
-            first = float(table["S1"].clip(lower=0).sum())
-            lines += [f"The first-order indices add up to {_pct(min(first, 1.0))}; the rest "
-                      f"({_pct(max(1.0 - first, 0.0))}) comes from levers acting together "
-                      f"(or from noise).", ""]
+            first, total = float(table["S1"].sum()), float(table["ST"].sum())
+            lines += [f"The first-order indices (S1) sum to {_num(first)} and the total "
+                      f"indices (ST) to {_num(total)}, as computed (estimates, each with its "
+                      f"own error). For a model whose levers act alone both sums are 1; "
+                      + ("the gap between them points to levers acting together (an "
+                         "interaction is counted in the ST of every lever in it)"
+                         if total - first > 0.1 else
+                         "the two sums are close, so interactions are small")
+                      + ("; a sum of ST above 1 can also come from noise left in the means"
+                         if total > 1 else "") + ".", ""]
+            spans = [r.parameter for r in table.itertuples() if r.S1 - r.S1_conf <= 0]
+            if spans:
+                lines += [f"S1 indistinguishable from 0 (negative, or its interval spans "
+                          f"0): {', '.join(f'`{p}`' for p in spans)}.", ""]
         lines += self._noise_words(noise)
         lines += ["| lever | S1 [95% CI] | ST [95% CI] |", "|---|---|---|"]
         for _, row in ranked.iterrows():
             lines.append(f"| `{row.parameter}` | {_num(row.S1)} "
-                         f"[{_num(row.S1 - row.S1_conf)}, {_num(row.S1 + row.S1_conf)}] | "
+                         f"[{_num(row.S1 - row.S1_conf)}, {_num(row.S1 + row.S1_conf)}]"
+                         f"{_zero_mark(row.S1, row.S1_conf)} | "
                          f"{_num(row.ST)} [{_num(row.ST - row.ST_conf)}, "
-                         f"{_num(row.ST + row.ST_conf)}] |")
-        lines += ["", f"Files: `sobol_{outcome}.csv`, `sobol_{outcome}.png`"
+                         f"{_num(row.ST + row.ST_conf)}]{_zero_mark(row.ST, row.ST_conf)} |")
+        lines += ["", "(\\* indistinguishable from 0: the index is negative or its 95% "
+                  "interval spans 0.)", "",
+                  f"Files: `sobol_{outcome}.csv`, `sobol_{outcome}.png`"
                   + (f", `sobol_{outcome}_S2.csv`" if pairs is not None else "") + ".", ""]
         self.body += lines
 
@@ -639,12 +783,19 @@ class _Summary:
         if small:
             lines += [f"Negligible (mu* below a tenth of the largest): "
                       f"{', '.join(f'`{p}`' for p in small)}.", ""]
+        switches = [lv.name for lv in self.sweep.design.levers if lv.arrow_type == "bool"]
+        if switches:
+            lines += [f"Switches ({', '.join(f'`{p}`' for p in switches)}) are on/off: their "
+                      "mu* averages Morris steps that flip the switch and steps that do not, "
+                      "so it ranks them but understates the effect of switching; a grid "
+                      "compares their two values directly.", ""]
         lines += self._noise_words(noise)
         lines += ["| lever | mu* [95% CI] | sigma |", "|---|---|---|"]
         for _, row in ranked.iterrows():
             lines.append(f"| `{row.parameter}` | {_num(row.mu_star, 3)} "
                          f"[{_num(row.mu_star - row.mu_star_conf, 3)}, "
-                         f"{_num(row.mu_star + row.mu_star_conf, 3)}] | "
+                         f"{_num(row.mu_star + row.mu_star_conf, 3)}]"
+                         f"{_zero_mark(row.mu_star, row.mu_star_conf)} | "
                          f"{_num(row.sigma, 3)} |")
         lines += ["", f"Files: `morris_{outcome}.csv`, `morris_{outcome}.png`.", ""]
         self.body += lines
@@ -711,21 +862,28 @@ class _Summary:
                       f"too few pilots by then, so noise is {_pct(NOISY)} or more of the "
                       f"variance (their indices are in the CSV, but are not to be trusted).",
                       ""]
-        early = table[table["month"] == first].set_index("parameter")["ST"]
-        late = table[table["month"] == last].set_index("parameter")["ST"]
-        gain = (late - early).sort_values()
+        early = table[table["month"] == first].set_index("parameter")
+        late = table[table["month"] == last].set_index("parameter")
+        gain = (late["ST"] - early["ST"]).sort_values()
+        # a change counts only where the two 95% intervals do not overlap
+        beyond = (late["ST"] - early["ST"]).abs() > (late["ST_conf"] + early["ST_conf"])
         if len(gain) and first != last:
             moves = []
             up, down = gain.index[-1], gain.index[0]
-            if gain[up] > 0:
-                moves.append(f"gaining most weight over time: `{up}` ({_num(early[up])} -> "
-                             f"{_num(late[up])})")
-            if gain[down] < 0:
-                moves.append(f"losing most: `{down}` ({_num(early[down])} -> "
-                             f"{_num(late[down])})")
+            if gain[up] > 0 and beyond[up]:
+                moves.append(f"gaining most weight over time: `{up}` ({_num(early.ST[up])} "
+                             f"-> {_num(late.ST[up])})")
+            if gain[down] < 0 and beyond[down]:
+                moves.append(f"losing most: `{down}` ({_num(early.ST[down])} -> "
+                             f"{_num(late.ST[down])})")
             if moves:
                 text = "; ".join(moves)
-                lines += [text[0].upper() + text[1:] + ".", ""]
+                lines += [text[0].upper() + text[1:] + " (changes beyond the two months' "
+                          "95% intervals).", ""]
+            else:
+                lines += [f"No lever's total index changes between month {first} and month "
+                          f"{last} by more than the two months' 95% intervals: no trend can "
+                          f"be told from noise at these samples.", ""]
         if notes:
             lines += ["Not computed: " + "; ".join(notes) + ".", ""]
         lines += ["Files: `sobol_pilot_by_month.csv`, `sobol_pilot_by_month.png`.", ""]
@@ -751,13 +909,19 @@ class _Summary:
             lines += ["", f"File: `grid_{outcome}.csv`.", ""]
         self.body += lines
 
-    def prim(self, found: PrimResult) -> None:
-        lines = ["## Where projects stall (PRIM scenario discovery)", "",
-                 f"A project *stalls* when it has no pilot by the horizon: "
-                 f"{_pct(found.base_rate)} of all runs. PRIM (EMA Workbench) looks for "
-                 f"ranges of the levers where stalling is concentrated. *Coverage* is the "
-                 f"share of all stalls that fall in the box; *density* the share of "
-                 f"projects in the box that stall.", ""]
+    def prim(self, found: PrimResult, case: str | None = None) -> None:
+        if case is None:
+            lines = ["## Where projects stall (PRIM scenario discovery)", "",
+                     f"A project *stalls* when it has no pilot by the horizon: "
+                     f"{_pct(found.base_rate)} of all runs. PRIM (EMA Workbench) looks for "
+                     f"ranges of the levers where stalling is concentrated. *Coverage* is the "
+                     f"share of all stalls that fall in the box; *density* the share of "
+                     f"projects in the box that stall.", ""]
+        else:
+            lines = ["## Where the cases of interest are (PRIM scenario discovery)", "",
+                     f"Cases of interest: {case}, {_pct(found.base_rate)} of all runs. PRIM "
+                     f"(EMA Workbench) looks for ranges of the levers where they concentrate. "
+                     f"In the boxes below 'stall' reads as 'is a case of interest'.", ""]
         limits = found.boxes
         for _, stat in found.stats.iterrows():
             rows = limits[limits["box"] == stat["box"]] if len(limits) else limits
@@ -785,6 +949,53 @@ class _Summary:
         self.body += ["## Where projects stall", "",
                       f"No scenario discovery: {_pct(rate)} of runs stall, so there is "
                       f"nothing to separate.", ""]
+
+    def convergence(self, outcome: str, check: dict[str, Any]) -> None:
+        """The half-samples check, as a plain warning where the indices have not settled."""
+        if check["converged"] is None:
+            self.body += [f"Convergence of {_label(outcome)}: not checked ({check['samples']} "
+                          "samples are too few to halve).", ""]
+        elif check["converged"]:
+            self.body += [f"Convergence: with half the samples ({check['half']}) every "
+                          f"{check['index']} is within {_num(check['max_change'])} of the "
+                          f"value from all {check['samples']} and the top three keep their "
+                          f"order.", ""]
+        else:
+            why = []
+            if check["max_change"] > CONVERGED:
+                why.append(f"an index moves by {_num(check['max_change'])} between half "
+                           f"({check['half']}) and all ({check['samples']}) samples")
+            if check["ranking_changed"]:
+                why.append("the order of the top three levers changes")
+            self.body += [f"**Warning: the indices of {_label(outcome)} have not converged**"
+                          f" -- {' and '.join(why)}. Read rankings as provisional and run "
+                          f"again with `samples = {check['suggested_samples']}` or more.", ""]
+
+    def delta(self, outcome: str, table: pd.DataFrame, noise: dict[str, float]) -> None:
+        label = _label(outcome)
+        ranked = table.sort_values("delta", ascending=False)
+        lines = [f"## What drives {label} (moment-independent delta)", "",
+                 "A Latin hypercube has no Sobol or Morris structure, so the indices are "
+                 "SALib's delta (Borgonovo: how far the outcome's whole distribution shifts "
+                 "when a lever is known, 0 = not at all) and a first-order S1 estimated from "
+                 "the same points. Ranges are 95% bootstrap intervals.", ""]
+        lines += self._noise_words(noise)
+        lines += ["| lever | delta [95% CI] | S1 [95% CI] |", "|---|---|---|"]
+        for r in ranked.itertuples():
+            lines.append(f"| `{r.parameter}` | {_num(r.delta)} [{_num(r.delta - r.delta_conf)}"
+                         f", {_num(r.delta + r.delta_conf)}]{_zero_mark(r.delta, r.delta_conf)}"
+                         f" | {_num(r.S1)} [{_num(r.S1 - r.S1_conf)}, "
+                         f"{_num(r.S1 + r.S1_conf)}]{_zero_mark(r.S1, r.S1_conf)} |")
+        lines += ["", "(\\* indistinguishable from 0.)", "", f"File: `delta_{outcome}.csv`.",
+                  ""]
+        self.body += lines
+
+    def warnings(self) -> None:
+        if self.library_warnings:
+            self.body += ["## Warnings from the libraries", "",
+                          "SALib and numpy warned while computing the indices (each warning "
+                          "once):", "",
+                          *[f"- `{w}`" for w in self.library_warnings], ""]
 
     def text(self) -> str:
         return "\n".join(self.head + self.body).rstrip() + "\n"

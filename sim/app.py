@@ -1,98 +1,244 @@
-"""The interactive dashboard: a Mesa SolaraViz app with a scenario picker, sliders for the
-principal levers (read from the parameter registry) and live plots.
+"""The interactive dashboard: one integration project (a Mesa ``IntegrationModel``) driven
+month by month in front of a class, with a team view and a many-runs view.
 
 Serve it with ``icsim dashboard [--port N]`` (127.0.0.1), or show ``page`` in a Jupyter
-cell (see notebooks/04_dashboard.ipynb). Move a slider or pick a scenario, press *Reset*,
-then *Step* or *▶* to watch the project month by month.
+cell (see notebooks/04_dashboard.ipynb).
 
-A slider left at the registry default leaves the scenario's own value in force (so that
-picking ``enabling_national`` is not undone by the regulation slider's default); moved
-away from the default, a slider overrides the scenario.
+* The controls on the left show their values at all times. Picking a scenario moves the
+  sliders to that scenario's values (the registry's defaults, then the scenario's own).
+  Nothing changes in the running project until **Apply and restart** is pressed; a notice
+  says so while the controls differ from the run on screen.
+* **Step** advances one month, **Play** / **Pause** animates (about 0.4 s a month;
+  a slow machine shows every second or third month), **Run to end** finishes the run.
+  The outcome reads "in progress" until the run is over.
+* **Run many** runs a few hundred projects with the current settings (seeds from the
+  chosen one on) and shows the outcome shares and the time to pilot: one run is one draw.
+
+The page is built from Solara components around the Mesa model rather than Mesa's
+``SolaraViz``, whose page always shows its own controls ("Use Threads", "Render
+Interval", the page selector) and sizes the plots itself. The server runs offline and
+privately: no version check against the package index, no telemetry (see ``sim.cli``).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import solara
-from mesa.visualization import SolaraViz
-from mesa.visualization.utils import update_counter
+from solara.server import settings as _solara_settings
 
-from sim import plots
-from sim.model import IntegrationModel, timeseries_frame
-from sim.parameters import PARAMETERS, defaults, principal
+from sim import dashboard_views as views
+from sim.parameters import PARAMETERS, principal
 from sim.scenarios import NATIONAL_APPROACHES, SCENARIOS
+
+_solara_settings.telemetry.mixpanel_enable = False  # also when shown inside Jupyter
 
 #: Scenario choices: every named scenario, and each national approach with the toolkit.
 SCENARIO_CHOICES = list(SCENARIOS) + [f"{n}+toolkit" for n in NATIONAL_APPROACHES]
+MANY_CHOICES = [100, 300, 1000]
+PLAY_INTERVAL = 0.1  # seconds between frames while playing
+MONTH_SECONDS = 0.4  # target pace of Play: 60 months in about 25 s
+DEFAULT = views.Settings.make("baseline", 0, 60, {})
 
 
-class DashboardModel(IntegrationModel):
-    """``IntegrationModel`` whose slider values at their default defer to the scenario."""
-
-    def __init__(self, scenario_name: str = "baseline", seed: int = 0, months: int = 60,
-                 scenario: Any = None, **sliders: Any) -> None:
-        base = defaults()
-        overrides = {k: v for k, v in sliders.items() if v != base.get(k)}
-        super().__init__(months=months, collect=True, rng=seed, scenario_name=scenario_name,
-                         **overrides)
-
-
-def _slider(name: str) -> dict[str, Any]:
+def slider_label(name: str, value: Any) -> str:
+    """``name = value unit``: the value is part of the label, so it is always visible."""
     p = PARAMETERS[name]
-    if p.kind == "int":
-        return {"type": "SliderInt", "value": p.default, "min": int(p.low), "max": int(p.high),
-                "step": 1, "label": f"{name} ({p.unit})"}
-    step = (p.high - p.low) / 100
-    return {"type": "SliderFloat", "value": p.default, "min": p.low, "max": p.high,
-            "step": step, "label": f"{name} ({p.unit})"}
-
-
-def model_params() -> dict[str, Any]:
-    """The dashboard's inputs: scenario, seed, horizon and the principal levers."""
-    params: dict[str, Any] = {
-        "scenario_name": {"type": "Select", "value": "baseline", "values": SCENARIO_CHOICES,
-                          "label": "scenario"},
-        "seed": {"type": "SliderInt", "value": 0, "min": 0, "max": 999, "step": 1,
-                 "label": "seed"},
-        "months": {"type": "SliderInt", "value": 60, "min": 12, "max": 120, "step": 6,
-                   "label": "horizon (months)"},
-    }
-    params.update({p.name: _slider(p.name) for p in principal()})
-    return params
+    return f"{name} = {views.format_value(p, value)} ({p.unit})"
 
 
 @solara.component
-def ProjectView(model: IntegrationModel):
-    """The gates reached so far, this month's events, and the plots (sim.plots)."""
-    update_counter.get()
+def LeverSlider(name: str, values: solara.Reactive[dict[str, Any]]):
+    """One principal lever, its bounds and step from the registry."""
+    p = PARAMETERS[name]
+    value = values.value[name]
 
-    def when(month: int | None) -> str:
-        return "-" if month is None else f"month {month}"
+    def set_value(v: Any) -> None:
+        values.set({**values.value, name: v})
 
-    with solara.Column(style={"width": "100%"}):
-        solara.Markdown(
-            f"**Month {model.steps} of {model.months}** — outcome so far: "
-            f"**{model.outcome}**  \n"
-            f"business case {when(model.business_case_month)} · "
-            f"pilot {when(model.pilot_month)} · integrated {when(model.integrated_month)} · "
-            f"collapse {when(model.collapse_month)}  \n"
-            f"small wins {model.small_wins} · turnover {model.turnover_events} · "
-            f"host changes {model.host_changes} · "
-            f"funding {model.system.funding_received:.2f} × pilot cost  \n"
-            f"this month: {model.events or 'nothing notable'}"
-        )
-        frame = timeseries_frame(model)
-        title = f"{model.scenario_name}, month {model.steps}: {model.outcome}"
-        solara.FigureMatplotlib(plots.timeseries_figure(frame, title=title), format="png")
+    with solara.Column(gap="0px"):
+        solara.Text(slider_label(name, value), style={"font-size": "0.95em"})
+        if p.kind == "int":
+            solara.SliderInt("", value=int(value), min=int(p.low), max=int(p.high),
+                             on_value=set_value)
+        else:
+            solara.SliderFloat("", value=float(value), min=p.low, max=p.high,
+                               step=views.slider_step(p), on_value=set_value)
+
+
+@solara.component
+def Controls(scenario: solara.Reactive[str], seed: solara.Reactive[int],
+             months: solara.Reactive[int], values: solara.Reactive[dict[str, Any]],
+             pending: bool, apply):
+    """Scenario, seed, horizon and the principal levers, with Apply and restart."""
+
+    def pick(name: str) -> None:
+        scenario.set(name)
+        values.set(views.scenario_sliders(name))
+
+    solara.Select("scenario", values=SCENARIO_CHOICES, value=scenario.value, on_value=pick)
+    with solara.Column(gap="0px"):
+        solara.Text(f"seed = {seed.value}")
+        solara.SliderInt("", value=seed, min=0, max=999)
+        solara.Text(f"horizon = {months.value} months")
+        solara.SliderInt("", value=months, min=12, max=120, step=6)
+    solara.Button("Apply and restart", on_click=apply, color="primary", block=True,
+                  icon_name="mdi-restart")
+    if pending:
+        solara.Warning("The controls differ from the run on screen: press "
+                       "Apply and restart to run with them.", dense=True)
+    else:
+        solara.Success("The run on screen uses these settings.", dense=True)
+    for level in ("system", "organisation", "team"):
+        solara.Markdown(f"**{level.capitalize()} level**")
+        for p in principal():
+            if p.level == level:
+                LeverSlider(p.name, values)
+    solara.Button("Reset the levers to the scenario's values", text=True, block=True,
+                  on_click=lambda: values.set(views.scenario_sliders(scenario.value)))
+
+
+@solara.component
+def ManyRuns(run: views.ProjectRun, done: bool):
+    """A few hundred runs with the run's settings: outcome shares and time to pilot.
+
+    ``done`` is passed so that the view redraws (marking this run) when the run ends.
+    """
+    count = solara.use_reactive(300)
+    result = solara.use_reactive(None)  # (settings, n, runs) of the last batch
+    busy = solara.use_reactive(False)
+    s = run.settings
+    current = result.value if result.value is not None and result.value[0] == s else None
+
+    def go() -> None:
+        busy.set(True)
+        try:
+            runs = views.many_runs(s.scenario, dict(s.overrides), n=count.value, seed=s.seed,
+                                   months=s.months)
+            result.set((s, count.value, runs))
+        finally:
+            busy.set(False)
+
+    def draw() -> bytes | None:
+        if current is None:
+            return None
+        _, n, runs = current
+        title = (f"{s.scenario}{' with changed levers' if s.overrides else ''}: {n} runs, "
+                 f"seeds {s.seed}–{s.seed + n - 1}")
+        this_run = run.model.summary() if done else None
+        return views.png_bytes(views.many_runs_figure(runs, s.months, title, this_run))
+
+    png = solara.use_memo(draw, [id(current), done])
+
+    solara.Markdown("### Many runs with these settings")
+    with solara.Row(style={"align-items": "center"}):
+        solara.ToggleButtonsSingle(value=count, values=MANY_CHOICES)
+        solara.Button("Run many", on_click=go, color="primary", disabled=busy.value,
+                      icon_name="mdi-chart-bar")
+        if busy.value:
+            solara.Text("running …")
+    if current is None:
+        solara.Markdown(f"Press **Run many** to run {count.value} projects with the settings "
+                        f"of the run on screen (seeds {s.seed}–{s.seed + count.value - 1}); "
+                        "the run on screen is one of them.")
+        return
+    solara.Markdown(views.many_runs_markdown(current[2])
+                    + ("" if done else "  \nThe run on screen is marked once it ends."))
+    solara.Image(png, width="100%")
+
+
+@solara.component
+def Dashboard():
+    """The whole page: controls on the left, the run and its views on the right."""
+    scenario = solara.use_reactive(DEFAULT.scenario)
+    seed = solara.use_reactive(DEFAULT.seed)
+    months = solara.use_reactive(DEFAULT.months)
+    values = solara.use_reactive(views.scenario_sliders(DEFAULT.scenario))
+    first = solara.use_memo(lambda: views.ProjectRun(DEFAULT), [])
+    run = solara.use_reactive(first)
+    tick = solara.use_reactive(0)  # bumped after every month, to redraw
+    playing = solara.use_reactive(False)
+    lock = solara.use_memo(threading.Lock, [])
+
+    wanted = views.Settings.make(scenario.value, seed.value, months.value,
+                                 views.overrides_for(scenario.value, values.value))
+    pending = wanted != run.value.settings
+    tick.value  # noqa: B018 - read so that each month's bump redraws the page
+
+    def apply() -> None:
+        playing.set(False)
+        with lock:
+            run.set(views.ProjectRun(wanted))
+        tick.set(tick.value + 1)
+
+    def step() -> None:
+        with lock:
+            run.value.step()
+        tick.set(tick.value + 1)
+
+    def to_end() -> None:
+        playing.set(False)
+        with lock:
+            run.value.run_to_end()
+        tick.set(tick.value + 1)
+
+    def play_loop() -> None:
+        # About MONTH_SECONDS a month whatever the machine: when drawing a frame takes
+        # longer, a frame advances several months (like Mesa's render interval, but chosen
+        # automatically, so no control for it is needed).
+        last = time.monotonic()
+        while playing.value:
+            time.sleep(PLAY_INTERVAL)
+            now = time.monotonic()
+            months = max(1, round((now - last) / MONTH_SECONDS))
+            last = now
+            with lock:
+                moved = [run.value.step() for _ in range(months)]
+            if not any(moved):
+                playing.set(False)
+                break
+            tick.set(tick.value + 1)
+
+    solara.lab.use_task(play_loop, dependencies=[playing.value, run.value],
+                        prefer_threaded=True)
+
+    current = run.value
+    key = [id(current), current.month]
+    project_png = solara.use_memo(lambda: views.png_bytes(views.project_figure(current)), key)
+    team_png = solara.use_memo(lambda: views.png_bytes(views.team_figure(current)), key)
+
+    solara.Title("icsim: one integration project")
+    with solara.Columns([1, 3], style={"width": "100%"}):
+        with solara.Column():
+            solara.Markdown("## icsim dashboard")
+            Controls(scenario, seed, months, values, pending, apply)
+        with solara.Column(style={"min-width": "0"}):
+            with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
+                solara.Button("Step", on_click=step, disabled=current.done or playing.value,
+                              icon_name="mdi-step-forward")
+                solara.Button("Pause" if playing.value else "Play",
+                              on_click=lambda: playing.set(not playing.value),
+                              disabled=current.done and not playing.value,
+                              icon_name="mdi-pause" if playing.value else "mdi-play")
+                solara.Button("Run to end", on_click=to_end, disabled=current.done,
+                              icon_name="mdi-skip-forward")
+                changed = ", ".join(f"{k} = {views.format_value(PARAMETERS[k], v)}"
+                                    for k, v in current.settings.overrides)
+                solara.Text(f"scenario {current.settings.scenario}, seed "
+                            f"{current.settings.seed}"
+                            + (f"; changed: {changed}" if changed else ""))
+            solara.Markdown(current.status_markdown())
+            solara.Image(project_png, width="100%")
+            solara.Image(team_png, width="100%")
+            ManyRuns(current, current.done)
 
 
 @solara.component
 def Page():
-    """One model per browser session, shown with Mesa's SolaraViz."""
-    model = solara.use_memo(DashboardModel, [])
-    return SolaraViz(model, components=[(ProjectView, 0)], model_params=model_params(),
-                     name="icsim: one integration project", play_interval=150)
+    """Entry point for ``solara run sim.app:page`` and for Jupyter."""
+    Dashboard()
 
 
 page = Page()

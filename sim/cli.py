@@ -87,15 +87,17 @@ def cmd_params(args: argparse.Namespace) -> int:
     from sim.parameters import markdown_table, table_rows
 
     if args.markdown:
-        print(markdown_table())
+        print(markdown_table(args.group))
         return 0
-    rows = table_rows()
-    cols = ("name", "level", "default", "bounds", "unit", "meaning")
+    rows = table_rows(args.group)
+    cols = ("name", "group", "level", "default", "plausible", "unit", "meaning")
     width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols[:-1]}
     print("  ".join(c.ljust(width[c]) for c in cols[:-1]) + "  meaning")
     for r in rows:
         print("  ".join(r[c].ljust(width[c]) for c in cols[:-1]) + "  " + r["meaning"])
-    print(f"\n{len(rows)} parameters; sources: 'icsim params --markdown' or docs/ODD.md")
+    what = f"{args.group}s" if args.group else "parameters (levers and assumptions)"
+    print(f"\n{len(rows)} {what}; bounds and sources: 'icsim params --markdown' or "
+          "docs/ODD.md")
     return 0
 
 
@@ -124,6 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     split(args.scenario)
     overrides = dict(parse_assignment(text) for text in args.set)
     check_months(args.months)
+    formats = figure_formats(args.format)
     model = simulate(args.scenario, args.seed, args.months, collect=True, **overrides)
     summary = model.summary()
     summary["seed"] = args.seed
@@ -133,9 +136,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         frame.to_csv(stage / "timeseries.csv", index=False, float_format="%.6g")
         fig = plots.timeseries_figure(
             frame, title=f"{args.scenario}, seed {args.seed}: {summary['outcome']}")
-        plots.save(fig, stage / "timeseries.png")
+        written = save_figures([("timeseries", fig)], stage, formats)
     print(describe(summary))
-    print(f"wrote {args.out}/summary.json, timeseries.csv, timeseries.png")
+    print(f"wrote {args.out}/summary.json, timeseries.csv, {', '.join(written)}")
     return 0
 
 
@@ -164,53 +167,123 @@ def describe(summary: dict) -> str:
 # ------------------------------------------------------------------ compare
 def cmd_compare(args: argparse.Namespace) -> int:
     from sim import plots
-    from sim.compare import check_replicates, check_scenarios, compare, markdown
+    from sim.compare import check_replicates, check_scenarios, compare, console_table, markdown
     from sim.model import check_months
     from sim.output import staged
+    from sim.parameters import parse_assignment
 
-    check_scenarios(args.scenarios)
+    overrides = dict(parse_assignment(text) for text in args.set)
+    formats = figure_formats(args.format)
+    scenarios = check_scenarios(args.scenarios, overrides)
     check_replicates(args.replicates)
     check_months(args.months)
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
-    result = compare(args.scenarios, args.replicates, args.seed, args.months, args.workers)
+    posterior = None
+    if args.posterior is not None:
+        from sim.calibration import load_posterior
+
+        posterior = load_posterior(args.posterior)
+    result = compare(scenarios, args.replicates, args.seed, args.months, args.workers,
+                     progress=not args.quiet, engine=args.engine, posterior=posterior)
+    result.overrides = overrides
     with staged(args.out) as stage:
-        result.table.to_csv(stage / "comparison.csv", index=False, float_format="%.6g")
+        table = result.table
+        if not result.differences.empty:
+            table = table.merge(result.differences.drop(columns=["versus"]), on="scenario",
+                                how="left")
+        table.to_csv(stage / "comparison.csv", index=False, float_format="%.6g")
         (stage / "comparison.md").write_text(markdown(result))
         result.runs.to_parquet(stage / "runs.parquet", index=False)
-        plots.save(plots.outcome_shares_figure(result.table), stage / "outcomes.png")
-        plots.save(plots.dac_trajectories_figure(result.bands), stage / "dac_trajectories.png")
-        plots.save(plots.time_to_pilot_figure(result.curves, result.months),
-                   stage / "time_to_pilot.png")
-    cols = ["scenario", "runs", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_integrated",
-            "p_stalled", "p_collapsed", "median_pilot_month"]
-    print(result.table[cols].to_string(index=False, float_format=lambda x: f"{x:.2f}"))
-    print(f"wrote {args.out}/comparison.csv, comparison.md, runs.parquet, outcomes.png, "
-          "dac_trajectories.png, time_to_pilot.png")
+        figures = [("outcomes", plots.outcome_shares_figure(result.table)),
+                   ("dac_trajectories", plots.dac_trajectories_figure(result.bands)),
+                   ("time_to_pilot", plots.time_to_pilot_figure(result.curves, result.months))]
+        written = save_figures(figures, stage, formats)
+    if not args.quiet:
+        print(console_table(result))
+        print(f"wrote {args.out}/comparison.csv, comparison.md, runs.parquet, "
+              f"{', '.join(written)}")
+    return 0
+
+
+#: Figure file formats every drawing command can write (``--format``).
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+def figure_formats(text: str) -> list[str]:
+    """``--format png,svg`` -> ``["png", "svg"]``; refuse anything else in one line."""
+    names = [part.strip().lower() for part in str(text).split(",") if part.strip()]
+    for name in names:
+        if name not in FIGURE_FORMATS:
+            raise UsageError(f"--format: unknown figure format '{name}'; allowed: "
+                             f"{', '.join(FIGURE_FORMATS)} (comma-separated)")
+    if not names:
+        raise UsageError(f"--format needs at least one of {', '.join(FIGURE_FORMATS)}")
+    return list(dict.fromkeys(names))
+
+
+def save_figures(figures, folder: Path, formats: Sequence[str]) -> list[str]:
+    """Save ``(stem, figure)`` pairs in every format; return the file names written."""
+    from sim import plots
+
+    written = []
+    for stem, fig in figures:
+        for fmt in formats:
+            plots.save(fig, folder / f"{stem}.{fmt}")
+            written.append(f"{stem}.{fmt}")
+    return written
+
+
+# ------------------------------------------------------------------ calibrate
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from sim.calibration.run import calibrate
+    from sim.calibration.spec import load_calibration
+
+    spec = load_calibration(args.file)
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
+    out = Path(args.out) if args.out is not None else Path("results") / spec.name
+    report = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler,
+                       resume=args.resume, progress=not args.quiet)
+    print(f"{spec.name}: {report.generations} generations, {report.simulations:,} "
+          f"simulations in {report.seconds:.0f} s, epsilon {report.epsilon:.3f} -> "
+          f"{out}/summary.md, posterior.parquet")
     return 0
 
 
 # ------------------------------------------------------------------ national
 def cmd_national(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from sim import national
     from sim.experiment.spec import parse_experiment
     from sim.experiment.sweep import run_sweep
 
     spec = national.check(args.sites, args.approach, args.funding_rule, args.budget,
-                          args.replicates, args.seed, args.months)
+                          args.replicates, args.seed, args.months, args.engine,
+                          args.posterior)
+    formats = figure_formats(args.format)
+    national.check_same_request(Path(args.out), spec)
     experiment = parse_experiment(spec.experiment_text(), source="icsim national")
     report = run_sweep(experiment, args.out, workers=args.workers, scheduler=args.scheduler,
-                       resume=args.resume)
+                       resume=args.resume, progress=not args.quiet, engine=spec.engine)
     if not report.complete:
         print(f"icsim: {report.runs_total - report.runs_done} runs still to do; rerun with "
               "--resume", file=sys.stderr)
         return 1
-    table = national.write_outputs(Path(args.out), spec)
-    cols = ["rule", "funded_sites", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_pilot_funded",
-            "p_pilot_unfunded", "cost_per_pilot_site"]
-    print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    print(f"wrote {args.out}/sites.parquet, national.csv, rules.csv, summary.md, "
-          "national_pilot.png, funded_gap.png")
+    table = national.write_outputs(Path(args.out), spec, formats)
+    if not args.quiet:
+        shown = pd.DataFrame({
+            "rule": table.rule, "funded sites": table.funded_sites,
+            "P(pilot) [95% CI]": [national._ci(r.p_pilot, r.p_pilot_lo, r.p_pilot_hi)
+                                  for r in table.itertuples()],
+            "funded": [national._pct(x) for x in table.p_pilot_funded],
+            "unfunded": [national._pct(x) for x in table.p_pilot_unfunded],
+            "budget per site at pilot": [f"{x:.3g}" for x in table.cost_per_pilot_site]})
+        print(shown.to_string(index=False))
+        figures = ", ".join(f"{s}.{f}" for s in ("national_pilot", "funded_gap")
+                            for f in formats)
+        print(f"wrote {args.out}/sites.parquet, national.csv, rules.csv, summary.md, {figures}")
     return 0
 
 
@@ -222,9 +295,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be a whole number in [1, 65535], got {args.port}")
     print(f"serving the icsim dashboard on http://127.0.0.1:{args.port} (Ctrl-C stops it)",
           flush=True)
+    # Offline and private: no version check against the package index (solara is pinned,
+    # see pyproject.toml) and no usage telemetry.
     command = [sys.executable, "-m", "solara", "run", "sim.app:page", "--host", "127.0.0.1",
-               "--port", str(args.port), "--production", "--no-open"]
-    os.execv(sys.executable, command)  # become the server: stopping icsim stops it
+               "--port", str(args.port), "--production", "--no-open", "--no-check-version"]
+    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+    os.execve(sys.executable, command, env)  # become the server: stopping icsim stops it
 
 
 # ------------------------------------------------------------------ parser
@@ -233,49 +309,110 @@ def build_parser() -> argparse.ArgumentParser:
                      "projects: why they stall, and what makes them reach a pilot.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("params", help="print the parameter registry")
+    p = sub.add_parser("params", help="print the parameter registry: every number the model "
+                       "uses", description="Print the parameter registry: the levers a policy "
+                       "maker or project could set, and the assumptions inside the mechanisms.")
     p.add_argument("--markdown", action="store_true", help="as a Markdown table with sources")
+    p.add_argument("--group", choices=("lever", "assumption"), default=None,
+                   help="only the levers or only the assumptions (default: both)")
     p.set_defaults(handler=cmd_params)
 
     p = sub.add_parser("scenarios", help="list the named scenarios")
     p.set_defaults(handler=cmd_scenarios)
 
-    p = sub.add_parser("run", help="run one project and write its summary and time series")
+    p = sub.add_parser(
+        "run", help="run one project and write its summary and time series",
+        description="Run one project month by month; write summary.json, timeseries.csv and "
+        "a time-series figure, and print a short summary.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--scenario", default="baseline", help="scenario or a+b composition")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameter (repeatable); see 'icsim params'")
-    p.add_argument("--seed", type=_int, default=0)
-    p.add_argument("--months", type=_int, default=60)
-    p.add_argument("--out", type=Path, default=Path("results/run"))
+    p.add_argument("--seed", type=_int, default=0, help="the run's seed")
+    p.add_argument("--months", type=_int, default=60, help="horizon in months")
+    p.add_argument("--format", default="png", metavar="FMT[,FMT]",
+                   help="figure formats: png, svg, pdf, comma-separated")
+    p.add_argument("--out", type=Path, default=Path("results/run"), help="output folder")
     p.set_defaults(handler=cmd_run)
 
-    p = sub.add_parser("compare", help="compare scenarios over replicates")
-    p.add_argument("scenarios", nargs="+", metavar="SCENARIO")
-    p.add_argument("--replicates", type=_int, default=200)
-    p.add_argument("--seed", type=_int, default=0)
-    p.add_argument("--months", type=_int, default=60)
+    p = sub.add_parser(
+        "compare", help="compare scenarios over replicates",
+        description="Run R replicates of each scenario with common random numbers (replicate "
+        "i has the same seed in every scenario) and report outcome shares, Kaplan-Meier time "
+        "to pilot and paired differences from the first scenario: comparison.csv, "
+        "comparison.md, runs.parquet and three figures.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="a named scenario, an a+b composition or a scenario file (*.toml, "
+                        "see scenarios/README.md); the first is the reference")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter in every scenario (repeatable)")
+    p.add_argument("--replicates", type=_int, default=200, help="runs per scenario")
+    p.add_argument("--seed", type=_int, default=0, help="seed of the replicates' seeds")
+    p.add_argument("--months", type=_int, default=60, help="horizon in months")
     p.add_argument("--workers", type=_int, default=None,
                    help="local worker processes (default: all cores)")
-    p.add_argument("--out", type=Path, default=Path("results/compare"))
+    p.add_argument("--format", default="png", metavar="FMT[,FMT]",
+                   help="figure formats: png, svg, pdf, comma-separated")
+    p.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
+    p.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
+                   help="carry a calibration's posterior: replicate i uses draw i (e.g. "
+                        "data/case_posterior.parquet)")
+    p.add_argument("--engine", choices=("fast", "mesa"), default="fast",
+                   help="fast (default) or mesa: the same runs, the fast engine ~35x faster")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_compare)
 
-    p = sub.add_parser("national", help="many local projects under one national policy")
-    p.add_argument("--sites", type=_int, default=200)
-    p.add_argument("--approach", default="baseline", help="a national-approach scenario")
+    p = sub.add_parser(
+        "national", help="many local projects under one national policy",
+        description="Draw a country of sites, share one national budget by each funding "
+        "rule and run every site under the national approach; writes sites.parquet, "
+        "national.csv, rules.csv, summary.md and two figures. Rules are compared in the "
+        "order given, with common random numbers.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--sites", type=_int, default=200, help="sites in the country")
+    p.add_argument("--approach", default="baseline",
+                   help="the scenario every site runs under: a named scenario (toolkit "
+                        "included), an a+b composition or a scenario file (*.toml)")
     p.add_argument("--funding-rule", default="competitive",
                    help="none | competitive | targeted | universal_small, or several "
                         "separated by commas (compared with common random numbers)")
     p.add_argument("--budget", type=float, default=None,
                    help="national budget in full-pilot-cost units (default 0.22 x sites)")
-    p.add_argument("--replicates", type=_int, default=20)
-    p.add_argument("--seed", type=_int, default=0)
-    p.add_argument("--months", type=_int, default=60)
+    p.add_argument("--replicates", type=_int, default=20, help="runs of every site per rule")
+    p.add_argument("--seed", type=_int, default=0, help="draws the country and the seeds")
+    p.add_argument("--months", type=_int, default=60, help="horizon in months")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--workers", type=_int, default=None)
+    group.add_argument("--workers", type=_int, default=None,
+                       help="local worker processes (default: all cores)")
     group.add_argument("--scheduler", default=None, help="Dask scheduler address")
     p.add_argument("--resume", action="store_true", help="complete an interrupted run")
-    p.add_argument("--out", type=Path, default=Path("results/national"))
+    p.add_argument("--format", default="png", metavar="FMT[,FMT]",
+                   help="figure formats: png, svg, pdf, comma-separated")
+    p.add_argument("--out", type=Path, default=Path("results/national"), help="output folder")
+    p.add_argument("--engine", choices=("fast", "mesa"), default="fast",
+                   help="fast (default) or mesa: the same runs, the fast engine ~35x faster")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
+                   help="carry a calibration's posterior: replicate r uses draw r at every "
+                        "site (default: none)")
     p.set_defaults(handler=cmd_national)
+
+    p = sub.add_parser("calibrate", help="calibrate to the case with ABC-SMC (pyabc)",
+                       description="Infer the parameters a calibration file names from the "
+                       "case's targets with ABC-SMC; write the posterior, figures and "
+                       "summary.md to DIR (pyabc's history.db is the store).")
+    p.add_argument("file", metavar="FILE", help="calibration file, e.g. "
+                   "experiments/calibrate_case.toml")
+    p.add_argument("--out", default=None, help="directory (default: results/<name>)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_int, default=None,
+                       help="local processes (default: all cores; 1 repeats exactly)")
+    where.add_argument("--scheduler", default=None, help="Dask scheduler address")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the calibration in DIR from its database")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(handler=cmd_calibrate)
 
     p = sub.add_parser("dashboard", help="serve the interactive dashboard on 127.0.0.1")
     p.add_argument("--port", type=_int, default=8765)
@@ -290,9 +427,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def use_headless_backend() -> None:
+    """Draw without a display: the command line only writes files.
+
+    ``sim.plots`` chooses no backend (so Jupyter shows its figures inline); the command line
+    picks Agg here unless ``MPLBACKEND`` says otherwise.
+    """
+    import os
+
+    if not os.environ.get("MPLBACKEND"):
+        import matplotlib
+
+        matplotlib.use("Agg")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    use_headless_backend()
     try:
         check_sizes(args)
         return int(args.handler(args) or 0)

@@ -3,14 +3,25 @@
 The case study reads leadership at each level of Ferlie & Shortell (2001) through these
 three outcomes: *direction* — agreement on goals; *alignment* — coordination of action,
 tools and decision pathways; *commitment* — willingness to put the shared effort first.
-Each is a number in [0, 1]. The functions here read the model's state and never change it.
+Each is a number in [0, 1], measured every month for the system, the organisations and the
+team (nine values, ``DAC_KEYS`` order). The equations are one compiled function,
+:func:`sim.engine.submodels.measure`, shared by both engines (docs/ODD.md §7.13):
+
+* system — direction: the national narrative; alignment: the mean of the regulatory,
+  payment and incentive tools; commitment: national money received, relative to the cost
+  of a full-scope pilot (case, Table 1 and 'Rhetoric and reality');
+* organisation — direction: chief executives' strategic support; alignment: decision
+  pathways, management leads and project-management support, weighted by
+  ``align_pathway_weight`` and ``align_lead_weight``; commitment: senior and middle
+  managers' operational support (case, Table 2);
+* team — direction: members' agreement with the shared vision; alignment: clarity of who
+  leads (weight ``team_alignment_leadership_weight``) and of members' roles; commitment:
+  members' engagement (case, Table 3).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 if TYPE_CHECKING:
     from sim.model import IntegrationModel
@@ -20,65 +31,23 @@ DAC = ("direction", "alignment", "commitment")
 DAC_KEYS = tuple(f"{level}_{outcome}" for level in LEVELS for outcome in DAC)
 OUTCOMES = ("integrated", "pilot", "stalled", "collapsed")
 
-_sum = np.add.reduce
 
+def outcome_name(integrated_month: int | None, pilot_month: int | None,
+                 collapse_month: int | None) -> str:
+    """The run's outcome from its gate months (``None`` or a negative month: not
+    reached): integrated, pilot, collapsed, or stalled (still meeting)."""
+    def reached(month: int | None) -> bool:
+        return month is not None and month >= 0
 
-def system_dac(model: IntegrationModel) -> tuple[float, float, float]:
-    """System level (case, Table 1 and 'Rhetoric and reality').
-
-    direction: the national narrative; alignment: the regulatory, payment and incentive
-    tools; commitment: national resources committed to this site, relative to the cost of
-    a full-scope pilot.
-    """
-    s = model.system
-    return s.narrative, s.tools, min(1.0, s.funding_received)
-
-
-def organisation_profile(managers) -> tuple[float, float]:
-    """The parts of organisational DAC that change only when a manager changes.
-
-    direction: chief executives' strategic support; alignment: decision pathways (0.4),
-    management leads matching the clinical leads (0.3) and project-management support (0.3).
-    """
-    n = len(managers)
-    return (sum(m.ceo_support for m in managers) / n,
-            sum(m.alignment for m in managers) / n)
-
-
-def organisation_dac(model: IntegrationModel) -> tuple[float, float, float]:
-    """Organisational level (case, Table 2).
-
-    direction and alignment: :func:`organisation_profile` (kept by the model);
-    commitment: senior and middle managers' operational support.
-    """
-    direction, alignment = model.organisation_profile
-    return direction, alignment, float(_sum(model.support[:-1])) * model.inv_managers
-
-
-def team_dac(model: IntegrationModel) -> tuple[float, float, float]:
-    """Transformation-team level (case, Table 3).
-
-    direction: members' agreement with the shared vision; alignment: clarity of who leads
-    and of members' roles; commitment: members' engagement.
-    """
-    t = model.team
-    direction = float(_sum(t.vision)) * t.inv_size
-    alignment = 0.5 * model.leadership_clarity + 0.5 * float(_sum(t.role_clarity)) * t.inv_size
-    commitment = float(_sum(t.engagement)) * t.inv_size
-    return direction, alignment, commitment
-
-
-def dac(model: IntegrationModel) -> tuple[float, ...]:
-    """The nine values in ``DAC_KEYS`` order."""
-    return system_dac(model) + organisation_dac(model) + team_dac(model)
+    if reached(integrated_month):
+        return "integrated"
+    if reached(pilot_month):
+        return "pilot"
+    if reached(collapse_month):
+        return "collapsed"
+    return "stalled"
 
 
 def outcome(model: IntegrationModel) -> str:
-    """The run's outcome: integrated, pilot, stalled (still meeting) or collapsed."""
-    if model.integrated_month is not None:
-        return "integrated"
-    if model.pilot_month is not None:
-        return "pilot"
-    if model.collapse_month is not None:
-        return "collapsed"
-    return "stalled"
+    """The outcome of a Mesa-engine model so far."""
+    return outcome_name(model.integrated_month, model.pilot_month, model.collapse_month)

@@ -15,11 +15,14 @@ model's funding rounds (``funding_round_rate`` is 0 for every site): sites get w
 gives them, at the start.
 
 Runs go through the sweep runner (``sim.experiment``): the same executor interface (local
-processes or Dask), seed scheme, resumable Parquet parts and progress bar.
+processes or Dask), seed scheme, resumable Parquet parts and progress bar. With the fast
+engine (the default) each batch of sites runs in one call of ``sim.engine.fast``
+(``site_run.batch``); the Mesa engine runs them one by one; both give the same runs.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,15 +36,17 @@ from scipy import stats
 
 from sim.errors import UsageError
 from sim.experiment.design import run_seed
-from sim.scenarios import NATIONAL_APPROACHES
+from sim.parameters import PARAMETERS
+from sim.scenarios import resolve_scenario
 
 RULES = ("none", "competitive", "targeted", "universal_small")
-#: Share of sites a competitive or targeted programme funds: 50 vanguards from 260+
-#: expressions of interest (~20-25%; NAO 2018).
-FUNDED_SHARE = 0.22
-#: Default national budget per site, in full-pilot-cost units: enough for the funded fifth
-#: to receive about one full pilot's cost each under a competitive rule.
-DEFAULT_BUDGET_PER_SITE = 0.22
+#: The country's numbers are registry assumptions (level "national"; sources there):
+#: the funded share of sites, the default budget per site, and the sites' spreads.
+_P = {name: p.default for name, p in PARAMETERS.items()}
+#: Share of sites a competitive or targeted programme funds (~20-25%; NAO 2018).
+FUNDED_SHARE = _P["national_funded_share"]
+#: Default national budget per site, in full-pilot-cost units.
+DEFAULT_BUDGET_PER_SITE = _P["national_budget_per_site"]
 SITE_CONDITIONS = ("team_size", "turnover_rate", "clinical_leadership", "management_support",
                    "initial_vision")
 SITE_OUTCOMES = ("funded", "funding_received", "pilot", "integrated", "collapsed",
@@ -58,25 +63,29 @@ def _beta(rng: np.random.Generator, mean: float, sd: float, size: int) -> np.nda
 def draw_sites(n: int, seed: int) -> pd.DataFrame:
     """The country: each site's local conditions, and its readiness.
 
-    * team size: normal around the case's 19 (sd 4), 8-30 people — the case's 'nearly
-      twenty members … fluctuating' (spread: assumption);
-    * turnover: lognormal around the NHS all-staff rate of 11% a year, 10-90% range about
-      8-15% (Health Foundation 2019; community trusts about twice acute ones);
-    * leadership readiness (``clinical_leadership``): beta, mean 0.45, sd 0.15;
-    * organisational support (``management_support``): beta, mean 0.3, sd 0.1;
-    * starting vision (``initial_vision``): beta, mean 0.65, sd 0.1 —
-      the last three centred on the case's values, their spread an assumption.
+    * team size: normal around the case's 19 (sd ``site_team_size_sd``), 8-30 people — the
+      case's 'nearly twenty members … fluctuating';
+    * turnover: lognormal around the NHS all-staff rate of 11% a year (log sd
+      ``site_turnover_log_sd``: 10-90% range about 8-15%; Health Foundation 2019);
+    * leadership readiness (``clinical_leadership``), organisational support
+      (``management_support``) and starting vision (``initial_vision``): beta around the
+      case's values, sd ``site_leadership_sd``, ``site_support_sd``, ``site_vision_sd`` —
+    means are the registry's defaults of those levers, spreads registry assumptions.
 
     Readiness, what a competitive programme selects on, is the mean z-score of leadership
     readiness, organisational support and starting vision.
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5175]))
     sites = pd.DataFrame({
-        "team_size": np.clip(np.rint(rng.normal(19, 4, n)), 8, 30).astype(int),
-        "turnover_rate": np.clip(0.11 * np.exp(rng.normal(0, 0.25, n)), 0.03, 0.4),
-        "clinical_leadership": _beta(rng, 0.45, 0.15, n),
-        "management_support": _beta(rng, 0.3, 0.1, n),
-        "initial_vision": _beta(rng, 0.65, 0.1, n),
+        "team_size": np.clip(np.rint(rng.normal(_P["team_size"], _P["site_team_size_sd"], n)),
+                             8, 30).astype(int),
+        "turnover_rate": np.clip(_P["turnover_rate"]
+                                 * np.exp(rng.normal(0, _P["site_turnover_log_sd"], n)),
+                                 0.03, 0.4),
+        "clinical_leadership": _beta(rng, _P["clinical_leadership"], _P["site_leadership_sd"],
+                                     n),
+        "management_support": _beta(rng, _P["management_support"], _P["site_support_sd"], n),
+        "initial_vision": _beta(rng, _P["initial_vision"], _P["site_vision_sd"], n),
     })
     z = sites[["clinical_leadership", "management_support", "initial_vision"]]
     sites["readiness"] = ((z - z.mean()) / z.std(ddof=0).replace(0, 1)).mean(axis=1)
@@ -97,34 +106,100 @@ def allocate(rule: str, budget: float, readiness: np.ndarray) -> np.ndarray:
     return amounts
 
 
+@lru_cache(maxsize=8)
+def _approach(values_json: str, schedule_json: str) -> tuple[dict[str, Any], Any]:
+    """The national approach's values over the defaults, and its schedule (or None)."""
+    schedule = [(int(m), v) for m, v in json.loads(schedule_json)]
+    return json.loads(values_json), schedule or None
+
+
+def _site_values(params: dict[str, Any]) -> tuple[str, dict[str, Any], int, float, float]:
+    """A run's scenario, parameter overrides (the approach's values, then the site's),
+    seed, funding and readiness."""
+    sites = draw_sites(int(params["sites"]), int(params["national_seed"]))
+    site, replicate, rule = int(params["site"]), int(params["repeat"]), params["rule"]
+    amounts = _amounts(rule, float(params["budget"]), int(params["sites"]),
+                       int(params["national_seed"]))
+    conditions = sites.iloc[site]
+    approach_values, _ = _approach(params.get("approach_values", "{}"),
+                                   params.get("approach_schedule", "[]"))
+    values: dict[str, Any] = {}
+    if params.get("posterior"):  # replicate r of every site takes posterior draw r
+        draws = _draws(params["posterior"])
+        values.update(draws[replicate % len(draws)])
+    values.update(approach_values)  # the approach wins over the draw where both set a value
+    values.update({name: conditions[name].item() for name in SITE_CONDITIONS})
+    values.update(funding_round_rate=0.0, initial_funding=float(amounts[site]))
+    seed = run_seed(int(params["national_seed"]), site, replicate)
+    return params["approach"], values, seed, float(amounts[site]), float(conditions["readiness"])
+
+
+@lru_cache(maxsize=32)
+def _amounts(rule: str, budget: float, n: int, seed: int) -> np.ndarray:
+    return allocate(rule, budget, draw_sites(n, seed)["readiness"].to_numpy())
+
+
+def _site_outcomes(outcome: str, funding_received: float, pilot_month: float,
+                   integrated_month: float, funded: float, readiness: float,
+                   values: dict[str, Any]) -> dict[str, float]:
+    return {
+        "funded": float(funded > 0),
+        "funding_received": float(funding_received),
+        "pilot": float(outcome in ("pilot", "integrated")),
+        "integrated": float(outcome == "integrated"),
+        "collapsed": float(outcome == "collapsed"),
+        "pilot_month": float(pilot_month),
+        "integrated_month": float(integrated_month),
+        "readiness": readiness,
+        **{k: float(values[k]) for k in SITE_CONDITIONS},
+    }
+
+
 def site_run(params: dict[str, Any], seed: int) -> dict[str, float]:
     """The runner's plug-in: one site, one replicate, one rule (``seed`` is not used: the
     run's seed is derived from (national seed, site, replicate) so that it is the same
     under every rule)."""
     from sim.model import run_project
 
-    sites = draw_sites(int(params["sites"]), int(params["national_seed"]))
-    site, replicate, rule = int(params["site"]), int(params["repeat"]), params["rule"]
-    amounts = allocate(rule, float(params["budget"]), sites["readiness"].to_numpy())
-    conditions = sites.iloc[site]
-    values = {name: conditions[name].item() for name in SITE_CONDITIONS}
-    summary = run_project(params["approach"], seed=run_seed(int(params["national_seed"]),
-                                                            site, replicate),
-                          months=int(params["months"]), funding_round_rate=0.0,
-                          initial_funding=float(amounts[site]), **values)
+    _, values, run_seed_, funded, readiness = _site_values(params)
+    _, schedule = _approach(params.get("approach_values", "{}"),
+                            params.get("approach_schedule", "[]"))
+    summary = run_project("baseline", seed=run_seed_, months=int(params["months"]),
+                          schedule=schedule, **values)
     nan = float("nan")
-    return {
-        "funded": float(amounts[site] > 0),
-        "funding_received": summary["funding_received"],
-        "pilot": float(summary["outcome"] in ("pilot", "integrated")),
-        "integrated": float(summary["outcome"] == "integrated"),
-        "collapsed": float(summary["outcome"] == "collapsed"),
-        "pilot_month": nan if summary["pilot_month"] is None else float(summary["pilot_month"]),
-        "integrated_month": nan if summary["integrated_month"] is None
-        else float(summary["integrated_month"]),
-        "readiness": float(conditions["readiness"]),
-        **{k: float(v) for k, v in values.items()},
-    }
+    return _site_outcomes(
+        summary["outcome"], summary["funding_received"],
+        nan if summary["pilot_month"] is None else summary["pilot_month"],
+        nan if summary["integrated_month"] is None else summary["integrated_month"],
+        funded, readiness, values)
+
+
+def _site_run_batch(params_list: list[dict[str, Any]], seeds: list[int],
+                    ) -> list[dict[str, float]]:
+    """``site_run`` for a batch of sites in one call of the fast engine."""
+    from sim.engine.fast import run_many
+    from sim.engine.layout import pack_many
+    from sim.model import check_schedule
+    from sim.scenarios import parameters_for
+
+    prepared = [_site_values(params) for params in params_list]
+    base = parameters_for("baseline")
+    rows = [{**base, **values} for _, values, _, _, _ in prepared]
+    months = {int(params["months"]) for params in params_list}
+    schedules = {params.get("approach_schedule", "[]") for params in params_list}
+    if len(months) != 1 or len(schedules) != 1:
+        raise ValueError("a batch of sites must share its horizon and schedule")
+    _, schedule = _approach("{}", schedules.pop())
+    frame = run_many(pack_many(rows), [p[2] for p in prepared], months.pop(),
+                     schedule=check_schedule(schedule))
+    pilot = frame["pilot_month"].to_numpy(dtype=float, na_value=np.nan)
+    integrated = frame["integrated_month"].to_numpy(dtype=float, na_value=np.nan)
+    return [_site_outcomes(frame["outcome"].iat[i], frame["funding_received"].iat[i],
+                           pilot[i], integrated[i], funded, readiness, values)
+            for i, (_, values, _, funded, readiness) in enumerate(prepared)]
+
+
+site_run.batch = _site_run_batch  # the fast engine's vectorised form (sim.experiment.models)
 
 
 @dataclass(frozen=True)
@@ -138,6 +213,14 @@ class NationalSpec:
     replicates: int = 20
     seed: int = 0
     months: int = 60
+    engine: str = "fast"
+    #: The approach resolved: its values over the defaults and its schedule, as JSON.
+    approach_values: str = "{}"
+    approach_schedule: str = "[]"
+    approach_description: str = ""
+    #: A calibration's posterior (absolute path and content hash), or "" for none.
+    posterior: str = ""
+    posterior_sha256: str = ""
 
     @property
     def total_budget(self) -> float:
@@ -165,15 +248,20 @@ class NationalSpec:
             f"sites = {self.sites}",
             f"national_seed = {self.seed}",
             f"budget = {self.total_budget!r}",
-            f'approach = "{self.approach}"',
+            f"approach = {json.dumps(self.approach)}",
+            f"approach_values = {json.dumps(self.approach_values)}",
+            f"approach_schedule = {json.dumps(self.approach_schedule)}",
             f"months = {self.months}",
+            *([f"posterior = {json.dumps(self.posterior)}",
+               f"posterior_sha256 = {json.dumps(self.posterior_sha256)}"]
+              if self.posterior else []),
             "",
         ])
 
 
 def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[str] =
           "competitive", budget: Any = None, replicates: Any = 20, seed: Any = 0,
-          months: Any = 60) -> NationalSpec:
+          months: Any = 60, engine: str = "fast", posterior: Any = None) -> NationalSpec:
     """Validate a request; raise ``UsageError`` naming the culprit and what is allowed."""
     def whole(name: str, value: Any, low: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
@@ -184,9 +272,7 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
     replicates = whole("--replicates", replicates, 1)
     months = whole("--months", months, 1)
     seed = whole("--seed", seed, 0)
-    if approach not in NATIONAL_APPROACHES:
-        raise UsageError(f"unknown national approach '{approach}'; known approaches: "
-                         f"{', '.join(NATIONAL_APPROACHES)}")
+    resolved = resolve_scenario(approach)
     names = [r.strip() for r in rules.split(",")] if isinstance(rules, str) else list(rules)
     for rule in names:
         if rule not in RULES:
@@ -200,12 +286,88 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
             raise UsageError(f"--budget must be a number >= 0, got {budget!r}") from None
         if not math.isfinite(budget) or budget < 0:
             raise UsageError(f"--budget must be a number >= 0, got {budget!r}")
-    return NationalSpec(sites, approach, tuple(names), budget, replicates, seed, months)
+    if engine not in ("fast", "mesa"):
+        raise UsageError(f"--engine must be fast or mesa, got {engine!r}")
+    return NationalSpec(
+        sites, resolved.name, tuple(names), budget, replicates, seed, months, engine,
+        approach_values=json.dumps(dict(resolved.values), sort_keys=True),
+        approach_schedule=json.dumps([[m, dict(v)] for m, v in resolved.schedule]),
+        approach_description=resolved.description, **_posterior_fields(posterior))
+
+
+def _posterior_fields(posterior: Any) -> dict[str, str]:
+    """Check a posterior now (one line on a bad file) and record its path and hash."""
+    if posterior is None:
+        return {}
+    import hashlib
+
+    from sim.calibration import load_posterior
+
+    draws = load_posterior(posterior)
+    path = Path(posterior)
+    path = (path / "posterior.parquet" if path.is_dir() else path).resolve()
+    return {"posterior": str(path),
+            "posterior_sha256": hashlib.sha256(draws.to_json().encode()).hexdigest()}
+
+
+@lru_cache(maxsize=4)
+def _draws(path: str) -> list[dict[str, Any]]:
+    from sim.calibration import load_posterior
+
+    return load_posterior(path).to_dict("records")
+
+
+#: Which ``icsim national`` argument each entry of the stored experiment comes from.
+ARGUMENTS = {"rule": "--funding-rule", "repeat": "--replicates", "site": "--sites",
+             "sites": "--sites", "national_seed": "--seed", "seed": "--seed",
+             "budget": "--budget", "approach": "--approach", "approach_values": "--approach",
+             "approach_schedule": "--approach", "months": "--months",
+             "posterior": "--posterior", "posterior_sha256": "--posterior"}
+
+
+def check_same_request(out: Path, spec: NationalSpec) -> None:
+    """Refuse, naming the changed argument, to run into a folder holding a national run
+    made with other arguments (the runner would otherwise talk of an experiment file)."""
+    import tomllib
+
+    from sim.experiment.store import MANIFEST
+
+    path = Path(out) / MANIFEST
+    if not path.exists():
+        return
+    try:
+        old_text = json.loads(path.read_text())["experiment"]["text"]
+        old = tomllib.loads(old_text)
+    except (OSError, KeyError, TypeError, ValueError):
+        return  # not a national run's manifest: the runner's own checks apply
+    new = tomllib.loads(spec.experiment_text())
+    if old.get("model") != new["model"]:
+        return
+    flat_old = {**old.get("parameters", {}), **old.get("constants", {}),
+                "seed": old.get("seed")}
+    flat_new = {**new["parameters"], **new["constants"], "seed": new["seed"]}
+    changed = [key for key in flat_new if flat_old.get(key) != flat_new[key]]
+    if not changed:
+        return
+    key = changed[0]
+
+    def shown(value: Any) -> str:
+        if isinstance(value, dict) and "values" in value:
+            values = value["values"]
+            return (",".join(map(str, values)) if key == "rule" else
+                    f"{len(values)}")
+        return str(value)
+
+    arg = ARGUMENTS.get(key, key)
+    raise UsageError(
+        f"{out} holds a national run with other arguments ({arg} was "
+        f"{shown(flat_old.get(key))}, now {shown(flat_new[key])}); choose a new --out, e.g. "
+        f"--out {out}_2, or repeat the earlier arguments")
 
 
 # ------------------------------------------------------------------ analysis
-def sites_frame(runs: pd.DataFrame) -> pd.DataFrame:
-    """``sites.parquet``: one row per site, replicate and rule."""
+def sites_frame(runs: pd.DataFrame, rules: Sequence[str] | None = None) -> pd.DataFrame:
+    """``sites.parquet``: one row per site, replicate and rule, rules in the order given."""
     frame = runs[runs.status == "ok"].drop(columns=["replicate"]).rename(
         columns={"repeat": "replicate"})
     frame["outcome"] = np.select(
@@ -215,7 +377,10 @@ def sites_frame(runs: pd.DataFrame) -> pd.DataFrame:
     frame["team_size"] = frame.team_size.astype(int)
     cols = ["rule", "replicate", "site", "funded", "funding_received", "outcome",
             "pilot_month", "integrated_month", "readiness", *SITE_CONDITIONS]
-    return frame[cols].sort_values(["rule", "replicate", "site"]).reset_index(drop=True)
+    order = {r: i for i, r in enumerate(rules or sorted(frame.rule.unique()))}
+    return frame[cols].sort_values(
+        ["rule", "replicate", "site"],
+        key=lambda c: c.map(order) if c.name == "rule" else c).reset_index(drop=True)
 
 
 def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
@@ -271,6 +436,15 @@ def rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
         spent = float(part.groupby("replicate").funding_received.sum().mean())
         sites_at_pilot = float(per_rep.apply(lambda g: g.outcome.isin(
             ["pilot", "integrated"]).sum(), include_groups=False).mean())
+        def share(mask: pd.Series, part: pd.DataFrame = part) -> tuple[float, float, float]:
+            sub = part[mask]
+            if not len(sub):
+                return float("nan"), float("nan"), float("nan")
+            return _mean_ci(sub.outcome.isin(["pilot", "integrated"]).groupby(
+                sub.replicate).mean().to_numpy(dtype=float))
+
+        f_mean, f_lo, f_hi = share(part.funded)
+        u_mean, u_lo, u_hi = share(~part.funded)
         rows.append({
             "rule": rule, "sites": int(part.site.nunique()),
             "replicates": int(part.replicate.nunique()),
@@ -279,33 +453,75 @@ def rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
             "p_integrated": integ, "p_integrated_lo": ilo, "p_integrated_hi": ihi,
             "p_pilot_funded": float(funded.mean()) if len(funded) else float("nan"),
             "p_pilot_unfunded": float(unfunded.mean()) if len(unfunded) else float("nan"),
+            "p_pilot_funded_lo": f_lo, "p_pilot_funded_hi": f_hi,
+            "p_pilot_unfunded_lo": u_lo, "p_pilot_unfunded_hi": u_hi,
             "gap_p_value": p_value, "budget": budget, "spent_per_replicate": spent,
             "cost_per_pilot_site": spent / sites_at_pilot if sites_at_pilot else float("nan"),
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    # every rule against the first, replicate by replicate (the same sites and seeds)
+    per = sites.assign(piloted=sites.outcome.isin(["pilot", "integrated"])).groupby(
+        ["rule", "replicate"], sort=False).piloted.mean()
+    first = table.rule.iloc[0]
+    for key in ("d_p_pilot", "d_p_pilot_lo", "d_p_pilot_hi"):
+        table[key] = float("nan")
+    for i, rule in enumerate(table.rule):
+        if i == 0:
+            continue
+        d = (per.loc[rule] - per.loc[first]).to_numpy(dtype=float)
+        mean = float(d.mean())
+        half = (stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
+                if d.size > 1 else float("nan"))
+        table.loc[i, ["d_p_pilot", "d_p_pilot_lo", "d_p_pilot_hi"]] = \
+            [mean, mean - half, mean + half]
+    return table
 
 
 def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
-    """``summary.md`` for policy analysts."""
+    """``summary.md`` for policy analysts: every number from one rounding (``_pct``)."""
+    budget = spec.total_budget
+    k = max(1, math.ceil(FUNDED_SHARE * spec.sites))
     lines = [
         f"# The national view: {spec.sites} sites under `{spec.approach}`",
         "",
-        f"{spec.replicates} replicates, {spec.months} months, seed {spec.seed}; national "
-        f"budget {spec.total_budget:g} (in units of one full-scope pilot's cost), shared by "
-        "each funding rule below. Sites are drawn once from the seed; replicate *i* of a "
-        "site has the same seed under every rule. Intervals are 95% across replicates.",
+        f"{spec.replicates} replicates, {spec.months} months, seed {spec.seed}. "
+        + (f"`{spec.approach}`: {spec.approach_description}. " if spec.approach_description
+           else ""),
+        "",
+        f"**Budget.** The national budget is {budget:g} full-pilot costs (one unit pays for "
+        f"one full-scope pilot), {budget / spec.sites:.3g} per site. A competitive or targeted "
+        f"rule gives it to {k} sites ({FUNDED_SHARE:.0%}), {budget / k:.3g} pilot costs each; "
+        f"universal_small gives every site {budget / spec.sites:.3g}; none gives nothing.",
+        "",
+        "**Funding dependence.** Here the national budget replaces the single project's "
+        "funding rounds: every site's `funding_round_rate` is 0, so a site the rule does not "
+        "fund has no national money at all: the unfunded sites' rate is what a site does on "
+        "its own resources ('left to deliver change with their own resources'). The one "
+        "project of `icsim compare` instead bids in national funding rounds (about one a "
+        "year) and may win money there, so its P(pilot) is not comparable with the unfunded "
+        "sites' rate here.",
+        "",
+        "**Intervals.** The sites are drawn once from the seed and held fixed; a replicate "
+        "repeats every site's project with new luck, and replicate *i* of a site has the "
+        "same seed under every rule. The 95% intervals are across replicates for this one "
+        "country: they show the projects' luck, not how a different draw of "
+        f"{spec.sites} sites would differ, and are narrow because each replicate already "
+        f"averages over {spec.sites} sites. Another `--seed` draws another country.",
         "",
         "| rule | funded sites | P(pilot) [95% CI] | P(integrated) [95% CI] | "
-        "P(pilot) funded / unfunded | gap p | cost per site at pilot |",
-        "|---|---|---|---|---|---|---|",
+        "P(pilot) funded [95% CI] | P(pilot) unfunded [95% CI] | gap p | "
+        f"difference from {table.rule.iloc[0]} [95% CI] | budget per site at pilot |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table.itertuples():
+        diff = "-" if math.isnan(r.d_p_pilot) else (
+            f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}]")
         lines.append(
-            f"| {r.rule} | {r.funded_sites} | {r.p_pilot:.3f} [{r.p_pilot_lo:.3f}, "
-            f"{r.p_pilot_hi:.3f}] | {r.p_integrated:.3f} [{r.p_integrated_lo:.3f}, "
-            f"{r.p_integrated_hi:.3f}] | {_pct(r.p_pilot_funded)} / "
-            f"{_pct(r.p_pilot_unfunded)} | {_p(r.gap_p_value)} | "
-            f"{r.cost_per_pilot_site:.3f} |")
+            f"| {r.rule} | {r.funded_sites} | {_ci(r.p_pilot, r.p_pilot_lo, r.p_pilot_hi)} | "
+            f"{_ci(r.p_integrated, r.p_integrated_lo, r.p_integrated_hi)} | "
+            f"{_ci(r.p_pilot_funded, r.p_pilot_funded_lo, r.p_pilot_funded_hi)} | "
+            f"{_ci(r.p_pilot_unfunded, r.p_pilot_unfunded_lo, r.p_pilot_unfunded_hi)} | "
+            f"{_p(r.gap_p_value)} | {diff} | {r.cost_per_pilot_site:.3g} |")
     lines.append("")
     for r in table.itertuples():
         if not math.isnan(r.p_pilot_funded) and not math.isnan(r.p_pilot_unfunded):
@@ -313,31 +529,56 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
                 f"- Under **{r.rule}**, funded sites reached a pilot in {_pct(r.p_pilot_funded)}"
                 f" of runs and unfunded sites in {_pct(r.p_pilot_unfunded)} (one-sided Fisher "
                 f"p = {_p(r.gap_p_value)}).")
-    if {"competitive", "universal_small"} <= set(table.rule):
-        c = table.set_index("rule").loc["competitive"]
-        u = table.set_index("rule").loc["universal_small"]
-        diff = c.p_pilot - u.p_pilot
-        word = "higher" if diff > 0 else "lower"
+        elif not math.isnan(r.p_pilot_unfunded):
+            lines.append(f"- Under **{r.rule}** no site is funded: {_pct(r.p_pilot_unfunded)} "
+                         "of site runs reached a pilot without national money.")
+        else:
+            lines.append(f"- Under **{r.rule}** every site is funded: "
+                         f"{_pct(r.p_pilot_funded)} of site runs reached a pilot.")
+    first = table.rule.iloc[0]
+    for r in table.iloc[1:].itertuples():
+        if math.isnan(r.d_p_pilot_lo):
+            verdict = "cannot be told apart with one replicate"
+        elif r.d_p_pilot_lo > 0:
+            verdict = "higher"
+        elif r.d_p_pilot_hi < 0:
+            verdict = "lower"
+        else:
+            verdict = "not distinguishable"
         lines.append(
-            f"- At the same budget, the national pilot rate under **competitive** funding "
-            f"({c.p_pilot:.3f} [{c.p_pilot_lo:.3f}, {c.p_pilot_hi:.3f}]) is {abs(diff):.3f} "
-            f"{word} than under **universal_small** ({u.p_pilot:.3f} [{u.p_pilot_lo:.3f}, "
-            f"{u.p_pilot_hi:.3f}]).")
-    lines += ["", "Files: `sites.parquet` (one row per site, replicate and rule), "
-              "`national.csv` (shares by month with intervals), `national_pilot.png`, "
-              "`funded_gap.png`; the raw runs are in `runs/` (the sweep runner's parts).", ""]
+            f"- The national pilot rate under **{r.rule}** "
+            f"({_pct(r.p_pilot)}) against **{first}** ({_pct(table.p_pilot.iloc[0])}): "
+            f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}], paired over "
+            f"{spec.replicates} replicates: {verdict}.")
+    lines += ["", "*budget per site at pilot*: national money spent per replicate divided by "
+              "the sites that reached a pilot, in full-pilot costs.", "",
+              "Files: `sites.parquet` (one row per site, replicate and rule), "
+              "`national.csv` (shares by month with intervals), `rules.csv`, `national_pilot`, "
+              "`funded_gap` (figures); the raw runs are in `runs/` (the sweep runner's parts).",
+              ""]
     return "\n".join(lines)
 
 
+def _ci(x: float, lo: float, hi: float) -> str:
+    if math.isnan(x):
+        return "-"
+    return _pct(x) if math.isnan(lo) else f"{_pct(x)} [{_pct(lo)}, {_pct(hi)}]"
+
+
+def _pp(x: float) -> str:
+    return "-" if math.isnan(x) else f"{round(100 * x, 1):+.1f} pp"
+
+
 def _pct(x: float) -> str:
-    return "-" if math.isnan(x) else f"{x:.1%}"
+    return "-" if math.isnan(x) else f"{round(100 * x, 1):.1f}%"
 
 
 def _p(x: float) -> str:
     return "-" if math.isnan(x) else (f"{x:.2g}" if x >= 1e-4 else "<1e-4")
 
 
-def write_outputs(out: Path, spec: NationalSpec) -> pd.DataFrame:
+def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png",),
+                  ) -> pd.DataFrame:
     """Read the finished runs in ``out/runs`` and write the national outputs."""
     from sim import plots
     from sim.output import staged
@@ -346,7 +587,7 @@ def write_outputs(out: Path, spec: NationalSpec) -> pd.DataFrame:
     failed = int((runs.status != "ok").sum())
     if failed:
         raise RuntimeError(f"{failed} site runs failed; see {out / 'runs'} (column 'error')")
-    sites = sites_frame(runs)
+    sites = sites_frame(runs, spec.rules)
     series = monthly(sites, spec.months)
     table = rule_table(sites, spec.total_budget)
     with staged(out) as stage:
@@ -354,6 +595,8 @@ def write_outputs(out: Path, spec: NationalSpec) -> pd.DataFrame:
         series.to_csv(stage / "national.csv", index=False, float_format="%.6g")
         table.to_csv(stage / "rules.csv", index=False, float_format="%.6g")
         (stage / "summary.md").write_text(summary_markdown(spec, table))
-        plots.save(plots.national_figure(series, "pilot"), stage / "national_pilot.png")
-        plots.save(plots.funded_gap_figure(table), stage / "funded_gap.png")
+        for stem, fig in (("national_pilot", plots.national_figure(series, "pilot")),
+                          ("funded_gap", plots.funded_gap_figure(table))):
+            for fmt in formats:
+                plots.save(fig, stage / f"{stem}.{fmt}")
     return table

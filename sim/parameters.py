@@ -1,9 +1,22 @@
-"""The one registry of levers.
+"""The one registry of every number that shapes the model's dynamics.
 
-Every parameter of the model is defined here once: name, default (the case = baseline),
-bounds, unit, level, meaning and the source of the default. The command line, the
-experiment files, the docs table (``icsim params --markdown``) and the dashboard's sliders
-all read this registry; there is no second list.
+Every parameter of the model is defined here once: name, readable label, default (the
+case = baseline), bounds, plausible range, unit, level, meaning and the source of the
+default. The command line, the experiment files, the docs tables (``icsim params
+--markdown``, docs/ODD.md §8) and the dashboard's sliders all read this registry; there is
+no second list, and the model files hold no numeric constant that shapes behaviour.
+
+Two groups, because users need the distinction:
+
+* ``lever`` — what a policy maker or the project could set (funding, regulation,
+  turnover, the toolkit's interventions);
+* ``assumption`` — structural constants of the mechanisms (rates, weights, spreads),
+  uncertain and fixed by no one; screened in docs/sensitivity.md and inferred by the
+  calibration. Some are *structural choices* (``kind="choice"``): alternative forms of a
+  mechanism, today's form the default.
+
+``low``/``high`` are hard validity bounds; ``plausible`` is the range a screening or a
+prior should span (the bounds, unless the entry says otherwise).
 
 Sources are cited by short key; the full references are in docs/ODD.md and
 ``shared/SOURCES.md``. "Case" means Kozlowska, Seda Gombau & Rea (2020), *Leadership for
@@ -17,16 +30,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from sim.errors import UsageError
 
-Value = float | int | bool
+Value = float | int | bool | str
 
 LEVELS = ("system", "organisation", "team")
+#: The level of the national view's assumptions: they shape `icsim national`, not a project.
+NATIONAL_LEVEL = "national"
+GROUPS = ("lever", "assumption")
+KINDS = ("float", "int", "bool", "choice")
 
 
 @dataclass(frozen=True, slots=True)
 class Parameter:
-    """One lever: its default describes the case (the baseline)."""
+    """One registry entry: its default describes the case (the baseline)."""
 
     name: str
     default: Value
@@ -36,43 +55,69 @@ class Parameter:
     level: str
     meaning: str
     source: str
-    kind: str = "float"  # "float" | "int" | "bool"
+    kind: str = "float"  # "float" | "int" | "bool" | "choice"
     principal: bool = False  # shown as a dashboard slider and swept by the Sobol design
+    group: str = "lever"  # "lever" | "assumption"
+    label: str = ""  # a readable name for figures and reports
+    choices: tuple[str, ...] = ()  # the alternatives of a structural choice
+    plausible: tuple[float, float] | None = None  # screening / prior range; None: bounds
+
+    @property
+    def display(self) -> str:
+        """The readable name (the label, or the name made readable)."""
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    @property
+    def axis_label(self) -> str:
+        """``Readable name (unit)`` for a figure axis or a report column."""
+        if self.kind in ("bool", "choice") or self.unit in ("", "switch", "choice"):
+            return self.display
+        return f"{self.display} ({self.unit})"
+
+    @property
+    def plausible_range(self) -> tuple[float, float]:
+        """The range a screening or a prior spans (numeric kinds only)."""
+        return self.plausible if self.plausible is not None else (self.low, self.high)
 
     @property
     def bounds_text(self) -> str:
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "choice":
+            return "one of " + ", ".join(f"'{c}'" for c in self.choices)
         if self.kind == "int":
             return f"an integer in [{int(self.low)}, {int(self.high)}]"
         return f"a number in [{self.low:g}, {self.high:g}]"
 
+    def _refuse(self, value: Any) -> UsageError:
+        return UsageError(f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}")
+
     def coerce(self, value: Any) -> Value:
-        """Return ``value`` as this parameter's type, or raise ``ValueError`` naming it."""
+        """Return ``value`` as this parameter's type, or raise ``UsageError`` naming it."""
+        if self.kind == "choice":
+            if isinstance(value, str) and value.strip() in self.choices:
+                return value.strip()
+            raise self._refuse(value)
         if self.kind == "bool":
-            if isinstance(value, bool):
-                return value
+            if isinstance(value, bool | np.bool_):
+                return bool(value)
             if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
                 return _BOOL_WORDS[value.strip().lower()]
-            if isinstance(value, int | float) and value in (0, 1):
+            if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
                 return bool(value)
-            raise UsageError(f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}")
-        if isinstance(value, bool):
-            raise UsageError(f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}")
+            raise self._refuse(value)
+        if isinstance(value, bool | np.bool_):
+            raise self._refuse(value)
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise UsageError(
-                f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}"
-            ) from None
+            raise self._refuse(value) from None
         if self.kind == "int":
             if not number.is_integer():
-                raise UsageError(
-                    f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}"
-                )
+                raise self._refuse(value)
             number = int(number)
         if math.isnan(number) or not (self.low <= number <= self.high):
-            raise UsageError(f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}")
+            raise self._refuse(value)
         return number
 
 
@@ -83,7 +128,7 @@ def _p(*args: Any, **kwargs: Any) -> Parameter:
     return Parameter(*args, **kwargs)
 
 
-_REGISTRY: tuple[Parameter, ...] = (
+_LEVERS: tuple[Parameter, ...] = (
     # ------------------------------------------------------------------ system level
     _p("national_narrative", 0.85, 0, 1, "share", "system",
        "Strength of the national narrative for integration (system direction)",
@@ -170,8 +215,9 @@ _REGISTRY: tuple[Parameter, ...] = (
        "(King's Fund / NHS Providers 2018)"),
     _p("host_change_rate", 0.8, 0, 4, "per year", "organisation",
        "Annual rate at which a newly appointed commissioner takes over hosting the team",
-       "Case: the team renamed three times 'by a sequence of newly appointed commissioners'; "
-       "CCG structural churn 211 -> 135 (2013-20)", principal=True),
+       "Case: three team names 'given to the team by a sequence of newly appointed "
+       "commissioners hosting the meetings', i.e. two or three host changes in about three "
+       "years: 0.67-1 a year (0.8 the midpoint; see ODD §9.1)", principal=True),
     # ------------------------------------------------------------------ team level
     _p("team_size", 19, 6, 40, "persons", "team",
        "Members of the transformation team, clinical leads included",
@@ -272,6 +318,359 @@ _REGISTRY: tuple[Parameter, ...] = (
        "assumption: 12 months", kind="int"),
 )
 
+_LABELS = {
+    "national_narrative": "National narrative", "regulatory_alignment": "Regulatory alignment",
+    "payment_integration": "Payment integration", "incentives": "Collaboration incentives",
+    "funding_round_rate": "Funding rounds", "funding_award_prob": "Funding award chance",
+    "funding_amount": "Funding per award", "initial_funding": "Initial national funding",
+    "policy_churn_rate": "Policy churn", "churn_rework": "Rework per policy churn",
+    "prescriptiveness": "Prescriptiveness of national models",
+    "ceo_support": "Chief executives' support", "management_support": "Managers' support",
+    "decision_pathway_prob": "Decision pathway chance",
+    "management_lead_prob": "Management lead chance",
+    "pm_support": "Project-management support chance", "savings_pressure": "Savings pressure",
+    "risk_appetite": "Risk appetite", "local_investment": "Local investment",
+    "manager_turnover": "Manager turnover", "host_change_rate": "Host changes",
+    "team_size": "Team size", "turnover_rate": "Staff turnover",
+    "initial_engagement": "Initial engagement", "motivation_threshold": "Motivation threshold",
+    "initial_vision": "Initial shared vision", "initial_role_clarity": "Initial role clarity",
+    "leadership_clarity": "Initial leadership clarity",
+    "clinical_leadership": "Clinical leadership", "agenda_pull": "Competing agendas",
+    "meeting_feedback": "Meeting feedback", "face_to_face": "Face-to-face engagement",
+    "shaming": "Shaming", "progress_rate": "Specification progress rate",
+    "task_size": "Milestone size", "small_tasks": "Small tasks from the start",
+    "learn_small_tasks": "May learn small tasks", "planned_months": "Planned framework",
+    "learn_threshold": "Frustration to switch", "win_boost": "Engagement lift of a win",
+    "frustration_rate": "Frustration growth", "collapse_floor": "Collapse floor",
+    "collapse_months": "Months to collapse", "pilot_spec_share": "Locality pilot specification",
+    "locality_pilot_share": "Locality pilot cost", "pilot_months": "Pilot run before integration",
+}
+
+
+def _a(name: str, default: Value, low: float, high: float, unit: str, level: str, label: str,
+       meaning: str, source: str, kind: str = "float",
+       plausible: tuple[float, float] | None = None,
+       choices: tuple[str, ...] = ()) -> Parameter:
+    return Parameter(name, default, low, high, unit, level, meaning, source, kind=kind,
+                     group="assumption", label=label, choices=choices, plausible=plausible)
+
+
+_HALF = "Assumption (no published figure); plausible range ±50% of the default"
+
+# Structural assumptions: the numbers inside the mechanisms (docs/ODD.md §7, §9). Defaults
+# are the values the model used before they entered the registry (tests/test_reference.py).
+_ASSUMPTIONS: tuple[Parameter, ...] = (
+    # ------------------------------------------------------------ structural choices
+    _a("enablers_form", "product", 0, 0, "choice", "system", "National enablers' form",
+       "How regulation and payment combine into what full integration needs: 'product' "
+       "(each necessary) or 'mean' (each helps alone)",
+       "Case, 'Gaps at the system level': pooled budgets help little while services are "
+       "regulated apart; the 'mean' alternative tests that reading", kind="choice",
+       choices=("product", "mean")),
+    _a("pilot_money_test", "threshold", 0, 0, "choice", "team", "Pilot money test",
+       "Whether a pilot starts only when money covers its cost ('threshold') or with a "
+       "monthly chance equal to the share of the cost covered ('chance')",
+       "Case: 'The identified funding enabled support of only some elements'; the chance "
+       "form tests the hard threshold", kind="choice", choices=("threshold", "chance")),
+    _a("small_task_triggers", "all", 0, 0, "choice", "team", "Triggers of the switch",
+       "What may trigger the learned switch to small tasks: 'frustration' only, "
+       "'frustration_overrun' (plus the leaders' recognition of an overrun) or 'all' (plus "
+       "the scale-down of a stalled business case)",
+       "Case: 'It took some time for the leaders to recognise …'; 'apply for smaller "
+       "funding'; docs/ODD.md §14 entry 3", kind="choice",
+       choices=("frustration", "frustration_overrun", "all")),
+    # ------------------------------------------------------------ system
+    _a("small_bid_advantage", 1.5, 1.0, 3.0, "x award chance", "system",
+       "Small-bid advantage", "Award-chance multiplier for small bids after the switch",
+       "Case: the team learned 'to apply for smaller funding'; value assumption",
+       plausible=(1.0, 2.25)),
+    _a("integration_rate", 0.3, 0.0, 1.0, "per month", "system", "Integration chance",
+       "Monthly chance of full integration at full enablers and pilot performance", _HALF,
+       plausible=(0.15, 0.45)),
+    _a("prescribed_speedup", 1.0, 0.0, 3.0, "x per unit", "system",
+       "Speed-up by ready-made models",
+       "Progress multiplier per unit of prescriptiveness (1 + this x prescriptiveness)",
+       "Case: national programmes supply models; value assumption (±50%)",
+       plausible=(0.5, 1.5)),
+    _a("prescribed_vision_misfit", 0.3, 0.0, 1.0, "share per unit", "system",
+       "Vision misfit of ready-made models",
+       "Lowering of the vision ceiling per unit of prescriptiveness",
+       "Case: national programmes 'did not always match what was needed locally'; "
+       "value assumption (±50%)", plausible=(0.15, 0.45)),
+    _a("prescribed_pilot_misfit", 0.5, 0.0, 1.0, "share per unit", "system",
+       "Pilot misfit of ready-made models",
+       "Lowering of pilot quality per unit of prescriptiveness", "Same passage; "
+       "value assumption (±50%)", plausible=(0.25, 0.75)),
+    _a("misfit_rework", 0.4, 0.0, 1.0, "share per unit", "system",
+       "Rework of ready-made models",
+       "Share of progress reworked at the business case per unit of prescriptiveness",
+       "Same passage; value assumption (ODD §14 entry 4)", plausible=(0.2, 0.6)),
+    # ------------------------------------------------------------ organisation
+    _a("support_adjust", 0.1, 0.01, 1.0, "per month", "organisation", "Support adjustment",
+       "Monthly adjustment of managers' support toward its target (about 10 months)",
+       _HALF, plausible=(0.05, 0.15)),
+    _a("w_incentives", 0.3, 0.0, 1.0, "weight", "organisation", "Weight of incentives",
+       "Weight of national incentives in managers' support target",
+       "Case, Table 1 / 'Rhetoric and reality'; value assumption (±50%)",
+       plausible=(0.15, 0.45)),
+    _a("w_regulation", 0.2, 0.0, 1.0, "weight", "organisation", "Weight of regulation",
+       "Weight of regulatory alignment in managers' support target",
+       "Case, 'Split regulatory system'; value assumption (±50%)", plausible=(0.1, 0.3)),
+    _a("w_funding", 0.2, 0.0, 1.0, "weight", "organisation", "Weight of national money",
+       "Weight of national money received in managers' support target",
+       "Case, Table 1; value assumption (±50%)", plausible=(0.1, 0.3)),
+    _a("w_savings", 0.35, 0.0, 1.0, "weight", "organisation", "Weight of savings pressure",
+       "Weight of savings pressure x (1 - risk appetite) in managers' support target",
+       "Case, Discussion: 'prioritising savings over investment'; value assumption (±50%)",
+       plausible=(0.175, 0.525)),
+    _a("w_team", 0.3, 0.0, 1.0, "weight", "organisation", "Weight of the team's signal",
+       "Weight of the team's visible commitment in managers' support target",
+       "Case, Table 2 (team decisions must reach managers); value assumption (±50%)",
+       plausible=(0.15, 0.45)),
+    _a("signal_base", 0.3, 0.0, 1.0, "share", "organisation", "Signal without wins",
+       "The team's signal to managers without recent wins (signal = commitment x "
+       "(this + recent wins))", _HALF, plausible=(0.15, 0.45)),
+    _a("pathway_leak", 0.4, 0.0, 1.0, "share", "organisation", "Reach without a pathway",
+       "Share of the team's signal, and of the approval rate, that gets through without a "
+       "decision pathway",
+       "Case, Table 2: 'no clear decision making pathway'; value assumption (±50%)",
+       plausible=(0.2, 0.6)),
+    _a("no_management_lead", 0.6, 0.0, 1.0, "share", "organisation",
+       "Reach without a management lead",
+       "Share of the team's signal heard without a matching management lead",
+       "Case: clinical leads without 'corresponding management leads'; value assumption "
+       "(±50%, capped at 1)", plausible=(0.3, 0.9)),
+    _a("approval_rate", 1.0, 0.05, 1.0, "per month", "organisation", "Approval rate",
+       "Monthly approval chance of the business case at full support with a pathway",
+       "Assumption: monthly boards; plausible 0.5-1", plausible=(0.5, 1.0)),
+    _a("support_spread", 0.2, 0.0, 1.0, "width", "organisation", "Spread of managers' support",
+       "Width of the uniform spread of a new manager's support around management_support",
+       _HALF, plausible=(0.1, 0.3)),
+    _a("align_pathway_weight", 0.4, 0.0, 0.5, "weight", "organisation",
+       "Alignment weight of pathways",
+       "Weight of decision pathways in organisational alignment (project-management support "
+       "takes 1 minus both weights)", "Case, Table 2; value assumption",
+       plausible=(0.2, 0.5)),
+    _a("align_lead_weight", 0.3, 0.0, 0.5, "weight", "organisation",
+       "Alignment weight of management leads",
+       "Weight of management leads in organisational alignment",
+       "Case: 'corresponding management leads'; value assumption", plausible=(0.15, 0.45)),
+    # ------------------------------------------------------------ team: turnover by profession
+    _a("turnover_consultant", 0.6, 0.1, 3.0, "x staff turnover", "team",
+       "Consultants' relative turnover",
+       "Leaver rate of consultants (hospital lead, diabetologists) relative to all staff",
+       "Doctors excl. trainees 6.3-6.7% a year vs all staff ~11% (UK Parliament WA 112582)",
+       plausible=(0.5, 0.7)),
+    _a("turnover_specialist_nurse", 1.3, 0.1, 3.0, "x staff turnover", "team",
+       "Specialist nurses' relative turnover",
+       "Leaver rate of community specialist nurses (lead and members) relative to all staff",
+       "Community trusts lose staff at about twice the rate of acute teaching trusts "
+       "(Health Foundation 2019); nurses 9-10% (WA 112582)", plausible=(0.9, 2.0)),
+    _a("turnover_gp", 1.3, 0.1, 3.0, "x staff turnover", "team", "GPs' relative turnover",
+       "Leaver rate of GPs (leads and members) relative to all staff",
+       "Practice-level GP turnover, 75th percentile 11-18% (Parisi et al. 2021)",
+       plausible=(1.0, 1.65)),
+    _a("turnover_practice_nurse", 0.9, 0.1, 3.0, "x staff turnover", "team",
+       "Practice nurses' relative turnover",
+       "Leaver rate of practice nurses relative to all staff",
+       "Nurses 9.0-10.1% a year (WA 112582; Nuffield Trust 2022)", plausible=(0.8, 1.05)),
+    _a("turnover_commissioner", 1.5, 0.1, 3.0, "x staff turnover", "team",
+       "Commissioners' relative turnover",
+       "Leaver rate of commissioners and commissioning managers relative to all staff",
+       "Case: 'a sequence of newly appointed commissioners'; CCG structural churn 211 -> "
+       "135 (2013-20); value assumption", plausible=(1.0, 2.0)),
+    # ------------------------------------------------------------ team: people
+    _a("disposition_spread", 0.3, 0.0, 1.0, "width", "team", "Spread of dispositions",
+       "Width of the uniform spread of a newcomer's disposition around initial_engagement",
+       "Granovetter 1978: the spread of thresholds matters; value assumption (±50%)",
+       plausible=(0.15, 0.45)),
+    _a("threshold_spread", 0.3, 0.0, 1.0, "width", "team", "Spread of thresholds",
+       "Width of the uniform spread of a newcomer's threshold around motivation_threshold",
+       "Granovetter 1978; value assumption (±50%)", plausible=(0.15, 0.45)),
+    _a("vision_spread", 0.3, 0.0, 1.0, "width", "team", "Spread of vision",
+       "Width of the uniform spread of a newcomer's vision around initial_vision",
+       _HALF, plausible=(0.15, 0.45)),
+    _a("role_spread", 0.2, 0.0, 1.0, "width", "team", "Spread of role clarity",
+       "Width of the uniform spread of a newcomer's role clarity around initial_role_clarity",
+       _HALF, plausible=(0.1, 0.3)),
+    _a("founder_knowledge", 0.5, 0.0, 1.0, "share", "team", "Founders' knowledge",
+       "Project knowledge of the founding members (newcomers have none)",
+       "Case: the drive came from those providing diabetes care; value assumption (±50%)",
+       plausible=(0.25, 0.75)),
+    _a("newcomer_vision", 0.8, 0.0, 1.0, "x founders'", "team", "Newcomers' vision",
+       "Newcomers' mean vision as a share of the founders' mean",
+       "Case: vulnerability to 'personnel changes … changes in the proposed model'; "
+       "value assumption (ODD §14)", plausible=(0.6, 1.0)),
+    _a("reopen", 0.15, 0.0, 0.5, "share", "team", "Re-opening by a newcomer",
+       "Share of progress one newcomer re-opens at zero leadership clarity and shared vision",
+       "Same passage; value assumption (ODD §14)", plausible=(0.075, 0.225)),
+    _a("lead_loss", 0.25, 0.0, 1.0, "share", "team", "Leadership lost with a lead",
+       "Share of leadership clarity lost when a clinical lead leaves",
+       "Case: 'too many personnel changes for me to feel that there is a strong "
+       "leadership'; value assumption (±50%)", plausible=(0.125, 0.375)),
+    _a("host_leadership_loss", 0.2, 0.0, 1.0, "share", "team",
+       "Leadership lost at a host change",
+       "Share of leadership clarity lost when a new commissioner takes over hosting",
+       "Case: the team renamed by 'newly appointed commissioners'; value assumption (±50%)",
+       plausible=(0.1, 0.3)),
+    _a("host_role_reset", 0.5, 0.0, 1.0, "share kept", "team",
+       "Role clarity kept at a host change",
+       "Share of role clarity kept when the host changes (the team renamed)",
+       "Case: 'lack of clarity on the team's role … a changing name'; value assumption "
+       "(±50%)", plausible=(0.25, 0.75)),
+    # ------------------------------------------------------------ team: meeting
+    _a("vision_rate", 0.1, 0.0, 1.0, "per month", "team", "Vision convergence",
+       "Monthly convergence of an attending member's vision toward the leads', x leadership",
+       _HALF, plausible=(0.05, 0.15)),
+    _a("role_rate", 0.08, 0.0, 1.0, "per month", "team", "Role-clarity gain",
+       "Monthly gain in role clarity at a meeting, x leadership clarity", _HALF,
+       plausible=(0.04, 0.12)),
+    _a("knowledge_rate", 0.15, 0.0, 1.0, "per month", "team", "Learning at a meeting",
+       "Monthly learning of an attending member", _HALF, plausible=(0.075, 0.225)),
+    _a("knowledge_decay", 0.03, 0.0, 0.6, "per month", "team", "Forgetting when absent",
+       "Monthly knowledge loss of a member who misses the meeting",
+       "Assumption: 0.03. Argote et al. 1990 report 25-45% monthly depreciation of a plant's "
+       "production knowledge, which includes turnover; the model removes knowledge with "
+       "leavers separately, so individual forgetting is set far lower and the plausible "
+       "range reaches the published figure (ODD §9.1)", plausible=(0.0, 0.45)),
+    _a("leadership_recovery", 0.05, 0.0, 1.0, "per month", "team", "Leadership recovery",
+       "Monthly recovery of leadership clarity toward clinical_leadership", _HALF,
+       plausible=(0.025, 0.075)),
+    _a("face_to_face_damping", 0.6, 0.0, 1.0, "share", "team", "Damping by face-to-face",
+       "How far face-to-face engagement damps the pull of competing agendas",
+       "Case toolkit: face-to-face engagement 'to collect their views and address their "
+       "concerns'; value assumption (±50%, capped at 1)", plausible=(0.3, 0.9)),
+    _a("feedback_progress", 0.3, 0.0, 2.0, "x per unit", "team", "Feedback on progress",
+       "Progress multiplier per unit of meeting_feedback (1 + this x feedback)", _HALF,
+       plausible=(0.15, 0.45)),
+    _a("feedback_role", 1.0, 0.0, 3.0, "x per unit", "team", "Feedback on role clarity",
+       "Role-clarity gain multiplier per unit of meeting_feedback", _HALF,
+       plausible=(0.5, 1.5)),
+    _a("feedback_learning", 0.5, 0.0, 3.0, "x per unit", "team", "Feedback on learning",
+       "Learning multiplier per unit of meeting_feedback", _HALF, plausible=(0.25, 0.75)),
+    _a("alignment_progress_weight", 0.5, 0.0, 1.0, "weight", "team",
+       "Progress weight of team alignment",
+       "Weight w of team alignment in progress, as the factor (1 - w) + w x alignment",
+       _HALF, plausible=(0.25, 0.75)),
+    _a("pm_progress_weight", 0.4, 0.0, 1.0, "weight", "team",
+       "Progress weight of project management",
+       "Weight of the share of organisations with project-management support in progress",
+       _HALF, plausible=(0.2, 0.6)),
+    _a("support_progress_weight", 0.4, 0.0, 1.0, "weight", "team",
+       "Progress weight of managers' support",
+       "Weight of organisational commitment (managers' support) in progress", _HALF,
+       plausible=(0.2, 0.6)),
+    _a("knowledge_progress_weight", 0.4, 0.0, 1.0, "weight", "team",
+       "Progress weight of knowledge",
+       "Weight of attending members' mean knowledge in progress", _HALF,
+       plausible=(0.2, 0.6)),
+    _a("direction_progress_weight", 0.4, 0.0, 1.0, "weight", "team",
+       "Progress weight of shared vision",
+       "Weight of team direction (shared vision) in progress", _HALF, plausible=(0.2, 0.6)),
+    _a("team_alignment_leadership_weight", 0.5, 0.0, 1.0, "weight", "team",
+       "Alignment weight of leadership clarity",
+       "Weight of leadership clarity in team alignment (mean role clarity takes the rest)",
+       "Case, Table 3: 'who is the leader' and 'unclear role'; value assumption (±50%)",
+       plausible=(0.25, 0.75)),
+    # ------------------------------------------------------------ team: motivation
+    _a("engagement_adjust", 0.2, 0.01, 1.0, "per month", "team", "Engagement adjustment",
+       "Monthly adjustment of engagement toward motivation", _HALF, plausible=(0.1, 0.3)),
+    _a("goal_gradient", 0.2, 0.0, 1.0, "share", "team", "Goal gradient",
+       "Extra motivation per unit of progress as the goal nears",
+       "Kivetz, Urminsky & Zheng 2006 (form); value assumption (±50%)",
+       plausible=(0.1, 0.3)),
+    _a("goal_support_weight", 0.5, 0.0, 1.0, "weight", "team",
+       "Goal gradient's dependence on support",
+       "Weight of the member's organisation's support in the goal gradient", _HALF,
+       plausible=(0.25, 0.75)),
+    _a("disengage", 0.5, 0.0, 1.0, "share kept", "team", "Motivation below threshold",
+       "Share of motivation kept by a member below their threshold",
+       "Repenning 2002 (form); value assumption (±50%)", plausible=(0.25, 0.75)),
+    _a("frustration_weight", 0.6, 0.0, 1.0, "share", "team", "Weight of frustration",
+       "Share of motivation that frustration can take away", _HALF, plausible=(0.3, 0.9)),
+    _a("peer_weight", 0.4, 0.0, 1.0, "share", "team", "Weight of peers",
+       "Share of motivation that follows peers' attendance",
+       "Granovetter 1978 (form); value assumption (±50%)", plausible=(0.2, 0.6)),
+    _a("shaming_frustration", 1.0, 0.0, 3.0, "x per unit", "team", "Frustration of shaming",
+       "Frustration multiplier per unit of shaming (1 + this x shaming)",
+       "Case toolkit: 'avoiding shaming'; value assumption (±50%)", plausible=(0.5, 1.5)),
+    _a("frustration_leadership", 1.5, 1.0, 3.0, "offset", "team",
+       "Frustration and leadership",
+       "Frustration grows with (this - leadership clarity): clearer leadership, less "
+       "frustration; at least 1 so frustration never falls without a win",
+       "Case: 'I don't feel that the leadership is strong'; value assumption",
+       plausible=(1.0, 2.0)),
+    _a("win_relief", 0.5, 0.0, 1.0, "share", "team", "Relief of a win",
+       "Share of frustration relieved by a visible win or a pilot start",
+       "Amabile & Kramer 2011 (form); value assumption (±50%)", plausible=(0.25, 0.75)),
+    _a("win_memory", 0.8, 0.0, 0.99, "per month", "team", "Memory of wins",
+       "Monthly persistence of the team's memory of recent wins", _HALF,
+       plausible=(0.6, 0.9)),
+    _a("small_task", 0.1, 0.01, 0.5, "share of spec", "team", "Small milestone size",
+       "Milestone size after the switch to small tasks",
+       "Case: 'Smaller tasks, shorter timeframe'; value assumption (±50%)",
+       plausible=(0.05, 0.15)),
+    # ------------------------------------------------------------ team: gates
+    _a("recognition_lag", 24, 0, 60, "months", "team", "Lag in recognising an overrun",
+       "Months by which leaders' recognition of an overrun lags, at zero leadership clarity",
+       "Case: 'It took some time for the leaders to recognise'; value assumption (±50%)",
+       kind="int", plausible=(12, 36)),
+    _a("scale_down_months", 6, 1, 36, "months", "team", "Wait before scaling down",
+       "Months a full business case waits without a pilot before the team scales down",
+       "Case: 'apply for smaller funding, to introduce elements of integrated care to pilot "
+       "solutions'; value assumption (±50%)", kind="int", plausible=(3, 9)),
+    _a("locality_ready", 0.5, 0.0, 1.0, "share", "team", "Locality readiness",
+       "Engagement at which the locality's clinical lead declares readiness",
+       "Case: 'declaring the locality's readiness to proceed'; value assumption (±50%)",
+       plausible=(0.25, 0.75)),
+    _a("pilot_boost", 0.3, 0.0, 1.0, "share", "team", "Engagement lift of a pilot",
+       "Engagement lift when a pilot starts (share of the gap to full engagement)", _HALF,
+       plausible=(0.15, 0.45)),
+    _a("pilot_learning", 0.1, 0.01, 1.0, "per month", "team", "Pilot learning",
+       "Monthly adjustment of pilot performance toward team quality", _HALF,
+       plausible=(0.05, 0.15)),
+)
+
+# The national view's country (sim/national.py): how sites differ, and what a programme
+# funds. They shape `icsim national` only, not one project: experiment files refuse them.
+_NATIONAL: tuple[Parameter, ...] = (
+    _a("national_funded_share", 0.22, 0.01, 1.0, "share of sites", "national",
+       "Funded share of sites", "Share of sites a competitive or targeted programme funds",
+       "50 vanguards from 260+ expressions of interest, ~20-25% (NAO 2018; NIHR ARC-GM)",
+       plausible=(0.15, 0.3)),
+    _a("national_budget_per_site", 0.22, 0.0, 5.0, "x full pilot cost", "national",
+       "National budget per site",
+       "Default national budget per site: the funded fifth gets about one full pilot's cost",
+       "Assumption tied to the funded share; NAO 2018: GBP 329m for 50 vanguards",
+       plausible=(0.05, 0.5)),
+    _a("site_team_size_sd", 4.0, 0.0, 10.0, "persons", "national", "Spread of team sizes",
+       "Standard deviation of sites' team sizes around team_size (clipped to 8-30)",
+       "Case: 'nearly twenty members … this number fluctuating'; spread an assumption",
+       plausible=(2.0, 6.0)),
+    _a("site_turnover_log_sd", 0.25, 0.0, 1.0, "log units", "national",
+       "Spread of turnover rates",
+       "Standard deviation of log turnover across sites around turnover_rate (clipped to "
+       "3-40% a year)",
+       "Health Foundation 2019: community trusts lose staff at about twice the acute rate; "
+       "10-90% range about 8-15% a year", plausible=(0.15, 0.4)),
+    _a("site_leadership_sd", 0.15, 0.01, 0.3, "share", "national",
+       "Spread of clinical leadership",
+       "Standard deviation of sites' clinical_leadership (beta around the case's value)",
+       _HALF, plausible=(0.075, 0.225)),
+    _a("site_support_sd", 0.1, 0.01, 0.2, "share", "national", "Spread of managers' support",
+       "Standard deviation of sites' management_support (beta around the case's value)",
+       _HALF, plausible=(0.05, 0.15)),
+    _a("site_vision_sd", 0.1, 0.01, 0.2, "share", "national", "Spread of starting vision",
+       "Standard deviation of sites' initial_vision (beta around the case's value)",
+       _HALF, plausible=(0.05, 0.15)),
+)
+
+_REGISTRY: tuple[Parameter, ...] = tuple(
+    Parameter(p.name, p.default, p.low, p.high, p.unit, p.level, p.meaning, p.source,
+              kind=p.kind, principal=p.principal, label=_LABELS[p.name]) for p in _LEVERS
+) + _ASSUMPTIONS + _NATIONAL
+
+
 PARAMETERS: dict[str, Parameter] = {p.name: p for p in _REGISTRY}
 
 
@@ -283,6 +682,25 @@ def defaults() -> dict[str, Value]:
 def principal() -> list[Parameter]:
     """The principal levers of all levels: dashboard sliders and the Sobol design."""
     return [p for p in _REGISTRY if p.principal]
+
+
+def random_point(generator: np.random.Generator,
+                 names: list[str] | None = None) -> dict[str, Value]:
+    """Values drawn uniformly over the plausible ranges (switches and choices uniformly
+    over their values) for ``names`` (default: every entry): a random point of the model's
+    parameter space, for tests and benchmarks."""
+    values: dict[str, Value] = {}
+    for name in names if names is not None else list(PARAMETERS):
+        p = PARAMETERS[name]
+        if p.kind == "bool":
+            values[name] = bool(generator.random() < 0.5)
+        elif p.kind == "choice":
+            values[name] = p.choices[int(generator.integers(len(p.choices)))]
+        else:
+            low, high = p.plausible_range
+            x = low + (high - low) * generator.random()
+            values[name] = int(round(x)) if p.kind == "int" else float(x)
+    return values
 
 
 def unknown_message(name: str) -> str:
@@ -322,24 +740,67 @@ def parse_assignment(text: str) -> tuple[str, Value]:
     return name, PARAMETERS[name].coerce(raw.strip())
 
 
-def table_rows() -> list[dict[str, str]]:
+def in_group(group: str | None = None) -> list[Parameter]:
+    """The registry's entries, all or one group (``lever`` or ``assumption``)."""
+    if group is not None and group not in GROUPS:
+        raise UsageError(f"unknown group {group!r}; groups: {', '.join(GROUPS)}")
+    return [p for p in _REGISTRY if group is None or p.group == group]
+
+
+def _text(value: Value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value
+    return f"{value:g}"
+
+
+def table_rows(group: str | None = None) -> list[dict[str, str]]:
     """The registry as rows of text, for the CLI table and the docs."""
     rows = []
-    for p in _REGISTRY:
-        default = str(p.default).lower() if p.kind == "bool" else f"{p.default:g}"
-        bounds = "switch" if p.kind == "bool" else f"[{p.low:g}, {p.high:g}]"
-        rows.append({"name": p.name, "level": p.level, "default": default, "bounds": bounds,
+    for p in in_group(group):
+        if p.kind == "bool":
+            bounds = plausible = "switch"
+        elif p.kind == "choice":
+            bounds = plausible = " / ".join(p.choices)
+        else:
+            bounds = f"[{p.low:g}, {p.high:g}]"
+            lo, hi = p.plausible_range
+            plausible = f"[{lo:g}, {hi:g}]"
+        rows.append({"name": p.name, "group": p.group, "level": p.level, "label": p.display,
+                     "default": _text(p.default), "bounds": bounds, "plausible": plausible,
                      "unit": p.unit, "meaning": p.meaning, "source": p.source})
     return rows
 
 
-def markdown_table() -> str:
-    """The registry as a Markdown table (docs/ODD.md embeds it)."""
-    rows = table_rows()
-    head = "| name | level | default | bounds | unit | meaning | source |"
-    lines = [head, "|" + "---|" * 7]
+def markdown_table(group: str | None = None) -> str:
+    """The registry (or one group) as a Markdown table; docs/ODD.md §8 embeds both groups
+    between generated-table markers, and a test keeps them equal."""
+    rows = table_rows(group)
+    head = "| name | level | default | bounds | plausible | unit | meaning | source |"
+    lines = [head, "|" + "---|" * 8]
     for r in rows:
-        cells = [f"`{r['name']}`", r["level"], r["default"], r["bounds"], r["unit"],
-                 r["meaning"], r["source"]]
+        cells = [f"`{r['name']}`", r["level"], r["default"], r["bounds"], r["plausible"],
+                 r["unit"], r["meaning"], r["source"]]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     return "\n".join(lines)
+
+
+_MARK = "<!-- registry:{group} (generated by 'make docs' from sim/parameters.py) -->"
+_END = "<!-- /registry:{group} -->"
+
+
+def render_doc_tables(text: str) -> str:
+    """Replace the generated registry tables in a Markdown document (docs/ODD.md).
+
+    Each group's table sits between its two markers; the text outside them is kept.
+    Raises ``ValueError`` when a marker is missing, so the docs cannot silently drift.
+    """
+    for group in GROUPS:
+        start, end = _MARK.format(group=group), _END.format(group=group)
+        if start not in text or end not in text:
+            raise ValueError(f"the document has no markers for the {group} table: {start}")
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{start}\n{markdown_table(group)}\n{end}{tail}"
+    return text

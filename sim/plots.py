@@ -1,8 +1,9 @@
 """Every figure of the project, used alike by the CLI, the notebooks and the dashboard.
 
 Figures are built on explicit ``Figure`` objects (no pyplot state), so they are safe in
-worker processes and servers. Colours are the Okabe-Ito palette, which is safe for the
-common forms of colour blindness.
+worker processes and servers. No backend is chosen here: Jupyter shows the figures inline,
+and the command line selects a headless one itself (``sim.cli.use_headless_backend``).
+Colours are the Okabe-Ito palette, which is safe for the common forms of colour blindness.
 """
 
 from __future__ import annotations
@@ -10,10 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 PALETTE = {
@@ -34,13 +32,22 @@ OUTCOME_COLOURS = {"integrated": PALETTE["blue"], "pilot": PALETTE["green"],
                    "stalled": PALETTE["orange"], "collapsed": PALETTE["vermillion"]}
 
 
+#: The one style every figure uses (set on import: fonts, no top/right spines, 200 dpi,
+#: SVG text kept as text, PDF fonts embedded as TrueType).
+STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
+         "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100,
+         "savefig.dpi": 200, "svg.fonttype": "none", "pdf.fonttype": 42}
+
+
+matplotlib.rcParams.update(STYLE)
+
+
 def new_figure(width: float = 8.0, height: float = 5.0, **kwargs) -> Figure:
-    """A figure with the project's defaults."""
-    fig = Figure(figsize=(width, height), layout="constrained", **kwargs)
-    return fig
+    """A figure with the project's defaults and style."""
+    return Figure(figsize=(width, height), layout="constrained", **kwargs)
 
 
-def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+def save(fig: Figure, path: str | Path, dpi: int = 200) -> Path:
     """Write a figure atomically (temporary file, then rename)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -151,60 +158,107 @@ def outcome_shares_figure(table) -> Figure:
     return fig
 
 
+OUTCOME_LINES = {"direction": ("blue", "-"), "alignment": ("orange", "--"),
+                 "commitment": ("green", ":")}
+
+
 def dac_trajectories_figure(bands: dict) -> Figure:
-    """Median and 10-90% band of DAC per level across replicates, one line per scenario.
+    """Small multiples: one column per scenario, one row per level; in each panel the
+    median and 10-90% band of direction, alignment and commitment across replicates.
 
     ``bands[scenario][key]`` is an array of shape (3, months+1): the 10th, 50th and 90th
-    percentiles of ``dac_<key>`` month by month.
+    percentiles of ``dac_<key>`` month by month. Each scenario has its own panels, so six
+    scenarios stay as readable as two.
     """
     import numpy as np
 
     levels = ("system", "organisation", "team")
-    outcomes = ("direction", "alignment", "commitment")
-    fig = new_figure(12, 9)
-    axes = fig.subplots(3, 3, sharex=True, sharey=True)
-    for s, (scenario, series) in enumerate(bands.items()):
-        colour = CYCLE[s % len(CYCLE)]
+    names = list(bands)
+    fig = new_figure(max(6.0, 2.9 * len(names) + 1.0), 7.6)
+    axes = fig.subplots(3, len(names), sharex=True, sharey=True, squeeze=False)
+    for j, scenario in enumerate(names):
+        series = bands[scenario]
         for i, level in enumerate(levels):
-            for j, outcome in enumerate(outcomes):
+            ax = axes[i, j]
+            for outcome, (colour, style) in OUTCOME_LINES.items():
                 lo, mid, hi = series[f"{level}_{outcome}"]
                 months = np.arange(len(mid))
-                ax = axes[i, j]
-                ax.fill_between(months, lo, hi, color=colour, alpha=0.15, linewidth=0)
-                ax.plot(months, mid, color=colour, linewidth=1.8,
-                        label=scenario if (i, j) == (0, 0) else None)
+                ax.fill_between(months, lo, hi, color=PALETTE[colour], alpha=0.18,
+                                linewidth=0)
+                ax.plot(months, mid, style, color=PALETTE[colour], linewidth=1.8,
+                        label=outcome if (i, j) == (0, 0) else None)
+            ax.grid(alpha=0.3, linewidth=0.5)
+        axes[0, j].set_title(scenario, fontsize=10)
+        axes[-1, j].set_xlabel("Month")
     for i, level in enumerate(levels):
-        axes[i, 0].set_ylabel(f"{level}\nvalue (0-1)")
-    for j, outcome in enumerate(outcomes):
-        axes[0, j].set_title(outcome)
-        axes[2, j].set_xlabel("month")
+        axes[i, 0].set_ylabel(f"{level.capitalize()} level\nvalue (0-1)")
     axes[0, 0].set_ylim(0, 1.02)
-    fig.legend(loc="outside lower center", ncol=min(len(bands), 5), fontsize=9,
-               frameon=False)
-    fig.suptitle("Direction, alignment and commitment: median and 10-90% band")
+    fig.legend(loc="outside lower center", ncol=3, frameon=False,
+               title="median (line) and 10-90% of replicates (band)")
+    fig.suptitle("Direction, alignment and commitment by level and scenario")
     return fig
 
 
 def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
-    """Kaplan-Meier curves of 'no pilot yet' by month, censored at the horizon.
+    """Kaplan-Meier curves of 'no pilot yet' by month, censored at the horizon, with 95%
+    pointwise bands (log-log Greenwood) and a table of the numbers at risk below.
 
-    ``curves[scenario]`` is a pair of arrays (months, share of runs without a pilot).
+    ``curves[scenario]`` is a ``sim.compare.KaplanMeier`` (or a plain ``(months,
+    surviving)`` pair, drawn without band or numbers at risk).
     """
-    fig = new_figure(9, 5.5)
-    ax = fig.subplots()
-    for s, (scenario, (months, surviving)) in enumerate(curves.items()):
-        ax.step(months, surviving, where="post", color=CYCLE[s % len(CYCLE)], linewidth=2,
-                label=scenario)
+    import numpy as np
+    from matplotlib.transforms import blended_transform_factory
+
+    fig = new_figure(9, 5.5 + 0.25 * len(curves))
+    grid = fig.add_gridspec(2, 1, height_ratios=[4, 0.6 + 0.28 * len(curves)])
+    ax = fig.add_subplot(grid[0])
+    table_ax = fig.add_subplot(grid[1], sharex=ax)
+    ticks = np.linspace(0, horizon, 7 if horizon % 6 == 0 else 6).round().astype(int)
+    for s, (scenario, curve) in enumerate(curves.items()):
+        colour = CYCLE[s % len(CYCLE)]
+        months, surviving = curve
+        ax.step(months, surviving, where="post", color=colour, linewidth=2, label=scenario)
+        if hasattr(curve, "lower"):
+            ax.fill_between(curve.months, curve.lower, curve.upper, step="post",
+                            color=colour, alpha=0.15, linewidth=0)
+            row = len(curves) - 1 - s
+            for t in ticks:
+                table_ax.text(t, row, str(curve.at_risk(t)), ha="center", va="center",
+                              fontsize=8, color=colour)
+            table_ax.text(-0.035, row, scenario, ha="right", va="center", fontsize=8,
+                          color=colour, transform=blended_transform_factory(
+                              table_ax.transAxes, table_ax.transData))
+    ax.axhline(0.5, color="0.6", linewidth=0.8, linestyle="--")
     ax.set_xlim(0, horizon)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("month")
-    ax.set_ylabel("share of projects without a pilot")
-    ax.set_title(f"Time to pilot (Kaplan-Meier, censored at month {horizon})")
+    ax.set_ylabel("Share of projects without a pilot")
+    ax.set_title(f"Time to pilot (Kaplan-Meier with 95% bands, censored at month {horizon})")
     ax.legend(fontsize=9, frameon=False)
+    ax.grid(alpha=0.3, linewidth=0.5)
+    ax.tick_params(labelbottom=False)
+    table_ax.set_ylim(-0.6, len(curves) - 0.4)
+    table_ax.set_yticks([])
+    table_ax.set_xticks(ticks)
+    table_ax.set_xlabel("Month")
+    table_ax.set_title("Number at risk (no pilot yet)", fontsize=9, loc="left")
+    for side in ("top", "right", "left"):
+        table_ax.spines[side].set_visible(False)
     return fig
 
 
 # ---- sweep analysis figures
+
+
+def readable(name: str, unit: bool = False) -> str:
+    """A parameter's readable name from the registry (``Name (unit)`` with ``unit``);
+    names outside the registry (plug-in models) are shown as they are."""
+    from sim.parameters import PARAMETERS
+
+    param = PARAMETERS.get(name)
+    if param is None:
+        return name
+    return getattr(param, "axis_label" if unit else "display", name)
+
 
 
 def _legend_patches(ax, legend, extra=()) -> None:
@@ -250,7 +304,7 @@ def sensitivity_bars(table, title: str, noise_share: float | None = None,
     # Neutral legend entries for the two kinds of bar; the colours are explained apart.
     kinds = [(Patch(facecolor="#999999"), "ST (total)"),
              (Patch(facecolor="white", edgecolor="#999999", hatch="///"), "S1 (first order)")]
-    ax.set_yticks(y, rows["parameter"])
+    ax.set_yticks(y, [readable(n) for n in rows["parameter"]])
     ax.axvline(0, color=PALETTE["black"], linewidth=0.8)
     ax.set_xlabel("Sobol index (share of variance), 95% bootstrap interval")
     if noise_share is not None and noise_share == noise_share:
@@ -276,7 +330,7 @@ def morris_scatter(table, title: str, colours=None, legend=None) -> Figure:
     top = table["mu_star"].max()
     for row in table.itertuples():
         if top > 0 and row.mu_star >= 0.1 * top:
-            ax.annotate(row.parameter, (row.mu_star, row.sigma), fontsize=7,
+            ax.annotate(readable(row.parameter), (row.mu_star, row.sigma), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
     limit = max(float(table["mu_star"].max()), float(table["sigma"].max()), 1e-12) * 1.05
     ax.plot([0, limit], [0, limit], ":", color=PALETTE["black"], linewidth=0.8,
@@ -305,7 +359,7 @@ def sensitivity_over_time(table, title: str, top: int = 6) -> Figure:
         colour = CYCLE[k % len(CYCLE)]
         for ax, index in zip(axes, ("S1", "ST"), strict=True):
             ax.plot(rows["month"], rows[index], "-o", color=colour, markersize=3,
-                    linewidth=2, label=name if index == "ST" else None)
+                    linewidth=2, label=readable(name) if index == "ST" else None)
             ax.fill_between(rows["month"], rows[index] - rows[f"{index}_conf"],
                             rows[index] + rows[f"{index}_conf"], color=colour, alpha=0.12,
                             linewidth=0)
@@ -369,7 +423,7 @@ def prim_box_limits(limits, stats, title: str) -> Figure:
                     solid_capstyle="butt")
             ax.text(lo, i + 0.3, f"{r.low:.3g}", ha="center", fontsize=7)
             ax.text(hi, i + 0.3, f"{r.high:.3g}", ha="center", fontsize=7)
-        ax.set_yticks(y, rows["parameter"])
+        ax.set_yticks(y, [readable(n, unit=True) for n in rows["parameter"]])
         ax.set_ylim(-0.7, len(rows) - 0.2)
         ax.set_xlim(-0.05, 1.05)
         ax.set_xticks([0, 1], ["range low", "range high"])
@@ -417,10 +471,18 @@ def funded_gap_figure(table) -> Figure:
     ax = fig.subplots()
     x = np.arange(len(table))
     width = 0.27
+    def err(col: str):
+        mid = table[col].fillna(0).to_numpy()
+        if f"{col}_lo" not in table:
+            return None
+        lo = table[f"{col}_lo"].fillna(table[col]).fillna(0).to_numpy()
+        hi = table[f"{col}_hi"].fillna(table[col]).fillna(0).to_numpy()
+        return [mid - lo, hi - mid]
+
     ax.bar(x - width, table["p_pilot_funded"].fillna(0), width, color=PALETTE["blue"],
-           label="funded sites")
+           label="funded sites (95% CI)", yerr=err("p_pilot_funded"), capsize=4)
     ax.bar(x, table["p_pilot_unfunded"].fillna(0), width, color=PALETTE["orange"],
-           label="unfunded sites")
+           label="unfunded sites (95% CI)", yerr=err("p_pilot_unfunded"), capsize=4)
     p = table["p_pilot"].to_numpy()
     ax.bar(x + width, p, width, color=PALETTE["green"], label="all sites (95% CI)",
            yerr=[p - table["p_pilot_lo"].fillna(table["p_pilot"]),

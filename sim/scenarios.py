@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sim.errors import UsageError
-from sim.parameters import Value, resolve
+from sim.parameters import Value, resolve, validate
 
 
 @dataclass(frozen=True)
@@ -139,3 +140,132 @@ def parameters_for(spec: str = "baseline", overrides: Mapping[str, Any] | None =
                    ) -> dict[str, Value]:
     """Every parameter's value: defaults, then the scenario, then the overrides."""
     return resolve(scenario_values(spec), overrides or {})
+
+
+# ------------------------------------------------------------------ scenario files
+#: The keys a scenario file may have (see scenarios/README.md).
+FILE_KEYS = ("name", "description", "source", "base", "levers", "changes")
+
+
+@dataclass(frozen=True)
+class ResolvedScenario:
+    """A scenario ready to run: its label, its values over the defaults, its schedule.
+
+    ``values`` are validated registry values (the base scenario(s), then the file's
+    ``[levers]``, then ``--set``); ``schedule`` is ``((month, {lever: value}), ...)``,
+    the time-varying national levers, applied at the start of that month.
+    """
+
+    name: str
+    values: Mapping[str, Value]
+    schedule: tuple[tuple[int, Mapping[str, Value]], ...] = ()
+    description: str = ""
+    source: str = ""
+    path: str | None = None
+
+    def schedule_list(self) -> list[tuple[int, dict[str, Value]]] | None:
+        """The schedule as the model takes it (``None`` when nothing varies in time)."""
+        return [(m, dict(v)) for m, v in self.schedule] or None
+
+
+def is_scenario_file(spec: str) -> bool:
+    """A spec names a file when it ends in ``.toml`` (it need not exist yet: then the
+    error says so)."""
+    return str(spec).strip().lower().endswith(".toml")
+
+
+def _file_error(path: str, message: str) -> UsageError:
+    return UsageError(f"scenario file {path}: {message}")
+
+
+def load_scenario_file(path: str | Path) -> ResolvedScenario:
+    """Read and validate a scenario file; raise ``UsageError`` (one line) on any fault."""
+    import tomllib
+
+    from sim.model import check_schedule
+
+    path = str(path)
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"scenario file {path} does not exist") from None
+    except OSError as exc:
+        raise _file_error(path, f"cannot be read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _file_error(path, f"is not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - set(FILE_KEYS))
+    if unknown:
+        raise _file_error(path, f"unknown key '{unknown[0]}'; allowed keys: "
+                          f"{', '.join(FILE_KEYS)}")
+    for key in ("name", "description", "source"):
+        if key not in data or not isinstance(data[key], str) or not data[key].strip():
+            raise _file_error(path, f"'{key}' must be a non-empty string")
+    name = data["name"].strip()
+    if "+" in name or any(c.isspace() for c in name):
+        raise _file_error(path, f"'name' must be one word without '+', got {name!r}")
+    base = data.get("base", "baseline")
+    if isinstance(base, str):
+        base = [base]
+    if not isinstance(base, list) or not base or not all(isinstance(b, str) for b in base):
+        raise _file_error(path, "'base' must be a scenario name or a list of names, e.g. "
+                          "base = [\"baseline\", \"toolkit\"]")
+    values: dict[str, Value] = {}
+    try:
+        for part in base:
+            values.update(scenario_values(part))
+    except UsageError as exc:
+        raise _file_error(path, f"base: {exc}") from None
+    levers = data.get("levers", {})
+    if not isinstance(levers, dict):
+        raise _file_error(path, "[levers] must be a table of NAME = VALUE")
+    try:
+        values.update(validate(levers))
+    except UsageError as exc:
+        raise _file_error(path, f"[levers]: {exc}") from None
+    changes = data.get("changes", [])
+    if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
+        raise _file_error(path, "changes must be [[changes]] tables with a month and levers")
+    pairs = []
+    for i, change in enumerate(changes, 1):
+        change = dict(change)
+        if "month" not in change:
+            raise _file_error(path, f"[[changes]] number {i} has no 'month'")
+        month = change.pop("month")
+        if not change:
+            raise _file_error(path, f"[[changes]] at month {month!r} changes no lever")
+        pairs.append((month, change))
+    months = [m for m, _ in pairs]
+    if len(set(map(repr, months))) != len(months):
+        raise _file_error(path, "two [[changes]] share a month; merge them into one")
+    try:
+        schedule = check_schedule(pairs)
+    except UsageError as exc:
+        raise _file_error(path, str(exc)) from None
+    return ResolvedScenario(
+        name=name, values=values,
+        schedule=tuple(sorted((m, dict(v)) for m, v in schedule.items())),
+        description=data["description"].strip(), source=data["source"].strip(), path=path)
+
+
+def resolve_scenario(spec: str, overrides: Mapping[str, Any] | None = None,
+                     ) -> ResolvedScenario:
+    """A scenario name, a ``a+b`` composition or a scenario file, with ``--set`` values
+    applied on top (they win over everything, and over the file's schedule from month 1:
+    a lever set with ``--set`` is removed from the schedule)."""
+    if is_scenario_file(spec):
+        scenario = load_scenario_file(spec)
+    else:
+        parts = split(spec)
+        scenario = ResolvedScenario(
+            name=str(spec).strip(), values=scenario_values(spec),
+            description="; ".join(SCENARIOS[p].description for p in parts),
+            source="; ".join(SCENARIOS[p].finding for p in parts))
+    if not overrides:
+        return scenario
+    checked = validate(overrides)
+    schedule = tuple((m, {k: v for k, v in values.items() if k not in checked})
+                     for m, values in scenario.schedule)
+    return ResolvedScenario(
+        name=scenario.name, values={**scenario.values, **checked},
+        schedule=tuple((m, v) for m, v in schedule if v),
+        description=scenario.description, source=scenario.source, path=scenario.path)

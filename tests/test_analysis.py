@@ -279,3 +279,117 @@ def test_second_order_indices_where_sampled(tmp_path: Path) -> None:
     # The Ishigami function's one interaction is x1 with x3 (S13 = 0.244).
     top = pairs.sort_values("S2", ascending=False).iloc[0]
     assert (top.parameter_1, top.parameter_2) == ("x1", "x3")
+
+
+# ------------------------------------------------ summaries that do not over-claim
+def test_sums_reported_as_computed_and_zero_indices_named(tmp_path: Path) -> None:
+    out = sweep(tmp_path, ISHIGAMI.replace("samples = 2048", "samples = 512"))
+    with warnings.catch_warnings(record=True) as leaked:
+        warnings.simplefilter("always")
+        analyze(out, resamples=100)
+    assert not [w for w in leaked if "SALib" in str(w.filename)]  # captured, not leaked
+    table = pd.read_csv(out / "analysis" / "sobol_y.csv")
+    summary = (out / "analysis" / "summary.md").read_text()
+    s1, st = table.S1.sum(), table.ST.sum()
+    assert st > 1.1  # Ishigami: x1 and x3 interact
+    assert f"(S1) sum to {s1:.2f} and the total indices (ST) to {st:.2f}" in summary
+    assert "add up to 100%" not in summary
+    x3 = table.set_index("parameter").loc["x3"]
+    assert x3.S1 - x3.S1_conf <= 0  # x3 acts only with x1
+    assert "S1 indistinguishable from 0" in summary and "`x3`" in summary
+    assert "alone 0%" not in summary
+
+
+def test_unconverged_indices_are_flagged_with_a_sample_size(tmp_path: Path) -> None:
+    out = sweep(tmp_path, ISHIGAMI.replace("samples = 2048", "samples = 16")
+                .replace("replicates = 2", "replicates = 1"), workers=1)
+    analyze(out, resamples=50)
+    summary = (out / "analysis" / "summary.md").read_text()
+    line = next(x for x in summary.splitlines() if "have not converged" in x)
+    suggested = int(line.split("`samples = ")[1].split("`")[0])
+    assert suggested >= 32 and suggested & (suggested - 1) == 0  # at least twice, power of 2
+
+
+def test_half_and_full_samples_agree_on_a_large_sweep(tmp_path: Path) -> None:
+    from sim.analysis import convergence, replicate_means
+
+    out = sweep(tmp_path, ISHIGAMI.replace("replicates = 2", "replicates = 1"))
+    s = load_sweep(out)
+    y, _ = replicate_means(s, s.runs["y"])
+    check = convergence(s.design, y, resamples=50)
+    assert check["half"] == 1024 and check["samples"] == 2048
+    assert check["max_change"] < 0.1 and check["ranking_changed"] is False
+
+
+def test_no_trend_is_reported_inside_the_intervals() -> None:
+    from types import SimpleNamespace
+
+    from sim.analysis import _Summary
+
+    def table(late_a: float, conf: float) -> pd.DataFrame:
+        rows = []
+        for month, a in ((6, 0.30), (12, late_a)):
+            for name, st in (("a", a), ("b", 0.2)):
+                rows.append({"month": month, "parameter": name, "S1": st, "S1_conf": conf,
+                             "ST": st, "ST_conf": conf, "p_pilot": 0.5,
+                             "noise_in_means": 0.05})
+        return pd.DataFrame(rows)
+
+    quiet = SimpleNamespace(body=[])
+    _Summary.by_month(quiet, table(0.35, 0.10), [])
+    text = "\n".join(quiet.body)
+    assert "gaining most weight" not in text and "no trend can be told from noise" in text
+    loud = SimpleNamespace(body=[])
+    _Summary.by_month(loud, table(0.70, 0.05), [])
+    assert "Gaining most weight over time: `a` (0.30 -> 0.70)" in "\n".join(loud.body)
+
+
+def test_lhs_gets_a_moment_independent_measure(tmp_path: Path) -> None:
+    out = sweep(tmp_path, """
+    name = "lhs"
+    model = "sim.examples:noisy_linear"
+    method = "lhs"
+    samples = 400
+    replicates = 2
+    seed = 5
+    outcomes = ["y"]
+    [parameters]
+    x1 = [0.0, 1.0]
+    x2 = [0.0, 1.0]
+    dud = [0.0, 1.0]
+    """, workers=1)
+    analyze(out, resamples=50)
+    delta = pd.read_csv(out / "analysis" / "delta_y.csv").set_index("parameter")
+    assert delta.loc["x2", "delta"] > delta.loc["x1", "delta"] > delta.loc["dud", "delta"]
+    summary = (out / "analysis" / "summary.md").read_text()
+    assert "moment-independent delta" in summary
+
+
+def test_library_warnings_are_captured() -> None:
+    from sim.analysis import _captured
+
+    seen: list[str] = []
+    with warnings.catch_warnings(record=True) as leaked:
+        warnings.simplefilter("always")
+        assert _captured(lambda: warnings.warn("convergence is poor", stacklevel=1) or 3, seen) == 3
+        _captured(lambda: warnings.warn("convergence is poor", stacklevel=1), seen)
+    assert leaked == [] and seen == ["UserWarning: convergence is poor"]
+
+
+def test_prim_outcome_threshold_and_figure_formats(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from sim.cli import main
+
+    out = sweep(tmp_path, TOY.replace("samples = 256", "samples = 32")
+                .replace("replicates = 40", "replicates = 4"), workers=1)
+    assert main(["analyze", str(out), "--resamples", "20", "--quiet", "--format", "png,svg",
+                 "--prim-outcome", "pilot", "--prim-threshold", "0.5", "--prim-above"]) == 0
+    summary = (out / "analysis" / "summary.md").read_text()
+    assert "Cases of interest: runs with P(pilot) above 0.5" in summary
+    assert (out / "analysis" / "prim_stall_tradeoff.svg").exists()
+    assert (out / "analysis" / "sobol_pilot.svg").exists()
+    proc = subprocess.run([sys.executable, "-m", "sim", "analyze", str(out),
+                           "--prim-outcome", "nonsense"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "unknown outcome 'nonsense'" in proc.stderr

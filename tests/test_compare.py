@@ -1,5 +1,8 @@
 """icsim compare: common random numbers, outputs, intervals, determinism, bad input."""
 
+import math
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,11 +10,19 @@ from conftest import assert_refused
 
 import sim
 from sim.cli import main
-from sim.compare import compare, pilot_survival, wilson
+from sim.compare import (
+    compare,
+    kaplan_meier,
+    paired_differences,
+    pilot_survival,
+    replicates_needed,
+    wilson,
+)
 
 COLUMNS = ["scenario", "runs", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_integrated",
            "p_integrated_lo", "p_integrated_hi", "p_stalled", "p_collapsed",
-           "median_pilot_month"]
+           "km_median_pilot_month", "km_median_lo", "km_median_hi",
+           "median_pilot_month_if_piloted"]
 
 
 def test_compare_writes_report_and_uses_common_random_numbers(tmp_path, capsys):
@@ -62,6 +73,199 @@ def test_wilson_and_survival():
     (["compare", "baseline", "--replicates", "0"], "--replicates"),
     (["compare", "baseline", "--months", "0"], "months"),
     (["compare", "baseline", "baseline"], "twice"),
+    (["compare", "baseline", "--set", "turnover_rate=2"], "turnover_rate"),
+    (["compare", "baseline", "--set", "nonsense=1"], "unknown parameter 'nonsense'"),
+    (["compare", "baseline", "--format", "png,gif"], "unknown figure format 'gif'"),
+    (["compare", "baseline", "missing.toml"], "missing.toml does not exist"),
 ])
 def test_compare_bad_input(tmp_path, argv, culprit):
     assert_refused(tmp_path, [*argv, "--out", str(tmp_path / "out")], culprit)
+
+
+def test_both_engines_give_the_same_comparison_and_bands():
+    fast = compare(["baseline", "austerity+toolkit"], replicates=40, seed=3, months=36,
+                   workers=1, progress=False, engine="fast")
+    mesa = compare(["baseline", "austerity+toolkit"], replicates=40, seed=3, months=36,
+                   workers=2, progress=False, engine="mesa")
+    pd.testing.assert_frame_equal(fast.runs, mesa.runs)
+    pd.testing.assert_frame_equal(fast.table, mesa.table)
+    for scenario, bands in fast.bands.items():
+        for key, band in bands.items():
+            np.testing.assert_array_equal(band, mesa.bands[scenario][key])
+            assert band.shape == (3, 37) and (band[0] <= band[1]).all() \
+                and (band[1] <= band[2]).all()
+    # the bands are the runs' quantiles to within one histogram bin
+    from sim.engine.fast import HIST_BINS
+    frames = [sim.timeseries_frame(sim.simulate("baseline", seed=int(s), months=36))
+              for s in fast.runs.loc[fast.runs.scenario == "baseline", "seed"]]
+    values = np.stack([f["dac_team_commitment"].to_numpy() for f in frames])
+    exact = np.quantile(values, 0.5, axis=0, method="inverted_cdf")
+    assert np.abs(fast.bands["baseline"]["team_commitment"][1] - exact).max() \
+        <= 1 / HIST_BINS + 1e-12
+
+
+# ------------------------------------------------------------------ one source for every number
+def _table_rows(text: str, heading: str) -> dict[str, dict[str, str]]:
+    """The Markdown table under ``heading`` as {scenario: {column: cell}}."""
+    block = text.split(heading, 1)[1].strip().splitlines()
+    header = [c.strip() for c in block[0].strip("|").split("|")]
+    rows = {}
+    for line in block[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = dict(zip(header, cells, strict=True))
+    return rows
+
+
+SENTENCE = re.compile(
+    r"^- \*\*(?P<name>[^*]+)\*\* reaches a pilot within (?P<months>\d+) months in "
+    r"(?P<p>\d+%) of runs \(95% CI (?P<ci>\d+%-\d+%)\); (?P<when>.*?); full integration in "
+    r"(?P<integ>\d+%), stalled in (?P<stalled>\d+%), collapsed in (?P<collapsed>\d+%)\.$")
+
+
+def test_every_sentence_of_comparison_md_matches_its_table(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert main(["compare", "baseline", "enabling_national", "austerity", "toolkit",
+                 "--replicates", "120", "--seed", "0", "--out", str(out)]) == 0
+    console = capsys.readouterr().out
+    text = (out / "comparison.md").read_text()
+    table = _table_rows(text, "## Outcomes")
+    csv = pd.read_csv(out / "comparison.csv").set_index("scenario")
+    sentences = [line for line in text.splitlines() if line.startswith("- **")
+                 and "reaches a pilot" in line]
+    assert len(sentences) == 4
+    for line in sentences:
+        m = SENTENCE.match(line)
+        assert m, line
+        row = table[m["name"]]
+        assert m["p"] == row["P(pilot)"] and m["ci"] == row["P(pilot) 95% CI"]
+        assert m["integ"] == row["P(integrated)"]
+        assert m["stalled"] == row["stalled"] and m["collapsed"] == row["collapsed"]
+        km = row["median months to pilot (KM)"]
+        if km == "not reached":
+            assert "median time to pilot is not reached" in m["when"]
+            assert csv.loc[m["name"], "p_pilot"] < 0.5
+        else:
+            assert f"median time to pilot {km} months" in m["when"]
+            assert f"95% CI {row['KM 95% CI']}" in m["when"]
+            assert float(km) == csv.loc[m["name"], "km_median_pilot_month"]
+        if row["median pilot month if piloted"] != "-":
+            assert f"median of month {row['median pilot month if piloted']}" in m["when"]
+        # the table's cells are the CSV's numbers rounded once
+        assert row["P(pilot)"] == f"{round(100 * csv.loc[m['name'], 'p_pilot'])}%"
+        # ... and the console prints the same strings
+        console_line = next(c for c in console.splitlines() if c.split()[:1] == [m["name"]])
+        for cell in (row["P(pilot)"], row["P(pilot) 95% CI"], row["stalled"], km.split()[0]):
+            assert cell in console_line
+    # the austerity median is not reached: fewer than half its runs pilot
+    assert table["austerity"]["median months to pilot (KM)"] == "not reached"
+    diffs = _table_rows(text, "## Paired differences from baseline")
+    assert list(diffs) == ["enabling_national", "austerity", "toolkit"]
+    for name, row in diffs.items():
+        shown = row["ΔP(pilot) [95% CI]"]
+        assert shown.startswith(f"{round(100 * csv.loc[name, 'd_p_pilot']):+.0f} pp")
+        resolved = csv.loc[name, "d_p_pilot_lo"] > 0 or csv.loc[name, "d_p_pilot_hi"] < 0
+        verdict = "P(pilot) distinguishable" if resolved else "P(pilot) not distinguishable"
+        assert f"- **{name}**: {verdict} from baseline's at 120 paired replicates " \
+            f"(ΔP(pilot) {shown})." in text
+    assert "paired replicates to be resolved" in text
+
+
+def test_kaplan_meier_median_and_band():
+    # 10 runs: pilots at months 5, 10, 10, 20, 30, five without a pilot by month 60
+    km = kaplan_meier(pd.Series([5, 10, 10, 20, 30] + [np.nan] * 5, dtype=float), 60)
+    assert km.median()[0] == 30  # S(30) = 0.5: the first month at or below one half
+    assert math.isnan(km.median()[2])  # the upper band never reaches one half
+    assert km.at_risk(0) == 10 and km.at_risk(11) == 7 and km.at_risk(60) == 5
+    assert (km.lower <= km.surviving + 1e-12).all() and (km.surviving <= km.upper + 1e-12).all()
+    none = kaplan_meier(pd.Series([np.nan] * 4), 60)
+    assert math.isnan(none.median()[0])
+
+
+def test_paired_differences_use_the_pairs():
+    # crafted runs: scenario b pilots in exactly the replicates where a does, plus two more
+    n = 50
+    a = ["pilot" if i % 2 else "stalled" for i in range(n)]
+    b = ["pilot" if i % 2 or i in (0, 2) else "stalled" for i in range(n)]
+    runs = pd.DataFrame({
+        "scenario": ["a"] * n + ["b"] * n, "replicate": list(range(n)) * 2,
+        "outcome": a + b,
+        "pilot_month": [20.0 if o == "pilot" else np.nan for o in a + b]})
+    d = paired_differences(runs, ["a", "b"], 60).iloc[0]
+    assert d.d_p_pilot == pytest.approx(2 / n)
+    # paired: the differences are 0 or 1, sd = sqrt(2/50 * 48/49); an unpaired interval
+    # would be about five times wider
+    assert d.d_p_pilot_sd == pytest.approx(np.std([1, 1] + [0] * 48, ddof=1))
+    assert d.d_p_pilot_hi - d.d_p_pilot_lo < 0.12
+    assert d.d_p_pilot_replicates_needed == replicates_needed(2 / n, d.d_p_pilot_sd)
+    assert replicates_needed(0.0, 0.3) != replicates_needed(0.0, 0.3)  # NaN: nothing to find
+    assert replicates_needed(0.1, 0.4) == 126  # ((1.96 + 0.8416) * 0.4 / 0.1) ** 2 = 125.6
+
+
+def test_set_applies_to_every_scenario(tmp_path):
+    out = tmp_path / "cmp"
+    assert main(["compare", "baseline", "toolkit", "--set", "turnover_rate=0.3",
+                 "--replicates", "8", "--quiet", "--out", str(out)]) == 0
+    runs = pd.read_parquet(out / "runs.parquet")
+    for scenario in ("baseline", "toolkit"):
+        row = runs[(runs.scenario == scenario) & (runs.replicate == 2)].iloc[0]
+        again = sim.run_project(scenario, seed=int(row.seed), turnover_rate=0.3)
+        assert again["outcome"] == row.outcome
+        assert again["turnover_events"] == row.turnover_events
+    assert "`turnover_rate = 0.3`" in (out / "comparison.md").read_text()
+
+
+def test_figure_formats(tmp_path):
+    out = tmp_path / "cmp"
+    assert main(["compare", "baseline", "--replicates", "5", "--quiet",
+                 "--format", "png,svg,pdf", "--out", str(out)]) == 0
+    for stem in ("outcomes", "dac_trajectories", "time_to_pilot"):
+        assert (out / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+        assert b"<svg" in (out / f"{stem}.svg").read_bytes()[:500]
+        assert (out / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_figures_show_bands_numbers_at_risk_and_one_panel_per_scenario():
+    from sim import plots
+
+    result = compare(["baseline", "austerity", "toolkit"], replicates=40, seed=1,
+                     progress=False)
+    fig = plots.time_to_pilot_figure(result.curves, result.months)
+    curves_ax, table_ax = fig.axes
+    assert len(curves_ax.collections) == 3  # one 95% band per scenario
+    shown = {t.get_text() for t in table_ax.texts}
+    for name, km in result.curves.items():
+        assert name in shown
+        assert str(km.at_risk(30)) in shown and str(km.at_risk(60)) in shown
+    fig = plots.dac_trajectories_figure(result.bands)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["baseline", "austerity", "toolkit"]
+    assert len(fig.axes) == 9  # 3 levels x 3 scenarios
+
+
+def test_a_posterior_gives_replicate_i_draw_i_in_every_scenario(tmp_path):
+    from sim.calibration import load_posterior
+    from sim.calibration.posterior import CASE_POSTERIOR
+
+    draws = load_posterior(CASE_POSTERIOR)
+    result = compare(["baseline", "stable_team"], replicates=12, seed=2, months=48,
+                     workers=1, progress=False, posterior=draws)
+    for scenario, extra in (("baseline", {}), ("stable_team", {"turnover_rate": 0.04,
+                                                               "host_change_rate": 0.2,
+                                                               "manager_turnover": 0.1})):
+        for replicate in (0, 5, 11):
+            row = result.runs[(result.runs.scenario == scenario)
+                              & (result.runs.replicate == replicate)].iloc[0]
+            values = {**draws.iloc[replicate].to_dict(), **extra}  # the scenario wins
+            values = {k: (int(v) if k in ("planned_months", "recognition_lag") else v)
+                      for k, v in values.items()}
+            again = sim.run_project("baseline", seed=int(row.seed), months=48, **values)
+            assert again["outcome"] == row.outcome
+            assert again["mean_engagement"] == pytest.approx(row.mean_engagement)
+    split = result.variance
+    assert set(split.scenario) == {"baseline", "stable_team"}
+    assert split.parametric_share.between(0, 1).all()
+    from sim.compare import markdown
+    assert "posterior draw *i*" in markdown(result)
+    assert "Parametric and run-to-run variance" in markdown(result)

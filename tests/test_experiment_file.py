@@ -6,6 +6,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import assert_refused
 
@@ -151,7 +152,8 @@ def test_shipped_experiment_files() -> None:
     assert set(sobol.names) == {p.name for p in principal()}
     assert {PARAMETERS[n].level for n in sobol.names} == {"system", "organisation", "team"}
     morris = load_experiment(ROOT / "experiments" / "morris_screening.toml")
-    assert morris.method == "morris" and set(morris.names) == set(PARAMETERS)
+    assert morris.method == "morris"
+    assert set(morris.names) == {p.name for p in PARAMETERS.values() if p.group == "lever"}
     grid = load_experiment(ROOT / "experiments" / "national_approach_grid.toml")
     assert grid.method == "grid"
     assert set(grid.names) == {"regulatory_alignment", "payment_integration", "incentives",
@@ -229,3 +231,110 @@ def test_icsim_sweep_refuses_bad_files_with_exit_2(tmp_path_factory: pytest.Temp
 
 def test_icsim_analyze_refuses_a_directory_without_a_sweep(tmp_path: Path) -> None:
     assert_refused(tmp_path, ["analyze", str(tmp_path)], "holds no sweep")
+
+
+def test_screening_all_lists_every_registry_entry_at_its_plausible_range() -> None:
+    exp = load_experiment(ROOT / "experiments" / "screening_all.toml")
+    assert exp.method == "morris"
+    assert set(exp.names) == {n for n, p in PARAMETERS.items() if p.level != "national"}
+    for lever in exp.levers:
+        p = PARAMETERS[lever.name]
+        if p.kind == "bool":
+            assert set(lever.values) == {False, True}
+        elif p.kind == "choice":
+            assert set(lever.values) == set(p.choices), p.name
+        else:
+            assert (lever.low, lever.high) == tuple(map(float, p.plausible_range)), p.name
+
+
+def test_structural_choices_are_swept_as_values() -> None:
+    exp = parse(PROJECT.replace("[parameters]", '[parameters]\nenablers_form = '
+                                '{ values = ["product", "mean"] }'))
+    assert "enablers_form" in exp.names
+    with pytest.raises(UsageError, match="structural choice"):
+        parse(PROJECT.replace("[parameters]", "[parameters]\nenablers_form = [0, 1]"))
+    with pytest.raises(UsageError, match="enablers_form"):
+        parse(PROJECT.replace("[parameters]", '[parameters]\nenablers_form = '
+                                '{ values = ["product", "sum"] }'))
+
+
+def test_the_national_views_assumptions_are_refused_for_one_project() -> None:
+    with pytest.raises(UsageError, match="national view"):
+        parse(PROJECT.replace("[parameters]", "[parameters]\nsite_vision_sd = [0.05, 0.15]"))
+    with pytest.raises(UsageError, match="national view"):
+        parse(PROJECT.replace("[parameters]", "[constants]\nnational_funded_share = 0.3\n"
+                                              "[parameters]"))
+
+
+def test_sobol_refuses_a_switch_morris_keeps_it(tmp_path):
+    from sim.errors import UsageError
+    from sim.experiment.spec import parse_experiment
+
+    text = ('name = "x"\nmethod = "sobol"\nsamples = 8\noutcomes = ["pilot"]\n'
+            "[parameters]\nsmall_tasks = { values = [false, true] }\n"
+            "turnover_rate = [0.05, 0.2]\n")
+    with pytest.raises(UsageError, match="'small_tasks' is true/false.*method = \"grid\""):
+        parse_experiment(text)
+    morris = text.replace('"sobol"', '"morris"')
+    assert parse_experiment(morris).levers[0].arrow_type == "bool"
+    grid = ('name = "x"\nmethod = "grid"\noutcomes = ["pilot"]\n'
+            "[parameters]\nsmall_tasks = { values = [false, true] }\n")
+    assert parse_experiment(grid).levers[0].arrow_type == "bool"
+
+
+def test_resume_compares_the_parsed_experiment_not_its_text():
+    from sim.experiment.spec import parse_experiment
+
+    text = ('name = "x"\nmethod = "sobol"\nsamples = 8\noutcomes = ["pilot"]\n'
+            "[parameters]\nturnover_rate = [0.05, 0.2]\n")
+    commented = "# a comment an analyst added\n" + text.replace(
+        "samples = 8", "samples = 8  # small on purpose")
+    assert parse_experiment(text).sha256 == parse_experiment(commented).sha256
+    changed = text.replace("[0.05, 0.2]", "[0.05, 0.3]")
+    assert parse_experiment(text).sha256 != parse_experiment(changed).sha256
+
+
+def test_parameters_may_carry_distributions():
+    from scipy import stats
+
+    from sim.errors import UsageError
+    from sim.experiment.design import make_design
+    from sim.experiment.spec import parse_experiment
+
+    text = """
+name = "d"
+model = "sim.examples:noisy_linear"
+method = "lhs"
+samples = 4000
+outcomes = ["y"]
+[parameters]
+x1 = { dist = "normal", mean = 0.5, sd = 0.1 }
+x2 = { dist = "triangular", low = 0.0, mode = 0.8, high = 1.0 }
+dud = { dist = "lognormal", median = 2.0, sigma = 0.5 }
+"""
+    design = make_design(parse_experiment(text, check_model=False))
+    cols = design.point_columns
+    assert cols["x1"].mean() == pytest.approx(0.5, abs=0.01)
+    assert cols["x1"].std() == pytest.approx(0.1, abs=0.01)
+    assert np.median(cols["dud"]) == pytest.approx(2.0, rel=0.05)
+    # triangular (0, 0.8, 1): mean (0 + 0.8 + 1) / 3
+    assert cols["x2"].mean() == pytest.approx(0.6, abs=0.01)
+    assert stats.kstest(cols["x2"], stats.triang(0.8, loc=0, scale=1).cdf).pvalue > 0.01
+    project = """
+name = "p"
+method = "sobol"
+samples = 8
+outcomes = ["pilot"]
+[parameters]
+turnover_rate = { dist = "truncnormal", low = 0.05, high = 0.3, mean = 0.11, sd = 0.05 }
+"""
+    lever = parse_experiment(project).levers[0]
+    assert lever.dist == "truncnormal" and 0.05 <= lever.to_value(0.001) < lever.to_value(0.9)
+    with pytest.raises(UsageError, match="outside the registry's"):
+        parse_experiment(project.replace(
+            '{ dist = "truncnormal", low = 0.05, high = 0.3, mean = 0.11, sd = 0.05 }',
+            '{ dist = "normal", mean = 0.1, sd = 0.3 }'))
+    with pytest.raises(UsageError, match="dist must be one of normal"):
+        parse_experiment(project.replace('"truncnormal"', '"cauchy"'))
+    with pytest.raises(UsageError, match="takes numbers low, high, mean, sd"):
+        parse_experiment(project.replace(", sd = 0.05", ""))

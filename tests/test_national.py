@@ -1,5 +1,8 @@
 """icsim national: many local projects under one national policy and budget."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -74,7 +77,7 @@ def test_the_country_and_the_allocation():
 @pytest.mark.parametrize("argv, culprit", [
     (["--budget", "-1"], "--budget"),
     (["--funding-rule", "lottery"], "known rules: none, competitive"),
-    (["--approach", "utopia"], "known approaches: baseline"),
+    (["--approach", "utopia"], "known scenarios: baseline"),
     (["--sites", "0"], "--sites"),
     (["--replicates", "0"], "--replicates"),
 ])
@@ -96,3 +99,128 @@ def test_an_interrupted_national_run_resumes_to_the_same_result(tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(full / "sites.parquet"),
                                   pd.read_parquet(cut / "sites.parquet"))
     assert main([*argv[:2], "71", *argv[3:], "--resume", "--out", str(cut)]) == 2
+
+
+def test_both_engines_give_the_same_national_view(tmp_path):
+    from sim.cli import main
+
+    for engine in ("fast", "mesa"):
+        assert main(["national", "--sites", "30", "--replicates", "3", "--funding-rule",
+                     "competitive,none", "--engine", engine, "--quiet",
+                     "--out", str(tmp_path / engine)]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "fast" / "sites.parquet"),
+                                  pd.read_parquet(tmp_path / "mesa" / "sites.parquet"))
+    assert (tmp_path / "fast" / "rules.csv").read_text() == \
+        (tmp_path / "mesa" / "rules.csv").read_text()
+
+
+def test_rules_in_the_order_given_all_compared_and_explained(tmp_path):
+    out = tmp_path / "nat"
+    order = ["universal_small", "none", "targeted", "competitive"]
+    assert main(["national", "--sites", "30", "--replicates", "4", "--funding-rule",
+                 ",".join(order), "--quiet", "--format", "png,svg", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "rules.csv")
+    assert list(table.rule) == order
+    assert list(dict.fromkeys(pd.read_parquet(out / "sites.parquet").rule)) == order
+    assert list(dict.fromkeys(pd.read_csv(out / "national.csv").rule)) == order
+    text = (out / "summary.md").read_text()
+    rows = [line.split("|")[1].strip() for line in text.splitlines()
+            if line.startswith("| ") and not line.startswith("| rule")]
+    assert rows == order
+    for rule in order[1:]:  # every rule against the first, with a paired interval
+        row = table.set_index("rule").loc[rule]
+        assert row.d_p_pilot_lo <= row.d_p_pilot <= row.d_p_pilot_hi
+        assert f"under **{rule}** (" in text and "against **universal_small**" in text
+    first = table.set_index("rule")
+    paired = (first.loc["none", "p_pilot"] - first.loc["universal_small", "p_pilot"])
+    assert first.loc["none", "d_p_pilot"] == pytest.approx(paired)
+    # the funding dependence, the budget in pilot-cost units, and what the intervals mean
+    assert "funding_round_rate` is 0" in text and "no national money" in text
+    assert "6.6 full-pilot costs" in text  # 0.22 x 30
+    assert "held fixed" in text and "Another `--seed` draws another country" in text
+    # intervals for funded and unfunded sites, in the table and the figure's data
+    competitive = first.loc["competitive"]
+    assert competitive.p_pilot_unfunded_lo <= competitive.p_pilot_unfunded \
+        <= competitive.p_pilot_unfunded_hi
+    assert b"<svg" in (out / "funded_gap.svg").read_bytes()[:500]
+
+
+def test_a_rerun_with_changed_arguments_names_the_argument(tmp_path):
+    out = tmp_path / "nat"
+    argv = ["national", "--sites", "12", "--replicates", "2", "--quiet"]
+    assert main([*argv, "--funding-rule", "competitive", "--out", str(out)]) == 0
+    before = sorted(p.name for p in out.rglob("*"))
+    proc = subprocess.run([sys.executable, "-m", "sim", *argv, "--funding-rule",
+                           "competitive,none", "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    line = proc.stderr.strip()
+    assert "--funding-rule was competitive, now competitive,none" in line
+    assert f"--out {out}_2" in line and "experiment file" not in line
+    proc = subprocess.run([sys.executable, "-m", "sim", *argv, "--funding-rule",
+                           "competitive", "--approach", "toolkit", "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "--approach was baseline, now toolkit" in proc.stderr
+    assert sorted(p.name for p in out.rglob("*")) == before
+    # the same arguments again are fine
+    assert main([*argv, "--funding-rule", "competitive", "--resume", "--out", str(out)]) == 0
+
+
+def test_approach_takes_toolkit_compositions_and_scenario_files(tmp_path):
+    from pathlib import Path
+
+    import sim
+    from sim.scenarios import load_scenario_file
+
+    waves = Path(__file__).resolve().parents[1] / "scenarios" / "case_waves.toml"
+    for approach in ("toolkit", "enabling_national+toolkit", str(waves)):
+        spec = national.check(sites=5, approach=approach, replicates=1)
+        params = {"sites": 5, "national_seed": 0, "site": 2, "repeat": 0, "rule": "none",
+                  "budget": 0.0, "approach": spec.approach, "months": 60,
+                  "approach_values": spec.approach_values,
+                  "approach_schedule": spec.approach_schedule}
+        fast = national._site_run_batch([params], [0])[0]
+        slow = national.site_run(params, 0)
+        assert fast == pytest.approx(slow, nan_ok=True)
+    # the file's schedule reaches the sites' runs
+    spec = national.check(sites=5, approach=str(waves))
+    assert spec.approach == "case_waves" and "24" in spec.approach_schedule
+    site = national.draw_sites(5, 0).iloc[2]
+    values = {name: site[name].item() for name in national.SITE_CONDITIONS}
+    expected = sim.run_project("baseline", seed=national.run_seed(0, 2, 0),
+                               schedule=load_scenario_file(waves).schedule_list(),
+                               **{**values, "funding_round_rate": 0.0, "initial_funding": 0.0})
+    got = national.site_run({"sites": 5, "national_seed": 0, "site": 2, "repeat": 0,
+                             "rule": "none", "budget": 0.0, "approach": spec.approach,
+                             "months": 60, "approach_values": spec.approach_values,
+                             "approach_schedule": spec.approach_schedule}, 0)
+    assert got["pilot"] == float(expected["outcome"] in ("pilot", "integrated"))
+    assert got["funding_received"] == pytest.approx(expected["funding_received"])
+
+
+def test_a_posterior_gives_every_site_of_replicate_r_draw_r(tmp_path):
+    from sim.calibration import load_posterior
+    from sim.calibration.posterior import CASE_POSTERIOR
+    from sim.experiment.design import run_seed
+    from sim.model import run_project
+
+    out = tmp_path / "post"
+    assert main(["national", "--sites", "12", "--replicates", "3", "--quiet",
+                 "--posterior", str(CASE_POSTERIOR), "--out", str(out)]) == 0
+    sites = pd.read_parquet(out / "sites.parquet")
+    draws = load_posterior(CASE_POSTERIOR)
+    country = national.draw_sites(12, 0)
+    row = sites[(sites.replicate == 2) & (sites.site == 5)].iloc[0]
+    values = {**draws.iloc[2].to_dict(),
+              **{k: country.iloc[5][k].item() for k in national.SITE_CONDITIONS},
+              "funding_round_rate": 0.0, "initial_funding": float(row.funding_received)}
+    values = {k: int(v) if k in ("planned_months", "recognition_lag") else v
+              for k, v in values.items()}
+    summary = run_project("baseline", seed=run_seed(0, 5, 2), months=60, **values)
+    assert summary["outcome"] == row.outcome
+    # another posterior into the same directory names the changed argument
+    other = tmp_path / "other.parquet"
+    draws.iloc[::-1].to_parquet(other)
+    proc_code = main(["national", "--sites", "12", "--replicates", "3", "--quiet",
+                      "--posterior", str(other), "--out", str(out)])
+    assert proc_code == 2

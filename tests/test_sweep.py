@@ -328,3 +328,80 @@ def test_project_model_sweep_derives_outcomes_from_run_project(tmp_path: Path) -
         assert row.stalled == float(summary["outcome"] == "stalled")
         assert row.mean_engagement == pytest.approx(summary["mean_engagement"])
         assert row.turnover_events == summary["turnover_events"]
+
+
+# -------------------------------------------------------------------------- engines
+PROJECT_LHS = """
+name = "engines"
+method = "lhs"
+samples = 24
+replicates = 4
+seed = 7
+months = 48
+runs_per_part = 32
+outcomes = ["pilot", "time_to_pilot", "integrated", "collapsed", "mean_engagement"]
+[parameters]
+turnover_rate = [0.0, 0.4]
+reopen = [0.05, 0.3]
+enablers_form = { values = ["product", "mean"] }
+team_size = [8, 30]
+"""
+
+
+def test_fast_and_mesa_engines_write_identical_parts_on_any_worker_count_and_dask(
+        tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    exp = write(tmp_path, PROJECT_LHS)
+    assert load_experiment(exp).engine == "fast"  # the default
+    fast1 = run_sweep(exp, tmp_path / "fast1", workers=1, progress=False)
+    fast2 = run_sweep(exp, tmp_path / "fast2", workers=2, progress=False, runs_per_task=5)
+    mesa = run_sweep(exp, tmp_path / "mesa", workers=2, progress=False, engine="mesa")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        dask = run_sweep(exp, tmp_path / "dask", scheduler=cluster.scheduler_address,
+                         progress=False)
+    reference = runs(fast1.out)
+    assert len(reference) == 96 and (reference.status == "ok").all()
+    for other in (fast2, mesa, dask):
+        pd.testing.assert_frame_equal(runs(other.out), reference)
+        for part in sorted((fast1.out / "runs").iterdir()):
+            assert part.read_bytes() == (other.out / "runs" / part.name).read_bytes()
+
+
+def test_an_unknown_engine_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="engine must be one of fast, mesa"):
+        load_experiment(write(tmp_path, PROJECT_LHS.replace(
+            "months = 48", 'months = 48\nengine = "turbo"')))
+    with pytest.raises(UsageError, match="--engine"):
+        run_sweep(write(tmp_path, PROJECT_LHS, "b.toml"), tmp_path / "x", engine="turbo",
+                  progress=False)
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_posterior_is_the_base_point_replicate_r_takes_draw_r(tmp_path: Path) -> None:
+    from sim.calibration import load_posterior
+    from sim.calibration.posterior import CASE_POSTERIOR
+    from sim.model import run_project
+
+    exp = write(tmp_path, PROJECT_LHS.replace("samples = 24", "samples = 4"))
+    report = run_sweep(exp, tmp_path / "post", workers=1, progress=False,
+                       posterior=CASE_POSTERIOR)
+    draws = load_posterior(CASE_POSTERIOR)
+    df = runs(report.out)
+    for row in df.iloc[[0, 5, 15]].itertuples():
+        values = {**draws.iloc[row.replicate].to_dict(), "turnover_rate": row.turnover_rate,
+                  "reopen": row.reopen, "enablers_form": row.enablers_form,
+                  "team_size": int(row.team_size)}
+        values = {k: int(v) if k in ("planned_months", "recognition_lag") else v
+                  for k, v in values.items()}
+        summary = run_project(seed=int(row.seed), months=48, **values)
+        assert row.mean_engagement == pytest.approx(summary["mean_engagement"])
+    other = tmp_path / "other.parquet"
+    draws.iloc[::-1].to_parquet(other)
+    with pytest.raises(UsageError, match="different experiment"):
+        run_sweep(exp, tmp_path / "post", workers=1, progress=False, resume=True,
+                  posterior=other)
+    with pytest.raises(UsageError, match="project's model only"):
+        run_sweep(write(tmp_path, LINEAR, "lin.toml"), tmp_path / "lin", progress=False,
+                  posterior=CASE_POSTERIOR)

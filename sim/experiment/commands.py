@@ -46,6 +46,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                        help="complete the interrupted sweep in DIR (refused if the "
                             "experiment file changed)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument("--posterior", metavar="DIR_OR_FILE", default=None,
+                       help="a calibration's posterior as the base point: replicate r "
+                            "uses draw r, the swept values override it")
+    sweep.add_argument("--engine", choices=("fast", "mesa"), default=None,
+                       help="the project's engine (default: the experiment file's "
+                            "'engine', itself 'fast'); both give the same runs")
     sweep.set_defaults(handler=sweep_command)
 
     analyze = subparsers.add_parser(
@@ -58,6 +64,17 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     analyze.add_argument("--resamples", metavar="N", type=_positive_int, default=1000,
                          help="bootstrap resamples for the confidence intervals "
                               "(default 1000)")
+    analyze.add_argument("--format", default="png", metavar="FMT[,FMT]",
+                         help="figure formats: png, svg, pdf, comma-separated (default png)")
+    analyze.add_argument("--prim-outcome", default=None, metavar="OUTCOME",
+                         help="PRIM's outcome: a stored outcome column (default: stalled, "
+                              "i.e. no pilot by the horizon)")
+    analyze.add_argument("--prim-threshold", type=float, default=None, metavar="T",
+                         help="with --prim-outcome: runs with the outcome below T are the "
+                              "cases of interest (above T with --prim-above; default 0.5)")
+    analyze.add_argument("--prim-above", action="store_true",
+                         help="cases of interest are runs with the outcome above the threshold")
+    analyze.add_argument("--quiet", action="store_true", help="print nothing on success")
     analyze.set_defaults(handler=analyze_command)
 
 
@@ -70,7 +87,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     try:
         report = run_sweep(experiment, args.out, workers=args.workers,
                            scheduler=args.scheduler, resume=args.resume,
-                           progress=not args.quiet)
+                           progress=not args.quiet, engine=args.engine,
+                           posterior=args.posterior)
     except KeyboardInterrupt:
         out = args.out or Path("results") / experiment.name
         print(f"icsim: interrupted; finished parts are kept -- complete the sweep with: "
@@ -89,11 +107,19 @@ def sweep_command(args: argparse.Namespace) -> int:
 def analyze_command(args: argparse.Namespace) -> int:
     """``icsim analyze DIR``."""
     from sim.analysis import analyze
+    from sim.cli import figure_formats
 
+    formats = figure_formats(args.format)
     root = Path(args.dir)
     if not root.is_dir():
         raise UsageError(f"no sweep directory at {root}")
-    result = analyze(root, resamples=args.resamples)
-    print(f"analysis of {result.name}: {len(result.files)} files in {result.out}")
-    print(f"read {result.out / 'summary.md'}")
+    if args.prim_outcome is None and (args.prim_threshold is not None or args.prim_above):
+        raise UsageError("--prim-threshold and --prim-above need --prim-outcome")
+    result = analyze(root, resamples=args.resamples, formats=formats,
+                     prim_outcome=args.prim_outcome,
+                     prim_threshold=0.5 if args.prim_threshold is None else args.prim_threshold,
+                     prim_above=args.prim_above)
+    if not args.quiet:
+        print(f"analysis of {result.name}: {len(result.files)} files in {result.out}")
+        print(f"read {result.out / 'summary.md'}")
     return 0

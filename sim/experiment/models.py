@@ -4,9 +4,13 @@ This module runs inside the workers. It knows the model only through its contrac
 
 * the project's model: ``sim.model.run_project(scenario=..., seed=..., months=..., **params)``
   returns a summary dict; the numeric outcomes are derived from it here
-  (:func:`project_outcomes`);
+  (:func:`project_outcomes`). With ``engine = "fast"`` (the default) a batch runs in one
+  call of the fast engine (``sim.engine.fast.run_many``), which gives the same result run
+  for run;
 * a plug-in ``"module:function"``: ``function(params: dict, seed: int)`` returns a dict of
-  numeric outcomes.
+  numeric outcomes. A plug-in may also carry a vectorised form as the attribute
+  ``function.batch(params_list, seeds) -> list[dict]``, which the ``fast`` engine uses for
+  a whole batch (``sim.national.site_run`` does: it runs the sites in the fast engine).
 
 A run that raises, or returns a missing or non-numeric outcome, is recorded as failed with
 its error text; it never stops the batch.
@@ -36,6 +40,11 @@ class ModelCall:
     scenario: str = "baseline"
     months: int = 60
     constants: Mapping[str, Any] = field(default_factory=dict)
+    engine: str = "fast"  # the project's model: "fast" or "mesa" (same results run for run)
+
+
+#: The project's engines: the fast engine and the Mesa (reference) engine.
+ENGINES = ("fast", "mesa")
 
 
 @dataclass(frozen=True)
@@ -149,7 +158,11 @@ def _plugin_outcomes(result: Any, names: Sequence[str]) -> list[float]:
 
 def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
     """Run every run of ``batch``; exceptions are caught per run and recorded."""
+    if call.model == PROJECT_MODEL and call.engine == "fast":
+        return _run_fast(call, batch)
     func = _function(call.model)
+    if call.engine == "fast" and hasattr(func, "batch"):
+        return _run_plugin_batch(func.batch, call, batch)
     n, k = len(batch.seeds), len(call.outcomes)
     values = np.full((n, k), np.nan)
     ok = np.zeros(n, dtype=bool)
@@ -168,4 +181,97 @@ def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
             continue
         values[i] = row
         ok[i] = True
+    return BatchResult(batch.chunk, batch.first, ok, errors, values)
+
+
+_BASES: dict[tuple[Any, ...], Any] = {}
+
+
+def _base_values(scenario: str, constants: Mapping[str, Any]) -> dict[str, Any]:
+    """The scenario's values with the experiment's constants, validated once per batch
+    key (not once per run)."""
+    key = (scenario, tuple(sorted(constants.items())))
+    base = _BASES.get(key)
+    if base is None:
+        from sim.scenarios import parameters_for
+
+        base = _BASES[key] = parameters_for(scenario, constants)
+    return base
+
+
+def frame_outcomes(frame: Any, months: int, names: Sequence[str]) -> np.ndarray:
+    """The named numeric outcomes of fast-engine summaries (a DataFrame), as
+    :func:`project_outcomes` derives them from one summary: runs x outcomes."""
+    outcome = frame["outcome"].to_numpy()
+    pilot_month = frame["pilot_month"].to_numpy(dtype=float, na_value=np.nan)
+    out = np.empty((len(frame), len(names)))
+    for j, name in enumerate(names):
+        if name == "pilot":
+            out[:, j] = np.isin(outcome, list(_PILOT_OUTCOMES))
+        elif name in ("integrated", "collapsed", "stalled"):
+            out[:, j] = outcome == name
+        elif name == "pilot_month":
+            out[:, j] = pilot_month
+        elif name == "time_to_pilot":
+            out[:, j] = np.where(np.isnan(pilot_month), float(months), pilot_month)
+        elif name in frame.columns:
+            out[:, j] = frame[name].to_numpy(dtype=float, na_value=np.nan)
+        else:
+            raise KeyError(f"outcome '{name}' missing from the run summary")
+    return out
+
+
+def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
+    """A batch of the project's model in one call of the fast engine."""
+    from sim.engine.fast import run_many
+    from sim.engine.layout import pack_many
+    from sim.parameters import validate
+
+    n, k = len(batch.seeds), len(call.outcomes)
+    values = np.full((n, k), np.nan)
+    ok = np.zeros(n, dtype=bool)
+    errors: list[str | None] = [None] * n
+    rows: list[dict[str, Any]] = []
+    index: list[int] = []
+    try:
+        base = _base_values(call.scenario, call.constants)
+    except Exception as exc:  # noqa: BLE001 - recorded for every run of the batch
+        return BatchResult(batch.chunk, batch.first, ok,
+                           [f"{type(exc).__name__}: {exc}"[:2000]] * n, values)
+    for i, params in enumerate(batch.params):
+        try:
+            rows.append({**base, **validate(params)})
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, none stops
+            errors[i] = f"{type(exc).__name__}: {exc}"[:2000]
+            continue
+        index.append(i)
+    if index:
+        try:
+            frame = run_many(pack_many(rows), [int(batch.seeds[i]) for i in index],
+                             call.months)
+            values[index] = frame_outcomes(frame, call.months, call.outcomes)
+            ok[index] = True
+        except Exception as exc:  # noqa: BLE001 - recorded for every run of the batch
+            for i in index:
+                errors[i] = f"{type(exc).__name__}: {exc}"[:2000]
+    return BatchResult(batch.chunk, batch.first, ok, errors, values)
+
+
+def _run_plugin_batch(batch_func: Callable[..., Any], call: ModelCall,
+                      batch: Batch) -> BatchResult:
+    """A batch of a plug-in through its vectorised ``batch`` form; if the batch raises,
+    each run is tried alone through the scalar form, so one bad run costs one run."""
+    n, k = len(batch.seeds), len(call.outcomes)
+    values = np.full((n, k), np.nan)
+    ok = np.zeros(n, dtype=bool)
+    errors: list[str | None] = [None] * n
+    params = [{**call.constants, **p} for p in batch.params]
+    try:
+        results = batch_func(params, [int(s) for s in batch.seeds])
+        rows = [_plugin_outcomes(r, call.outcomes) for r in results]
+    except Exception:  # noqa: BLE001 - fall back to one run at a time
+        return run_batch(ModelCall(call.model, call.outcomes, call.scenario, call.months,
+                                   call.constants, engine="mesa"), batch)
+    values[:] = rows
+    ok[:] = True
     return BatchResult(batch.chunk, batch.first, ok, errors, values)

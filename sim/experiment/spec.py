@@ -10,6 +10,8 @@ An experiment file declares what to sweep and how::
     replicates = 8
     seed = 1
     months = 60                  # the horizon (the project's model only)
+    engine = "fast"              # fast (default) | mesa: same results run for run; for a
+                                 # plug-in, fast uses its vectorised form where it has one
     outcomes = ["pilot", "time_to_pilot"]
 
     [parameters]
@@ -38,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UsageError
-from sim.experiment.models import PROJECT_MODEL
+from sim.experiment.models import ENGINES, PROJECT_MODEL
 from sim.parameters import PARAMETERS, unknown_message
 
 METHODS = ("sobol", "morris", "lhs", "grid")
@@ -48,7 +50,7 @@ DERIVED_OUTCOMES = ("pilot", "integrated", "collapsed", "stalled", "pilot_month"
 DEFAULT_OUTCOMES = ("pilot", "time_to_pilot", "integrated", "collapsed")
 ALLOWED_KEYS = ("name", "description", "model", "scenario", "method", "samples",
                 "second_order", "levels", "replicates", "seed", "months", "outcomes",
-                "runs_per_part", "parameters", "constants")
+                "runs_per_part", "engine", "parameters", "constants")
 DEFAULT_RUNS_PER_PART = 256
 #: The runner's own columns in every results part.
 RESULT_COLUMNS = ("point", "replicate", "seed", "status", "error")
@@ -69,10 +71,35 @@ class Lever:
     low: float = 0.0
     high: float = 0.0
     values: tuple[Scalar, ...] = ()
+    #: A distribution instead of a uniform range: one of DISTRIBUTIONS, with its
+    #: parameters in DISTRIBUTIONS' order. Designs sample its quantile in [0, 1].
+    dist: str = ""
+    dist_params: tuple[float, ...] = ()
+
+    def ppf(self, q: float) -> float:
+        """The value at quantile ``q`` of this lever's distribution, within [low, high]."""
+        from scipy import stats
+
+        q = min(max(q, 1e-9), 1 - 1e-9)
+        p = self.dist_params
+        if self.dist == "normal":
+            value = stats.norm.ppf(q, loc=p[0], scale=p[1])
+        elif self.dist == "truncnormal":
+            lo, hi, mean, sd = p
+            value = stats.truncnorm.ppf(q, (lo - mean) / sd, (hi - mean) / sd, loc=mean,
+                                        scale=sd)
+        elif self.dist == "triangular":
+            lo, mode, hi = p
+            value = stats.triang.ppf(q, (mode - lo) / (hi - lo), loc=lo, scale=hi - lo)
+        else:  # lognormal: median and sigma of the log
+            value = p[0] * math.exp(stats.norm.ppf(q) * p[1])
+        return float(min(max(value, self.low), self.high))
 
     @property
     def sample_bounds(self) -> tuple[float, float]:
         """The interval the continuous designs sample in (mapped by :meth:`to_value`)."""
+        if self.dist:
+            return (0.0, 1.0)
         if self.kind == "float":
             return (self.low, self.high)
         if self.kind == "int":
@@ -81,6 +108,8 @@ class Lever:
 
     def to_value(self, x: float) -> Scalar:
         """Map a design coordinate to the value passed to the model."""
+        if self.dist:
+            return self.ppf(float(x))
         if self.kind == "float":
             return float(x)
         if self.kind == "int":
@@ -90,6 +119,8 @@ class Lever:
 
     def grid_values(self, levels: int) -> tuple[Scalar, ...]:
         """The levels of this lever in a full-factorial grid."""
+        if self.dist:  # the mid-quantiles of equal-probability bins
+            return tuple(self.ppf((i + 0.5) / levels) for i in range(levels))
         if self.kind == "values":
             return self.values
         if self.kind == "int":
@@ -139,11 +170,30 @@ class Experiment:
     description: str = ""
     text: str = ""
     source: str = "<string>"
+    engine: str = "fast"  # the project's model: "fast" or "mesa"
+    posterior_sha256: str = ""  # set by run_sweep(posterior=...): the draws' file hash
 
     @property
     def sha256(self) -> str:
-        """The hash of the experiment file's text: a resumed sweep must match it."""
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        """The hash of the parsed experiment (everything that shapes the runs, not the
+        file's text): a resumed sweep must match it, and a comment, a description or the
+        order of the keys does not change it."""
+        import json
+
+        content = {
+            "name": self.name, "model": self.model, "method": self.method,
+            "samples": self.samples, "replicates": self.replicates, "seed": self.seed,
+            "outcomes": list(self.outcomes), "scenario": self.scenario, "months": self.months,
+            "second_order": self.second_order, "levels": self.levels,
+            "runs_per_part": self.runs_per_part, "engine": self.engine,
+            "levers": [[lv.name, lv.kind, lv.low, lv.high, list(lv.values), lv.dist,
+                        list(lv.dist_params)] for lv in self.levers],
+            "constants": sorted([k, v] for k, v in self.constants.items()),
+        }
+        if self.posterior_sha256:  # a sweep over a posterior is another sweep
+            content["posterior"] = self.posterior_sha256
+        return hashlib.sha256(json.dumps(content, sort_keys=True, default=str)
+                              .encode("utf-8")).hexdigest()
 
     @property
     def is_project_model(self) -> bool:
@@ -228,12 +278,22 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
     scenario = _string(data, "scenario", err, default="baseline")
     if project:
         _check_scenario(scenario, err)
+    engine = _string(data, "engine", err, default="fast")
+    if engine not in ENGINES:
+        err(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
 
     raw_params = data.get("parameters")
     if not isinstance(raw_params, dict) or not raw_params:
         err("[parameters] must be a table naming at least one parameter, e.g. "
             "x = [0.0, 1.0] or x = { values = [1, 2] }")
     levers = tuple(_lever(n, spec, project, err) for n, spec in raw_params.items())
+    if method == "sobol":  # Morris keeps switches; its summary says how to read them
+        for lever in levers:
+            if lever.arrow_type == "bool":
+                err(f"parameter '{lever.name}' is true/false: Sobol indices assume a "
+                    f"continuous range, so a switch is refused here; compare its two values "
+                    f"with method = \"grid\" or \"morris\", or run one sobol sweep per "
+                    f"value with '{lever.name}' in [constants]")
     taken = [n for n in raw_params if n in RESULT_COLUMNS]
     if taken:
         err(f"parameter name '{taken[0]}' clashes with a column of the results "
@@ -270,7 +330,7 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
         name=name, model=model, method=method, samples=samples, replicates=replicates,
         seed=seed, outcomes=outcomes, levers=levers, constants=constants, scenario=scenario,
         months=months, second_order=second_order, levels=levels, runs_per_part=runs_per_part,
-        description=description, text=text, source=source)
+        description=description, text=text, source=source, engine=engine)
     if check_model:
         _check_model(experiment, err)
     return experiment
@@ -332,11 +392,70 @@ def _is_number(value: Any) -> bool:
         value)
 
 
+#: Distributions a lever may have, with their parameters in order (SALib supports the
+#: same four: norm, truncnorm, triang, lognorm). Normal and log-normal are cut at the
+#: registry bounds for the project's levers, and refused if more than 1% lies outside.
+DISTRIBUTIONS = {"normal": ("mean", "sd"), "truncnormal": ("low", "high", "mean", "sd"),
+                 "triangular": ("low", "mode", "high"), "lognormal": ("median", "sigma")}
+
+
+def _distribution(name: str, spec: Mapping[str, Any], param: Any, err: _Errors) -> Lever:
+    dist = spec.get("dist")
+    if dist not in DISTRIBUTIONS:
+        err(f"parameter '{name}': dist must be one of {', '.join(DISTRIBUTIONS)}; got {dist!r}")
+    keys = DISTRIBUTIONS[dist]
+    given = set(spec) - {"dist"}
+    if given != set(keys) or not all(_is_number(spec[k]) for k in keys):
+        err(f"parameter '{name}': dist = \"{dist}\" takes numbers "
+            f"{', '.join(keys)}; got {spec!r}")
+    p = tuple(float(spec[k]) for k in keys)
+    from scipy import stats
+
+    bad = ((dist == "normal" and p[1] <= 0) or (dist == "lognormal" and (p[0] <= 0
+           or p[1] <= 0)) or (dist == "truncnormal" and (p[3] <= 0 or p[0] >= p[1]))
+           or (dist == "triangular" and not p[0] <= p[1] <= p[2] or
+               dist == "triangular" and p[0] >= p[2]))
+    if bad:
+        err(f"parameter '{name}': invalid {dist} parameters {spec!r} (sd, sigma and median "
+            "> 0; low < high; low <= mode <= high)")
+    if dist == "normal":
+        low, high = -math.inf, math.inf
+    elif dist == "lognormal":
+        low, high = 0.0, math.inf
+    else:
+        low, high = p[0], p[-1] if dist == "triangular" else p[1]
+    if param is not None:
+        if param.kind != "float":
+            err(f"parameter '{name}' is not a continuous number; a distribution needs one")
+        if dist in ("truncnormal", "triangular") and (low < param.low or high > param.high):
+            err(f"parameter '{name}': the {dist} range [{low:g}, {high:g}] lies outside the "
+                f"registry's [{param.low:g}, {param.high:g}]")
+        if dist == "normal":
+            outside = stats.norm.cdf(param.low, p[0], p[1]) + stats.norm.sf(param.high, p[0],
+                                                                             p[1])
+        elif dist == "lognormal":
+            z = [(math.log(b / p[0]) / p[1]) if b > 0 else -math.inf
+                 for b in (param.low, param.high)]
+            outside = stats.norm.cdf(z[0]) + stats.norm.sf(z[1])
+        else:
+            outside = 0.0
+        if outside > 0.01:
+            err(f"parameter '{name}': {outside:.0%} of the {dist} lies outside the registry's "
+                f"[{param.low:g}, {param.high:g}]; narrow it or use truncnormal")
+        low, high = max(low, param.low), min(high, param.high)
+    return Lever(name, "float", low=low, high=high, dist=dist, dist_params=p)
+
+
 def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
     """Validate one entry of ``[parameters]``."""
     param = PARAMETERS.get(name)
     if project and param is None:
         err(unknown_message(name))
+    if project and param.level == "national":
+        err(f"parameter '{name}' shapes the national view (icsim national), not one "
+            "project; the project's model does not read it")
+    if isinstance(spec, dict) and "dist" in spec:
+        return _distribution(name, spec, param if project else None, err)
     if isinstance(spec, dict):
         extra = [k for k in spec if k != "values"]
         if extra or "values" not in spec:
@@ -369,6 +488,10 @@ def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
         if param.kind == "bool":
             err(f"parameter '{name}' is a switch; sweep it as {name} = "
                 "{ values = [false, true] }")
+        if param.kind == "choice":
+            listed = ", ".join(f'"{c}"' for c in param.choices)
+            err(f"parameter '{name}' is a structural choice; sweep it as {name} = "
+                f"{{ values = [{listed}] }}")
         if low < param.low or high > param.high:
             err(f"parameter '{name}': bounds [{spec[0]}, {spec[1]}] lie outside the registry's "
                 f"[{param.low:g}, {param.high:g}]")
@@ -385,6 +508,9 @@ def _constant(name: str, value: Any, project: bool, err: _Errors) -> Scalar:
     if project:
         if name not in PARAMETERS:
             err(unknown_message(name))
+        if PARAMETERS[name].level == "national":
+            err(f"constant '{name}' shapes the national view (icsim national), not one "
+                "project; the project's model does not read it")
         try:
             return PARAMETERS[name].coerce(value)
         except ValueError as exc:

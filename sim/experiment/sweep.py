@@ -19,9 +19,10 @@ import numpy as np
 import pyarrow as pa
 from tqdm.auto import tqdm
 
+from sim.errors import UsageError
 from sim.experiment.design import Design, make_design
 from sim.experiment.execute import Executor, make_executor
-from sim.experiment.models import Batch, BatchResult, ModelCall, run_batch
+from sim.experiment.models import ENGINES, Batch, BatchResult, ModelCall, run_batch
 from sim.experiment.spec import Experiment, load_experiment
 from sim.experiment.store import DirectoryLock, Progress, SweepStore, schema
 
@@ -50,17 +51,19 @@ def default_out(experiment: Experiment) -> Path:
     return Path("results") / experiment.name
 
 
-def model_call(experiment: Experiment) -> ModelCall:
+def model_call(experiment: Experiment, engine: str | None = None) -> ModelCall:
+    """How workers call the model; ``engine`` overrides the experiment file's."""
     return ModelCall(model=experiment.model, outcomes=experiment.outcomes,
                      scenario=experiment.scenario, months=experiment.months,
-                     constants=dict(experiment.constants))
+                     constants=dict(experiment.constants),
+                     engine=engine or experiment.engine)
 
 
 def _preload(experiment: Experiment) -> list[str]:
     """Modules worth importing once before workers start (inherited by forked workers, or
     preloaded in the fork server)."""
     if experiment.is_project_model:
-        return ["sim.model"]
+        return ["sim.model", "sim.engine.fast"]
     return [experiment.model.partition(":")[0]]
 
 
@@ -75,7 +78,8 @@ class _Plan:
     """Cuts the missing chunks into batches, lazily, remembering the chunks in flight."""
 
     def __init__(self, experiment: Experiment, design: Design, todo: list[int],
-                 runs_per_task: int) -> None:
+                 runs_per_task: int, draws: list[dict[str, Any]] | None = None) -> None:
+        self.draws = draws
         self.experiment = experiment
         self.design = design
         self.todo = todo
@@ -93,6 +97,10 @@ class _Plan:
             names = self.design.names
             params = [{name: columns[name][i].item() if hasattr(columns[name][i], "item")
                        else columns[name][i] for name in names} for i in range(stop - start)]
+            if self.draws:  # replicate r takes posterior draw r; swept values win
+                n = len(self.draws)
+                params = [{**self.draws[int(columns["replicate"][i]) % n], **p}
+                          for i, p in enumerate(params)]
             step = self.runs_per_task
             n_tasks = -(-(stop - start) // step)
             self.open[chunk] = _OpenChunk(columns, n_tasks)
@@ -126,15 +134,23 @@ class _Plan:
 def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None, *,
               workers: int | None = None, scheduler: str | None = None,
               executor: Executor | None = None, resume: bool = False,
-              progress: bool = True, runs_per_task: int | None = None) -> SweepReport:
+              progress: bool = True, runs_per_task: int | None = None,
+              engine: str | None = None, posterior: str | Path | None = None) -> SweepReport:
     """Run (or complete) a sweep into ``out``; return what this session did.
 
     Everything is validated -- the experiment file, the directory, the executor -- before
     anything is written. Raises ``sim.errors.UsageError`` on bad input; a
-    ``KeyboardInterrupt`` leaves finished parts in place for a later resume.
+    ``KeyboardInterrupt`` leaves finished parts in place for a later resume. ``engine``
+    ("fast" or "mesa") overrides the experiment file's; both give the same runs, so a sweep
+    may be resumed with either.
     """
+    if engine is not None and engine not in ENGINES:
+        raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment)
+    draws = None
+    if posterior is not None:
+        draws, experiment = _with_posterior(experiment, posterior)
     design = make_design(experiment)
     store = SweepStore(out if out is not None else default_out(experiment))
     # One writer per directory for the whole job: a second sweep, national run or resume
@@ -149,21 +165,41 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
         lock.release(discard=True)
         raise
     try:
-        return _run(experiment, design, store, executor, resumed, progress, runs_per_task)
+        return _run(experiment, design, store, executor, resumed, progress, runs_per_task,
+                    engine, draws)
     finally:
         if own_executor:
             executor.close()
         lock.release()
 
 
+def _with_posterior(experiment: Experiment, posterior: str | Path,
+                    ) -> tuple[list[dict[str, Any]], Experiment]:
+    """The posterior's draws as the sweep's base point (replicate r takes draw r), and the
+    experiment marked with the draws' hash, so a resume with other draws is refused."""
+    import dataclasses
+    import hashlib
+
+    from sim.calibration import load_posterior
+
+    if not experiment.is_project_model:
+        raise UsageError("--posterior applies to the project's model only")
+    draws = load_posterior(posterior)
+    swept = set(experiment.names) | set(experiment.constants)
+    draws = draws[[c for c in draws.columns if c not in swept]]
+    digest = hashlib.sha256(draws.to_json().encode()).hexdigest()
+    return draws.to_dict("records"), dataclasses.replace(experiment, posterior_sha256=digest)
+
+
 def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Executor,
-         resumed: bool, progress: bool, runs_per_task: int | None) -> SweepReport:
+         resumed: bool, progress: bool, runs_per_task: int | None,
+         engine: str | None = None, draws: list[dict[str, Any]] | None = None) -> SweepReport:
     state = store.progress(experiment, design) if resumed else Progress(chunks=set())
     manifest = store.begin(experiment, design, executor.description, resumed, state)
     n_chunks = -(-design.n_runs // experiment.runs_per_part)
     todo = [c for c in range(n_chunks) if c not in state.chunks]
     per_task = runs_per_task or max(1, -(-experiment.runs_per_part // 4))
-    plan = _Plan(experiment, design, todo, per_task)
+    plan = _Plan(experiment, design, todo, per_task, draws)
     window = max(4 * executor.workers, 2 * -(-experiment.runs_per_part // per_task))
     before = state.runs_done
     started = time.perf_counter()
@@ -171,7 +207,8 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
                desc=experiment.name, dynamic_ncols=True, smoothing=0.05)
     status = "failed"
     try:
-        for result in executor.imap_unordered(run_batch, plan.tasks(model_call(experiment)),
+        for result in executor.imap_unordered(run_batch,
+                                              plan.tasks(model_call(experiment, engine)),
                                               window=window):
             entry = plan.open[result.chunk]
             entry.results.append(result)

@@ -1,0 +1,663 @@
+"""The monthly submodels of one project, written once for both engines.
+
+Each function reads the parameters ``p`` (a ``PARAM_DTYPE`` record, fields by registry
+name) and changes the state arrays of :mod:`sim.engine.layout` in place; random draws come
+from the two PCG64 streams in ``streams`` (row 0 the model's generator, row 1 its spawned
+child for event-driven draws). docs/ODD.md §7 states each equation and the case passage or
+source it rests on; the docstrings here name the section.
+
+The order of the draws is part of the model: every month draws ``2 n + 20`` uniforms from
+the model's stream (u₀–u₁₁ system and organisations, u₁₂–u₁₉ the gates, then one per seat
+for leaving and one per seat for attending), and the child stream supplies four uniforms
+per new manager (but the host, who uses u₄–u₇) and per newcomer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from sim.engine import rng
+from sim.engine.layout import (
+    C_BUSINESS_CASE,
+    C_COLLAPSE,
+    C_EVENTS,
+    C_FUNDING_ROUNDS,
+    C_HOST_CHANGES,
+    C_INTEGRATED,
+    C_LEAVERS,
+    C_LOW_MONTHS,
+    C_MANAGER_CHANGES,
+    C_MANAGERS_REPLACED,
+    C_MONTHS_RUN,
+    C_N,
+    C_PILOT,
+    C_POLICY_CHURNS,
+    C_RUNNING,
+    C_SMALL_MODE,
+    C_SMALL_TASKS,
+    C_SMALL_WINS,
+    C_TURNOVER_EVENTS,
+    D_ORG_COMMITMENT,
+    D_TEAM_ALIGNMENT,
+    D_TEAM_COMMITMENT,
+    D_TEAM_DIRECTION,
+    E_BUSINESS_CASE,
+    E_COLLAPSE,
+    E_FUNDING,
+    E_HOST_CHANGE,
+    E_INTEGRATED,
+    E_MANAGER_CHANGE,
+    E_PILOT,
+    E_POLICY_CHURN,
+    E_SMALL_TASKS,
+    E_SMALL_WIN,
+    E_TURNOVER,
+    ENABLERS_MEAN,
+    G_AVAILABLE_FUNDING,
+    G_CHURN_PROB,
+    G_ENGAGEMENT_SUM,
+    G_FUNDING_RECEIVED,
+    G_HOST_HAZARD,
+    G_K_CEILING,
+    G_K_FRUSTRATION,
+    G_K_LEARN,
+    G_K_PROGRESS,
+    G_K_PULL,
+    G_K_ROLE,
+    G_LEADERSHIP,
+    G_MANAGER_HAZARD,
+    G_N,
+    G_NEXT_MILESTONE,
+    G_ORG_ALIGNMENT,
+    G_ORG_DIRECTION,
+    G_PILOT_PERF,
+    G_PM_SHARE,
+    G_PROGRESS,
+    G_RECENT_WINS,
+    G_ROUND_PROB,
+    G_TASK_SIZE,
+    LOCALITY_LEAD,
+    M_ALIGNMENT,
+    M_APPROVED,
+    M_FIXED_TARGET,
+    M_LEAD,
+    M_N,
+    M_PATHWAY,
+    M_PM,
+    M_REACH,
+    M_SUPPORT,
+    MONEY_CHANCE,
+    N_DAC,
+    N_LEADS,
+    N_MEMBER_ROLES,
+    N_ORGS,
+    NOT_YET,
+    ROLE_GROUP,
+    ROLE_ORG,
+    T_DISPOSITION,
+    T_ENGAGEMENT,
+    T_FRUSTRATION,
+    T_KNOWLEDGE,
+    T_LEAVE_HAZARD,
+    T_N,
+    T_ROLE,
+    T_THRESHOLD,
+    T_VISION,
+    TI_IS_LEAD,
+    TI_JOINED,
+    TI_LEFT,
+    TI_N,
+    TI_ORG,
+    TRIGGERS_ALL,
+    TRIGGERS_OVERRUN,
+)
+from sim.engine.rng import draw, draw_into
+
+_jit = numba.njit(cache=True)
+# The submodels are inlined into the month (and the month into the fast engine's loop):
+# separate compiled calls would pass a dozen arrays each, twenty times a month.
+_inline = numba.njit(cache=True, inline="always")
+_TOL = 1e-12  # tolerance of progress comparisons (floating-point accumulation)
+
+
+# ================================================================ the project's state
+class Project:
+    """The state arrays of one project (plain numpy arrays; no behaviour).
+
+    ``g`` float scalars, ``c`` int scalars, ``dac`` and ``dac_sum`` the measures,
+    ``m`` the managers (organisation x field), ``support`` operational support by
+    organisation plus the patients' seat, ``t`` the team's float state (field x seat),
+    ``ti`` its int state, ``streams`` the two random streams.
+    """
+
+    __slots__ = ("g", "c", "dac", "dac_sum", "m", "support", "t", "ti", "streams", "work",
+                 "attend")
+
+    def __init__(self, n: int, streams: np.ndarray) -> None:
+        self.g, self.c, self.dac, self.dac_sum, self.m, self.support, self.t, self.ti = \
+            allocate(n)
+        self.streams = streams
+        self.work, self.attend = scratch(n)
+
+
+@_jit
+def scratch(n: int):
+    """Work space of the month: the month's uniforms, and who attends."""
+    return np.empty(2 * n + 20), np.empty(n, dtype=np.bool_)
+
+
+@_jit
+def allocate(n: int):
+    """Empty state arrays for a team of ``n`` seats."""
+    return (np.zeros(G_N), np.zeros(C_N, dtype=np.int64), np.zeros(N_DAC), np.zeros(N_DAC),
+            np.zeros((N_ORGS, M_N)), np.ones(N_ORGS + 1), np.zeros((T_N, n)),
+            np.zeros((TI_N, n), dtype=np.int64))
+
+
+# ================================================================ set-up (ODD §5)
+@_jit
+def apply_levers(p, g, m) -> None:
+    """What depends on the (possibly scheduled) levers: rates, products, managers'
+    fixed targets (ODD §7.1–7.4, §7.6–7.8)."""
+    g[G_ROUND_PROB] = 1.0 - math.exp(-p.funding_round_rate / 12.0)
+    g[G_CHURN_PROB] = 1.0 - math.exp(-p.policy_churn_rate / 12.0)
+    g[G_HOST_HAZARD] = 1.0 - math.exp(-p.host_change_rate / 12.0)
+    g[G_MANAGER_HAZARD] = 1.0 - math.exp(-p.manager_turnover / 12.0)
+    g[G_K_PROGRESS] = p.progress_rate * (1.0 + p.feedback_progress * p.meeting_feedback) \
+        * (1.0 + p.prescribed_speedup * p.prescriptiveness)
+    g[G_K_CEILING] = 1.0 - p.prescribed_vision_misfit * p.prescriptiveness
+    g[G_K_PULL] = p.agenda_pull * p.savings_pressure \
+        * (1.0 - p.face_to_face_damping * p.face_to_face)
+    g[G_K_ROLE] = p.role_rate * (1.0 + p.feedback_role * p.meeting_feedback)
+    g[G_K_LEARN] = p.knowledge_rate * (1.0 + p.feedback_learning * p.meeting_feedback)
+    g[G_K_FRUSTRATION] = p.frustration_rate * (1.0 + p.shaming_frustration * p.shaming)
+    target = (p.management_support + p.w_incentives * p.incentives
+              + p.w_regulation * p.regulatory_alignment
+              - p.w_savings * p.savings_pressure * (1.0 - p.risk_appetite))
+    for o in range(N_ORGS):
+        m[o, M_FIXED_TARGET] = target
+
+
+@_inline
+def new_manager(p, m, o: int, d0: float, d1: float, d2: float, d3: float) -> None:
+    """A responsible manager drawn anew: support, pathway, management lead, PM support
+    (ODD §5, §7.3; case, Table 2)."""
+    support = p.management_support + p.support_spread * (d0 - 0.5)
+    m[o, M_SUPPORT] = min(1.0, max(0.0, support))
+    pathway = d1 < p.decision_pathway_prob
+    lead = d2 < p.management_lead_prob
+    pm = d3 < p.pm_support
+    m[o, M_PATHWAY] = pathway
+    m[o, M_LEAD] = lead
+    m[o, M_PM] = pm
+    m[o, M_REACH] = (1.0 if pathway else p.pathway_leak) * (
+        1.0 if lead else p.no_management_lead)
+    m[o, M_ALIGNMENT] = (p.align_pathway_weight * pathway + p.align_lead_weight * lead
+                         + (1.0 - p.align_pathway_weight - p.align_lead_weight) * pm)
+
+
+@_inline
+def organisation_profile(p, g, m) -> None:
+    """The parts of organisational DAC that change only when a manager changes
+    (ODD §7.13): chief executives' support and the managers' alignment, and the share of
+    organisations giving project-management support."""
+    alignment = 0.0
+    pm = 0.0
+    for o in range(N_ORGS):
+        alignment += m[o, M_ALIGNMENT]
+        pm += m[o, M_PM]
+    g[G_ORG_DIRECTION] = p.ceo_support
+    g[G_ORG_ALIGNMENT] = alignment / N_ORGS
+    g[G_PM_SHARE] = pm / N_ORGS
+
+
+@_inline
+def newcomer(p, t, ti, slot: int, month: int, knowledge: float, vision_scale: float,
+             d0: float, d1: float, d2: float, d3: float) -> None:
+    """Seat a new person (ODD §7.5): no project knowledge (case: 'too many personnel
+    changes'; Carley 1992), their own disposition and threshold (Granovetter 1978), a vision
+    and role clarity drawn around the levers' means. The clips keep states on their scales;
+    the 0.05 floor on disposition and the 0.95 ceiling on thresholds keep everyone able to
+    engage and to disengage."""
+    disposition = min(1.0, max(0.05, p.initial_engagement
+                               + p.disposition_spread * (d0 - 0.5)))
+    t[T_DISPOSITION, slot] = disposition
+    t[T_ENGAGEMENT, slot] = disposition
+    t[T_THRESHOLD, slot] = min(0.95, max(0.0, p.motivation_threshold
+                                         + p.threshold_spread * (d1 - 0.5)))
+    t[T_VISION, slot] = min(1.0, max(0.0, vision_scale * p.initial_vision
+                                     + p.vision_spread * (d2 - 0.5)))
+    t[T_ROLE, slot] = min(1.0, max(0.0, p.initial_role_clarity
+                                   + p.role_spread * (d3 - 0.5)))
+    t[T_KNOWLEDGE, slot] = knowledge
+    t[T_FRUSTRATION, slot] = 0.0
+    ti[TI_JOINED, slot] = month
+
+
+@_inline
+def turnover_multiplier(p, group: int) -> float:
+    """The profession's leaver rate relative to all staff (registry ``turnover_*``)."""
+    if group == 1:
+        return p.turnover_consultant
+    if group == 2:
+        return p.turnover_specialist_nurse
+    if group == 3:
+        return p.turnover_gp
+    if group == 4:
+        return p.turnover_practice_nurse
+    if group == 5:
+        return p.turnover_commissioner
+    return 1.0
+
+
+@_inline
+def seat_role(slot: int) -> int:
+    """The role index of a seat: the four leads, then the member roles in turn."""
+    if slot < N_LEADS:
+        return slot
+    return N_LEADS + (slot - N_LEADS) % N_MEMBER_ROLES
+
+
+@_jit
+def initialise(p, g, c, dac, dac_sum, m, support, t, ti, streams) -> None:
+    """A new project at month 0 (ODD §5): managers, the founding team, the measures."""
+    n = t.shape[1]
+    for k in range(C_N):
+        c[k] = 0
+    for k in range(G_N):
+        g[k] = 0.0
+    for k in (C_BUSINESS_CASE, C_PILOT, C_INTEGRATED, C_COLLAPSE, C_SMALL_TASKS):
+        c[k] = NOT_YET
+    c[C_RUNNING] = 1
+    apply_levers(p, g, m)
+    draws = np.empty((N_ORGS, 4))
+    rng.fill(streams, 0, draws)
+    for o in range(N_ORGS):
+        new_manager(p, m, o, draws[o, 0], draws[o, 1], draws[o, 2], draws[o, 3])
+        m[o, M_APPROVED] = 0.0
+        support[o] = m[o, M_SUPPORT]
+    support[N_ORGS] = 1.0  # the patients' seat: no organisation's agenda
+    organisation_profile(p, g, m)
+    for s in range(n):
+        role = seat_role(s)
+        ti[TI_ORG, s] = ROLE_ORG[role]
+        ti[TI_IS_LEAD, s] = s < N_LEADS
+        ti[TI_LEFT, s] = 0
+        annual = min(p.turnover_rate * turnover_multiplier(p, ROLE_GROUP[role]), 0.999)
+        t[T_LEAVE_HAZARD, s] = 1.0 - (1.0 - annual) ** (1.0 / 12.0)
+    founders = np.empty((n, 4))
+    rng.fill(streams, 0, founders)
+    for s in range(n):  # founders know something of the service they want to change
+        newcomer(p, t, ti, s, 0, p.founder_knowledge, 1.0, founders[s, 0], founders[s, 1],
+                 founders[s, 2], founders[s, 3])
+    g[G_LEADERSHIP] = p.leadership_clarity
+    small = p.small_tasks != 0.0
+    c[C_SMALL_MODE] = small
+    g[G_TASK_SIZE] = min(p.task_size, p.small_task) if small else p.task_size
+    g[G_NEXT_MILESTONE] = g[G_TASK_SIZE]
+    g[G_AVAILABLE_FUNDING] = p.initial_funding
+    g[G_FUNDING_RECEIVED] = p.initial_funding
+    if small:
+        c[C_SMALL_TASKS] = 0
+    measure(p, g, dac, support, t)
+    for k in range(N_DAC):
+        dac_sum[k] = 0.0
+
+
+# ================================================================ measures (ODD §7.13)
+@_inline
+def measure(p, g, dac, support, t) -> None:
+    """Direction, alignment and commitment at every level (Drath et al. 2008)."""
+    n = t.shape[1]
+    dac[0] = p.national_narrative
+    dac[1] = (p.regulatory_alignment + p.payment_integration + p.incentives) / 3.0
+    dac[2] = min(1.0, g[G_FUNDING_RECEIVED])
+    dac[3] = g[G_ORG_DIRECTION]
+    dac[4] = g[G_ORG_ALIGNMENT]
+    dac[5] = (support[0] + support[1] + support[2] + support[3]) * (1.0 / N_ORGS)
+    vision = 0.0
+    role = 0.0
+    engagement = 0.0
+    for s in range(n):
+        vision += t[T_VISION, s]
+        role += t[T_ROLE, s]
+        engagement += t[T_ENGAGEMENT, s]
+    w = p.team_alignment_leadership_weight
+    inv = 1.0 / n
+    dac[6] = vision * inv
+    dac[7] = w * g[G_LEADERSHIP] + (1.0 - w) * role * inv
+    dac[8] = engagement * inv
+
+
+@_inline
+def enablers(p) -> float:
+    """What full integration needs from the nation (ODD §7.12): aligned regulation and
+    payment, as a product (each necessary; case, 'Gaps at the system level') or, as the
+    structural alternative, their mean."""
+    if p.enablers_form == ENABLERS_MEAN:
+        return 0.5 * (p.regulatory_alignment + p.payment_integration)
+    return p.regulatory_alignment * p.payment_integration
+
+
+# ================================================================ the month (ODD §3)
+@_inline
+def month_step(p, g, c, dac, dac_sum, m, support, t, ti, streams, work, attend,
+               month: int, horizon: int) -> None:
+    """One month of one project: system, organisations, turnover, meeting, small wins and
+    engagement, the switch to small tasks, gates; then the measures."""
+    c[C_EVENTS] = 0
+    c[C_LEAVERS] = 0
+    c[C_MANAGERS_REPLACED] = 0
+    n = t.shape[1]
+    if c[C_RUNNING]:
+        u = work  # the month's 2 n + 20 uniforms, then four for each new person
+        draw_into(streams, 0, u, 2 * n + 20)
+        system_level(p, g, c, u)
+        organisation_level(p, g, c, dac, m, support, t, u, streams)
+        turnover(p, g, c, dac, t, ti, u, streams, month)
+        leadership = g[G_LEADERSHIP]  # the month's processes read it before recovery
+        attendance = meeting(p, g, dac, support, t, ti, u, attend)
+        wins_and_engagement(p, g, c, support, t, ti, attend, attendance, leadership)
+        learn_small_tasks(p, g, c, t, month, leadership)
+        gates(p, g, c, dac, m, support, t, u, month)
+        if month >= horizon:
+            c[C_RUNNING] = 0
+    record(p, g, c, dac, dac_sum, support, t)
+
+
+@_inline
+def record(p, g, c, dac, dac_sum, support, t) -> None:
+    """This month's measures and the run's running sums (ODD §7.13)."""
+    measure(p, g, dac, support, t)
+    for k in range(N_DAC):
+        dac_sum[k] += dac[k]
+    g[G_ENGAGEMENT_SUM] += dac[D_TEAM_COMMITMENT]
+    c[C_MONTHS_RUN] += 1
+
+
+@_inline
+def system_level(p, g, c, u) -> None:
+    """Funding rounds (ODD §7.1) and policy churn (§7.2)."""
+    if u[0] < g[G_ROUND_PROB]:
+        c[C_FUNDING_ROUNDS] += 1
+        award_prob = p.funding_award_prob
+        if c[C_SMALL_MODE]:  # case: the team learned 'to apply for smaller funding'
+            award_prob = min(1.0, award_prob * p.small_bid_advantage)
+        if u[1] < award_prob:
+            g[G_FUNDING_RECEIVED] += p.funding_amount
+            if p.funding_amount != 0.0:
+                g[G_AVAILABLE_FUNDING] += p.funding_amount
+                c[C_EVENTS] |= E_FUNDING
+    if u[2] < g[G_CHURN_PROB]:  # a new national programme forces a re-plan (the STP)
+        c[C_POLICY_CHURNS] += 1
+        g[G_PROGRESS] *= 1.0 - p.churn_rework
+        c[C_EVENTS] |= E_POLICY_CHURN
+
+
+@_inline
+def replace_manager(p, g, c, m, support, o: int, d0: float, d1: float, d2: float,
+                    d3: float) -> None:
+    """A new responsible manager; approval persists (institutional memory)."""
+    new_manager(p, m, o, d0, d1, d2, d3)
+    support[o] = m[o, M_SUPPORT]
+    organisation_profile(p, g, m)
+    c[C_MANAGER_CHANGES] += 1
+    c[C_MANAGERS_REPLACED] |= 1 << o
+
+
+@_inline
+def organisation_level(p, g, c, dac, m, support, t, u, streams) -> None:
+    """Host change and manager turnover (ODD §7.3), then managers' support (§7.4)."""
+    if u[3] < g[G_HOST_HAZARD]:
+        replace_manager(p, g, c, m, support, 0, u[4], u[5], u[6], u[7])
+        c[C_HOST_CHANGES] += 1
+        for s in range(t.shape[1]):
+            t[T_ROLE, s] *= p.host_role_reset
+        g[G_LEADERSHIP] *= 1.0 - p.host_leadership_loss
+        c[C_EVENTS] |= E_HOST_CHANGE
+    for o in range(1, N_ORGS):
+        if u[8 + o] < g[G_MANAGER_HAZARD]:
+            d0, d1 = draw(streams, 1), draw(streams, 1)
+            d2, d3 = draw(streams, 1), draw(streams, 1)
+            replace_manager(p, g, c, m, support, o, d0, d1, d2, d3)
+            c[C_EVENTS] |= E_MANAGER_CHANGE
+    signal = min(1.0, dac[D_TEAM_COMMITMENT] * (p.signal_base + g[G_RECENT_WINS]))
+    funded = min(1.0, g[G_FUNDING_RECEIVED])
+    for o in range(N_ORGS):
+        target = m[o, M_FIXED_TARGET] + p.w_funding * funded \
+            + p.w_team * signal * m[o, M_REACH]
+        target = 1.0 if target > 1.0 else (0.0 if target < 0.0 else target)
+        m[o, M_SUPPORT] += p.support_adjust * (target - m[o, M_SUPPORT])
+        support[o] = m[o, M_SUPPORT]
+
+
+@_inline
+def turnover(p, g, c, dac, t, ti, u, streams, month: int) -> None:
+    """Leavers go; newcomers take their seats and may re-open agreed decisions (ODD §7.5;
+    case: 'A lack of clear leadership, and a clear vision shared by everybody, made the
+    programme vulnerable in face of … the personnel changes')."""
+    n = t.shape[1]
+    leavers = 0
+    for s in range(n):
+        left = u[20 + s] < t[T_LEAVE_HAZARD, s]
+        ti[TI_LEFT, s] = left
+        leavers += left
+    if leavers == 0:
+        return
+    reopen = p.reopen * (1.0 - g[G_LEADERSHIP]) * (1.0 - dac[D_TEAM_DIRECTION])
+    g[G_PROGRESS] *= (1.0 - reopen) ** float(leavers)
+    for s in range(n):
+        if ti[TI_LEFT, s]:
+            newcomer(p, t, ti, s, month, 0.0, p.newcomer_vision, draw(streams, 1),
+                     draw(streams, 1), draw(streams, 1), draw(streams, 1))
+    for s in range(n):
+        if ti[TI_LEFT, s] and ti[TI_IS_LEAD, s]:
+            g[G_LEADERSHIP] *= 1.0 - p.lead_loss
+    c[C_TURNOVER_EVENTS] += leavers
+    c[C_LEAVERS] = leavers
+    c[C_EVENTS] |= E_TURNOVER
+
+
+@_inline
+def meeting(p, g, dac, support, t, ti, u, attend) -> float:
+    """The team meeting (ODD §7.6–7.7): attendance, progress; vision, role clarity and
+    knowledge of those present; leadership clarity recovers. Fills ``attend`` with who
+    attended and returns the attending share."""
+    n = t.shape[1]
+    present = 0
+    known = 0.0
+    for s in range(n):
+        a = u[20 + n + s] < t[T_ENGAGEMENT, s]
+        attend[s] = a
+        if a:
+            present += 1
+            known += t[T_KNOWLEDGE, s]
+    attendance = present * (1.0 / n)
+    knowledge = known / present if present else 0.0
+    leadership = g[G_LEADERSHIP]
+    # Progress: each factor is (1 - w) + w x, with x the team's alignment, the share of
+    # organisations giving project-management support, managers' support, attending
+    # members' knowledge and the shared vision (weights: registry assumptions).
+    w = p.alignment_progress_weight
+    gain = g[G_K_PROGRESS] * attendance * ((1.0 - w) + w * dac[D_TEAM_ALIGNMENT])
+    w = p.pm_progress_weight
+    gain *= (1.0 - w) + w * g[G_PM_SHARE]
+    w = p.support_progress_weight
+    gain *= (1.0 - w) + w * dac[D_ORG_COMMITMENT]
+    w = p.knowledge_progress_weight
+    gain *= (1.0 - w) + w * knowledge
+    w = p.direction_progress_weight
+    gain *= (1.0 - w) + w * dac[D_TEAM_DIRECTION]
+    g[G_PROGRESS] = min(1.0, g[G_PROGRESS] + gain)
+    # Vision converges toward the leads' vision as far as leadership is clear; competing
+    # organisational agendas pull it apart (case: 'competing agendas').
+    converge_rate = p.vision_rate * leadership
+    role_rate = g[G_K_ROLE] * leadership
+    ceiling, pull, learn, decay = g[G_K_CEILING], g[G_K_PULL], g[G_K_LEARN], p.knowledge_decay
+    for s in range(n):  # branch-free: a is 1.0 for those present, 0.0 for the absent
+        a = 1.0 if attend[s] else 0.0
+        org_support = support[ti[TI_ORG, s]]
+        converge = a * converge_rate
+        v = t[T_VISION, s]
+        t[T_VISION, s] = v + (converge * ceiling - (converge + pull * (1.0 - org_support)) * v)
+        t[T_ROLE, s] += a * role_rate * (1.0 - t[T_ROLE, s])
+        k = t[T_KNOWLEDGE, s]
+        t[T_KNOWLEDGE, s] = k + (a * learn * (1.0 - k) - (1.0 - a) * decay * k)
+    g[G_LEADERSHIP] += p.leadership_recovery * (p.clinical_leadership - leadership)
+    return attendance
+
+
+@_inline
+def wins_and_engagement(p, g, c, support, t, ti, attend, attendance: float,
+                        leadership: float) -> None:
+    """Small wins, frustration, motivation and engagement (ODD §7.8); ``leadership`` is
+    the clarity before this month's recovery, as in the meeting."""
+    n = t.shape[1]
+    progress = g[G_PROGRESS]
+    win = progress >= g[G_NEXT_MILESTONE] - _TOL
+    if win:
+        c[C_SMALL_WINS] += 1
+        while g[G_NEXT_MILESTONE] <= progress + _TOL:
+            g[G_NEXT_MILESTONE] += g[G_TASK_SIZE]
+        relief, boost = 1.0 - p.win_relief, p.win_boost
+        for s in range(n):
+            t[T_FRUSTRATION, s] *= relief
+            a = 1.0 if attend[s] else 0.0
+            t[T_ENGAGEMENT, s] += a * boost * (1.0 - t[T_ENGAGEMENT, s])
+        c[C_EVENTS] |= E_SMALL_WIN
+    else:
+        grow = g[G_K_FRUSTRATION] * (p.frustration_leadership - leadership)
+        for s in range(n):
+            a = 1.0 if attend[s] else 0.0
+            t[T_FRUSTRATION, s] += a * grow * (1.0 - t[T_FRUSTRATION, s])
+    g[G_RECENT_WINS] = p.win_memory * g[G_RECENT_WINS] + (1.0 if win else 0.0)
+    # Motivation: own disposition less frustration, times what peers do (Granovetter 1978),
+    # plus the goal gradient (Kivetz et al. 2006); below one's threshold, motivation
+    # collapses (Repenning 2002).
+    peers = 1.0 - p.peer_weight + p.peer_weight * attendance
+    goal = p.goal_gradient * progress
+    w_goal, w_frustration = p.goal_support_weight, p.frustration_weight
+    disengage, adjust = p.disengage, p.engagement_adjust
+    for s in range(n):
+        org_support = support[ti[TI_ORG, s]]
+        motivation = (t[T_DISPOSITION, s] * peers
+                      * (1.0 - w_frustration * t[T_FRUSTRATION, s])
+                      + goal * ((1.0 - w_goal) + w_goal * org_support))
+        motivation *= disengage if motivation < t[T_THRESHOLD, s] else 1.0
+        t[T_ENGAGEMENT, s] += adjust * (min(motivation, 1.0) - t[T_ENGAGEMENT, s])
+
+
+# ================================================================ the switch (ODD §7.9)
+@_inline
+def switch_to_small_tasks(p, g, c, month: int) -> None:
+    """Work in small tasks toward a locality pilot from now on."""
+    c[C_SMALL_MODE] = 1
+    c[C_SMALL_TASKS] = month
+    g[G_TASK_SIZE] = min(g[G_TASK_SIZE], p.small_task)
+    g[G_NEXT_MILESTONE] = (math.floor(g[G_PROGRESS] / g[G_TASK_SIZE]) + 1) * g[G_TASK_SIZE]
+    c[C_EVENTS] |= E_SMALL_TASKS
+
+
+@_inline
+def learn_small_tasks(p, g, c, t, month: int, leadership: float) -> None:
+    """The team may learn to work in small tasks (the case's switch): when frustration is
+    high, or (``small_task_triggers``) when its leaders recognise that the project has
+    overrun its initial framework — the sooner, the clearer the leadership (case: 'It took
+    some time for the leaders to recognise …'; the project was prolonged 'beyond initially
+    proposed framework')."""
+    if c[C_SMALL_MODE] or p.learn_small_tasks == 0.0 or c[C_PILOT] != NOT_YET:
+        return
+    n = t.shape[1]
+    frustration = 0.0
+    for s in range(n):
+        frustration += t[T_FRUSTRATION, s]
+    overrun = (p.small_task_triggers == TRIGGERS_OVERRUN[0]
+               or p.small_task_triggers == TRIGGERS_OVERRUN[1])
+    if (frustration * (1.0 / n) >= p.learn_threshold
+            or (overrun and month >= p.planned_months
+                + p.recognition_lag * (1.0 - leadership))):
+        switch_to_small_tasks(p, g, c, month)
+
+
+# ================================================================ gates (ODD §7.10–7.12)
+@_inline
+def gates(p, g, c, dac, m, support, t, u, month: int) -> None:
+    """Business case, pilot and integration; collapse before a pilot."""
+    if c[C_PILOT] == NOT_YET:
+        business_case_and_pilot(p, g, c, m, support, t, u, month)
+        if c[C_PILOT] != NOT_YET:
+            return
+        # Collapse: engagement below the floor for too long, before any pilot (§7.11).
+        if dac[D_TEAM_COMMITMENT] < p.collapse_floor:
+            c[C_LOW_MONTHS] += 1
+            if c[C_LOW_MONTHS] >= p.collapse_months:
+                c[C_COLLAPSE] = month
+                c[C_RUNNING] = 0
+                c[C_EVENTS] |= E_COLLAPSE
+        else:
+            c[C_LOW_MONTHS] = 0
+        return
+    # A running pilot: performance follows the team's alignment and commitment; misfitting
+    # national models lower it. Full integration needs a finished specification, a pilot
+    # that ran well, and aligned regulation and payment (§7.12).
+    misfit = 1.0 - p.prescribed_pilot_misfit * p.prescriptiveness
+    quality = 0.5 * (dac[D_TEAM_ALIGNMENT] + dac[D_TEAM_COMMITMENT]) * misfit
+    g[G_PILOT_PERF] += p.pilot_learning * (quality - g[G_PILOT_PERF])
+    if (month - c[C_PILOT] >= p.pilot_months and g[G_PROGRESS] >= 1.0 - _TOL
+            and u[12] < p.integration_rate * enablers(p) * g[G_PILOT_PERF]):
+        c[C_INTEGRATED] = month
+        c[C_RUNNING] = 0
+        c[C_EVENTS] |= E_INTEGRATED
+
+
+@_inline
+def business_case_and_pilot(p, g, c, m, support, t, u, month: int) -> None:
+    """The finished specification goes to the organisations; a pilot starts when all
+    approve through their pathways, the money covers it and (for a locality pilot) the
+    locality's lead declares readiness (case: 'following its clinical lead's proactive
+    engagement … and declaring the locality's readiness to proceed')."""
+    small = c[C_SMALL_MODE] != 0
+    needed = p.pilot_spec_share if small else 1.0
+    if c[C_BUSINESS_CASE] == NOT_YET and g[G_PROGRESS] >= needed - _TOL:
+        c[C_BUSINESS_CASE] = month
+        c[C_EVENTS] |= E_BUSINESS_CASE
+        # Ready-made national models meet local needs at the business case: part of the
+        # specification is reworked (case: national programmes 'did not always match what
+        # was needed locally and what was already achieved').
+        if p.prescriptiveness != 0.0:
+            g[G_PROGRESS] *= 1.0 - p.misfit_rework * p.prescriptiveness
+    if c[C_BUSINESS_CASE] == NOT_YET:
+        return
+    approved = True
+    for o in range(N_ORGS):  # every organisation decides, through its pathway or not
+        if m[o, M_APPROVED] == 0.0:
+            rate = p.approval_rate * m[o, M_SUPPORT] * (
+                1.0 if m[o, M_PATHWAY] != 0.0 else p.pathway_leak)
+            m[o, M_APPROVED] = u[13 + o] < rate
+        approved = approved and m[o, M_APPROVED] != 0.0
+    cost = p.locality_pilot_share if small else 1.0
+    money = g[G_AVAILABLE_FUNDING] + p.local_investment * (
+        (support[0] + support[1] + support[2] + support[3]) * (1.0 / N_ORGS))
+    ready = (not small) or t[T_ENGAGEMENT, LOCALITY_LEAD] >= p.locality_ready
+    # The money test is a structural choice: a hard threshold (default) or a monthly
+    # chance equal to the share of the cost the money covers (u17, the month's spare gate
+    # draw, so the threshold form's draws are unchanged).
+    covered = money >= cost
+    if not covered and p.pilot_money_test == MONEY_CHANCE:
+        covered = u[17] < money / cost
+    if approved and ready and covered:
+        c[C_PILOT] = month
+        n = t.shape[1]
+        for s in range(n):
+            t[T_ENGAGEMENT, s] += p.pilot_boost * (1.0 - t[T_ENGAGEMENT, s])
+            t[T_FRUSTRATION, s] *= 1.0 - p.win_relief
+        c[C_EVENTS] |= E_PILOT
+    elif (not small and p.learn_small_tasks != 0.0 and p.small_task_triggers == TRIGGERS_ALL
+          and month - c[C_BUSINESS_CASE] >= p.scale_down_months):
+        # A full business case the money or the organisations will not carry: the team
+        # scales down to what it can pilot (case: 'apply for smaller funding, to introduce
+        # elements of integrated care to pilot solutions').
+        switch_to_small_tasks(p, g, c, month)
