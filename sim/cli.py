@@ -46,7 +46,7 @@ def check_sizes(args: argparse.Namespace) -> None:
     """Refuse a size past its ceiling, a negative seed, or an unusable --out, before work."""
     for name in CEILINGS:
         value = getattr(args, name, None)
-        if value is None:
+        if isinstance(value, bool) or not isinstance(value, int):
             continue
         if value < 1:
             raise UsageError(f"--{name} must be a whole number >= 1, got {value}")
@@ -57,7 +57,7 @@ def check_sizes(args: argparse.Namespace) -> None:
     if isinstance(seed, int) and seed < 0:
         raise UsageError(f"--seed must be a whole number >= 0, got {seed}")
     out = getattr(args, "out", None)
-    if out is not None:
+    if isinstance(out, str | Path):
         check_out(Path(out))
 
 
