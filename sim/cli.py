@@ -29,6 +29,59 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
+# Ceilings on sizes a user gives: past them a request is refused before any work starts.
+# Raise one deliberately with the environment variable ICSIM_MAX_<NAME> (e.g.
+# ICSIM_MAX_MONTHS=2400).
+CEILINGS = {"months": 1200, "replicates": 100_000, "sites": 100_000, "workers": 256}
+
+
+def _ceiling(name: str) -> int:
+    import os
+
+    text = os.environ.get(f"ICSIM_MAX_{name.upper()}")
+    return int(text) if text and text.isdigit() else CEILINGS[name]
+
+
+def check_sizes(args: argparse.Namespace) -> None:
+    """Refuse a size past its ceiling, a negative seed, or an unusable --out, before work."""
+    for name in CEILINGS:
+        value = getattr(args, name, None)
+        if isinstance(value, bool) or not isinstance(value, int):
+            continue
+        if value < 1:
+            raise UsageError(f"--{name} must be a whole number >= 1, got {value}")
+        if value > _ceiling(name):
+            raise UsageError(f"--{name} {value} is past the ceiling {_ceiling(name)}; raise "
+                             f"it deliberately with ICSIM_MAX_{name.upper()}=N")
+    seed = getattr(args, "seed", None)
+    if isinstance(seed, int) and seed < 0:
+        raise UsageError(f"--seed must be a whole number >= 0, got {seed}")
+    out = getattr(args, "out", None)
+    if isinstance(out, str | Path):
+        check_out(Path(out))
+
+
+def check_out(out: Path) -> None:
+    """--out must name a directory that is (or can become) writable."""
+    import os
+
+    if str(out).strip() in ("", "."):
+        raise UsageError("--out must name a directory, got an empty path")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is an existing file; choose a directory")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"--out {out} lies under the file {parent}; choose a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: {parent} is not writable; choose another --out")
+    for above in (out.resolve(), *out.resolve().parents):
+        if above.name == "runs" and (above.parent / "manifest.json").exists():
+            raise UsageError(f"--out {out} is inside the sweep {above.parent}; "
+                             "choose a directory outside it")
+
+
 # ------------------------------------------------------------------ params / scenarios
 def cmd_params(args: argparse.Namespace) -> int:
     from sim.parameters import markdown_table, table_rows
@@ -393,6 +446,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     use_headless_backend()
     try:
+        check_sizes(args)
         return int(args.handler(args) or 0)
     except UsageError as exc:
         print(f"icsim: error: {exc}", file=sys.stderr)

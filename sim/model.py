@@ -280,10 +280,19 @@ def check_months(months: Any) -> int:
     return int(months)
 
 
+def check_seed(seed: Any) -> int:
+    """A seed must be a whole number >= 0 (numpy integers included); ``None`` is refused
+    because it would give an unrepeatable run."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise UsageError(f"seed must be a whole number >= 0, got {seed!r}")
+    return int(seed)
+
+
 def simulate(scenario: str = "baseline", seed: int = 0, months: int = 60,
              collect: bool = True, schedule: Any = None, **overrides: Any) -> IntegrationModel:
     """Build and run one project; return the model (with its time series if ``collect``)."""
     months = check_months(months)
+    seed = check_seed(seed)
     model = IntegrationModel(months=months, collect=collect, rng=seed, scenario_name=scenario,
                              schedule=schedule, **overrides)
     model.run_for(months)

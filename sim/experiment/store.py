@@ -15,6 +15,7 @@ files start with a dot, which readers skip).
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import platform
@@ -35,6 +36,7 @@ from sim.experiment.design import SEED_SCHEME, Design
 from sim.experiment.spec import Experiment
 
 MANIFEST = "manifest.json"
+LOCK = ".icsim.lock"
 RUNS = "runs"
 _PART = re.compile(r"^part-(\d{6,})\.parquet$")
 _PACKAGES = ("icsim", "numpy", "scipy", "pandas", "pyarrow", "SALib", "mesa", "dask",
@@ -114,6 +116,75 @@ class Progress:
     runs_failed: int = 0
 
 
+class DirectoryLock:
+    """An exclusive lock on an output directory, held for the life of one job.
+
+    ``fcntl.flock`` on ``DIR/.icsim.lock``: the kernel releases it when the holder exits,
+    however it exits (``kill -9`` included), so a stale lock file never blocks a resume.
+    A second writer is refused with a ``UsageError`` naming the directory. ``acquire``
+    creates the directory if needed; ``release(discard=True)`` removes what it created
+    (for a job refused before it wrote anything).
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._fd: int | None = None
+        self._created: list[Path] = []
+        self._new_file = False
+
+    def acquire(self) -> DirectoryLock:
+        missing = []
+        for parent in (self.root, *self.root.parents):
+            if parent.exists():
+                break
+            missing.append(parent)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out {self.root}: cannot create it ({exc.strerror}); "
+                             "choose another --out") from None
+        self._created = missing
+        path = self.root / LOCK
+        self._new_file = not path.exists()
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            self._discard()
+            raise UsageError(f"--out {self.root}: cannot write there ({exc.strerror}); "
+                             "choose another --out") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UsageError(f"--out {self.root} is in use by another icsim job; wait for it "
+                             "to finish or choose another --out") from None
+        self._fd = fd
+        return self
+
+    def release(self, discard: bool = False) -> None:
+        if self._fd is not None:
+            if discard:
+                self._discard()
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def _discard(self) -> None:
+        if self._new_file:
+            (self.root / LOCK).unlink(missing_ok=True)
+        for path in self._created:  # deepest first
+            try:
+                path.rmdir()
+            except OSError:
+                break
+
+    def __enter__(self) -> DirectoryLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class SweepStore:
     """One sweep directory."""
 
@@ -141,7 +212,8 @@ class SweepStore:
         if not self.manifest_path.exists():
             if resume:
                 raise UsageError(f"--resume: {self.root} holds no sweep to resume")
-            if self.root.exists() and (not self.root.is_dir() or any(self.root.iterdir())):
+            if self.root.exists() and (not self.root.is_dir() or any(
+                    p.name != LOCK for p in self.root.iterdir())):
                 raise UsageError(f"{self.root} exists and is not a sweep directory; "
                                  f"choose another --out")
             return False

@@ -24,7 +24,7 @@ from sim.experiment.design import Design, make_design
 from sim.experiment.execute import Executor, make_executor
 from sim.experiment.models import ENGINES, Batch, BatchResult, ModelCall, run_batch
 from sim.experiment.spec import Experiment, load_experiment
-from sim.experiment.store import Progress, SweepStore, schema
+from sim.experiment.store import DirectoryLock, Progress, SweepStore, schema
 
 
 @dataclass
@@ -153,16 +153,24 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
         draws, experiment = _with_posterior(experiment, posterior)
     design = make_design(experiment)
     store = SweepStore(out if out is not None else default_out(experiment))
-    resumed = store.check(experiment, design, resume)
+    # One writer per directory for the whole job: a second sweep, national run or resume
+    # into the same directory is refused instead of mixing its parts with this one's.
+    lock = DirectoryLock(store.root).acquire()
     own_executor = executor is None
-    if executor is None:
-        executor = make_executor(workers, scheduler, preload=_preload(experiment))
+    try:
+        resumed = store.check(experiment, design, resume)
+        if executor is None:
+            executor = make_executor(workers, scheduler, preload=_preload(experiment))
+    except BaseException:
+        lock.release(discard=True)
+        raise
     try:
         return _run(experiment, design, store, executor, resumed, progress, runs_per_task,
                     engine, draws)
     finally:
         if own_executor:
             executor.close()
+        lock.release()
 
 
 def _with_posterior(experiment: Experiment, posterior: str | Path,

@@ -1,0 +1,133 @@
+"""Faults on shared output directories: a second writer is refused, nothing is mixed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sim.errors import UsageError
+from sim.experiment.store import LOCK, DirectoryLock
+from sim.experiment.sweep import run_sweep
+
+GRID = """
+name = "grid"
+model = "sim.examples:noisy_linear"
+method = "grid"
+levels = 2
+replicates = 2
+seed = 3
+outcomes = ["y"]
+runs_per_part = 4
+[parameters]
+x1 = [0.0, 1.0]
+x2 = [0.0, 1.0]
+level = { values = ["low", "high"] }
+"""
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def test_a_second_writer_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    exp = tmp_path / "exp.toml"
+    exp.write_text(textwrap.dedent(GRID))
+    out = tmp_path / "out"
+    run_sweep(exp, out, workers=1, progress=False)
+    before = _tree(out)
+    # Another process holds the directory (flock: per open file, so a second open in
+    # this process conflicts exactly as another process would).
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from sim.experiment.store import "
+         "DirectoryLock; DirectoryLock(sys.argv[1]).acquire(); print('held', flush=True); "
+         "time.sleep(60)", str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(UsageError, match="in use by another icsim job"):
+            run_sweep(exp, out, workers=1, progress=False, resume=True)
+        other = tmp_path / "other.toml"
+        other.write_text(textwrap.dedent(GRID).replace("seed = 3", "seed = 4"))
+        with pytest.raises(UsageError, match="in use by another icsim job"):
+            run_sweep(other, out, workers=1, progress=False)
+        assert _tree(out) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder died: its lock went with it, the stale lock file blocks nothing.
+    assert (out / LOCK).exists()
+    again = run_sweep(exp, out, workers=1, progress=False, resume=True)
+    assert again.complete and again.runs_this_session == 0
+
+
+def test_a_refused_sweep_leaves_no_lock_file_or_directory(tmp_path: Path) -> None:
+    exp = tmp_path / "exp.toml"
+    exp.write_text(textwrap.dedent(GRID))
+    with pytest.raises(UsageError, match="holds no sweep to resume"):
+        run_sweep(exp, tmp_path / "a" / "b", workers=1, progress=False, resume=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp.toml"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("x")
+    with pytest.raises(UsageError, match="not a sweep directory"):
+        run_sweep(exp, mine, workers=1, progress=False)
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_out_at_an_existing_file_is_refused(tmp_path: Path) -> None:
+    exp = tmp_path / "exp.toml"
+    exp.write_text(textwrap.dedent(GRID))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="--out"):
+        run_sweep(exp, tmp_path / "file", workers=1, progress=False)
+    with pytest.raises(UsageError, match="--out"):
+        run_sweep(exp, tmp_path / "file" / "under", workers=1, progress=False)
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_lock_is_exclusive_within_one_process_too(tmp_path: Path) -> None:
+    with DirectoryLock(tmp_path / "d"), pytest.raises(UsageError, match="in use"):
+        DirectoryLock(tmp_path / "d").acquire()
+    with DirectoryLock(tmp_path / "d"):  # released on exit
+        pass
+
+
+@pytest.mark.parametrize(("argv", "culprit"), [
+    (["run", "--seed", "-1"], "--seed"),
+    (["run", "--months", "1000000000"], "--months"),
+    (["run", "--months", "0"], "--months"),
+    (["run", "--out", ""], "--out"),
+    (["run", "--out", "file"], "--out"),
+    (["run", "--out", "file/under"], "--out"),
+    (["compare", "baseline", "--replicates", "1000000000"], "--replicates"),
+    (["compare", "baseline", "--workers", "100000"], "--workers"),
+    (["compare", "baseline", "--out", "file"], "--out"),
+    (["national", "--sites", "100000000"], "--sites"),
+    (["national", "--seed", "-1"], "--seed"),
+    (["national", "--months", "1000000000"], "--months"),
+])
+def test_bad_sizes_and_outputs_are_refused_before_work(tmp_path: Path, monkeypatch, capsys,
+                                                        argv: list[str], culprit: str) -> None:
+    from sim.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("x")
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and culprit in lines[0], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_api_seed_is_checked_by_name() -> None:
+    import numpy as np
+
+    from sim.model import run_project
+
+    for bad in (-1, 1.5, None, True, "3"):
+        with pytest.raises(UsageError, match="seed"):
+            run_project(seed=bad, months=2)
+    assert run_project(seed=np.int64(3), months=2) == run_project(seed=3, months=2)
