@@ -152,3 +152,16 @@ def test_the_shipped_case_posterior_loads_and_its_summary_says_what_it_identifie
         assert f"`{row.parameter}`" in summary and row.verdict in summary
     model = CaseModel(spec)  # the shipped draws run through the case's model
     assert np.isfinite(model({k: draws[k].iloc[0] for k in spec.priors})["d"])
+
+
+def test_a_calibration_runs_on_a_dask_cluster(tmp_path):
+    from distributed import LocalCluster
+
+    spec = parse_calibration(textwrap.dedent(SMALL).replace("generations = 3",
+                                                            "generations = 2"))
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        report = calibrate(spec, tmp_path / "dask", scheduler=cluster.scheduler_address,
+                           progress=False)
+    assert report.generations == 2
+    assert len(pd.read_parquet(tmp_path / "dask" / "posterior.parquet")) == 200

@@ -171,6 +171,9 @@ def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None
     finally:
         logger.handlers, logger.propagate, _ = saved
         logger.setLevel(saved[2])
+        client = getattr(sampler, "client", None) if scheduler is not None else None
+        if client is not None:  # our Dask client: close it before the cluster goes
+            client.close()
     seconds = time.perf_counter() - started
     from sim.calibration.report import write_report
 
