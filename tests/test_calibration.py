@@ -165,3 +165,24 @@ def test_a_calibration_runs_on_a_dask_cluster(tmp_path):
                            progress=False)
     assert report.generations == 2
     assert len(pd.read_parquet(tmp_path / "dask" / "posterior.parquet")) == 200
+
+
+def test_a_run_that_raises_is_counted_and_reported_not_fatal(tmp_path, monkeypatch):
+    import sim.calibration.run as run
+
+    real = run.simulate
+    calls = {"n": 0}
+
+    def flaky(values, seeds, months):
+        calls["n"] += 1
+        if calls["n"] % 7 == 0:
+            raise RuntimeError("a broken run")
+        return real(values, seeds, months)
+
+    monkeypatch.setattr(run, "simulate", flaky)
+    spec = parse_calibration(textwrap.dedent(SMALL).replace("generations = 3",
+                                                            "generations = 2"))
+    calibrate(spec, tmp_path / "c", workers=1, progress=False)
+    failed = (tmp_path / "c" / "failures.log").read_text().splitlines()
+    assert failed and all("RuntimeError: a broken run" in line for line in failed)
+    assert f"Runs that raised: {len(failed)}" in (tmp_path / "c" / "summary.md").read_text()

@@ -143,6 +143,10 @@ def write_report(spec: CalibrationSpec, out: Path, history: Any, seconds: float,
     for g in generations.itertuples():
         lines.append(f"| {g.t} | {g.epsilon:.3f} | {g.samples:,} | {g.acceptance_rate:.3f} "
                      f"| {g.ess:.0f} |")
+    failures = out / "failures.log"
+    failed = len(failures.read_text().splitlines()) if failures.exists() else 0
+    lines += ["", f"Runs that raised: {failed} (each counted as infinitely far from the case"
+              + ("; their parameters and errors are in `failures.log`)." if failed else ").")]
     ess = float(generations.ess.iloc[-1])
     if ess < MIN_ESS:
         lines += ["", f"**Warning:** the last generation's importance weights rest on an "

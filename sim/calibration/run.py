@@ -28,18 +28,19 @@ from sim.errors import UsageError
 from sim.parameters import PARAMETERS
 
 DB = "history.db"
+FAILURES = "failures.log"
 META = "calibration.json"
 
 
 class CaseModel:
     """pyabc's model: parameters -> the run's distance to the case (picklable)."""
 
-    def __init__(self, spec: CalibrationSpec) -> None:
+    def __init__(self, spec: CalibrationSpec, failures: Path | None = None) -> None:
         from sim.scenarios import parameters_for
 
         self.base = parameters_for(spec.scenario)
         self.spec = spec
-        self.failures = 0
+        self.failures = failures  # one line per run that raised (any process)
 
     def values(self, par: Any) -> dict[str, Any]:
         values = dict(self.base)
@@ -53,9 +54,12 @@ class CaseModel:
         try:
             frame = simulate([self.values(par)], [seed], self.spec.months)
             d = float(distance(frame, self.spec.targets, self.spec.thresholds)[0])
-        except Exception:  # noqa: BLE001 - a failed run is counted, never fatal
-            self.failures += 1
+        except Exception as exc:  # noqa: BLE001 - a failed run is counted, never fatal
             d = math.inf
+            if self.failures is not None:
+                with open(self.failures, "a", encoding="utf-8") as log:
+                    log.write(f"{dict(par)!r}: {type(exc).__name__}: {exc}"[:2000]
+                              .replace("\n", " ") + "\n")
         return {"d": d}
 
 
@@ -142,7 +146,7 @@ def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None
                                             "text": spec.text}, indent=2))
     priors = pyabc.Distribution(**{name: pyabc.RV("uniform", low, high - low)
                                    for name, (low, high) in spec.priors.items()})
-    model = model if model is not None else CaseModel(spec)
+    model = model if model is not None else CaseModel(spec, out / FAILURES)
     abc = pyabc.ABCSMC(model, priors, _distance, population_size=spec.population,
                        sampler=sampler,
                        eps=pyabc.epsilon.QuantileEpsilon(alpha=0.5))
