@@ -34,7 +34,11 @@ demo: setup
 	$(BIN)/icsim run --seed 1 --out results/baseline_run
 	$(BIN)/icsim compare baseline enabling_national funded_vanguard prescriptive_national \
 		austerity toolkit --replicates 400 --seed 0 --out results/national_approaches
-	@echo "Report: results/national_approaches/comparison.md (figures beside it)"
+	$(BIN)/icsim compare baseline enabling_national funded_vanguard prescriptive_national \
+		austerity toolkit --replicates 400 --seed 0 --posterior data/case_posterior.parquet \
+		--out results/national_approaches_posterior
+	@echo "Report: results/national_approaches/comparison.md (figures beside it); with the"
+	@echo "case posterior's uncertainty: results/national_approaches_posterior/comparison.md"
 
 test: setup
 	$(BIN)/python -m pytest
