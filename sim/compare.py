@@ -97,9 +97,9 @@ def _run_chunk(scenario: ResolvedScenario, months: int, seeds: list[tuple[int, i
         values = [resolve(run_values(i)) for i, _ in seeds]
         frame = run_many(pack_many(values), [s for _, s in seeds], months,
                          schedule=check_schedule(schedule), histogram=histogram)
-        for i, (replicate, seed) in enumerate(seeds):
-            row = {k: (None if pd.isna(v) else v.item() if hasattr(v, "item") else v)
-                   for k, v in frame.iloc[i].items()}
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        for row, (replicate, seed) in zip(records, seeds, strict=True):
+            row = {k: v.item() if hasattr(v, "item") else v for k, v in row.items()}
             row.update(seed=seed, scenario=scenario.name, months=months, replicate=replicate)
             rows.append(row)
         return rows, histogram

@@ -105,6 +105,24 @@ def _overlap(a: pd.Series, b: pd.Series, k: int = 10) -> int:
     return len(set(a.nlargest(k).index) & set(b.nlargest(k).index))
 
 
+def _rank(sweep, indices, value: str, top: int) -> tuple[dict, dict, dict]:
+    """Per outcome: ``indices(y) -> (full, half)`` tables ranked by ``value``, with the
+    half-run column, labels and groups; the outcome's noise; the stability of the ranking
+    (Spearman rho and overlap of the top ``top``) at half the run against all of it."""
+    tables, noise, stability = {}, {}, {}
+    for outcome in OUTCOMES:
+        full, part = indices(_means(sweep, outcome))
+        full[f"{value}_half"] = part[value]
+        full["group"] = [PARAMETERS[n].group for n in full.parameter]
+        full["label"] = [PARAMETERS[n].display for n in full.parameter]
+        full = full.set_index("parameter")
+        stability[outcome] = (_spearman(full[value], full[f"{value}_half"]),
+                              _overlap(full[value], full[f"{value}_half"], top))
+        tables[outcome] = full.sort_values(value, ascending=False)
+        noise[outcome] = _noise(sweep, outcome)
+    return tables, noise, stability
+
+
 def screen(root: Path) -> Screening:
     """Morris indices per outcome from a finished screening sweep."""
     from sim.analysis import load_sweep
@@ -114,19 +132,10 @@ def screen(root: Path) -> Screening:
     k = len(design.names)
     trajectories = design.n_points // (k + 1)
     half = (trajectories // 2) * (k + 1)
-    tables, noise, stability = {}, {}, {}
-    for outcome in OUTCOMES:
-        y = _means(sweep, outcome)
-        full = morris_indices(design.problem, design.x, y, design.levels)
-        part = morris_indices(design.problem, design.x[:half], y[:half], design.levels)
-        full["mu_star_half"] = part["mu_star"]
-        full["group"] = [PARAMETERS[n].group for n in full.parameter]
-        full["label"] = [PARAMETERS[n].display for n in full.parameter]
-        full = full.set_index("parameter")
-        rho = _spearman(full.mu_star, full.mu_star_half)
-        stability[outcome] = (rho, _overlap(full.mu_star, full.mu_star_half))
-        tables[outcome] = full.sort_values("mu_star", ascending=False)
-        noise[outcome] = _noise(sweep, outcome)
+    tables, noise, stability = _rank(
+        sweep, lambda y: (morris_indices(design.problem, design.x, y, design.levels),
+                          morris_indices(design.problem, design.x[:half], y[:half],
+                                         design.levels)), "mu_star", 10)
     return Screening(tables, noise, design.n_points, design.replicates, design.n_runs,
                      trajectories, stability)
 
@@ -186,33 +195,20 @@ def sobol(root: Path) -> SobolResult:
     k = len(design.names)
     samples = design.n_points // (k + 2)
     half = (samples // 2) * (k + 2)
-    tables, noise, stability = {}, {}, {}
-    for outcome in OUTCOMES:
-        y = _means(sweep, outcome)
-        full = sobol_indices(design.problem, y)
-        part = sobol_indices(design.problem, y[:half])
-        full["ST_half"] = part["ST"]
-        full["label"] = [PARAMETERS[n].display for n in full.parameter]
-        full["group"] = [PARAMETERS[n].group for n in full.parameter]
-        full = full.set_index("parameter")
-        rho = _spearman(full.ST, full.ST_half)
-        stability[outcome] = (rho, _overlap(full.ST, full.ST_half, min(10, k)))
-        tables[outcome] = full.sort_values("ST", ascending=False)
-        noise[outcome] = _noise(sweep, outcome)
+    tables, noise, stability = _rank(
+        sweep, lambda y: (sobol_indices(design.problem, y),
+                          sobol_indices(design.problem, y[:half])), "ST", min(10, k))
     return SobolResult(tables, noise, samples, design.n_points, design.replicates,
                        design.n_runs, stability)
 
 
 # ------------------------------------------------------------------ structural alternatives
 def km_median(pilot_month: np.ndarray, horizon: int) -> float:
-    """Kaplan–Meier median month to a pilot (NaN: not reached within the horizon)."""
-    observed = pilot_month[~np.isnan(pilot_month)]
-    if observed.size == 0:
-        return math.nan
-    censored = np.full(int(np.isnan(pilot_month).sum()), float(horizon))
-    sf = stats.ecdf(stats.CensoredData(uncensored=observed, right=censored)).sf
-    below = np.flatnonzero(sf.probabilities <= 0.5)
-    return float(sf.quantiles[below[0]]) if below.size else math.nan
+    """Kaplan–Meier median month to a pilot (NaN: not reached within the horizon), from
+    the comparison's estimator (``sim.compare.kaplan_meier``)."""
+    from sim.compare import kaplan_meier
+
+    return kaplan_meier(pd.Series(pilot_month, dtype="float64"), horizon).median()[0]
 
 
 def alternatives(scenarios: Sequence[str] = ALTERNATIVE_SCENARIOS, runs: int = 2000,

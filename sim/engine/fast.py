@@ -200,8 +200,9 @@ def run_many(params: np.ndarray, seeds: Sequence[int], months: int = 60,
             frame[name] = columns[name]
     for k, name in enumerate(INT_FIELDS):
         if k < _GATES:
-            frame[name] = pd.array([None if np.isnan(x) else int(x) for x in columns[name]],
-                                   dtype="Int64")
+            missing = np.isnan(columns[name])
+            frame[name] = pd.arrays.IntegerArray(
+                np.where(missing, 0, columns[name]).astype(np.int64), missing)
         else:
             frame[name] = columns[name]
     frame.insert(0, "outcome", columns["outcome"])
