@@ -200,6 +200,12 @@ def _captured(call: Any, captured: list[str] | None) -> Any:
     return result
 
 
+def bootstrap_rng(seed: int) -> np.random.Generator:
+    """A generator for SALib's Sobol bootstrap: ``sobol.analyze`` tests ``if seed:``, so
+    seed 0 would silently draw from numpy's global state; a generator is always honoured."""
+    return np.random.default_rng(seed)
+
+
 def sobol_table(design: Design, y: np.ndarray, resamples: int = 1000,
                 seed: int = 0, captured: list[str] | None = None,
                 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -209,7 +215,7 @@ def sobol_table(design: Design, y: np.ndarray, resamples: int = 1000,
 
     result = _captured(lambda: sobol.analyze(
         design.problem, np.asarray(y, dtype=float), calc_second_order=design.second_order,
-        num_resamples=resamples, conf_level=0.95, seed=seed), captured)
+        num_resamples=resamples, conf_level=0.95, seed=bootstrap_rng(seed)), captured)
     table = pd.DataFrame({"parameter": design.names, "S1": result["S1"],
                           "S1_conf": result["S1_conf"], "ST": result["ST"],
                           "ST_conf": result["ST_conf"]})

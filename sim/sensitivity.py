@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.analysis import bootstrap_rng
 from sim.parameters import PARAMETERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +63,7 @@ def sobol_indices(problem: dict, y: np.ndarray, seed: int = 0) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = sobol.analyze(problem, np.asarray(y, dtype=float), calc_second_order=False,
-                               num_resamples=500, conf_level=0.95, seed=seed)
+                               num_resamples=500, conf_level=0.95, seed=bootstrap_rng(seed))
     return pd.DataFrame({"parameter": problem["names"], "S1": result["S1"],
                          "S1_conf": result["S1_conf"], "ST": result["ST"],
                          "ST_conf": result["ST_conf"]})
