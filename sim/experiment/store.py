@@ -113,7 +113,8 @@ class Progress:
 
     chunks: set[int]
     runs_done: int = 0
-    runs_failed: int = 0
+    runs_failed: int = 0  # every run that is not ok, the invalid ones included
+    runs_invalid: int = 0  # runs that returned an infinite outcome
 
 
 class DirectoryLock:
@@ -266,8 +267,9 @@ class SweepStore:
                 continue
             state.chunks.add(chunk)
             state.runs_done += len(expected)
-            state.runs_failed += int(np.sum(
-                table.column("status").to_numpy(zero_copy_only=False) != "ok"))
+            status = table.column("status").to_numpy(zero_copy_only=False)
+            state.runs_failed += int(np.sum(status != "ok"))
+            state.runs_invalid += int(np.sum(status == "invalid"))
         return state
 
     # -------------------------------------------------------------------------- writes
@@ -298,6 +300,7 @@ class SweepStore:
         manifest.update({
             "status": "running", "runs_total": design.n_runs,
             "runs_done": progress.runs_done, "runs_failed": progress.runs_failed,
+            "runs_invalid": progress.runs_invalid,
             "versions": package_versions(), "git": git_state(),
         })
         manifest["sessions"].append({"started": now(), "ended": None, "executor": executor,
@@ -314,6 +317,7 @@ class SweepStore:
         manifest["status"] = status
         manifest["runs_done"] = progress.runs_done
         manifest["runs_failed"] = progress.runs_failed
+        manifest["runs_invalid"] = progress.runs_invalid
         manifest["sessions"][-1]["ended"] = now()
         manifest["sessions"][-1]["status"] = status
         if status == "complete":

@@ -22,7 +22,15 @@ from tqdm.auto import tqdm
 from sim.errors import UsageError
 from sim.experiment.design import Design, make_design
 from sim.experiment.execute import Executor, make_executor
-from sim.experiment.models import ENGINES, Batch, BatchResult, ModelCall, run_batch
+from sim.experiment.models import (
+    ENGINES,
+    Batch,
+    BatchResult,
+    ModelCall,
+    lost_run,
+    run_batch,
+    split_batch,
+)
 from sim.experiment.spec import Experiment, load_experiment
 from sim.experiment.store import DirectoryLock, Progress, SweepStore, schema
 
@@ -34,12 +42,13 @@ class SweepReport:
     out: Path
     runs_total: int
     runs_done: int
-    runs_failed: int
+    runs_failed: int  # every run that is not ok, the invalid ones included
     runs_this_session: int
     seconds: float
     resumed: bool
     executor: str
     manifest: dict[str, Any] = field(repr=False, default_factory=dict)
+    runs_invalid: int = 0  # runs with an infinite outcome (status "invalid")
 
     @property
     def complete(self) -> bool:
@@ -102,8 +111,8 @@ class _Plan:
                 params = [{**self.draws[int(columns["replicate"][i]) % n], **p}
                           for i, p in enumerate(params)]
             step = self.runs_per_task
-            n_tasks = -(-(stop - start) // step)
-            self.open[chunk] = _OpenChunk(columns, n_tasks)
+            # Counted in runs, not tasks: a batch may come back split run by run.
+            self.open[chunk] = _OpenChunk(columns, stop - start)
             for i in range(0, stop - start, step):
                 yield call, Batch(chunk, start + i, params[i:i + step],
                                   columns["seed"][i:i + step].tolist())
@@ -112,14 +121,14 @@ class _Plan:
         """The part of a complete chunk: one row per run, in run order."""
         entry = self.open.pop(chunk)
         results = sorted(entry.results, key=lambda r: r.first)
-        ok = np.concatenate([r.ok for r in results])
+        status = [s for r in results for s in r.status]
         errors = [e for r in results for e in r.errors]
         values = np.concatenate([r.values for r in results])
         columns = entry.columns
         target = schema(experiment)
         arrays: dict[str, Any] = {
             "point": columns["point"], "replicate": columns["replicate"],
-            "seed": columns["seed"], "status": np.where(ok, "ok", "failed").tolist(),
+            "seed": columns["seed"], "status": status,
             "error": errors,
         }
         for name in self.design.names:
@@ -207,14 +216,18 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
                desc=experiment.name, dynamic_ncols=True, smoothing=0.05)
     status = "failed"
     try:
-        for result in executor.imap_unordered(run_batch,
-                                              plan.tasks(model_call(experiment, engine)),
-                                              window=window):
+        # A run that kills its worker is found (its batch rerun alone, then run by run)
+        # and recorded as failed; the other runs get their own results.
+        for result in executor.imap_unordered(
+                run_batch, plan.tasks(model_call(experiment, engine)), window=window,
+                split=lambda task: split_batch(*task),
+                give_up=lambda task, cause: lost_run(*task, cause)):
             entry = plan.open[result.chunk]
             entry.results.append(result)
-            entry.remaining -= 1
+            entry.remaining -= len(result.ok)
             n_failed = int(np.sum(~result.ok))
             state.runs_failed += n_failed
+            state.runs_invalid += int(np.sum(result.invalid))
             state.runs_done += len(result.ok)
             bar.update(len(result.ok))
             if n_failed:
@@ -234,9 +247,10 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
             got = sum(len(r.ok) for r in entry.results)
             state.runs_done -= got
             state.runs_failed -= sum(int(np.sum(~r.ok)) for r in entry.results)
+            state.runs_invalid -= sum(int(np.sum(r.invalid)) for r in entry.results)
         store.end(manifest, status, state)
     return SweepReport(out=store.root, runs_total=design.n_runs, runs_done=state.runs_done,
-                       runs_failed=state.runs_failed,
+                       runs_failed=state.runs_failed, runs_invalid=state.runs_invalid,
                        runs_this_session=state.runs_done - before,
                        seconds=time.perf_counter() - started, resumed=resumed,
                        executor=executor.description, manifest=manifest)
