@@ -265,9 +265,15 @@ class LocalExecutor(Executor):
     def lost_cause(self, exc: BaseException) -> str:
         """How the lost worker died: its signal or exit code (the others of a broken pool
         are ended by the pool with SIGTERM, so that one is the least telling)."""
+        # The pool's own thread reaps its processes; reading their exit codes while it
+        # does could race it (a forkserver child's code is read from a pipe only once).
+        thread = getattr(self._pool, "_executor_manager_thread", None)
+        if thread is not None:
+            thread.join(timeout=10.0)
         codes = []
         for process in self._processes.values():
-            process.join(timeout=1.0)
+            if thread is None or not thread.is_alive():
+                process.join(timeout=1.0)
             if process.exitcode not in (None, 0):
                 codes.append(process.exitcode)
         codes.sort(key=lambda c: c == -signal.SIGTERM)

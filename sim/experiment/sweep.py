@@ -31,7 +31,7 @@ from sim.experiment.models import (
     run_batch,
     split_batch,
 )
-from sim.experiment.spec import Experiment, load_experiment
+from sim.experiment.spec import Experiment, check_plugin, load_experiment
 from sim.experiment.store import DirectoryLock, Progress, SweepStore, schema
 
 
@@ -144,19 +144,22 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
               workers: int | None = None, scheduler: str | None = None,
               executor: Executor | None = None, resume: bool = False,
               progress: bool = True, runs_per_task: int | None = None,
-              engine: str | None = None, posterior: str | Path | None = None) -> SweepReport:
+              engine: str | None = None, posterior: str | Path | None = None,
+              allow_plugin: bool = False) -> SweepReport:
     """Run (or complete) a sweep into ``out``; return what this session did.
 
     Everything is validated -- the experiment file, the directory, the executor -- before
     anything is written. Raises ``sim.errors.UsageError`` on bad input; a
     ``KeyboardInterrupt`` leaves finished parts in place for a later resume. ``engine``
     ("fast" or "mesa") overrides the experiment file's; both give the same runs, so a sweep
-    may be resumed with either.
+    may be resumed with either. A plug-in model runs only if it is registered or allowed
+    (``allow_plugin``, or an experiment loaded with it; see :mod:`sim.experiment.plugins`).
     """
     if engine is not None and engine not in ENGINES:
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     if not isinstance(experiment, Experiment):
-        experiment = load_experiment(experiment)
+        experiment = load_experiment(experiment, allow_plugin=allow_plugin)
+    check_plugin(experiment, allow_plugin)  # also for an experiment parsed without the check
     draws = None
     if posterior is not None:
         draws, experiment = _with_posterior(experiment, posterior)
