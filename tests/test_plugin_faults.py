@@ -338,3 +338,22 @@ def test_a_decorated_function_of_a_declared_module_runs_without_the_flag(
     # In the same declared module, a function without the mark is refused.
     with pytest.raises(UsageError, match="not marked @sim.register_model"):
         parse_experiment(text.replace(":marked", ":unmarked"))
+
+
+def test_a_segfault_on_a_dask_cluster_costs_those_runs(tmp_path: Path) -> None:
+    """Dask retries a task whose worker died (here 0 times, to keep the test short), then
+    raises KilledWorker; the runner isolates the run as it does locally."""
+    import dask
+    from distributed import LocalCluster
+
+    exp = write(tmp_path, GRID.replace("MODEL", "segfaults"))
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                         dashboard_address=None) as cluster:
+        report = run_sweep(exp, tmp_path / "dask", scheduler=cluster.scheduler_address,
+                           progress=False, allow_plugin=True)
+    assert report.complete and report.runs_failed == 2
+    bad, clean = runs(tmp_path / "dask"), sweep(tmp_path, "clean", "clean")
+    assert_one_run_per_fault(bad, clean, (bad["x1"] == 7).to_numpy(),
+                             "worker process died (Dask KilledWorker: the task's workers "
+                             "died while running it)")
