@@ -357,3 +357,19 @@ def test_a_segfault_on_a_dask_cluster_costs_those_runs(tmp_path: Path) -> None:
     assert_one_run_per_fault(bad, clean, (bad["x1"] == 7).to_numpy(),
                              "worker process died (Dask KilledWorker: the task's workers "
                              "died while running it)")
+
+
+def test_a_module_that_exits_on_import_is_one_line_not_an_exit() -> None:
+    text = MARKED.replace("writes_marker:model", "exits_on_import:model")
+    with pytest.raises(UsageError, match="cannot import model module 'exits_on_import': "
+                                         "SystemExit: 4"):
+        parse_experiment(text, allow_plugin=True)
+
+
+def test_a_model_that_cannot_be_imported_in_a_worker_fails_its_runs() -> None:
+    from sim.experiment.models import Batch, ModelCall, run_batch
+
+    result = run_batch(ModelCall("no_such_module_here:f", ("y",)),
+                       Batch(0, 0, [{"x1": 1.0}, {"x1": 2.0}], [1, 2]))
+    assert not result.ok.any() and result.status == ["failed", "failed"]
+    assert all(e.startswith("ModuleNotFoundError") for e in result.errors)

@@ -207,7 +207,12 @@ def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
     """Run every run of ``batch``; exceptions are caught per run and recorded."""
     if call.model == PROJECT_MODEL and call.engine == "fast":
         return _run_fast(call, batch)
-    func = _function(call.model)
+    try:
+        func = _function(call.model)
+    except BaseException as exc:  # noqa: BLE001 - e.g. the module raises on import here
+        n = len(batch.seeds)
+        return BatchResult(batch.chunk, batch.first, np.zeros(n, dtype=bool),
+                           [describe(exc)] * n, np.full((n, len(call.outcomes)), np.nan))
     if call.engine == "fast" and hasattr(func, "batch"):
         return _run_plugin_batch(func.batch, call, batch)
     n, k = len(batch.seeds), len(call.outcomes)

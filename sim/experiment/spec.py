@@ -548,8 +548,11 @@ def resolve_function(ref: str) -> Callable[..., Any]:
     module_name, _, func_name = ref.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UsageError(f"cannot import model module '{module_name}': {exc}") from None
+    except (Exception, SystemExit) as exc:  # a module may fail, or exit, on import
+        from sim.experiment.models import describe
+
+        raise UsageError(f"cannot import model module '{module_name}': "
+                         f"{describe(exc)}") from None
     func = getattr(module, func_name, None)
     if not callable(func):
         raise UsageError(f"model module '{module_name}' has no function '{func_name}'")
