@@ -373,3 +373,45 @@ def test_a_model_that_cannot_be_imported_in_a_worker_fails_its_runs() -> None:
                        Batch(0, 0, [{"x1": 1.0}, {"x1": 2.0}], [1, 2]))
     assert not result.ok.any() and result.status == ["failed", "failed"]
     assert all(e.startswith("ModuleNotFoundError") for e in result.errors)
+
+
+def test_a_real_ctrl_c_to_the_coordinator_is_still_an_interrupt(tmp_path: Path) -> None:
+    """Only SIGINT from the terminal (to the whole process group, as Ctrl-C sends it)
+    interrupts a sweep: exit status 130, the manifest says interrupted, parts are kept."""
+    import signal
+    import time
+
+    slow = """
+    name = "slow"
+    model = "sim.examples:noisy_linear"
+    method = "grid"
+    replicates = 4
+    outcomes = ["y"]
+    runs_per_part = 4
+    [parameters]
+    x1 = { values = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19] }
+    [constants]
+    sleep = 0.05
+    """
+    exp = write(tmp_path, slow)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(exp), "--out", str(out),
+                             "--workers", "2", "--quiet"], cwd=tmp_path,
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(list(out.glob("runs/part-*.parquet"))) >= 2:
+                break
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, stderr
+    assert "interrupted; finished parts are kept" in stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["runs_failed"] == 0
+    assert 0 < manifest["runs_done"] < 80
