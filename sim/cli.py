@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from sim import limits as _limits
 from sim.errors import UsageError
 
 
@@ -29,36 +30,31 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
-# Ceilings on sizes a user gives: past them a request is refused before any work starts.
-# Raise one deliberately with the environment variable ICSIM_MAX_<NAME> (e.g.
+# Ceilings on sizes a user gives (sim/limits.py): past them a request is refused before any
+# work starts. Raise one deliberately with the environment variable ICSIM_MAX_<NAME> (e.g.
 # ICSIM_MAX_MONTHS=2400).
-CEILINGS = {"months": 1200, "replicates": 100_000, "sites": 100_000, "workers": 256}
-
-
-def _ceiling(name: str) -> int:
-    import os
-
-    text = os.environ.get(f"ICSIM_MAX_{name.upper()}")
-    return int(text) if text and text.isdigit() else CEILINGS[name]
+CEILINGS = _limits.CEILINGS
+#: The command-line flags that have a ceiling.
+SIZE_FLAGS = ("months", "replicates", "sites", "workers", "resamples")
 
 
 def check_sizes(args: argparse.Namespace) -> None:
-    """Refuse a size past its ceiling, a negative seed, or an unusable --out, before work."""
-    for name in CEILINGS:
+    """Refuse a size past its ceiling, a negative seed, an unusable --out or a malformed
+    --scheduler address, before any work."""
+    for name in SIZE_FLAGS:
         value = getattr(args, name, None)
-        if isinstance(value, bool) or not isinstance(value, int):
+        if value is None:
             continue
-        if value < 1:
-            raise UsageError(f"--{name} must be a whole number >= 1, got {value}")
-        if value > _ceiling(name):
-            raise UsageError(f"--{name} {value} is past the ceiling {_ceiling(name)}; raise "
-                             f"it deliberately with ICSIM_MAX_{name.upper()}=N")
+        _limits.check_size(name, value)
     seed = getattr(args, "seed", None)
     if isinstance(seed, int) and seed < 0:
         raise UsageError(f"--seed must be a whole number >= 0, got {seed}")
     out = getattr(args, "out", None)
     if isinstance(out, str | Path):
         check_out(Path(out))
+    scheduler = getattr(args, "scheduler", None)
+    if scheduler is not None:
+        _limits.check_scheduler_address(scheduler)
 
 
 def check_out(out: Path) -> None:
@@ -184,6 +180,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from sim.calibration import load_posterior
 
         posterior = load_posterior(args.posterior)
+    runs = _limits.check_runs(len(scenarios) * args.replicates,
+                              f"{len(scenarios)} scenarios x --replicates {args.replicates}")
+    import os
+
+    plan = _limits.compare_plan(runs, args.months, args.workers or os.cpu_count() or 1)
+    if not args.quiet:
+        print(plan.check().line(), flush=True)
+    else:
+        plan.check()
     result = compare(scenarios, args.replicates, args.seed, args.months, args.workers,
                      progress=not args.quiet, engine=args.engine, posterior=posterior)
     result.overrides = overrides
@@ -256,6 +261,7 @@ def cmd_national(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from sim import national
+    from sim.experiment.commands import announce, experiment_plan
     from sim.experiment.spec import parse_experiment
     from sim.experiment.sweep import run_sweep
 
@@ -265,6 +271,7 @@ def cmd_national(args: argparse.Namespace) -> int:
     formats = figure_formats(args.format)
     national.check_same_request(Path(args.out), spec)
     experiment = parse_experiment(spec.experiment_text(), source="icsim national")
+    announce(experiment_plan(experiment, args.workers, args.scheduler), args.quiet)
     report = run_sweep(experiment, args.out, workers=args.workers, scheduler=args.scheduler,
                        resume=args.resume, progress=not args.quiet, engine=spec.engine)
     if not report.complete:

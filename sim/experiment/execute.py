@@ -259,5 +259,7 @@ def make_executor(workers: int | None = None, scheduler: str | None = None,
     if workers is not None and scheduler is not None:
         raise UsageError("give either --workers or --scheduler, not both")
     if scheduler is not None:
-        return DaskExecutor(scheduler)
+        from sim.limits import check_scheduler_address
+
+        return DaskExecutor(check_scheduler_address(scheduler))
     return LocalExecutor(workers, preload=preload)
