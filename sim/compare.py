@@ -71,7 +71,9 @@ def check_replicates(replicates: Any) -> int:
     if isinstance(replicates, bool) or not isinstance(replicates, int | np.integer) \
             or replicates < 1:
         raise UsageError(f"--replicates must be a whole number >= 1, got {replicates!r}")
-    return int(replicates)
+    from sim.limits import check_size
+
+    return check_size("replicates", replicates)
 
 
 def _run_chunk(scenario: ResolvedScenario, months: int, seeds: list[tuple[int, int]],

@@ -168,7 +168,8 @@ def check_input_file(path: str | Path, what: str, kind: str = "text") -> Path:
     """
     path = Path(path)
     if str(path).strip() in ("", "."):
-        raise UsageError(f"{what}: expected a file name, got {str(path)!r}")
+        raise UsageError(f"{what}: expected a file, got {str(path)!r} (empty or the current "
+                         "directory)")
     try:
         info = path.stat()
     except FileNotFoundError:

@@ -274,9 +274,14 @@ def check_schedule(schedule: Any) -> dict[int, dict[str, Any]]:
 
 
 def check_months(months: Any) -> int:
-    """Months must be a whole number ≥ 1."""
+    """Months must be a whole number ≥ 1 and at most the ceiling (``sim.limits``)."""
     if isinstance(months, bool) or not isinstance(months, int | np.integer) or months < 1:
         raise UsageError(f"months must be a whole number >= 1, got {months!r}")
+    from sim.limits import ceiling, how_to_raise
+
+    if months > ceiling("months"):
+        raise UsageError(f"months {months} is past the ceiling {ceiling('months'):,}; "
+                         f"{how_to_raise('months')}")
     return int(months)
 
 
