@@ -143,8 +143,11 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
     case leaves uncertain; the report then splits the variance into parametric and
     run-to-run parts.
     """
+    from sim.model import check_seed
+
     resolved = check_scenarios(scenarios, overrides)
     replicates = check_replicates(replicates)
+    seed = check_seed(seed)
     months = check_months(months)
     if engine not in ENGINES:
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
