@@ -300,6 +300,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     if not 1 <= args.port <= 65535:
         raise UsageError(f"--port must be a whole number in [1, 65535], got {args.port}")
+    check_port_free(args.port)
     print(f"serving the icsim dashboard on http://127.0.0.1:{args.port} (Ctrl-C stops it)",
           flush=True)
     # Offline and private: no version check against the package index (solara is pinned,
@@ -308,6 +309,28 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
                "--port", str(args.port), "--production", "--no-open", "--no-check-version"]
     env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
     os.execve(sys.executable, command, env)  # become the server: stopping icsim stops it
+
+
+def check_port_free(port: int, host: str = "127.0.0.1") -> None:
+    """Refuse a port something already listens on (one line instead of the server's
+    traceback). A port taken between this check and the server's start still fails in
+    the server."""
+    import errno
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(f"--port {port} is in use on {host}; stop what uses it or "
+                                 "choose another --port") from None
+            if exc.errno == errno.EACCES:
+                raise UsageError(f"--port {port} needs privileges on {host}; choose a port "
+                                 ">= 1024") from None
+            raise UsageError(f"--port {port}: cannot listen on {host} ({exc.strerror})"
+                             ) from None
 
 
 # ------------------------------------------------------------------ parser
