@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from sim import limits as _limits
-from sim.errors import UsageError
+from sim.errors import JobStopped, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -481,6 +481,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"icsim: error: {exc}", file=sys.stderr)
         return 2
+    except JobStopped as exc:
+        print(f"icsim: error: {exc}; finished work is kept -- run the same command again "
+              "with --resume", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("icsim: interrupted", file=sys.stderr)
         return 130

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.errors import UsageError
+from sim.errors import JobStopped, UsageError
 
 if TYPE_CHECKING:
     from sim.experiment.spec import Experiment
@@ -100,6 +100,12 @@ def sweep_command(args: argparse.Namespace) -> int:
         print(f"icsim: interrupted; finished parts are kept -- complete the sweep with: "
               f"icsim sweep {args.file} --out {out} --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except JobStopped as exc:
+        out = args.out or Path("results") / experiment.name
+        where = f" --scheduler {args.scheduler}" if args.scheduler else ""
+        print(f"icsim: error: {exc}; finished parts are kept -- complete the sweep with: "
+              f"icsim sweep {args.file} --out {out} --resume{where}", file=sys.stderr)
+        return 1
     did = "resumed" if report.resumed else "ran"
     print(f"{experiment.name}: {did} {report.runs_this_session} runs in {report.seconds:.1f} s "
           f"on {report.executor}; {report.runs_done}/{report.runs_total} runs done, "
