@@ -190,8 +190,9 @@ def test_dashboard_starts_offline_and_private(monkeypatch, capsys):
     assert Telemetry().mixpanel_enable is False
     assert isinstance(solara_run, click.Command)
     # shown inside Jupyter, importing the app turns telemetry off too
-    import sim.app  # noqa: F401
     from solara.server import settings
+
+    import sim.app  # noqa: F401
 
     assert settings.telemetry.mixpanel_enable is False
 
