@@ -248,6 +248,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
     out = Path(args.out) if args.out is not None else Path("results") / spec.name
+    import os
+
+    local = 0 if args.scheduler is not None else (args.workers or os.cpu_count() or 1)
+    plan = _limits.calibration_plan(spec.max_simulations, spec.population, spec.generations,
+                                    len(spec.priors), spec.draws, local).check()
+    if not args.quiet:
+        print(plan.line().replace(" runs,", " simulations at most,", 1), flush=True)
     report = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler,
                        resume=args.resume, progress=not args.quiet)
     print(f"{spec.name}: {report.generations} generations, {report.simulations:,} "

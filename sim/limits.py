@@ -154,6 +154,17 @@ def compare_plan(runs: int, months: int, workers: int) -> Plan:
     return Plan(runs, memory, output)
 
 
+def calibration_plan(max_simulations: int, population: int, generations: int,
+                     parameters: int, draws: int, workers: int) -> Plan:
+    """The plan of a calibration: at most ``max_simulations`` runs; pyabc holds a
+    generation's particles and writes every generation to its SQLite database (about
+    100 bytes a particle and parameter, with its summary statistics), then the draws."""
+    memory = BASE_MEMORY + workers * WORKER_MEMORY + population * (parameters + 20) * 8 * 50
+    output = population * generations * (parameters + 20) * 100 + draws * parameters * 8 \
+        + 2 * _MB
+    return Plan(max_simulations, memory, output)
+
+
 # --------------------------------------------------------------------------- input files
 
 _SIZE_NAMES = {"text": "text_file_kb", "data": "data_file_mb"}

@@ -232,7 +232,7 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
     if unknown:
         err(f"unknown key '{unknown[0]}'; allowed keys: {', '.join(ALLOWED_KEYS)}")
 
-    name = _string(data, "name", err, default=Path(source).stem)
+    name = _string(data, "name", err, default=_identifier_from(Path(source).stem))
     if not IDENTIFIER.match(name) or len(name) > 100:
         # the name becomes the default directory results/<name>: no path may hide in it
         err(f"'name' must be a plain identifier (letters, digits and underscores, not "
@@ -399,6 +399,14 @@ def _boolean(data: Mapping[str, Any], key: str, err: _Errors, default: bool) -> 
     if not isinstance(value, bool):
         err(f"'{key}' must be true or false, got {value!r}")
     return value
+
+
+def _identifier_from(stem: str) -> str:
+    """A file's stem as a plain identifier (the default name: ``my-exp.toml`` -> ``my_exp``)."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9_]", "_", stem)[:100] or "experiment"
+    return f"_{name}"[:100] if name[0].isdigit() else name
 
 
 def _is_function_ref(text: str) -> bool:
