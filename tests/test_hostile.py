@@ -619,3 +619,28 @@ def test_a_lost_dask_scheduler_is_one_line_naming_resume(tmp_path, capsys, monke
                      again.scheduler_address, "--quiet", "--resume"]) == 0
     runs = pd.read_parquet(tmp_path / "s" / "runs")
     assert len(runs) == 200 and sorted(runs.point) == list(range(200))
+
+
+def test_python_api_refuses_a_malformed_scheduler_at_once(tmp_path):
+    """``run_sweep(..., scheduler="not a url")`` is refused before connecting (no 10 s wait
+    for a scheduler that cannot exist) and leaves no directory behind."""
+    import time
+
+    from sim.errors import UsageError
+    from sim.experiment.sweep import run_sweep
+
+    (tmp_path / "good.toml").write_text(GOOD_EXPERIMENT)
+    started = time.perf_counter()
+    with pytest.raises(UsageError, match="--scheduler"):
+        run_sweep(tmp_path / "good.toml", tmp_path / "out", scheduler="not a url",
+                  progress=False)
+    assert time.perf_counter() - started < 5
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unnamed_experiment_takes_its_file_stem_as_an_identifier(tmp_path):
+    from sim.experiment.spec import load_experiment
+
+    path = tmp_path / "my-exp.toml"
+    path.write_text(GOOD_EXPERIMENT.replace('name = "good"\n', ""))
+    assert load_experiment(path).name == "my_exp"
