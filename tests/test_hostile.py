@@ -271,13 +271,17 @@ def tree(tmp_path_factory) -> Path:
 
 
 def snapshot(root: Path) -> dict[str, tuple]:
-    """Every path under ``root`` with its type, size and modification time."""
+    """Every path under ``root`` with its type, and for files their size and modification
+    time. (A directory's own modification time is left out: a job refused after taking
+    its directory lock creates and removes the lock file, leaving nothing behind.)"""
     out = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             path = Path(dirpath) / name
             info = path.lstat()
-            out[str(path.relative_to(root))] = (info.st_mode, info.st_size, info.st_mtime_ns)
+            out[str(path.relative_to(root))] = (
+                (info.st_mode,) if path.is_dir() and not path.is_symlink()
+                else (info.st_mode, info.st_size, info.st_mtime_ns))
     return out
 
 

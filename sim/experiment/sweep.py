@@ -153,7 +153,6 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
         draws, experiment = _with_posterior(experiment, posterior)
     design = make_design(experiment)
     store = SweepStore(out if out is not None else default_out(experiment))
-    store.check(experiment, design, resume)  # refuse before the lock touches anything
     # One writer per directory for the whole job: a second sweep, national run or resume
     # into the same directory is refused instead of mixing its parts with this one's.
     lock = DirectoryLock(store.root).acquire()
