@@ -407,7 +407,7 @@ for flag, value, culprit in (("--sites", "0", "--sites"), ("--sites", "100001", 
                              ("--approach", "s_lever_text.toml", "turnover_rate"),
                              ("--workers", "0", "--workers"),
                              ("--workers", "257", "ICSIM_MAX_WORKERS"),
-                             ("--engine", "warp", "warp"),
+                             ("--engine", "warp", "warp"), ("--country", "other", "other"),
                              ("--posterior", "p_unknown_column.parquet", "warp"),
                              ("--format", "gif", "gif")):
     case(f"national_{flag}_{value}", ["national", flag, value, *OUT], culprit)
