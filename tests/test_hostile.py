@@ -411,6 +411,13 @@ for flag, value, culprit in (("--sites", "0", "--sites"), ("--sites", "100001", 
                              ("--posterior", "p_unknown_column.parquet", "warp"),
                              ("--format", "gif", "gif")):
     case(f"national_{flag}_{value}", ["national", flag, value, *OUT], culprit)
+case("national_sites_huge", ["national", "--sites", "100000000", *OUT], "ICSIM_MAX_SITES")
+case("national_replicates_huge", ["national", "--replicates", "1000000000", *OUT],
+     "ICSIM_MAX_REPLICATES")
+case("national_workers_huge", ["national", "--workers", "100000", *OUT], "ICSIM_MAX_WORKERS")
+case("sweep_workers_huge", ["sweep", "good.toml", "--workers", "100000", *OUT],
+     "ICSIM_MAX_WORKERS")
+case("run_seed_huge_negative", ["run", "--seed", "-99999999999999999999", *OUT], "--seed")
 case("national_runs_ceiling", ["national", "--sites", "100000", "--replicates", "1000", *OUT],
      "ICSIM_MAX_RUNS")
 case("national_out_empty", ["national", "--out", ""], "--out")
@@ -639,6 +646,9 @@ def test_python_api_refuses_a_malformed_scheduler_at_once(tmp_path):
         run_sweep(tmp_path / "good.toml", tmp_path / "out", scheduler="not a url",
                   progress=False)
     assert time.perf_counter() - started < 5
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(UsageError, match="ICSIM_MAX_WORKERS"):
+        run_sweep(tmp_path / "good.toml", tmp_path / "out", workers=100_000, progress=False)
     assert not (tmp_path / "out").exists()
 
 

@@ -307,8 +307,10 @@ def make_executor(workers: int | None = None, scheduler: str | None = None,
     """Local processes by default; a Dask cluster when ``scheduler`` names one."""
     if workers is not None and scheduler is not None:
         raise UsageError("give either --workers or --scheduler, not both")
-    if scheduler is not None:
-        from sim.limits import check_scheduler_address
+    from sim.limits import check_scheduler_address, check_size
 
+    if scheduler is not None:
         return DaskExecutor(check_scheduler_address(scheduler))
+    if workers is not None:
+        check_size("workers", workers)
     return LocalExecutor(workers, preload=preload)
