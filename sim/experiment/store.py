@@ -456,14 +456,14 @@ class SweepStore:
             return (f"written by another experiment (sha256 "
                     f"{str(provenance['experiment_sha256'])[:12]}, this sweep's is "
                     f"{experiment.sha256[:12]})"), None
+        if chunk >= n_chunks:
+            return f"chunk {chunk} is past the sweep's {n_chunks} parts", None
         if want is None:
             return "no checksum recorded in the manifest", None
         if mismatch:
             return "checksum mismatch (the file changed after it was written)", None
         if provenance["design_sha256"] != design.sha256:
             return "written for another design", None
-        if chunk >= n_chunks:
-            return f"chunk {chunk} is past the sweep's {n_chunks} parts", None
         start, stop = chunk * experiment.runs_per_part, min(
             (chunk + 1) * experiment.runs_per_part, design.n_runs)
         try:
@@ -505,8 +505,7 @@ class SweepStore:
                 os.replace(path, target)
             except OSError as exc:
                 raise WriteError(target, exc) from exc
-            report(f"icsim: resume discards {path.name}: {reason}; moved to {target}, "
-                   "its runs run again")
+            report(f"icsim: resume discards {path.name}: {reason} (moved to {target})")
             done.append({"part": path.name, "reason": reason, "moved_to": str(target)})
         return done
 
