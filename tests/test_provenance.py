@@ -134,7 +134,7 @@ def test_a_damaged_part_is_named_by_analyze_and_rerun_by_resume(sweep, capsys, d
     report = run_sweep(exp, out, workers=1, progress=False, resume=True)
     assert report.complete and report.runs_this_session == 4
     line = _one_error_line(capsys, f"resume discards {PARTS[1]}", reason, "discarded")
-    moved = Path(line.split("moved to ")[1].rstrip(")"))
+    moved = Path(line.split("; moved to ")[1])
     assert moved.parent == out / "discarded" and moved.exists()
     pd.testing.assert_frame_equal(_runs(out), before)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -380,7 +380,7 @@ def test_disk_full_for_the_manifest_too_says_it_could_not_be_updated(tmp_path: P
                     "still says 'running'", "--resume")
     _no_temporary_files(out)
     assert json.loads((out / "manifest.json").read_text())["status"] == "running"
-    assert sorted(p.name for p in (out / "runs").iterdir()) == PARTS[:1]
+    assert len([p for p in (out / "runs").iterdir() if p.name in PARTS]) == 1
     assert main(["sweep", str(exp), "--out", str(out), "--resume", "--quiet"]) == 0
     assert len(_runs(out)) == 16
 

@@ -505,7 +505,7 @@ class SweepStore:
                 os.replace(path, target)
             except OSError as exc:
                 raise WriteError(target, exc) from exc
-            report(f"icsim: resume discards {path.name}: {reason} (moved to {target})")
+            report(f"icsim: resume discards {path.name}: {reason}; moved to {target}")
             done.append({"part": path.name, "reason": reason, "moved_to": str(target)})
         return done
 
