@@ -262,7 +262,7 @@ def cmd_national(args: argparse.Namespace) -> int:
 
     spec = national.check(args.sites, args.approach, args.funding_rule, args.budget,
                           args.replicates, args.seed, args.months, args.engine,
-                          args.posterior)
+                          args.posterior, args.country)
     formats = figure_formats(args.format)
     national.check_same_request(Path(args.out), spec)
     experiment = parse_experiment(spec.experiment_text(), source="icsim national")
@@ -387,6 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="national budget in full-pilot-cost units (default 0.22 x sites)")
     p.add_argument("--replicates", type=_int, default=20, help="runs of every site per rule")
     p.add_argument("--seed", type=_int, default=0, help="draws the country and the seeds")
+    p.add_argument("--country", choices=("redraw", "fixed"), default="redraw",
+                   help="redraw: a new country of sites per replicate, so intervals include "
+                        "how countries differ; fixed: one country, intervals show luck alone")
     p.add_argument("--months", type=_int, default=60, help="horizon in months")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--workers", type=_int, default=None,

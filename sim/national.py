@@ -8,9 +8,12 @@ N sites (default 200, about the number of English commissioning areas of the per
 is shared by a funding rule, and every site runs the project model under the chosen
 national approach.
 
-The sites are drawn once from the seed (the same country for every rule and replicate);
-replicates repeat each site's project with new luck; replicate *i* of site *s* has the same
-seed under every rule (common random numbers). The national budget replaces the single-site
+Every replicate draws a new country from the same distributions (``country="redraw"``, the
+default) and runs every site's project with new luck, so intervals across replicates show
+how the national rate varies between countries like this one as well as between runs; with
+``country="fixed"`` the sites are drawn once from the seed and only the projects' luck
+varies. Replicate *i* has the same country, and site *s* in it the same seed, under every
+rule (common random numbers). The national budget replaces the single-site
 model's funding rounds (``funding_round_rate`` is 0 for every site): sites get what the rule
 gives them, at the start.
 
@@ -40,6 +43,8 @@ from sim.parameters import PARAMETERS
 from sim.scenarios import resolve_scenario
 
 RULES = ("none", "competitive", "targeted", "universal_small")
+#: How replicates treat the country: a new draw per replicate, or one draw held fixed.
+COUNTRIES = ("redraw", "fixed")
 #: The country's numbers are registry assumptions (level "national"; sources there):
 #: the funded share of sites, the default budget per site, and the sites' spreads.
 _P = {name: p.default for name, p in PARAMETERS.items()}
@@ -59,9 +64,12 @@ def _beta(rng: np.random.Generator, mean: float, sd: float, size: int) -> np.nda
     return rng.beta(mean * common, (1 - mean) * common, size)
 
 
-@lru_cache(maxsize=8)
-def draw_sites(n: int, seed: int) -> pd.DataFrame:
+@lru_cache(maxsize=16)
+def draw_sites(n: int, seed: int, replicate: int | None = None) -> pd.DataFrame:
     """The country: each site's local conditions, and its readiness.
+
+    ``replicate=None`` gives the one country of ``--country fixed``; replicate *r* of
+    ``--country redraw`` gets its own country, from an independent stream of the seed.
 
     * team size: normal around the case's 19 (sd ``site_team_size_sd``), 8-30 people — the
       case's 'nearly twenty members … fluctuating';
@@ -75,7 +83,8 @@ def draw_sites(n: int, seed: int) -> pd.DataFrame:
     Readiness, what a competitive programme selects on, is the mean z-score of leadership
     readiness, organisational support and starting vision.
     """
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5175]))
+    key = [seed, 0x5175] if replicate is None else [seed, 0x5175, 1, replicate]
+    rng = np.random.default_rng(np.random.SeedSequence(key))
     sites = pd.DataFrame({
         "team_size": np.clip(np.rint(rng.normal(_P["team_size"], _P["site_team_size_sd"], n)),
                              8, 30).astype(int),
@@ -116,10 +125,11 @@ def _approach(values_json: str, schedule_json: str) -> tuple[dict[str, Any], Any
 def _site_values(params: dict[str, Any]) -> tuple[str, dict[str, Any], int, float, float]:
     """A run's scenario, parameter overrides (the approach's values, then the site's),
     seed, funding and readiness."""
-    sites = draw_sites(int(params["sites"]), int(params["national_seed"]))
     site, replicate, rule = int(params["site"]), int(params["repeat"]), params["rule"]
+    country = replicate if params.get("country", "fixed") == "redraw" else None
+    sites = draw_sites(int(params["sites"]), int(params["national_seed"]), country)
     amounts = _amounts(rule, float(params["budget"]), int(params["sites"]),
-                       int(params["national_seed"]))
+                       int(params["national_seed"]), country)
     conditions = sites.iloc[site]
     approach_values, _ = _approach(params.get("approach_values", "{}"),
                                    params.get("approach_schedule", "[]"))
@@ -134,9 +144,10 @@ def _site_values(params: dict[str, Any]) -> tuple[str, dict[str, Any], int, floa
     return params["approach"], values, seed, float(amounts[site]), float(conditions["readiness"])
 
 
-@lru_cache(maxsize=32)
-def _amounts(rule: str, budget: float, n: int, seed: int) -> np.ndarray:
-    return allocate(rule, budget, draw_sites(n, seed)["readiness"].to_numpy())
+@lru_cache(maxsize=64)
+def _amounts(rule: str, budget: float, n: int, seed: int,
+             replicate: int | None = None) -> np.ndarray:
+    return allocate(rule, budget, draw_sites(n, seed, replicate)["readiness"].to_numpy())
 
 
 def _site_outcomes(outcome: str, funding_received: float, pilot_month: float,
@@ -214,6 +225,8 @@ class NationalSpec:
     seed: int = 0
     months: int = 60
     engine: str = "fast"
+    #: "redraw": a new country per replicate; "fixed": one country for all replicates.
+    country: str = "redraw"
     #: The approach resolved: its values over the defaults and its schedule, as JSON.
     approach_values: str = "{}"
     approach_schedule: str = "[]"
@@ -247,6 +260,7 @@ class NationalSpec:
             "[constants]",
             f"sites = {self.sites}",
             f"national_seed = {self.seed}",
+            f'country = "{self.country}"',
             f"budget = {self.total_budget!r}",
             f"approach = {json.dumps(self.approach)}",
             f"approach_values = {json.dumps(self.approach_values)}",
@@ -261,7 +275,8 @@ class NationalSpec:
 
 def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[str] =
           "competitive", budget: Any = None, replicates: Any = 20, seed: Any = 0,
-          months: Any = 60, engine: str = "fast", posterior: Any = None) -> NationalSpec:
+          months: Any = 60, engine: str = "fast", posterior: Any = None,
+          country: str = "redraw") -> NationalSpec:
     """Validate a request; raise ``UsageError`` naming the culprit and what is allowed."""
     def whole(name: str, value: Any, low: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
@@ -288,8 +303,10 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
             raise UsageError(f"--budget must be a number >= 0, got {budget!r}")
     if engine not in ("fast", "mesa"):
         raise UsageError(f"--engine must be fast or mesa, got {engine!r}")
+    if country not in COUNTRIES:
+        raise UsageError(f"--country must be one of {', '.join(COUNTRIES)}, got {country!r}")
     return NationalSpec(
-        sites, resolved.name, tuple(names), budget, replicates, seed, months, engine,
+        sites, resolved.name, tuple(names), budget, replicates, seed, months, engine, country,
         approach_values=json.dumps(dict(resolved.values), sort_keys=True),
         approach_schedule=json.dumps([[m, dict(v)] for m, v in resolved.schedule]),
         approach_description=resolved.description, **_posterior_fields(posterior))
@@ -322,7 +339,8 @@ ARGUMENTS = {"rule": "--funding-rule", "repeat": "--replicates", "site": "--site
              "sites": "--sites", "national_seed": "--seed", "seed": "--seed",
              "budget": "--budget", "approach": "--approach", "approach_values": "--approach",
              "approach_schedule": "--approach", "months": "--months",
-             "posterior": "--posterior", "posterior_sha256": "--posterior"}
+             "posterior": "--posterior", "posterior_sha256": "--posterior",
+             "country": "--country"}
 
 
 def check_same_request(out: Path, spec: NationalSpec) -> None:
@@ -346,6 +364,7 @@ def check_same_request(out: Path, spec: NationalSpec) -> None:
     flat_old = {**old.get("parameters", {}), **old.get("constants", {}),
                 "seed": old.get("seed")}
     flat_new = {**new["parameters"], **new["constants"], "seed": new["seed"]}
+    flat_old.setdefault("country", "fixed")  # runs made before --country held it fixed
     changed = [key for key in flat_new if flat_old.get(key) != flat_new[key]]
     if not changed:
         return
@@ -501,12 +520,7 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
         "year) and may win money there, so its P(pilot) is not comparable with the unfunded "
         "sites' rate here.",
         "",
-        "**Intervals.** The sites are drawn once from the seed and held fixed; a replicate "
-        "repeats every site's project with new luck, and replicate *i* of a site has the "
-        "same seed under every rule. The 95% intervals are across replicates for this one "
-        "country: they show the projects' luck, not how a different draw of "
-        f"{spec.sites} sites would differ, and are narrow because each replicate already "
-        f"averages over {spec.sites} sites. Another `--seed` draws another country.",
+        _intervals_text(spec),
         "",
         "| rule | funded sites | P(pilot) [95% CI] | P(integrated) [95% CI] | "
         "P(pilot) funded [95% CI] | P(pilot) unfunded [95% CI] | gap p | "
@@ -557,6 +571,27 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
               "`funded_gap` (figures); the raw runs are in `runs/` (the sweep runner's parts).",
               ""]
     return "\n".join(lines)
+
+
+def _intervals_text(spec: NationalSpec) -> str:
+    """What the intervals across replicates contain, for the country setting used."""
+    if spec.country == "redraw":
+        return (
+            f"**Intervals.** Every replicate draws a new country of {spec.sites} sites from "
+            "the same distributions and runs every site's project with new luck; replicate "
+            "*i* has the same country and the same seeds under every rule. The 95% "
+            "intervals are across replicates: they show how the national rate varies "
+            "between countries like this one and between runs, both together. They are "
+            f"narrow because each replicate averages over {spec.sites} sites. "
+            "`--country fixed` holds one country and shows the projects' luck alone.")
+    return (
+        "**Intervals.** The sites are drawn once from the seed and held fixed "
+        "(`--country fixed`); a replicate repeats every site's project with new luck, and "
+        "replicate *i* of a site has the same seed under every rule. The 95% intervals are "
+        "across replicates for this one country: they show the projects' luck, not how a "
+        f"different draw of {spec.sites} sites would differ, and are narrow because each "
+        f"replicate already averages over {spec.sites} sites. Another `--seed` draws another "
+        "country; `--country redraw` (the default) draws a new one per replicate.")
 
 
 def _ci(x: float, lo: float, hi: float) -> str:

@@ -137,7 +137,8 @@ def test_rules_in_the_order_given_all_compared_and_explained(tmp_path):
     # the funding dependence, the budget in pilot-cost units, and what the intervals mean
     assert "funding_round_rate` is 0" in text and "no national money" in text
     assert "6.6 full-pilot costs" in text  # 0.22 x 30
-    assert "held fixed" in text and "Another `--seed` draws another country" in text
+    assert "Every replicate draws a new country of 30 sites" in text
+    assert "`--country fixed` holds one country" in text
     # intervals for funded and unfunded sites, in the table and the figure's data
     competitive = first.loc["competitive"]
     assert competitive.p_pilot_unfunded_lo <= competitive.p_pilot_unfunded \
@@ -209,7 +210,7 @@ def test_a_posterior_gives_every_site_of_replicate_r_draw_r(tmp_path):
                  "--posterior", str(CASE_POSTERIOR), "--out", str(out)]) == 0
     sites = pd.read_parquet(out / "sites.parquet")
     draws = load_posterior(CASE_POSTERIOR)
-    country = national.draw_sites(12, 0)
+    country = national.draw_sites(12, 0, 2)  # replicate 2's country (--country redraw)
     row = sites[(sites.replicate == 2) & (sites.site == 5)].iloc[0]
     values = {**draws.iloc[2].to_dict(),
               **{k: country.iloc[5][k].item() for k in national.SITE_CONDITIONS},
@@ -224,3 +225,41 @@ def test_a_posterior_gives_every_site_of_replicate_r_draw_r(tmp_path):
     proc_code = main(["national", "--sites", "12", "--replicates", "3", "--quiet",
                       "--posterior", str(other), "--out", str(out)])
     assert proc_code == 2
+
+
+def test_the_country_is_redrawn_per_replicate_or_held_fixed(tmp_path):
+    """--country redraw (default): every replicate a new country, the same one under every
+    rule; --country fixed: one country for all replicates. The summary says which."""
+    frames = {}
+    for country in ("redraw", "fixed"):
+        out = tmp_path / country
+        assert main(["national", "--sites", "20", "--replicates", "3", "--quiet",
+                     "--funding-rule", "competitive,none", "--country", country,
+                     "--out", str(out)]) == 0
+        frames[country] = pd.read_parquet(out / "sites.parquet")
+        text = (out / "summary.md").read_text()
+        assert ("Every replicate draws a new country" in text) == (country == "redraw")
+        assert ("held fixed (`--country fixed`)" in text) == (country == "fixed")
+    for country, sites in frames.items():
+        per_rep = sites[sites.rule == "competitive"].pivot(
+            index="site", columns="replicate", values="turnover_rate")
+        varies = not per_rep.eq(per_rep[0], axis=0).all().all()
+        assert varies == (country == "redraw")
+        # the same country and seeds under every rule (common random numbers)
+        a = sites[sites.rule == "competitive"].reset_index(drop=True)
+        b = sites[sites.rule == "none"].reset_index(drop=True)
+        assert a[list(national.SITE_CONDITIONS)].equals(b[list(national.SITE_CONDITIONS)])
+    fixed = frames["fixed"]
+    assert fixed[(fixed.replicate == 0) & (fixed.rule == "none")].turnover_rate.to_numpy() \
+        == pytest.approx(national.draw_sites(20, 0).turnover_rate.to_numpy())
+    redraw = frames["redraw"]
+    assert redraw[(redraw.replicate == 1) & (redraw.rule == "none")].turnover_rate.to_numpy() \
+        == pytest.approx(national.draw_sites(20, 0, 1).turnover_rate.to_numpy())
+    # competitive funds the most ready sites of each replicate's own country
+    comp = redraw[redraw.rule == "competitive"]
+    for _, rep in comp.groupby("replicate"):
+        assert rep[rep.funded].readiness.min() >= rep[~rep.funded].readiness.max()
+    # an earlier run into the same folder with the other setting names the argument
+    code = main(["national", "--sites", "20", "--replicates", "3", "--quiet",
+                 "--funding-rule", "competitive,none", "--out", str(tmp_path / "fixed")])
+    assert code == 2
