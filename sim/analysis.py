@@ -99,10 +99,12 @@ def load_sweep(root: str | Path, require_complete: bool = True) -> Sweep:
     if design.sha256 != manifest["design"]["sha256"]:
         raise UsageError(f"{root}: the design regenerated from the manifest differs from the "
                          f"sweep's (package versions changed?)")
-    command = f"icsim sweep {experiment.source} --out {root}"
+    resume = (f"icsim national --out {root} --resume (with its other arguments as before)"
+              if experiment.source == "icsim national"
+              else f"icsim sweep {experiment.source} --out {root} --resume")
     verified = store.verify(experiment, design, manifest, tables=True)
     if verified.damaged:
-        raise UsageError(verified.damage_message(root, command))
+        raise UsageError(verified.damage_message(resume))
     if len(verified.codes()) > 1 and not manifest.get("mixed_code", {}).get("allowed"):
         raise UsageError(f"{mixed_code_message(root, verified)}, and its manifest does not "
                          "record that mixing them was allowed; run the sweep again into a "
@@ -115,7 +117,7 @@ def load_sweep(root: str | Path, require_complete: bool = True) -> Sweep:
     if require_complete and len(runs) != design.n_runs:
         raise UsageError(
             f"the sweep in {root} is incomplete ({len(runs)} of {design.n_runs} runs); "
-            f"complete it with: {command} --resume")
+            f"complete it with: {resume}")
     return Sweep(root, manifest, experiment, design, runs)
 
 

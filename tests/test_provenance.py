@@ -426,6 +426,9 @@ def test_national_resume_reruns_a_damaged_part(tmp_path: Path, capsys) -> None:
     assert main(_national(nat)) == 0
     sites = pd.read_parquet(nat / "sites.parquet")
     _flip_bytes(nat / "runs" / PARTS[0])
+    capsys.readouterr()
+    assert main(["analyze", str(nat), "--quiet"]) == 2
+    _one_error_line(capsys, PARTS[0], f"icsim national --out {nat} --resume")
     assert main([*_national(nat), "--resume"]) == 0
     assert f"resume discards {PARTS[0]}: " in capsys.readouterr().err
     pd.testing.assert_frame_equal(pd.read_parquet(nat / "sites.parquet"), sites)

@@ -244,12 +244,12 @@ class Verified:
             found.setdefault(code_key(part.code), (part.code, []))[1].append(part.path.name)
         return found
 
-    def damage_message(self, root: Path, command: str) -> str:
-        """One line naming the damaged parts and what to do."""
+    def damage_message(self, resume: str) -> str:
+        """One line naming the damaged parts and the command (``resume``) that reruns them."""
         (path, reason), rest = self.damaged[0], self.damaged[1:]
         more = (f" (and {len(rest)} more: {', '.join(p.name for p, _ in rest[:3])}"
                 f"{', ...' if len(rest) > 3 else ''})" if rest else "")
-        return (f"{path}: {reason}{more}; rerun the damaged parts with: {command} --resume")
+        return f"{path}: {reason}{more}; rerun the damaged parts with: {resume}"
 
 
 def mixed_code_message(root: Path, verified: Verified) -> str:
