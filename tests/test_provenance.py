@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -261,17 +262,22 @@ def _national(out: Path) -> list[str]:
             "1", "--quiet", "--out", str(out)]
 
 
-@pytest.mark.parametrize("damage", [*MANIFESTS, "a directory"])
+@pytest.mark.parametrize("damage", [*MANIFESTS, "a directory", "a FIFO", "too big"])
 def test_a_damaged_manifest_gives_one_line_everywhere(sweep, tmp_path: Path, capsys,
-                                                      damage: str) -> None:
+                                                      monkeypatch, damage: str) -> None:
     exp, out, _ = sweep
     assert main([*_national(tmp_path / "nat")]) == 0
     capsys.readouterr()
     for root in (out, tmp_path / "nat"):
         manifest = root / "manifest.json"
+        if damage == "too big":  # refused unread
+            monkeypatch.setattr(store_module, "MAX_MANIFEST_BYTES", 100)
+            continue
         manifest.unlink()
         if damage == "a directory":
             manifest.mkdir()
+        elif damage == "a FIFO":  # reading it would wait forever
+            os.mkfifo(manifest)
         else:
             manifest.write_bytes(MANIFESTS[damage])
     for argv in (["sweep", str(exp), "--out", str(out), "--resume", "--quiet"],

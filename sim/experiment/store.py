@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import re
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -48,6 +49,8 @@ from sim.experiment.spec import Experiment
 MANIFEST = "manifest.json"
 LOCK = ".icsim.lock"
 RUNS = "runs"
+#: A manifest past this size is refused unread (one of 10,000 parts is about 1.6 MB).
+MAX_MANIFEST_BYTES = 256 * 2**20
 #: Where a resume moves the parts it discards (outside ``runs/``: readers never see them).
 DISCARDED = "discarded"
 #: The Parquet key-value metadata of a part: which sweep and which code wrote it.
@@ -346,11 +349,21 @@ class SweepStore:
         path = self.manifest_path
         fix = "restore it, or run the sweep again into another --out"
         try:
+            info = path.stat()
+        except FileNotFoundError:
+            raise UsageError(f"{self.root} holds no sweep (no {MANIFEST})") from None
+        except OSError as exc:
+            raise UsageError(f"cannot read {path} ({exc.strerror}); {fix}") from None
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise UsageError(f"{path} is {kind}, not a sweep's manifest; {fix}")
+        if info.st_size > MAX_MANIFEST_BYTES:
+            raise UsageError(f"{path} is {info.st_size / 2**20:.0f} MB, past the "
+                             f"{MAX_MANIFEST_BYTES // 2**20} MB a manifest may be; {fix}")
+        try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise UsageError(f"{self.root} holds no sweep (no {MANIFEST})") from None
-        except IsADirectoryError:
-            raise UsageError(f"{path} is a directory, not a sweep's manifest; {fix}") from None
         except UnicodeDecodeError:
             raise UsageError(f"{path} is damaged (not text); {fix}") from None
         except ValueError as exc:
@@ -436,20 +449,29 @@ class SweepStore:
 
     def _verify_part(self, path: Path, chunk: int, n_chunks: int, experiment: Experiment,
                      design: Design, entry: Any, tables: bool) -> tuple[str, Part | None]:
-        """``(reason, None)`` for a part that fails, ``("", part)`` for one that passes."""
+        """``(reason, None)`` for a part that fails, ``("", part)`` for one that passes.
+
+        The file is hashed in blocks and only its footer is read until it has passed every
+        check, so a huge or hostile file costs no memory.
+        """
+        want = entry.get("sha256") if isinstance(entry, Mapping) else None
         try:
-            data = path.read_bytes()
+            mismatch = want is not None and want != file_sha256(path)
         except OSError as exc:
             return f"cannot be read ({exc.strerror})", None
-        digest = hashlib.sha256(data).hexdigest()
-        want = entry.get("sha256") if isinstance(entry, Mapping) else None
-        mismatch = want is not None and want != digest
         try:
-            reader = pq.ParquetFile(pa.BufferReader(data))
-            provenance = _read_provenance(reader.schema_arrow.metadata)
+            with open(path, "rb") as fh:
+                return self._check_contents(pq.ParquetFile(fh), path, chunk, n_chunks,
+                                            experiment, design, want, mismatch, tables)
         except (OSError, pa.ArrowException) as exc:
             what = "checksum mismatch and " if mismatch else ""
             return f"{what}not a readable Parquet file ({str(exc).splitlines()[0]})", None
+
+    @staticmethod
+    def _check_contents(reader: pq.ParquetFile, path: Path, chunk: int, n_chunks: int,
+                        experiment: Experiment, design: Design, want: str | None,
+                        mismatch: bool, tables: bool) -> tuple[str, Part | None]:
+        provenance = _read_provenance(reader.schema_arrow.metadata)
         if provenance is None:
             return "no provenance in its metadata (not written by this version of icsim)", None
         if provenance["experiment_sha256"] != experiment.sha256:
@@ -466,17 +488,19 @@ class SweepStore:
             return "written for another design", None
         start, stop = chunk * experiment.runs_per_part, min(
             (chunk + 1) * experiment.runs_per_part, design.n_runs)
+        wrong_rows = f"its rows are not chunk {chunk}'s runs {start}..{stop - 1}"
+        if reader.metadata.num_rows != stop - start:
+            return wrong_rows, None
         try:
             table = reader.read() if tables else reader.read(
                 columns=["point", "replicate", "status"])
             got = (table.column("point").to_numpy() * design.replicates
                    + table.column("replicate").to_numpy())
             status = table.column("status").to_numpy(zero_copy_only=False)
-        except (OSError, KeyError, ValueError, pa.ArrowException) as exc:
+        except (KeyError, ValueError) as exc:
             return f"cannot be read ({str(exc).splitlines()[0]})", None
-        if got.shape != (stop - start,) or not np.array_equal(np.sort(got),
-                                                             np.arange(start, stop)):
-            return f"its rows are not chunk {chunk}'s runs {start}..{stop - 1}", None
+        if not np.array_equal(np.sort(got), np.arange(start, stop)):
+            return wrong_rows, None
         return "", Part(chunk, path, stop - start, int(np.sum(status != "ok")),
                         provenance["code"], table.replace_schema_metadata(None)
                         if tables else None)
