@@ -207,7 +207,7 @@ def test_resume_with_other_code_is_refused_unless_allowed_and_then_recorded(
     mixed = manifest["mixed_code"]
     assert mixed["allowed"] is True and mixed["allowed_in_sessions"] == [1]
     assert [v["code"]["commit"] for v in mixed["versions"]] == [old_commit, new["commit"]]
-    assert mixed["versions"][0]["parts_when_allowed"] == PARTS[:2]
+    assert [v["parts"] for v in mixed["versions"]] == [PARTS[:2], PARTS[2:]]
     # The first session's code stays on top; each session keeps its own.
     assert manifest["git"]["commit"] == old_commit
     assert [s["code"]["commit"] for s in manifest["sessions"]] == [old_commit, new["commit"]]

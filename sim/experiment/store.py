@@ -601,11 +601,27 @@ class SweepStore:
         sessions = len(manifest["sessions"]) - 1
         for key, (old, names) in verified.codes().items():
             if key not in known:
-                entry["versions"].append({"code": old, "parts_when_allowed": names})
+                entry["versions"].append({"code": old, "parts": names})
                 known.add(key)
         if code_key(code) not in known:
-            entry["versions"].append({"code": dict(code), "parts_when_allowed": []})
+            entry["versions"].append({"code": dict(code), "parts": []})
         entry.setdefault("allowed_in_sessions", []).append(sessions)
+
+    @staticmethod
+    def _update_mixed(manifest: dict[str, Any]) -> None:
+        """Bring ``mixed_code``'s list of parts per code version up to date."""
+        entry = manifest.get("mixed_code")
+        if not entry:
+            return
+        sessions = manifest["sessions"]
+        by_code: dict[tuple[Any, ...], list[str]] = {}
+        for name, info in sorted(manifest["parts"].items()):
+            index = info.get("session")
+            if isinstance(index, int) and 0 <= index < len(sessions) and isinstance(
+                    sessions[index].get("code"), dict):
+                by_code.setdefault(code_key(sessions[index]["code"]), []).append(name)
+        for version in entry["versions"]:
+            version["parts"] = by_code.get(code_key(version["code"]), version.get("parts", []))
 
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:
         write_atomic(self.manifest_path,
@@ -623,6 +639,7 @@ class SweepStore:
             manifest["sessions"][-1]["error"] = error
         if status == "complete":
             manifest["finished"] = now()
+        self._update_mixed(manifest)
         self.write_manifest(manifest)
 
     def write_part(self, chunk: int, table: pa.Table) -> Path:
