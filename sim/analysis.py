@@ -503,7 +503,9 @@ def analyze(root: str | Path, resamples: int = 1000, formats: Sequence[str] = ("
     ``prim_above``).
     """
     from sim import plots
+    from sim.limits import check_size
 
+    check_size("resamples", resamples)
     sweep = load_sweep(root)
     exp = sweep.experiment
     if prim_outcome is not None and prim_outcome not in sweep.runs.columns:

@@ -237,7 +237,9 @@ def Dashboard():
 
 @solara.component
 def Page():
-    """Entry point for ``solara run sim.app:page`` and for Jupyter."""
+    """Entry point for ``icsim dashboard`` and for Jupyter. (Started by hand, ``solara run
+    sim.app:page`` asks the package index for a newer Solara unless given
+    ``--no-check-version``; ``icsim dashboard`` passes it.)"""
     Dashboard()
 
 

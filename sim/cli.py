@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from sim.errors import UsageError
+from sim import limits as _limits
+from sim.errors import JobStopped, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,36 +30,31 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
 
 
-# Ceilings on sizes a user gives: past them a request is refused before any work starts.
-# Raise one deliberately with the environment variable ICSIM_MAX_<NAME> (e.g.
+# Ceilings on sizes a user gives (sim/limits.py): past them a request is refused before any
+# work starts. Raise one deliberately with the environment variable ICSIM_MAX_<NAME> (e.g.
 # ICSIM_MAX_MONTHS=2400).
-CEILINGS = {"months": 1200, "replicates": 100_000, "sites": 100_000, "workers": 256}
-
-
-def _ceiling(name: str) -> int:
-    import os
-
-    text = os.environ.get(f"ICSIM_MAX_{name.upper()}")
-    return int(text) if text and text.isdigit() else CEILINGS[name]
+CEILINGS = _limits.CEILINGS
+#: The command-line flags that have a ceiling.
+SIZE_FLAGS = ("months", "replicates", "sites", "workers", "resamples")
 
 
 def check_sizes(args: argparse.Namespace) -> None:
-    """Refuse a size past its ceiling, a negative seed, or an unusable --out, before work."""
-    for name in CEILINGS:
+    """Refuse a size past its ceiling, a negative seed, an unusable --out or a malformed
+    --scheduler address, before any work."""
+    for name in SIZE_FLAGS:
         value = getattr(args, name, None)
-        if isinstance(value, bool) or not isinstance(value, int):
+        if value is None:
             continue
-        if value < 1:
-            raise UsageError(f"--{name} must be a whole number >= 1, got {value}")
-        if value > _ceiling(name):
-            raise UsageError(f"--{name} {value} is past the ceiling {_ceiling(name)}; raise "
-                             f"it deliberately with ICSIM_MAX_{name.upper()}=N")
+        _limits.check_size(name, value)
     seed = getattr(args, "seed", None)
     if isinstance(seed, int) and seed < 0:
         raise UsageError(f"--seed must be a whole number >= 0, got {seed}")
     out = getattr(args, "out", None)
     if isinstance(out, str | Path):
         check_out(Path(out))
+    scheduler = getattr(args, "scheduler", None)
+    if scheduler is not None:
+        _limits.check_scheduler_address(scheduler)
 
 
 def check_out(out: Path) -> None:
@@ -184,6 +180,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from sim.calibration import load_posterior
 
         posterior = load_posterior(args.posterior)
+    runs = _limits.check_runs(len(scenarios) * args.replicates,
+                              f"{len(scenarios)} scenarios x --replicates {args.replicates}")
+    import os
+
+    plan = _limits.compare_plan(runs, args.months, args.workers or os.cpu_count() or 1)
+    if not args.quiet:
+        print(plan.check().line(), flush=True)
+    else:
+        plan.check()
     result = compare(scenarios, args.replicates, args.seed, args.months, args.workers,
                      progress=not args.quiet, engine=args.engine, posterior=posterior)
     result.overrides = overrides
@@ -243,6 +248,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
     out = Path(args.out) if args.out is not None else Path("results") / spec.name
+    import os
+
+    local = 0 if args.scheduler is not None else (args.workers or os.cpu_count() or 1)
+    plan = _limits.calibration_plan(spec.max_simulations, spec.population, spec.generations,
+                                    len(spec.priors), spec.draws, local).check()
+    if not args.quiet:
+        print(plan.line().replace(" runs,", " simulations at most,", 1), flush=True)
     report = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler,
                        resume=args.resume, progress=not args.quiet)
     print(f"{spec.name}: {report.generations} generations, {report.simulations:,} "
@@ -256,6 +268,7 @@ def cmd_national(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from sim import national
+    from sim.experiment.commands import announce, experiment_plan
     from sim.experiment.spec import parse_experiment
     from sim.experiment.store import DirectoryLock
     from sim.experiment.sweep import run_sweep
@@ -266,6 +279,7 @@ def cmd_national(args: argparse.Namespace) -> int:
     formats = figure_formats(args.format)
     national.check_same_request(Path(args.out), spec)
     experiment = parse_experiment(spec.experiment_text(), source="icsim national")
+    announce(experiment_plan(experiment, args.workers, args.scheduler), args.quiet)
     # The lock is held from the first run to the last output written: a second national
     # run into the same --out cannot interleave its runs or outputs with this one's.
     with DirectoryLock(args.out) as lock:
@@ -299,6 +313,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     if not 1 <= args.port <= 65535:
         raise UsageError(f"--port must be a whole number in [1, 65535], got {args.port}")
+    check_port_free(args.port)
     print(f"serving the icsim dashboard on http://127.0.0.1:{args.port} (Ctrl-C stops it)",
           flush=True)
     # Offline and private: no version check against the package index (solara is pinned,
@@ -307,6 +322,28 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
                "--port", str(args.port), "--production", "--no-open", "--no-check-version"]
     env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
     os.execve(sys.executable, command, env)  # become the server: stopping icsim stops it
+
+
+def check_port_free(port: int, host: str = "127.0.0.1") -> None:
+    """Refuse a port something already listens on (one line instead of the server's
+    traceback). A port taken between this check and the server's start still fails in
+    the server."""
+    import errno
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UsageError(f"--port {port} is in use on {host}; stop what uses it or "
+                                 "choose another --port") from None
+            if exc.errno == errno.EACCES:
+                raise UsageError(f"--port {port} needs privileges on {host}; choose a port "
+                                 ">= 1024") from None
+            raise UsageError(f"--port {port}: cannot listen on {host} ({exc.strerror})"
+                             ) from None
 
 
 # ------------------------------------------------------------------ parser
@@ -463,6 +500,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"icsim: error: {exc}", file=sys.stderr)
         return 2
+    except JobStopped as exc:
+        print(f"icsim: error: {exc}; finished work is kept -- run the same command again "
+              "with --resume", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("icsim: interrupted", file=sys.stderr)
         return 130

@@ -71,7 +71,9 @@ def check_replicates(replicates: Any) -> int:
     if isinstance(replicates, bool) or not isinstance(replicates, int | np.integer) \
             or replicates < 1:
         raise UsageError(f"--replicates must be a whole number >= 1, got {replicates!r}")
-    return int(replicates)
+    from sim.limits import check_size
+
+    return check_size("replicates", replicates)
 
 
 def _run_chunk(scenario: ResolvedScenario, months: int, seeds: list[tuple[int, int]],
@@ -141,8 +143,11 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
     case leaves uncertain; the report then splits the variance into parametric and
     run-to-run parts.
     """
+    from sim.model import check_seed
+
     resolved = check_scenarios(scenarios, overrides)
     replicates = check_replicates(replicates)
+    seed = check_seed(seed)
     months = check_months(months)
     if engine not in ENGINES:
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")

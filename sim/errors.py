@@ -8,3 +8,13 @@ see the same message as a plain ``ValueError``.
 
 class UsageError(ValueError):
     """Bad input: the message names the culprit and what is allowed."""
+
+
+class JobStopped(RuntimeError):
+    """A job stopped by a cause outside its input -- a lost Dask scheduler, say. The message
+    names the cause; the command line prints it in one line with the next step (usually
+    ``--resume``) and exits with status 1. Finished work is kept."""
+
+
+class SchedulerLost(JobStopped):
+    """The Dask scheduler went away in the middle of a job."""

@@ -52,8 +52,9 @@ class IntegrationModel(mesa.Model):
         collect: record the monthly time series in ``datacollector`` (Mesa's
             ``DataCollector``); ``run_project`` turns it off for speed.
         rng: the seed or generator; all randomness flows from it.
-        scenario: Mesa's experimental ``Scenario`` object, accepted only so that Mesa's
-            SolaraViz can re-create the model; its ``rng`` is used when ``rng`` is None.
+        scenario: a scenario by name (the same as ``scenario_name``), or Mesa's
+            experimental ``Scenario`` object, accepted so that Mesa's SolaraViz can
+            re-create the model (its ``rng`` is used when ``rng`` is None).
         schedule: time-varying national levers, a sequence of ``(month, {name: value})``
             pairs applied at the start of that month, before its processes (national policy
             in the case's period moved in waves). Only system-level levers may vary in
@@ -65,8 +66,14 @@ class IntegrationModel(mesa.Model):
     def __init__(self, months: int = 60, collect: bool = True, rng: Any = None,
                  scenario_name: str = "baseline", scenario: Any = None,
                  schedule: Any = None, **params: Any) -> None:
+        if isinstance(scenario, str):  # a scenario by name: honoured, never ignored
+            if scenario_name not in ("baseline", scenario):
+                raise UsageError(f"give the scenario once: scenario={scenario!r} and "
+                                 f"scenario_name={scenario_name!r} disagree")
+            scenario_name, scenario = scenario, None
         if rng is None and scenario is not None:  # Mesa's own Scenario object (SolaraViz)
             rng = getattr(scenario, "rng", None)
+        rng = check_rng(rng)
         super().__init__(rng=rng)
         # Event-driven draws (newcomers, new managers) come from a child stream of the one
         # seed, so the monthly draws stay paired across scenarios (common random numbers).
@@ -274,9 +281,14 @@ def check_schedule(schedule: Any) -> dict[int, dict[str, Any]]:
 
 
 def check_months(months: Any) -> int:
-    """Months must be a whole number ≥ 1."""
+    """Months must be a whole number ≥ 1 and at most the ceiling (``sim.limits``)."""
     if isinstance(months, bool) or not isinstance(months, int | np.integer) or months < 1:
         raise UsageError(f"months must be a whole number >= 1, got {months!r}")
+    from sim.limits import ceiling, how_to_raise
+
+    if months > ceiling("months"):
+        raise UsageError(f"months {months} is past the ceiling {ceiling('months'):,}; "
+                         f"{how_to_raise('months')}")
     return int(months)
 
 
@@ -286,6 +298,17 @@ def check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise UsageError(f"seed must be a whole number >= 0, got {seed!r}")
     return int(seed)
+
+
+def check_rng(rng: Any) -> Any:
+    """The model's ``rng`` is a seed (see :func:`check_seed`) or a numpy ``Generator``;
+    ``None`` is refused because it would give an unrepeatable run."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, bool) or not isinstance(rng, int | np.integer) or rng < 0:
+        raise UsageError(f"rng (the seed) must be a whole number >= 0 or a numpy Generator, "
+                         f"got {rng!r}")
+    return int(rng)
 
 
 def simulate(scenario: str = "baseline", seed: int = 0, months: int = 60,

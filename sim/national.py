@@ -278,15 +278,14 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
           months: Any = 60, engine: str = "fast", posterior: Any = None,
           country: str = "redraw") -> NationalSpec:
     """Validate a request; raise ``UsageError`` naming the culprit and what is allowed."""
-    def whole(name: str, value: Any, low: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise UsageError(f"{name} must be a whole number >= {low}, got {value!r}")
-        return int(value)
+    from sim.limits import check_runs, check_size
 
-    sites = whole("--sites", sites, 1)
-    replicates = whole("--replicates", replicates, 1)
-    months = whole("--months", months, 1)
-    seed = whole("--seed", seed, 0)
+    sites = check_size("sites", sites)
+    replicates = check_size("replicates", replicates)
+    months = check_size("months", months)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise UsageError(f"--seed must be a whole number >= 0, got {seed!r}")
+    seed = int(seed)
     resolved = resolve_scenario(approach)
     names = [r.strip() for r in rules.split(",")] if isinstance(rules, str) else list(rules)
     for rule in names:
@@ -294,6 +293,8 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
             raise UsageError(f"unknown funding rule '{rule}'; known rules: {', '.join(RULES)}")
     if len(set(names)) != len(names):
         raise UsageError(f"a funding rule is named twice in {','.join(names)}")
+    check_runs(sites * replicates * len(names), f"--sites {sites} x --replicates {replicates} "
+               f"x {len(names)} funding rules")
     if budget is not None:
         try:
             budget = float(budget)

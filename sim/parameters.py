@@ -93,7 +93,12 @@ class Parameter:
         return UsageError(f"parameter '{self.name}' must be {self.bounds_text}, got {value!r}")
 
     def coerce(self, value: Any) -> Value:
-        """Return ``value`` as this parameter's type, or raise ``UsageError`` naming it."""
+        """Return ``value`` as this parameter's type, or raise ``UsageError`` naming it.
+
+        Strict, as from Python, TOML or Parquet: a number must be a number (numpy's
+        included), not the string ``"0.2"``; a switch takes ``True``/``False`` (numpy
+        booleans included) or 0/1. The command line's text goes through :meth:`parse`.
+        """
         if self.kind == "choice":
             if isinstance(value, str) and value.strip() in self.choices:
                 return value.strip()
@@ -101,17 +106,13 @@ class Parameter:
         if self.kind == "bool":
             if isinstance(value, bool | np.bool_):
                 return bool(value)
-            if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
-                return _BOOL_WORDS[value.strip().lower()]
             if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
                 return bool(value)
             raise self._refuse(value)
-        if isinstance(value, bool | np.bool_):
+        if isinstance(value, bool | np.bool_) or not isinstance(
+                value, int | float | np.integer | np.floating):
             raise self._refuse(value)
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise self._refuse(value) from None
+        number = float(value)
         if self.kind == "int":
             if not number.is_integer():
                 raise self._refuse(value)
@@ -119,6 +120,22 @@ class Parameter:
         if math.isnan(number) or not (self.low <= number <= self.high):
             raise self._refuse(value)
         return number
+
+
+    def parse(self, text: str) -> Value:
+        """Return command-line ``text`` (``--set NAME=VALUE``) as this parameter's type."""
+        text = text.strip()
+        if self.kind == "bool":
+            if text.lower() in _BOOL_WORDS:
+                return _BOOL_WORDS[text.lower()]
+            raise self._refuse(text)
+        if self.kind == "choice":
+            return self.coerce(text)
+        try:
+            number = float(text)
+        except ValueError:
+            raise self._refuse(text) from None
+        return self.coerce(number)
 
 
 _BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
@@ -737,7 +754,7 @@ def parse_assignment(text: str) -> tuple[str, Value]:
         raise UsageError(f"--set expects NAME=VALUE, got {text!r}")
     if name not in PARAMETERS:
         raise UsageError(unknown_message(name))
-    return name, PARAMETERS[name].coerce(raw.strip())
+    return name, PARAMETERS[name].parse(raw)
 
 
 def in_group(group: str | None = None) -> list[Parameter]:

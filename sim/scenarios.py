@@ -182,15 +182,13 @@ def load_scenario_file(path: str | Path) -> ResolvedScenario:
     """Read and validate a scenario file; raise ``UsageError`` (one line) on any fault."""
     import tomllib
 
+    from sim.limits import read_text_file
     from sim.model import check_schedule
 
     path = str(path)
+    text = read_text_file(path, "scenario file")
     try:
-        data = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise UsageError(f"scenario file {path} does not exist") from None
-    except OSError as exc:
-        raise _file_error(path, f"cannot be read ({exc.strerror})") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _file_error(path, f"is not valid TOML ({exc})") from None
     unknown = sorted(set(data) - set(FILE_KEYS))

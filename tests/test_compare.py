@@ -76,7 +76,7 @@ def test_wilson_and_survival():
     (["compare", "baseline", "--set", "turnover_rate=2"], "turnover_rate"),
     (["compare", "baseline", "--set", "nonsense=1"], "unknown parameter 'nonsense'"),
     (["compare", "baseline", "--format", "png,gif"], "unknown figure format 'gif'"),
-    (["compare", "baseline", "missing.toml"], "missing.toml does not exist"),
+    (["compare", "baseline", "missing.toml"], "scenario file not found: missing.toml"),
 ])
 def test_compare_bad_input(tmp_path, argv, culprit):
     assert_refused(tmp_path, [*argv, "--out", str(tmp_path / "out")], culprit)

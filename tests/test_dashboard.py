@@ -161,6 +161,54 @@ def test_dashboard_driven_like_a_class(dashboard, tmp_path):
     assert "New version of Solara available" not in log_path.read_text()
 
 
+# ------------------------------------------------------------------ offline, no browser
+def test_dashboard_starts_offline_and_private(monkeypatch, capsys):
+    """``icsim dashboard`` becomes Solara's server with the version check against the
+    package index off and telemetry off -- as Solara itself reads its flags and settings."""
+    import click
+    from solara.__main__ import run as solara_run
+    from solara.server.settings import Telemetry
+
+    from sim.cli import main
+
+    started = {}
+
+    def fake_execve(path, argv, env):
+        started.update(path=path, argv=argv, env=env)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(os, "execve", fake_execve)
+    with pytest.raises(SystemExit):
+        main(["dashboard", "--port", str(_free_port())])
+    argv, env = started["argv"], started["env"]
+    assert argv[1:4] == ["-m", "solara", "run"]
+    with solara_run.make_context("run", list(argv[4:])) as ctx:
+        assert ctx.params["check_version"] is False
+        assert ctx.params["host"] == "127.0.0.1" and ctx.params["open"] is False
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert Telemetry().mixpanel_enable is False
+    assert isinstance(solara_run, click.Command)
+    # shown inside Jupyter, importing the app turns telemetry off too
+    from solara.server import settings
+
+    import sim.app  # noqa: F401
+
+    assert settings.telemetry.mixpanel_enable is False
+
+
+def test_dashboard_refuses_a_port_in_use(capsys):
+    from sim.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["dashboard", "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--port {port} is in use" in err[0]
+
+
 # ------------------------------------------------------------------ the views, no browser
 def test_run_reads_in_progress_until_it_ends():
     from sim.dashboard_views import ProjectRun, Settings

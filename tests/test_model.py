@@ -134,7 +134,52 @@ def test_overrides_are_validated_like_the_command_line():
     with pytest.raises(ValueError, match="unknown scenario 'utopia'.*baseline"):
         sim.run_project("utopia")
     with pytest.raises(ValueError, match="team_size.*integer"):
-        sim.IntegrationModel(team_size=7.5)
+        sim.IntegrationModel(rng=1, team_size=7.5)
+
+
+@pytest.mark.parametrize("call", [
+    lambda seed: sim.run_project(seed=seed),
+    lambda seed: sim.simulate(seed=seed),
+    lambda seed: sim.IntegrationModel(rng=seed),
+    lambda seed: __import__("sim.compare").compare.compare(["baseline"], 2, seed=seed,
+                                                         progress=False),
+    lambda seed: __import__("sim.national").national.check(seed=seed),
+])
+@pytest.mark.parametrize("seed", [-1, 1.5, None, "3", np.int64(-2), True, 2**70 * -1])
+def test_a_bad_seed_is_refused_naming_seed(call, seed):
+    with pytest.raises(ValueError, match="seed"):
+        call(seed)
+
+
+def test_numpy_values_are_accepted_and_strings_refused_for_numbers():
+    assert sim.run_project(seed=np.int64(3)) == sim.run_project(seed=3)
+    assert sim.run_project(seed=np.uint8(3))["outcome"] == sim.run_project(seed=3)["outcome"]
+    on = sim.run_project(seed=2, small_tasks=np.bool_(True))
+    assert on == sim.run_project(seed=2, small_tasks=True)
+    assert on["parameters"]["small_tasks"] is True
+    for call in (lambda: sim.run_project(turnover_rate="0.2"),
+                 lambda: sim.IntegrationModel(rng=1, turnover_rate="0.2"),
+                 lambda: sim.parameters.validate({"turnover_rate": "0.2"}),
+                 lambda: sim.run_project(team_size="12"),
+                 lambda: sim.run_project(small_tasks="true")):
+        with pytest.raises(ValueError, match="turnover_rate|team_size|small_tasks"):
+            call()
+    # the command line still reads text
+    assert sim.parameters.parse_assignment("turnover_rate=0.2") == ("turnover_rate", 0.2)
+
+
+def test_integration_model_honours_a_scenario_by_name():
+    named = sim.IntegrationModel(rng=5, scenario="austerity")
+    assert named.scenario_name == "austerity"
+    assert named.p == sim.IntegrationModel(rng=5, scenario_name="austerity").p
+    assert named.p != sim.IntegrationModel(rng=5).p
+    named.run_for(60)
+    same = sim.run_project("austerity", seed=5)
+    assert named.outcome == same["outcome"] and named.pilot_month == same["pilot_month"]
+    with pytest.raises(ValueError, match="utopia"):
+        sim.IntegrationModel(rng=5, scenario="utopia")
+    with pytest.raises(ValueError, match="disagree"):
+        sim.IntegrationModel(rng=5, scenario="toolkit", scenario_name="austerity")
 
 
 def test_funding_and_host_changes_are_counted():

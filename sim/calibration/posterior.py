@@ -27,9 +27,12 @@ def load_posterior(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if path.is_dir():
         path = path / "posterior.parquet"
-    if not path.is_file():
+    if not path.exists():
         raise UsageError(f"no posterior at {path} (a Parquet file, or a calibration "
                          "directory holding posterior.parquet)")
+    from sim.limits import check_input_file
+
+    check_input_file(path, "posterior file", "data")
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix

@@ -83,6 +83,9 @@ def _sampler(workers: int | None, scheduler: str | None):
     if scheduler is not None:
         from distributed import Client
 
+        from sim.limits import check_scheduler_address
+
+        scheduler = check_scheduler_address(scheduler)
         try:
             client = Client(scheduler, timeout=10)
         except Exception as exc:  # noqa: BLE001

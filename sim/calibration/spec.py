@@ -34,6 +34,7 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sim.calibration.targets import TARGETS, Thresholds
 from sim.errors import UsageError
@@ -72,10 +73,9 @@ class CalibrationSpec:
 
 
 def load_calibration(path: str | Path) -> CalibrationSpec:
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"calibration file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    from sim.limits import read_text_file
+
+    text = read_text_file(path, "calibration file")
     return parse_calibration(text, source=str(path))
 
 
@@ -105,7 +105,9 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
     population = whole("population", 400, 2, MAX_POPULATION)
     generations = whole("generations", 8, 1, MAX_GENERATIONS)
     seed = whole("seed", 0, 0)
-    max_simulations = whole("max_simulations", 500_000, population)
+    from sim.limits import ceiling
+
+    max_simulations = whole("max_simulations", 500_000, population, ceiling("runs"))
     draws = whole("draws", 4000, 1, 1_000_000)
     months = whole("months", 60, 42, 600)
     min_epsilon = data.get("min_epsilon", 0.0)
@@ -135,9 +137,21 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
     extra = [k for k in raw if k not in ("high", "low", "middling", "spread")]
     if extra:
         err(f"unknown threshold '{extra[0]}'; thresholds: high, low, middling, spread")
+    def share(value: Any) -> bool:
+        return (isinstance(value, int | float) and not isinstance(value, bool)
+                and 0 <= value <= 1)
+
+    for key in ("high", "low", "spread"):
+        if key in raw and not share(raw[key]):
+            err(f"threshold '{key}' must be a number in [0, 1], got {raw[key]!r}")
+    middling = raw.get("middling", (0.3, 0.7))
+    if not (isinstance(middling, list | tuple) and len(middling) == 2
+            and all(share(v) for v in middling) and middling[0] < middling[1]):
+        err(f"threshold 'middling' must be [low, high] in [0, 1] with low < high, got "
+            f"{middling!r}")
     thresholds = Thresholds(
         high=float(raw.get("high", 0.6)), low=float(raw.get("low", 0.4)),
-        middling=tuple(raw.get("middling", (0.3, 0.7))), spread=float(raw.get("spread", 0.1)))
+        middling=tuple(float(v) for v in middling), spread=float(raw.get("spread", 0.1)))
     params = data.get("parameters")
     if not isinstance(params, dict) or not params:
         err("[parameters] must name at least one parameter to infer")

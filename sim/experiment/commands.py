@@ -10,8 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sim.errors import UsageError
+from sim.errors import JobStopped, UsageError
+
+if TYPE_CHECKING:
+    from sim.experiment.spec import Experiment
+    from sim.limits import Plan
 
 EXIT_INTERRUPTED = 130
 
@@ -88,6 +93,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     from sim.experiment.sweep import run_sweep
 
     experiment = load_experiment(args.file)
+    announce(experiment_plan(experiment, args.workers, args.scheduler), args.quiet)
     try:
         report = run_sweep(experiment, args.out, workers=args.workers,
                            scheduler=args.scheduler, resume=args.resume,
@@ -98,6 +104,12 @@ def sweep_command(args: argparse.Namespace) -> int:
         print(f"icsim: interrupted; finished parts are kept -- complete the sweep with: "
               f"icsim sweep {args.file} --out {out} --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except JobStopped as exc:
+        out = args.out or Path("results") / experiment.name
+        where = f" --scheduler {args.scheduler}" if args.scheduler else ""
+        print(f"icsim: error: {exc}; finished parts are kept -- complete the sweep with: "
+              f"icsim sweep {args.file} --out {out} --resume{where}", file=sys.stderr)
+        return 1
     did = "resumed" if report.resumed else "ran"
     print(f"{experiment.name}: {did} {report.runs_this_session} runs in {report.seconds:.1f} s "
           f"on {report.executor}; {report.runs_done}/{report.runs_total} runs done, "
@@ -106,6 +118,29 @@ def sweep_command(args: argparse.Namespace) -> int:
         print(f"icsim: {report.runs_failed} runs failed; their errors are in the 'error' "
               f"column of {report.out / 'runs'}", file=sys.stderr)
     return 0
+
+
+def experiment_plan(experiment: Experiment, workers: int | None,
+                    scheduler: str | None = None) -> Plan:
+    """The runs, memory and output of a sweep, checked against the ceilings (``UsageError``
+    past them) before anything starts."""
+    import os
+
+    from sim.experiment.spec import planned_points
+    from sim.limits import sweep_plan
+
+    points = planned_points(experiment.method, experiment.samples, experiment.levels,
+                            experiment.levers, experiment.second_order)
+    local = 0 if scheduler is not None else (workers or os.cpu_count() or 1)
+    columns = len(experiment.levers) + len(experiment.outcomes)
+    return sweep_plan(points, experiment.replicates, columns, experiment.runs_per_part,
+                      local).check()
+
+
+def announce(plan: Plan, quiet: bool) -> None:
+    """Print the plan in one line (unless ``quiet``)."""
+    if not quiet:
+        print(plan.line(), flush=True)
 
 
 def analyze_command(args: argparse.Namespace) -> int:

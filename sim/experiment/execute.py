@@ -9,7 +9,9 @@ writes them; workers need no shared filesystem.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -23,7 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from sim.errors import UsageError
+from sim.errors import SchedulerLost, UsageError
 
 #: How often a task may be resubmitted after losing its worker before the sweep stops.
 MAX_RETRIES = 3
@@ -235,22 +237,69 @@ class DaskExecutor(Executor):
                                   set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        self.address = address
         nthreads = self._client.nthreads()
         self.workers = max(1, sum(nthreads.values()))
         self.description = f"dask {address} ({len(nthreads)} workers, {self.workers} threads)"
+        # A lost scheduler is reported once, as SchedulerLost, not as the client's log of
+        # every reconnection attempt.
+        self._client_log = logging.getLogger("distributed.client")
+        self._client_log_level = self._client_log.level
+        self._client_log.setLevel(logging.CRITICAL)
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return self._client.submit(fn, *args, pure=False)
+    def _lost(self, exc: BaseException | None = None) -> SchedulerLost:
+        cause = f" ({type(exc).__name__})" if exc is not None else ""
+        return SchedulerLost(f"lost the Dask scheduler at {self.address}{cause}")
+
+    def _connected(self) -> bool:
+        return self._client.status in ("running", "connecting", "newly-created")
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> _DaskTask:
+        try:
+            return _DaskTask(self, self._client.submit(fn, *args, pure=False))
+        except Exception as exc:
+            if not self._connected():
+                raise self._lost(exc) from None
+            raise
 
     def wait_first(self, pending: set[Any]) -> set[Any]:
         from distributed import wait as dask_wait
 
-        with self._client.as_current():
-            done, _ = dask_wait(list(pending), return_when="FIRST_COMPLETED")
-        return set(done)
+        by_future = {task.future: task for task in pending}
+        try:
+            with self._client.as_current():
+                done, _ = dask_wait(list(by_future), return_when="FIRST_COMPLETED")
+        except Exception as exc:
+            if not self._connected() or "connection" in str(exc).lower():
+                raise self._lost(exc) from None
+            raise
+        if any(f.status == "cancelled" for f in done) and not self._connected():
+            raise self._lost()
+        return {by_future[f] for f in done}
 
     def close(self) -> None:
-        self._client.close()
+        with contextlib.suppress(Exception):  # a client whose scheduler is gone
+            self._client.close(timeout=5)
+        self._client_log.setLevel(self._client_log_level)
+
+
+class _DaskTask:
+    """A Dask future whose ``result`` reports a lost scheduler as :class:`SchedulerLost`."""
+
+    __slots__ = ("executor", "future")
+
+    def __init__(self, executor: DaskExecutor, future: Any) -> None:
+        self.executor = executor
+        self.future = future
+
+    def result(self) -> Any:
+        try:
+            return self.future.result()
+        except Exception as exc:
+            if not self.executor._connected() or type(exc).__name__ in (
+                    "CommClosedError", "FuturesCancelledError", "CancelledError"):
+                raise self.executor._lost(exc) from None
+            raise
 
 
 def make_executor(workers: int | None = None, scheduler: str | None = None,
@@ -258,6 +307,10 @@ def make_executor(workers: int | None = None, scheduler: str | None = None,
     """Local processes by default; a Dask cluster when ``scheduler`` names one."""
     if workers is not None and scheduler is not None:
         raise UsageError("give either --workers or --scheduler, not both")
+    from sim.limits import check_scheduler_address, check_size
+
     if scheduler is not None:
-        return DaskExecutor(scheduler)
+        return DaskExecutor(check_scheduler_address(scheduler))
+    if workers is not None:
+        check_size("workers", workers)
     return LocalExecutor(workers, preload=preload)

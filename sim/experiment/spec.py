@@ -41,6 +41,7 @@ from typing import Any
 
 from sim.errors import UsageError
 from sim.experiment.models import ENGINES, PROJECT_MODEL
+from sim.limits import IDENTIFIER, ceiling, how_to_raise
 from sim.parameters import PARAMETERS, unknown_message
 
 METHODS = ("sobol", "morris", "lhs", "grid")
@@ -206,13 +207,10 @@ class Experiment:
 
 def load_experiment(path: str | Path, check_model: bool = True) -> Experiment:
     """Read and validate an experiment file; raise ``UsageError`` on any problem."""
+    from sim.limits import read_text_file
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"experiment file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read experiment file {path}: {exc}") from None
+    text = read_text_file(path, "experiment file")
     return parse_experiment(text, source=str(path), check_model=check_model)
 
 
@@ -234,7 +232,11 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
     if unknown:
         err(f"unknown key '{unknown[0]}'; allowed keys: {', '.join(ALLOWED_KEYS)}")
 
-    name = _string(data, "name", err, default=Path(source).stem)
+    name = _string(data, "name", err, default=_identifier_from(Path(source).stem))
+    if not IDENTIFIER.match(name) or len(name) > 100:
+        # the name becomes the default directory results/<name>: no path may hide in it
+        err(f"'name' must be a plain identifier (letters, digits and underscores, not "
+            f"starting with a digit), got {name!r}")
     description = _string(data, "description", err, default="")
     model = _string(data, "model", err, default=PROJECT_MODEL)
     if model != PROJECT_MODEL and not _is_function_ref(model):
@@ -250,11 +252,11 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
     if method not in METHODS:
         err(f"method must be one of {', '.join(METHODS)}; got {method!r}")
 
-    replicates = _integer(data, "replicates", err, default=1, minimum=1)
+    replicates = _integer(data, "replicates", err, default=1, minimum=1, bounded=True)
     seed = _integer(data, "seed", err, default=0, minimum=0)
-    months = _integer(data, "months", err, default=60, minimum=1)
+    months = _integer(data, "months", err, default=60, minimum=1, bounded=True)
     runs_per_part = _integer(data, "runs_per_part", err, default=DEFAULT_RUNS_PER_PART,
-                             minimum=1)
+                             minimum=1, bounded=True)
     second_order = _boolean(data, "second_order", err, default=False)
     if "second_order" in data and method != "sobol":
         err("'second_order' applies to method = \"sobol\" only")
@@ -264,16 +266,16 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
             err("'samples' does not apply to method = \"grid\": a grid's size is the product "
                 "of its levels")
         samples = 1
-        levels = _integer(data, "levels", err, default=3, minimum=2)
+        levels = _integer(data, "levels", err, default=3, minimum=2, bounded=True)
     else:
         samples = _integer(data, "samples", err, default=64 if method != "morris" else 10,
-                           minimum=2 if method == "sobol" else 1)
+                           minimum=2 if method == "sobol" else 1, bounded=True)
         if method == "sobol" and samples & (samples - 1):
             err(f"samples must be a power of 2 for method = \"sobol\" (e.g. 64, 128, 256); "
                 f"got {samples}")
         if "levels" in data and method not in ("morris", "grid"):
             err("'levels' applies to method = \"morris\" or \"grid\" only")
-        levels = _integer(data, "levels", err, default=4, minimum=2)
+        levels = _integer(data, "levels", err, default=4, minimum=2, bounded=True)
 
     scenario = _string(data, "scenario", err, default="baseline")
     if project:
@@ -318,6 +320,10 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
                 or not all(isinstance(o, str) and o for o in outcomes_raw)):
             err("'outcomes' must be a non-empty list of outcome names")
         outcomes = tuple(outcomes_raw)
+        for outcome in outcomes:  # outcome names become column and file names
+            if not IDENTIFIER.match(outcome) or len(outcome) > 100:
+                err(f"outcome name {outcome!r} must be a plain identifier (letters, digits "
+                    "and underscores, not starting with a digit)")
         dup = _first_duplicate(outcomes)
         if dup is not None:
             err(f"outcome '{dup}' is listed twice")
@@ -325,6 +331,11 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
     clash = [o for o in outcomes if o in reserved]
     if clash:
         err(f"outcome name '{clash[0]}' clashes with a column of the results; rename it")
+
+    runs = planned_points(method, samples, levels, levers, second_order) * replicates
+    if runs > ceiling("runs"):
+        err(f"the design makes {runs:,} runs, past the ceiling {ceiling('runs'):,}; use fewer "
+            f"samples, levels or replicates, or {how_to_raise('runs')}")
 
     experiment = Experiment(
         name=name, model=model, method=method, samples=samples, replicates=replicates,
@@ -357,11 +368,30 @@ def _string(data: Mapping[str, Any], key: str, err: _Errors, default: str) -> st
 
 
 def _integer(data: Mapping[str, Any], key: str, err: _Errors, default: int,
-             minimum: int) -> int:
+             minimum: int, bounded: bool = False) -> int:
+    """A whole number >= ``minimum``; with ``bounded``, at most its ceiling
+    (``sim.limits``, raised with ``ICSIM_MAX_<KEY>``)."""
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         err(f"'{key}' must be a whole number >= {minimum}, got {value!r}")
+    if bounded and value > ceiling(key):
+        err(f"'{key}' = {value} is past the ceiling {ceiling(key):,}; {how_to_raise(key)}")
     return int(value)
+
+
+def planned_points(method: str, samples: int, levels: int, levers: Sequence[Lever],
+                   second_order: bool = False) -> int:
+    """The design points an experiment makes, computed without building the design
+    (SALib's Sobol: N(D+2), N(2D+2) with second order; Morris: N(D+1); LHS: N; a grid:
+    the product of each parameter's levels)."""
+    d = len(levers)
+    if method == "sobol":
+        return samples * (2 * d + 2 if second_order else d + 2)
+    if method == "morris":
+        return samples * (d + 1)
+    if method == "grid":
+        return math.prod(len(lever.grid_values(levels)) for lever in levers)
+    return samples
 
 
 def _boolean(data: Mapping[str, Any], key: str, err: _Errors, default: bool) -> bool:
@@ -369,6 +399,14 @@ def _boolean(data: Mapping[str, Any], key: str, err: _Errors, default: bool) -> 
     if not isinstance(value, bool):
         err(f"'{key}' must be true or false, got {value!r}")
     return value
+
+
+def _identifier_from(stem: str) -> str:
+    """A file's stem as a plain identifier (the default name: ``my-exp.toml`` -> ``my_exp``)."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9_]", "_", stem)[:100] or "experiment"
+    return f"_{name}"[:100] if name[0].isdigit() else name
 
 
 def _is_function_ref(text: str) -> bool:

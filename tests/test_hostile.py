@@ -1,0 +1,660 @@
+"""The hostile-input suite: bad input to every command and every file type is refused with
+exit status 2, exactly one line on stderr naming the culprit, and nothing written.
+
+Table-driven and in-process (``sim.cli.main``), so that some two hundred cases run in
+seconds: each case runs in one shared directory of fixtures (good and bad experiment,
+scenario and calibration files, posteriors, a finished sweep, a FIFO, a large file), whose
+whole tree -- names, sizes, modification times -- is compared before and after.
+
+Faults that are not input (a lost Dask scheduler) are at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOOD_EXPERIMENT = """\
+name = "good"
+method = "lhs"
+samples = 4
+replicates = 2
+months = 12
+outcomes = ["pilot", "time_to_pilot"]
+[parameters]
+turnover_rate = [0.0, 0.4]
+"""
+
+GOOD_SCENARIO = """\
+name = "late"
+description = "enabling, late"
+source = "a test"
+base = "baseline"
+[levers]
+turnover_rate = 0.11
+[[changes]]
+month = 24
+payment_integration = 0.7
+"""
+
+GOOD_CALIBRATION = """\
+name = "cal"
+population = 20
+generations = 2
+max_simulations = 1000
+months = 60
+[parameters]
+progress_rate = [0.05, 0.3]
+"""
+
+
+def _edit(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def _add(text: str, line: str) -> str:
+    """Add a top-level key (before the first table)."""
+    head, sep, tail = text.partition("\n[")
+    return f"{head}\n{line}{sep}{tail}"
+
+
+# --------------------------------------------------------------------- bad experiment files
+E = GOOD_EXPERIMENT
+BAD_EXPERIMENTS = {
+    "name_dotdot": (_edit(E, 'name = "good"', 'name = "../../x"'), "'name'"),
+    "name_absolute": (_edit(E, 'name = "good"', 'name = "/tmp/x"'), "'name'"),
+    "name_hyphen": (_edit(E, 'name = "good"', 'name = "a-b"'), "'name'"),
+    "name_digit": (_edit(E, 'name = "good"', 'name = "1abc"'), "'name'"),
+    "name_empty": (_edit(E, 'name = "good"', 'name = ""'), "'name'"),
+    "name_number": (_edit(E, 'name = "good"', "name = 3"), "'name'"),
+    "name_space": (_edit(E, 'name = "good"', 'name = "a b"'), "'name'"),
+    "outcome_path": (_edit(E, '"time_to_pilot"]', '"x/../../../../y"]'), "x/../../../../y"),
+    "outcome_space": (_edit(E, '"time_to_pilot"]', '"a b"]'), "'a b'"),
+    "outcome_unknown": (_edit(E, '"time_to_pilot"]', '"happiness"]'), "happiness"),
+    "outcome_twice": (_edit(E, '"time_to_pilot"]', '"pilot"]'), "twice"),
+    "outcomes_empty": (_edit(E, 'outcomes = ["pilot", "time_to_pilot"]', "outcomes = []"),
+                       "outcomes"),
+    "outcome_clash": (_edit(E, '"time_to_pilot"]', '"seed"]'), "clashes"),
+    "samples_huge": (_edit(E, "samples = 4", "samples = 1000000000"), "'samples'"),
+    "samples_zero": (_edit(E, "samples = 4", "samples = 0"), "'samples'"),
+    "samples_float": (_edit(E, "samples = 4", "samples = 2.5"), "'samples'"),
+    "samples_text": (_edit(E, "samples = 4", 'samples = "4"'), "'samples'"),
+    "samples_bool": (_edit(E, "samples = 4", "samples = true"), "'samples'"),
+    "replicates_huge": (_edit(E, "replicates = 2", "replicates = 1000000000"),
+                        "'replicates'"),
+    "replicates_zero": (_edit(E, "replicates = 2", "replicates = 0"), "'replicates'"),
+    "replicates_negative": (_edit(E, "replicates = 2", "replicates = -3"), "'replicates'"),
+    "months_huge": (_edit(E, "months = 12", "months = 1000000000"), "'months'"),
+    "months_zero": (_edit(E, "months = 12", "months = 0"), "'months'"),
+    "runs_per_part_huge": (_add(E, "runs_per_part = 1000000000"), "'runs_per_part'"),
+    "runs_per_part_zero": (_add(E, "runs_per_part = 0"), "'runs_per_part'"),
+    "levels_huge": (_add(_edit(E, 'method = "lhs"', 'method = "morris"'),
+                         "levels = 1000000000"), "'levels'"),
+    "levels_one": (_add(_edit(E, 'method = "lhs"', 'method = "morris"'), "levels = 1"),
+                   "'levels'"),
+    "levels_on_lhs": (_add(E, "levels = 4"), "'levels'"),
+    "grid_runs_huge": (_edit(_edit(_edit(E, 'method = "lhs"', 'method = "grid"'),
+                                   "samples = 4\n", "levels = 1000\n"),
+                             "turnover_rate = [0.0, 0.4]",
+                             "turnover_rate = [0.0, 0.4]\nprogress_rate = [0.05, 0.3]\n"
+                             "initial_engagement = [0.5, 0.9]"), "runs"),
+    "sobol_runs_huge": (_edit(_edit(_edit(E, 'method = "lhs"', 'method = "sobol"'),
+                                    "replicates = 2", "replicates = 100"),
+                              "samples = 4", "samples = 1048576"),
+                        "replicates"),
+    "sobol_not_power": (_edit(_edit(E, 'method = "lhs"', 'method = "sobol"'),
+                              "samples = 4", "samples = 6"), "power of 2"),
+    "samples_on_grid": (_edit(E, 'method = "lhs"', 'method = "grid"'), "'samples'"),
+    "second_order_lhs": (_add(E, "second_order = true"), "second_order"),
+    "seed_negative": (_add(E, "seed = -1"), "'seed'"),
+    "seed_float": (_add(E, "seed = 1.5"), "'seed'"),
+    "seed_text": (_add(E, 'seed = "1"'), "'seed'"),
+    "method_unknown": (_edit(E, 'method = "lhs"', 'method = "fast"'), "method"),
+    "engine_unknown": (_add(E, 'engine = "warp"'), "engine"),
+    "scenario_unknown": (_add(E, 'scenario = "utopia"'), "utopia"),
+    "key_unknown": (_add(E, "sample = 3"), "'sample'"),
+    "model_bad_ref": (_add(E, 'model = "not a model"'), "model"),
+    "parameters_missing": (E.split("[parameters]")[0], "[parameters]"),
+    "parameters_empty": (E.split("[parameters]")[0] + "[parameters]\n", "[parameters]"),
+    "parameter_unknown": (_edit(E, "turnover_rate = [0.0, 0.4]", "warp_speed = [0, 1]"),
+                          "warp_speed"),
+    "parameter_out_of_bounds": (_edit(E, "[0.0, 0.4]", "[0.0, 5.0]"), "turnover_rate"),
+    "parameter_reversed": (_edit(E, "[0.0, 0.4]", "[0.4, 0.0]"), "turnover_rate"),
+    "parameter_three": (_edit(E, "[0.0, 0.4]", "[0.0, 0.2, 0.4]"), "turnover_rate"),
+    "parameter_text": (_edit(E, "[0.0, 0.4]", '["0", "0.4"]'), "turnover_rate"),
+    "parameter_nan": (_edit(E, "[0.0, 0.4]", "[nan, 0.4]"), "turnover_rate"),
+    "parameter_inf": (_edit(E, "[0.0, 0.4]", "[0.0, inf]"), "turnover_rate"),
+    "switch_as_range": (_edit(E, "turnover_rate = [0.0, 0.4]", "small_tasks = [0, 1]"),
+                        "small_tasks"),
+    "values_empty": (_edit(E, "[0.0, 0.4]", "{ values = [] }"), "turnover_rate"),
+    "values_twice": (_edit(E, "[0.0, 0.4]", "{ values = [0.1, 0.1] }"), "twice"),
+    "values_text": (_edit(E, "[0.0, 0.4]", '{ values = ["0.1"] }'), "turnover_rate"),
+    "values_extra_key": (_edit(E, "[0.0, 0.4]", "{ values = [0.1], x = 1 }"),
+                         "turnover_rate"),
+    "dist_unknown": (_edit(E, "[0.0, 0.4]", '{ dist = "cauchy", a = 1 }'), "dist"),
+    "dist_bad_sd": (_edit(E, "[0.0, 0.4]", '{ dist = "normal", mean = 0.2, sd = -1 }'),
+                    "turnover_rate"),
+    "national_parameter": (_edit(E, "turnover_rate = [0.0, 0.4]",
+                                 "national_budget_share = [0.1, 0.3]"),
+                           "national_budget_share"),
+    "constant_unknown": (E + "[constants]\nwarp = 1\n", "warp"),
+    "constant_text_number": (E + '[constants]\nteam_size = "12"\n', "team_size"),
+    "constant_and_swept": (E + "[constants]\nturnover_rate = 0.1\n", "turnover_rate"),
+    "not_toml": ("name = \n[[[", "not valid TOML"),
+    "empty_file": ("", "[parameters]"),
+}
+
+# --------------------------------------------------------------------- bad scenario files
+S = GOOD_SCENARIO
+BAD_SCENARIOS = {
+    "s_not_toml": ("name = [", "not valid TOML"),
+    "s_unknown_key": (S + "colour = 1\n", "colour"),
+    "s_no_name": (_edit(S, 'name = "late"\n', ""), "'name'"),
+    "s_name_plus": (_edit(S, 'name = "late"', 'name = "a+b"'), "'name'"),
+    "s_no_description": (_edit(S, 'description = "enabling, late"\n', ""), "'description'"),
+    "s_no_source": (_edit(S, 'source = "a test"\n', ""), "'source'"),
+    "s_base_unknown": (_edit(S, 'base = "baseline"', 'base = "utopia"'), "utopia"),
+    "s_base_number": (_edit(S, 'base = "baseline"', "base = 3"), "'base'"),
+    "s_lever_unknown": (_edit(S, "turnover_rate = 0.11", "warp = 1"), "warp"),
+    "s_lever_bounds": (_edit(S, "turnover_rate = 0.11", "turnover_rate = 3.0"),
+                       "turnover_rate"),
+    "s_lever_text": (_edit(S, "turnover_rate = 0.11", 'turnover_rate = "0.11"'),
+                     "turnover_rate"),
+    "s_lever_nan": (_edit(S, "turnover_rate = 0.11", "turnover_rate = nan"), "turnover_rate"),
+    "s_change_no_month": (_edit(S, "month = 24\n", ""), "month"),
+    "s_change_month_zero": (_edit(S, "month = 24", "month = 0"), "month"),
+    "s_change_month_text": (_edit(S, "month = 24", 'month = "24"'), "month"),
+    "s_change_no_lever": (_edit(S, "payment_integration = 0.7\n", ""), "changes no lever"),
+    "s_change_team_lever": (_edit(S, "payment_integration = 0.7", "team_size = 12"),
+                            "team_size"),
+    "s_change_twice": (S + "[[changes]]\nmonth = 24\nincentives = 0.5\n", "share a month"),
+}
+
+# --------------------------------------------------------------------- bad calibration files
+C = GOOD_CALIBRATION
+BAD_CALIBRATIONS = {
+    "c_not_toml": ("population = = 3", "not valid TOML"),
+    "c_unknown_key": (_add(C, "colour = 1"), "colour"),
+    "c_name_path": (_edit(C, 'name = "cal"', 'name = "../x"'), "'name'"),
+    "c_population_one": (_edit(C, "population = 20", "population = 1"), "'population'"),
+    "c_population_huge": (_edit(C, "population = 20", "population = 1000000000"),
+                          "'population'"),
+    "c_generations_zero": (_edit(C, "generations = 2", "generations = 0"), "'generations'"),
+    "c_generations_huge": (_edit(C, "generations = 2", "generations = 100000"),
+                           "'generations'"),
+    "c_max_simulations_huge": (_edit(C, "max_simulations = 1000",
+                                     "max_simulations = 1000000000000"),
+                               "'max_simulations'"),
+    "c_months_short": (_edit(C, "months = 60", "months = 10"), "'months'"),
+    "c_seed_negative": (_add(C, "seed = -1"), "'seed'"),
+    "c_scenario_unknown": (_add(C, 'scenario = "utopia"'), "utopia"),
+    "c_target_unknown": (_add(C, 'targets = ["T99"]'), "T99"),
+    "c_threshold_text": (C + '[thresholds]\nhigh = "x"\n', "'high'"),
+    "c_threshold_middling": (C + "[thresholds]\nmiddling = [0.7, 0.3]\n", "'middling'"),
+    "c_threshold_unknown": (C + "[thresholds]\nwide = 0.3\n", "wide"),
+    "c_parameter_unknown": (_edit(C, "progress_rate = [0.05, 0.3]", "warp = [0, 1]"), "warp"),
+    "c_prior_bounds": (_edit(C, "[0.05, 0.3]", "[-5.0, 0.3]"), "progress_rate"),
+    "c_prior_word": (_edit(C, "[0.05, 0.3]", '"wide"'), "progress_rate"),
+    "c_prior_switch": (_edit(C, "progress_rate = [0.05, 0.3]", "small_tasks = [0, 1]"),
+                       "small_tasks"),
+    "c_no_parameters": (C.split("[parameters]")[0], "[parameters]"),
+}
+
+# --------------------------------------------------------------------- bad posterior files
+BAD_POSTERIORS = {
+    "p_unknown_column": (pd.DataFrame({"warp": [0.1, 0.2]}), "warp"),
+    "p_text_values": (pd.DataFrame({"turnover_rate": ["0.1", "0.2"]}), "turnover_rate"),
+    "p_out_of_bounds": (pd.DataFrame({"turnover_rate": [0.1, 5.0]}), "turnover_rate"),
+    "p_nan": (pd.DataFrame({"turnover_rate": [0.1, float("nan")]}), "turnover_rate"),
+    "p_empty": (pd.DataFrame({"turnover_rate": pd.Series([], dtype=float)}), "no draws"),
+    "p_no_columns": (pd.DataFrame({"weight": [1.0]}), "no draws"),
+}
+
+
+# --------------------------------------------------------------------- the fixture tree
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    """A directory of fixtures every case runs in; no case may change it."""
+    from sim.experiment.sweep import run_sweep
+
+    root = tmp_path_factory.mktemp("hostile")
+    (root / "good.toml").write_text(GOOD_EXPERIMENT)
+    (root / "medium.toml").write_text("# padding\n" * 300 + GOOD_EXPERIMENT)  # 3 kB, valid
+    (root / "late.toml").write_text(GOOD_SCENARIO)
+    (root / "cal.toml").write_text(GOOD_CALIBRATION)
+    shutil.copy(ROOT / "data" / "case_posterior.parquet", root / "posterior.parquet")
+    for name, (text, _) in BAD_EXPERIMENTS.items():
+        (root / f"{name}.toml").write_text(text)
+    for name, (text, _) in BAD_SCENARIOS.items():
+        (root / f"{name}.toml").write_text(text)
+    for name, (text, _) in BAD_CALIBRATIONS.items():
+        (root / f"{name}.toml").write_text(text)
+    for name, (frame, _) in BAD_POSTERIORS.items():
+        frame.to_parquet(root / f"{name}.parquet")
+    (root / "text.parquet").write_text("not parquet")
+    (root / "latin1.toml").write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    (root / "file").write_text("a file, not a directory\n")
+    (root / "dir.toml").mkdir()
+    (root / "empty_dir").mkdir()
+    (root / "not_a_sweep").mkdir()
+    (root / "not_a_sweep" / "notes.txt").write_text("mine\n")
+    os.mkfifo(root / "fifo.toml")
+    os.mkfifo(root / "fifo.parquet")
+    with open(root / "big.toml", "wb") as fh:  # past the 1 MB ceiling of text files
+        fh.write(b"# " + b"x" * (2 * 1024 * 1024) + b"\n")
+    with open(root / "big.parquet", "wb") as fh:  # sparse: 60 MB past the 50 MB ceiling
+        fh.truncate(60 * 1024 * 1024)
+    # a finished sweep, and copies of its manifest carrying hostile experiment texts
+    run_sweep(root / "good.toml", root / "sweep", workers=1, progress=False)
+    manifest = json.loads((root / "sweep" / "manifest.json").read_text())
+    for name, edit in (("evil_outcome", ('"time_to_pilot"]', '"x/../../../../y"]')),
+                       ("evil_name", ('name = "good"', 'name = "../../x"')),
+                       ("evil_samples", ("samples = 4", "samples = 1000000000"))):
+        evil = json.loads(json.dumps(manifest))
+        evil["experiment"]["text"] = _edit(evil["experiment"]["text"], *edit)
+        (root / name / "runs").mkdir(parents=True)
+        (root / name / "manifest.json").write_text(json.dumps(evil))
+        shutil.copy(next((root / "sweep" / "runs").glob("part-*.parquet")),
+                    root / name / "runs")
+    return root
+
+
+def snapshot(root: Path) -> dict[str, tuple]:
+    """Every path under ``root`` with its type, and for files their size and modification
+    time. (A directory's own modification time is left out: a job refused after taking
+    its directory lock creates and removes the lock file, leaving nothing behind.)"""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            info = path.lstat()
+            out[str(path.relative_to(root))] = (
+                (info.st_mode,) if path.is_dir() and not path.is_symlink()
+                else (info.st_mode, info.st_size, info.st_mtime_ns))
+    return out
+
+
+def refused(tree: Path, argv: list[str], culprit: str, capsys, monkeypatch,
+            env: dict[str, str] | None = None) -> None:
+    """``icsim ARGV`` in ``tree``: exit 2, one stderr line naming ``culprit``, nothing
+    written anywhere in the tree."""
+    monkeypatch.chdir(tree)
+    for key, value in (env or {}).items():
+        monkeypatch.setenv(key, value)
+    capsys.readouterr()
+    before = snapshot(tree)
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert code == 2, (code, captured.err[-2000:])
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("icsim"), lines[0]
+    assert culprit in lines[0], (culprit, lines[0])
+    assert "Traceback" not in captured.err
+    assert snapshot(tree) == before, "the tree changed"
+
+
+# --------------------------------------------------------------------- the table
+OUT = ["--out", "new_out"]
+CASES: list[tuple[str, list[str], str, dict[str, str] | None]] = []
+
+
+def case(name: str, argv: list[str], culprit: str, env: dict[str, str] | None = None
+         ) -> None:
+    CASES.append((name, argv, culprit, env))
+
+
+# -- run
+for value, culprit in (("-1", "--seed"), ("1.5", "--seed"), ("x", "--seed"),
+                       ("", "--seed")):
+    case(f"run_seed_{value or 'empty'}", ["run", "--seed", value, *OUT], culprit)
+for value, culprit in (("0", "--months"), ("-5", "--months"), ("1201", "ceiling"),
+                       ("1000000000", "ICSIM_MAX_MONTHS"), ("ten", "--months"),
+                       ("1e3", "--months")):
+    case(f"run_months_{value}", ["run", "--months", value, *OUT], culprit)
+for text, culprit in (("warp_speed=1", "warp_speed"), ("turnover_rate=0.9", "turnover_rate"),
+                      ("turnover_rate=abc", "turnover_rate"),
+                      ("turnover_rate=nan", "turnover_rate"),
+                      ("turnover_rate=inf", "turnover_rate"),
+                      ("turnover_rate=", "turnover_rate"),
+                      ("team_size=7.5", "team_size"), ("team_size=big", "team_size"),
+                      ("small_tasks=maybe", "small_tasks"),
+                      ("enablers_form=cubic", "enablers_form"),
+                      ("noequals", "NAME=VALUE"), ("=3", "NAME=VALUE"),
+                      ("national_budget_share=0.2x", "national_budget_share")):
+    case(f"run_set_{text}", ["run", "--set", text, *OUT], culprit)
+for scenario, culprit in (("utopia", "utopia"), ("baseline+utopia", "utopia"),
+                          ("", "scenario"), ("+", "scenario"), ("baseline+", "scenario")):
+    case(f"run_scenario_{scenario or 'empty'}", ["run", "--scenario", scenario, *OUT], culprit)
+case("run_format_gif", ["run", "--format", "gif", *OUT], "gif")
+case("run_format_empty", ["run", "--format", ",", *OUT], "--format")
+case("run_out_empty", ["run", "--out", ""], "--out")
+case("run_out_dot", ["run", "--out", "."], "--out")
+case("run_out_file", ["run", "--out", "file"], "file")
+case("run_out_under_file", ["run", "--out", "file/sub"], "file")
+case("run_out_sweep_runs", ["run", "--out", "sweep/runs"], "sweep")
+case("run_out_inside_sweep_runs", ["run", "--out", "sweep/runs/x"], "sweep")
+case("run_unknown_flag", ["run", "--colour", "red"], "--colour")
+case("run_months_env_ceiling", ["run", "--months", "61", *OUT], "ICSIM_MAX_MONTHS",
+     {"ICSIM_MAX_MONTHS": "60"})
+
+# -- compare
+case("compare_nothing", ["compare", *OUT], "SCENARIO")
+case("compare_unknown", ["compare", "baseline", "utopia", *OUT], "utopia")
+case("compare_twice", ["compare", "baseline", "baseline", *OUT], "twice")
+for value, culprit in (("0", "--replicates"), ("-1", "--replicates"),
+                       ("100001", "ICSIM_MAX_REPLICATES"),
+                       ("1000000000", "ICSIM_MAX_REPLICATES"), ("abc", "--replicates")):
+    case(f"compare_replicates_{value}", ["compare", "baseline", "--replicates", value, *OUT],
+         culprit)
+for flag, value, culprit in (("--months", "0", "--months"), ("--months", "1201", "ceiling"),
+                             ("--seed", "-1", "--seed"), ("--workers", "0", "--workers"),
+                             ("--workers", "257", "ICSIM_MAX_WORKERS"),
+                             ("--workers", "100000", "ICSIM_MAX_WORKERS"),
+                             ("--format", "bmp", "bmp"), ("--engine", "warp", "warp")):
+    case(f"compare_{flag}_{value}", ["compare", "baseline", flag, value, *OUT], culprit)
+case("compare_set_bad", ["compare", "baseline", "--set", "turnover_rate=2", *OUT],
+     "turnover_rate")
+case("compare_out_empty", ["compare", "baseline", "--out", ""], "--out")
+case("compare_out_file", ["compare", "baseline", "--out", "file"], "file")
+case("compare_out_sweep_runs", ["compare", "baseline", "--out", "sweep/runs"], "sweep")
+case("compare_runs_ceiling", ["compare", "baseline", "toolkit", "--replicates", "6", *OUT],
+     "ICSIM_MAX_RUNS", {"ICSIM_MAX_RUNS": "10"})
+case("compare_memory_ceiling", ["compare", "baseline", "--replicates", "100000", *OUT],
+     "ICSIM_MAX_MEMORY_MB", {"ICSIM_MAX_MEMORY_MB": "100"})
+for name, culprit in (("missing.toml", "missing.toml"), ("fifo.toml", "fifo.toml"),
+                      ("dir.toml", "dir.toml"), ("big.toml", "ICSIM_MAX_TEXT_FILE_KB"),
+                      ("latin1.toml", "latin1.toml")):
+    case(f"compare_scenario_file_{name}", ["compare", "baseline", name, *OUT], culprit)
+for name, (_, culprit) in BAD_SCENARIOS.items():
+    case(f"compare_{name}", ["compare", "baseline", f"{name}.toml", *OUT], culprit)
+for name, culprit in (("missing.parquet", "missing.parquet"), ("fifo.parquet", "fifo"),
+                      ("/dev/zero", "/dev/zero"), ("empty_dir", "posterior.parquet"),
+                      ("text.parquet", "text.parquet"),
+                      ("big.parquet", "ICSIM_MAX_DATA_FILE_MB"),
+                      *((f"{n}.parquet", c) for n, (_, c) in BAD_POSTERIORS.items())):
+    case(f"compare_posterior_{name}", ["compare", "baseline", "--posterior", name, *OUT],
+         culprit)
+
+# -- national
+for flag, value, culprit in (("--sites", "0", "--sites"), ("--sites", "100001", "ceiling"),
+                             ("--sites", "abc", "--sites"), ("--replicates", "0", "--repl"),
+                             ("--replicates", "100001", "ICSIM_MAX_REPLICATES"),
+                             ("--months", "0", "--months"),
+                             ("--months", "1000000000", "ICSIM_MAX_MONTHS"),
+                             ("--seed", "-1", "--seed"),
+                             ("--funding-rule", "lottery", "lottery"),
+                             ("--funding-rule", "competitive,competitive", "twice"),
+                             ("--budget", "-1", "--budget"), ("--budget", "nan", "--budget"),
+                             ("--budget", "inf", "--budget"), ("--budget", "abc", "--budget"),
+                             ("--approach", "utopia", "utopia"),
+                             ("--approach", "missing.toml", "missing.toml"),
+                             ("--approach", "fifo.toml", "fifo.toml"),
+                             ("--approach", "s_lever_text.toml", "turnover_rate"),
+                             ("--workers", "0", "--workers"),
+                             ("--workers", "257", "ICSIM_MAX_WORKERS"),
+                             ("--engine", "warp", "warp"), ("--country", "other", "other"),
+                             ("--posterior", "p_unknown_column.parquet", "warp"),
+                             ("--format", "gif", "gif")):
+    case(f"national_{flag}_{value}", ["national", flag, value, *OUT], culprit)
+case("national_sites_huge", ["national", "--sites", "100000000", *OUT], "ICSIM_MAX_SITES")
+case("national_replicates_huge", ["national", "--replicates", "1000000000", *OUT],
+     "ICSIM_MAX_REPLICATES")
+case("national_workers_huge", ["national", "--workers", "100000", *OUT], "ICSIM_MAX_WORKERS")
+case("sweep_workers_huge", ["sweep", "good.toml", "--workers", "100000", *OUT],
+     "ICSIM_MAX_WORKERS")
+case("run_seed_huge_negative", ["run", "--seed", "-99999999999999999999", *OUT], "--seed")
+case("national_runs_ceiling", ["national", "--sites", "100000", "--replicates", "1000", *OUT],
+     "ICSIM_MAX_RUNS")
+case("national_out_empty", ["national", "--out", ""], "--out")
+case("national_out_file", ["national", "--out", "file"], "file")
+case("national_out_sweep_runs", ["national", "--out", "sweep/runs"], "sweep")
+case("national_workers_and_scheduler",
+     ["national", "--workers", "1", "--scheduler", "tcp://127.0.0.1:1", *OUT], "--scheduler")
+
+# -- schedulers (refused before anything connects)
+for address in ("not a url", "", "tcp://", "tcp://host", "tcp://host:0", "tcp://host:99999",
+                "http://host:8786", "tcp://host:port", "tcp://ho st:8786", "tcp://:8786"):
+    for command in (["national", *OUT], ["sweep", "good.toml", *OUT],
+                    ["calibrate", "cal.toml", *OUT]):
+        case(f"{command[0]}_scheduler_{address or 'empty'}",
+             [*command, "--scheduler", address], "--scheduler")
+
+# -- sweep
+for name, culprit in (("missing.toml", "missing.toml"), ("/dev/zero", "/dev/zero"),
+                      ("fifo.toml", "fifo.toml"), ("dir.toml", "dir.toml"),
+                      ("empty_dir", "directory"), ("big.toml", "ICSIM_MAX_TEXT_FILE_KB"),
+                      ("latin1.toml", "UTF-8"), ("", "experiment file")):
+    case(f"sweep_file_{name or 'empty'}", ["sweep", name, *OUT], culprit)
+for name, (_, culprit) in BAD_EXPERIMENTS.items():
+    case(f"sweep_{name}", ["sweep", f"{name}.toml", *OUT], culprit)
+case("sweep_samples_env_ceiling", ["sweep", "good.toml", *OUT], "ICSIM_MAX_SAMPLES",
+     {"ICSIM_MAX_SAMPLES": "3"})
+case("sweep_file_size_env_ceiling", ["sweep", "medium.toml", *OUT], "ICSIM_MAX_TEXT_FILE_KB",
+     {"ICSIM_MAX_TEXT_FILE_KB": "1"})
+case("sweep_memory_ceiling", ["sweep", "good.toml", *OUT], "ICSIM_MAX_MEMORY_MB",
+     {"ICSIM_MAX_MEMORY_MB": "1"})
+for flag, value, culprit in (("--workers", "0", "--workers"),
+                             ("--workers", "257", "ICSIM_MAX_WORKERS"),
+                             ("--workers", "x", "--workers"), ("--engine", "warp", "warp"),
+                             ("--posterior", "p_text_values.parquet", "turnover_rate"),
+                             ("--posterior", "/dev/zero", "/dev/zero")):
+    case(f"sweep_{flag}_{value}", ["sweep", "good.toml", flag, value, *OUT], culprit)
+case("sweep_out_empty", ["sweep", "good.toml", "--out", ""], "--out")
+case("sweep_out_file", ["sweep", "good.toml", "--out", "file"], "file")
+case("sweep_out_under_file", ["sweep", "good.toml", "--out", "file/x"], "file")
+case("sweep_out_sweep_runs", ["sweep", "good.toml", "--out", "sweep/runs"], "sweep")
+case("sweep_out_not_a_sweep", ["sweep", "good.toml", "--out", "not_a_sweep"], "not a sweep")
+case("sweep_resume_nothing", ["sweep", "good.toml", "--out", "empty_dir", "--resume"],
+     "--resume")
+case("sweep_resume_other_experiment",
+     ["sweep", "outcome_unknown.toml", "--out", "sweep", "--resume"], "happiness")
+
+# -- analyze
+case("analyze_missing", ["analyze", "nowhere"], "nowhere")
+case("analyze_file", ["analyze", "file"], "file")
+case("analyze_empty_dir", ["analyze", "empty_dir"], "holds no sweep")
+for value, culprit in (("0", "--resamples"), ("-1", "--resamples"),
+                       ("100001", "ICSIM_MAX_RESAMPLES"),
+                       ("1000000000", "ICSIM_MAX_RESAMPLES"), ("abc", "--resamples")):
+    case(f"analyze_resamples_{value}", ["analyze", "sweep", "--resamples", value], culprit)
+case("analyze_format", ["analyze", "sweep", "--format", "gif"], "gif")
+case("analyze_threshold_alone", ["analyze", "sweep", "--prim-threshold", "0.3"],
+     "--prim-outcome")
+case("analyze_above_alone", ["analyze", "sweep", "--prim-above"], "--prim-outcome")
+case("analyze_prim_unknown", ["analyze", "sweep", "--prim-outcome", "happiness"], "happiness")
+case("analyze_threshold_text", ["analyze", "sweep", "--prim-outcome", "pilot",
+                                "--prim-threshold", "x"], "--prim-threshold")
+case("analyze_manifest_outcome_path", ["analyze", "evil_outcome"], "x/../../../../y")
+case("analyze_manifest_name_path", ["analyze", "evil_name"], "'name'")
+case("analyze_manifest_samples", ["analyze", "evil_samples"], "'samples'")
+
+# -- calibrate
+for name, culprit in (("missing.toml", "missing.toml"), ("/dev/zero", "/dev/zero"),
+                      ("fifo.toml", "fifo.toml"), ("dir.toml", "dir.toml"),
+                      ("big.toml", "ICSIM_MAX_TEXT_FILE_KB"), ("latin1.toml", "UTF-8")):
+    case(f"calibrate_file_{name}", ["calibrate", name, *OUT], culprit)
+for name, (_, culprit) in BAD_CALIBRATIONS.items():
+    case(f"calibrate_{name}", ["calibrate", f"{name}.toml", *OUT], culprit)
+case("calibrate_workers_zero", ["calibrate", "cal.toml", "--workers", "0", *OUT], "--workers")
+case("calibrate_workers_huge", ["calibrate", "cal.toml", "--workers", "100000", *OUT],
+     "ICSIM_MAX_WORKERS")
+case("calibrate_out_empty", ["calibrate", "cal.toml", "--out", ""], "--out")
+case("calibrate_out_file", ["calibrate", "cal.toml", "--out", "file"], "file")
+case("calibrate_out_sweep_runs", ["calibrate", "cal.toml", "--out", "sweep/runs"], "sweep")
+case("calibrate_resume_nothing", ["calibrate", "cal.toml", "--out", "empty_dir", "--resume"],
+     "resume")
+
+# -- params, scenarios, dashboard, the command itself
+case("params_group", ["params", "--group", "knob"], "knob")
+case("params_extra", ["params", "extra"], "extra")
+case("scenarios_extra", ["scenarios", "extra"], "extra")
+for value, culprit in (("0", "--port"), ("70000", "--port"), ("-1", "--port"),
+                       ("abc", "--port")):
+    case(f"dashboard_port_{value}", ["dashboard", "--port", value], culprit)
+case("no_command", [], "command")
+case("unknown_command", ["explode"], "explode")
+
+
+@pytest.mark.parametrize(("argv", "culprit", "env"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_hostile_input_is_refused_in_one_line_and_writes_nothing(
+        tree, capsys, monkeypatch, argv, culprit, env):
+    refused(tree, argv, culprit, capsys, monkeypatch, env)
+
+
+def test_the_suite_is_large_and_covers_every_command_and_file_type():
+    assert len(CASES) >= 150
+    commands = {c[1][0] for c in CASES if c[1]}
+    assert {"run", "sweep", "compare", "national", "analyze", "calibrate", "params",
+            "scenarios", "dashboard"} <= commands
+    assert len({c[0] for c in CASES}) == len(CASES)  # every id distinct
+
+
+def test_the_good_fixtures_are_accepted(tree, capsys, monkeypatch):
+    """The bad cases are bad because of their edit: the same files unedited pass."""
+    from sim.calibration.spec import load_calibration
+    from sim.experiment.spec import load_experiment
+    from sim.scenarios import load_scenario_file
+
+    load_experiment(tree / "good.toml")
+    load_scenario_file(tree / "late.toml")
+    load_calibration(tree / "cal.toml")
+    monkeypatch.chdir(tree)
+    assert main(["compare", "baseline", "late.toml", "--replicates", "2", "--months", "12",
+                 "--posterior", "posterior.parquet", "--quiet", "--out",
+                 str(tree.parent / "compare_ok")]) == 0
+    assert "pilot" in (tree.parent / "compare_ok" / "comparison.md").read_text()
+
+
+def test_the_plan_is_printed_before_a_long_command_starts(tmp_path, capsys, monkeypatch):
+    """One line: runs, memory and output, before any run; --quiet prints nothing."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "good.toml").write_text(GOOD_EXPERIMENT)
+    assert main(["sweep", "good.toml", "--out", "s", "--workers", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("plan: 8 runs, about ") and "memory" in out[0]
+    assert "written" in out[0]
+    assert main(["national", "--sites", "5", "--replicates", "2", "--months", "12",
+                 "--funding-rule", "none,competitive", "--workers", "1", "--quiet",
+                 "--out", "n"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["compare", "baseline", "toolkit", "--replicates", "3", "--months", "12",
+                 "--workers", "1", "--out", "c"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("plan: 6 runs, about ")
+
+
+def test_a_raised_ceiling_is_honoured(tmp_path, capsys, monkeypatch):
+    """ICSIM_MAX_MONTHS raises the ceiling deliberately: 1,300 months then run."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ICSIM_MAX_MONTHS", "1300")
+    assert main(["run", "--months", "1300", "--out", "r"]) == 0
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["months"] == 1300
+
+
+def test_resamples_past_the_ceiling_leave_no_analysis_folder(tree):
+    """From Python too: ``analyze(resamples=10**9)`` is refused before analysis/ exists."""
+    from sim.analysis import analyze
+    from sim.errors import UsageError
+
+    with pytest.raises(UsageError, match="resamples"):
+        analyze(tree / "sweep", resamples=10**9)
+    assert not (tree / "sweep" / "analysis").exists()
+
+
+# --------------------------------------------------------------------- faults: a lost scheduler
+def test_a_lost_dask_scheduler_is_one_line_naming_resume(tmp_path, capsys, monkeypatch):
+    """The scheduler goes away mid-sweep: one stderr line naming the cause and the
+    ``--resume`` command, exit 1, the manifest says 'failed', finished parts stay."""
+    from distributed import LocalCluster
+
+    from sim.experiment import execute
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "slow.toml").write_text(textwrap.dedent("""\
+        name = "slow"
+        model = "sim.examples:noisy_linear"
+        method = "lhs"
+        samples = 200
+        runs_per_part = 10
+        outcomes = ["y"]
+        [parameters]
+        x1 = [0.0, 1.0]
+        [constants]
+        sleep = 0.01
+        """))
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=None)
+    address = cluster.scheduler_address
+    original = execute.DaskExecutor.wait_first
+    calls = {"n": 0}
+
+    def wait_then_lose(self, pending):
+        calls["n"] += 1
+        if calls["n"] == 8:  # some parts are written by now
+            cluster.close()
+        return original(self, pending)
+
+    monkeypatch.setattr(execute.DaskExecutor, "wait_first", wait_then_lose)
+    try:
+        code = main(["sweep", "slow.toml", "--out", "s", "--scheduler", address, "--quiet"])
+    finally:
+        cluster.close()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1, err
+    assert len(err) == 1, err
+    assert "lost the Dask scheduler" in err[0] and "--resume" in err[0], err[0]
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert manifest["sessions"][-1]["status"] == "failed"
+    assert 0 < manifest["runs_done"] < 200  # lost mid-sweep, finished parts kept
+    # the next step the line names: --resume on a (new) scheduler completes the sweep
+    monkeypatch.setattr(execute.DaskExecutor, "wait_first", original)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as again:
+        assert main(["sweep", "slow.toml", "--out", "s", "--scheduler",
+                     again.scheduler_address, "--quiet", "--resume"]) == 0
+    runs = pd.read_parquet(tmp_path / "s" / "runs")
+    assert len(runs) == 200 and sorted(runs.point) == list(range(200))
+
+
+def test_python_api_refuses_a_malformed_scheduler_at_once(tmp_path):
+    """``run_sweep(..., scheduler="not a url")`` is refused before connecting (no 10 s wait
+    for a scheduler that cannot exist) and leaves no directory behind."""
+    import time
+
+    from sim.errors import UsageError
+    from sim.experiment.sweep import run_sweep
+
+    (tmp_path / "good.toml").write_text(GOOD_EXPERIMENT)
+    started = time.perf_counter()
+    with pytest.raises(UsageError, match="--scheduler"):
+        run_sweep(tmp_path / "good.toml", tmp_path / "out", scheduler="not a url",
+                  progress=False)
+    assert time.perf_counter() - started < 5
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(UsageError, match="ICSIM_MAX_WORKERS"):
+        run_sweep(tmp_path / "good.toml", tmp_path / "out", workers=100_000, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unnamed_experiment_takes_its_file_stem_as_an_identifier(tmp_path):
+    from sim.experiment.spec import load_experiment
+
+    path = tmp_path / "my-exp.toml"
+    path.write_text(GOOD_EXPERIMENT.replace('name = "good"\n', ""))
+    assert load_experiment(path).name == "my_exp"
