@@ -186,3 +186,56 @@ def test_a_run_that_raises_is_counted_and_reported_not_fatal(tmp_path, monkeypat
     failed = (tmp_path / "c" / "failures.log").read_text().splitlines()
     assert failed and all("RuntimeError: a broken run" in line for line in failed)
     assert f"Runs that raised: {len(failed)}" in (tmp_path / "c" / "summary.md").read_text()
+
+
+def test_a_second_calibration_into_the_same_out_is_refused(tmp_path, capsys):
+    """One writer per directory for the life of a calibration (a held lock stands in for a
+    calibration running in another process)."""
+    from sim.cli import main
+    from sim.experiment.store import DirectoryLock
+
+    (tmp_path / "cal.toml").write_text(textwrap.dedent(SMALL))
+    out = tmp_path / "c"
+    with DirectoryLock(out):
+        code = main(["calibrate", str(tmp_path / "cal.toml"), "--out", str(out),
+                     "--workers", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "in use by another icsim job" in err[0], err
+    assert sorted(p.name for p in out.iterdir()) == [".icsim.lock"]
+
+
+def test_a_lost_scheduler_stops_a_calibration_in_one_line_and_resume_continues(
+        tmp_path, capsys, monkeypatch):
+    import pyabc
+    from distributed import LocalCluster
+
+    from sim.cli import main
+
+    (tmp_path / "cal.toml").write_text(textwrap.dedent(SMALL))
+    out = tmp_path / "c"
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=None)
+    real = pyabc.sampler.DaskDistributedSampler.sample_until_n_accepted
+    calls = {"n": 0}
+
+    def lose_in_generation_two(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            cluster.close()
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pyabc.sampler.DaskDistributedSampler, "sample_until_n_accepted",
+                        lose_in_generation_two)
+    try:
+        code = main(["calibrate", str(tmp_path / "cal.toml"), "--out", str(out),
+                     "--scheduler", cluster.scheduler_address, "--quiet"])
+    finally:
+        cluster.close()
+    err = [line for line in capsys.readouterr().err.strip().splitlines()
+           if not line.startswith("calibrate:")]
+    assert code == 1, err
+    assert len(err) == 1 and "lost the Dask scheduler" in err[0] and "--resume" in err[0], err
+    monkeypatch.setattr(pyabc.sampler.DaskDistributedSampler, "sample_until_n_accepted", real)
+    assert main(["calibrate", str(tmp_path / "cal.toml"), "--out", str(out), "--resume",
+                 "--workers", "1", "--quiet"]) == 0
+    assert len(pd.read_parquet(out / "posterior.parquet")) == 200

@@ -11,6 +11,7 @@ results are valid but not repeatable run for run — the documentation says so.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -24,7 +25,8 @@ import numpy as np
 
 from sim.calibration.spec import CalibrationSpec
 from sim.calibration.targets import distance, simulate
-from sim.errors import UsageError
+from sim.errors import SchedulerLost, UsageError
+from sim.experiment.store import LOCK, DirectoryLock
 from sim.parameters import PARAMETERS
 
 DB = "history.db"
@@ -122,12 +124,17 @@ def check_out(out: Path, spec: CalibrationSpec, resume: bool) -> None:
     if resume:
         if not meta.is_file() or not (out / DB).is_file():
             raise UsageError(f"--resume: {out} holds no calibration to continue")
-        recorded = json.loads(meta.read_text())
+        try:
+            recorded = json.loads(meta.read_text())
+            if not isinstance(recorded, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--resume: {meta} is damaged ({exc}); use a new --out") from None
         if recorded.get("sha256") != spec.sha256:
             raise UsageError(f"--resume: {out} holds a calibration of a different file "
                              f"({recorded.get('source')}); use a new --out")
         return
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and (not out.is_dir() or any(p.name != LOCK for p in out.iterdir())):
         raise UsageError(f"--out {out} exists and is not empty; continue it with --resume "
                          "or choose a new directory")
 
@@ -138,12 +145,30 @@ def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None
     """Run (or continue) ABC-SMC for ``spec`` into ``out``; write the posterior, figures
     and summary (:mod:`sim.calibration.report`). ``model`` replaces the case's model
     (``parameters -> {"d": distance}``), e.g. for a synthetic case in the tests."""
-    import pyabc
 
     out = Path(out)
-    check_out(out, spec, resume)
-    sampler, where = _sampler(workers, scheduler)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a directory; choose another --out")
+    # One writer for the life of the calibration: a second one into the same --out is
+    # refused instead of writing into the same history database.
+    lock = DirectoryLock(out).acquire()
+    try:
+        check_out(out, spec, resume)
+        sampler, where = _sampler(workers, scheduler)
+    except BaseException:
+        lock.release(discard=True)
+        raise
+    try:
+        return _calibrate(spec, out, sampler, where, scheduler, resume, progress, model)
+    finally:
+        lock.release()
+
+
+def _calibrate(spec: CalibrationSpec, out: Path, sampler: Any, where: str,
+               scheduler: str | None, resume: bool, progress: bool,
+               model: Any) -> CalibrationReport:
+    import pyabc
+
     if not resume:
         (out / META).write_text(json.dumps({"source": spec.source, "sha256": spec.sha256,
                                             "text": spec.text}, indent=2))
@@ -160,6 +185,11 @@ def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None
     logger.handlers = [handler] if progress else []  # pyabc's own lines are too chatty
     logger.propagate = False
     logger.setLevel(logging.INFO)
+    # A lost scheduler is reported once, as SchedulerLost, not as the client's log of
+    # every reconnection attempt.
+    client_log_level = logging.getLogger("distributed.client").level
+    if scheduler is not None:
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
     started = time.perf_counter()
     try:
         if resume:
@@ -171,16 +201,29 @@ def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None
         np.random.seed((spec.seed + 1_000_003 * done) % 2**32)
         remaining = spec.generations - done
         if remaining > 0:
-            history = abc.run(minimum_epsilon=spec.min_epsilon,
-                              max_nr_populations=remaining,
-                              min_acceptance_rate=spec.min_acceptance_rate,
-                              max_total_nr_simulations=spec.max_simulations)
+            try:
+                history = abc.run(minimum_epsilon=spec.min_epsilon,
+                                  max_nr_populations=remaining,
+                                  min_acceptance_rate=spec.min_acceptance_rate,
+                                  max_total_nr_simulations=spec.max_simulations)
+            except Exception as exc:
+                client = getattr(sampler, "client", None)
+                lost = isinstance(exc, OSError | TimeoutError) or type(exc).__name__ in (
+                    "CommClosedError", "CancelledError", "FuturesCancelledError")
+                if client is not None and (lost or client.status not in ("running",
+                                                                         "connecting")):
+                    # the generations already finished are in the history database
+                    raise SchedulerLost(f"lost the Dask scheduler at {scheduler} "
+                                        f"({type(exc).__name__})") from None
+                raise
     finally:
         logger.handlers, logger.propagate, _ = saved
         logger.setLevel(saved[2])
         client = getattr(sampler, "client", None) if scheduler is not None else None
         if client is not None:  # our Dask client: close it before the cluster goes
-            client.close()
+            with contextlib.suppress(Exception):  # a client whose scheduler is gone
+                client.close(timeout=5)
+            logging.getLogger("distributed.client").setLevel(client_log_level)
     seconds = time.perf_counter() - started
     from sim.calibration.report import write_report
 
