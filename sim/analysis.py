@@ -34,11 +34,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from sim.errors import UsageError
 from sim.experiment.design import Design, make_design
 from sim.experiment.spec import Experiment, parse_experiment
-from sim.experiment.store import RUNS, SweepStore, write_atomic
+from sim.experiment.store import SweepStore, code_label, mixed_code_message, write_atomic
 
 #: Months between the time-varying Sobol indices of P(pilot by month).
 MONTH_STEP = 6
@@ -81,28 +82,43 @@ class AnalysisResult:
 
 
 def load_sweep(root: str | Path, require_complete: bool = True) -> Sweep:
-    """Read a sweep directory; regenerate its design from the stored experiment file."""
+    """Read a sweep directory; regenerate its design from the stored experiment file.
+
+    Every part is verified first -- its checksum against the manifest, its provenance (this
+    experiment, this design) and its rows -- and parts from different code versions are
+    refused unless the manifest records that the user allowed mixing them. Any failure is
+    a one-line ``UsageError`` naming the part.
+    """
     root = Path(root)
     store = SweepStore(root)
     manifest = store.read_manifest()
-    text = manifest.get("experiment", {}).get("text")
-    if not isinstance(text, str):
-        raise UsageError(f"{store.manifest_path} lacks the experiment file's text")
-    experiment = parse_experiment(text, source=manifest["experiment"].get("file", "<manifest>"),
+    text = manifest["experiment"]["text"]
+    experiment = parse_experiment(text, source=str(manifest["experiment"].get("file",
+                                                                              "<manifest>")),
                                   check_model=False)
     design = make_design(experiment)
-    if design.sha256 != manifest.get("design", {}).get("sha256"):
+    if design.sha256 != manifest["design"]["sha256"]:
         raise UsageError(f"{root}: the design regenerated from the manifest differs from the "
                          f"sweep's (package versions changed?)")
-    runs_dir = root / RUNS
-    if not runs_dir.is_dir() or not any(runs_dir.glob("part-*.parquet")):
+    resume = (f"icsim national --out {root} --resume (with its other arguments as before)"
+              if experiment.source == "icsim national"
+              else f"icsim sweep {experiment.source} --out {root} --resume")
+    verified = store.verify(experiment, design, manifest, tables=True)
+    if verified.damaged:
+        raise UsageError(verified.damage_message(resume))
+    if len(verified.codes()) > 1 and not manifest.get("mixed_code", {}).get("allowed"):
+        raise UsageError(f"{mixed_code_message(root, verified)}, and its manifest does not "
+                         "record that mixing them was allowed; run the sweep again into a "
+                         "new --out")
+    if not verified.parts:
         raise UsageError(f"{root} holds no runs yet; run icsim sweep first")
-    runs = pd.read_parquet(runs_dir)
+    runs = pa.concat_tables([verified.parts[c].table for c in sorted(verified.parts)]
+                            ).to_pandas()
     runs = runs.sort_values(["point", "replicate"], kind="stable").reset_index(drop=True)
     if require_complete and len(runs) != design.n_runs:
         raise UsageError(
             f"the sweep in {root} is incomplete ({len(runs)} of {design.n_runs} runs); "
-            f"complete it with: icsim sweep {experiment.source} --out {root} --resume")
+            f"complete it with: {resume}")
     return Sweep(root, manifest, experiment, design, _mark_infinite(runs, experiment.outcomes))
 
 
@@ -658,6 +674,15 @@ def _cannot_index(y: np.ndarray, counts: np.ndarray, outcome: str) -> str | None
     return None
 
 
+def _code_words(manifest: dict[str, Any]) -> str:
+    """The code that wrote the sweep, or the code versions it mixes (allowed by the user)."""
+    mixed = manifest.get("mixed_code", {})
+    if mixed.get("allowed") and len(mixed.get("versions", [])) > 1:
+        return ("**mixed code versions**, allowed with --allow-mixed-code: "
+                + "; ".join(code_label(v["code"]) for v in mixed["versions"]))
+    return f"code commit `{str(manifest.get('git', {}).get('commit'))[:12]}`"
+
+
 def _label(outcome: str) -> str:
     if outcome in BINARY_HINT:
         return f"P({outcome})"
@@ -727,8 +752,7 @@ class _Summary:
             f"of {model}.",
             f"- **Levers varied**: {', '.join(f'`{n}`' for n in design.names)}.",
             f"- **Ran**: {started} to {finished}; experiment file sha256 "
-            f"`{manifest['experiment']['sha256'][:12]}`, code commit "
-            f"`{str(manifest.get('git', {}).get('commit'))[:12]}`.",
+            f"`{manifest['experiment']['sha256'][:12]}`, {_code_words(manifest)}.",
             "",
             "Indices are computed on the mean over each combination's replicates -- for a "
             "yes/no outcome such as reaching a pilot, the probability. Ranges in square "

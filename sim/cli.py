@@ -270,6 +270,7 @@ def cmd_national(args: argparse.Namespace) -> int:
     from sim import national
     from sim.experiment.commands import announce, experiment_plan
     from sim.experiment.spec import parse_experiment
+    from sim.experiment.store import DirectoryLock
     from sim.experiment.sweep import run_sweep
 
     spec = national.check(args.sites, args.approach, args.funding_rule, args.budget,
@@ -279,13 +280,18 @@ def cmd_national(args: argparse.Namespace) -> int:
     national.check_same_request(Path(args.out), spec)
     experiment = parse_experiment(spec.experiment_text(), source="icsim national")
     announce(experiment_plan(experiment, args.workers, args.scheduler), args.quiet)
-    report = run_sweep(experiment, args.out, workers=args.workers, scheduler=args.scheduler,
-                       resume=args.resume, progress=not args.quiet, engine=spec.engine)
-    if not report.complete:
-        print(f"icsim: {report.runs_total - report.runs_done} runs still to do; rerun with "
-              "--resume", file=sys.stderr)
-        return 1
-    table = national.write_outputs(Path(args.out), spec, formats)
+    # The lock is held from the first run to the last output written: a second national
+    # run into the same --out cannot interleave its runs or outputs with this one's.
+    with DirectoryLock(args.out) as lock:
+        report = run_sweep(experiment, args.out, workers=args.workers,
+                           scheduler=args.scheduler, resume=args.resume,
+                           progress=not args.quiet, engine=spec.engine,
+                           allow_mixed_code=args.allow_mixed_code, lock=lock)
+        if not report.complete:
+            print(f"icsim: {report.runs_total - report.runs_done} runs still to do; rerun "
+                  "with --resume", file=sys.stderr)
+            return 1
+        table = national.write_outputs(Path(args.out), spec, formats)
     if not args.quiet:
         shown = pd.DataFrame({
             "rule": table.rule, "funded sites": table.funded_sites,
@@ -427,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="local worker processes (default: all cores)")
     group.add_argument("--scheduler", default=None, help="Dask scheduler address")
     p.add_argument("--resume", action="store_true", help="complete an interrupted run")
+    p.add_argument("--allow-mixed-code", action="store_true",
+                   help="with --resume: mix runs from the code running now with runs from "
+                        "another icsim version or commit (recorded in the manifest)")
     p.add_argument("--format", default="png", metavar="FMT[,FMT]",
                    help="figure formats: png, svg, pdf, comma-separated")
     p.add_argument("--out", type=Path, default=Path("results/national"), help="output folder")

@@ -351,13 +351,13 @@ def check_same_request(out: Path, spec: NationalSpec) -> None:
     made with other arguments (the runner would otherwise talk of an experiment file)."""
     import tomllib
 
-    from sim.experiment.store import MANIFEST
+    from sim.experiment.store import MANIFEST, SweepStore
 
     path = Path(out) / MANIFEST
     if not path.exists():
         return
-    try:
-        old_text = json.loads(path.read_text())["experiment"]["text"]
+    try:  # read through the store: a FIFO, a huge or a malformed manifest is not read here
+        old_text = SweepStore(out).read_manifest()["experiment"]["text"]
         old = tomllib.loads(old_text)
     except (OSError, KeyError, TypeError, ValueError):
         return  # not a national run's manifest: the runner's own checks apply

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.analysis import bootstrap_rng
+from sim.errors import UsageError
 from sim.parameters import PARAMETERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -437,22 +439,32 @@ def report(screening: Screening, sob: SobolResult | None, alt: pd.DataFrame | No
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sweeps (resumed where finished), the analyses, and write the report."""
-    from sim import plots
-    from sim.experiment.spec import load_experiment
-    from sim.experiment.sweep import run_sweep
-
     parser = argparse.ArgumentParser(prog="python -m sim.sensitivity", description=__doc__)
     parser.add_argument("--results", type=Path, default=ROOT / "results")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--alternative-runs", type=int, default=2000)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--allow-mixed-code", action="store_true",
+                        help="resume sweeps whose parts other code wrote (recorded in their "
+                             "manifests)")
     args = parser.parse_args(argv)
+    try:
+        return _main(args)
+    except UsageError as exc:
+        print(f"python -m sim.sensitivity: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(args: argparse.Namespace) -> int:
+    from sim import plots
+    from sim.experiment.spec import load_experiment
+    from sim.experiment.sweep import run_sweep
 
     screening_dir = args.results / "screening_all"
     run_sweep(load_experiment(ROOT / "experiments" / "screening_all.toml"), screening_dir,
               workers=args.workers, resume=(screening_dir / "manifest.json").exists(),
-              progress=not args.quiet)
+              progress=not args.quiet, allow_mixed_code=args.allow_mixed_code)
     screening = screen(screening_dir)
     names = most_influential(screening)
     sobol_path = ROOT / "experiments" / "sobol_top.toml"
@@ -461,7 +473,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sobol_path.write_text(text)
     sobol_dir = args.results / "sobol_top"
     run_sweep(load_experiment(sobol_path), sobol_dir, workers=args.workers,
-              resume=(sobol_dir / "manifest.json").exists(), progress=not args.quiet)
+              resume=(sobol_dir / "manifest.json").exists(), progress=not args.quiet,
+              allow_mixed_code=args.allow_mixed_code)
     sob = sobol(sobol_dir)
     alt = alternatives(runs=args.alternative_runs)
     images = args.docs / "images" / "sensitivity"

@@ -50,6 +50,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--resume", action="store_true",
                        help="complete the interrupted sweep in DIR (refused if the "
                             "experiment file changed)")
+    sweep.add_argument("--allow-mixed-code", action="store_true",
+                       help="with --resume: add parts from the code running now to parts "
+                            "written by another icsim version or git commit (refused "
+                            "otherwise; the manifest records it)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.add_argument("--posterior", metavar="DIR_OR_FILE", default=None,
                        help="a calibration's posterior as the base point: replicate r "
@@ -98,7 +102,8 @@ def sweep_command(args: argparse.Namespace) -> int:
         report = run_sweep(experiment, args.out, workers=args.workers,
                            scheduler=args.scheduler, resume=args.resume,
                            progress=not args.quiet, engine=args.engine,
-                           posterior=args.posterior, allow_plugin=args.allow_plugin)
+                           posterior=args.posterior, allow_mixed_code=args.allow_mixed_code,
+                           allow_plugin=args.allow_plugin)
     except KeyboardInterrupt:
         out = args.out or Path("results") / experiment.name
         allow = " --allow-plugin" if args.allow_plugin else ""

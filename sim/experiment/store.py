@@ -10,19 +10,30 @@ Only the coordinating process writes, each file to a temporary name first and th
 killed. Resuming reads back which (point, replicate) pairs each part holds and runs exactly
 the missing chunks. ``pandas.read_parquet(DIR / "runs")`` reads the whole sweep (temporary
 files start with a dot, which readers skip).
+
+Nothing mixed, nothing silently wrong: every part carries, in its Parquet key-value
+metadata, the experiment and design hashes and the code (icsim version, git commit, dirty
+flag and a hash of the local changes) that wrote it, and the manifest records the sha256 of
+every part before the part is moved into place. :meth:`SweepStore.verify` checks all of
+that -- checksum, provenance, rows exactly its chunk's runs -- for resume and for every
+reader; a resume moves a damaged part to ``DIR/discarded/``, says so, and reruns it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fcntl
+import hashlib
 import json
 import os
 import platform
 import re
+import stat
 import subprocess
-from collections.abc import Mapping
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,6 +49,13 @@ from sim.experiment.spec import Experiment
 MANIFEST = "manifest.json"
 LOCK = ".icsim.lock"
 RUNS = "runs"
+#: A manifest past this size is refused unread (one of 10,000 parts is about 1.6 MB).
+MAX_MANIFEST_BYTES = 256 * 2**20
+#: Where a resume moves the parts it discards (outside ``runs/``: readers never see them).
+DISCARDED = "discarded"
+#: The Parquet key-value metadata of a part: which sweep and which code wrote it.
+PROVENANCE = ("icsim.experiment_sha256", "icsim.design_sha256", "icsim.version",
+              "icsim.commit", "icsim.dirty", "icsim.diff_sha256")
 _PART = re.compile(r"^part-(\d{6,})\.parquet$")
 _PACKAGES = ("icsim", "numpy", "scipy", "pandas", "pyarrow", "SALib", "mesa", "dask",
              "distributed", "ema_workbench", "tqdm")
@@ -63,14 +81,40 @@ def schema(experiment: Experiment) -> pa.Schema:
     return pa.schema(fields)
 
 
+class WriteError(OSError):
+    """Writing a file of the sweep failed (disk full, read-only, ...); nothing half-written
+    is left: the temporary file is removed."""
+
+    def __init__(self, path: Path, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror or str(cause))
+        self.path = path
+
+    @property
+    def disk_full(self) -> bool:
+        return self.errno in (errno.ENOSPC, errno.EDQUOT)
+
+    def describe(self) -> str:
+        """``disk full writing PATH`` or ``cannot write PATH (reason)``."""
+        if self.disk_full:
+            return f"disk full writing {self.path}"
+        return f"cannot write {self.path} ({self.strerror})"
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace``."""
+    """Write ``data`` to ``path`` via a temporary file and ``os.replace``.
+
+    Raises :class:`WriteError` (an ``OSError``) if that fails; the temporary file is gone.
+    """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WriteError(path, exc) from exc
 
 
 def package_versions() -> dict[str, str]:
@@ -102,9 +146,61 @@ def git_state() -> dict[str, Any]:
         status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                 cwd=root, env=env, capture_output=True, text=True, timeout=10,
                                 check=True).stdout
+        diff = subprocess.run(["git", "diff", "HEAD", "--no-ext-diff", "--binary"], cwd=root,
+                              env=env, capture_output=True, timeout=30, check=True
+                              ).stdout if status.strip() else b""
     except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": bool(status.strip())}
+        return {"commit": None, "dirty": None, "diff_sha256": None}
+    return {"commit": commit, "dirty": bool(status.strip()),
+            "diff_sha256": hashlib.sha256(diff).hexdigest() if diff else None}
+
+
+def code_state() -> dict[str, Any]:
+    """The code running now: icsim's version, git commit, dirty flag and changes' hash."""
+    return {"icsim": package_versions()["icsim"], **git_state()}
+
+
+def code_key(code: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes two code states the same code."""
+    return (code.get("icsim"), code.get("commit"), code.get("dirty"), code.get("diff_sha256"))
+
+
+def code_label(code: Mapping[str, Any]) -> str:
+    """``commit 1a2b3c4d5e6f (with local changes 9f8e7d6c), icsim 0.1.0``."""
+    commit = code.get("commit")
+    text = f"commit {str(commit)[:12]}" if commit else "an unknown commit"
+    if code.get("dirty"):
+        diff = code.get("diff_sha256")
+        text += f" (with local changes {str(diff)[:8]})" if diff else " (with local changes)"
+    return f"{text}, icsim {code.get('icsim')}"
+
+
+def _provenance(experiment_sha256: str, design_sha256: str,
+                code: Mapping[str, Any]) -> dict[bytes, bytes]:
+    values = (experiment_sha256, design_sha256, code.get("icsim"), code.get("commit"),
+              code.get("dirty"), code.get("diff_sha256"))
+    return {key.encode(): json.dumps(value).encode() for key, value in zip(PROVENANCE, values,
+                                                                            strict=True)}
+
+
+def _read_provenance(metadata: Mapping[bytes, bytes] | None) -> dict[str, Any] | None:
+    """A part's provenance from its key-value metadata, or ``None`` if it has none."""
+    metadata = metadata or {}
+    try:
+        values = [json.loads(metadata[key.encode()]) for key in PROVENANCE]
+    except (KeyError, ValueError):
+        return None
+    experiment, design, icsim, commit, dirty, diff = values
+    return {"experiment_sha256": experiment, "design_sha256": design,
+            "code": {"icsim": icsim, "commit": commit, "dirty": dirty, "diff_sha256": diff}}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass
@@ -115,6 +211,59 @@ class Progress:
     runs_done: int = 0
     runs_failed: int = 0  # every run that is not ok, the invalid ones included
     runs_invalid: int = 0  # runs that returned an infinite outcome
+
+
+@dataclass
+class Part:
+    """A part that passed verification."""
+
+    chunk: int
+    path: Path
+    rows: int
+    failed: int
+    code: dict[str, Any]
+    table: pa.Table | None = None
+    invalid: int = 0  # rows with status "invalid" (an infinite outcome)
+
+
+@dataclass
+class Verified:
+    """What :meth:`SweepStore.verify` found in ``runs/``."""
+
+    parts: dict[int, Part] = field(default_factory=dict)
+    #: ``(path, reason)`` of every part that failed, in name order.
+    damaged: list[tuple[Path, str]] = field(default_factory=list)
+    #: Temporary files left by a killed writer.
+    temporary: list[Path] = field(default_factory=list)
+
+    def progress(self) -> Progress:
+        return Progress(chunks=set(self.parts),
+                        runs_done=sum(p.rows for p in self.parts.values()),
+                        runs_failed=sum(p.failed for p in self.parts.values()),
+                        runs_invalid=sum(p.invalid for p in self.parts.values()))
+
+    def codes(self) -> dict[tuple[Any, ...], tuple[dict[str, Any], list[str]]]:
+        """The code states that wrote the good parts, each with its parts' names."""
+        found: dict[tuple[Any, ...], tuple[dict[str, Any], list[str]]] = {}
+        for chunk in sorted(self.parts):
+            part = self.parts[chunk]
+            found.setdefault(code_key(part.code), (part.code, []))[1].append(part.path.name)
+        return found
+
+    def damage_message(self, resume: str) -> str:
+        """One line naming the damaged parts and the command (``resume``) that reruns them."""
+        (path, reason), rest = self.damaged[0], self.damaged[1:]
+        more = (f" (and {len(rest)} more: {', '.join(p.name for p, _ in rest[:3])}"
+                f"{', ...' if len(rest) > 3 else ''})" if rest else "")
+        return f"{path}: {reason}{more}; rerun the damaged parts with: {resume}"
+
+
+def mixed_code_message(root: Path, verified: Verified) -> str:
+    """One line naming the code states a sweep's parts come from."""
+    codes = sorted(verified.codes().values(), key=lambda item: item[1][0])
+    listed = "; ".join(f"{code_label(code)} wrote {len(names)} part"
+                       f"{'s' if len(names) > 1 else ''}" for code, names in codes)
+    return f"{root} mixes parts written by {len(codes)} code versions ({listed})"
 
 
 class DirectoryLock:
@@ -193,16 +342,41 @@ class SweepStore:
         self.root = Path(root)
         self.runs = self.root / RUNS
         self.manifest_path = self.root / MANIFEST
+        self.manifest: dict[str, Any] | None = None
+        self._metadata: dict[bytes, bytes] = {}
 
     # ------------------------------------------------------------------ checks (no writes)
 
     def read_manifest(self) -> dict[str, Any]:
+        """The manifest, checked for the shape this module writes (``UsageError`` if not)."""
+        path = self.manifest_path
+        fix = "restore it, or run the sweep again into another --out"
         try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            info = path.stat()
         except FileNotFoundError:
             raise UsageError(f"{self.root} holds no sweep (no {MANIFEST})") from None
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read {self.manifest_path}: {exc}") from None
+        except OSError as exc:
+            raise UsageError(f"cannot read {path} ({exc.strerror}); {fix}") from None
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise UsageError(f"{path} is {kind}, not a sweep's manifest; {fix}")
+        if info.st_size > MAX_MANIFEST_BYTES:
+            raise UsageError(f"{path} is {info.st_size / 2**20:.0f} MB, past the "
+                             f"{MAX_MANIFEST_BYTES // 2**20} MB a manifest may be; {fix}")
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UsageError(f"{self.root} holds no sweep (no {MANIFEST})") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{path} is damaged (not text); {fix}") from None
+        except ValueError as exc:
+            raise UsageError(f"{path} is damaged (not JSON: {exc}); {fix}") from None
+        except OSError as exc:
+            raise UsageError(f"cannot read {path} ({exc.strerror}); {fix}") from None
+        problem = _manifest_problem(manifest)
+        if problem:
+            raise UsageError(f"{path} is damaged ({problem}); {fix}")
+        return manifest
 
     def check(self, experiment: Experiment, design: Design, resume: bool) -> bool:
         """Check the directory can take this sweep; return whether it resumes one.
@@ -210,7 +384,7 @@ class SweepStore:
         Refuses (``UsageError``) a directory holding another experiment, or anything but a
         sweep; with ``resume``, a directory holding nothing to resume.
         """
-        if not self.manifest_path.exists():
+        if not self.manifest_path.exists() and not self.manifest_path.is_symlink():
             if resume:
                 raise UsageError(f"--resume: {self.root} holds no sweep to resume")
             if self.root.exists() and (not self.root.is_dir() or any(
@@ -219,65 +393,165 @@ class SweepStore:
                                  f"choose another --out")
             return False
         manifest = self.read_manifest()
-        old = manifest.get("experiment", {}).get("sha256")
+        old = manifest["experiment"]["sha256"]
         if old != experiment.sha256:
             raise UsageError(
                 f"{self.root} holds a sweep of a different experiment file (sha256 "
                 f"{str(old)[:12]}, now {experiment.sha256[:12]}); refusing to resume -- "
                 f"restore the file or choose another --out")
-        old_design = manifest.get("design", {}).get("sha256")
+        old_design = manifest["design"]["sha256"]
         if old_design != design.sha256:
             raise UsageError(
                 f"{self.root}: the design generated now differs from the stored sweep's "
                 f"(package versions changed?); refusing to mix them -- choose another --out")
         return True
 
-    # ------------------------------------------------------------------------ progress
+    def verify(self, experiment: Experiment, design: Design, manifest: Mapping[str, Any],
+               tables: bool = False) -> Verified:
+        """Check every part in ``runs/`` without changing anything.
 
-    def progress(self, experiment: Experiment, design: Design) -> Progress:
-        """Read back finished (point, replicate) pairs from the parts.
-
-        A part whose rows are not exactly its chunk's runs (which atomic writes should make
-        impossible) is removed so that its chunk runs again.
+        A part passes if the manifest records its sha256 and the file still has it, its
+        metadata names this experiment and design, and its rows are exactly its chunk's
+        runs. Anything in ``runs/`` that is neither a part nor hidden (a name starting with
+        a dot, which Parquet readers skip) is refused (``UsageError``): readers of
+        ``runs/`` would trip over it. With ``tables``, the good parts' tables are kept.
         """
-        state = Progress(chunks=set())
+        found = Verified()
+        if not self.runs.exists() and not self.runs.is_symlink():
+            return found
         if not self.runs.is_dir():
-            return state
+            raise UsageError(f"{self.runs} is not a directory; move it out of {self.root} "
+                             "and run again")
+        recorded = manifest.get("parts") or {}
         size = experiment.runs_per_part
+        n_chunks = -(-design.n_runs // size)
+        strays = []
         for path in sorted(self.runs.iterdir()):
-            match = _PART.match(path.name)
-            if path.name.startswith(".") and ".tmp-" in path.name:
-                path.unlink(missing_ok=True)  # left by a killed coordinator
+            name = path.name
+            if name.startswith("."):
+                if ".tmp-" in name and path.is_file():
+                    found.temporary.append(path)
                 continue
-            if not match:
+            match = _PART.match(name)
+            if not match or name != part_name(int(match.group(1))) or path.is_symlink() \
+                    or not path.is_file():
+                strays.append(path)
                 continue
             chunk = int(match.group(1))
-            start, stop = chunk * size, min((chunk + 1) * size, design.n_runs)
-            try:
-                table = pq.read_table(path, columns=["point", "replicate", "status"])
-            except (OSError, pa.ArrowException):
-                path.unlink()
-                continue
-            expected = np.arange(start, stop)
+            reason, part = self._verify_part(path, chunk, n_chunks, experiment, design,
+                                             recorded.get(name), tables)
+            if reason:
+                found.damaged.append((path, reason))
+            else:
+                found.parts[chunk] = part
+        if strays:
+            more = f" (and {len(strays) - 1} more)" if len(strays) > 1 else ""
+            raise UsageError(f"{strays[0]} is not a part of this sweep{more}; move it out of "
+                             f"{self.runs} and run again")
+        return found
+
+    def _verify_part(self, path: Path, chunk: int, n_chunks: int, experiment: Experiment,
+                     design: Design, entry: Any, tables: bool) -> tuple[str, Part | None]:
+        """``(reason, None)`` for a part that fails, ``("", part)`` for one that passes.
+
+        The file is hashed in blocks and only its footer is read until it has passed every
+        check, so a huge or hostile file costs no memory.
+        """
+        want = entry.get("sha256") if isinstance(entry, Mapping) else None
+        try:
+            mismatch = want is not None and want != file_sha256(path)
+        except OSError as exc:
+            return f"cannot be read ({exc.strerror})", None
+        try:
+            with open(path, "rb") as fh:
+                return self._check_contents(pq.ParquetFile(fh), path, chunk, n_chunks,
+                                            experiment, design, want, mismatch, tables)
+        except (OSError, pa.ArrowException) as exc:
+            what = "checksum mismatch and " if mismatch else ""
+            return f"{what}not a readable Parquet file ({str(exc).splitlines()[0]})", None
+
+    @staticmethod
+    def _check_contents(reader: pq.ParquetFile, path: Path, chunk: int, n_chunks: int,
+                        experiment: Experiment, design: Design, want: str | None,
+                        mismatch: bool, tables: bool) -> tuple[str, Part | None]:
+        provenance = _read_provenance(reader.schema_arrow.metadata)
+        if provenance is None:
+            return "no provenance in its metadata (not written by this version of icsim)", None
+        if provenance["experiment_sha256"] != experiment.sha256:
+            return (f"written by another experiment (sha256 "
+                    f"{str(provenance['experiment_sha256'])[:12]}, this sweep's is "
+                    f"{experiment.sha256[:12]})"), None
+        if chunk >= n_chunks:
+            return f"chunk {chunk} is past the sweep's {n_chunks} parts", None
+        if want is None:
+            return "no checksum recorded in the manifest", None
+        if mismatch:
+            return "checksum mismatch (the file changed after it was written)", None
+        if provenance["design_sha256"] != design.sha256:
+            return "written for another design", None
+        start, stop = chunk * experiment.runs_per_part, min(
+            (chunk + 1) * experiment.runs_per_part, design.n_runs)
+        wrong_rows = f"its rows are not chunk {chunk}'s runs {start}..{stop - 1}"
+        if reader.metadata.num_rows != stop - start:
+            return wrong_rows, None
+        try:
+            table = reader.read() if tables else reader.read(
+                columns=["point", "replicate", "status"])
             got = (table.column("point").to_numpy() * design.replicates
                    + table.column("replicate").to_numpy())
-            if start >= stop or got.shape != expected.shape or not np.array_equal(
-                    np.sort(got), expected):
-                path.unlink()
-                continue
-            state.chunks.add(chunk)
-            state.runs_done += len(expected)
             status = table.column("status").to_numpy(zero_copy_only=False)
-            state.runs_failed += int(np.sum(status != "ok"))
-            state.runs_invalid += int(np.sum(status == "invalid"))
-        return state
+        except (KeyError, ValueError) as exc:
+            return f"cannot be read ({str(exc).splitlines()[0]})", None
+        if not np.array_equal(np.sort(got), np.arange(start, stop)):
+            return wrong_rows, None
+        return "", Part(chunk, path, stop - start, int(np.sum(status != "ok")),
+                        provenance["code"], table.replace_schema_metadata(None)
+                        if tables else None, invalid=int(np.sum(status == "invalid")))
 
     # -------------------------------------------------------------------------- writes
 
+    def discard(self, damaged: list[tuple[Path, str]], temporary: list[Path],
+                report: Callable[[str], None] | None = None) -> list[dict[str, str]]:
+        """Move damaged parts to ``DIR/discarded/``, saying so; remove temporary files.
+
+        Returns what was discarded, for the manifest. ``report`` (default: a line on
+        stderr) is told of every part.
+        """
+        report = report or (lambda line: print(line, file=sys.stderr, flush=True))
+        for tmp in temporary:  # a killed writer's unfinished file: never data
+            tmp.unlink(missing_ok=True)
+        done = []
+        if not damaged:
+            return done
+        aside = self.root / DISCARDED
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        for path, reason in damaged:
+            target = aside / f"{stamp}-{path.name}"
+            try:
+                aside.mkdir(exist_ok=True)
+                os.replace(path, target)
+            except OSError as exc:
+                raise WriteError(target, exc) from exc
+            report(f"icsim: resume discards {path.name}: {reason}; moved to {target}")
+            done.append({"part": path.name, "reason": reason, "moved_to": str(target)})
+        return done
+
     def begin(self, experiment: Experiment, design: Design, executor: str,
-              resumed: bool, progress: Progress) -> dict[str, Any]:
-        """Create the directory (or reopen it) and record this session in the manifest."""
-        self.runs.mkdir(parents=True, exist_ok=True)
+              resumed: bool, progress: Progress, code: Mapping[str, Any] | None = None,
+              discarded: list[dict[str, str]] | None = None,
+              mixed: Verified | None = None) -> dict[str, Any]:
+        """Create the directory (or reopen it) and record this session in the manifest.
+
+        ``code`` is the code running now (default: :func:`code_state`); ``mixed``, given
+        when the user allowed mixing code versions, is recorded as the manifest's
+        ``mixed_code``.
+        """
+        code = dict(code) if code is not None else code_state()
+        versions = package_versions()
+        try:
+            self.runs.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteError(self.runs, exc) from exc
         if resumed:
             manifest = self.read_manifest()
         else:
@@ -297,22 +571,68 @@ class SweepStore:
                 "finished": None,
                 "sessions": [],
             }
+        # The first session's code and versions stay at the top; every session keeps its own.
+        manifest.setdefault("versions", versions)
+        manifest.setdefault("git", {k: code.get(k) for k in ("commit", "dirty",
+                                                               "diff_sha256")})
+        parts = manifest.setdefault("parts", {})
+        for entry in discarded or []:
+            parts.pop(entry["part"], None)
         manifest.update({
             "status": "running", "runs_total": design.n_runs,
             "runs_done": progress.runs_done, "runs_failed": progress.runs_failed,
             "runs_invalid": progress.runs_invalid,
-            "versions": package_versions(), "git": git_state(),
         })
-        manifest["sessions"].append({"started": now(), "ended": None, "executor": executor,
-                                     "runs_done_before": progress.runs_done})
+        session = {"started": now(), "ended": None, "executor": executor,
+                   "runs_done_before": progress.runs_done, "code": code, "versions": versions}
+        if discarded:
+            session["discarded"] = discarded
+        manifest["sessions"].append(session)
+        if mixed is not None:
+            self._record_mixed(manifest, mixed, code)
+        self._metadata = _provenance(experiment.sha256, design.sha256, code)
+        self.manifest = manifest
         self.write_manifest(manifest)
         return manifest
+
+    @staticmethod
+    def _record_mixed(manifest: dict[str, Any], verified: Verified,
+                      code: Mapping[str, Any]) -> None:
+        """Record that the user allowed this sweep to mix code versions, and which."""
+        entry = manifest.setdefault("mixed_code", {"allowed": True, "versions": []})
+        entry["allowed"] = True
+        known = {code_key(v["code"]) for v in entry["versions"]}
+        sessions = len(manifest["sessions"]) - 1
+        for key, (old, names) in verified.codes().items():
+            if key not in known:
+                entry["versions"].append({"code": old, "parts": names})
+                known.add(key)
+        if code_key(code) not in known:
+            entry["versions"].append({"code": dict(code), "parts": []})
+        entry.setdefault("allowed_in_sessions", []).append(sessions)
+
+    @staticmethod
+    def _update_mixed(manifest: dict[str, Any]) -> None:
+        """Bring ``mixed_code``'s list of parts per code version up to date."""
+        entry = manifest.get("mixed_code")
+        if not entry:
+            return
+        sessions = manifest["sessions"]
+        by_code: dict[tuple[Any, ...], list[str]] = {}
+        for name, info in sorted(manifest["parts"].items()):
+            index = info.get("session")
+            if isinstance(index, int) and 0 <= index < len(sessions) and isinstance(
+                    sessions[index].get("code"), dict):
+                by_code.setdefault(code_key(sessions[index]["code"]), []).append(name)
+        for version in entry["versions"]:
+            version["parts"] = by_code.get(code_key(version["code"]), version.get("parts", []))
 
     def write_manifest(self, manifest: Mapping[str, Any]) -> None:
         write_atomic(self.manifest_path,
                      (json.dumps(manifest, indent=2, default=str) + "\n").encode("utf-8"))
 
-    def end(self, manifest: dict[str, Any], status: str, progress: Progress) -> None:
+    def end(self, manifest: dict[str, Any], status: str, progress: Progress,
+            error: str | None = None) -> None:
         """Record the end of a session: ``complete``, ``interrupted`` or ``failed``."""
         manifest["status"] = status
         manifest["runs_done"] = progress.runs_done
@@ -320,16 +640,75 @@ class SweepStore:
         manifest["runs_invalid"] = progress.runs_invalid
         manifest["sessions"][-1]["ended"] = now()
         manifest["sessions"][-1]["status"] = status
+        if error:
+            manifest["sessions"][-1]["error"] = error
         if status == "complete":
             manifest["finished"] = now()
+        self._update_mixed(manifest)
         self.write_manifest(manifest)
 
     def write_part(self, chunk: int, table: pa.Table) -> Path:
-        """Write one part atomically (temporary file, fsync, ``os.replace``)."""
+        """Write one part atomically, its checksum recorded in the manifest first.
+
+        The part goes to a temporary file (with its provenance in the Parquet metadata),
+        is fsynced and hashed; the manifest is rewritten (atomically) with the hash; then
+        ``os.replace`` puts the part in place. A part on disk therefore always has its
+        checksum in the manifest. Raises :class:`WriteError` on failure, leaving no
+        temporary file.
+        """
+        if self.manifest is None:
+            raise RuntimeError("write_part before begin")
         path = self.runs / part_name(chunk)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            pq.write_table(table.replace_schema_metadata(self._metadata), tmp,
+                           compression="zstd")
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            digest = file_sha256(tmp)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise WriteError(path, exc) from exc
+        self.manifest["parts"][path.name] = {
+            "sha256": digest, "rows": table.num_rows,
+            "session": len(self.manifest["sessions"]) - 1}
+        try:
+            self.write_manifest(self.manifest)
+        except WriteError:
+            tmp.unlink(missing_ok=True)
+            del self.manifest["parts"][path.name]
+            raise
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise WriteError(path, exc) from exc
         return path
+
+
+def _manifest_problem(manifest: Any) -> str:
+    """What is wrong with a manifest's shape, or ``""``."""
+    if not isinstance(manifest, dict):
+        return f"a JSON {type(manifest).__name__}, not an object"
+    for key, kind, sub in (("experiment", dict, ("sha256", "text")),
+                           ("design", dict, ("sha256",)), ("sessions", list, ()),
+                           ("status", str, ())):
+        if key not in manifest:
+            return f"no '{key}'"
+        if not isinstance(manifest[key], kind):
+            return f"'{key}' is not a JSON {'object' if kind is dict else kind.__name__}"
+        for name in sub:
+            if not isinstance(manifest[key].get(name), str):
+                return f"'{key}.{name}' is missing or not a string"
+    if not all(isinstance(s, dict) for s in manifest["sessions"]):
+        return "'sessions' holds something other than objects"
+    parts = manifest.get("parts", {})
+    if not isinstance(parts, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in parts.values()):
+        return "'parts' is not an object of {name: {sha256: ...}}"
+    mixed = manifest.get("mixed_code", {})
+    if not isinstance(mixed, dict) or not isinstance(mixed.get("versions", []), list) or not all(
+            isinstance(v, dict) and isinstance(v.get("code"), dict)
+            for v in mixed.get("versions", [])):
+        return "'mixed_code' is not an object of {allowed, versions: [{code: ...}]}"
+    return ""

@@ -9,6 +9,7 @@ kept and exactly the missing chunks run.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,7 +33,16 @@ from sim.experiment.models import (
     split_batch,
 )
 from sim.experiment.spec import Experiment, check_plugin, load_experiment
-from sim.experiment.store import DirectoryLock, Progress, SweepStore, schema
+from sim.experiment.store import (
+    DirectoryLock,
+    SweepStore,
+    Verified,
+    WriteError,
+    code_key,
+    code_label,
+    code_state,
+    schema,
+)
 
 
 @dataclass
@@ -145,15 +155,26 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
               executor: Executor | None = None, resume: bool = False,
               progress: bool = True, runs_per_task: int | None = None,
               engine: str | None = None, posterior: str | Path | None = None,
+              allow_mixed_code: bool = False, lock: DirectoryLock | None = None,
               allow_plugin: bool = False) -> SweepReport:
     """Run (or complete) a sweep into ``out``; return what this session did.
 
-    Everything is validated -- the experiment file, the directory, the executor -- before
-    anything is written. Raises ``sim.errors.UsageError`` on bad input; a
-    ``KeyboardInterrupt`` leaves finished parts in place for a later resume. ``engine``
-    ("fast" or "mesa") overrides the experiment file's; both give the same runs, so a sweep
-    may be resumed with either. A plug-in model runs only if it is registered or allowed
-    (``allow_plugin``, or an experiment loaded with it; see :mod:`sim.experiment.plugins`).
+    Everything is validated -- the experiment file, the directory, the executor, and on a
+    resume every part already written (checksum, provenance, rows) -- before anything is
+    written. Raises ``sim.errors.UsageError`` on bad input; a ``KeyboardInterrupt`` leaves
+    finished parts in place for a later resume. ``engine`` ("fast" or "mesa") overrides the
+    experiment file's; both give the same runs, so a sweep may be resumed with either.
+
+    A resume whose existing parts were written by other code (another icsim version, git
+    commit or set of local changes) is refused unless ``allow_mixed_code``, which the
+    manifest then records. Damaged parts are moved to ``DIR/discarded/``, each named in a
+    line on stderr, and rerun. ``lock``: a :class:`DirectoryLock` on ``out`` the caller
+    already holds (and keeps holding afterwards, e.g. to write outputs from the runs); it
+    is released, with what it created, if the sweep is refused.
+
+    A plug-in model runs only if it is registered or allowed (``allow_plugin``, or an
+    experiment loaded with it; see :mod:`sim.experiment.plugins`), checked before its module
+    is imported or anything is written.
     """
     if engine is not None and engine not in ENGINES:
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
@@ -167,10 +188,18 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
     store = SweepStore(out if out is not None else default_out(experiment))
     # One writer per directory for the whole job: a second sweep, national run or resume
     # into the same directory is refused instead of mixing its parts with this one's.
-    lock = DirectoryLock(store.root).acquire()
+    own_lock = lock is None
+    if lock is None:
+        lock = DirectoryLock(store.root).acquire()
     own_executor = executor is None
+    code = code_state()
     try:
         resumed = store.check(experiment, design, resume)
+        verified, mixed = Verified(), None
+        if resumed:
+            verified = store.verify(experiment, design, store.read_manifest())
+            if len(verified.parts) < -(-design.n_runs // experiment.runs_per_part):
+                mixed = _check_code(store.root, verified, code, allow_mixed_code)
         if executor is None:
             executor = make_executor(workers, scheduler, preload=_preload(experiment))
     except BaseException:
@@ -178,11 +207,54 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
         raise
     try:
         return _run(experiment, design, store, executor, resumed, progress, runs_per_task,
-                    engine, draws)
+                    engine, draws, verified, code, mixed)
+    except _NothingWritten:
+        lock.release(discard=True)
+        raise
     finally:
         if own_executor:
             executor.close()
-        lock.release()
+        if own_lock:
+            lock.release()
+
+
+def _check_code(root: Path, verified: Verified, code: dict[str, Any],
+                allow: bool) -> Verified | None:
+    """Refuse to add parts from ``code`` to parts from other code, unless ``allow``; return
+    what to record as mixing (or ``None`` if nothing mixes)."""
+    others = [(old, names) for key, (old, names) in verified.codes().items()
+              if key != code_key(code)]
+    if not others:
+        return None
+    if not allow:
+        old, names = others[0]
+        more = f" and {len(others) - 1} other code versions" if len(others) > 1 else ""
+        raise UsageError(
+            f"--resume: {root} holds {len(names)} parts written by {code_label(old)}{more}, "
+            f"the code now is {code_label(code)}; refusing to mix code versions -- rerun "
+            "with --allow-mixed-code to mix them deliberately (the manifest records it), or "
+            "choose another --out")
+    return verified
+
+
+class _NothingWritten(UsageError):
+    """A fresh sweep could not write its manifest: the directory is as it was."""
+
+
+def _write_failed(failure: WriteError | None, manifest_error: WriteError | None,
+                  manifest_status: str) -> str:
+    """One line: what could not be written, what the manifest says, what to do next."""
+    first = failure or manifest_error
+    assert first is not None
+    todo = ("free space and run again with --resume" if first.disk_full
+            else "fix that and run again with --resume")
+    if failure is None:
+        return (f"{first.describe()}: every part is written but the manifest still says "
+                f"'running' -- {todo}")
+    if manifest_error is not None:
+        return (f"{failure.describe()}; the manifest could not be updated either "
+                f"({manifest_error.describe()}), so it still says 'running' -- {todo}")
+    return f"{failure.describe()}; the manifest says '{manifest_status}' -- {todo}"
 
 
 def _with_posterior(experiment: Experiment, posterior: str | Path,
@@ -205,9 +277,23 @@ def _with_posterior(experiment: Experiment, posterior: str | Path,
 
 def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Executor,
          resumed: bool, progress: bool, runs_per_task: int | None,
-         engine: str | None = None, draws: list[dict[str, Any]] | None = None) -> SweepReport:
-    state = store.progress(experiment, design) if resumed else Progress(chunks=set())
-    manifest = store.begin(experiment, design, executor.description, resumed, state)
+         engine: str | None = None, draws: list[dict[str, Any]] | None = None,
+         verified: Verified | None = None, code: dict[str, Any] | None = None,
+         mixed: Verified | None = None) -> SweepReport:
+    verified = verified or Verified()
+    state = verified.progress()
+    try:
+        discarded = store.discard(verified.damaged, verified.temporary)
+        manifest = store.begin(experiment, design, executor.description, resumed, state,
+                               code=code, discarded=discarded, mixed=mixed)
+    except WriteError as exc:
+        todo = "free space and run again" if exc.disk_full else "fix that and run again"
+        if not resumed:
+            with contextlib.suppress(OSError):
+                store.runs.rmdir()
+            raise _NothingWritten(f"{exc.describe()}; nothing was written -- {todo}") from None
+        raise UsageError(f"{exc.describe()}; the sweep is as it was -- {todo} with --resume"
+                         ) from None
     n_chunks = -(-design.n_runs // experiment.runs_per_part)
     todo = [c for c in range(n_chunks) if c not in state.chunks]
     per_task = runs_per_task or max(1, -(-experiment.runs_per_part // 4))
@@ -218,6 +304,8 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
     bar = tqdm(total=design.n_runs, initial=state.runs_done, unit="run", disable=not progress,
                desc=experiment.name, dynamic_ncols=True, smoothing=0.05)
     status = "failed"
+    failure: WriteError | None = None
+    manifest_error: WriteError | None = None
     try:
         # A run that kills its worker is found (its batch rerun alone, then run by run)
         # and recorded as failed; the other runs get their own results.
@@ -242,6 +330,8 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
     except KeyboardInterrupt:
         status = "interrupted"
         raise
+    except WriteError as exc:  # disk full, read-only, ...: one line, the manifest says so
+        failure = exc
     finally:
         bar.close()
         # Runs of chunks not yet written are not done: they will run again on resume.
@@ -251,7 +341,13 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
             state.runs_done -= got
             state.runs_failed -= sum(int(np.sum(~r.ok)) for r in entry.results)
             state.runs_invalid -= sum(int(np.sum(r.invalid)) for r in entry.results)
-        store.end(manifest, status, state)
+        try:
+            store.end(manifest, status, state,
+                      error=failure.describe() if failure is not None else None)
+        except WriteError as exc:
+            manifest_error = exc
+    if failure is not None or manifest_error is not None:
+        raise UsageError(_write_failed(failure, manifest_error, status))
     return SweepReport(out=store.root, runs_total=design.n_runs, runs_done=state.runs_done,
                        runs_failed=state.runs_failed, runs_invalid=state.runs_invalid,
                        runs_this_session=state.runs_done - before,
