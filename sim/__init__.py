@@ -7,6 +7,7 @@ True
 """
 
 from sim.agents import ClinicalLead, OrganisationalManager, SystemLeader, TeamMember
+from sim.experiment.plugins import register_model
 from sim.measures import DAC_KEYS, OUTCOMES
 from sim.model import IntegrationModel, run_project, simulate, timeseries_frame
 from sim.parameters import PARAMETERS
@@ -24,6 +25,7 @@ __all__ = [
     "OrganisationalManager",
     "SystemLeader",
     "TeamMember",
+    "register_model",
     "run_project",
     "simulate",
     "timeseries_frame",

@@ -18,7 +18,8 @@ Everything works on a sweep directory written by ``icsim sweep``:
 Failed runs are counted and reported (``failed_runs.csv`` and the summary); means are
 taken over the successful replicates of each point, and an index that cannot be computed
 (a point without any successful run, a constant outcome) is reported as such, never as NaN
-numbers.
+numbers. Invalid runs (an infinite outcome: status ``invalid``) are left out like failed
+ones, counted apart in the summary; no index is ever computed from an infinite value.
 """
 
 from __future__ import annotations
@@ -118,7 +119,19 @@ def load_sweep(root: str | Path, require_complete: bool = True) -> Sweep:
         raise UsageError(
             f"the sweep in {root} is incomplete ({len(runs)} of {design.n_runs} runs); "
             f"complete it with: {resume}")
-    return Sweep(root, manifest, experiment, design, runs)
+    return Sweep(root, manifest, experiment, design, _mark_infinite(runs, experiment.outcomes))
+
+
+def _mark_infinite(runs: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:
+    """Runs recorded ``ok`` with an infinite outcome (sweeps written before the runner
+    marked them) become ``invalid`` here too: no index, mean or PRIM box uses them."""
+    values = runs[list(outcomes)].to_numpy(dtype=float)
+    bad = (runs["status"] == "ok").to_numpy() & np.isinf(values).any(axis=1)
+    if bad.any():
+        runs = runs.copy()
+        runs.loc[bad, "status"] = "invalid"
+        runs.loc[bad, "error"] = "invalid: an outcome is infinite"
+    return runs
 
 
 def load_ema(root: str | Path, include_failed: bool = False,
@@ -531,7 +544,7 @@ def analyze(root: str | Path, resamples: int = 1000, formats: Sequence[str] = ("
     # Failed runs: counted, listed, never dropped silently.
     failed = sweep.failed
     if len(failed):
-        csv(failed[["point", "replicate", "seed", *sweep.design.names, "error"]],
+        csv(failed[["point", "replicate", "seed", *sweep.design.names, "status", "error"]],
             "failed_runs.csv")
     md.failures(failed)
 
@@ -647,8 +660,11 @@ def analyze(root: str | Path, resamples: int = 1000, formats: Sequence[str] = ("
 def _cannot_index(y: np.ndarray, counts: np.ndarray, outcome: str) -> str | None:
     missing = int(np.sum(counts == 0))
     if missing:
-        return (f"{missing} design points have no successful run, so the indices cannot be "
-                f"computed (see failed_runs.csv)")
+        return (f"{missing} design points have no successful run (all failed or invalid), so "
+                f"the design is broken and the indices of {outcome} cannot be computed (see "
+                f"failed_runs.csv)")
+    if np.isinf(y).any():  # never reached: infinite runs are invalid, not ok
+        return f"{outcome} is infinite at {int(np.isinf(y).sum())} points"
     if np.isnan(y).any():
         n = int(np.isnan(y).sum())
         return (f"the outcome is undefined at {n} points (e.g. no pilot, so no pilot month); "
@@ -752,9 +768,13 @@ class _Summary:
             self.head += [f"- **Failed runs**: none of {total:,}.", ""]
             return
         points = failed["point"].nunique()
+        invalid = int((failed["status"] == "invalid").sum())
+        of_which = (f" ({invalid:,} of them invalid: an outcome was infinite, so the run is "
+                    f"excluded from every index and mean)" if invalid else "")
         first = failed["error"].dropna().astype(str).value_counts().head(3)
-        self.head += [f"- **Failed runs**: {n:,} of {total:,} ({_pct(n / total)}) at "
-                      f"{points:,} combinations; means use the successful replicates. "
+        self.head += [f"- **Failed runs**: {n:,} of {total:,} ({_pct(n / total)}){of_which} "
+                      f"at {points:,} combinations, excluded from the analysis; means use "
+                      f"the successful replicates. "
                       f"All are listed in `failed_runs.csv`. Most common errors:"]
         self.head += [f"  - {count} x `{error[:160]}`" for error, count in first.items()]
         self.head.append("")

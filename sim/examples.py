@@ -3,6 +3,10 @@
 Any such function can be swept by naming it in an experiment file, e.g.
 ``model = "sim.examples:ishigami"``. They are small enough to run in microseconds, and some
 have known answers, so that the runner and the analysis can be checked against them.
+
+They are marked ``@register_model`` (so an experiment file may run them without
+``--allow-plugin``), except :func:`dies_once`, which writes a file where its parameters
+say and kills its worker: a test helper that only runs when allowed explicitly.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from sim.experiment.plugins import register_model
+
 #: Analytic Sobol indices of :func:`ishigami` with a = 7, b = 0.1 (Ishigami & Homma 1990).
 ISHIGAMI_S1 = {"x1": 0.3139, "x2": 0.4424, "x3": 0.0}
 ISHIGAMI_ST = {"x1": 0.5576, "x2": 0.4424, "x3": 0.2437}
 
 
+@register_model
 def ishigami(params: Mapping[str, Any], seed: int) -> dict[str, float]:
     """The Ishigami function on x1, x2, x3 in [-pi, pi] (deterministic; ``seed`` unused)."""
     a, b = 7.0, 0.1
@@ -28,6 +35,7 @@ def ishigami(params: Mapping[str, Any], seed: int) -> dict[str, float]:
     return {"y": math.sin(x1) + a * math.sin(x2) ** 2 + b * x3 ** 4 * math.sin(x1)}
 
 
+@register_model
 def noisy_linear(params: Mapping[str, Any], seed: int) -> dict[str, float]:
     """``y = x1 + 2 x2 + noise * N(0, 1)``, the noise drawn from ``seed``.
 
@@ -42,11 +50,13 @@ def noisy_linear(params: Mapping[str, Any], seed: int) -> dict[str, float]:
     return {"y": y, "above": float(y > 1.5)}
 
 
+@register_model
 def always_fails(params: Mapping[str, Any], seed: int) -> dict[str, float]:
     """Raises on every run."""
     raise RuntimeError("this model always fails")
 
 
+@register_model
 def fails_sometimes(params: Mapping[str, Any], seed: int) -> dict[str, float]:
     """Raises ``ValueError`` for a share ``fail_rate`` (default 0.2) of seeds, else ``y = x1``."""
     rng = np.random.default_rng(seed)
@@ -68,6 +78,7 @@ def dies_once(params: Mapping[str, Any], seed: int) -> dict[str, float]:
     return noisy_linear(params, seed)
 
 
+@register_model
 def toy_pilot(params: Mapping[str, Any], seed: int) -> dict[str, float]:
     """A toy project with a known story: ``early`` makes pilots come early, ``late`` late.
 

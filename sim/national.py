@@ -39,6 +39,7 @@ from scipy import stats
 
 from sim.errors import UsageError
 from sim.experiment.design import run_seed
+from sim.experiment.plugins import register_model
 from sim.parameters import PARAMETERS
 from sim.scenarios import resolve_scenario
 
@@ -166,6 +167,7 @@ def _site_outcomes(outcome: str, funding_received: float, pilot_month: float,
     }
 
 
+@register_model
 def site_run(params: dict[str, Any], seed: int) -> dict[str, float]:
     """The runner's plug-in: one site, one replicate, one rule (``seed`` is not used: the
     run's seed is derived from (national seed, site, replicate) so that it is the same

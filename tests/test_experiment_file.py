@@ -70,7 +70,7 @@ def test_a_valid_plugin_file_parses_with_defaults() -> None:
     (("model = \"sim.examples:noisy_linear\"", "model = \"sim.examples:nothing\""),
      "has no function 'nothing'"),
     (("model = \"sim.examples:noisy_linear\"", "model = \"no_such_module:f\""),
-     "cannot import model module 'no_such_module'"),
+     "model 'no_such_module:f' is plug-in code"),
     (("outcomes = [\"y\"]", "outcomes = [\"y\", \"x1\"]"), "clashes with a column"),
     (("x1 = [0.0, 1.0]", "replicate = [0.0, 1.0]"),
      "parameter name 'replicate' clashes with a column of the results"),

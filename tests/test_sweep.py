@@ -147,7 +147,7 @@ def test_a_lost_worker_is_replaced_and_its_runs_redone(tmp_path: Path) -> None:
     """
     marker = tmp_path / "died"
     dying = run_sweep(write(tmp_path, grid.replace("MARKER", str(marker)), "a.toml"),
-                      tmp_path / "a", workers=2, progress=False)
+                      tmp_path / "a", workers=2, progress=False, allow_plugin=True)
     assert marker.exists()  # a worker really died
     reference = grid.replace("sim.examples:dies_once", "sim.examples:noisy_linear")
     run_sweep(write(tmp_path, reference, "b.toml"), tmp_path / "b", workers=1, progress=False)

@@ -3,7 +3,8 @@
 >>> from sim.experiment import run_sweep
 >>> report = run_sweep("experiments/sobol_pilot.toml", "results/sobol_pilot")  # doctest: +SKIP
 
-Modules, bottom up: ``spec`` (experiment files), ``design`` (SALib / qmc / grid designs and
+Modules, bottom up: ``plugins`` (which plug-in models may run: plug-in code is opt-in),
+``spec`` (experiment files), ``design`` (SALib / qmc / grid designs and
 the seed scheme), ``models`` (how a worker calls the model), ``execute`` (one executor
 interface: local processes or Dask), ``store`` (Parquet parts, manifest, resume), ``sweep``
 (ties them together) and ``commands`` (the ``sweep`` and ``analyze`` subcommands).

@@ -61,6 +61,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--engine", choices=("fast", "mesa"), default=None,
                        help="the project's engine (default: the experiment file's "
                             "'engine', itself 'fast'); both give the same runs")
+    sweep.add_argument("--allow-plugin", action="store_true",
+                       help="run the experiment file's plug-in model (model = "
+                            "\"module:function\") although it is not registered as an "
+                            "icsim model: it is Python code and runs with your permissions")
     sweep.set_defaults(handler=sweep_command)
 
     analyze = subparsers.add_parser(
@@ -92,17 +96,19 @@ def sweep_command(args: argparse.Namespace) -> int:
     from sim.experiment.spec import load_experiment
     from sim.experiment.sweep import run_sweep
 
-    experiment = load_experiment(args.file)
+    experiment = load_experiment(args.file, allow_plugin=args.allow_plugin)
     announce(experiment_plan(experiment, args.workers, args.scheduler), args.quiet)
     try:
         report = run_sweep(experiment, args.out, workers=args.workers,
                            scheduler=args.scheduler, resume=args.resume,
                            progress=not args.quiet, engine=args.engine,
-                           posterior=args.posterior, allow_mixed_code=args.allow_mixed_code)
+                           posterior=args.posterior, allow_mixed_code=args.allow_mixed_code,
+                           allow_plugin=args.allow_plugin)
     except KeyboardInterrupt:
         out = args.out or Path("results") / experiment.name
+        allow = " --allow-plugin" if args.allow_plugin else ""
         print(f"icsim: interrupted; finished parts are kept -- complete the sweep with: "
-              f"icsim sweep {args.file} --out {out} --resume", file=sys.stderr)
+              f"icsim sweep {args.file} --out {out} --resume{allow}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except JobStopped as exc:
         out = args.out or Path("results") / experiment.name
@@ -115,8 +121,10 @@ def sweep_command(args: argparse.Namespace) -> int:
           f"on {report.executor}; {report.runs_done}/{report.runs_total} runs done, "
           f"{report.runs_failed} failed -> {report.out}")
     if report.runs_failed:
-        print(f"icsim: {report.runs_failed} runs failed; their errors are in the 'error' "
-              f"column of {report.out / 'runs'}", file=sys.stderr)
+        invalid = (f" ({report.runs_invalid} of them invalid: an outcome was infinite)"
+                   if report.runs_invalid else "")
+        print(f"icsim: {report.runs_failed} runs failed{invalid}; their errors are in the "
+              f"'error' column of {report.out / 'runs'}", file=sys.stderr)
     return 0
 
 

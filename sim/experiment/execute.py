@@ -27,8 +27,12 @@ from typing import Any
 
 from sim.errors import SchedulerLost, UsageError
 
-#: How often a task may be resubmitted after losing its worker before the sweep stops.
+#: How often a task may be resubmitted after losing its worker before the sweep stops
+#: (callers that give no ``give_up`` to :meth:`Executor.imap_unordered`).
 MAX_RETRIES = 3
+#: How often a single run is tried alone before it is recorded as the one that kills
+#: its worker (twice: once may be an outside ``kill`` or the out-of-memory killer).
+ALONE_TRIES = 2
 #: Seconds to wait for a Dask scheduler before giving up.
 DASK_CONNECT_TIMEOUT = 10.0
 
@@ -40,6 +44,9 @@ class Executor(ABC):
     workers: int = 1
     #: A short description for the manifest, e.g. ``"local processes (2)"``.
     description: str = ""
+    #: Whether one lost worker loses every task in flight (a local process pool does;
+    #: Dask reschedules the tasks of a lost worker itself).
+    pool_breaks: bool = False
 
     @abstractmethod
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -65,58 +72,105 @@ class Executor(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def lost_cause(self, exc: BaseException) -> str:
+        """Why a task's worker was lost, in a few words, for the record of a failed run."""
+        return "worker process died"
+
     def imap_unordered(self, fn: Callable[..., Any], args: Iterable[tuple[Any, ...]],
-                       window: int | None = None) -> Iterator[Any]:
+                       window: int | None = None,
+                       split: Callable[[tuple[Any, ...]], list[tuple[Any, ...]]] | None = None,
+                       give_up: Callable[[tuple[Any, ...], str], Any] | None = None,
+                       ) -> Iterator[Any]:
         """Run ``fn(*a)`` for every ``a`` in ``args``; yield results as they complete.
 
-        At most ``window`` tasks are in flight (default: four per worker). A task whose
-        worker is lost is resubmitted up to :data:`MAX_RETRIES` times.
+        At most ``window`` tasks are in flight (default: four per worker).
+
+        A lost worker (a crash, a segfault, ``os._exit`` in model code, ``kill -9``) makes
+        every task then in flight a suspect: suspects are rerun *alone*, one at a time, so
+        a task that loses its worker alone is the culprit. With ``split``, a culprit that
+        holds several runs is cut into single-run tasks (``split(task)``), each again run
+        alone; a single run that loses its worker alone twice is handed to
+        ``give_up(task, cause)``, whose return value is yielded in place of the result
+        (e.g. the run recorded as failed), so a crashing run costs one run and the sweep
+        finishes. Without ``give_up``, such a task is retried up to :data:`MAX_RETRIES`
+        times, then the error is raised.
         """
         window = window or 4 * self.workers
         source = iter(args)
-        pending: dict[Any, tuple[tuple[Any, ...], int]] = {}
-        retry: deque[tuple[tuple[Any, ...], int]] = deque()
         exhausted = False
-        broken = False
+        pending: dict[Any, tuple[tuple[Any, ...], bool, int]] = {}  # task, alone, tries
+        suspects: deque[tuple[tuple[Any, ...], int]] = deque()
+        limit = ALONE_TRIES if give_up is not None else MAX_RETRIES + 1
 
         while True:
-            # Top up the window: tasks to redo first, then new ones.
-            while not broken and len(pending) < window:
-                if retry:
-                    task, tries = retry.popleft()
-                else:
-                    task = next(source, None) if not exhausted else None
+            if suspects:
+                # A suspect runs with nothing else in flight, so a crash names it.
+                if not pending:
+                    task, tries = suspects.popleft()
+                    try:
+                        pending[self.submit(fn, *task)] = (task, True, tries)
+                    except BaseException as exc:
+                        if not self.worker_lost(exc):
+                            raise
+                        suspects.appendleft((task, tries))
+                        self.recover()
+                        continue
+            else:
+                while not exhausted and len(pending) < window:
+                    task = next(source, None)
                     if task is None:
                         exhausted = True
                         break
-                    tries = 0
-                try:
-                    pending[self.submit(fn, *task)] = (task, tries)
-                except BaseException as exc:
-                    if not self.worker_lost(exc):
-                        raise
-                    retry.appendleft((task, tries))
-                    broken = True
-            if broken:
-                # A lost worker breaks its pool: every task still in flight is lost too.
-                retry.extend(pending.values())
-                pending.clear()
-                self.recover()
-                broken = False
-                continue
+                    try:
+                        pending[self.submit(fn, *task)] = (task, False, 0)
+                    except BaseException as exc:
+                        if not self.worker_lost(exc):
+                            raise
+                        suspects.append((task, 0))
+                        break
             if not pending:
+                if suspects:
+                    self.recover()
+                    continue
                 return
+            lost = False
             for future in self.wait_first(set(pending)):
-                task, tries = pending.pop(future)
+                task, alone, tries = pending.pop(future)
                 try:
                     result = future.result()
                 except BaseException as exc:
-                    if self.worker_lost(exc) and tries < MAX_RETRIES:
-                        retry.append((task, tries + 1))
-                        broken = True
+                    if not self.worker_lost(exc):
+                        if isinstance(exc, KeyboardInterrupt | SystemExit):
+                            # Raised by task code, not by the user: not an interrupt here.
+                            raise RuntimeError(f"a task raised {type(exc).__name__}") \
+                                from None
+                        raise
+                    lost = True
+                    if not alone:
+                        suspects.append((task, 0))
                         continue
-                    raise
+                    parts = split(task) if split is not None else [task]
+                    if len(parts) > 1:
+                        suspects.extendleft((part, 0) for part in reversed(parts))
+                    elif tries + 1 < limit:
+                        suspects.appendleft((task, tries + 1))
+                    elif give_up is not None:
+                        yield give_up(task, self.lost_cause(exc))
+                    else:
+                        raise
+                    continue
                 yield result
+            if lost and self.pool_breaks:
+                # A lost local worker breaks its pool: every task in flight is lost with
+                # it, except those that finished first.
+                for future, (task, _alone, _tries) in list(pending.items()):
+                    if future.done() and not future.cancelled() and \
+                            future.exception() is None:
+                        yield future.result()
+                    else:
+                        suspects.append((task, 0))
+                pending.clear()
+                self.recover()
 
 
 def _ready() -> bool:
@@ -171,6 +225,7 @@ class LocalExecutor(Executor):
         self._use(method)
         self.description = f"local processes ({workers}, {method})"
         self._pool: ProcessPoolExecutor | None = None
+        self._processes: dict[int, Any] = {}
         if method == "fork":
             for name in self._preload:  # imported once here, inherited by every worker
                 importlib.import_module(name)
@@ -193,8 +248,14 @@ class LocalExecutor(Executor):
                                              initargs=(os.getpid(),))
         return self._pool
 
+    pool_breaks = True
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        return self._get_pool().submit(fn, *args)
+        pool = self._get_pool()
+        future = pool.submit(fn, *args)
+        # The pool's processes (started on demand), to tell later how a lost one died.
+        self._processes.update(getattr(pool, "_processes", None) or {})
+        return future
 
     def wait_first(self, pending: set[Any]) -> set[Any]:
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -203,10 +264,36 @@ class LocalExecutor(Executor):
     def worker_lost(self, exc: BaseException) -> bool:
         return isinstance(exc, BrokenProcessPool)
 
+    def lost_cause(self, exc: BaseException) -> str:
+        """How the lost worker died: its signal or exit code (the others of a broken pool
+        are ended by the pool with SIGTERM, so that one is the least telling)."""
+        # The pool's own thread reaps its processes; reading their exit codes while it
+        # does could race it (a forkserver child's code is read from a pipe only once).
+        thread = getattr(self._pool, "_executor_manager_thread", None)
+        if thread is not None:
+            thread.join(timeout=10.0)
+        codes = []
+        for process in self._processes.values():
+            if thread is None or not thread.is_alive():
+                process.join(timeout=1.0)
+            if process.exitcode not in (None, 0):
+                codes.append(process.exitcode)
+        codes.sort(key=lambda c: c == -signal.SIGTERM)
+        if not codes:
+            return "worker process died"
+        code = codes[0]
+        if code < 0:
+            try:
+                return f"worker process died (signal {signal.Signals(-code).name})"
+            except ValueError:
+                return f"worker process died (signal {-code})"
+        return f"worker process died (exit code {code})"
+
     def recover(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._pool = None
+        self._processes = {}
         if threading.active_count() > 1 and self._context.get_start_method() == "fork":
             self._use(self._fallback)  # never fork a coordinator that runs threads
 
@@ -276,6 +363,16 @@ class DaskExecutor(Executor):
         if any(f.status == "cancelled" for f in done) and not self._connected():
             raise self._lost()
         return {by_future[f] for f in done}
+
+    def worker_lost(self, exc: BaseException) -> bool:
+        """Dask retries a task whose worker died itself (``distributed.scheduler.
+        allowed-failures`` times, 3 by default) before it raises ``KilledWorker``."""
+        from distributed import KilledWorker
+
+        return isinstance(exc, KilledWorker)
+
+    def lost_cause(self, exc: BaseException) -> str:
+        return "worker process died (Dask KilledWorker: the task's workers died while running it)"
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # a client whose scheduler is gone

@@ -12,8 +12,15 @@ This module runs inside the workers. It knows the model only through its contrac
   ``function.batch(params_list, seeds) -> list[dict]``, which the ``fast`` engine uses for
   a whole batch (``sim.national.site_run`` does: it runs the sites in the fast engine).
 
-A run that raises, or returns a missing or non-numeric outcome, is recorded as failed with
-its error text; it never stops the batch.
+A run that raises -- any exception, and also ``SystemExit``, ``KeyboardInterrupt`` or
+``GeneratorExit`` raised by model code -- or returns a missing or non-numeric outcome, is
+recorded as ``failed`` with its error text; it never stops the batch. A run whose outcomes
+include an infinite value (``inf``, ``-inf``) is recorded as ``invalid``: its values are
+kept for inspection, but analysis leaves it out like a failed run. NaN is not invalid: it
+means "undefined" (e.g. ``pilot_month`` when no pilot happened; a plug-in may return NaN or
+``None``), and analysis never computes an index over undefined values. A run that kills its
+worker process is isolated by the executor (see ``sim.experiment.execute``) and recorded
+by :func:`lost_run`.
 """
 
 from __future__ import annotations
@@ -63,9 +70,49 @@ class BatchResult:
 
     chunk: int
     first: int
-    ok: np.ndarray  # bool, one per run
+    ok: np.ndarray  # bool, one per run: the run succeeded with finite outcomes
     errors: list[str | None]
     values: np.ndarray  # float64, runs x outcomes (NaN where a run failed)
+    invalid: np.ndarray | None = None  # bool, one per run: an outcome is infinite
+
+    def __post_init__(self) -> None:
+        if self.invalid is None:
+            self.invalid = np.zeros(len(self.ok), dtype=bool)
+
+    @property
+    def status(self) -> list[str]:
+        """One status per run: ``ok``, ``failed`` or ``invalid``."""
+        assert self.invalid is not None
+        return np.where(self.ok, "ok", np.where(self.invalid, "invalid", "failed")).tolist()
+
+
+def describe(exc: BaseException) -> str:
+    """``"Type: message"`` for the record of a failed run, even when the exception's
+    ``__str__`` itself raises (then ``"Type: <unprintable message>"``)."""
+    try:
+        name = type(exc).__name__
+    except BaseException:  # noqa: BLE001 - a hostile metaclass
+        name = "Exception"
+    try:
+        text = str(exc)
+        if not isinstance(text, str):
+            raise TypeError
+    except BaseException:  # noqa: BLE001 - an exception whose message raises
+        text = "<unprintable message>"
+    return f"{name}: {text}"[:2000] if text else name
+
+
+def lost_run(call: ModelCall, batch: Batch, cause: str) -> BatchResult:
+    """The record of runs whose worker process died while running them alone."""
+    n, k = len(batch.seeds), len(call.outcomes)
+    return BatchResult(batch.chunk, batch.first, np.zeros(n, dtype=bool), [cause] * n,
+                       np.full((n, k), np.nan))
+
+
+def split_batch(call: ModelCall, batch: Batch) -> list[tuple[ModelCall, Batch]]:
+    """A batch as one task per run, to find the run that kills its worker."""
+    return [(call, Batch(batch.chunk, batch.first + i, [batch.params[i]], [batch.seeds[i]]))
+            for i in range(len(batch.seeds))]
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {}
@@ -160,7 +207,12 @@ def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
     """Run every run of ``batch``; exceptions are caught per run and recorded."""
     if call.model == PROJECT_MODEL and call.engine == "fast":
         return _run_fast(call, batch)
-    func = _function(call.model)
+    try:
+        func = _function(call.model)
+    except BaseException as exc:  # noqa: BLE001 - e.g. the module raises on import here
+        n = len(batch.seeds)
+        return BatchResult(batch.chunk, batch.first, np.zeros(n, dtype=bool),
+                           [describe(exc)] * n, np.full((n, len(call.outcomes)), np.nan))
     if call.engine == "fast" and hasattr(func, "batch"):
         return _run_plugin_batch(func.batch, call, batch)
     n, k = len(batch.seeds), len(call.outcomes)
@@ -176,12 +228,14 @@ def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
             else:
                 result = func({**call.constants, **params}, int(seed))
                 row = _plugin_outcomes(result, call.outcomes)
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded, none stops
-            errors[i] = f"{type(exc).__name__}: {exc}"[:2000]
+        except BaseException as exc:  # noqa: BLE001 - every failure is recorded, none stops
+            # SystemExit, KeyboardInterrupt, GeneratorExit raised by model code included:
+            # the worker ignores Ctrl-C (the coordinator handles it), so none is the user's.
+            errors[i] = describe(exc)
             continue
         values[i] = row
         ok[i] = True
-    return BatchResult(batch.chunk, batch.first, ok, errors, values)
+    return _result(batch, ok, errors, values, call.outcomes)
 
 
 _BASES: dict[tuple[Any, ...], Any] = {}
@@ -235,14 +289,13 @@ def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
     index: list[int] = []
     try:
         base = _base_values(call.scenario, call.constants)
-    except Exception as exc:  # noqa: BLE001 - recorded for every run of the batch
-        return BatchResult(batch.chunk, batch.first, ok,
-                           [f"{type(exc).__name__}: {exc}"[:2000]] * n, values)
+    except BaseException as exc:  # noqa: BLE001 - recorded for every run of the batch
+        return BatchResult(batch.chunk, batch.first, ok, [describe(exc)] * n, values)
     for i, params in enumerate(batch.params):
         try:
             rows.append({**base, **validate(params)})
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded, none stops
-            errors[i] = f"{type(exc).__name__}: {exc}"[:2000]
+        except BaseException as exc:  # noqa: BLE001 - every failure is recorded, none stops
+            errors[i] = describe(exc)
             continue
         index.append(i)
     if index:
@@ -251,10 +304,10 @@ def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
                              call.months)
             values[index] = frame_outcomes(frame, call.months, call.outcomes)
             ok[index] = True
-        except Exception as exc:  # noqa: BLE001 - recorded for every run of the batch
+        except BaseException as exc:  # noqa: BLE001 - recorded for every run of the batch
             for i in index:
-                errors[i] = f"{type(exc).__name__}: {exc}"[:2000]
-    return BatchResult(batch.chunk, batch.first, ok, errors, values)
+                errors[i] = describe(exc)
+    return _result(batch, ok, errors, values, call.outcomes)
 
 
 def _run_plugin_batch(batch_func: Callable[..., Any], call: ModelCall,
@@ -269,9 +322,22 @@ def _run_plugin_batch(batch_func: Callable[..., Any], call: ModelCall,
     try:
         results = batch_func(params, [int(s) for s in batch.seeds])
         rows = [_plugin_outcomes(r, call.outcomes) for r in results]
-    except Exception:  # noqa: BLE001 - fall back to one run at a time
+    except BaseException:  # noqa: BLE001 - fall back to one run at a time
         return run_batch(ModelCall(call.model, call.outcomes, call.scenario, call.months,
                                    call.constants, engine="mesa"), batch)
     values[:] = rows
     ok[:] = True
-    return BatchResult(batch.chunk, batch.first, ok, errors, values)
+    return _result(batch, ok, errors, values, call.outcomes)
+
+
+
+def _result(batch: Batch, ok: np.ndarray, errors: list[str | None], values: np.ndarray,
+            outcomes: Sequence[str]) -> BatchResult:
+    """The batch's result, with runs that returned an infinite outcome marked invalid."""
+    infinite = np.isinf(values) & ok[:, None]
+    invalid = infinite.any(axis=1)
+    for i in np.flatnonzero(invalid):
+        j = int(np.flatnonzero(infinite[i])[0])
+        errors[i] = (f"invalid: outcome '{outcomes[j]}' is {values[i, j]:g}; a non-finite "
+                     f"outcome is left out of the analysis")
+    return BatchResult(batch.chunk, batch.first, ok & ~invalid, errors, values, invalid)

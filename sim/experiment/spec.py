@@ -173,6 +173,8 @@ class Experiment:
     source: str = "<string>"
     engine: str = "fast"  # the project's model: "fast" or "mesa"
     posterior_sha256: str = ""  # set by run_sweep(posterior=...): the draws' file hash
+    #: A plug-in model allowed explicitly (``--allow-plugin``); not part of the hash.
+    plugin_allowed: bool = field(default=False, compare=False)
 
     @property
     def sha256(self) -> str:
@@ -205,22 +207,29 @@ class Experiment:
         return [lever.name for lever in self.levers]
 
 
-def load_experiment(path: str | Path, check_model: bool = True) -> Experiment:
-    """Read and validate an experiment file; raise ``UsageError`` on any problem."""
+def load_experiment(path: str | Path, check_model: bool = True,
+                    allow_plugin: bool = False) -> Experiment:
+    """Read and validate an experiment file; raise ``UsageError`` on any problem.
+
+    ``allow_plugin`` allows a plug-in model that is not registered (``--allow-plugin``; see
+    :mod:`sim.experiment.plugins`).
+    """
     from sim.limits import read_text_file
 
     path = Path(path)
     text = read_text_file(path, "experiment file")
-    return parse_experiment(text, source=str(path), check_model=check_model)
+    return parse_experiment(text, source=str(path), check_model=check_model,
+                            allow_plugin=allow_plugin)
 
 
 def parse_experiment(text: str, source: str = "<string>", check_model: bool = True,
-                     ) -> Experiment:
+                     allow_plugin: bool = False) -> Experiment:
     """Validate the TOML ``text`` of an experiment file.
 
     With ``check_model`` the model is imported and, for the project's model, the scenario
     and outcome names are checked against it (one short probe run); analysis of a finished
-    sweep skips this.
+    sweep skips this. A plug-in model is imported only once it is allowed -- registered, or
+    ``allow_plugin`` (see :mod:`sim.experiment.plugins`); otherwise it is refused.
     """
     try:
         data = tomllib.loads(text)
@@ -341,7 +350,8 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
         name=name, model=model, method=method, samples=samples, replicates=replicates,
         seed=seed, outcomes=outcomes, levers=levers, constants=constants, scenario=scenario,
         months=months, second_order=second_order, levels=levels, runs_per_part=runs_per_part,
-        description=description, text=text, source=source, engine=engine)
+        description=description, text=text, source=source, engine=engine,
+        plugin_allowed=allow_plugin)
     if check_model:
         _check_model(experiment, err)
     return experiment
@@ -576,19 +586,34 @@ def resolve_function(ref: str) -> Callable[..., Any]:
     module_name, _, func_name = ref.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UsageError(f"cannot import model module '{module_name}': {exc}") from None
+    except (Exception, SystemExit) as exc:  # a module may fail, or exit, on import
+        from sim.experiment.models import describe
+
+        raise UsageError(f"cannot import model module '{module_name}': "
+                         f"{describe(exc)}") from None
     func = getattr(module, func_name, None)
     if not callable(func):
         raise UsageError(f"model module '{module_name}' has no function '{func_name}'")
     return func
 
 
+def check_plugin(experiment: Experiment, allow_plugin: bool = False) -> None:
+    """Refuse a plug-in model that may not run (before importing it), else import it and
+    check that it exists and, where its permission needs it, that it is registered."""
+    from sim.experiment.plugins import check_registered, permission
+
+    if experiment.is_project_model:
+        return
+    how = permission(experiment.model, allow_plugin or experiment.plugin_allowed)
+    check_registered(experiment.model, resolve_function(experiment.model), how)
+
+
 def _check_model(experiment: Experiment, err: _Errors) -> None:
-    """Import the model; for the project's model, check scenario and outcome names."""
+    """Import the model once it is allowed; for the project's model, check scenario and
+    outcome names."""
     if not experiment.is_project_model:
         try:
-            resolve_function(experiment.model)
+            check_plugin(experiment)
         except UsageError as exc:
             err(str(exc))
         return

@@ -209,7 +209,8 @@ class Progress:
 
     chunks: set[int]
     runs_done: int = 0
-    runs_failed: int = 0
+    runs_failed: int = 0  # every run that is not ok, the invalid ones included
+    runs_invalid: int = 0  # runs that returned an infinite outcome
 
 
 @dataclass
@@ -222,6 +223,7 @@ class Part:
     failed: int
     code: dict[str, Any]
     table: pa.Table | None = None
+    invalid: int = 0  # rows with status "invalid" (an infinite outcome)
 
 
 @dataclass
@@ -237,7 +239,8 @@ class Verified:
     def progress(self) -> Progress:
         return Progress(chunks=set(self.parts),
                         runs_done=sum(p.rows for p in self.parts.values()),
-                        runs_failed=sum(p.failed for p in self.parts.values()))
+                        runs_failed=sum(p.failed for p in self.parts.values()),
+                        runs_invalid=sum(p.invalid for p in self.parts.values()))
 
     def codes(self) -> dict[tuple[Any, ...], tuple[dict[str, Any], list[str]]]:
         """The code states that wrote the good parts, each with its parts' names."""
@@ -503,7 +506,7 @@ class SweepStore:
             return wrong_rows, None
         return "", Part(chunk, path, stop - start, int(np.sum(status != "ok")),
                         provenance["code"], table.replace_schema_metadata(None)
-                        if tables else None)
+                        if tables else None, invalid=int(np.sum(status == "invalid")))
 
     # -------------------------------------------------------------------------- writes
 
@@ -578,6 +581,7 @@ class SweepStore:
         manifest.update({
             "status": "running", "runs_total": design.n_runs,
             "runs_done": progress.runs_done, "runs_failed": progress.runs_failed,
+            "runs_invalid": progress.runs_invalid,
         })
         session = {"started": now(), "ended": None, "executor": executor,
                    "runs_done_before": progress.runs_done, "code": code, "versions": versions}
@@ -633,6 +637,7 @@ class SweepStore:
         manifest["status"] = status
         manifest["runs_done"] = progress.runs_done
         manifest["runs_failed"] = progress.runs_failed
+        manifest["runs_invalid"] = progress.runs_invalid
         manifest["sessions"][-1]["ended"] = now()
         manifest["sessions"][-1]["status"] = status
         if error:

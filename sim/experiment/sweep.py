@@ -23,8 +23,16 @@ from tqdm.auto import tqdm
 from sim.errors import UsageError
 from sim.experiment.design import Design, make_design
 from sim.experiment.execute import Executor, make_executor
-from sim.experiment.models import ENGINES, Batch, BatchResult, ModelCall, run_batch
-from sim.experiment.spec import Experiment, load_experiment
+from sim.experiment.models import (
+    ENGINES,
+    Batch,
+    BatchResult,
+    ModelCall,
+    lost_run,
+    run_batch,
+    split_batch,
+)
+from sim.experiment.spec import Experiment, check_plugin, load_experiment
 from sim.experiment.store import (
     DirectoryLock,
     SweepStore,
@@ -44,12 +52,13 @@ class SweepReport:
     out: Path
     runs_total: int
     runs_done: int
-    runs_failed: int
+    runs_failed: int  # every run that is not ok, the invalid ones included
     runs_this_session: int
     seconds: float
     resumed: bool
     executor: str
     manifest: dict[str, Any] = field(repr=False, default_factory=dict)
+    runs_invalid: int = 0  # runs with an infinite outcome (status "invalid")
 
     @property
     def complete(self) -> bool:
@@ -112,8 +121,8 @@ class _Plan:
                 params = [{**self.draws[int(columns["replicate"][i]) % n], **p}
                           for i, p in enumerate(params)]
             step = self.runs_per_task
-            n_tasks = -(-(stop - start) // step)
-            self.open[chunk] = _OpenChunk(columns, n_tasks)
+            # Counted in runs, not tasks: a batch may come back split run by run.
+            self.open[chunk] = _OpenChunk(columns, stop - start)
             for i in range(0, stop - start, step):
                 yield call, Batch(chunk, start + i, params[i:i + step],
                                   columns["seed"][i:i + step].tolist())
@@ -122,14 +131,14 @@ class _Plan:
         """The part of a complete chunk: one row per run, in run order."""
         entry = self.open.pop(chunk)
         results = sorted(entry.results, key=lambda r: r.first)
-        ok = np.concatenate([r.ok for r in results])
+        status = [s for r in results for s in r.status]
         errors = [e for r in results for e in r.errors]
         values = np.concatenate([r.values for r in results])
         columns = entry.columns
         target = schema(experiment)
         arrays: dict[str, Any] = {
             "point": columns["point"], "replicate": columns["replicate"],
-            "seed": columns["seed"], "status": np.where(ok, "ok", "failed").tolist(),
+            "seed": columns["seed"], "status": status,
             "error": errors,
         }
         for name in self.design.names:
@@ -147,7 +156,7 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
               progress: bool = True, runs_per_task: int | None = None,
               engine: str | None = None, posterior: str | Path | None = None,
               allow_mixed_code: bool = False, lock: DirectoryLock | None = None,
-              ) -> SweepReport:
+              allow_plugin: bool = False) -> SweepReport:
     """Run (or complete) a sweep into ``out``; return what this session did.
 
     Everything is validated -- the experiment file, the directory, the executor, and on a
@@ -162,11 +171,16 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
     line on stderr, and rerun. ``lock``: a :class:`DirectoryLock` on ``out`` the caller
     already holds (and keeps holding afterwards, e.g. to write outputs from the runs); it
     is released, with what it created, if the sweep is refused.
+
+    A plug-in model runs only if it is registered or allowed (``allow_plugin``, or an
+    experiment loaded with it; see :mod:`sim.experiment.plugins`), checked before its module
+    is imported or anything is written.
     """
     if engine is not None and engine not in ENGINES:
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     if not isinstance(experiment, Experiment):
-        experiment = load_experiment(experiment)
+        experiment = load_experiment(experiment, allow_plugin=allow_plugin)
+    check_plugin(experiment, allow_plugin)  # also for an experiment parsed without the check
     draws = None
     if posterior is not None:
         draws, experiment = _with_posterior(experiment, posterior)
@@ -293,14 +307,18 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
     failure: WriteError | None = None
     manifest_error: WriteError | None = None
     try:
-        for result in executor.imap_unordered(run_batch,
-                                              plan.tasks(model_call(experiment, engine)),
-                                              window=window):
+        # A run that kills its worker is found (its batch rerun alone, then run by run)
+        # and recorded as failed; the other runs get their own results.
+        for result in executor.imap_unordered(
+                run_batch, plan.tasks(model_call(experiment, engine)), window=window,
+                split=lambda task: split_batch(*task),
+                give_up=lambda task, cause: lost_run(*task, cause)):
             entry = plan.open[result.chunk]
             entry.results.append(result)
-            entry.remaining -= 1
+            entry.remaining -= len(result.ok)
             n_failed = int(np.sum(~result.ok))
             state.runs_failed += n_failed
+            state.runs_invalid += int(np.sum(result.invalid))
             state.runs_done += len(result.ok)
             bar.update(len(result.ok))
             if n_failed:
@@ -322,6 +340,7 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
             got = sum(len(r.ok) for r in entry.results)
             state.runs_done -= got
             state.runs_failed -= sum(int(np.sum(~r.ok)) for r in entry.results)
+            state.runs_invalid -= sum(int(np.sum(r.invalid)) for r in entry.results)
         try:
             store.end(manifest, status, state,
                       error=failure.describe() if failure is not None else None)
@@ -330,7 +349,7 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
     if failure is not None or manifest_error is not None:
         raise UsageError(_write_failed(failure, manifest_error, status))
     return SweepReport(out=store.root, runs_total=design.n_runs, runs_done=state.runs_done,
-                       runs_failed=state.runs_failed,
+                       runs_failed=state.runs_failed, runs_invalid=state.runs_invalid,
                        runs_this_session=state.runs_done - before,
                        seconds=time.perf_counter() - started, resumed=resumed,
                        executor=executor.description, manifest=manifest)
