@@ -259,6 +259,9 @@ def test_a_plugin_runs_with_the_flag(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert marker.exists()
     assert runs(tmp_path / "out")["y"].tolist() == [0.0, 1.0]
+    # the manifest records why the plug-in ran
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["sessions"][-1]["model_permission"] == "flag"
 
 
 def test_the_python_api_refuses_too_even_for_a_file_parsed_without_the_check(

@@ -597,15 +597,17 @@ def resolve_function(ref: str) -> Callable[..., Any]:
     return func
 
 
-def check_plugin(experiment: Experiment, allow_plugin: bool = False) -> None:
+def check_plugin(experiment: Experiment, allow_plugin: bool = False) -> str:
     """Refuse a plug-in model that may not run (before importing it), else import it and
-    check that it exists and, where its permission needs it, that it is registered."""
+    check that it exists and, where its permission needs it, that it is registered.
+    Return why it may run: "project", "flag", "entry point" or "registered"."""
     from sim.experiment.plugins import check_registered, permission
 
     if experiment.is_project_model:
-        return
+        return "project"
     how = permission(experiment.model, allow_plugin or experiment.plugin_allowed)
     check_registered(experiment.model, resolve_function(experiment.model), how)
+    return how
 
 
 def _check_model(experiment: Experiment, err: _Errors) -> None:

@@ -539,7 +539,8 @@ class SweepStore:
     def begin(self, experiment: Experiment, design: Design, executor: str,
               resumed: bool, progress: Progress, code: Mapping[str, Any] | None = None,
               discarded: list[dict[str, str]] | None = None,
-              mixed: Verified | None = None) -> dict[str, Any]:
+              mixed: Verified | None = None, model_permission: str | None = None,
+              ) -> dict[str, Any]:
         """Create the directory (or reopen it) and record this session in the manifest.
 
         ``code`` is the code running now (default: :func:`code_state`); ``mixed``, given
@@ -587,6 +588,8 @@ class SweepStore:
                    "runs_done_before": progress.runs_done, "code": code, "versions": versions}
         if discarded:
             session["discarded"] = discarded
+        if model_permission is not None:  # why the model may run: project, flag, entry point
+            session["model_permission"] = model_permission
         manifest["sessions"].append(session)
         if mixed is not None:
             self._record_mixed(manifest, mixed, code)

@@ -180,7 +180,8 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     if not isinstance(experiment, Experiment):
         experiment = load_experiment(experiment, allow_plugin=allow_plugin)
-    check_plugin(experiment, allow_plugin)  # also for an experiment parsed without the check
+    # also for an experiment parsed without the check; the manifest records the permission
+    permission = check_plugin(experiment, allow_plugin)
     draws = None
     if posterior is not None:
         draws, experiment = _with_posterior(experiment, posterior)
@@ -207,7 +208,7 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
         raise
     try:
         return _run(experiment, design, store, executor, resumed, progress, runs_per_task,
-                    engine, draws, verified, code, mixed)
+                    engine, draws, verified, code, mixed, permission)
     except _NothingWritten:
         lock.release(discard=True)
         raise
@@ -279,13 +280,14 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
          resumed: bool, progress: bool, runs_per_task: int | None,
          engine: str | None = None, draws: list[dict[str, Any]] | None = None,
          verified: Verified | None = None, code: dict[str, Any] | None = None,
-         mixed: Verified | None = None) -> SweepReport:
+         mixed: Verified | None = None, permission: str | None = None) -> SweepReport:
     verified = verified or Verified()
     state = verified.progress()
     try:
         discarded = store.discard(verified.damaged, verified.temporary)
         manifest = store.begin(experiment, design, executor.description, resumed, state,
-                               code=code, discarded=discarded, mixed=mixed)
+                               code=code, discarded=discarded, mixed=mixed,
+                               model_permission=permission)
     except WriteError as exc:
         todo = "free space and run again" if exc.disk_full else "fix that and run again"
         if not resumed:
