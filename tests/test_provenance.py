@@ -438,3 +438,21 @@ def test_national_resume_reruns_a_damaged_part(tmp_path: Path, capsys) -> None:
     assert main([*_national(nat), "--resume"]) == 0
     assert f"resume discards {PARTS[0]}: " in capsys.readouterr().err
     pd.testing.assert_frame_equal(pd.read_parquet(nat / "sites.parquet"), sites)
+
+
+def test_a_sweep_of_the_same_file_by_an_older_icsim_is_named_as_such(tmp_path: Path,
+                                                                     capsys) -> None:
+    """The experiment's hash changed its definition (an older icsim): the refusal says
+    so instead of asking to restore a file that was never changed."""
+    exp = tmp_path / "tiny.toml"
+    exp.write_text(textwrap.dedent(GRID))
+    out = tmp_path / "s"
+    assert main(["sweep", str(exp), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["experiment"]["sha256"] = "0" * 64  # as an older icsim would have hashed it
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main(["sweep", str(exp), "--out", str(out), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "written by an older icsim" in err[0], err
+    assert "restore the file" not in err[0]

@@ -394,6 +394,12 @@ class SweepStore:
             return False
         manifest = self.read_manifest()
         old = manifest["experiment"]["sha256"]
+        if old != experiment.sha256 and manifest["experiment"].get("text") == experiment.text:
+            raise UsageError(
+                f"{self.root} holds a sweep of this same experiment file written by an older "
+                f"icsim, which recorded the experiment differently (sha256 {str(old)[:12]}, "
+                f"now {experiment.sha256[:12]}); this version cannot resume it -- choose "
+                f"another --out")
         if old != experiment.sha256:
             raise UsageError(
                 f"{self.root} holds a sweep of a different experiment file (sha256 "
