@@ -504,6 +504,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"icsim: error: {exc}; finished work is kept -- run the same command again "
               "with --resume", file=sys.stderr)
         return 1
+    except OSError as exc:  # a full disk or a read-only place met while writing outputs
+        import errno
+
+        where = f" {exc.filename}" if exc.filename else ""
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            print(f"icsim: error: disk full writing{where}; nothing half-written was kept -- "
+                  "free space and run the command again", file=sys.stderr)
+            return 2
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            print(f"icsim: error: cannot write{where} ({exc.strerror}); choose another --out",
+                  file=sys.stderr)
+            return 2
+        raise
     except KeyboardInterrupt:
         print("icsim: interrupted", file=sys.stderr)
         return 130

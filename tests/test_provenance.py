@@ -456,3 +456,26 @@ def test_a_sweep_of_the_same_file_by_an_older_icsim_is_named_as_such(tmp_path: P
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "written by an older icsim" in err[0], err
     assert "restore the file" not in err[0]
+
+
+@pytest.mark.parametrize("command", [
+    ["compare", "baseline", "toolkit", "--replicates", "20"],
+    ["national", "--sites", "6", "--replicates", "2"],
+])
+def test_disk_full_writing_a_commands_outputs_is_one_line_and_leaves_no_staging(
+        tmp_path: Path, capsys, monkeypatch, command) -> None:
+    """Outputs are staged and moved into place: a full disk while writing a figure leaves
+    neither a half-written output nor the staging folder, and says so in one line."""
+    from sim import plots
+
+    def full(fig, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(plots, "save", full)
+    out = tmp_path / "out"
+    assert main([*command, "--quiet", "--out", str(out)]) == 2
+    line = _one_error_line(capsys, "disk full writing", "free space")
+    assert "Traceback" not in line
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".staging")]
+    names = {p.name for p in out.iterdir()} if out.exists() else set()
+    assert not names & {"comparison.md", "summary.md", "comparison.csv", "rules.csv"}
