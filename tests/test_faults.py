@@ -131,3 +131,33 @@ def test_api_seed_is_checked_by_name() -> None:
         with pytest.raises(UsageError, match="seed"):
             run_project(seed=bad, months=2)
     assert run_project(seed=np.int64(3), months=2) == run_project(seed=3, months=2)
+
+
+def test_two_experiments_started_at_once_into_one_out_never_mix(tmp_path: Path) -> None:
+    """The issue's worst case: two different experiments started at the same moment into
+    one --out. One runs; the other is refused in one line; every part is the winner's."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    for seed in (3, 4):
+        (tmp_path / f"exp{seed}.toml").write_text(
+            textwrap.dedent(GRID).replace("seed = 3", f"seed = {seed}")
+            + "\n[constants]\nsleep = 0.02\n")
+    procs = [subprocess.Popen([sys.executable, "-m", "sim", "sweep", f"exp{seed}.toml",
+                               "--out", "out", "--quiet", "--workers", "1"],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for seed in (3, 4)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    loser = next(err for code, err in results if code == 2).strip().splitlines()
+    assert len(loser) == 1 and ("in use by another icsim job" in loser[0]
+                                or "different experiment" in loser[0]), loser
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    parts = sorted((tmp_path / "out" / "runs").glob("part-*.parquet"))
+    assert len(parts) == manifest["design"]["parts"]
+    for part in parts:  # every part records the winner's experiment
+        meta = pq.read_schema(part).metadata
+        assert json.loads(meta[b"icsim.experiment_sha256"]) == manifest["experiment"]["sha256"]
