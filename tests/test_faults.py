@@ -8,25 +8,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import GRID
 
 from sim.errors import UsageError
 from sim.experiment.store import LOCK, DirectoryLock
 from sim.experiment.sweep import run_sweep
-
-GRID = """
-name = "grid"
-model = "sim.examples:noisy_linear"
-method = "grid"
-levels = 2
-replicates = 2
-seed = 3
-outcomes = ["y"]
-runs_per_part = 4
-[parameters]
-x1 = [0.0, 1.0]
-x2 = [0.0, 1.0]
-level = { values = ["low", "high"] }
-"""
 
 
 def _tree(root: Path) -> dict[str, bytes]:

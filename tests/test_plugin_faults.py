@@ -146,25 +146,29 @@ def test_a_segfault_through_the_command_line_exits_0_and_names_the_runs(
     assert failed["point"].tolist() == [7, 7] and failed["replicate"].tolist() == [0, 1]
 
 
-def test_infinite_outcomes_are_invalid_counted_and_left_out_of_the_indices(
-        tmp_path: Path) -> None:
-    from sim.analysis import analyze
-
-    sobol = """
-    name = "inf"
-    model = "hostile_models:MODEL"
+def infinite_sobol(name: str, samples: int, replicates: int, rate: float) -> str:
+    """A Sobol sweep of the plug-in that returns inf in a share ``rate`` of its runs."""
+    return f"""
+    name = "{name}"
+    model = "hostile_models:infinite"
     method = "sobol"
-    samples = 16
-    replicates = 4
+    samples = {samples}
+    replicates = {replicates}
     seed = 3
     outcomes = ["y"]
     [parameters]
     x1 = [0.0, 1.0]
     x2 = [0.0, 1.0]
     [constants]
-    rate = 0.1
+    rate = {rate}
     """
-    exp = write(tmp_path, sobol.replace("MODEL", "infinite"))
+
+
+def test_infinite_outcomes_are_invalid_counted_and_left_out_of_the_indices(
+        tmp_path: Path) -> None:
+    from sim.analysis import analyze
+
+    exp = write(tmp_path, infinite_sobol("inf", samples=16, replicates=4, rate=0.1))
     report = run_sweep(exp, tmp_path / "inf", workers=2, progress=False, allow_plugin=True)
     df = runs(tmp_path / "inf")
     faulty = unlucky(df)
@@ -191,22 +195,8 @@ def test_when_invalid_runs_break_the_design_the_index_is_named_not_zero(
         tmp_path: Path) -> None:
     from sim.analysis import analyze
 
-    sobol = """
-    name = "broken"
-    model = "hostile_models:infinite"
-    method = "sobol"
-    samples = 8
-    replicates = 1
-    seed = 3
-    outcomes = ["y"]
-    [parameters]
-    x1 = [0.0, 1.0]
-    x2 = [0.0, 1.0]
-    [constants]
-    rate = 0.3
-    """
-    run_sweep(write(tmp_path, sobol), tmp_path / "b", workers=1, progress=False,
-              allow_plugin=True)
+    exp = write(tmp_path, infinite_sobol("broken", samples=8, replicates=1, rate=0.3))
+    run_sweep(exp, tmp_path / "b", workers=1, progress=False, allow_plugin=True)
     result = analyze(tmp_path / "b", resamples=20)
     summary = (result.out / "summary.md").read_text()
     assert "the indices of y cannot be computed" in summary

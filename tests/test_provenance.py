@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from conftest import GRID
 
 from sim.cli import main
 from sim.errors import UsageError
@@ -24,20 +25,6 @@ from sim.experiment.spec import load_experiment
 from sim.experiment.store import PROVENANCE, code_state
 from sim.experiment.sweep import run_sweep
 
-GRID = """
-name = "grid"
-model = "sim.examples:noisy_linear"
-method = "grid"
-levels = 2
-replicates = 2
-seed = 3
-outcomes = ["y"]
-runs_per_part = 4
-[parameters]
-x1 = [0.0, 1.0]
-x2 = [0.0, 1.0]
-level = { values = ["low", "high"] }
-"""
 PARTS = [f"part-{i:06d}.parquet" for i in range(4)]
 
 
