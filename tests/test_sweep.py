@@ -399,9 +399,11 @@ def test_a_posterior_is_the_base_point_replicate_r_takes_draw_r(tmp_path: Path) 
         assert row.mean_engagement == pytest.approx(summary["mean_engagement"])
     other = tmp_path / "other.parquet"
     draws.iloc[::-1].to_parquet(other)
-    with pytest.raises(UsageError, match="different experiment"):
+    with pytest.raises(UsageError, match="over another posterior"):
         run_sweep(exp, tmp_path / "post", workers=1, progress=False, resume=True,
                   posterior=other)
+    with pytest.raises(UsageError, match="over another posterior"):
+        run_sweep(exp, tmp_path / "post", workers=1, progress=False, resume=True)
     with pytest.raises(UsageError, match="project's model only"):
         run_sweep(write(tmp_path, LINEAR, "lin.toml"), tmp_path / "lin", progress=False,
                   posterior=CASE_POSTERIOR)

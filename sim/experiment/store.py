@@ -394,7 +394,18 @@ class SweepStore:
             return False
         manifest = self.read_manifest()
         old = manifest["experiment"]["sha256"]
-        if old != experiment.sha256 and manifest["experiment"].get("text") == experiment.text:
+        stored = manifest["experiment"]
+        same_text = stored.get("text") == experiment.text
+        old_posterior = stored.get("posterior_sha256")  # recorded since 2026-11-28
+        if old != experiment.sha256 and same_text and old_posterior is not None \
+                and old_posterior != experiment.posterior_sha256:
+            raise UsageError(
+                f"{self.root} holds a sweep of this experiment over another posterior (or "
+                f"none); refusing to mix them -- use the earlier --posterior or choose "
+                f"another --out")
+        if old != experiment.sha256 and same_text and (
+                old_posterior == experiment.posterior_sha256
+                or (old_posterior is None and not experiment.posterior_sha256)):
             raise UsageError(
                 f"{self.root} holds a sweep of this same experiment file written by an older "
                 f"icsim, which recorded the experiment differently (sha256 {str(old)[:12]}, "
@@ -565,7 +576,8 @@ class SweepStore:
             n_parts = -(-design.n_runs // experiment.runs_per_part)
             manifest = {
                 "experiment": {"name": experiment.name, "file": experiment.source,
-                               "sha256": experiment.sha256, "text": experiment.text},
+                               "sha256": experiment.sha256, "text": experiment.text,
+                               "posterior_sha256": experiment.posterior_sha256},
                 "model": experiment.model,
                 "design": {"method": design.method, "parameters": design.names,
                            "points": design.n_points, "replicates": design.replicates,
