@@ -147,3 +147,28 @@ def test_two_experiments_started_at_once_into_one_out_never_mix(tmp_path: Path) 
     for part in parts:  # every part records the winner's experiment
         meta = pq.read_schema(part).metadata
         assert json.loads(meta[b"icsim.experiment_sha256"]) == manifest["experiment"]["sha256"]
+
+
+@pytest.mark.parametrize("command", [["sweep", "exp.toml"], ["compare", "baseline"],
+                                     ["national", "--sites", "5"], ["run"]])
+def test_an_unwritable_out_is_refused_before_any_run(tmp_path: Path, monkeypatch, capsys,
+                                                     command) -> None:
+    """Read-only or unwritable places cannot be made here (the tests run as root, and root
+    may write anywhere), so the permission check answers 'no' for the --out's parent, as
+    it would on a read-only filesystem: every command refuses before running anything."""
+    import os
+
+    from sim.cli import main
+
+    (tmp_path / "exp.toml").write_text(textwrap.dedent(GRID))
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False if Path(p) == ro
+                        else real(p, mode, *a, **k))
+    monkeypatch.chdir(tmp_path)
+    assert main([*command, "--out", str(ro / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not writable" in err[0] and str(ro) in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp.toml", "ro"]
+    assert list(ro.iterdir()) == []
