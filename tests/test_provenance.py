@@ -153,6 +153,9 @@ def test_a_part_without_a_recorded_checksum_or_past_the_last_chunk_is_rerun(swee
     manifest = json.loads(manifest_path.read_text())
     del manifest["parts"][PARTS[0]]
     manifest_path.write_text(json.dumps(manifest))
+    ledger = out / "checksums.jsonl"  # the checksum goes from the ledger as well
+    ledger.write_text("\n".join(line for line in ledger.read_text().splitlines()
+                                if PARTS[0] not in line))
     shutil.copy(out / "runs" / PARTS[3], out / "runs" / "part-000009.parquet")
     assert main(["analyze", str(out), "--quiet"]) == 2
     _one_error_line(capsys, PARTS[0], "no checksum recorded", "and 1 more")
@@ -466,3 +469,24 @@ def test_disk_full_writing_a_commands_outputs_is_one_line_and_leaves_no_staging(
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".staging")]
     names = {p.name for p in out.iterdir()} if out.exists() else set()
     assert not names & {"comparison.md", "summary.md", "comparison.csv", "rules.csv"}
+
+
+def test_checksums_of_a_killed_session_live_in_the_ledger(sweep, capsys) -> None:
+    """Checksums are appended to checksums.jsonl as each part is written; the manifest
+    gathers them only at the end of a session. A session killed before its end (here: the
+    manifest without its parts, and a line cut short) loses nothing: resume keeps every
+    part and reruns none."""
+    exp, out, before = sweep
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["parts"] = {}
+    manifest["status"] = "running"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with open(out / "checksums.jsonl", "a") as fh:
+        fh.write('\n{"part": "part-000001.parquet", "sha2')  # a write cut short
+    capsys.readouterr()
+    report = run_sweep(exp, out, workers=1, progress=False, resume=True)
+    assert report.runs_this_session == 0 and report.complete
+    assert "discards" not in capsys.readouterr().err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(manifest["parts"]) == PARTS
+    pd.testing.assert_frame_equal(_runs(out), before)

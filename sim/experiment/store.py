@@ -3,6 +3,7 @@
 Layout::
 
     DIR/manifest.json            what ran, with which code, seeds and versions; progress
+    DIR/checksums.jsonl          the sha256 of every part, appended as each is written
     DIR/runs/part-000000.parquet one part per chunk of consecutive runs, named by chunk
 
 Only the coordinating process writes, each file to a temporary name first and then
@@ -13,8 +14,9 @@ files start with a dot, which readers skip).
 
 Nothing mixed, nothing silently wrong: every part carries, in its Parquet key-value
 metadata, the experiment and design hashes and the code (icsim version, git commit, dirty
-flag and a hash of the local changes) that wrote it, and the manifest records the sha256 of
-every part before the part is moved into place. :meth:`SweepStore.verify` checks all of
+flag and a hash of the local changes) that wrote it, and the ledger records the sha256 of
+every part before the part is moved into place (the manifest gathers them at the end of a
+session). :meth:`SweepStore.verify` checks all of
 that -- checksum, provenance, rows exactly its chunk's runs -- for resume and for every
 reader; a resume moves a damaged part to ``DIR/discarded/``, says so, and reruns it.
 """
@@ -49,6 +51,12 @@ from sim.experiment.spec import Experiment
 MANIFEST = "manifest.json"
 LOCK = ".icsim.lock"
 RUNS = "runs"
+#: The append-only ledger of part checksums, one JSON line a part, written (and fsynced)
+#: before the part is moved into place; the manifest gathers them at the end of a session.
+#: Appending keeps the cost of a part constant however many parts the sweep has.
+LEDGER = "checksums.jsonl"
+#: A ledger past this size is refused unread (a line is about 130 bytes).
+MAX_LEDGER_BYTES = 1024 * 2**20
 #: A manifest past this size is refused unread (one of 10,000 parts is about 1.6 MB).
 MAX_MANIFEST_BYTES = 256 * 2**20
 #: Where a resume moves the parts it discards (outside ``runs/``: readers never see them).
@@ -427,8 +435,9 @@ class SweepStore:
                tables: bool = False) -> Verified:
         """Check every part in ``runs/`` without changing anything.
 
-        A part passes if the manifest records its sha256 and the file still has it, its
-        metadata names this experiment and design, and its rows are exactly its chunk's
+        A part passes if the ledger or the manifest records its sha256 and the file still
+        has it, its metadata names this experiment and design, and its rows are exactly its
+        chunk's
         runs. Anything in ``runs/`` that is neither a part nor hidden (a name starting with
         a dot, which Parquet readers skip) is refused (``UsageError``): readers of
         ``runs/`` would trip over it. With ``tables``, the good parts' tables are kept.
@@ -439,7 +448,7 @@ class SweepStore:
         if not self.runs.is_dir():
             raise UsageError(f"{self.runs} is not a directory; move it out of {self.root} "
                              "and run again")
-        recorded = manifest.get("parts") or {}
+        recorded = {**(manifest.get("parts") or {}), **self.read_ledger()}
         size = experiment.runs_per_part
         n_chunks = -(-design.n_runs // size)
         strays = []
@@ -466,6 +475,31 @@ class SweepStore:
             raise UsageError(f"{strays[0]} is not a part of this sweep{more}; move it out of "
                              f"{self.runs} and run again")
         return found
+
+    def read_ledger(self) -> dict[str, dict[str, Any]]:
+        """The part checksums in the ledger, the last line of a part winning. Lines that do
+        not parse (a write cut short by a full disk or a kill) are skipped: a part whose
+        checksum is lost with them fails verification and is rerun."""
+        path = self.root / LEDGER
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise UsageError(f"cannot read {path} ({exc.strerror})") from None
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_LEDGER_BYTES:
+            raise UsageError(f"{path} is not a regular file of sane size; move it out of "
+                             f"{self.root} and run again with --resume (its parts rerun)")
+        entries: dict[str, dict[str, Any]] = {}
+        for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("part"), str) \
+                    and isinstance(entry.get("sha256"), str):
+                entries[entry["part"]] = {k: v for k, v in entry.items() if k != "part"}
+        return entries
 
     def _verify_part(self, path: Path, chunk: int, n_chunks: int, experiment: Experiment,
                      design: Design, entry: Any, tables: bool) -> tuple[str, Part | None]:
@@ -501,7 +535,7 @@ class SweepStore:
         if chunk >= n_chunks:
             return f"chunk {chunk} is past the sweep's {n_chunks} parts", None
         if want is None:
-            return "no checksum recorded in the manifest", None
+            return "no checksum recorded", None
         if mismatch:
             return "checksum mismatch (the file changed after it was written)", None
         if provenance["design_sha256"] != design.sha256:
@@ -595,6 +629,8 @@ class SweepStore:
         manifest.setdefault("git", {k: code.get(k) for k in ("commit", "dirty",
                                                                "diff_sha256")})
         parts = manifest.setdefault("parts", {})
+        if resumed:  # parts a killed session wrote are only in the ledger
+            parts.update(self.read_ledger())
         for entry in discarded or []:
             parts.pop(entry["part"], None)
         manifest.update({
@@ -669,13 +705,14 @@ class SweepStore:
         self.write_manifest(manifest)
 
     def write_part(self, chunk: int, table: pa.Table) -> Path:
-        """Write one part atomically, its checksum recorded in the manifest first.
+        """Write one part atomically, its checksum recorded first.
 
         The part goes to a temporary file (with its provenance in the Parquet metadata),
-        is fsynced and hashed; the manifest is rewritten (atomically) with the hash; then
-        ``os.replace`` puts the part in place. A part on disk therefore always has its
-        checksum in the manifest. Raises :class:`WriteError` on failure, leaving no
-        temporary file.
+        is fsynced and hashed; its checksum is appended (and fsynced) to the ledger
+        ``DIR/checksums.jsonl``; then ``os.replace`` puts the part in place. A part on disk
+        therefore always has its checksum recorded; the manifest gathers the checksums at
+        the end of the session. Raises :class:`WriteError` on failure, leaving no temporary
+        file.
         """
         if self.manifest is None:
             raise RuntimeError("write_part before begin")
@@ -690,15 +727,18 @@ class SweepStore:
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise WriteError(path, exc) from exc
-        self.manifest["parts"][path.name] = {
-            "sha256": digest, "rows": table.num_rows,
-            "session": len(self.manifest["sessions"]) - 1}
-        try:
-            self.write_manifest(self.manifest)
-        except WriteError:
+        entry = {"sha256": digest, "rows": table.num_rows,
+                 "session": len(self.manifest["sessions"]) - 1}
+        ledger = self.root / LEDGER
+        try:  # a leading newline sets a line cut short by an earlier failure apart
+            with open(ledger, "a", encoding="utf-8") as fh:
+                fh.write("\n" + json.dumps({"part": path.name, **entry}))
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
             tmp.unlink(missing_ok=True)
-            del self.manifest["parts"][path.name]
-            raise
+            raise WriteError(ledger, exc) from exc
+        self.manifest["parts"][path.name] = entry
         try:
             os.replace(tmp, path)
         except OSError as exc:
