@@ -26,6 +26,7 @@ import numpy as np
 from sim.calibration.spec import CalibrationSpec
 from sim.calibration.targets import distance, simulate
 from sim.errors import SchedulerLost, UsageError
+from sim.experiment.execute import quiet_client_log, scheduler_lost
 from sim.experiment.store import LOCK, DirectoryLock
 from sim.parameters import PARAMETERS
 
@@ -185,11 +186,9 @@ def _calibrate(spec: CalibrationSpec, out: Path, sampler: Any, where: str,
     logger.handlers = [handler] if progress else []  # pyabc's own lines are too chatty
     logger.propagate = False
     logger.setLevel(logging.INFO)
-    # A lost scheduler is reported once, as SchedulerLost, not as the client's log of
-    # every reconnection attempt.
-    client_log_level = logging.getLogger("distributed.client").level
+    quiet = contextlib.ExitStack()
     if scheduler is not None:
-        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)
+        quiet.enter_context(quiet_client_log())
     started = time.perf_counter()
     try:
         if resume:
@@ -208,10 +207,8 @@ def _calibrate(spec: CalibrationSpec, out: Path, sampler: Any, where: str,
                                   max_total_nr_simulations=spec.max_simulations)
             except Exception as exc:
                 client = getattr(sampler, "client", None)
-                lost = isinstance(exc, OSError | TimeoutError) or type(exc).__name__ in (
-                    "CommClosedError", "CancelledError", "FuturesCancelledError")
-                if client is not None and (lost or client.status not in ("running",
-                                                                         "connecting")):
+                if client is not None and (isinstance(exc, OSError | TimeoutError)
+                                           or scheduler_lost(client, exc)):
                     # the generations already finished are in the history database
                     raise SchedulerLost(f"lost the Dask scheduler at {scheduler} "
                                         f"({type(exc).__name__})") from None
@@ -223,7 +220,7 @@ def _calibrate(spec: CalibrationSpec, out: Path, sampler: Any, where: str,
         if client is not None:  # our Dask client: close it before the cluster goes
             with contextlib.suppress(Exception):  # a client whose scheduler is gone
                 client.close(timeout=5)
-            logging.getLogger("distributed.client").setLevel(client_log_level)
+        quiet.close()
     seconds = time.perf_counter() - started
     from sim.calibration.report import write_report
 

@@ -35,6 +35,29 @@ MAX_RETRIES = 3
 ALONE_TRIES = 2
 #: Seconds to wait for a Dask scheduler before giving up.
 DASK_CONNECT_TIMEOUT = 10.0
+#: A Dask client's states while it still has (or is getting) its scheduler.
+_CONNECTED = ("running", "connecting", "newly-created")
+#: What a Dask future or client raises when its scheduler went away.
+_SCHEDULER_GONE = ("CommClosedError", "FuturesCancelledError", "CancelledError")
+
+
+def scheduler_lost(client: Any, exc: BaseException) -> bool:
+    """Whether ``exc``, met while waiting on a Dask ``client``, means its scheduler is
+    gone (rather than an error of the task itself)."""
+    return client.status not in _CONNECTED or type(exc).__name__ in _SCHEDULER_GONE
+
+
+@contextlib.contextmanager
+def quiet_client_log() -> Iterator[None]:
+    """Silence the Dask client's log of every reconnection attempt: a lost scheduler is
+    reported once, as :class:`SchedulerLost`."""
+    log = logging.getLogger("distributed.client")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 class Executor(ABC):
@@ -328,18 +351,15 @@ class DaskExecutor(Executor):
         nthreads = self._client.nthreads()
         self.workers = max(1, sum(nthreads.values()))
         self.description = f"dask {address} ({len(nthreads)} workers, {self.workers} threads)"
-        # A lost scheduler is reported once, as SchedulerLost, not as the client's log of
-        # every reconnection attempt.
-        self._client_log = logging.getLogger("distributed.client")
-        self._client_log_level = self._client_log.level
-        self._client_log.setLevel(logging.CRITICAL)
+        self._quiet = contextlib.ExitStack()
+        self._quiet.enter_context(quiet_client_log())
 
     def _lost(self, exc: BaseException | None = None) -> SchedulerLost:
         cause = f" ({type(exc).__name__})" if exc is not None else ""
         return SchedulerLost(f"lost the Dask scheduler at {self.address}{cause}")
 
     def _connected(self) -> bool:
-        return self._client.status in ("running", "connecting", "newly-created")
+        return self._client.status in _CONNECTED
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> _DaskTask:
         try:
@@ -377,7 +397,7 @@ class DaskExecutor(Executor):
     def close(self) -> None:
         with contextlib.suppress(Exception):  # a client whose scheduler is gone
             self._client.close(timeout=5)
-        self._client_log.setLevel(self._client_log_level)
+        self._quiet.close()
 
 
 class _DaskTask:
@@ -393,8 +413,7 @@ class _DaskTask:
         try:
             return self.future.result()
         except Exception as exc:
-            if not self.executor._connected() or type(exc).__name__ in (
-                    "CommClosedError", "FuturesCancelledError", "CancelledError"):
+            if scheduler_lost(self.executor._client, exc):
                 raise self.executor._lost(exc) from None
             raise
 

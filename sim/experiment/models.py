@@ -20,7 +20,7 @@ kept for inspection, but analysis leaves it out like a failed run. NaN is not in
 means "undefined" (e.g. ``pilot_month`` when no pilot happened; a plug-in may return NaN or
 ``None``), and analysis never computes an index over undefined values. A run that kills its
 worker process is isolated by the executor (see ``sim.experiment.execute``) and recorded
-by :func:`lost_run`.
+by :func:`failed_batch`.
 """
 
 from __future__ import annotations
@@ -102,8 +102,9 @@ def describe(exc: BaseException) -> str:
     return f"{name}: {text}"[:2000] if text else name
 
 
-def lost_run(call: ModelCall, batch: Batch, cause: str) -> BatchResult:
-    """The record of runs whose worker process died while running them alone."""
+def failed_batch(call: ModelCall, batch: Batch, cause: str) -> BatchResult:
+    """Every run of ``batch`` failed with ``cause`` -- e.g. the runs whose worker process
+    died while running them alone, or whose model could not be imported."""
     n, k = len(batch.seeds), len(call.outcomes)
     return BatchResult(batch.chunk, batch.first, np.zeros(n, dtype=bool), [cause] * n,
                        np.full((n, k), np.nan))
@@ -210,9 +211,7 @@ def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
     try:
         func = _function(call.model)
     except BaseException as exc:  # noqa: BLE001 - e.g. the module raises on import here
-        n = len(batch.seeds)
-        return BatchResult(batch.chunk, batch.first, np.zeros(n, dtype=bool),
-                           [describe(exc)] * n, np.full((n, len(call.outcomes)), np.nan))
+        return failed_batch(call, batch, describe(exc))
     if call.engine == "fast" and hasattr(func, "batch"):
         return _run_plugin_batch(func.batch, call, batch)
     n, k = len(batch.seeds), len(call.outcomes)
@@ -328,7 +327,6 @@ def _run_plugin_batch(batch_func: Callable[..., Any], call: ModelCall,
     values[:] = rows
     ok[:] = True
     return _result(batch, ok, errors, values, call.outcomes)
-
 
 
 def _result(batch: Batch, ok: np.ndarray, errors: list[str | None], values: np.ndarray,

@@ -101,6 +101,11 @@ class WriteError(OSError):
     def disk_full(self) -> bool:
         return self.errno in (errno.ENOSPC, errno.EDQUOT)
 
+    @property
+    def next_step(self) -> str:
+        """What the user does about it, before "with --resume" where that applies."""
+        return "free space and run again" if self.disk_full else "fix that and run again"
+
     def describe(self) -> str:
         """``disk full writing PATH`` or ``cannot write PATH (reason)``."""
         if self.disk_full:
@@ -359,18 +364,8 @@ class SweepStore:
         """The manifest, checked for the shape this module writes (``UsageError`` if not)."""
         path = self.manifest_path
         fix = "restore it, or run the sweep again into another --out"
-        try:
-            info = path.stat()
-        except FileNotFoundError:
-            raise UsageError(f"{self.root} holds no sweep (no {MANIFEST})") from None
-        except OSError as exc:
-            raise UsageError(f"cannot read {path} ({exc.strerror}); {fix}") from None
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise UsageError(f"{path} is {kind}, not a sweep's manifest; {fix}")
-        if info.st_size > MAX_MANIFEST_BYTES:
-            raise UsageError(f"{path} is {info.st_size / 2**20:.0f} MB, past the "
-                             f"{MAX_MANIFEST_BYTES // 2**20} MB a manifest may be; {fix}")
+        if not _usable_file(path, MAX_MANIFEST_BYTES, "a sweep's manifest", fix):
+            raise UsageError(f"{self.root} holds no sweep (no {MANIFEST})")
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -481,15 +476,10 @@ class SweepStore:
         not parse (a write cut short by a full disk or a kill) are skipped: a part whose
         checksum is lost with them fails verification and is rerun."""
         path = self.root / LEDGER
-        try:
-            info = path.stat()
-        except FileNotFoundError:
+        if not _usable_file(path, MAX_LEDGER_BYTES, "a checksum ledger",
+                            f"move it out of {self.root} and run again with --resume (its "
+                            "parts rerun)"):
             return {}
-        except OSError as exc:
-            raise UsageError(f"cannot read {path} ({exc.strerror})") from None
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_LEDGER_BYTES:
-            raise UsageError(f"{path} is not a regular file of sane size; move it out of "
-                             f"{self.root} and run again with --resume (its parts rerun)")
         entries: dict[str, dict[str, Any]] = {}
         for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
             try:
@@ -745,6 +735,25 @@ class SweepStore:
             tmp.unlink(missing_ok=True)
             raise WriteError(path, exc) from exc
         return path
+
+
+def _usable_file(path: Path, limit: int, what: str, fix: str) -> bool:
+    """Whether ``path`` exists; one that cannot be read, is not a regular file or is past
+    ``limit`` bytes is refused (``UsageError`` naming it, ``what`` it should be and the
+    ``fix``). Checked without opening it, so a FIFO cannot block."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise UsageError(f"cannot read {path} ({exc.strerror}); {fix}") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise UsageError(f"{path} is {kind}, not {what}; {fix}")
+    if info.st_size > limit:
+        raise UsageError(f"{path} is {info.st_size / 2**20:.0f} MB, past the "
+                         f"{limit // 2**20} MB {what} may be; {fix}")
+    return True
 
 
 def _manifest_problem(manifest: Any) -> str:

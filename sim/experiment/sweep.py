@@ -28,7 +28,7 @@ from sim.experiment.models import (
     Batch,
     BatchResult,
     ModelCall,
-    lost_run,
+    failed_batch,
     run_batch,
     split_batch,
 )
@@ -247,8 +247,7 @@ def _write_failed(failure: WriteError | None, manifest_error: WriteError | None,
     """One line: what could not be written, what the manifest says, what to do next."""
     first = failure or manifest_error
     assert first is not None
-    todo = ("free space and run again with --resume" if first.disk_full
-            else "fix that and run again with --resume")
+    todo = f"{first.next_step} with --resume"
     if failure is None:
         return (f"{first.describe()}: every part is written but the manifest still says "
                 f"'running' -- {todo}")
@@ -289,7 +288,7 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
                                code=code, discarded=discarded, mixed=mixed,
                                model_permission=permission)
     except WriteError as exc:
-        todo = "free space and run again" if exc.disk_full else "fix that and run again"
+        todo = exc.next_step
         if not resumed:
             with contextlib.suppress(OSError):
                 store.runs.rmdir()
@@ -314,7 +313,7 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
         for result in executor.imap_unordered(
                 run_batch, plan.tasks(model_call(experiment, engine)), window=window,
                 split=lambda task: split_batch(*task),
-                give_up=lambda task, cause: lost_run(*task, cause)):
+                give_up=lambda task, cause: failed_batch(*task, cause)):
             entry = plan.open[result.chunk]
             entry.results.append(result)
             entry.remaining -= len(result.ok)
