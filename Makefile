@@ -44,11 +44,11 @@ test: setup
 	$(BIN)/python -m pytest
 
 docs: setup
-	$(BIN)/python -c "from pathlib import Path; from sim.parameters import render_doc_tables; \
+	$(BIN)/python -c "from pathlib import Path; from sim.core.registry import render_doc_tables; \
 	p = Path('docs/ODD.md'); p.write_text(render_doc_tables(p.read_text()))"
 
 sensitivity: setup
-	$(BIN)/python -m sim.sensitivity
+	$(BIN)/python -m sim.studies.sensitivity
 
 lint: setup
 	$(BIN)/ruff check sim tests benchmarks

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from sim.compare import compare
-from sim.scenarios import NATIONAL_APPROACHES
+from sim.core.scenarios import NATIONAL_APPROACHES
+from sim.studies.compare import compare
 
 
 def main() -> None:

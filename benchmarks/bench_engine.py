@@ -65,7 +65,7 @@ def _old_mesa_engine(runs: int) -> float | None:
 
 def _startup() -> dict[str, float]:
     code = ("import time; t = time.perf_counter(); import sim; t1 = time.perf_counter(); "
-            "from sim.engine import fast, layout; from sim.scenarios import parameters_for; "
+            "from sim.engine import fast, layout; from sim.core.scenarios import parameters_for; "
             "p = layout.pack_many([parameters_for('baseline')]); t2 = time.perf_counter(); "
             "fast.run_many(p, [0]); t3 = time.perf_counter(); "
             "print(t1 - t, t3 - t2)")
@@ -89,9 +89,9 @@ def main() -> None:
     args = parser.parse_args()
 
     import sim
+    from sim.core.registry import random_point
+    from sim.core.scenarios import parameters_for
     from sim.engine import fast, layout
-    from sim.parameters import random_point
-    from sim.scenarios import parameters_for
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, numpy {np.__version__}")

@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim import national
 from sim.experiment.spec import parse_experiment
 from sim.experiment.sweep import run_sweep
+from sim.studies import national
 
 
 def timed(sites: int, replicates: int, workers: int) -> float:

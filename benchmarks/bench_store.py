@@ -6,7 +6,7 @@ Every part's sha256 is appended (fsynced) to the ledger ``DIR/checksums.jsonl`` 
 part is moved into place; the manifest, which grows by one entry a part, is rewritten
 atomically once, at the end of a session. This measures that rewrite at 100, 1,000 and
 10,000 parts, and a whole sweep of a
-microsecond model (``sim.examples:noisy_linear``) cut into 2,000 parts of one run -- the
+microsecond model (``sim.experiment.examples:noisy_linear``) cut into 2,000 parts of one run -- the
 worst case, where writing dominates -- and into 200 parts of ten, with the verification of
 every part on resume and on reading (``load_sweep``).
 """
@@ -19,15 +19,15 @@ import textwrap
 import time
 from pathlib import Path
 
-from sim.analysis import load_sweep
 from sim.experiment.spec import load_experiment
 from sim.experiment.store import SweepStore
 from sim.experiment.sweep import run_sweep
+from sim.studies.sweep_analysis import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = """
 name = "many_parts"
-model = "sim.examples:noisy_linear"
+model = "sim.experiment.examples:noisy_linear"
 method = "lhs"
 samples = {runs}
 replicates = 1

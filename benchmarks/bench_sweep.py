@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.model import IntegrationModel
+from sim.mesa.model import IntegrationModel
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ROOT / "experiments" / "national_approach_grid.toml"
@@ -87,7 +87,7 @@ class IndexedModel(IntegrationModel):
 
 def ema_function(run: int = 0, replicates: int = 1) -> dict[str, float]:
     """The project's model, reached by run index (for the EMA Workbench)."""
-    from sim.model import run_project
+    from sim.mesa.model import run_project
 
     params, seed = design_runs(int(replicates))[int(run)]
     summary = run_project("baseline", seed=seed, months=MONTHS, **params)
@@ -101,7 +101,7 @@ def ema_function(run: int = 0, replicates: int = 1) -> dict[str, float]:
 
 def _loop(runs: list[tuple[dict[str, Any], int]]) -> list[int]:
     from sim.experiment.models import project_outcomes
-    from sim.model import run_project
+    from sim.mesa.model import run_project
 
     pilots = []
     for params, seed in runs:
@@ -135,7 +135,7 @@ def case_loop(replicates: int, workers: int) -> dict[str, Any]:
 def case_runner(replicates: int, workers: int) -> dict[str, Any]:
     import pandas as pd
 
-    import sim.model  # noqa: F401 - imported before timing, as in the loop
+    import sim.mesa.model  # noqa: F401 - imported before timing, as in the loop
     from sim.experiment.spec import parse_experiment
     from sim.experiment.sweep import run_sweep
 

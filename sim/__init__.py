@@ -6,12 +6,12 @@
 True
 """
 
-from sim.agents import ClinicalLead, OrganisationalManager, SystemLeader, TeamMember
+from sim.core.outputs import DAC_KEYS, OUTCOMES
+from sim.core.registry import PARAMETERS
+from sim.core.scenarios import SCENARIOS
 from sim.experiment.plugins import register_model
-from sim.measures import DAC_KEYS, OUTCOMES
-from sim.model import IntegrationModel, run_project, simulate, timeseries_frame
-from sim.parameters import PARAMETERS
-from sim.scenarios import SCENARIOS
+from sim.mesa.agents import ClinicalLead, OrganisationalManager, SystemLeader, TeamMember
+from sim.mesa.model import IntegrationModel, run_project, simulate, timeseries_frame
 
 __version__ = "0.1.0"
 

@@ -7,7 +7,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 #: A small grid sweep of a registered example plug-in: 16 runs in 4 parts.
 GRID = """
 name = "grid"
-model = "sim.examples:noisy_linear"
+model = "sim.experiment.examples:noisy_linear"
 method = "grid"
 levels = 2
 replicates = 2

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis import analyze, load_ema, load_sweep, stochastic_variance
-from sim.errors import UsageError
-from sim.examples import ISHIGAMI_S1, ISHIGAMI_ST
+from sim.core.errors import UsageError
+from sim.experiment.examples import ISHIGAMI_S1, ISHIGAMI_ST
 from sim.experiment.sweep import run_sweep
+from sim.studies.sweep_analysis import analyze, load_ema, load_sweep, stochastic_variance
 
 PI = math.pi
 
@@ -30,7 +30,7 @@ def sweep(tmp_path: Path, text: str, name: str = "s", workers: int = 2) -> Path:
 
 ISHIGAMI = f"""
 name = "ishigami"
-model = "sim.examples:ishigami"
+model = "sim.experiment.examples:ishigami"
 method = "sobol"
 samples = 2048
 replicates = 2
@@ -64,7 +64,7 @@ def test_sobol_recovers_the_analytic_ishigami_indices(tmp_path: Path) -> None:
 def test_morris_and_the_stochastic_share_of_a_noisy_linear_model(tmp_path: Path) -> None:
     out = sweep(tmp_path, """
     name = "linear"
-    model = "sim.examples:noisy_linear"
+    model = "sim.experiment.examples:noisy_linear"
     method = "morris"
     samples = 30
     replicates = 6
@@ -92,7 +92,7 @@ def test_morris_and_the_stochastic_share_of_a_noisy_linear_model(tmp_path: Path)
 
 TOY = """
 name = "toy"
-model = "sim.examples:toy_pilot"
+model = "sim.experiment.examples:toy_pilot"
 method = "sobol"
 samples = 256
 replicates = 40
@@ -156,7 +156,7 @@ def test_summary_reads_as_a_report(toy: Path) -> None:
 def test_failed_runs_are_counted_not_hidden(tmp_path: Path) -> None:
     out = sweep(tmp_path, """
     name = "flaky"
-    model = "sim.examples:fails_sometimes"
+    model = "sim.experiment.examples:fails_sometimes"
     method = "sobol"
     samples = 256
     replicates = 4
@@ -187,7 +187,7 @@ def test_failed_runs_are_counted_not_hidden(tmp_path: Path) -> None:
 def test_an_outcome_without_indices_is_explained(tmp_path: Path) -> None:
     out = sweep(tmp_path, """
     name = "dead"
-    model = "sim.examples:always_fails"
+    model = "sim.experiment.examples:always_fails"
     method = "sobol"
     samples = 8
     outcomes = ["y"]
@@ -222,7 +222,7 @@ def test_load_ema_feeds_the_workbench(toy: Path) -> None:
 def test_load_ema_warns_about_failed_runs(tmp_path: Path) -> None:
     out = sweep(tmp_path, """
     name = "flaky"
-    model = "sim.examples:fails_sometimes"
+    model = "sim.experiment.examples:fails_sometimes"
     method = "lhs"
     samples = 50
     replicates = 2
@@ -241,7 +241,7 @@ def test_load_ema_warns_about_failed_runs(tmp_path: Path) -> None:
 def test_grid_analysis_writes_tables(tmp_path: Path) -> None:
     out = sweep(tmp_path, """
     name = "grid"
-    model = "sim.examples:toy_pilot"
+    model = "sim.experiment.examples:toy_pilot"
     method = "grid"
     replicates = 20
     outcomes = ["pilot", "time_to_pilot"]
@@ -311,7 +311,7 @@ def test_unconverged_indices_are_flagged_with_a_sample_size(tmp_path: Path) -> N
 
 
 def test_half_and_full_samples_agree_on_a_large_sweep(tmp_path: Path) -> None:
-    from sim.analysis import convergence, replicate_means
+    from sim.studies.sweep_analysis import convergence, replicate_means
 
     out = sweep(tmp_path, ISHIGAMI.replace("replicates = 2", "replicates = 1"))
     s = load_sweep(out)
@@ -324,7 +324,7 @@ def test_half_and_full_samples_agree_on_a_large_sweep(tmp_path: Path) -> None:
 def test_no_trend_is_reported_inside_the_intervals() -> None:
     from types import SimpleNamespace
 
-    from sim.analysis import _Summary
+    from sim.studies.sweep_analysis import _Summary
 
     def table(late_a: float, conf: float) -> pd.DataFrame:
         rows = []
@@ -347,7 +347,7 @@ def test_no_trend_is_reported_inside_the_intervals() -> None:
 def test_lhs_gets_a_moment_independent_measure(tmp_path: Path) -> None:
     out = sweep(tmp_path, """
     name = "lhs"
-    model = "sim.examples:noisy_linear"
+    model = "sim.experiment.examples:noisy_linear"
     method = "lhs"
     samples = 400
     replicates = 2
@@ -366,7 +366,7 @@ def test_lhs_gets_a_moment_independent_measure(tmp_path: Path) -> None:
 
 
 def test_library_warnings_are_captured() -> None:
-    from sim.analysis import _captured
+    from sim.studies.sweep_analysis import _captured
 
     seen: list[str] = []
     with warnings.catch_warnings(record=True) as leaked:
@@ -380,7 +380,7 @@ def test_prim_outcome_threshold_and_figure_formats(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from sim.cli import main
+    from sim.ui.cli import main
 
     out = sweep(tmp_path, TOY.replace("samples = 256", "samples = 32")
                 .replace("replicates = 40", "replicates = 4"), workers=1)

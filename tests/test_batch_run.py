@@ -5,7 +5,7 @@ import json
 import mesa
 
 import sim
-from sim.cli import main
+from sim.ui.cli import main
 
 
 def test_batch_run_matches_run_project_and_cli(tmp_path):

@@ -14,14 +14,14 @@ import pandas as pd
 import pytest
 from conftest import assert_refused
 
-from sim.calibration import load_posterior
-from sim.calibration.posterior import CASE_POSTERIOR
-from sim.calibration.run import CaseModel, calibrate
-from sim.calibration.spec import parse_calibration
-from sim.calibration.targets import TARGETS, distance, simulate, target_terms
+from sim.core.scenarios import parameters_for
 from sim.engine.fast import run_arrays
 from sim.engine.layout import pack_many
-from sim.scenarios import parameters_for
+from sim.studies.calibration import load_posterior
+from sim.studies.calibration.posterior import CASE_POSTERIOR
+from sim.studies.calibration.run import CaseModel, calibrate
+from sim.studies.calibration.spec import parse_calibration
+from sim.studies.calibration.targets import TARGETS, distance, simulate, target_terms
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -168,7 +168,7 @@ def test_a_calibration_runs_on_a_dask_cluster(tmp_path):
 
 
 def test_a_run_that_raises_is_counted_and_reported_not_fatal(tmp_path, monkeypatch):
-    import sim.calibration.run as run
+    import sim.studies.calibration.run as run
 
     real = run.simulate
     calls = {"n": 0}
@@ -191,8 +191,8 @@ def test_a_run_that_raises_is_counted_and_reported_not_fatal(tmp_path, monkeypat
 def test_a_second_calibration_into_the_same_out_is_refused(tmp_path, capsys):
     """One writer per directory for the life of a calibration (a held lock stands in for a
     calibration running in another process)."""
-    from sim.cli import main
     from sim.experiment.store import DirectoryLock
+    from sim.ui.cli import main
 
     (tmp_path / "cal.toml").write_text(textwrap.dedent(SMALL))
     out = tmp_path / "c"
@@ -209,7 +209,7 @@ def test_a_lost_scheduler_stops_a_calibration_in_one_line_and_resume_continues(
     import pyabc
     from distributed import LocalCluster
 
-    from sim.cli import main
+    from sim.ui.cli import main
 
     (tmp_path / "cal.toml").write_text(textwrap.dedent(SMALL))
     out = tmp_path / "c"

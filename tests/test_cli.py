@@ -7,8 +7,8 @@ import pytest
 from conftest import assert_refused
 
 import sim
-from sim.cli import main
-from sim.measures import DAC_KEYS
+from sim.core.outputs import DAC_KEYS
+from sim.ui.cli import main
 
 
 def test_run_writes_summary_timeseries_and_figure(tmp_path, capsys):

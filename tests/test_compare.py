@@ -9,8 +9,7 @@ import pytest
 from conftest import assert_refused
 
 import sim
-from sim.cli import main
-from sim.compare import (
+from sim.studies.compare import (
     compare,
     kaplan_meier,
     paired_differences,
@@ -18,6 +17,7 @@ from sim.compare import (
     replicates_needed,
     wilson,
 )
+from sim.ui.cli import main
 
 COLUMNS = ["scenario", "runs", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_integrated",
            "p_integrated_lo", "p_integrated_hi", "p_stalled", "p_collapsed",
@@ -227,7 +227,7 @@ def test_figure_formats(tmp_path):
 
 
 def test_figures_show_bands_numbers_at_risk_and_one_panel_per_scenario():
-    from sim import plots
+    from sim.report import figures as plots
 
     result = compare(["baseline", "austerity", "toolkit"], replicates=40, seed=1,
                      progress=False)
@@ -245,8 +245,8 @@ def test_figures_show_bands_numbers_at_risk_and_one_panel_per_scenario():
 
 
 def test_a_posterior_gives_replicate_i_draw_i_in_every_scenario(tmp_path):
-    from sim.calibration import load_posterior
-    from sim.calibration.posterior import CASE_POSTERIOR
+    from sim.studies.calibration import load_posterior
+    from sim.studies.calibration.posterior import CASE_POSTERIOR
 
     draws = load_posterior(CASE_POSTERIOR)
     result = compare(["baseline", "stable_team"], replicates=12, seed=2, months=48,
@@ -266,6 +266,6 @@ def test_a_posterior_gives_replicate_i_draw_i_in_every_scenario(tmp_path):
     split = result.variance
     assert set(split.scenario) == {"baseline", "stable_team"}
     assert split.parametric_share.between(0, 1).all()
-    from sim.compare import markdown
+    from sim.studies.compare import markdown
     assert "posterior draw *i*" in markdown(result)
     assert "Parametric and run-to-run variance" in markdown(result)

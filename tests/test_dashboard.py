@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.parameters import PARAMETERS
+from sim.core.registry import PARAMETERS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REQUIRED = os.environ.get("ICSIM_REQUIRE_BROWSER", "") not in ("", "0")
@@ -169,7 +169,7 @@ def test_dashboard_starts_offline_and_private(monkeypatch, capsys):
     from solara.__main__ import run as solara_run
     from solara.server.settings import Telemetry
 
-    from sim.cli import main
+    from sim.ui.cli import main
 
     started = {}
 
@@ -192,13 +192,13 @@ def test_dashboard_starts_offline_and_private(monkeypatch, capsys):
     # shown inside Jupyter, importing the app turns telemetry off too
     from solara.server import settings
 
-    import sim.app  # noqa: F401
+    import sim.ui.app  # noqa: F401
 
     assert settings.telemetry.mixpanel_enable is False
 
 
 def test_dashboard_refuses_a_port_in_use(capsys):
-    from sim.cli import main
+    from sim.ui.cli import main
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -211,7 +211,7 @@ def test_dashboard_refuses_a_port_in_use(capsys):
 
 # ------------------------------------------------------------------ the views, no browser
 def test_run_reads_in_progress_until_it_ends():
-    from sim.dashboard_views import ProjectRun, Settings
+    from sim.ui.dashboard_views import ProjectRun, Settings
 
     run = ProjectRun(Settings.make("baseline", 3, 24, {}))
     assert run.month == 0 and run.outcome_text == "in progress" and not run.done
@@ -226,7 +226,7 @@ def test_run_reads_in_progress_until_it_ends():
 
 def test_stepped_run_matches_simulate():
     import sim
-    from sim.dashboard_views import ProjectRun, Settings
+    from sim.ui.dashboard_views import ProjectRun, Settings
 
     run = ProjectRun(Settings.make("toolkit", 5, 60, {"turnover_rate": 0.3}))
     run.run_to_end()
@@ -239,7 +239,7 @@ def test_stepped_run_matches_simulate():
 
 
 def test_sliders_follow_the_scenario_and_show_registry_values():
-    from sim.dashboard_views import format_value, overrides_for, scenario_sliders
+    from sim.ui.dashboard_views import format_value, overrides_for, scenario_sliders
 
     base = scenario_sliders("baseline")
     assert base["regulatory_alignment"] == PARAMETERS["regulatory_alignment"].default
@@ -253,7 +253,7 @@ def test_sliders_follow_the_scenario_and_show_registry_values():
 
 def test_many_runs_are_the_summaries_of_single_runs():
     import sim
-    from sim.dashboard_views import many_runs, outcome_shares
+    from sim.ui.dashboard_views import many_runs, outcome_shares
 
     runs = many_runs("baseline", {"turnover_rate": 0.2}, n=12, seed=40, months=48)
     assert list(runs.seed) == list(range(40, 52))

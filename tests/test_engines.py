@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 import sim
+from sim.core.registry import random_point
+from sim.core.scenarios import SCENARIOS, parameters_for
 from sim.engine import fast, layout, rng
-from sim.parameters import random_point
-from sim.scenarios import SCENARIOS, parameters_for
 
 
 def _fast(values: dict, seeds, months: int = 60, schedule=None) -> pd.DataFrame:
@@ -80,7 +80,7 @@ def test_engines_agree_run_for_run_at_random_points_of_every_lever_and_assumptio
 
 
 def test_engines_agree_with_a_schedule_and_short_horizons():
-    schedule = sim.model.check_schedule([(12, {"funding_round_rate": 6.0,
+    schedule = sim.core.scenarios.check_schedule([(12, {"funding_round_rate": 6.0,
                                                "funding_award_prob": 1.0}),
                                          (24, {"payment_integration": 0.8,
                                                "regulatory_alignment": 0.8}),

@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 from conftest import assert_refused
 
-from sim.errors import UsageError
-from sim.experiment.commands import add_parsers
+from sim.core.errors import UsageError
+from sim.core.registry import PARAMETERS, principal
 from sim.experiment.design import make_design
 from sim.experiment.spec import load_experiment, parse_experiment
-from sim.parameters import PARAMETERS, principal
+from sim.ui.commands import add_parsers
 
 ROOT = Path(__file__).resolve().parents[1]
 
 PLUGIN = """
 name = "t"
-model = "sim.examples:noisy_linear"
+model = "sim.experiment.examples:noisy_linear"
 method = "lhs"
 samples = 8
 outcomes = ["y"]
@@ -65,11 +65,11 @@ def test_a_valid_plugin_file_parses_with_defaults() -> None:
     (("x1 = [0.0, 1.0]", "x1 = [0.0]"), "parameter 'x1' must be [low, high]"),
     (("x1 = [0.0, 1.0]", "x1 = { values = [1, \"a\"] }"), "values must be all numbers"),
     (("x1 = [0.0, 1.0]", "x1 = { values = [1, 1] }"), "value 1 is listed twice"),
-    (("model = \"sim.examples:noisy_linear\"", "model = \"no colon\""),
+    (("model = \"sim.experiment.examples:noisy_linear\"", "model = \"no colon\""),
      "model must be 'icsim'"),
-    (("model = \"sim.examples:noisy_linear\"", "model = \"sim.examples:nothing\""),
+    (("model = \"sim.experiment.examples:noisy_linear\"", "model = \"sim.experiment.examples:nothing\""),
      "has no function 'nothing'"),
-    (("model = \"sim.examples:noisy_linear\"", "model = \"no_such_module:f\""),
+    (("model = \"sim.experiment.examples:noisy_linear\"", "model = \"no_such_module:f\""),
      "model 'no_such_module:f' is plug-in code"),
     (("outcomes = [\"y\"]", "outcomes = [\"y\", \"x1\"]"), "clashes with a column"),
     (("x1 = [0.0, 1.0]", "replicate = [0.0, 1.0]"),
@@ -267,7 +267,7 @@ def test_the_national_views_assumptions_are_refused_for_one_project() -> None:
 
 
 def test_sobol_refuses_a_switch_morris_keeps_it(tmp_path):
-    from sim.errors import UsageError
+    from sim.core.errors import UsageError
     from sim.experiment.spec import parse_experiment
 
     text = ('name = "x"\nmethod = "sobol"\nsamples = 8\noutcomes = ["pilot"]\n'
@@ -297,13 +297,13 @@ def test_resume_compares_the_parsed_experiment_not_its_text():
 def test_parameters_may_carry_distributions():
     from scipy import stats
 
-    from sim.errors import UsageError
+    from sim.core.errors import UsageError
     from sim.experiment.design import make_design
     from sim.experiment.spec import parse_experiment
 
     text = """
 name = "d"
-model = "sim.examples:noisy_linear"
+model = "sim.experiment.examples:noisy_linear"
 method = "lhs"
 samples = 4000
 outcomes = ["y"]

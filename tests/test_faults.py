@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import GRID
 
-from sim.errors import UsageError
+from sim.core.errors import UsageError
 from sim.experiment.store import LOCK, DirectoryLock
 from sim.experiment.sweep import run_sweep
 
@@ -98,7 +98,7 @@ def test_lock_is_exclusive_within_one_process_too(tmp_path: Path) -> None:
 ])
 def test_bad_sizes_and_outputs_are_refused_before_work(tmp_path: Path, monkeypatch, capsys,
                                                         argv: list[str], culprit: str) -> None:
-    from sim.cli import main
+    from sim.ui.cli import main
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "file").write_text("x")
@@ -111,7 +111,7 @@ def test_bad_sizes_and_outputs_are_refused_before_work(tmp_path: Path, monkeypat
 def test_api_seed_is_checked_by_name() -> None:
     import numpy as np
 
-    from sim.model import run_project
+    from sim.mesa.model import run_project
 
     for bad in (-1, 1.5, None, True, "3"):
         with pytest.raises(UsageError, match="seed"):
@@ -158,7 +158,7 @@ def test_an_unwritable_out_is_refused_before_any_run(tmp_path: Path, monkeypatch
     it would on a read-only filesystem: every command refuses before running anything."""
     import os
 
-    from sim.cli import main
+    from sim.ui.cli import main
 
     (tmp_path / "exp.toml").write_text(textwrap.dedent(GRID))
     ro = tmp_path / "ro"

@@ -1,7 +1,7 @@
 """The hostile-input suite: bad input to every command and every file type is refused with
 exit status 2, exactly one line on stderr naming the culprit, and nothing written.
 
-Table-driven and in-process (``sim.cli.main``), so that some two hundred cases run in
+Table-driven and in-process (``sim.ui.cli.main``), so that some two hundred cases run in
 seconds: each case runs in one shared directory of fixtures (good and bad experiment,
 scenario and calibration files, posteriors, a finished sweep, a FIFO, a large file), whose
 whole tree -- names, sizes, modification times -- is compared before and after.
@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.cli import main
+from sim.ui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -527,9 +527,9 @@ def test_the_suite_is_large_and_covers_every_command_and_file_type():
 
 def test_the_good_fixtures_are_accepted(tree, capsys, monkeypatch):
     """The bad cases are bad because of their edit: the same files unedited pass."""
-    from sim.calibration.spec import load_calibration
+    from sim.core.scenarios import load_scenario_file
     from sim.experiment.spec import load_experiment
-    from sim.scenarios import load_scenario_file
+    from sim.studies.calibration.spec import load_calibration
 
     load_experiment(tree / "good.toml")
     load_scenario_file(tree / "late.toml")
@@ -568,8 +568,8 @@ def test_a_raised_ceiling_is_honoured(tmp_path, capsys, monkeypatch):
 
 def test_resamples_past_the_ceiling_leave_no_analysis_folder(tree):
     """From Python too: ``analyze(resamples=10**9)`` is refused before analysis/ exists."""
-    from sim.analysis import analyze
-    from sim.errors import UsageError
+    from sim.core.errors import UsageError
+    from sim.studies.sweep_analysis import analyze
 
     with pytest.raises(UsageError, match="resamples"):
         analyze(tree / "sweep", resamples=10**9)
@@ -587,7 +587,7 @@ def test_a_lost_dask_scheduler_is_one_line_naming_resume(tmp_path, capsys, monke
     monkeypatch.chdir(tmp_path)
     (tmp_path / "slow.toml").write_text(textwrap.dedent("""\
         name = "slow"
-        model = "sim.examples:noisy_linear"
+        model = "sim.experiment.examples:noisy_linear"
         method = "lhs"
         samples = 200
         runs_per_part = 10
@@ -637,7 +637,7 @@ def test_python_api_refuses_a_malformed_scheduler_at_once(tmp_path):
     for a scheduler that cannot exist) and leaves no directory behind."""
     import time
 
-    from sim.errors import UsageError
+    from sim.core.errors import UsageError
     from sim.experiment.sweep import run_sweep
 
     (tmp_path / "good.toml").write_text(GOOD_EXPERIMENT)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import sim
-from sim.agents import ORGANISATIONS
-from sim.measures import DAC_KEYS, OUTCOMES
+from sim.core.outputs import DAC_KEYS, OUTCOMES
+from sim.core.team import ORGANISATIONS
 
 
 def test_agent_classes_are_mesa_agents():
@@ -141,9 +141,9 @@ def test_overrides_are_validated_like_the_command_line():
     lambda seed: sim.run_project(seed=seed),
     lambda seed: sim.simulate(seed=seed),
     lambda seed: sim.IntegrationModel(rng=seed),
-    lambda seed: __import__("sim.compare").compare.compare(["baseline"], 2, seed=seed,
+    lambda seed: __import__("sim.studies.compare").studies.compare.compare(["baseline"], 2, seed=seed,
                                                          progress=False),
-    lambda seed: __import__("sim.national").national.check(seed=seed),
+    lambda seed: __import__("sim.studies.national").studies.national.check(seed=seed),
 ])
 @pytest.mark.parametrize("seed", [-1, 1.5, None, "3", np.int64(-2), True, 2**70 * -1])
 def test_a_bad_seed_is_refused_naming_seed(call, seed):
@@ -159,13 +159,13 @@ def test_numpy_values_are_accepted_and_strings_refused_for_numbers():
     assert on["parameters"]["small_tasks"] is True
     for call in (lambda: sim.run_project(turnover_rate="0.2"),
                  lambda: sim.IntegrationModel(rng=1, turnover_rate="0.2"),
-                 lambda: sim.parameters.validate({"turnover_rate": "0.2"}),
+                 lambda: sim.core.registry.validate({"turnover_rate": "0.2"}),
                  lambda: sim.run_project(team_size="12"),
                  lambda: sim.run_project(small_tasks="true")):
         with pytest.raises(ValueError, match="turnover_rate|team_size|small_tasks"):
             call()
     # the command line still reads text
-    assert sim.parameters.parse_assignment("turnover_rate=0.2") == ("turnover_rate", 0.2)
+    assert sim.core.registry.parse_assignment("turnover_rate=0.2") == ("turnover_rate", 0.2)
 
 
 def test_integration_model_honours_a_scenario_by_name():

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from conftest import assert_refused
 
-from sim import national
-from sim.cli import main
+from sim.studies import national
+from sim.ui.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_an_interrupted_national_run_resumes_to_the_same_result(tmp_path):
 
 
 def test_both_engines_give_the_same_national_view(tmp_path):
-    from sim.cli import main
+    from sim.ui.cli import main
 
     for engine in ("fast", "mesa"):
         assert main(["national", "--sites", "30", "--replicates", "3", "--funding-rule",
@@ -171,7 +171,7 @@ def test_approach_takes_toolkit_compositions_and_scenario_files(tmp_path):
     from pathlib import Path
 
     import sim
-    from sim.scenarios import load_scenario_file
+    from sim.core.scenarios import load_scenario_file
 
     waves = Path(__file__).resolve().parents[1] / "scenarios" / "case_waves.toml"
     for approach in ("toolkit", "enabling_national+toolkit", str(waves)):
@@ -200,10 +200,10 @@ def test_approach_takes_toolkit_compositions_and_scenario_files(tmp_path):
 
 
 def test_a_posterior_gives_every_site_of_replicate_r_draw_r(tmp_path):
-    from sim.calibration import load_posterior
-    from sim.calibration.posterior import CASE_POSTERIOR
     from sim.experiment.design import run_seed
-    from sim.model import run_project
+    from sim.mesa.model import run_project
+    from sim.studies.calibration import load_posterior
+    from sim.studies.calibration.posterior import CASE_POSTERIOR
 
     out = tmp_path / "post"
     assert main(["national", "--sites", "12", "--replicates", "3", "--quiet",

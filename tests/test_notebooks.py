@@ -60,12 +60,12 @@ def test_notebook_runs_and_shows_its_figures(path, tmp_path):
 
 
 def test_importing_sim_chooses_no_backend():
-    """Jupyter must keep its inline backend: ``import sim`` and ``sim.plots`` set none."""
+    """Jupyter must keep its inline backend: ``import sim`` and ``sim.report.figures`` set none."""
     import os
     import subprocess
     import sys
 
-    code = ("import matplotlib, sim, sim.plots, sim.dashboard_views;"
+    code = ("import matplotlib, sim, sim.report.figures, sim.ui.dashboard_views;"
             "print(matplotlib.rcParams._get_backend_or_none())")
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

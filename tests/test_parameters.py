@@ -2,7 +2,7 @@
 
 import pytest
 
-from sim.parameters import PARAMETERS, defaults, parse_assignment, principal, validate
+from sim.core.registry import PARAMETERS, defaults, parse_assignment, principal, validate
 
 
 def test_every_parameter_is_documented_and_its_default_valid():
@@ -39,14 +39,14 @@ def test_odd_document_embeds_the_registry():
 def test_odd_tables_are_generated_from_the_registry():
     from pathlib import Path
 
-    from sim.parameters import render_doc_tables
+    from sim.core.registry import render_doc_tables
 
     odd = (Path(__file__).parents[1] / "docs" / "ODD.md").read_text()
     assert render_doc_tables(odd) == odd, "docs/ODD.md is stale: run 'make docs'"
 
 
 def test_every_entry_has_a_label_group_and_a_plausible_range_inside_its_bounds():
-    from sim.parameters import GROUPS, KINDS, PARAMETERS
+    from sim.core.registry import GROUPS, KINDS, PARAMETERS
 
     assert sum(p.group == "assumption" for p in PARAMETERS.values()) >= 55
     for p in PARAMETERS.values():
@@ -85,7 +85,7 @@ def test_schedule_changes_national_levers_mid_run_and_refuses_others():
     import pytest
 
     import sim
-    from sim.errors import UsageError
+    from sim.core.errors import UsageError
 
     base = sim.run_project("baseline", seed=3, months=60)
     same = sim.run_project("baseline", seed=3, months=60, schedule=[(61, {"incentives": 1.0})])

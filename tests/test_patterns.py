@@ -23,12 +23,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.calibration import load_posterior
-from sim.calibration.posterior import CASE_POSTERIOR
+from sim.core.registry import resolve
+from sim.core.scenarios import scenario_values
 from sim.engine.fast import run_many
 from sim.engine.layout import pack_many
-from sim.parameters import resolve
-from sim.scenarios import scenario_values
+from sim.studies.calibration import load_posterior
+from sim.studies.calibration.posterior import CASE_POSTERIOR
 
 N = 2000
 ALPHA = 0.01

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.errors import UsageError
+from sim.core.errors import UsageError
 from sim.experiment.spec import parse_experiment
 from sim.experiment.sweep import run_sweep
 
@@ -166,7 +166,7 @@ def infinite_sobol(name: str, samples: int, replicates: int, rate: float) -> str
 
 def test_infinite_outcomes_are_invalid_counted_and_left_out_of_the_indices(
         tmp_path: Path) -> None:
-    from sim.analysis import analyze
+    from sim.studies.sweep_analysis import analyze
 
     exp = write(tmp_path, infinite_sobol("inf", samples=16, replicates=4, rate=0.1))
     report = run_sweep(exp, tmp_path / "inf", workers=2, progress=False, allow_plugin=True)
@@ -193,7 +193,7 @@ def test_infinite_outcomes_are_invalid_counted_and_left_out_of_the_indices(
 
 def test_when_invalid_runs_break_the_design_the_index_is_named_not_zero(
         tmp_path: Path) -> None:
-    from sim.analysis import analyze
+    from sim.studies.sweep_analysis import analyze
 
     exp = write(tmp_path, infinite_sobol("broken", samples=8, replicates=1, rate=0.3))
     run_sweep(exp, tmp_path / "b", workers=1, progress=False, allow_plugin=True)
@@ -206,7 +206,7 @@ def test_when_invalid_runs_break_the_design_the_index_is_named_not_zero(
 def test_analysis_marks_an_infinite_outcome_recorded_ok_invalid_too() -> None:
     """Defence in depth: a row recorded ``ok`` with an infinite outcome (which the runner no
     longer writes, and verified parts cannot acquire) is still left out by analysis."""
-    from sim.analysis import _mark_infinite
+    from sim.studies.sweep_analysis import _mark_infinite
 
     frame = pd.DataFrame({"status": ["ok", "ok", "failed", "ok"], "error": [None] * 4,
                           "y": [1.0, np.inf, np.nan, np.nan], "z": [0.0, 1.0, 2.0, -np.inf]})
@@ -269,8 +269,8 @@ def test_the_python_api_refuses_too_even_for_a_file_parsed_without_the_check(
     assert report.complete and marker.exists()
 
 
-@pytest.mark.parametrize("model", ["subprocess:call", "os:system", "sim.cli:main",
-                                   "sim.examples:dies_once"])
+@pytest.mark.parametrize("model", ["subprocess:call", "os:system", "sim.ui.cli:main",
+                                   "sim.experiment.examples:dies_once"])
 def test_unregistered_functions_are_refused(model: str) -> None:
     text = MARKED.replace("writes_marker:model", model)
     with pytest.raises(UsageError, match=f"model '{model}' is plug-in code"):
@@ -278,7 +278,7 @@ def test_unregistered_functions_are_refused(model: str) -> None:
 
 
 def test_the_projects_registered_models_run_as_before() -> None:
-    for model in ("sim.examples:noisy_linear", "sim.national:site_run"):
+    for model in ("sim.experiment.examples:noisy_linear", "sim.studies.national:site_run"):
         exp = parse_experiment(MARKED.replace("writes_marker:model", model))
         assert exp.model == model
 
@@ -374,7 +374,7 @@ def test_a_real_ctrl_c_to_the_coordinator_is_still_an_interrupt(tmp_path: Path) 
 
     slow = """
     name = "slow"
-    model = "sim.examples:noisy_linear"
+    model = "sim.experiment.examples:noisy_linear"
     method = "grid"
     replicates = 4
     outcomes = ["y"]

@@ -17,13 +17,13 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import GRID
 
-from sim.cli import main
-from sim.errors import UsageError
+from sim.core.errors import UsageError
 from sim.experiment import store as store_module
 from sim.experiment import sweep as sweep_module
 from sim.experiment.spec import load_experiment
 from sim.experiment.store import PROVENANCE, code_state
 from sim.experiment.sweep import run_sweep
+from sim.ui.cli import main
 
 PARTS = [f"part-{i:06d}.parquet" for i in range(4)]
 
@@ -206,7 +206,7 @@ def test_resume_with_other_code_is_refused_unless_allowed_and_then_recorded(
     assert commits == [old_commit, old_commit, new["commit"], new["commit"]]
     pd.testing.assert_frame_equal(_runs(out), before)
     # analyze accepts the recorded mix and says so; without the record it refuses.
-    from sim.analysis import _code_words, load_sweep
+    from sim.studies.sweep_analysis import _code_words, load_sweep
 
     assert "mixed code versions" in _code_words(load_sweep(out).manifest)
     del manifest["mixed_code"]
@@ -397,8 +397,8 @@ def test_disk_full_before_anything_is_written_leaves_nothing(tmp_path: Path, cap
 
 def test_national_holds_its_lock_until_its_outputs_are_written(tmp_path: Path,
                                                                monkeypatch) -> None:
-    from sim import national
     from sim.experiment.store import DirectoryLock
+    from sim.studies import national
 
     seen = []
     real = national.write_outputs
@@ -456,7 +456,7 @@ def test_disk_full_writing_a_commands_outputs_is_one_line_and_leaves_no_staging(
         tmp_path: Path, capsys, monkeypatch, command) -> None:
     """Outputs are staged and moved into place: a full disk while writing a figure leaves
     neither a half-written output nor the staging folder, and says so in one line."""
-    from sim import plots
+    from sim.report import figures as plots
 
     def full(fig, path, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))

@@ -9,9 +9,9 @@ import pytest
 from conftest import assert_refused
 
 import sim
-from sim.cli import main
-from sim.parameters import PARAMETERS
-from sim.scenarios import SCENARIOS, load_scenario_file, resolve_scenario
+from sim.core.registry import PARAMETERS
+from sim.core.scenarios import SCENARIOS, load_scenario_file, resolve_scenario
+from sim.ui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "scenarios").glob("*.toml"))

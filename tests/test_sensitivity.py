@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import sensitivity as S
 from sim.experiment.spec import load_experiment
 from sim.experiment.sweep import run_sweep
+from sim.studies import sensitivity as S
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.errors import UsageError
+from sim.core.errors import UsageError
 from sim.experiment.design import SEED_SCHEME, run_seed
 from sim.experiment.spec import load_experiment
 from sim.experiment.sweep import run_sweep
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 LINEAR = """
 name = "linear"
-model = "sim.examples:noisy_linear"
+model = "sim.experiment.examples:noisy_linear"
 method = "lhs"
 samples = 40
 replicates = 3
@@ -105,7 +105,7 @@ def test_results_do_not_depend_on_worker_count(tmp_path: Path) -> None:
 
 
 def test_a_raising_run_is_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
-    text = LINEAR.replace("sim.examples:noisy_linear", "sim.examples:fails_sometimes") \
+    text = LINEAR.replace("sim.experiment.examples:noisy_linear", "sim.experiment.examples:fails_sometimes") \
         .replace('"y", "above"', '"y"').replace("[parameters]",
                                                 "[constants]\nfail_rate = 0.3\n[parameters]")
     report = run_sweep(write(tmp_path, text), tmp_path / "out", workers=2, progress=False)
@@ -123,7 +123,7 @@ def test_a_raising_run_is_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None
 
 
 def test_a_model_that_always_fails_still_completes(tmp_path: Path) -> None:
-    text = LINEAR.replace("sim.examples:noisy_linear", "sim.examples:always_fails")
+    text = LINEAR.replace("sim.experiment.examples:noisy_linear", "sim.experiment.examples:always_fails")
     report = run_sweep(write(tmp_path, text), tmp_path / "out", workers=1, progress=False)
     df = runs(tmp_path / "out")
     assert report.complete and report.runs_failed == 120
@@ -134,7 +134,7 @@ def test_a_model_that_always_fails_still_completes(tmp_path: Path) -> None:
 def test_a_lost_worker_is_replaced_and_its_runs_redone(tmp_path: Path) -> None:
     grid = """
     name = "lost"
-    model = "sim.examples:dies_once"
+    model = "sim.experiment.examples:dies_once"
     method = "grid"
     replicates = 4
     outcomes = ["y"]
@@ -149,7 +149,7 @@ def test_a_lost_worker_is_replaced_and_its_runs_redone(tmp_path: Path) -> None:
     dying = run_sweep(write(tmp_path, grid.replace("MARKER", str(marker)), "a.toml"),
                       tmp_path / "a", workers=2, progress=False, allow_plugin=True)
     assert marker.exists()  # a worker really died
-    reference = grid.replace("sim.examples:dies_once", "sim.examples:noisy_linear")
+    reference = grid.replace("sim.experiment.examples:dies_once", "sim.experiment.examples:noisy_linear")
     run_sweep(write(tmp_path, reference, "b.toml"), tmp_path / "b", workers=1, progress=False)
     assert dying.complete and dying.runs_failed == 0
     pd.testing.assert_frame_equal(runs(tmp_path / "a"), runs(tmp_path / "b"))
@@ -294,7 +294,7 @@ def test_resume_needs_a_sweep_and_out_must_be_a_sweep_directory(tmp_path: Path) 
 
 
 def test_project_model_sweep_derives_outcomes_from_run_project(tmp_path: Path) -> None:
-    from sim.model import run_project
+    from sim.mesa.model import run_project
 
     text = """
     name = "project"
@@ -380,9 +380,9 @@ def test_an_unknown_engine_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_posterior_is_the_base_point_replicate_r_takes_draw_r(tmp_path: Path) -> None:
-    from sim.calibration import load_posterior
-    from sim.calibration.posterior import CASE_POSTERIOR
-    from sim.model import run_project
+    from sim.mesa.model import run_project
+    from sim.studies.calibration import load_posterior
+    from sim.studies.calibration.posterior import CASE_POSTERIOR
 
     exp = write(tmp_path, PROJECT_LHS.replace("samples = 24", "samples = 4"))
     report = run_sweep(exp, tmp_path / "post", workers=1, progress=False,

@@ -3,12 +3,12 @@
 * :mod:`sim.engine.rng` — numpy's PCG64 bit generator re-implemented for compiled code,
   draw for draw identical to ``numpy.random.default_rng(seed)``;
 * :mod:`sim.engine.layout` — how a project's state and parameters are laid out in arrays;
-* :mod:`sim.engine.submodels` — the monthly submodels (funding, churn, host and manager
+* :mod:`sim.engine.kernels` — the monthly submodels (funding, churn, host and manager
   changes, support, turnover, meeting, vision, role clarity, knowledge, wins, frustration,
   engagement, the switch to small tasks, gates, measures), written once;
 * :mod:`sim.engine.fast` — the ``fast`` engine: many projects in one compiled loop.
 
-The Mesa engine (:class:`sim.model.IntegrationModel`) calls the same submodels for its
+The Mesa engine (:class:`sim.mesa.model.IntegrationModel`) calls the same submodels for its
 one project, a month at a time, and keeps its agents as views of the state arrays; so a
 change to a mechanism cannot reach one engine and miss the other, and the two engines
 give the same result run for run (tests/test_engines.py).
@@ -33,8 +33,8 @@ def _cache_dir() -> Path:
     """
     here = Path(__file__).parent
     digest = hashlib.sha256(numba.__version__.encode())
-    for path in sorted([*here.glob("*.py"), here.parent / "parameters.py",
-                        here.parent / "agents.py"]):
+    for path in sorted([*here.glob("*.py"), here.parent / "core" / "registry.py",
+                        here.parent / "core" / "team.py"]):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     root = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(

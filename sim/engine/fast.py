@@ -18,7 +18,16 @@ import numba
 import numpy as np
 import pandas as pd
 
+from sim.core.outputs import (
+    FLOAT_FIELDS,
+    GATE_FIELDS,
+    INT_FIELDS,
+    PROBE_FIELDS,
+    SUMMARY_FIELDS,
+    outcome_name,
+)
 from sim.engine import rng
+from sim.engine.kernels import allocate, apply_levers, initialise, month_step, scratch
 from sim.engine.layout import (
     C_BUSINESS_CASE,
     C_COLLAPSE,
@@ -40,30 +49,13 @@ from sim.engine.layout import (
     T_ENGAGEMENT,
     T_FRUSTRATION,
 )
-from sim.engine.submodels import allocate, apply_levers, initialise, month_step, scratch
-from sim.measures import DAC_KEYS, outcome_name
 
-#: Integer summary fields, in the order of ``run_batch``'s ``ints`` output.
-INT_FIELDS = ("pilot_month", "integrated_month", "collapse_month", "business_case_month",
-              "small_tasks_month", "turnover_events", "host_changes", "manager_changes",
-              "policy_churns", "small_wins")
 _INT_SOURCES = np.array([C_PILOT, C_INTEGRATED, C_COLLAPSE, C_BUSINESS_CASE, C_SMALL_TASKS,
                          C_TURNOVER_EVENTS, C_HOST_CHANGES, C_MANAGER_CHANGES,
                          C_POLICY_CHURNS, C_SMALL_WINS], dtype=np.int64)
-_GATES = 5  # the first five int fields are gate months (None when not reached)
-#: Float summary fields, in the order of ``run_batch``'s ``floats`` output.
-FLOAT_FIELDS = (tuple(f"dac_{k}" for k in DAC_KEYS) + tuple(f"mean_dac_{k}" for k in DAC_KEYS)
-                + ("mean_engagement", "final_progress", "funding_received"))
-#: The columns of ``run_many``'s frame, in the order of ``run_project``'s summary.
-SUMMARY_FIELDS = (("outcome",) + INT_FIELDS[:5] + FLOAT_FIELDS[:-1]
-                  + ("turnover_events", "host_changes", "manager_changes", "policy_churns",
-                     "funding_received", "small_wins", "seed"))
+_GATES = len(GATE_FIELDS)  # the first int fields are gate months (None when not reached)
 #: Bins of the monthly DAC histograms on [0, 1] (quantiles to within 1/HIST_BINS).
 HIST_BINS = 200
-#: What a probe records at the end of a probed month (``run_many(probe_months=...)``).
-PROBE_FIELDS = ("host_changes", "policy_churns", "turnover_events", "funding_received",
-                "mean_frustration", "engagement_sd") + tuple(f"dac_{k}" for k in DAC_KEYS)
-
 
 @numba.njit(cache=True)
 def run_batch(params, streams, months, schedule_months, schedule_params, histogram,
@@ -164,9 +156,9 @@ def streams_for(seeds: Sequence[int]) -> np.ndarray:
 def _schedule_arrays(params: np.ndarray,
                      schedule: Mapping[int, Mapping[str, Any]] | None,
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """A validated schedule (``sim.model.check_schedule``) as arrays for ``run_batch``:
+    """A validated schedule (``sim.core.scenarios.check_schedule``) as arrays for ``run_batch``:
     the records each run switches to, cumulative over the scheduled months."""
-    from sim.parameters import PARAMETERS
+    from sim.core.registry import PARAMETERS
 
     months = sorted(schedule or {})
     out = np.zeros((params.shape[0], len(months)), dtype=PARAM_DTYPE)

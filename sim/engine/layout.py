@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.agents import LEAD_ROLES, LOCALITY_LEAD_SLOT, MEMBER_ROLES, ORGANISATIONS, PATIENTS
-from sim.parameters import PARAMETERS
+from sim.core.registry import PARAMETERS
+from sim.core.team import LEAD_ROLES, LOCALITY_LEAD_SLOT, MEMBER_ROLES, ORGANISATIONS, PATIENTS
 
 PARAM_DTYPE = np.dtype([(name, np.float64) for name in PARAMETERS])
 
@@ -86,6 +86,32 @@ EVENT_NAMES = ("funding", "policy_churn", "host_change", "manager_change", "turn
 (E_FUNDING, E_POLICY_CHURN, E_HOST_CHANGE, E_MANAGER_CHANGE, E_TURNOVER, E_SMALL_WIN,
  E_SMALL_TASKS, E_BUSINESS_CASE, E_PILOT, E_COLLAPSE, E_INTEGRATED) = (
     1 << i for i in range(len(EVENT_NAMES)))
+
+# ---------------------------------------------------------------- the month's draws: u[...]
+# Every running month draws ``month_draws(n)`` uniforms from the model's stream, in this
+# order; the order is part of the model (both engines read the same slots), so a new draw
+# is appended at the end of the fixed block's spare slots or after the seats, never in
+# between. The child stream supplies four uniforms per new manager (but the host, who uses
+# U_NEW_HOST..U_NEW_HOST + 3) and per newcomer, in the order they arrive.
+U_FUNDING_ROUND = 0    # a national funding round opens this month (ODD §7.1)
+U_FUNDING_AWARD = 1    # ... and the project's bid wins it
+U_POLICY_CHURN = 2     # a new national programme forces a re-plan (§7.2)
+U_HOST_CHANGE = 3      # the hosting commissioner changes (§7.3)
+U_NEW_HOST = 4         # four draws for the new host manager: slots 4-7
+U_MANAGER_CHANGE = 8   # + organisation o (1..3): its manager changes (slot 8 unused)
+U_INTEGRATION = 12     # a well-running pilot becomes full integration (§7.12)
+U_APPROVAL = 13        # + organisation o (0..3): it approves the business case (§7.11)
+U_PILOT_MONEY = 17     # the money test under pilot_money_test = "chance" (§7.11)
+# slots 18 and 19 are drawn and unused (spare)
+N_FIXED_DRAWS = 20
+U_LEAVE = N_FIXED_DRAWS  # + seat s: the person in seat s leaves (§7.5)
+# U_LEAVE + n + s: the person in seat s attends the meeting (§7.6)
+
+
+def month_draws(n: int) -> int:
+    """Uniforms drawn from the model's stream in a running month, for ``n`` seats."""
+    return N_FIXED_DRAWS + 2 * n
+
 
 # ---------------------------------------------------------------- managers: m[o, ...]
 (M_SUPPORT, M_PATHWAY, M_LEAD, M_PM, M_APPROVED, M_REACH, M_FIXED_TARGET, M_ALIGNMENT,

@@ -2,15 +2,15 @@
 
 This module runs inside the workers. It knows the model only through its contract:
 
-* the project's model: ``sim.model.run_project(scenario=..., seed=..., months=..., **params)``
+* the project's model: ``sim.mesa.model.run_project(scenario=..., seed=..., months=..., **params)``
   returns a summary dict; the numeric outcomes are derived from it here
-  (:func:`project_outcomes`). With ``engine = "fast"`` (the default) a batch runs in one
+  (:func:`sim.core.outputs.project_outcomes`). With ``engine = "fast"`` (the default) a batch runs in one
   call of the fast engine (``sim.engine.fast.run_many``), which gives the same result run
   for run;
 * a plug-in ``"module:function"``: ``function(params: dict, seed: int)`` returns a dict of
   numeric outcomes. A plug-in may also carry a vectorised form as the attribute
   ``function.batch(params_list, seeds) -> list[dict]``, which the ``fast`` engine uses for
-  a whole batch (``sim.national.site_run`` does: it runs the sites in the fast engine).
+  a whole batch (``sim.studies.national.site_run`` does: it runs the sites in the fast engine).
 
 A run that raises -- any exception, and also ``SystemExit``, ``KeyboardInterrupt`` or
 ``GeneratorExit`` raised by model code -- or returns a missing or non-numeric outcome, is
@@ -26,16 +26,16 @@ by :func:`failed_batch`.
 from __future__ import annotations
 
 import importlib
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from sim.core.outputs import _number, frame_outcomes, project_outcomes
+
 #: The name by which an experiment file selects the project's own model.
 PROJECT_MODEL = "icsim"
-_PILOT_OUTCOMES = frozenset({"pilot", "integrated"})
 
 
 @dataclass(frozen=True)
@@ -123,71 +123,12 @@ def _function(ref: str) -> Callable[..., Any]:
     func = _FUNCTIONS.get(ref)
     if func is None:
         if ref == PROJECT_MODEL:
-            func = importlib.import_module("sim.model").run_project
+            func = importlib.import_module("sim.run").run_project
         else:
             module, _, name = ref.partition(":")
             func = getattr(importlib.import_module(module), name)
         _FUNCTIONS[ref] = func
     return func
-
-
-def _number(value: Any) -> float:
-    """A summary value as a float: ``None`` (not reached) becomes NaN."""
-    if value is None:
-        return math.nan
-    if isinstance(value, bool | np.bool_):
-        return float(value)
-    if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
-    raise TypeError(f"is not numeric ({type(value).__name__})")
-
-
-def project_outcomes(summary: Mapping[str, Any], months: int,
-                     names: Sequence[str]) -> list[float]:
-    """Derive the named numeric outcomes from a ``run_project`` summary.
-
-    ``pilot`` is 1 if the project reached a pilot (outcome pilot or integrated);
-    ``integrated``, ``collapsed``, ``stalled`` are indicators of the outcome class;
-    ``pilot_month`` is NaN without a pilot; ``time_to_pilot`` is the pilot month, or the
-    horizon ``months`` if censored. Any other name is read from the summary.
-    """
-    outcome = summary["outcome"]
-    pilot_month = summary.get("pilot_month")
-    row = []
-    for name in names:
-        if name == "pilot":
-            value = float(outcome in _PILOT_OUTCOMES)
-        elif name in ("integrated", "collapsed", "stalled"):
-            value = float(outcome == name)
-        elif name == "pilot_month":
-            value = _number(pilot_month)
-        elif name == "time_to_pilot":
-            value = float(months) if pilot_month is None else _number(pilot_month)
-        else:
-            if name not in summary:
-                raise KeyError(f"outcome '{name}' missing from the run summary")
-            try:
-                value = _number(summary[name])
-            except TypeError as exc:
-                raise TypeError(f"outcome '{name}' {exc}") from None
-        row.append(value)
-    return row
-
-
-def project_outcome_names(scenario: str = "baseline") -> list[str]:
-    """Names of the numeric outcomes of the project's model (one short probe run).
-
-    Raises ``ValueError`` if the scenario is unknown.
-    """
-    summary = _function(PROJECT_MODEL)(scenario=scenario, seed=0, months=1)
-    names = list(
-        ("pilot", "integrated", "collapsed", "stalled", "pilot_month", "time_to_pilot"))
-    for key, value in summary.items():
-        if key in names or key in ("seed", "months"):
-            continue
-        if value is None or isinstance(value, bool | int | float | np.integer | np.floating):
-            names.append(key)
-    return names
 
 
 def _plugin_outcomes(result: Any, names: Sequence[str]) -> list[float]:
@@ -246,39 +187,16 @@ def _base_values(scenario: str, constants: Mapping[str, Any]) -> dict[str, Any]:
     key = (scenario, tuple(sorted(constants.items())))
     base = _BASES.get(key)
     if base is None:
-        from sim.scenarios import parameters_for
+        from sim.core.scenarios import parameters_for
 
         base = _BASES[key] = parameters_for(scenario, constants)
     return base
 
 
-def frame_outcomes(frame: Any, months: int, names: Sequence[str]) -> np.ndarray:
-    """The named numeric outcomes of fast-engine summaries (a DataFrame), as
-    :func:`project_outcomes` derives them from one summary: runs x outcomes."""
-    outcome = frame["outcome"].to_numpy()
-    pilot_month = frame["pilot_month"].to_numpy(dtype=float, na_value=np.nan)
-    out = np.empty((len(frame), len(names)))
-    for j, name in enumerate(names):
-        if name == "pilot":
-            out[:, j] = np.isin(outcome, list(_PILOT_OUTCOMES))
-        elif name in ("integrated", "collapsed", "stalled"):
-            out[:, j] = outcome == name
-        elif name == "pilot_month":
-            out[:, j] = pilot_month
-        elif name == "time_to_pilot":
-            out[:, j] = np.where(np.isnan(pilot_month), float(months), pilot_month)
-        elif name in frame.columns:
-            out[:, j] = frame[name].to_numpy(dtype=float, na_value=np.nan)
-        else:
-            raise KeyError(f"outcome '{name}' missing from the run summary")
-    return out
-
-
 def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
     """A batch of the project's model in one call of the fast engine."""
-    from sim.engine.fast import run_many
-    from sim.engine.layout import pack_many
-    from sim.parameters import validate
+    from sim.core.registry import validate
+    from sim.run import run_projects
 
     n, k = len(batch.seeds), len(call.outcomes)
     values = np.full((n, k), np.nan)
@@ -299,8 +217,7 @@ def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
         index.append(i)
     if index:
         try:
-            frame = run_many(pack_many(rows), [int(batch.seeds[i]) for i in index],
-                             call.months)
+            frame = run_projects(rows, [int(batch.seeds[i]) for i in index], call.months)
             values[index] = frame_outcomes(frame, call.months, call.outcomes)
             ok[index] = True
         except BaseException as exc:  # noqa: BLE001 - recorded for every run of the batch

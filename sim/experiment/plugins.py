@@ -4,8 +4,8 @@ An experiment file names its model; a ``model = "module:function"`` imports and 
 Python code with the user's permissions. So a plug-in runs only when one of these holds:
 
 1. the model is the project's own (``model = "icsim"``), or a function of the installed
-   ``sim`` package marked ``@sim.register_model`` (``sim.national:site_run``, the examples
-   in ``sim.examples``) -- importing the project's own modules runs nothing new;
+   ``sim`` package marked ``@sim.register_model`` (``sim.studies.national:site_run``, the examples
+   in ``sim.experiment.examples``) -- importing the project's own modules runs nothing new;
 2. an installed package declares it in the entry-point group ``icsim.models``, either the
    function itself (``mymodel = "mypkg.models:run"``) or a whole module
    (``mypkg = "mypkg.models"``), in which case its functions marked
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from sim.errors import UsageError
+from sim.core.errors import UsageError
 
 #: The entry-point group in which installed packages declare icsim models.
 ENTRY_POINT_GROUP = "icsim.models"

@@ -24,7 +24,7 @@ An experiment file declares what to sweep and how::
 A range samples real numbers (whole numbers for the project's integer parameters); for a
 plug-in's integer or categorical inputs, list the ``values``.
 
-Every error is a :class:`sim.errors.UsageError` with a one-line message naming the file, the
+Every error is a :class:`sim.core.errors.UsageError` with a one-line message naming the file, the
 culprit and what is allowed; nothing is written before a file has passed validation.
 """
 
@@ -39,15 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.errors import UsageError
+from sim.core.errors import UsageError
+from sim.core.limits import IDENTIFIER, ceiling, how_to_raise
+from sim.core.outputs import NUMERIC_OUTCOMES
+from sim.core.registry import PARAMETERS, unknown_message
 from sim.experiment.models import ENGINES, PROJECT_MODEL
-from sim.limits import IDENTIFIER, ceiling, how_to_raise
-from sim.parameters import PARAMETERS, unknown_message
 
 METHODS = ("sobol", "morris", "lhs", "grid")
-#: Outcomes the runner derives from the project's run summary (see ``models.py``).
-DERIVED_OUTCOMES = ("pilot", "integrated", "collapsed", "stalled", "pilot_month",
-                    "time_to_pilot")
 DEFAULT_OUTCOMES = ("pilot", "time_to_pilot", "integrated", "collapsed")
 ALLOWED_KEYS = ("name", "description", "model", "scenario", "method", "samples",
                 "second_order", "levels", "replicates", "seed", "months", "outcomes",
@@ -214,7 +212,7 @@ def load_experiment(path: str | Path, check_model: bool = True,
     ``allow_plugin`` allows a plug-in model that is not registered (``--allow-plugin``; see
     :mod:`sim.experiment.plugins`).
     """
-    from sim.limits import read_text_file
+    from sim.core.limits import read_text_file
 
     path = Path(path)
     text = read_text_file(path, "experiment file")
@@ -380,7 +378,7 @@ def _string(data: Mapping[str, Any], key: str, err: _Errors, default: str) -> st
 def _integer(data: Mapping[str, Any], key: str, err: _Errors, default: int,
              minimum: int, bounded: bool = False) -> int:
     """A whole number >= ``minimum``; with ``bounded``, at most its ceiling
-    (``sim.limits``, raised with ``ICSIM_MAX_<KEY>``)."""
+    (``sim.core.limits``, raised with ``ICSIM_MAX_<KEY>``)."""
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         err(f"'{key}' must be a whole number >= {minimum}, got {value!r}")
@@ -570,7 +568,7 @@ def _constant(name: str, value: Any, project: bool, err: _Errors) -> Scalar:
 
 def _check_scenario(scenario: str, err: _Errors) -> None:
     try:
-        from sim import scenarios
+        from sim.core import scenarios
     except ImportError:  # the scenarios module is optional for the runner
         return
     known = getattr(scenarios, "SCENARIOS", None)
@@ -619,12 +617,7 @@ def _check_model(experiment: Experiment, err: _Errors) -> None:
         except UsageError as exc:
             err(str(exc))
         return
-    from sim.experiment.models import project_outcome_names
-
-    try:
-        available = project_outcome_names(experiment.scenario)
-    except ValueError as exc:
-        err(str(exc))
+    available = NUMERIC_OUTCOMES
     missing = [o for o in experiment.outcomes if o not in available]
     if missing:
         err(f"unknown outcome '{missing[0]}'; outcomes of the project's model: "

@@ -44,7 +44,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.errors import UsageError
+from sim.core.errors import UsageError
 from sim.experiment.design import SEED_SCHEME, Design
 from sim.experiment.spec import Experiment
 

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from sim.errors import UsageError
+from sim.core.errors import UsageError
 from sim.experiment.design import Design, make_design
 from sim.experiment.execute import Executor, make_executor
 from sim.experiment.models import (
@@ -82,7 +82,7 @@ def _preload(experiment: Experiment) -> list[str]:
     """Modules worth importing once before workers start (inherited by forked workers, or
     preloaded in the fork server)."""
     if experiment.is_project_model:
-        return ["sim.model", "sim.engine.fast"]
+        return ["sim.mesa.model", "sim.engine.fast"]
     return [experiment.model.partition(":")[0]]
 
 
@@ -161,7 +161,7 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
 
     Everything is validated -- the experiment file, the directory, the executor, and on a
     resume every part already written (checksum, provenance, rows) -- before anything is
-    written. Raises ``sim.errors.UsageError`` on bad input; a ``KeyboardInterrupt`` leaves
+    written. Raises ``sim.core.errors.UsageError`` on bad input; a ``KeyboardInterrupt`` leaves
     finished parts in place for a later resume. ``engine`` ("fast" or "mesa") overrides the
     experiment file's; both give the same runs, so a sweep may be resumed with either.
 
@@ -264,7 +264,7 @@ def _with_posterior(experiment: Experiment, posterior: str | Path,
     import dataclasses
     import hashlib
 
-    from sim.calibration import load_posterior
+    from sim.studies.calibration import load_posterior
 
     if not experiment.is_project_model:
         raise UsageError("--posterior applies to the project's model only")

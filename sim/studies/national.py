@@ -37,11 +37,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.errors import UsageError
+from sim.core.errors import UsageError
+from sim.core.outputs import reached_pilot
+from sim.core.registry import PARAMETERS
+from sim.core.scenarios import resolve_scenario
 from sim.experiment.design import run_seed
 from sim.experiment.plugins import register_model
-from sim.parameters import PARAMETERS
-from sim.scenarios import resolve_scenario
 
 RULES = ("none", "competitive", "targeted", "universal_small")
 #: How replicates treat the country: a new draw per replicate, or one draw held fixed.
@@ -157,7 +158,7 @@ def _site_outcomes(outcome: str, funding_received: float, pilot_month: float,
     return {
         "funded": float(funded > 0),
         "funding_received": float(funding_received),
-        "pilot": float(outcome in ("pilot", "integrated")),
+        "pilot": float(reached_pilot(outcome)),
         "integrated": float(outcome == "integrated"),
         "collapsed": float(outcome == "collapsed"),
         "pilot_month": float(pilot_month),
@@ -172,7 +173,7 @@ def site_run(params: dict[str, Any], seed: int) -> dict[str, float]:
     """The runner's plug-in: one site, one replicate, one rule (``seed`` is not used: the
     run's seed is derived from (national seed, site, replicate) so that it is the same
     under every rule)."""
-    from sim.model import run_project
+    from sim.run import run_project
 
     _, values, run_seed_, funded, readiness = _site_values(params)
     _, schedule = _approach(params.get("approach_values", "{}"),
@@ -190,10 +191,8 @@ def site_run(params: dict[str, Any], seed: int) -> dict[str, float]:
 def _site_run_batch(params_list: list[dict[str, Any]], seeds: list[int],
                     ) -> list[dict[str, float]]:
     """``site_run`` for a batch of sites in one call of the fast engine."""
-    from sim.engine.fast import run_many
-    from sim.engine.layout import pack_many
-    from sim.model import check_schedule
-    from sim.scenarios import parameters_for
+    from sim.core.scenarios import parameters_for
+    from sim.run import run_projects
 
     prepared = [_site_values(params) for params in params_list]
     base = parameters_for("baseline")
@@ -203,8 +202,7 @@ def _site_run_batch(params_list: list[dict[str, Any]], seeds: list[int],
     if len(months) != 1 or len(schedules) != 1:
         raise ValueError("a batch of sites must share its horizon and schedule")
     _, schedule = _approach("{}", schedules.pop())
-    frame = run_many(pack_many(rows), [p[2] for p in prepared], months.pop(),
-                     schedule=check_schedule(schedule))
+    frame = run_projects(rows, [p[2] for p in prepared], months.pop(), schedule=schedule)
     pilot = frame["pilot_month"].to_numpy(dtype=float, na_value=np.nan)
     integrated = frame["integrated_month"].to_numpy(dtype=float, na_value=np.nan)
     return [_site_outcomes(frame["outcome"].iat[i], frame["funding_received"].iat[i],
@@ -247,7 +245,7 @@ class NationalSpec:
         return "\n".join([
             'name = "national"',
             'description = "icsim national: many local projects under one national policy"',
-            'model = "sim.national:site_run"',
+            'model = "sim.studies.national:site_run"',
             'method = "grid"',
             "replicates = 1",
             f"seed = {self.seed}",
@@ -280,7 +278,7 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
           months: Any = 60, engine: str = "fast", posterior: Any = None,
           country: str = "redraw") -> NationalSpec:
     """Validate a request; raise ``UsageError`` naming the culprit and what is allowed."""
-    from sim.limits import check_runs, check_size
+    from sim.core.limits import check_runs, check_size
 
     sites = check_size("sites", sites)
     replicates = check_size("replicates", replicates)
@@ -321,7 +319,7 @@ def _posterior_fields(posterior: Any) -> dict[str, str]:
         return {}
     import hashlib
 
-    from sim.calibration import load_posterior
+    from sim.studies.calibration import load_posterior
 
     draws = load_posterior(posterior)
     path = Path(posterior)
@@ -332,7 +330,7 @@ def _posterior_fields(posterior: Any) -> dict[str, str]:
 
 @lru_cache(maxsize=4)
 def _draws(path: str) -> list[dict[str, Any]]:
-    from sim.calibration import load_posterior
+    from sim.studies.calibration import load_posterior
 
     return load_posterior(path).to_dict("records")
 
@@ -618,8 +616,8 @@ def _p(x: float) -> str:
 def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png",),
                   ) -> pd.DataFrame:
     """Read the finished runs in ``out/runs`` and write the national outputs."""
-    from sim import plots
-    from sim.output import staged
+    from sim.report import figures as plots
+    from sim.report.files import staged
 
     runs = pd.read_parquet(out / "runs")
     failed = int((runs.status != "ok").sum())

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import UsageError
+from sim.core.errors import UsageError
 
 Value = float | int | bool | str
 

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sim.errors import UsageError
+from sim.core.errors import UsageError
 from sim.experiment.design import Design, make_design
 from sim.experiment.spec import Experiment, parse_experiment
 from sim.experiment.store import SweepStore, code_label, mixed_code_message, write_atomic
@@ -515,8 +515,8 @@ def analyze(root: str | Path, resamples: int = 1000, formats: Sequence[str] = ("
     ``prim_outcome``, where that outcome is below ``prim_threshold`` (above it with
     ``prim_above``).
     """
-    from sim import plots
-    from sim.limits import check_size
+    from sim.core.limits import check_size
+    from sim.report import figures as plots
 
     check_size("resamples", resamples)
     sweep = load_sweep(root)
@@ -691,8 +691,8 @@ def _label(outcome: str) -> str:
 
 def _level_colours(names: Sequence[str]) -> tuple[list[str], dict[str, str] | None]:
     """Colours of the levers by level (registry parameters), and the legend for them."""
-    from sim.parameters import PARAMETERS
-    from sim.plots import CYCLE, LEVEL_COLOURS
+    from sim.core.registry import PARAMETERS
+    from sim.report.figures import CYCLE, LEVEL_COLOURS
 
     if not all(n in PARAMETERS for n in names):
         return [CYCLE[0]] * len(names), None

@@ -17,7 +17,7 @@ cell (see notebooks/04_dashboard.ipynb).
 The page is built from Solara components around the Mesa model rather than Mesa's
 ``SolaraViz``, whose page always shows its own controls ("Use Threads", "Render
 Interval", the page selector) and sizes the plots itself. The server runs offline and
-privately: no version check against the package index, no telemetry (see ``sim.cli``).
+privately: no version check against the package index, no telemetry (see ``sim.ui.cli``).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from typing import Any
 import solara
 from solara.server import settings as _solara_settings
 
-from sim import dashboard_views as views
-from sim.parameters import PARAMETERS, principal
-from sim.scenarios import NATIONAL_APPROACHES, SCENARIOS
+from sim.core.registry import PARAMETERS, principal
+from sim.core.scenarios import NATIONAL_APPROACHES, SCENARIOS
+from sim.ui import dashboard_views as views
 
 _solara_settings.telemetry.mixpanel_enable = False  # also when shown inside Jupyter
 
@@ -238,7 +238,7 @@ def Dashboard():
 @solara.component
 def Page():
     """Entry point for ``icsim dashboard`` and for Jupyter. (Started by hand, ``solara run
-    sim.app:page`` asks the package index for a newer Solara unless given
+    sim.ui.app:page`` asks the package index for a newer Solara unless given
     ``--no-check-version``; ``icsim dashboard`` passes it.)"""
     Dashboard()
 

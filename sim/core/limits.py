@@ -19,7 +19,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from sim.errors import UsageError
+from sim.core.errors import UsageError
 
 #: The default ceilings. ``runs`` is the total of a job (design points x replicates, sites
 #: x replicates x rules, scenarios x replicates); ``text_file_kb`` bounds experiment,

@@ -1,6 +1,6 @@
 """How much the case's posterior moves with the readings of vague words (T11–T14).
 
-``python -m sim.calibration.thresholds [FILE] [--out DIR] [--population N]
+``python -m sim.studies.calibration.thresholds [FILE] [--out DIR] [--population N]
 [--generations G]`` calibrates the file once at its thresholds and once with each of
 ``high`` (0.6) and ``low`` (0.4) moved by ±0.1, at a smaller population than the shipped
 calibration, and writes ``DIR/thresholds.md``: each parameter's posterior median and 90%
@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.calibration.run import calibrate
-from sim.calibration.spec import load_calibration
+from sim.studies.calibration.run import calibrate
+from sim.studies.calibration.spec import load_calibration
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.calibration.thresholds")
+    parser = argparse.ArgumentParser(prog="python -m sim.studies.calibration.thresholds")
     parser.add_argument("file", nargs="?", default=ROOT / "experiments" / "calibrate_case.toml")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "calibration")
     parser.add_argument("--population", type=int, default=300)
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             tables[label] = pd.read_csv(out / "identification.csv").set_index("parameter")
     first = next(iter(tables.values()))
     lines = ["# Sensitivity of the case posterior to the readings of vague words", "",
-             f"`python -m sim.calibration.thresholds`: `{Path(args.file).name}` calibrated "
+             f"`python -m sim.studies.calibration.thresholds`: `{Path(args.file).name}` calibrated "
              f"with population {args.population}, {args.generations} generations (smaller "
              "than the shipped calibration), once per reading of the thresholds of T11–T14 "
              "('present' = direction >= high, 'lacking' = alignment/commitment <= low). "

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from sim.calibration.spec import CalibrationSpec
-from sim.calibration.targets import distance, simulate
-from sim.errors import SchedulerLost, UsageError
+from sim.core.errors import SchedulerLost, UsageError
+from sim.core.registry import PARAMETERS
 from sim.experiment.execute import quiet_client_log, scheduler_lost
 from sim.experiment.store import LOCK, DirectoryLock
-from sim.parameters import PARAMETERS
+from sim.studies.calibration.spec import CalibrationSpec
+from sim.studies.calibration.targets import distance, simulate
 
 DB = "history.db"
 FAILURES = "failures.log"
@@ -39,7 +39,7 @@ class CaseModel:
     """pyabc's model: parameters -> the run's distance to the case (picklable)."""
 
     def __init__(self, spec: CalibrationSpec, failures: Path | None = None) -> None:
-        from sim.scenarios import parameters_for
+        from sim.core.scenarios import parameters_for
 
         self.base = parameters_for(spec.scenario)
         self.spec = spec
@@ -86,7 +86,7 @@ def _sampler(workers: int | None, scheduler: str | None):
     if scheduler is not None:
         from distributed import Client
 
-        from sim.limits import check_scheduler_address
+        from sim.core.limits import check_scheduler_address
 
         scheduler = check_scheduler_address(scheduler)
         try:
@@ -144,7 +144,7 @@ def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None
               scheduler: str | None = None, resume: bool = False,
               progress: bool = True, model: Any = None) -> CalibrationReport:
     """Run (or continue) ABC-SMC for ``spec`` into ``out``; write the posterior, figures
-    and summary (:mod:`sim.calibration.report`). ``model`` replaces the case's model
+    and summary (:mod:`sim.report.calibration`). ``model`` replaces the case's model
     (``parameters -> {"d": distance}``), e.g. for a synthetic case in the tests."""
 
     out = Path(out)
@@ -222,7 +222,7 @@ def _calibrate(spec: CalibrationSpec, out: Path, sampler: Any, where: str,
                 client.close(timeout=5)
         quiet.close()
     seconds = time.perf_counter() - started
-    from sim.calibration.report import write_report
+    from sim.report.calibration import write_report
 
     write_report(spec, out, history, seconds, where)
     populations = history.get_all_populations()

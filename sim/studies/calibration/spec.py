@@ -12,7 +12,7 @@
     min_acceptance_rate = 0.01  # ... or when a generation accepts fewer than this share
     draws = 4000                # equally weighted posterior draws written out
     scenario = "baseline"       # the values of everything not inferred
-    targets = ["T1", "T2"]      # default: all fourteen (sim.calibration.targets)
+    targets = ["T1", "T2"]      # default: all fourteen (sim.studies.calibration.targets)
 
     [thresholds]                # readings of vague words (T11-T14); defaults shown
     high = 0.6
@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.calibration.targets import TARGETS, Thresholds
-from sim.errors import UsageError
-from sim.parameters import PARAMETERS
+from sim.core.errors import UsageError
+from sim.core.registry import PARAMETERS
+from sim.studies.calibration.targets import TARGETS, Thresholds
 
 ALLOWED = ("name", "description", "seed", "population", "generations", "min_epsilon",
            "max_simulations", "min_acceptance_rate", "draws", "scenario", "months",
@@ -73,7 +73,7 @@ class CalibrationSpec:
 
 
 def load_calibration(path: str | Path) -> CalibrationSpec:
-    from sim.limits import read_text_file
+    from sim.core.limits import read_text_file
 
     text = read_text_file(path, "calibration file")
     return parse_calibration(text, source=str(path))
@@ -105,7 +105,7 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
     population = whole("population", 400, 2, MAX_POPULATION)
     generations = whole("generations", 8, 1, MAX_GENERATIONS)
     seed = whole("seed", 0, 0)
-    from sim.limits import ceiling
+    from sim.core.limits import ceiling
 
     max_simulations = whole("max_simulations", 500_000, population, ceiling("runs"))
     draws = whole("draws", 4000, 1, 1_000_000)
@@ -120,7 +120,7 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
         err(f"'min_acceptance_rate' must be a number in [0, 1), got {min_rate!r}")
     scenario = data.get("scenario", "baseline")
     try:
-        from sim.scenarios import split
+        from sim.core.scenarios import split
 
         split(scenario)
     except UsageError as exc:

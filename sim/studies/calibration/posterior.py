@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.errors import UsageError
-from sim.parameters import PARAMETERS, validate
+from sim.core.errors import UsageError
+from sim.core.registry import PARAMETERS, validate
 
 #: The posterior shipped with the repository (the case's calibration).
 CASE_POSTERIOR = Path(__file__).resolve().parents[2] / "data" / "case_posterior.parquet"
@@ -30,7 +30,7 @@ def load_posterior(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise UsageError(f"no posterior at {path} (a Parquet file, or a calibration "
                          "directory holding posterior.parquet)")
-    from sim.limits import check_input_file
+    from sim.core.limits import check_input_file
 
     check_input_file(path, "posterior file", "data")
     try:

@@ -6,10 +6,13 @@ from the two PCG64 streams in ``streams`` (row 0 the model's generator, row 1 it
 child for event-driven draws). docs/ODD.md §7 states each equation and the case passage or
 source it rests on; the docstrings here name the section.
 
-The order of the draws is part of the model: every month draws ``2 n + 20`` uniforms from
-the model's stream (u₀–u₁₁ system and organisations, u₁₂–u₁₉ the gates, then one per seat
+The order of the draws is part of the model: every running month draws
+``layout.month_draws(n)`` uniforms from the model's stream into named slots (the ``U_*``
+table of :mod:`sim.engine.layout`: system and organisations, the gates, then one per seat
 for leaving and one per seat for attending), and the child stream supplies four uniforms
-per new manager (but the host, who uses u₄–u₇) and per newcomer.
+per new manager (but the host, who uses the month's ``U_NEW_HOST`` slots) and per
+newcomer. The Mesa engine (:mod:`sim.mesa.model`) and the fast engine
+(:mod:`sim.engine.fast`) both call :func:`month_step`, so the equations exist once.
 """
 
 from __future__ import annotations
@@ -91,6 +94,7 @@ from sim.engine.layout import (
     M_SUPPORT,
     MONEY_CHANCE,
     N_DAC,
+    N_FIXED_DRAWS,
     N_LEADS,
     N_MEMBER_ROLES,
     N_ORGS,
@@ -113,6 +117,16 @@ from sim.engine.layout import (
     TI_ORG,
     TRIGGERS_ALL,
     TRIGGERS_OVERRUN,
+    U_APPROVAL,
+    U_FUNDING_AWARD,
+    U_FUNDING_ROUND,
+    U_HOST_CHANGE,
+    U_INTEGRATION,
+    U_LEAVE,
+    U_MANAGER_CHANGE,
+    U_NEW_HOST,
+    U_PILOT_MONEY,
+    U_POLICY_CHURN,
 )
 from sim.engine.rng import draw, draw_into
 
@@ -146,7 +160,7 @@ class Project:
 @_jit
 def scratch(n: int):
     """Work space of the month: the month's uniforms, and who attends."""
-    return np.empty(2 * n + 20), np.empty(n, dtype=np.bool_)
+    return np.empty(N_FIXED_DRAWS + 2 * n), np.empty(n, dtype=np.bool_)
 
 
 @_jit
@@ -353,8 +367,8 @@ def month_step(p, g, c, dac, dac_sum, m, support, t, ti, streams, work, attend,
     c[C_MANAGERS_REPLACED] = 0
     n = t.shape[1]
     if c[C_RUNNING]:
-        u = work  # the month's 2 n + 20 uniforms, then four for each new person
-        draw_into(streams, 0, u, 2 * n + 20)
+        u = work  # the month's uniforms: the slots U_* of sim.engine.layout
+        draw_into(streams, 0, u, N_FIXED_DRAWS + 2 * n)
         system_level(p, g, c, u)
         organisation_level(p, g, c, dac, m, support, t, u, streams)
         turnover(p, g, c, dac, t, ti, u, streams, month)
@@ -381,17 +395,17 @@ def record(p, g, c, dac, dac_sum, support, t) -> None:
 @_inline
 def system_level(p, g, c, u) -> None:
     """Funding rounds (ODD §7.1) and policy churn (§7.2)."""
-    if u[0] < g[G_ROUND_PROB]:
+    if u[U_FUNDING_ROUND] < g[G_ROUND_PROB]:
         c[C_FUNDING_ROUNDS] += 1
         award_prob = p.funding_award_prob
         if c[C_SMALL_MODE]:  # case: the team learned 'to apply for smaller funding'
             award_prob = min(1.0, award_prob * p.small_bid_advantage)
-        if u[1] < award_prob:
+        if u[U_FUNDING_AWARD] < award_prob:
             g[G_FUNDING_RECEIVED] += p.funding_amount
             if p.funding_amount != 0.0:
                 g[G_AVAILABLE_FUNDING] += p.funding_amount
                 c[C_EVENTS] |= E_FUNDING
-    if u[2] < g[G_CHURN_PROB]:  # a new national programme forces a re-plan (the STP)
+    if u[U_POLICY_CHURN] < g[G_CHURN_PROB]:  # a new national programme forces a re-plan (the STP)
         c[C_POLICY_CHURNS] += 1
         g[G_PROGRESS] *= 1.0 - p.churn_rework
         c[C_EVENTS] |= E_POLICY_CHURN
@@ -411,15 +425,16 @@ def replace_manager(p, g, c, m, support, o: int, d0: float, d1: float, d2: float
 @_inline
 def organisation_level(p, g, c, dac, m, support, t, u, streams) -> None:
     """Host change and manager turnover (ODD §7.3), then managers' support (§7.4)."""
-    if u[3] < g[G_HOST_HAZARD]:
-        replace_manager(p, g, c, m, support, 0, u[4], u[5], u[6], u[7])
+    if u[U_HOST_CHANGE] < g[G_HOST_HAZARD]:
+        replace_manager(p, g, c, m, support, 0, u[U_NEW_HOST], u[U_NEW_HOST + 1],
+                        u[U_NEW_HOST + 2], u[U_NEW_HOST + 3])
         c[C_HOST_CHANGES] += 1
         for s in range(t.shape[1]):
             t[T_ROLE, s] *= p.host_role_reset
         g[G_LEADERSHIP] *= 1.0 - p.host_leadership_loss
         c[C_EVENTS] |= E_HOST_CHANGE
     for o in range(1, N_ORGS):
-        if u[8 + o] < g[G_MANAGER_HAZARD]:
+        if u[U_MANAGER_CHANGE + o] < g[G_MANAGER_HAZARD]:
             d0, d1 = draw(streams, 1), draw(streams, 1)
             d2, d3 = draw(streams, 1), draw(streams, 1)
             replace_manager(p, g, c, m, support, o, d0, d1, d2, d3)
@@ -442,7 +457,7 @@ def turnover(p, g, c, dac, t, ti, u, streams, month: int) -> None:
     n = t.shape[1]
     leavers = 0
     for s in range(n):
-        left = u[20 + s] < t[T_LEAVE_HAZARD, s]
+        left = u[U_LEAVE + s] < t[T_LEAVE_HAZARD, s]
         ti[TI_LEFT, s] = left
         leavers += left
     if leavers == 0:
@@ -470,7 +485,7 @@ def meeting(p, g, dac, support, t, ti, u, attend) -> float:
     present = 0
     known = 0.0
     for s in range(n):
-        a = u[20 + n + s] < t[T_ENGAGEMENT, s]
+        a = u[U_LEAVE + n + s] < t[T_ENGAGEMENT, s]
         attend[s] = a
         if a:
             present += 1
@@ -607,7 +622,7 @@ def gates(p, g, c, dac, m, support, t, u, month: int) -> None:
     quality = 0.5 * (dac[D_TEAM_ALIGNMENT] + dac[D_TEAM_COMMITMENT]) * misfit
     g[G_PILOT_PERF] += p.pilot_learning * (quality - g[G_PILOT_PERF])
     if (month - c[C_PILOT] >= p.pilot_months and g[G_PROGRESS] >= 1.0 - _TOL
-            and u[12] < p.integration_rate * enablers(p) * g[G_PILOT_PERF]):
+            and u[U_INTEGRATION] < p.integration_rate * enablers(p) * g[G_PILOT_PERF]):
         c[C_INTEGRATED] = month
         c[C_RUNNING] = 0
         c[C_EVENTS] |= E_INTEGRATED
@@ -636,18 +651,18 @@ def business_case_and_pilot(p, g, c, m, support, t, u, month: int) -> None:
         if m[o, M_APPROVED] == 0.0:
             rate = p.approval_rate * m[o, M_SUPPORT] * (
                 1.0 if m[o, M_PATHWAY] != 0.0 else p.pathway_leak)
-            m[o, M_APPROVED] = u[13 + o] < rate
+            m[o, M_APPROVED] = u[U_APPROVAL + o] < rate
         approved = approved and m[o, M_APPROVED] != 0.0
     cost = p.locality_pilot_share if small else 1.0
     money = g[G_AVAILABLE_FUNDING] + p.local_investment * (
         (support[0] + support[1] + support[2] + support[3]) * (1.0 / N_ORGS))
     ready = (not small) or t[T_ENGAGEMENT, LOCALITY_LEAD] >= p.locality_ready
     # The money test is a structural choice: a hard threshold (default) or a monthly
-    # chance equal to the share of the cost the money covers (u17, the month's spare gate
-    # draw, so the threshold form's draws are unchanged).
+    # chance equal to the share of the cost the money covers (U_PILOT_MONEY, a slot drawn
+    # every month, so the threshold form's draws are unchanged).
     covered = money >= cost
     if not covered and p.pilot_money_test == MONEY_CHANCE:
-        covered = u[17] < money / cost
+        covered = u[U_PILOT_MONEY] < money / cost
     if approved and ready and covered:
         c[C_PILOT] = month
         n = t.shape[1]

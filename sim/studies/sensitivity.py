@@ -1,6 +1,6 @@
 """The published sensitivity analysis: docs/sensitivity.md and its figures.
 
-``make sensitivity`` (``python -m sim.sensitivity``) regenerates everything:
+``make sensitivity`` (``python -m sim.studies.sensitivity``) regenerates everything:
 
 1. the Morris screening of every lever and assumption (``experiments/screening_all.toml``)
    and a Sobol analysis of the most influential numeric entries it finds
@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.analysis import bootstrap_rng
-from sim.errors import UsageError
-from sim.parameters import PARAMETERS
+from sim.core.errors import UsageError
+from sim.core.registry import PARAMETERS
+from sim.studies.sweep_analysis import bootstrap_rng
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The outcomes the report ranks entries for, as the sweeps name them.
@@ -85,14 +85,14 @@ class Screening:
 
 
 def _means(sweep, outcome: str) -> np.ndarray:
-    from sim.analysis import replicate_means
+    from sim.studies.sweep_analysis import replicate_means
 
     means, _ = replicate_means(sweep, sweep.runs[outcome])
     return means
 
 
 def _noise(sweep, outcome: str) -> float:
-    from sim.analysis import stochastic_variance
+    from sim.studies.sweep_analysis import stochastic_variance
 
     return float(stochastic_variance(sweep, sweep.runs[outcome])["noise_in_means"])
 
@@ -128,7 +128,7 @@ def _rank(sweep, indices, value: str, top: int) -> tuple[dict, dict, dict]:
 
 def screen(root: Path) -> Screening:
     """Morris indices per outcome from a finished screening sweep."""
-    from sim.analysis import load_sweep
+    from sim.studies.sweep_analysis import load_sweep
 
     sweep = load_sweep(root)
     design = sweep.design
@@ -191,7 +191,7 @@ class SobolResult:
 
 def sobol(root: Path) -> SobolResult:
     """Sobol S1/ST per outcome, with the ranking from half the base samples."""
-    from sim.analysis import load_sweep
+    from sim.studies.sweep_analysis import load_sweep
 
     sweep = load_sweep(root)
     design = sweep.design
@@ -208,8 +208,8 @@ def sobol(root: Path) -> SobolResult:
 # ------------------------------------------------------------------ structural alternatives
 def km_median(pilot_month: np.ndarray, horizon: int) -> float:
     """Kaplan–Meier median month to a pilot (NaN: not reached within the horizon), from
-    the comparison's estimator (``sim.compare.kaplan_meier``)."""
-    from sim.compare import kaplan_meier
+    the comparison's estimator (``sim.studies.compare.kaplan_meier``)."""
+    from sim.studies.compare import kaplan_meier
 
     return kaplan_meier(pd.Series(pilot_month, dtype="float64"), horizon).median()[0]
 
@@ -222,9 +222,8 @@ def alternatives(scenarios: Sequence[str] = ALTERNATIVE_SCENARIOS, runs: int = 2
     under the default and the alternative, their paired differences with 95% intervals
     (normal, from the per-seed differences), and the Kaplan–Meier median month to a pilot.
     """
-    from sim.engine.fast import run_many
-    from sim.engine.layout import pack_many
-    from sim.scenarios import parameters_for
+    from sim.core.scenarios import parameters_for
+    from sim.run import run_projects
 
     names = choices or [n for n, p in PARAMETERS.items() if p.kind == "choice"]
     seeds = list(range(runs))
@@ -233,12 +232,11 @@ def alternatives(scenarios: Sequence[str] = ALTERNATIVE_SCENARIOS, runs: int = 2
         base_values = parameters_for(scenario)
         for name in names:
             default = base_values[name]
-            base = run_many(pack_many([base_values] * runs), seeds, months)
+            base = run_projects([base_values] * runs, seeds, months)
             for value in PARAMETERS[name].choices:
                 if value == default:
                     continue
-                alt = run_many(pack_many([{**base_values, name: value}] * runs), seeds,
-                               months)
+                alt = run_projects([{**base_values, name: value}] * runs, seeds, months)
                 row = {"choice": name, "alternative": value, "default": default,
                        "scenario": scenario, "runs": runs}
                 for label, test in (("pilot", ("pilot", "integrated")),
@@ -262,7 +260,7 @@ def alternatives(scenarios: Sequence[str] = ALTERNATIVE_SCENARIOS, runs: int = 2
 
 # ------------------------------------------------------------------ figures
 def _bars(ax, table: pd.DataFrame, value: str, conf: str, top: int, colour_by_group: bool):
-    from sim.plots import PALETTE
+    from sim.report.figures import PALETTE
 
     rows = table.head(top).iloc[::-1]
     colours = [PALETTE["blue"] if g == "lever" else PALETTE["orange"] for g in rows.group] \
@@ -277,7 +275,7 @@ def _bars(ax, table: pd.DataFrame, value: str, conf: str, top: int, colour_by_gr
 def screening_figure(screening: Screening, top: int = 15):
     from matplotlib.patches import Patch
 
-    from sim.plots import PALETTE, new_figure
+    from sim.report.figures import PALETTE, new_figure
 
     fig = new_figure(12, 9)
     axes = fig.subplots(2, 2)
@@ -297,7 +295,7 @@ def screening_figure(screening: Screening, top: int = 15):
 def sobol_figure(result: SobolResult):
     from matplotlib.patches import Patch
 
-    from sim.plots import PALETTE, new_figure
+    from sim.report.figures import PALETTE, new_figure
 
     fig = new_figure(12, 9)
     axes = fig.subplots(2, 2)
@@ -331,7 +329,7 @@ def report(screening: Screening, sob: SobolResult | None, alt: pd.DataFrame | No
     lines = [
         "# Sensitivity of icsim to every number it uses",
         "",
-        "Generated by `make sensitivity` (`python -m sim.sensitivity`) from the sweeps it "
+        "Generated by `make sensitivity` (`python -m sim.studies.sensitivity`) from the sweeps it "
         "runs; every number below is computed, none typed. Indices are computed on the mean "
         "of each design point's replicates; *noise* is the share of the variance of those "
         "means that is replicate (Monte-Carlo) noise — an index smaller than that share, or "
@@ -439,7 +437,7 @@ def report(screening: Screening, sob: SobolResult | None, alt: pd.DataFrame | No
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sweeps (resumed where finished), the analyses, and write the report."""
-    parser = argparse.ArgumentParser(prog="python -m sim.sensitivity", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sim.studies.sensitivity", description=__doc__)
     parser.add_argument("--results", type=Path, default=ROOT / "results")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
     parser.add_argument("--workers", type=int, default=None)
@@ -452,14 +450,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(args)
     except UsageError as exc:
-        print(f"python -m sim.sensitivity: error: {exc}", file=sys.stderr)
+        print(f"python -m sim.studies.sensitivity: error: {exc}", file=sys.stderr)
         return 2
 
 
 def _main(args: argparse.Namespace) -> int:
-    from sim import plots
     from sim.experiment.spec import load_experiment
     from sim.experiment.sweep import run_sweep
+    from sim.report import figures as plots
 
     screening_dir = args.results / "screening_all"
     run_sweep(load_experiment(ROOT / "experiments" / "screening_all.toml"), screening_dir,

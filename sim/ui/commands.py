@@ -1,7 +1,7 @@
 """The ``icsim sweep`` and ``icsim analyze`` subcommands.
 
 ``sim/cli.py`` calls :func:`add_parsers` on its subparsers; each handler takes the parsed
-arguments and returns the exit status. Bad input raises ``sim.errors.UsageError``, which the
+arguments and returns the exit status. Bad input raises ``sim.core.errors.UsageError``, which the
 CLI prints as one line and turns into exit status 2 -- before anything is written.
 """
 
@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.errors import JobStopped, UsageError
+from sim.core.errors import JobStopped, UsageError
 
 if TYPE_CHECKING:
+    from sim.core.limits import Plan
     from sim.experiment.spec import Experiment
-    from sim.limits import Plan
 
 EXIT_INTERRUPTED = 130
 
@@ -134,8 +134,8 @@ def experiment_plan(experiment: Experiment, workers: int | None,
     past them) before anything starts."""
     import os
 
+    from sim.core.limits import sweep_plan
     from sim.experiment.spec import planned_points
-    from sim.limits import sweep_plan
 
     points = planned_points(experiment.method, experiment.samples, experiment.levels,
                             experiment.levers, experiment.second_order)
@@ -153,8 +153,8 @@ def announce(plan: Plan, quiet: bool) -> None:
 
 def analyze_command(args: argparse.Namespace) -> int:
     """``icsim analyze DIR``."""
-    from sim.analysis import analyze
-    from sim.cli import figure_formats
+    from sim.studies.sweep_analysis import analyze
+    from sim.ui.cli import figure_formats
 
     formats = figure_formats(args.format)
     root = Path(args.dir)

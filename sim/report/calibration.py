@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.calibration.spec import CalibrationSpec
-from sim.calibration.targets import TARGETS
-from sim.parameters import PARAMETERS
+from sim.core.registry import PARAMETERS
+from sim.studies.calibration.spec import CalibrationSpec
+from sim.studies.calibration.targets import TARGETS
 
 #: Posterior 90% width / prior 90% width below which the case identifies a parameter,
 #: and above which it does not (between: partly).
@@ -58,7 +58,7 @@ def identification(population: pd.DataFrame, weights: np.ndarray,
 
 
 def _figures(spec: CalibrationSpec, draws: pd.DataFrame, table: pd.DataFrame, out: Path):
-    from sim import plots
+    from sim.report import figures as plots
 
     names = list(table.parameter)
     cols = 4

@@ -9,7 +9,7 @@ not reached. docs/ODD.md describes every process and the passage it rests on.
 
 This is the reference engine: Mesa agents, the monthly time series, the dashboard and
 ``mesa.batch_run``. The monthly equations are the compiled submodels of
-:mod:`sim.engine.submodels`, which the ``fast`` engine (:mod:`sim.engine.fast`) runs for
+:mod:`sim.engine.kernels`, which the ``fast`` engine (:mod:`sim.engine.fast`) runs for
 many projects at once; both draw the same random numbers in the same order, so they agree
 run for run. The model knows no files and no command line. ``run_project`` is the one
 Python entry point; ``simulate`` returns the model itself for callers who want its time
@@ -18,14 +18,20 @@ series.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import mesa
 import numpy as np
 
-from sim import measures
-from sim.agents import (
+from sim.core import outputs as measures
+from sim.core.errors import UsageError
+from sim.core.inputs import check_months, check_rng, check_seed
+from sim.core.scenarios import check_schedule, parameters_for
+from sim.core.team import team_roles
+from sim.engine import layout as L
+from sim.engine import rng as engine_rng
+from sim.engine.kernels import Project, apply_levers, initialise, month_step
+from sim.mesa.agents import (
     ORGANISATIONS,
     ClinicalLead,
     OrganisationalManager,
@@ -33,13 +39,7 @@ from sim.agents import (
     TeamMember,
     TeamPerson,
     TeamState,
-    team_roles,
 )
-from sim.engine import layout as L
-from sim.engine import rng as engine_rng
-from sim.engine.submodels import Project, apply_levers, initialise, month_step
-from sim.errors import UsageError
-from sim.scenarios import parameters_for
 
 
 class IntegrationModel(mesa.Model):
@@ -148,7 +148,8 @@ class IntegrationModel(mesa.Model):
 
     @property
     def outcome(self) -> str:
-        return measures.outcome(self)
+        return measures.outcome_name(self.integrated_month, self.pilot_month,
+                                     self.collapse_month)
 
     @property
     def month(self) -> int:
@@ -240,75 +241,6 @@ _REPORTERS: dict[str, Any] = {
     "outcome": "outcome",
     "events": "events",
 }
-
-
-def check_schedule(schedule: Any) -> dict[int, dict[str, Any]]:
-    """Validate a schedule of time-varying national levers; return ``{month: values}``.
-
-    ``schedule`` is ``None`` or a sequence of ``(month, {name: value})`` pairs; months are
-    whole numbers >= 1 and the names are system-level registry entries. Raises
-    ``UsageError`` with one line naming the culprit.
-    """
-    from sim.parameters import PARAMETERS, validate
-
-    if schedule is None:
-        return {}
-    if isinstance(schedule, Mapping):
-        schedule = list(schedule.items())
-    out: dict[int, dict[str, Any]] = {}
-    try:
-        entries = list(schedule)
-    except TypeError:
-        raise UsageError(f"schedule must be a sequence of (month, values) pairs, got "
-                         f"{schedule!r}") from None
-    for entry in entries:
-        if not (isinstance(entry, tuple | list) and len(entry) == 2
-                and isinstance(entry[1], Mapping)):
-            raise UsageError(f"schedule entries must be (month, {{lever: value}}) pairs, got "
-                             f"{entry!r}")
-        month, values = entry
-        if isinstance(month, bool) or not isinstance(month, int | np.integer) or month < 1:
-            raise UsageError(f"schedule month must be a whole number >= 1, got {month!r}")
-        for name in values:
-            param = PARAMETERS.get(name)
-            if param is not None and (param.level != "system" or param.group != "lever"):
-                system = ", ".join(p.name for p in PARAMETERS.values()
-                                   if p.level == "system" and p.group == "lever")
-                raise UsageError(f"schedule: '{name}' cannot vary in time; only national "
-                                 f"levers can: {system}")
-        out.setdefault(int(month), {}).update(validate(values))
-    return out
-
-
-def check_months(months: Any) -> int:
-    """Months must be a whole number ≥ 1 and at most the ceiling (``sim.limits``)."""
-    if isinstance(months, bool) or not isinstance(months, int | np.integer) or months < 1:
-        raise UsageError(f"months must be a whole number >= 1, got {months!r}")
-    from sim.limits import ceiling, how_to_raise
-
-    if months > ceiling("months"):
-        raise UsageError(f"months {months} is past the ceiling {ceiling('months'):,}; "
-                         f"{how_to_raise('months')}")
-    return int(months)
-
-
-def check_seed(seed: Any) -> int:
-    """A seed must be a whole number >= 0 (numpy integers included); ``None`` is refused
-    because it would give an unrepeatable run."""
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise UsageError(f"seed must be a whole number >= 0, got {seed!r}")
-    return int(seed)
-
-
-def check_rng(rng: Any) -> Any:
-    """The model's ``rng`` is a seed (see :func:`check_seed`) or a numpy ``Generator``;
-    ``None`` is refused because it would give an unrepeatable run."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, bool) or not isinstance(rng, int | np.integer) or rng < 0:
-        raise UsageError(f"rng (the seed) must be a whole number >= 0 or a numpy Generator, "
-                         f"got {rng!r}")
-    return int(rng)
 
 
 def simulate(scenario: str = "baseline", seed: int = 0, months: int = 60,

@@ -2,7 +2,7 @@
 the team seat by seat, and many runs with the same settings.
 
 Nothing here depends on Solara, so the same views work in a notebook, in a test and in
-the dashboard (``sim.app``). Figures are explicit ``Figure`` objects (no pyplot state);
+the dashboard (``sim.ui.app``). Figures are explicit ``Figure`` objects (no pyplot state);
 ``png_bytes`` renders one for the browser.
 """
 
@@ -19,13 +19,13 @@ import pandas as pd
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
-from sim.compare import wilson
-from sim.measures import OUTCOMES
-from sim.model import IntegrationModel, run_project, timeseries_frame
-from sim.parameters import Parameter, principal
-from sim.scenarios import parameters_for
+from sim.core.outputs import OUTCOMES
+from sim.core.registry import Parameter, principal
+from sim.core.scenarios import parameters_for
+from sim.mesa.model import IntegrationModel, run_project, timeseries_frame
+from sim.studies.compare import wilson
 
-#: Okabe & Ito (2008) colour-blind-safe colours (as in sim.plots).
+#: Okabe & Ito (2008) colour-blind-safe colours (as in sim.report.figures).
 BLUE, ORANGE, GREEN, VERMILLION = "#0072B2", "#E69F00", "#009E73", "#D55E00"
 PURPLE, SKY, BLACK, GREY = "#CC79A7", "#56B4E9", "#000000", "#777777"
 LEVEL_COLOURS = {"system": BLUE, "organisation": ORANGE, "team": GREEN}
@@ -253,7 +253,7 @@ def team_figure(run: ProjectRun, width: float = 13.0, height: float = 6.0) -> Fi
 
 
 def _organisation(index: int) -> str:
-    from sim.agents import ORGANISATIONS
+    from sim.core.team import ORGANISATIONS
 
     return ORGANISATIONS[index] if index < len(ORGANISATIONS) else "patients"
 
@@ -278,11 +278,10 @@ def many_runs(scenario: str, overrides: Mapping[str, Any] | None = None, n: int 
     seeds = list(range(seed, seed + n))
     overrides = dict(overrides or {})
     if engine == "fast":
-        from sim.engine.fast import run_many
-        from sim.engine.layout import pack_many
+        from sim.run import run_projects
 
         values = parameters_for(scenario, overrides)
-        frame = run_many(pack_many([values] * n), seeds, months)
+        frame = run_projects([values] * n, seeds, months)
         frame["seed"] = seeds
         frame["scenario"] = scenario
         frame["months"] = months

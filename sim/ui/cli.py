@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from sim import limits as _limits
-from sim.errors import JobStopped, UsageError
+from sim.core import limits as _limits
+from sim.core.errors import JobStopped, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,7 +80,7 @@ def check_out(out: Path) -> None:
 
 # ------------------------------------------------------------------ params / scenarios
 def cmd_params(args: argparse.Namespace) -> int:
-    from sim.parameters import markdown_table, table_rows
+    from sim.core.registry import markdown_table, table_rows
 
     if args.markdown:
         print(markdown_table(args.group))
@@ -98,7 +98,7 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
-    from sim.scenarios import SCENARIOS
+    from sim.core.scenarios import SCENARIOS
 
     width = max(len(n) for n in SCENARIOS)
     for kind, title in (("national", "National approaches"), ("toolkit", "Local toolkit"),
@@ -113,11 +113,12 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ run
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim import plots
-    from sim.model import check_months, simulate, timeseries_frame
-    from sim.output import staged, write_json
-    from sim.parameters import parse_assignment
-    from sim.scenarios import split
+    from sim.core.inputs import check_months
+    from sim.core.registry import parse_assignment
+    from sim.core.scenarios import split
+    from sim.mesa.model import simulate, timeseries_frame
+    from sim.report import figures as plots
+    from sim.report.files import staged, write_json
 
     split(args.scenario)
     overrides = dict(parse_assignment(text) for text in args.set)
@@ -162,11 +163,17 @@ def describe(summary: dict) -> str:
 
 # ------------------------------------------------------------------ compare
 def cmd_compare(args: argparse.Namespace) -> int:
-    from sim import plots
-    from sim.compare import check_replicates, check_scenarios, compare, console_table, markdown
-    from sim.model import check_months
-    from sim.output import staged
-    from sim.parameters import parse_assignment
+    from sim.core.inputs import check_months
+    from sim.core.registry import parse_assignment
+    from sim.report import figures as plots
+    from sim.report.files import staged
+    from sim.studies.compare import (
+        check_replicates,
+        check_scenarios,
+        compare,
+        console_table,
+        markdown,
+    )
 
     overrides = dict(parse_assignment(text) for text in args.set)
     formats = figure_formats(args.format)
@@ -177,7 +184,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
     posterior = None
     if args.posterior is not None:
-        from sim.calibration import load_posterior
+        from sim.studies.calibration import load_posterior
 
         posterior = load_posterior(args.posterior)
     runs = _limits.check_runs(len(scenarios) * args.replicates,
@@ -229,7 +236,7 @@ def figure_formats(text: str) -> list[str]:
 
 def save_figures(figures, folder: Path, formats: Sequence[str]) -> list[str]:
     """Save ``(stem, figure)`` pairs in every format; return the file names written."""
-    from sim import plots
+    from sim.report import figures as plots
 
     written = []
     for stem, fig in figures:
@@ -241,8 +248,8 @@ def save_figures(figures, folder: Path, formats: Sequence[str]) -> list[str]:
 
 # ------------------------------------------------------------------ calibrate
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from sim.calibration.run import calibrate
-    from sim.calibration.spec import load_calibration
+    from sim.studies.calibration.run import calibrate
+    from sim.studies.calibration.spec import load_calibration
 
     spec = load_calibration(args.file)
     if args.workers is not None and args.workers < 1:
@@ -267,11 +274,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_national(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from sim import national
-    from sim.experiment.commands import announce, experiment_plan
     from sim.experiment.spec import parse_experiment
     from sim.experiment.store import DirectoryLock
     from sim.experiment.sweep import run_sweep
+    from sim.studies import national
+    from sim.ui.commands import announce, experiment_plan
 
     spec = national.check(args.sites, args.approach, args.funding_rule, args.budget,
                           args.replicates, args.seed, args.months, args.engine,
@@ -318,7 +325,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
           flush=True)
     # Offline and private: no version check against the package index (solara is pinned,
     # see pyproject.toml) and no usage telemetry.
-    command = [sys.executable, "-m", "solara", "run", "sim.app:page", "--host", "127.0.0.1",
+    command = [sys.executable, "-m", "solara", "run", "sim.ui.app:page", "--host", "127.0.0.1",
                "--port", str(args.port), "--production", "--no-open", "--no-check-version"]
     env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
     os.execve(sys.executable, command, env)  # become the server: stopping icsim stops it
@@ -468,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_dashboard)
 
     try:
-        from sim.experiment.commands import add_parsers
+        from sim.ui.commands import add_parsers
     except ImportError:  # the runner is optional at import time
         pass
     else:
@@ -479,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
 def use_headless_backend() -> None:
     """Draw without a display: the command line only writes files.
 
-    ``sim.plots`` chooses no backend (so Jupyter shows its figures inline); the command line
+    ``sim.report.figures`` chooses no backend (so Jupyter shows its figures inline); the command line
     picks Agg here unless ``MPLBACKEND`` says otherwise.
     """
     import os

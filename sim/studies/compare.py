@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.errors import UsageError
+from sim.core.errors import UsageError
+from sim.core.inputs import check_months
+from sim.core.outputs import DAC_KEYS, OUTCOMES
+from sim.core.registry import validate
+from sim.core.scenarios import SCENARIOS, ResolvedScenario, resolve_scenario
 from sim.experiment.design import run_seed
 from sim.experiment.execute import make_executor
-from sim.measures import DAC_KEYS, OUTCOMES
-from sim.model import check_months, simulate
-from sim.parameters import validate
-from sim.scenarios import SCENARIOS, ResolvedScenario, resolve_scenario
 
 #: Runs per task sent to a worker: large enough to amortise the hand-off.
 CHUNK = {"mesa": 25, "fast": 500}
@@ -71,7 +71,7 @@ def check_replicates(replicates: Any) -> int:
     if isinstance(replicates, bool) or not isinstance(replicates, int | np.integer) \
             or replicates < 1:
         raise UsageError(f"--replicates must be a whole number >= 1, got {replicates!r}")
-    from sim.limits import check_size
+    from sim.core.limits import check_size
 
     return check_size("replicates", replicates)
 
@@ -83,39 +83,20 @@ def _run_chunk(scenario: ResolvedScenario, months: int, seeds: list[tuple[int, i
     and the runs' monthly DAC histogram (``int64[months + 1, 9, HIST_BINS]``). With
     posterior ``draws``, replicate *i* takes draw *i* (cycling), under the scenario's own
     values, which win where both set a parameter."""
-    from sim.engine.fast import HIST_BINS, run_many
-    from sim.engine.layout import pack_many
-    from sim.model import check_schedule
-    from sim.parameters import resolve
+    from sim.core.registry import resolve
+    from sim.engine.fast import HIST_BINS
+    from sim.run import run_projects, with_draws
 
     histogram = np.zeros((months + 1, len(DAC_KEYS), HIST_BINS), dtype=np.int64)
+    replicates = [i for i, _ in seeds]
+    values = [resolve(v) for v in with_draws(scenario.values, draws, replicates)]
+    frame = run_projects(values, [s for _, s in seeds], months, engine=engine,
+                         schedule=scenario.schedule_list(), histogram=histogram)
     rows: list[dict[str, Any]] = []
-    schedule = scenario.schedule_list()
-    def run_values(replicate: int) -> dict[str, Any]:
-        draw = draws[replicate % len(draws)] if draws else {}
-        return {**draw, **scenario.values}
-
-    if engine == "fast":
-        values = [resolve(run_values(i)) for i, _ in seeds]
-        frame = run_many(pack_many(values), [s for _, s in seeds], months,
-                         schedule=check_schedule(schedule), histogram=histogram)
-        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-        for row, (replicate, seed) in zip(records, seeds, strict=True):
-            row = {k: v.item() if hasattr(v, "item") else v for k, v in row.items()}
-            row.update(seed=seed, scenario=scenario.name, months=months, replicate=replicate)
-            rows.append(row)
-        return rows, histogram
-    months_index = np.arange(months + 1)[:, None]
-    keys_index = np.arange(len(DAC_KEYS))[None, :]
-    for replicate, seed in seeds:
-        model = simulate("baseline", seed, months, collect=True, schedule=schedule,
-                         **run_values(replicate))
-        row = model.summary()
-        del row["parameters"]
-        row.update(scenario=scenario.name, replicate=replicate, seed=seed)
-        traj = np.array([model.datacollector.model_vars[f"dac_{k}"] for k in DAC_KEYS]).T
-        bins = np.clip((traj * HIST_BINS).astype(np.int64), 0, HIST_BINS - 1)
-        np.add.at(histogram, (months_index, keys_index, bins), 1)
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    for row, (replicate, seed) in zip(records, seeds, strict=True):
+        row = {k: v.item() if hasattr(v, "item") else v for k, v in row.items()}
+        row.update(seed=seed, scenario=scenario.name, months=months, replicate=replicate)
         rows.append(row)
     return rows, histogram
 
@@ -138,12 +119,12 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
 
     ``scenarios`` are names, ``a+b`` compositions or scenario files (``*.toml``);
     ``overrides`` (``--set``) apply to every scenario. With a ``posterior`` (one row per
-    draw, ``sim.calibration.load_posterior``) replicate *i* uses draw *i* and seed *i* in
+    draw, ``sim.studies.calibration.load_posterior``) replicate *i* uses draw *i* and seed *i* in
     every scenario, so the comparison stays paired while its intervals include what the
     case leaves uncertain; the report then splits the variance into parametric and
     run-to-run parts.
     """
-    from sim.model import check_seed
+    from sim.core.inputs import check_seed
 
     resolved = check_scenarios(scenarios, overrides)
     replicates = check_replicates(replicates)
@@ -158,7 +139,7 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
     rows: list[dict[str, Any]] = []
     histograms: dict[str, np.ndarray] = {}
     total = len(resolved) * replicates
-    with make_executor(workers, scheduler, preload=["sim.model", "sim.engine.fast"]) \
+    with make_executor(workers, scheduler, preload=["sim.mesa.model", "sim.engine.fast"]) \
             as executor, \
             tqdm(total=total, unit="run", desc="compare", disable=not progress) as bar:
         for batch, histogram in executor.imap_unordered(
@@ -199,10 +180,8 @@ def variance_split(scenarios: Sequence[ResolvedScenario], draws: list[dict[str, 
     """How much of the variance of each outcome indicator is parametric (between
     posterior draws) and how much run-to-run noise (between seeds at one draw): the law of
     total variance over ``SPLIT_DRAWS`` draws x ``SPLIT_SEEDS`` seeds, fast engine."""
-    from sim.engine.fast import run_many
-    from sim.engine.layout import pack_many
-    from sim.model import check_schedule
-    from sim.parameters import resolve
+    from sim.core.registry import resolve
+    from sim.run import run_projects
 
     n = min(SPLIT_DRAWS, len(draws))
     seeds = [run_seed(seed, 1, i) for i in range(n * SPLIT_SEEDS)]
@@ -210,8 +189,7 @@ def variance_split(scenarios: Sequence[ResolvedScenario], draws: list[dict[str, 
     for scenario in scenarios:
         values = [resolve({**draws[i // SPLIT_SEEDS], **scenario.values})
                   for i in range(n * SPLIT_SEEDS)]
-        frame = run_many(pack_many(values), seeds, months,
-                         schedule=check_schedule(scenario.schedule_list()))
+        frame = run_projects(values, seeds, months, schedule=scenario.schedule_list())
         for label, test in (("pilot", ("pilot", "integrated")), ("integrated", ("integrated",))):
             y = frame.outcome.isin(test).to_numpy(float).reshape(n, SPLIT_SEEDS)
             total = y.var()

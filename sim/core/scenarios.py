@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.errors import UsageError
-from sim.parameters import Value, resolve, validate
+import numpy as np
+
+from sim.core.errors import UsageError
+from sim.core.registry import PARAMETERS, Value, resolve, validate
 
 
 @dataclass(frozen=True)
@@ -182,8 +184,7 @@ def load_scenario_file(path: str | Path) -> ResolvedScenario:
     """Read and validate a scenario file; raise ``UsageError`` (one line) on any fault."""
     import tomllib
 
-    from sim.limits import read_text_file
-    from sim.model import check_schedule
+    from sim.core.limits import read_text_file
 
     path = str(path)
     text = read_text_file(path, "scenario file")
@@ -267,3 +268,39 @@ def resolve_scenario(spec: str, overrides: Mapping[str, Any] | None = None,
         name=scenario.name, values={**scenario.values, **checked},
         schedule=tuple((m, v) for m, v in schedule if v),
         description=scenario.description, source=scenario.source, path=scenario.path)
+
+
+def check_schedule(schedule: Any) -> dict[int, dict[str, Any]]:
+    """Validate a schedule of time-varying national levers; return ``{month: values}``.
+
+    ``schedule`` is ``None`` or a sequence of ``(month, {name: value})`` pairs; months are
+    whole numbers >= 1 and the names are system-level registry entries. Raises
+    ``UsageError`` with one line naming the culprit.
+    """
+    if schedule is None:
+        return {}
+    if isinstance(schedule, Mapping):
+        schedule = list(schedule.items())
+    out: dict[int, dict[str, Any]] = {}
+    try:
+        entries = list(schedule)
+    except TypeError:
+        raise UsageError(f"schedule must be a sequence of (month, values) pairs, got "
+                         f"{schedule!r}") from None
+    for entry in entries:
+        if not (isinstance(entry, tuple | list) and len(entry) == 2
+                and isinstance(entry[1], Mapping)):
+            raise UsageError(f"schedule entries must be (month, {{lever: value}}) pairs, got "
+                             f"{entry!r}")
+        month, values = entry
+        if isinstance(month, bool) or not isinstance(month, int | np.integer) or month < 1:
+            raise UsageError(f"schedule month must be a whole number >= 1, got {month!r}")
+        for name in values:
+            param = PARAMETERS.get(name)
+            if param is not None and (param.level != "system" or param.group != "lever"):
+                system = ", ".join(p.name for p in PARAMETERS.values()
+                                   if p.level == "system" and p.group == "lever")
+                raise UsageError(f"schedule: '{name}' cannot vary in time; only national "
+                                 f"levers can: {system}")
+        out.setdefault(int(month), {}).update(validate(values))
+    return out

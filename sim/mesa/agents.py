@@ -6,9 +6,9 @@
   (the host), hospital trust, community trust, GP federation (case, Table 2).
 * ``ClinicalLead`` and ``TeamMember`` — the transformation team (case, Table 3).
 
-The project's state lives in arrays that the compiled monthly submodels
-(:mod:`sim.engine.submodels`, shared with the fast engine) update; each agent here is a
-view of its part of them, so ``lead.engagement`` or ``host.support`` reads like the domain
+**The behaviour is in :mod:`sim.engine.kernels`**: the project's state lives in arrays
+that the compiled monthly kernels (shared with the fast engine) update; each agent here is
+a view of its part of them, so ``lead.engagement`` or ``host.support`` reads like the domain
 while the equations exist once. When a person leaves (personnel turnover) their agent is
 removed and a new agent, a new person with no project knowledge, takes the seat; when a
 manager changes, a new manager agent takes the organisation's row.
@@ -16,66 +16,17 @@ manager changes, a new manager agent takes the organisation's row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
+from sim.core.team import ORGANISATIONS, Role
+from sim.engine import kernels
+from sim.engine import layout as L
+
 if TYPE_CHECKING:
-    from sim.model import IntegrationModel
-
-ORGANISATIONS = ("commissioner", "hospital_trust", "community_trust", "gp_federation")
-PATIENTS = 4  # organisation index of the patient representative: no organisation's agenda
-
-
-@dataclass(frozen=True, slots=True)
-class Role:
-    """A seat on the team: profession, organisation and turnover group.
-
-    ``turnover_group`` names the registry entry ``turnover_<group>`` that scales the
-    all-staff leaver rate for this profession; ``"staff"`` means the all-staff rate itself
-    (the reference category: multiplier 1).
-    """
-
-    title: str
-    organisation: int
-    turnover_group: str
-
-
-# Relative annual leaver rates against all NHS staff (~11%) are registry assumptions:
-# turnover_consultant, turnover_specialist_nurse, turnover_gp, turnover_practice_nurse and
-# turnover_commissioner (sources there and in shared/SOURCES.md, "Turnover").
-LEAD_ROLES = (
-    Role("hospital clinical lead (consultant)", 1, "consultant"),
-    Role("community clinical lead (specialist nurse)", 2, "specialist_nurse"),
-    Role("primary care clinical lead (GP)", 3, "gp"),
-    Role("pilot locality clinical lead (GP)", 3, "gp"),
-)
-MEMBER_ROLES = (
-    Role("commissioner", 0, "commissioner"),
-    Role("consultant diabetologist", 1, "consultant"),
-    Role("diabetes specialist nurse", 2, "specialist_nurse"),
-    Role("general practitioner", 3, "gp"),
-    Role("practice nurse", 3, "practice_nurse"),
-    Role("consultant diabetologist", 1, "consultant"),
-    Role("commissioning manager", 0, "commissioner"),
-    Role("patient representative", PATIENTS, "staff"),
-    Role("mental health specialist", 2, "staff"),
-    Role("general practitioner", 3, "gp"),
-    Role("diabetes specialist nurse", 2, "specialist_nurse"),
-    Role("consultant diabetologist", 1, "consultant"),
-    Role("general practitioner", 3, "gp"),
-    Role("practice nurse", 3, "practice_nurse"),
-    Role("hospital service manager", 1, "staff"),
-)
-LOCALITY_LEAD_SLOT = 3
-
-
-def team_roles(size: int) -> list[Role]:
-    """The case's team: a lead per provider, the locality lead, then members in turn."""
-    members = [MEMBER_ROLES[i % len(MEMBER_ROLES)] for i in range(size - len(LEAD_ROLES))]
-    return list(LEAD_ROLES) + members
+    from sim.mesa.model import IntegrationModel
 
 
 class TeamState:
@@ -87,8 +38,6 @@ class TeamState:
                  "is_lead", "left", "size", "inv_size")
 
     def __init__(self, t: np.ndarray, ti: np.ndarray) -> None:
-        from sim.engine import layout as L
-
         self.size = t.shape[1]
         self.inv_size = 1.0 / self.size
         self.engagement = t[L.T_ENGAGEMENT]
@@ -147,28 +96,20 @@ class SystemLeader(mesa.Agent):
     def enablers(self) -> float:
         """What full integration needs from the nation: aligned regulation and payment
         (a product, or their mean under ``enablers_form = "mean"``; ODD §7.12)."""
-        from sim.engine.submodels import enablers
-
-        return float(enablers(self.model.params))
+        return float(kernels.enablers(self.model.params))
 
     @property
     def funding_received(self) -> float:
         """National money received so far, relative to the cost of a full-scope pilot."""
-        from sim.engine.layout import G_FUNDING_RECEIVED
-
-        return float(self.model.state.g[G_FUNDING_RECEIVED])
+        return float(self.model.state.g[L.G_FUNDING_RECEIVED])
 
     @property
     def funding_rounds(self) -> int:
-        from sim.engine.layout import C_FUNDING_ROUNDS
-
-        return int(self.model.state.c[C_FUNDING_ROUNDS])
+        return int(self.model.state.c[L.C_FUNDING_ROUNDS])
 
     @property
     def policy_churns(self) -> int:
-        from sim.engine.layout import C_POLICY_CHURNS
-
-        return int(self.model.state.c[C_POLICY_CHURNS])
+        return int(self.model.state.c[L.C_POLICY_CHURNS])
 
 
 class OrganisationalManager(mesa.Agent):
@@ -186,9 +127,7 @@ class OrganisationalManager(mesa.Agent):
         self.name: str = ORGANISATIONS[organisation]
 
     def _get(self, field: str) -> float:
-        from sim.engine import layout
-
-        return float(self.model.state.m[self.organisation, getattr(layout, field)])
+        return float(self.model.state.m[self.organisation, getattr(L, field)])
 
     @property
     def ceo_support(self) -> float:

@@ -2,7 +2,7 @@
 
 Figures are built on explicit ``Figure`` objects (no pyplot state), so they are safe in
 worker processes and servers. No backend is chosen here: Jupyter shows the figures inline,
-and the command line selects a headless one itself (``sim.cli.use_headless_backend``).
+and the command line selects a headless one itself (``sim.ui.cli.use_headless_backend``).
 Colours are the Okabe-Ito palette, which is safe for the common forms of colour blindness.
 """
 
@@ -203,7 +203,7 @@ def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
     """Kaplan-Meier curves of 'no pilot yet' by month, censored at the horizon, with 95%
     pointwise bands (log-log Greenwood) and a table of the numbers at risk below.
 
-    ``curves[scenario]`` is a ``sim.compare.KaplanMeier`` (or a plain ``(months,
+    ``curves[scenario]`` is a ``sim.studies.compare.KaplanMeier`` (or a plain ``(months,
     surviving)`` pair, drawn without band or numbers at risk).
     """
     import numpy as np
@@ -252,7 +252,7 @@ def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
 def readable(name: str, unit: bool = False) -> str:
     """A parameter's readable name from the registry (``Name (unit)`` with ``unit``);
     names outside the registry (plug-in models) are shown as they are."""
-    from sim.parameters import PARAMETERS
+    from sim.core.registry import PARAMETERS
 
     param = PARAMETERS.get(name)
     if param is None:

@@ -1,0 +1,125 @@
+"""Run projects: the one function that turns parameter sets and seeds into run summaries.
+
+Every study (compare, national, sensitivity, calibration, the dashboard's "run many") and
+the sweep runner's project model call :func:`run_projects`; it is the only place that
+picks an engine:
+
+* ``"fast"`` (default) — :mod:`sim.engine.fast`: many projects in one compiled loop;
+* ``"mesa"`` — :class:`sim.mesa.model.IntegrationModel`, the reference engine, one Mesa
+  model per run. The same kernels, the same draws: the two agree run for run
+  (tests/engine/test_engines.py).
+
+A run depends only on its parameter values and its seed, never on which runs share its
+call, so callers may split runs into batches of any size and across workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.core.errors import UsageError
+from sim.core.outputs import DAC_KEYS, SUMMARY_FIELDS
+from sim.core.scenarios import check_schedule
+from sim.engine import fast
+from sim.engine.layout import pack_many
+
+#: The engines: the fast engine and the Mesa (reference) engine.
+ENGINES = ("fast", "mesa")
+
+Values = Sequence[Mapping[str, Any]] | np.ndarray
+
+
+def check_engine(engine: str) -> str:
+    """``engine`` must be one of :data:`ENGINES` (one line naming the allowed values)."""
+    if engine not in ENGINES:
+        raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+    return engine
+
+
+def with_draws(values: Mapping[str, Any], draws: Sequence[Mapping[str, Any]] | None,
+               replicates: Sequence[int]) -> list[dict[str, Any]]:
+    """Each replicate's values under a posterior: replicate *i* takes draw *i* (cycling),
+    and ``values`` (a scenario's own levers) win where both set a parameter. Without
+    draws every replicate takes ``values``."""
+    if not draws:
+        return [dict(values) for _ in replicates]
+    return [{**draws[i % len(draws)], **values} for i in replicates]
+
+
+def run_projects(values: Values, seeds: Sequence[int], months: int = 60, *,
+                 engine: str = "fast", schedule: Any = None,
+                 histogram: np.ndarray | None = None, probe_months: Sequence[int] = (),
+                 as_arrays: bool = False) -> pd.DataFrame | dict[str, np.ndarray]:
+    """Run one project per ``(values[i], seeds[i])`` for ``months`` months.
+
+    ``values`` are complete, validated parameter dicts (``sim.core.registry.resolve``) or
+    a ``PARAM_DTYPE`` array (``sim.engine.layout.pack_many``); ``schedule`` a schedule of
+    national levers shared by every run (validated here); ``histogram`` an optional
+    ``int64[months + 1, 9, HIST_BINS]`` array the monthly DAC values are added to;
+    ``probe_months`` (fast engine) adds ``<field>_m<month>`` columns.
+
+    Returns a frame with the columns of ``sim.core.outputs.SUMMARY_FIELDS`` (gate months
+    as nullable integers), or with ``as_arrays`` (fast engine) a dict of numpy arrays
+    (gate months as floats, NaN where not reached) for callers that run few projects many
+    times.
+    """
+    check_engine(engine)
+    checked = check_schedule(schedule)
+    if engine == "fast":
+        params = values if isinstance(values, np.ndarray) else pack_many(list(values))
+        run = fast.run_arrays if as_arrays else fast.run_many
+        return run(params, seeds, months, schedule=checked, histogram=histogram,
+                   probe_months=probe_months)
+    if probe_months or as_arrays:
+        raise UsageError("probes and array output need the fast engine (--engine fast)")
+    if isinstance(values, np.ndarray):
+        raise UsageError("the Mesa engine takes parameter dicts, not packed records")
+    return _run_mesa(values, seeds, months, schedule, histogram)
+
+
+def _run_mesa(values: Sequence[Mapping[str, Any]], seeds: Sequence[int], months: int,
+              schedule: Any, histogram: np.ndarray | None) -> pd.DataFrame:
+    """The reference engine, one Mesa model per run; the same frame as the fast engine's."""
+    from sim.mesa.model import simulate  # Mesa is imported only when it runs
+
+    if len(seeds) != len(values):
+        raise ValueError(f"{len(seeds)} seeds for {len(values)} parameter sets")
+    rows = []
+    collect = histogram is not None
+    for run_values, seed in zip(values, seeds, strict=True):
+        model = simulate("baseline", int(seed), months, collect=collect, schedule=schedule,
+                         **run_values)
+        summary = model.summary()
+        summary["seed"] = int(seed)
+        rows.append({name: summary[name] for name in SUMMARY_FIELDS})
+        if histogram is not None:
+            _add_trajectory(histogram, model)
+    frame = pd.DataFrame(rows, columns=list(SUMMARY_FIELDS))
+    for name in SUMMARY_FIELDS[1:6]:  # gate months: nullable integers, as the fast engine's
+        frame[name] = frame[name].astype("Int64")
+    return frame
+
+
+def _add_trajectory(histogram: np.ndarray, model: Any) -> None:
+    """Add one Mesa run's monthly DAC values to the streaming histogram."""
+    bins_count = histogram.shape[2]
+    months_index = np.arange(histogram.shape[0])[:, None]
+    keys_index = np.arange(len(DAC_KEYS))[None, :]
+    traj = np.array([model.datacollector.model_vars[f"dac_{k}"] for k in DAC_KEYS]).T
+    bins = np.clip((traj * bins_count).astype(np.int64), 0, bins_count - 1)
+    np.add.at(histogram, (months_index, keys_index, bins), 1)
+
+
+def run_project(scenario: str = "baseline", seed: int = 0, months: int = 60,
+                schedule: Any = None, **overrides: Any) -> dict[str, Any]:
+    """One project on the Mesa (reference) engine; its summary, the fields of
+    ``summary.json`` (``sim.mesa.model.run_project``). For callers that run one project
+    at a time and want the reference engine: a plug-in's scalar form, the runner's
+    ``engine = "mesa"``."""
+    from sim.mesa.model import run_project as run_on_mesa  # Mesa only when it runs
+
+    return run_on_mesa(scenario, seed, months, schedule=schedule, **overrides)
