@@ -19,7 +19,7 @@ Two groups, because users need the distinction:
 prior should span (the bounds, unless the entry says otherwise).
 
 Sources are cited by short key; the full references are in docs/ODD.md and
-``shared/SOURCES.md``. "Case" means Kozlowska, Seda Gombau & Rea (2020), *Leadership for
+``docs/sources.md``. "Case" means Kozlowska, Seda Gombau & Rea (2020), *Leadership for
 integrated care: a case study*, Leadership in Health Services.
 """
 

@@ -1,7 +1,7 @@
 """Calibration to the case with ABC-SMC (pyabc), and the posterior it yields.
 
 * :mod:`sim.studies.calibration.targets` — the case as one observed trajectory: fourteen
-  statistics of one run (shared/CASE_TARGETS.md) and the documented distance;
+  statistics of one run (docs/case_targets.md) and the documented distance;
 * :mod:`sim.studies.calibration.spec` — calibration files (TOML);
 * :mod:`sim.studies.calibration.run` — ABC-SMC with pyabc's SQLite history, resumable;
 * :mod:`sim.report.calibration` — the posterior sample, figures and ``summary.md``.

@@ -1,6 +1,6 @@
 """The case as data: fourteen statistics of one run and their distance to the case.
 
-shared/CASE_TARGETS.md lists the case (Oxfordshire's integrated diabetes service, month 0
+docs/case_targets.md lists the case (Oxfordshire's integrated diabetes service, month 0
 = 2014, studied in its third year) as one observed trajectory. Each target T1–T14 below is
 a statistic of one simulated run with the passage it rests on; the distance of a run to
 the case adds one term per target, each in [0, 1]:
