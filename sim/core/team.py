@@ -32,7 +32,7 @@ class Role:
 
 # Relative annual leaver rates against all NHS staff (~11%) are registry assumptions:
 # turnover_consultant, turnover_specialist_nurse, turnover_gp, turnover_practice_nurse and
-# turnover_commissioner (sources there and in docs/sources.md, "Turnover", "Turnover").
+# turnover_commissioner (sources there and in docs/sources.md, "Turnover").
 LEAD_ROLES = (
     Role("hospital clinical lead (consultant)", 1, "consultant"),
     Role("community clinical lead (specialist nurse)", 2, "specialist_nurse"),

@@ -264,7 +264,7 @@ def _with_posterior(experiment: Experiment, posterior: str | Path,
     import dataclasses
     import hashlib
 
-    from sim.studies.calibration import load_posterior
+    from sim.experiment.posterior import load_posterior
 
     if not experiment.is_project_model:
         raise UsageError("--posterior applies to the project's model only")

@@ -165,7 +165,7 @@ def write_report(spec: CalibrationSpec, out: Path, history: Any, seconds: float,
         lines.append(f"| `{r.parameter}` | [{r.prior_low:g}, {r.prior_high:g}] | "
                      f"{r.default:g} | {r.posterior_median:.3g} [{r.posterior_5:.3g}, "
                      f"{r.posterior_95:.3g}] | {r.width_ratio:.2f} | {r.verdict} |")
-    lines += ["", "Targets (shared/CASE_TARGETS.md):", ""]
+    lines += ["", "Targets (docs/case_targets.md):", ""]
     lines += [f"- {t}: {TARGETS[t]}" for t in spec.targets]
     lines += ["", f"Files: `posterior.parquet` ({spec.draws:,} equally weighted draws), "
               "`population.parquet` (the last generation with weights), `generations.csv`, "

@@ -319,7 +319,7 @@ def _posterior_fields(posterior: Any) -> dict[str, str]:
         return {}
     import hashlib
 
-    from sim.studies.calibration import load_posterior
+    from sim.experiment.posterior import load_posterior
 
     draws = load_posterior(posterior)
     path = Path(posterior)
@@ -330,7 +330,7 @@ def _posterior_fields(posterior: Any) -> dict[str, str]:
 
 @lru_cache(maxsize=4)
 def _draws(path: str) -> list[dict[str, Any]]:
-    from sim.studies.calibration import load_posterior
+    from sim.experiment.posterior import load_posterior
 
     return load_posterior(path).to_dict("records")
 

@@ -33,7 +33,7 @@ from sim.core.errors import UsageError
 from sim.core.registry import PARAMETERS
 from sim.studies.sweep_analysis import bootstrap_rng
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: The outcomes the report ranks entries for, as the sweeps name them.
 OUTCOMES = {"pilot": "P(pilot)", "integrated": "P(integrated)",
             "time_to_pilot": "time to pilot (months, censored at 60)",

@@ -184,7 +184,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
     posterior = None
     if args.posterior is not None:
-        from sim.studies.calibration import load_posterior
+        from sim.experiment.posterior import load_posterior
 
         posterior = load_posterior(args.posterior)
     runs = _limits.check_runs(len(scenarios) * args.replicates,

@@ -7,6 +7,6 @@
 * :mod:`sim.report.calibration` — the posterior sample, figures and ``summary.md``.
 """
 
-from sim.studies.calibration.posterior import load_posterior
+from sim.experiment.posterior import load_posterior
 
 __all__ = ["load_posterior"]

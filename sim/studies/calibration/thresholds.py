@@ -20,7 +20,7 @@ import pandas as pd
 from sim.studies.calibration.run import calibrate
 from sim.studies.calibration.spec import load_calibration
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def main(argv: list[str] | None = None) -> int:
