@@ -16,7 +16,8 @@ help:
 	@echo "make demo   set up .venv and compare the national approaches and the toolkit -> results/"
 	@echo "make test   set up .venv and run the test suite"
 	@echo "make notebooks   run every notebook and write HTML versions -> results/notebooks/"
-	@echo "make lint   ruff;  make bench   speed benchmarks;  make clean"
+	@echo "make lint   ruff, mypy and the layer contract (sim/layers.py)"
+	@echo "make bench   speed benchmarks;  make clean"
 	@echo "make docs   regenerate the registry tables in docs/ODD.md"
 	@echo "make sensitivity   screen every lever and assumption -> docs/sensitivity.md"
 
@@ -50,8 +51,17 @@ docs: setup
 sensitivity: setup
 	$(BIN)/python -m sim.studies.sensitivity
 
+# All three checks run even when one fails, so one pass shows every problem; the target
+# fails if any of them does.
 lint: setup
-	$(BIN)/ruff check sim tests benchmarks
+	@status=0; \
+	echo "$(BIN)/ruff check sim tests benchmarks"; \
+	$(BIN)/ruff check sim tests benchmarks || { status=1; echo "lint: ruff failed" >&2; }; \
+	echo "$(BIN)/mypy sim"; \
+	$(BIN)/mypy sim || { status=1; echo "lint: mypy failed" >&2; }; \
+	echo "$(BIN)/python -m sim.layers"; \
+	$(BIN)/python -m sim.layers || { status=1; echo "lint: layer contract failed" >&2; }; \
+	exit $$status
 
 bench: setup
 	$(BIN)/python benchmarks/bench_model.py
@@ -69,5 +79,5 @@ notebooks: $(BIN)/.teach
 	@echo "HTML versions: results/notebooks/*.html"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
 	find results -mindepth 1 ! -name README.md -exec rm -rf {} +

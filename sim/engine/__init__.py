@@ -44,4 +44,6 @@ def _cache_dir() -> Path:
 
 
 CACHE_DIR = _cache_dir()
-numba.config.CACHE_DIR = str(CACHE_DIR)
+# numba.config sets its attributes from the environment at import time, so its type
+# declares none of them.
+numba.config.CACHE_DIR = str(CACHE_DIR)  # type: ignore[attr-defined]

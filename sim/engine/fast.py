@@ -58,8 +58,10 @@ _GATES = len(GATE_FIELDS)  # the first int fields are gate months (None when not
 HIST_BINS = 200
 
 @numba.njit(cache=True)
-def run_batch(params, streams, months, schedule_months, schedule_params, histogram,
-              probe_months, probes, pilot_funding):
+def run_batch(params: np.ndarray, streams: np.ndarray, months: int,
+              schedule_months: np.ndarray, schedule_params: np.ndarray, histogram: np.ndarray,
+              probe_months: np.ndarray, probes: np.ndarray, pilot_funding: np.ndarray,
+              ) -> tuple[np.ndarray, np.ndarray]:
     """Run ``len(params)`` projects for ``months`` months.
 
     ``streams`` is ``uint64[runs, 2, 4]`` (consumed); ``schedule_months`` ``int64[K]`` and
@@ -113,7 +115,8 @@ def run_batch(params, streams, months, schedule_months, schedule_params, histogr
 
 
 @numba.njit(cache=True)
-def _probe(out, g, c, dac, t):
+def _probe(out: np.ndarray, g: np.ndarray, c: np.ndarray, dac: np.ndarray,
+           t: np.ndarray) -> None:
     n = t.shape[1]
     out[0] = c[C_HOST_CHANGES]
     out[1] = c[C_POLICY_CHURNS]
@@ -135,7 +138,7 @@ def _probe(out, g, c, dac, t):
 
 
 @numba.njit(cache=True)
-def _add_to_histogram(histogram, month, dac, bins):
+def _add_to_histogram(histogram: np.ndarray, month: int, dac: np.ndarray, bins: int) -> None:
     for k in range(dac.shape[0]):
         b = int(dac[k] * bins)
         histogram[month, k, min(max(b, 0), bins - 1)] += 1
@@ -163,6 +166,7 @@ def _schedule_arrays(params: np.ndarray,
     months = sorted(schedule or {})
     out = np.zeros((params.shape[0], len(months)), dtype=PARAM_DTYPE)
     current = params.copy()
+    schedule = schedule or {}
     for j, month in enumerate(months):
         for name, value in schedule[month].items():
             param = PARAMETERS[name]

@@ -116,7 +116,7 @@ def _column(lever: Lever, x: np.ndarray, levels: Sequence[Scalar] | None) -> np.
 def make_design(experiment: Experiment) -> Design:
     """Build the design an experiment file declares."""
     levers = experiment.levers
-    problem = {
+    problem: dict[str, Any] = {
         "num_vars": len(levers),
         "names": [lever.name for lever in levers],
         "bounds": [list(lever.sample_bounds) for lever in levers],

@@ -99,11 +99,10 @@ class Executor(ABC):
         """Why a task's worker was lost, in a few words, for the record of a failed run."""
         return "worker process died"
 
-    def imap_unordered(self, fn: Callable[..., Any], args: Iterable[tuple[Any, ...]],
-                       window: int | None = None,
-                       split: Callable[[tuple[Any, ...]], list[tuple[Any, ...]]] | None = None,
-                       give_up: Callable[[tuple[Any, ...], str], Any] | None = None,
-                       ) -> Iterator[Any]:
+    def imap_unordered[T: tuple[Any, ...]](
+            self, fn: Callable[..., Any], args: Iterable[T], window: int | None = None,
+            split: Callable[[T], list[T]] | None = None,
+            give_up: Callable[[T, str], Any] | None = None) -> Iterator[Any]:
         """Run ``fn(*a)`` for every ``a`` in ``args``; yield results as they complete.
 
         At most ``window`` tasks are in flight (default: four per worker).
@@ -121,9 +120,10 @@ class Executor(ABC):
         window = window or 4 * self.workers
         source = iter(args)
         exhausted = False
-        pending: dict[Any, tuple[tuple[Any, ...], bool, int]] = {}  # task, alone, tries
-        suspects: deque[tuple[tuple[Any, ...], int]] = deque()
+        pending: dict[Any, tuple[T, bool, int]] = {}  # task, alone, tries
+        suspects: deque[tuple[T, int]] = deque()
         limit = ALONE_TRIES if give_up is not None else MAX_RETRIES + 1
+        task: T | None
 
         while True:
             if suspects:

@@ -2,11 +2,12 @@
 
 This module runs inside the workers. It knows the model only through its contract:
 
-* the project's model: ``sim.mesa.model.run_project(scenario=..., seed=..., months=..., **params)``
-  returns a summary dict; the numeric outcomes are derived from it here
-  (:func:`sim.core.outputs.project_outcomes`). With ``engine = "fast"`` (the default) a batch runs in one
-  call of the fast engine (``sim.engine.fast.run_many``), which gives the same result run
-  for run;
+* the project's model:
+  ``sim.mesa.model.run_project(scenario=..., seed=..., months=..., **params)`` returns a
+  summary dict; the numeric outcomes are derived from it here
+  (:func:`sim.core.outputs.project_outcomes`). With ``engine = "fast"`` (the default) a
+  batch runs in one call of the fast engine (``sim.engine.fast.run_many``), which gives
+  the same result run for run;
 * a plug-in ``"module:function"``: ``function(params: dict, seed: int)`` returns a dict of
   numeric outcomes. A plug-in may also carry a vectorised form as the attribute
   ``function.batch(params_list, seeds) -> list[dict]``, which the ``fast`` engine uses for
@@ -83,7 +84,9 @@ class BatchResult:
     def status(self) -> list[str]:
         """One status per run: ``ok``, ``failed`` or ``invalid``."""
         assert self.invalid is not None
-        return np.where(self.ok, "ok", np.where(self.invalid, "invalid", "failed")).tolist()
+        status: list[str] = np.where(self.ok, "ok", np.where(self.invalid, "invalid",
+                                                             "failed")).tolist()
+        return status
 
 
 def describe(exc: BaseException) -> str:

@@ -10,6 +10,7 @@ comparisons stay paired while their intervals carry what the case leaves uncerta
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import pandas as pd
 
@@ -46,7 +47,7 @@ def load_posterior(path: str | Path) -> pd.DataFrame:
     rows = []
     for i, row in enumerate(frame[columns].to_dict("records")):
         try:
-            rows.append(validate(row))
+            rows.append(validate(cast(dict[str, Any], row)))  # columns: registry names
         except UsageError as exc:
             raise UsageError(f"{path}, draw {i}: {exc}") from None
     return pd.DataFrame(rows, columns=columns)

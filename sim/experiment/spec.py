@@ -37,7 +37,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, cast
 
 from sim.core.errors import UsageError
 from sim.core.limits import IDENTIFIER, ceiling, how_to_raise
@@ -364,7 +364,7 @@ class _Errors:
     def __init__(self, source: str) -> None:
         self.source = source
 
-    def __call__(self, message: str) -> None:
+    def __call__(self, message: str) -> NoReturn:
         raise UsageError(f"{self.source}: {message}")
 
 
@@ -495,11 +495,12 @@ def _distribution(name: str, spec: Mapping[str, Any], param: Any, err: _Errors) 
 def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
     """Validate one entry of ``[parameters]``."""
     param = PARAMETERS.get(name)
-    if project and param is None:
-        err(unknown_message(name))
-    if project and param.level == "national":
-        err(f"parameter '{name}' shapes the national view (icsim national), not one "
-            "project; the project's model does not read it")
+    if project:
+        if param is None:
+            err(unknown_message(name))
+        if param.level == "national":
+            err(f"parameter '{name}' shapes the national view (icsim national), not one "
+                "project; the project's model does not read it")
     if isinstance(spec, dict) and "dist" in spec:
         return _distribution(name, spec, param if project else None, err)
     if isinstance(spec, dict):
@@ -510,6 +511,7 @@ def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
         if not isinstance(values, list) or not values:
             err(f"parameter '{name}': values must be a non-empty list")
         if project:
+            assert param is not None  # refused above
             try:
                 values = [param.coerce(v) for v in values]
             except ValueError as exc:
@@ -531,6 +533,7 @@ def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
         err(f"parameter '{name}': low must be below high, got [{spec[0]}, {spec[1]}]")
     kind = "float"
     if project:
+        assert param is not None  # refused above
         if param.kind == "bool":
             err(f"parameter '{name}' is a switch; sweep it as {name} = "
                 "{ values = [false, true] }")
@@ -563,7 +566,7 @@ def _constant(name: str, value: Any, project: bool, err: _Errors) -> Scalar:
             err(str(exc))
     if not (isinstance(value, bool | str) or _is_number(value)):
         err(f"constant '{name}' must be a number, true/false or a string, got {value!r}")
-    return value
+    return cast(Scalar, value)
 
 
 def _check_scenario(scenario: str, err: _Errors) -> None:
@@ -589,7 +592,7 @@ def resolve_function(ref: str) -> Callable[..., Any]:
 
         raise UsageError(f"cannot import model module '{module_name}': "
                          f"{describe(exc)}") from None
-    func = getattr(module, func_name, None)
+    func: Callable[..., Any] | None = getattr(module, func_name, None)
     if not callable(func):
         raise UsageError(f"model module '{module_name}' has no function '{func_name}'")
     return func

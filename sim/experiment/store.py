@@ -367,7 +367,7 @@ class SweepStore:
         if not _usable_file(path, MAX_MANIFEST_BYTES, "a sweep's manifest", fix):
             raise UsageError(f"{self.root} holds no sweep (no {MANIFEST})")
         try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
+            manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise UsageError(f"{self.root} holds no sweep (no {MANIFEST})") from None
         except UnicodeDecodeError:
@@ -464,6 +464,7 @@ class SweepStore:
             if reason:
                 found.damaged.append((path, reason))
             else:
+                assert part is not None  # a part without a reason is sound
                 found.parts[chunk] = part
         if strays:
             more = f" (and {len(strays) - 1} more)" if len(strays) > 1 else ""
@@ -561,7 +562,7 @@ class SweepStore:
         report = report or (lambda line: print(line, file=sys.stderr, flush=True))
         for tmp in temporary:  # a killed writer's unfinished file: never data
             tmp.unlink(missing_ok=True)
-        done = []
+        done: list[dict[str, str]] = []
         if not damaged:
             return done
         aside = self.root / DISCARDED
@@ -628,7 +629,7 @@ class SweepStore:
             "runs_done": progress.runs_done, "runs_failed": progress.runs_failed,
             "runs_invalid": progress.runs_invalid,
         })
-        session = {"started": now(), "ended": None, "executor": executor,
+        session: dict[str, Any] = {"started": now(), "ended": None, "executor": executor,
                    "runs_done_before": progress.runs_done, "code": code, "versions": versions}
         if discarded:
             session["discarded"] = discarded

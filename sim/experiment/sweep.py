@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -272,7 +272,8 @@ def _with_posterior(experiment: Experiment, posterior: str | Path,
     swept = set(experiment.names) | set(experiment.constants)
     draws = draws[[c for c in draws.columns if c not in swept]]
     digest = hashlib.sha256(draws.to_json().encode()).hexdigest()
-    return draws.to_dict("records"), dataclasses.replace(experiment, posterior_sha256=digest)
+    records = cast(list[dict[str, Any]], draws.to_dict("records"))  # columns: registry names
+    return records, dataclasses.replace(experiment, posterior_sha256=digest)
 
 
 def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Executor,
@@ -288,12 +289,12 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
                                code=code, discarded=discarded, mixed=mixed,
                                model_permission=permission)
     except WriteError as exc:
-        todo = exc.next_step
+        step = exc.next_step
         if not resumed:
             with contextlib.suppress(OSError):
                 store.runs.rmdir()
-            raise _NothingWritten(f"{exc.describe()}; nothing was written -- {todo}") from None
-        raise UsageError(f"{exc.describe()}; the sweep is as it was -- {todo} with --resume"
+            raise _NothingWritten(f"{exc.describe()}; nothing was written -- {step}") from None
+        raise UsageError(f"{exc.describe()}; the sweep is as it was -- {step} with --resume"
                          ) from None
     n_chunks = -(-design.n_runs // experiment.runs_per_part)
     todo = [c for c in range(n_chunks) if c not in state.chunks]
@@ -341,7 +342,8 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
             got = sum(len(r.ok) for r in entry.results)
             state.runs_done -= got
             state.runs_failed -= sum(int(np.sum(~r.ok)) for r in entry.results)
-            state.runs_invalid -= sum(int(np.sum(r.invalid)) for r in entry.results)
+            state.runs_invalid -= sum(int(np.sum(r.invalid)) for r in entry.results
+                                      if r.invalid is not None)
         try:
             store.end(manifest, status, state,
                       error=failure.describe() if failure is not None else None)

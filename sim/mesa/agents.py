@@ -16,7 +16,7 @@ manager changes, a new manager agent takes the organisation's row.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import mesa
 import numpy as np
@@ -64,28 +64,30 @@ class SystemLeader(mesa.Agent):
     schedule of national policy); the submodels read them every month.
     """
 
+    model: IntegrationModel  # set by mesa.Agent, which is untyped
+
     def __init__(self, model: IntegrationModel) -> None:
         super().__init__(model)
 
     @property
     def narrative(self) -> float:
-        return self.model.p["national_narrative"]
+        return cast(float, self.model.p["national_narrative"])
 
     @property
     def regulatory_alignment(self) -> float:
-        return self.model.p["regulatory_alignment"]
+        return cast(float, self.model.p["regulatory_alignment"])
 
     @property
     def payment_integration(self) -> float:
-        return self.model.p["payment_integration"]
+        return cast(float, self.model.p["payment_integration"])
 
     @property
     def incentives(self) -> float:
-        return self.model.p["incentives"]
+        return cast(float, self.model.p["incentives"])
 
     @property
     def prescriptiveness(self) -> float:
-        return self.model.p["prescriptiveness"]
+        return cast(float, self.model.p["prescriptiveness"])
 
     @property
     def tools(self) -> float:
@@ -121,6 +123,8 @@ class OrganisationalManager(mesa.Agent):
     The manager's state is the organisation's row of the model's manager array.
     """
 
+    model: IntegrationModel
+
     def __init__(self, model: IntegrationModel, organisation: int) -> None:
         super().__init__(model)
         self.organisation: int = organisation
@@ -131,7 +135,7 @@ class OrganisationalManager(mesa.Agent):
 
     @property
     def ceo_support(self) -> float:
-        return self.model.p["ceo_support"]
+        return cast(float, self.model.p["ceo_support"])
 
     @property
     def support(self) -> float:
@@ -170,6 +174,8 @@ class OrganisationalManager(mesa.Agent):
 
 class TeamPerson(mesa.Agent):
     """A member of the transformation team; state is read from the team arrays."""
+
+    model: IntegrationModel
 
     def __init__(self, model: IntegrationModel, slot: int, role: Role) -> None:
         super().__init__(model)

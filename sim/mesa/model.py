@@ -18,7 +18,8 @@ series.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import mesa
 import numpy as np
@@ -41,6 +42,9 @@ from sim.mesa.agents import (
     TeamState,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 class IntegrationModel(mesa.Model):
     """One integration project at four levels, a month per step.
@@ -62,6 +66,8 @@ class IntegrationModel(mesa.Model):
         **params: parameter values by registry name; the rest take their defaults.
             Validated: an unknown name or out-of-bounds value raises ``ValueError``.
     """
+
+    steps: int  # Mesa's step counter (mesa.Model is untyped)
 
     def __init__(self, months: int = 60, collect: bool = True, rng: Any = None,
                  scenario_name: str = "baseline", scenario: Any = None,
@@ -102,14 +108,14 @@ class IntegrationModel(mesa.Model):
 
         self.datacollector = mesa.DataCollector(model_reporters=_REPORTERS) if collect \
             else None
-        if collect:
+        if self.datacollector is not None:
             self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ state as domain
     @property
     def params(self) -> np.void:
         """The current parameters as the submodels' record."""
-        return self._params[()]
+        return cast(np.void, self._params[()])
 
     def _gate(self, index: int) -> int | None:
         month = int(self.state.c[index])
@@ -230,7 +236,7 @@ class IntegrationModel(mesa.Model):
         return out
 
 
-def _dac_reporter(i: int):
+def _dac_reporter(i: int) -> Callable[[IntegrationModel], float]:
     return lambda m: float(m.state.dac[i])
 
 
@@ -269,10 +275,11 @@ def run_project(scenario: str = "baseline", seed: int = 0, months: int = 60,
     return out
 
 
-def timeseries_frame(model: IntegrationModel):
+def timeseries_frame(model: IntegrationModel) -> pd.DataFrame:
     """The monthly time series of a model run with ``collect=True`` as a DataFrame."""
     if model.datacollector is None:
         raise ValueError("this model was built with collect=False: no time series")
-    frame = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    frame: pd.DataFrame = model.datacollector.get_model_vars_dataframe().reset_index(
+        drop=True)
     frame.insert(0, "month", range(len(frame)))
     return frame
