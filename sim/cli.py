@@ -55,6 +55,9 @@ def check_sizes(args: argparse.Namespace) -> None:
     scheduler = getattr(args, "scheduler", None)
     if scheduler is not None:
         _limits.check_scheduler_address(scheduler)
+    from sim.experiment.timeout import check_timeout
+
+    check_timeout(getattr(args, "run_timeout", None))
 
 
 def check_out(out: Path) -> None:
@@ -286,7 +289,8 @@ def cmd_national(args: argparse.Namespace) -> int:
         report = run_sweep(experiment, args.out, workers=args.workers,
                            scheduler=args.scheduler, resume=args.resume,
                            progress=not args.quiet, engine=spec.engine,
-                           allow_mixed_code=args.allow_mixed_code, lock=lock)
+                           allow_mixed_code=args.allow_mixed_code, lock=lock,
+                           run_timeout=args.run_timeout)
         if not report.complete:
             print(f"icsim: {report.runs_total - report.runs_done} runs still to do; rerun "
                   "with --resume", file=sys.stderr)
@@ -445,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
                    help="carry a calibration's posterior: replicate r uses draw r at every "
                         "site (default: none)")
+    p.add_argument("--run-timeout", type=float, default=None, metavar="SECONDS",
+                   help="a run past this is stopped and recorded 'timeout'")
     p.set_defaults(handler=cmd_national)
 
     p = sub.add_parser("calibrate", help="calibrate to the case with ABC-SMC (pyabc)",

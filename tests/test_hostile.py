@@ -151,6 +151,9 @@ BAD_EXPERIMENTS = {
     "constant_unknown": (E + "[constants]\nwarp = 1\n", "warp"),
     "constant_text_number": (E + '[constants]\nteam_size = "12"\n', "team_size"),
     "constant_and_swept": (E + "[constants]\nturnover_rate = 0.1\n", "turnover_rate"),
+    "run_timeout_negative": (_add(E, "run_timeout_s = -1"), "'run_timeout_s'"),
+    "run_timeout_text": (_add(E, 'run_timeout_s = "1"'), "'run_timeout_s'"),
+    "run_timeout_nan": (_add(E, "run_timeout_s = nan"), "'run_timeout_s'"),
     "not_toml": ("name = \n[[[", "not valid TOML"),
     "empty_file": ("", "[parameters]"),
 }
@@ -454,6 +457,11 @@ for flag, value, culprit in (("--workers", "0", "--workers"),
                              ("--posterior", "p_text_values.parquet", "turnover_rate"),
                              ("--posterior", "/dev/zero", "/dev/zero")):
     case(f"sweep_{flag}_{value}", ["sweep", "good.toml", flag, value, *OUT], culprit)
+for value in ("0", "-1", "nan", "inf", "1e12", "x"):
+    case(f"sweep_run_timeout_{value}", ["sweep", "good.toml", "--run-timeout", value, *OUT],
+         "--run-timeout")
+    case(f"national_run_timeout_{value}", ["national", "--run-timeout", value, *OUT],
+         "--run-timeout")
 case("sweep_out_empty", ["sweep", "good.toml", "--out", ""], "--out")
 case("sweep_out_file", ["sweep", "good.toml", "--out", "file"], "file")
 case("sweep_out_under_file", ["sweep", "good.toml", "--out", "file/x"], "file")

@@ -65,6 +65,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                        help="run the experiment file's plug-in model (model = "
                             "\"module:function\") although it is not registered as an "
                             "icsim model: it is Python code and runs with your permissions")
+    sweep.add_argument("--run-timeout", metavar="SECONDS", type=float, default=None,
+                       help="a run past this many seconds is stopped and recorded "
+                            "'timeout' (default: the file's run_timeout_s, else 600 for a "
+                            "plug-in and 60 + 2 x months for the project's model)")
     sweep.set_defaults(handler=sweep_command)
 
     analyze = subparsers.add_parser(
@@ -103,7 +107,7 @@ def sweep_command(args: argparse.Namespace) -> int:
                            scheduler=args.scheduler, resume=args.resume,
                            progress=not args.quiet, engine=args.engine,
                            posterior=args.posterior, allow_mixed_code=args.allow_mixed_code,
-                           allow_plugin=args.allow_plugin)
+                           allow_plugin=args.allow_plugin, run_timeout=args.run_timeout)
     except KeyboardInterrupt:
         out = args.out or Path("results") / experiment.name
         allow = " --allow-plugin" if args.allow_plugin else ""

@@ -89,11 +89,19 @@ class Executor(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the workers."""
 
+    def abort(self) -> None:
+        """Release the workers at once, dropping the tasks in flight (after Ctrl-C or an
+        error): never waits for a run that may hang. By default, :meth:`close`."""
+        self.close()
+
     def __enter__(self) -> Executor:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.close()
 
     def lost_cause(self, exc: BaseException) -> str:
         """Why a task's worker was lost, in a few words, for the record of a failed run."""
@@ -324,6 +332,21 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def abort(self) -> None:
+        """Kill the workers (SIGKILL: they hold nothing the coordinator needs) and drop the
+        pool without waiting, so an interrupt stops a sweep whose runs hang at once."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        processes = dict(getattr(pool, "_processes", None) or {})
+        for process in processes.values():
+            with contextlib.suppress(Exception):
+                process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes.values():
+            with contextlib.suppress(Exception):
+                process.join(timeout=1.0)
 
 
 class DaskExecutor(Executor):

@@ -51,7 +51,7 @@ DERIVED_OUTCOMES = ("pilot", "integrated", "collapsed", "stalled", "pilot_month"
 DEFAULT_OUTCOMES = ("pilot", "time_to_pilot", "integrated", "collapsed")
 ALLOWED_KEYS = ("name", "description", "model", "scenario", "method", "samples",
                 "second_order", "levels", "replicates", "seed", "months", "outcomes",
-                "runs_per_part", "engine", "parameters", "constants")
+                "runs_per_part", "engine", "parameters", "constants", "run_timeout_s")
 DEFAULT_RUNS_PER_PART = 256
 #: The runner's own columns in every results part.
 RESULT_COLUMNS = ("point", "replicate", "seed", "status", "error")
@@ -175,6 +175,9 @@ class Experiment:
     posterior_sha256: str = ""  # set by run_sweep(posterior=...): the draws' file hash
     #: A plug-in model allowed explicitly (``--allow-plugin``); not part of the hash.
     plugin_allowed: bool = field(default=False, compare=False)
+    #: Seconds a run may take (``None``: the model's default); not part of the hash, so a
+    #: resume may give another limit.
+    run_timeout_s: float | None = field(default=None, compare=False)
 
     @property
     def sha256(self) -> str:
@@ -290,6 +293,12 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
     if project:
         _check_scenario(scenario, err)
     engine = _string(data, "engine", err, default="fast")
+    from sim.experiment.timeout import check_timeout
+
+    try:
+        run_timeout_s = check_timeout(data.get("run_timeout_s"), "'run_timeout_s'")
+    except UsageError as exc:
+        err(str(exc))
     if engine not in ENGINES:
         err(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
 
@@ -351,7 +360,7 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
         seed=seed, outcomes=outcomes, levers=levers, constants=constants, scenario=scenario,
         months=months, second_order=second_order, levels=levels, runs_per_part=runs_per_part,
         description=description, text=text, source=source, engine=engine,
-        plugin_allowed=allow_plugin)
+        plugin_allowed=allow_plugin, run_timeout_s=run_timeout_s)
     if check_model:
         _check_model(experiment, err)
     return experiment
