@@ -151,9 +151,9 @@ BAD_EXPERIMENTS = {
     "constant_unknown": (E + "[constants]\nwarp = 1\n", "warp"),
     "constant_text_number": (E + '[constants]\nteam_size = "12"\n', "team_size"),
     "constant_and_swept": (E + "[constants]\nturnover_rate = 0.1\n", "turnover_rate"),
-    "run_timeout_negative": (_add(E, "run_timeout_s = -1"), "'run_timeout_s'"),
-    "run_timeout_text": (_add(E, 'run_timeout_s = "1"'), "'run_timeout_s'"),
-    "run_timeout_nan": (_add(E, "run_timeout_s = nan"), "'run_timeout_s'"),
+    "file_timeout_negative": (_add(E, "run_timeout_s = -1"), "'run_timeout_s'"),
+    "file_timeout_text": (_add(E, 'run_timeout_s = "1"'), "'run_timeout_s'"),
+    "file_timeout_nan": (_add(E, "run_timeout_s = nan"), "'run_timeout_s'"),
     "not_toml": ("name = \n[[[", "not valid TOML"),
     "empty_file": ("", "[parameters]"),
 }
@@ -247,6 +247,10 @@ def tree(tmp_path_factory) -> Path:
         frame.to_parquet(root / f"{name}.parquet")
     (root / "text.parquet").write_text("not parquet")
     (root / "latin1.toml").write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    (root / "deep_arrays.toml").write_text("x = " + "[" * 40000 + "]" * 40000 + "\n")
+    (root / "deep_tables.toml").write_text("x = " + "{a=" * 5000 + "1" + "}" * 5000 + "\n")
+    (root / "deep_value.toml").write_text(  # parses, but nested past the ceiling
+        'name = "d"\n[parameters]\nx = ' + "[" * 20 + "1" + "]" * 20 + "\n")
     (root / "file").write_text("a file, not a directory\n")
     (root / "dir.toml").mkdir()
     (root / "empty_dir").mkdir()
@@ -270,7 +274,33 @@ def tree(tmp_path_factory) -> Path:
         (root / name / "manifest.json").write_text(json.dumps(evil))
         shutil.copy(next((root / "sweep" / "runs").glob("part-*.parquet")),
                     root / name / "runs")
+    # symbolic links inside a sweep received from someone else: each points outside it
+    elsewhere = root / "elsewhere"
+    shutil.copytree(root / "sweep", elsewhere)
+    for name, (link, target) in SYMLINKS.items():
+        shutil.copytree(root / "sweep", root / name, ignore=shutil.ignore_patterns(".icsim.lock"))
+        if (root / name / link).is_dir():
+            shutil.rmtree(root / name / link)
+        else:
+            (root / name / link).unlink(missing_ok=True)
+        os.symlink(elsewhere / target, root / name / link)
+    (root / "cal_link").mkdir()
+    (root / "cal_link" / "calibration.json").write_text("{}")
+    os.symlink(elsewhere / "history.db", root / "cal_link" / "history.db")
     return root
+
+
+#: A sweep directory holding one symbolic link where icsim writes: name -> (link, target).
+SYMLINKS = {
+    "link_runs": ("runs", "runs"),
+    "link_discarded": ("discarded", "discarded"),
+    "link_ledger": ("checksums.jsonl", "checksums.jsonl"),
+    "link_analysis": ("analysis", "analysis"),
+    "link_history": ("history.db", "history.db"),
+    "link_lock": (".icsim.lock", "nothing_here_yet"),
+    "link_manifest": ("manifest.json", "manifest.json"),
+    "link_part": ("runs/part-000000.parquet", "runs/part-000000.parquet"),
+}
 
 
 def snapshot(root: Path) -> dict[str, tuple]:
@@ -471,6 +501,22 @@ case("sweep_resume_nothing", ["sweep", "good.toml", "--out", "empty_dir", "--res
      "--resume")
 case("sweep_resume_other_experiment",
      ["sweep", "outcome_unknown.toml", "--out", "sweep", "--resume"], "happiness")
+
+# -- deeply nested TOML: one line from every reader, never a RecursionError
+for name in ("deep_arrays", "deep_tables", "deep_value"):
+    case(f"sweep_{name}", ["sweep", f"{name}.toml", *OUT], "nested")
+    case(f"compare_{name}", ["compare", "baseline", f"{name}.toml", *OUT], "nested")
+    case(f"national_{name}", ["national", "--approach", f"{name}.toml", *OUT], "nested")
+    case(f"calibrate_{name}", ["calibrate", f"{name}.toml", *OUT], "nested")
+
+# -- symbolic links inside --out: nothing is written through one
+for name, (link, _) in SYMLINKS.items():
+    case(f"sweep_resume_{name}", ["sweep", "good.toml", "--out", name, "--resume"],
+         f"{name}/{link} is a symbolic link")
+    case(f"analyze_{name}", ["analyze", name], f"{name}/{link}")
+case("national_link_runs", ["national", "--out", "link_runs"], "link_runs/runs is a symbolic")
+case("calibrate_resume_link_history", ["calibrate", "cal.toml", "--out", "cal_link",
+                                       "--resume"], "cal_link/history.db is a symbolic link")
 
 # -- analyze
 case("analyze_missing", ["analyze", "nowhere"], "nowhere")
