@@ -352,13 +352,14 @@ def check_same_request(out: Path, spec: NationalSpec) -> None:
     import tomllib
 
     from sim.experiment.store import MANIFEST, SweepStore
+    from sim.experiment.tomlfile import loads as toml_loads
 
     path = Path(out) / MANIFEST
     if not path.exists():
         return
     try:  # read through the store: a FIFO, a huge or a malformed manifest is not read here
         old_text = SweepStore(out).read_manifest()["experiment"]["text"]
-        old = tomllib.loads(old_text)
+        old = toml_loads(old_text)
     except (OSError, KeyError, TypeError, ValueError):
         return  # not a national run's manifest: the runner's own checks apply
     new = tomllib.loads(spec.experiment_text())

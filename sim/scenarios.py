@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import UsageError
+from sim.experiment.tomlfile import loads as toml_loads
 from sim.parameters import Value, resolve, validate
 
 
@@ -188,7 +189,7 @@ def load_scenario_file(path: str | Path) -> ResolvedScenario:
     path = str(path)
     text = read_text_file(path, "scenario file")
     try:
-        data = tomllib.loads(text)
+        data = toml_loads(text)  # nesting past a ceiling is a TOMLDecodeError
     except tomllib.TOMLDecodeError as exc:
         raise _file_error(path, f"is not valid TOML ({exc})") from None
     unknown = sorted(set(data) - set(FILE_KEYS))

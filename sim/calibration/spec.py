@@ -38,6 +38,7 @@ from typing import Any
 
 from sim.calibration.targets import TARGETS, Thresholds
 from sim.errors import UsageError
+from sim.experiment.tomlfile import loads as toml_loads
 from sim.parameters import PARAMETERS
 
 ALLOWED = ("name", "description", "seed", "population", "generations", "min_epsilon",
@@ -84,7 +85,7 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
         raise UsageError(f"{source}: {message}")
 
     try:
-        data = tomllib.loads(text)
+        data = toml_loads(text)  # nesting past a ceiling is a TOMLDecodeError
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: not valid TOML: {exc}") from None
     unknown = [k for k in data if k not in ALLOWED]

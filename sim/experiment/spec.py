@@ -41,6 +41,7 @@ from typing import Any
 
 from sim.errors import UsageError
 from sim.experiment.models import ENGINES, PROJECT_MODEL
+from sim.experiment.tomlfile import loads as toml_loads
 from sim.limits import IDENTIFIER, ceiling, how_to_raise
 from sim.parameters import PARAMETERS, unknown_message
 
@@ -235,7 +236,7 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
     ``allow_plugin`` (see :mod:`sim.experiment.plugins`); otherwise it is refused.
     """
     try:
-        data = tomllib.loads(text)
+        data = toml_loads(text)  # nesting past a ceiling is a TOMLDecodeError
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: not valid TOML: {exc}") from None
     err = _Errors(source)
