@@ -145,6 +145,13 @@ BAD_EXPERIMENTS = {
     "dist_unknown": (_edit(E, "[0.0, 0.4]", '{ dist = "cauchy", a = 1 }'), "dist"),
     "dist_bad_sd": (_edit(E, "[0.0, 0.4]", '{ dist = "normal", mean = 0.2, sd = -1 }'),
                     "turnover_rate"),
+    "dist_nan_values": (_edit(E, "turnover_rate = [0.0, 0.4]", "turnover_rate = "
+                              '{ dist = "truncnormal", low = 0.0, high = 0.4, mean = 1e300, '
+                              "sd = 1e-300 }"), "turnover_rate"),
+    "dist_tiny_sd": (_edit(E, "[0.0, 0.4]", '{ dist = "normal", mean = 0.2, sd = 5e-324 }'),
+                     "turnover_rate"),
+    "dist_tiny_sigma": (_edit(E, "[0.0, 0.4]", '{ dist = "lognormal", median = 0.2, '
+                              "sigma = 1e-300 }"), "turnover_rate"),
     "national_parameter": (_edit(E, "turnover_rate = [0.0, 0.4]",
                                  "national_budget_share = [0.1, 0.3]"),
                            "national_budget_share"),

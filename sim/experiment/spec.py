@@ -482,6 +482,11 @@ def _distribution(name: str, spec: Mapping[str, Any], param: Any, err: _Errors) 
         low, high = 0.0, math.inf
     else:
         low, high = p[0], p[-1] if dist == "triangular" else p[1]
+    problem = _sample_problem(Lever(name, "float", low=low, high=high, dist=dist,
+                                    dist_params=p))
+    if problem:
+        err(f"parameter '{name}': the {dist} {spec!r} {problem}; give a distribution whose "
+            "values are finite numbers that differ, or a constant")
     if param is not None:
         if param.kind != "float":
             err(f"parameter '{name}' is not a continuous number; a distribution needs one")
@@ -502,6 +507,33 @@ def _distribution(name: str, spec: Mapping[str, Any], param: Any, err: _Errors) 
                 f"[{param.low:g}, {param.high:g}]; narrow it or use truncnormal")
         low, high = max(low, param.low), min(high, param.high)
     return Lever(name, "float", low=low, high=high, dist=dist, dist_params=p)
+
+
+#: Quantiles a distribution is sampled at when it is validated.
+_PROBES = (1e-9, 0.01, 0.25, 0.5, 0.75, 0.99, 1 - 1e-9)
+
+
+def _sample_problem(lever: Lever) -> str:
+    """What makes a distribution that passed the parameter checks senseless when sampled
+    (values NaN, infinite, outside its bounds, all one number at float precision, or a
+    numerical warning), or ``""``."""
+    import warnings
+
+    import numpy as np
+
+    try:
+        with warnings.catch_warnings(), np.errstate(all="raise"):
+            warnings.simplefilter("error")
+            values = [lever.ppf(q) for q in _PROBES]
+    except (ArithmeticError, ValueError, RuntimeWarning, FloatingPointError) as exc:
+        return f"cannot be sampled ({type(exc).__name__}: {str(exc).splitlines()[0][:80]})"
+    if not all(math.isfinite(v) for v in values):
+        return "gives values that are not finite numbers (NaN or infinite)"
+    if not all(lever.low <= v <= lever.high for v in values):
+        return f"gives values outside [{lever.low:g}, {lever.high:g}]"
+    if values[1] == values[-2]:
+        return "gives one value only at float precision"
+    return ""
 
 
 def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
