@@ -637,6 +637,56 @@ def test_resamples_past_the_ceiling_leave_no_analysis_folder(tree):
     assert not (tree / "sweep" / "analysis").exists()
 
 
+# --------------------------------------------------------------------- not a Dask scheduler
+@pytest.fixture
+def not_dask():
+    """Two loopback servers that are not Dask schedulers: one silent (as an HTTP server
+    waiting for a request), one greeting with a banner (as SSH does)."""
+    import socket
+    import threading
+
+    servers, ports = [], {}
+    for kind, banner in (("silent", b""), ("banner", b"SSH-2.0-OpenSSH_9.6\r\n")):
+        server = socket.create_server(("127.0.0.1", 0))
+        servers.append(server)
+        ports[kind] = server.getsockname()[1]
+
+        def serve(server=server, banner=banner) -> None:
+            held = []
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    return
+                if banner:
+                    conn.sendall(banner)
+                held.append(conn)
+
+        threading.Thread(target=serve, daemon=True).start()
+    yield ports
+    for server in servers:
+        server.close()
+
+
+def test_a_scheduler_that_is_not_dask_is_one_line_for_every_command(
+        tree, not_dask, capsys, monkeypatch):
+    """An HTTP-like server (silent: no hang, a timeout), a service with a banner (no
+    exabyte allocation), tls:// without certificates, ucx:// without ucx-py and an
+    inproc:// address of no cluster here: one line each, exit 2, nothing written."""
+    from sim.experiment import execute
+
+    monkeypatch.setattr(execute, "PROBE_TIMEOUT", 0.5)
+    addresses = {f"tcp://127.0.0.1:{not_dask['silent']}": "no Dask scheduler answered",
+                 f"tcp://127.0.0.1:{not_dask['banner']}": "not Dask's",
+                 f"tls://127.0.0.1:{not_dask['silent']}": "certificates",
+                 f"ucx://127.0.0.1:{not_dask['silent']}": "ucx-py",
+                 "inproc://192.0.2.1/1/1": "inside this process"}
+    for address, culprit in addresses.items():
+        for command in (["sweep", "good.toml"], ["national"], ["calibrate", "cal.toml"]):
+            refused(tree, [*command, "--scheduler", address, *OUT, "--quiet"], culprit,
+                    capsys, monkeypatch)
+
+
 # --------------------------------------------------------------------- faults: a lost scheduler
 def test_a_lost_dask_scheduler_is_one_line_naming_resume(tmp_path, capsys, monkeypatch):
     """The scheduler goes away mid-sweep: one stderr line naming the cause and the
