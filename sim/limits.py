@@ -36,6 +36,8 @@ CEILINGS: dict[str, int] = {
     "resamples": 100_000,
     "text_file_kb": 1024,
     "data_file_mb": 50,
+    "changes": 1200,  # [[changes]] of a scenario file (one a month at most)
+    "posterior_draws": 100_000,  # rows of a posterior file, counted before it is read
 }
 
 #: How the plan line and the memory ceiling describe sizes.

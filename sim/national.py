@@ -289,6 +289,9 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
         raise UsageError(f"--seed must be a whole number >= 0, got {seed!r}")
     seed = int(seed)
     resolved = resolve_scenario(approach)
+    from sim.compare import check_horizon
+
+    check_horizon([resolved], months)
     names = [r.strip() for r in rules.split(",")] if isinstance(rules, str) else list(rules)
     for rule in names:
         if rule not in RULES:

@@ -188,6 +188,9 @@ BAD_SCENARIOS = {
     "s_change_no_lever": (_edit(S, "payment_integration = 0.7\n", ""), "changes no lever"),
     "s_change_team_lever": (_edit(S, "payment_integration = 0.7", "team_size = 12"),
                             "team_size"),
+    "s_name_pipe": (_edit(S, 'name = "late"', 'name = "a|b"'), "'name'"),
+    "s_name_escape": (_edit(S, 'name = "late"', 'name = "a\\u001b[31mb"'), "'name'"),
+    "s_name_nul": (_edit(S, 'name = "late"', 'name = "a\\u0000b"'), "'name'"),
     "s_change_twice": (S + "[[changes]]\nmonth = 24\nincentives = 0.5\n", "share a month"),
 }
 
@@ -242,6 +245,8 @@ def tree(tmp_path_factory) -> Path:
     (root / "good.toml").write_text(GOOD_EXPERIMENT)
     (root / "medium.toml").write_text("# padding\n" * 300 + GOOD_EXPERIMENT)  # 3 kB, valid
     (root / "late.toml").write_text(GOOD_SCENARIO)
+    (root / "two_changes.toml").write_text(
+        GOOD_SCENARIO + "[[changes]]\nmonth = 30\nincentives = 0.5\n")
     (root / "cal.toml").write_text(GOOD_CALIBRATION)
     shutil.copy(ROOT / "data" / "case_posterior.parquet", root / "posterior.parquet")
     for name, (text, _) in BAD_EXPERIMENTS.items():
@@ -253,6 +258,12 @@ def tree(tmp_path_factory) -> Path:
     for name, (frame, _) in BAD_POSTERIORS.items():
         frame.to_parquet(root / f"{name}.parquet")
     (root / "text.parquet").write_text("not parquet")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    column = pa.array([0.1, 0.2])
+    pq.write_table(pa.Table.from_arrays([column, column], names=["turnover_rate"] * 2),
+                   root / "p_duplicate_columns.parquet")
     (root / "latin1.toml").write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
     (root / "deep_arrays.toml").write_text("x = " + "[" * 40000 + "]" * 40000 + "\n")
     (root / "deep_tables.toml").write_text("x = " + "{a=" * 5000 + "1" + "}" * 5000 + "\n")
@@ -508,6 +519,22 @@ case("sweep_resume_nothing", ["sweep", "good.toml", "--out", "empty_dir", "--res
      "--resume")
 case("sweep_resume_other_experiment",
      ["sweep", "outcome_unknown.toml", "--out", "sweep", "--resume"], "happiness")
+
+# -- inputs counted before work: posterior rows, [[changes]]; changes after the horizon
+for command in (["compare", "baseline"], ["national"], ["sweep", "good.toml"]):
+    case(f"{command[0]}_posterior_draws_ceiling",
+         [*command, "--posterior", "posterior.parquet", *OUT], "ICSIM_MAX_POSTERIOR_DRAWS",
+         {"ICSIM_MAX_POSTERIOR_DRAWS": "10"})
+    case(f"{command[0]}_posterior_duplicate_columns",
+         [*command, "--posterior", "p_duplicate_columns.parquet", *OUT], "twice")
+case("compare_changes_ceiling", ["compare", "baseline", "two_changes.toml", *OUT],
+     "ICSIM_MAX_CHANGES", {"ICSIM_MAX_CHANGES": "1"})
+case("national_changes_ceiling", ["national", "--approach", "two_changes.toml", *OUT],
+     "ICSIM_MAX_CHANGES", {"ICSIM_MAX_CHANGES": "1"})
+case("compare_change_after_horizon", ["compare", "baseline", "late.toml", "--months", "12",
+                                      *OUT], "month 24")
+case("national_change_after_horizon", ["national", "--approach", "late.toml", "--months",
+                                       "12", *OUT], "month 24")
 
 # -- deeply nested TOML: one line from every reader, never a RecursionError
 for name in ("deep_arrays", "deep_tables", "deep_value"):
