@@ -504,7 +504,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_sizes(args)
         return int(args.handler(args) or 0)
     except UsageError as exc:
-        print(f"icsim: error: {exc}", file=sys.stderr)
+        from sim.errors import one_line
+
+        print(f"icsim: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except JobStopped as exc:
         print(f"icsim: error: {exc}; finished work is kept -- run the same command again "

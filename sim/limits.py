@@ -48,7 +48,7 @@ def ceiling(name: str) -> int:
     """The ceiling of ``name``: ``ICSIM_MAX_<NAME>`` if set to a whole number, else the
     default (the machine's memory for ``memory_mb``)."""
     text = os.environ.get(f"ICSIM_MAX_{name.upper()}", "").strip()
-    if text.isdigit() and int(text) > 0:
+    if text.isascii() and text.isdigit() and int(text) > 0:
         return int(text)
     if name == "memory_mb":
         return machine_memory_mb()
@@ -219,7 +219,7 @@ def read_text_file(path: str | Path, what: str) -> str:
 
 # --------------------------------------------------------------------------- identifiers
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: no trailing newline
 
 
 def check_identifier(value: Any, label: str) -> str:

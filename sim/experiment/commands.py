@@ -166,6 +166,8 @@ def analyze_command(args: argparse.Namespace) -> int:
         raise UsageError(f"no sweep directory at {root}")
     if args.prim_outcome is None and (args.prim_threshold is not None or args.prim_above):
         raise UsageError("--prim-threshold and --prim-above need --prim-outcome")
+    if args.prim_threshold is not None and args.prim_threshold != args.prim_threshold:
+        raise UsageError("--prim-threshold must be a number, got nan")
     result = analyze(root, resamples=args.resamples, formats=formats,
                      prim_outcome=args.prim_outcome,
                      prim_threshold=0.5 if args.prim_threshold is None else args.prim_threshold,

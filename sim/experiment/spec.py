@@ -432,16 +432,19 @@ def _identifier_from(stem: str) -> str:
 def _is_function_ref(text: str) -> bool:
     module, sep, func = text.partition(":")
     return bool(sep and module and func and all(p.isidentifier() for p in module.split("."))
-                and func.isidentifier())
+                and func.isidentifier()
+                and module.split(".")[-1] != "__main__")  # a program, not a model module
 
 
 def _first_duplicate(items: Sequence[Any]) -> Any:
-    seen: list[Any] = []
+    """The first item equal to an earlier one of the same type (``1`` and ``True`` differ),
+    in one pass over hashable items."""
+    seen: set[tuple[type, Any]] = set()
     for item in items:
-        for other in seen:
-            if item == other and type(item) is type(other):
-                return item
-        seen.append(item)
+        key = (type(item), item)
+        if key in seen:
+            return item
+        seen.add(key)
     return None
 
 
@@ -538,6 +541,9 @@ def _sample_problem(lever: Lever) -> str:
 
 def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
     """Validate one entry of ``[parameters]``."""
+    if not IDENTIFIER.match(name) or len(name) > 100:  # a column name: no path, no ""
+        err(f"parameter name {name!r} must be a plain identifier (letters, digits and "
+            "underscores, not starting with a digit)")
     param = PARAMETERS.get(name)
     if project and param is None:
         err(unknown_message(name))
