@@ -564,6 +564,9 @@ class SweepStore:
         report = report or (lambda line: print(line, file=sys.stderr, flush=True))
         for tmp in temporary:  # a killed writer's unfinished file: never data
             tmp.unlink(missing_ok=True)
+        from sim.experiment.leftovers import remove_manifest_temporaries
+
+        remove_manifest_temporaries(self.root, MANIFEST)  # the lock is ours: all stale
         done = []
         if not damaged:
             return done
