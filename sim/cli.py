@@ -66,6 +66,9 @@ def check_out(out: Path) -> None:
 
     if str(out).strip() in ("", "."):
         raise UsageError("--out must name a directory, got an empty path")
+    from sim.experiment.safepaths import check_path_length
+
+    check_path_length(out)  # ENAMETOOLONG: one line, and no parent created
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is an existing file; choose a directory")
     parent = out

@@ -528,6 +528,12 @@ for value in ("0", "-1", "nan", "inf", "1e12", "x"):
          "--run-timeout")
     case(f"national_run_timeout_{value}", ["national", "--run-timeout", value, *OUT],
          "--run-timeout")
+for command in (["run"], ["compare", "baseline"], ["national"], ["sweep", "good.toml"],
+                ["calibrate", "cal.toml"]):
+    case(f"{command[0]}_out_name_too_long", [*command, "--out", "a/b/" + "x" * 300],
+         "--out")
+    case(f"{command[0]}_out_path_too_deep", [*command, "--out", "/".join(["y" * 200] * 30)],
+         "--out")
 case("sweep_out_empty", ["sweep", "good.toml", "--out", ""], "--out")
 case("sweep_out_file", ["sweep", "good.toml", "--out", "file"], "file")
 case("sweep_out_under_file", ["sweep", "good.toml", "--out", "file/x"], "file")

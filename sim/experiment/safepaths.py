@@ -57,3 +57,26 @@ def refuse_symlinks(root: str | Path, label: str = "--out") -> None:
         raise UsageError(f"{label} {root}: {link} is a symbolic link (to {target}); icsim "
                          "never writes through one, which could write outside the directory "
                          "-- remove the link or choose another directory")
+
+
+def check_path_length(path: str | Path, label: str = "--out") -> None:
+    """Refuse (one line) a path with a name longer than the file system allows
+    (``ENAMETOOLONG``, 255 bytes a name on most) or too long a whole path (4,096), before
+    anything -- a parent directory included -- is created."""
+    whole = os.fsencode(os.path.abspath(str(path)))  # no file system call
+    parent = os.path.dirname(whole) or b"/"
+    while parent != b"/" and not os.path.isdir(parent):  # isdir never raises
+        parent = os.path.dirname(parent)
+    try:
+        name_max = os.pathconf(parent, "PC_NAME_MAX")
+        path_max = os.pathconf(parent, "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):  # pragma: no cover - not POSIX
+        name_max, path_max = 255, 4096
+    if len(whole) >= path_max:
+        raise UsageError(f"{label}: the path is {len(whole):,} bytes, past the {path_max:,} a "
+                         "path may have here; choose a shorter one")
+    for part in Path(path).parts:
+        if len(os.fsencode(part)) > name_max:
+            raise UsageError(f"{label}: the name {part[:40]!r}... is {len(os.fsencode(part))} "
+                             f"bytes, past the {name_max} a name may have here; choose a "
+                             "shorter one")
