@@ -191,6 +191,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import os
 
     plan = _limits.compare_plan(runs, args.months, args.workers or os.cpu_count() or 1)
+    if posterior is not None:  # the draws are held in memory too
+        from sim.experiment.inputs import with_inputs
+
+        plan = with_inputs(plan, *posterior.shape)
     if not args.quiet:
         print(plan.check().line(), flush=True)
     else:
@@ -285,7 +289,8 @@ def cmd_national(args: argparse.Namespace) -> int:
     formats = figure_formats(args.format)
     national.check_same_request(Path(args.out), spec)
     experiment = parse_experiment(spec.experiment_text(), source="icsim national")
-    announce(experiment_plan(experiment, args.workers, args.scheduler), args.quiet)
+    announce(experiment_plan(experiment, args.workers, args.scheduler, args.posterior),
+             args.quiet)
     # The lock is held from the first run to the last output written: a second national
     # run into the same --out cannot interleave its runs or outputs with this one's.
     with DirectoryLock(args.out) as lock:

@@ -690,6 +690,20 @@ def test_a_raised_ceiling_is_honoured(tmp_path, capsys, monkeypatch):
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["months"] == 1300
 
 
+def test_the_plan_counts_a_posteriors_draws(tree):
+    """The draws are held in memory: the plan counts them from the file's footer."""
+    from sim.experiment.commands import experiment_plan
+    from sim.experiment.inputs import posterior_shape
+    from sim.experiment.spec import load_experiment
+
+    experiment = load_experiment(tree / "good.toml")
+    bare = experiment_plan(experiment, 1)
+    draws, columns = posterior_shape(tree / "posterior.parquet")
+    assert draws == len(pd.read_parquet(tree / "posterior.parquet")) and columns > 0
+    planned = experiment_plan(experiment, 1, None, str(tree / "posterior.parquet"))
+    assert planned.memory_bytes - bare.memory_bytes >= draws * columns * 100
+
+
 def test_60000_listed_values_are_checked_for_duplicates_in_linear_time():
     """The duplicate check is one pass (it was quadratic: 80 s for 60,000 values)."""
     import time

@@ -101,7 +101,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     from sim.experiment.sweep import run_sweep
 
     experiment = load_experiment(args.file, allow_plugin=args.allow_plugin)
-    announce(experiment_plan(experiment, args.workers, args.scheduler), args.quiet)
+    announce(experiment_plan(experiment, args.workers, args.scheduler, args.posterior),
+             args.quiet)
     try:
         report = run_sweep(experiment, args.out, workers=args.workers,
                            scheduler=args.scheduler, resume=args.resume,
@@ -133,9 +134,10 @@ def sweep_command(args: argparse.Namespace) -> int:
 
 
 def experiment_plan(experiment: Experiment, workers: int | None,
-                    scheduler: str | None = None) -> Plan:
-    """The runs, memory and output of a sweep, checked against the ceilings (``UsageError``
-    past them) before anything starts."""
+                    scheduler: str | None = None, posterior: str | None = None) -> Plan:
+    """The runs, memory and output of a sweep (with a ``posterior``'s draws, counted from
+    its footer), checked against the ceilings (``UsageError`` past them) before anything
+    starts."""
     import os
 
     from sim.experiment.spec import planned_points
@@ -145,8 +147,11 @@ def experiment_plan(experiment: Experiment, workers: int | None,
                             experiment.levers, experiment.second_order)
     local = 0 if scheduler is not None else (workers or os.cpu_count() or 1)
     columns = len(experiment.levers) + len(experiment.outcomes)
-    return sweep_plan(points, experiment.replicates, columns, experiment.runs_per_part,
-                      local).check()
+    from sim.experiment.inputs import posterior_shape, with_inputs
+
+    return with_inputs(sweep_plan(points, experiment.replicates, columns,
+                                  experiment.runs_per_part, local),
+                       *posterior_shape(posterior)).check()
 
 
 def announce(plan: Plan, quiet: bool) -> None:
