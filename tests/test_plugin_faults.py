@@ -427,6 +427,8 @@ def test_a_run_that_hangs_costs_one_run_recorded_timeout(tmp_path: Path) -> None
                                                    "of 0.5 s").all()
     assert (bad.loc[~faulty, "status"] == "ok").all()
     np.testing.assert_array_equal(bad.loc[~faulty, "y"], clean.loc[~faulty, "y"])
+    manifest = json.loads((tmp_path / "hangs" / "manifest.json").read_text())
+    assert manifest["sessions"][-1]["run_timeout_s"] == 0.5
 
 
 def test_a_run_that_swallows_the_time_limit_is_killed_with_its_worker(
@@ -508,3 +510,18 @@ def test_a_second_ctrl_c_stops_a_hanging_sweep_within_5_s_and_it_resumes(
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert (runs(out)["status"] == "timeout").all()
+
+
+def test_the_default_time_limits() -> None:
+    """No limit given: 600 s for a plug-in, 60 s + 2 s a month for the project's model; the
+    file's run_timeout_s, then --run-timeout, override it."""
+    from sim.experiment.sweep import model_call
+
+    plug = parse_experiment(GRID.replace("MODEL", "clean"), check_model=False)
+    assert model_call(plug).timeout == 600
+    project = parse_experiment('months = 24\nmethod = "lhs"\nsamples = 2\n[parameters]\n'
+                               "turnover_rate = [0.0, 0.4]\n", check_model=False)
+    assert model_call(project).timeout == 60 + 2 * 24
+    own = parse_experiment("run_timeout_s = 7\n" + GRID.replace("MODEL", "clean"),
+                           check_model=False)
+    assert model_call(own).timeout == 7 and model_call(own, run_timeout=3).timeout == 3

@@ -310,6 +310,9 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
             raise _NothingWritten(f"{exc.describe()}; nothing was written -- {todo}") from None
         raise UsageError(f"{exc.describe()}; the sweep is as it was -- {todo} with --resume"
                          ) from None
+    call = model_call(experiment, engine, run_timeout)
+    # the session's time limit, recorded with the session when it ends
+    manifest["sessions"][-1]["run_timeout_s"] = call.timeout
     n_chunks = -(-design.n_runs // experiment.runs_per_part)
     todo = [c for c in range(n_chunks) if c not in state.chunks]
     per_task = runs_per_task or max(1, -(-experiment.runs_per_part // 4))
@@ -326,8 +329,7 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
         # A run that kills its worker is found (its batch rerun alone, then run by run)
         # and recorded as failed; the other runs get their own results.
         for result in executor.imap_unordered(
-                run_batch, plan.tasks(model_call(experiment, engine, run_timeout)),
-                window=window,
+                run_batch, plan.tasks(call), window=window,
                 split=lambda task: split_batch(*task),
                 give_up=lambda task, cause: failed_batch(*task, cause)):
             entry = plan.open[result.chunk]
