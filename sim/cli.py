@@ -55,9 +55,10 @@ def check_sizes(args: argparse.Namespace) -> None:
     scheduler = getattr(args, "scheduler", None)
     if scheduler is not None:
         _limits.check_scheduler_address(scheduler)
-    from sim.experiment.timeout import check_timeout
+    if getattr(args, "run_timeout", None) is not None:
+        from sim.experiment.timeout import check_timeout
 
-    check_timeout(getattr(args, "run_timeout", None))
+        check_timeout(args.run_timeout)
 
 
 def check_out(out: Path) -> None:
