@@ -172,3 +172,40 @@ def test_an_unwritable_out_is_refused_before_any_run(tmp_path: Path, monkeypatch
     assert len(err) == 1 and "is not writable" in err[0] and str(ro) in err[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exp.toml", "ro"]
     assert list(ro.iterdir()) == []
+
+
+def _dead_pid() -> int:
+    """The process id of a process that has exited."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def test_a_killed_writers_manifest_temporary_is_removed_on_resume(tmp_path: Path) -> None:
+    """kill -9 while the manifest was written leaves .manifest.json.tmp-PID: the resume,
+    holding the lock, removes it."""
+    exp = tmp_path / "exp.toml"
+    exp.write_text(textwrap.dedent(GRID))
+    out = tmp_path / "out"
+    run_sweep(exp, out, workers=1, progress=False)
+    leftover = out / f".manifest.json.tmp-{_dead_pid()}"
+    leftover.write_text('{"half": ')
+    run_sweep(exp, out, workers=1, progress=False, resume=True)
+    assert not leftover.exists()
+
+
+def test_a_killed_commands_staging_folder_is_removed_by_a_rerun(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    """A compare or run killed before moving its outputs leaves .OUT.PID.XXXX.staging/;
+    a rerun into the same --out removes it (a live process's is left alone)."""
+    from sim.ui.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    stale = tmp_path / f".r.{_dead_pid()}.abcd1234.staging"
+    stale.mkdir()
+    (stale / "summary.json").write_text("{}")
+    live = tmp_path / f".r.{__import__('os').getpid()}.live0000.staging"
+    live.mkdir()
+    assert main(["run", "--months", "6", "--out", "r"]) == 0
+    assert not stale.exists() and live.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".staging") and p != live]

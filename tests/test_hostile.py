@@ -71,6 +71,15 @@ def _add(text: str, line: str) -> str:
 
 # --------------------------------------------------------------------- bad experiment files
 E = GOOD_EXPERIMENT
+P = """\
+name = "plug"
+model = "sim.experiment.examples:noisy_linear"
+method = "lhs"
+samples = 4
+outcomes = ["y"]
+[parameters]
+x1 = [0.0, 1.0]
+"""
 BAD_EXPERIMENTS = {
     "name_dotdot": (_edit(E, 'name = "good"', 'name = "../../x"'), "'name'"),
     "name_absolute": (_edit(E, 'name = "good"', 'name = "/tmp/x"'), "'name'"),
@@ -145,12 +154,28 @@ BAD_EXPERIMENTS = {
     "dist_unknown": (_edit(E, "[0.0, 0.4]", '{ dist = "cauchy", a = 1 }'), "dist"),
     "dist_bad_sd": (_edit(E, "[0.0, 0.4]", '{ dist = "normal", mean = 0.2, sd = -1 }'),
                     "turnover_rate"),
+    "dist_nan_values": (_edit(E, "turnover_rate = [0.0, 0.4]", "turnover_rate = "
+                              '{ dist = "truncnormal", low = 0.0, high = 0.4, mean = 1e300, '
+                              "sd = 1e-300 }"), "turnover_rate"),
+    "dist_tiny_sd": (_edit(E, "[0.0, 0.4]", '{ dist = "normal", mean = 0.2, sd = 5e-324 }'),
+                     "turnover_rate"),
+    "dist_tiny_sigma": (_edit(E, "[0.0, 0.4]", '{ dist = "lognormal", median = 0.2, '
+                              "sigma = 1e-300 }"), "turnover_rate"),
     "national_parameter": (_edit(E, "turnover_rate = [0.0, 0.4]",
                                  "national_budget_share = [0.1, 0.3]"),
                            "national_budget_share"),
+    "parameter_name_path": (_edit(P, "x1 = [0.0, 1.0]", '"../../evil" = [0.0, 1.0]'),
+                            "../../evil"),
+    "parameter_name_empty": (_edit(P, "x1 = [0.0, 1.0]", '"" = [0.0, 1.0]'),
+                             "parameter name"),
+    "outcome_newline": (_edit(P, '["y"]', '["y\\n"]'), "outcome name"),
+    "model_main": (_add(E, 'model = "sim.__main__:main"'), "sim.__main__"),
     "constant_unknown": (E + "[constants]\nwarp = 1\n", "warp"),
     "constant_text_number": (E + '[constants]\nteam_size = "12"\n', "team_size"),
     "constant_and_swept": (E + "[constants]\nturnover_rate = 0.1\n", "turnover_rate"),
+    "file_timeout_negative": (_add(E, "run_timeout_s = -1"), "'run_timeout_s'"),
+    "file_timeout_text": (_add(E, 'run_timeout_s = "1"'), "'run_timeout_s'"),
+    "file_timeout_nan": (_add(E, "run_timeout_s = nan"), "'run_timeout_s'"),
     "not_toml": ("name = \n[[[", "not valid TOML"),
     "empty_file": ("", "[parameters]"),
 }
@@ -178,6 +203,9 @@ BAD_SCENARIOS = {
     "s_change_no_lever": (_edit(S, "payment_integration = 0.7\n", ""), "changes no lever"),
     "s_change_team_lever": (_edit(S, "payment_integration = 0.7", "team_size = 12"),
                             "team_size"),
+    "s_name_pipe": (_edit(S, 'name = "late"', 'name = "a|b"'), "'name'"),
+    "s_name_escape": (_edit(S, 'name = "late"', 'name = "a\\u001b[31mb"'), "'name'"),
+    "s_name_nul": (_edit(S, 'name = "late"', 'name = "a\\u0000b"'), "'name'"),
     "s_change_twice": (S + "[[changes]]\nmonth = 24\nincentives = 0.5\n", "share a month"),
 }
 
@@ -208,6 +236,9 @@ BAD_CALIBRATIONS = {
     "c_prior_word": (_edit(C, "[0.05, 0.3]", '"wide"'), "progress_rate"),
     "c_prior_switch": (_edit(C, "progress_rate = [0.05, 0.3]", "small_tasks = [0, 1]"),
                        "small_tasks"),
+    "c_name_accent": (_edit(C, 'name = "cal"', 'name = "caf\u00e9"'), "'name'"),
+    "c_targets_twice": (_add(C, 'targets = ["T1", "T1", "T1"]'), "twice"),
+    "c_thresholds_crossed": (C + "[thresholds]\nhigh = 0.1\nlow = 0.9\n", "'high'"),
     "c_no_parameters": (C.split("[parameters]")[0], "[parameters]"),
 }
 
@@ -232,6 +263,8 @@ def tree(tmp_path_factory) -> Path:
     (root / "good.toml").write_text(GOOD_EXPERIMENT)
     (root / "medium.toml").write_text("# padding\n" * 300 + GOOD_EXPERIMENT)  # 3 kB, valid
     (root / "late.toml").write_text(GOOD_SCENARIO)
+    (root / "two_changes.toml").write_text(
+        GOOD_SCENARIO + "[[changes]]\nmonth = 30\nincentives = 0.5\n")
     (root / "cal.toml").write_text(GOOD_CALIBRATION)
     shutil.copy(ROOT / "data" / "case_posterior.parquet", root / "posterior.parquet")
     for name, (text, _) in BAD_EXPERIMENTS.items():
@@ -243,7 +276,17 @@ def tree(tmp_path_factory) -> Path:
     for name, (frame, _) in BAD_POSTERIORS.items():
         frame.to_parquet(root / f"{name}.parquet")
     (root / "text.parquet").write_text("not parquet")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    column = pa.array([0.1, 0.2])
+    pq.write_table(pa.Table.from_arrays([column, column], names=["turnover_rate"] * 2),
+                   root / "p_duplicate_columns.parquet")
     (root / "latin1.toml").write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    (root / "deep_arrays.toml").write_text("x = " + "[" * 40000 + "]" * 40000 + "\n")
+    (root / "deep_tables.toml").write_text("x = " + "{a=" * 5000 + "1" + "}" * 5000 + "\n")
+    (root / "deep_value.toml").write_text(  # parses, but nested past the ceiling
+        'name = "d"\n[parameters]\nx = ' + "[" * 20 + "1" + "]" * 20 + "\n")
     (root / "file").write_text("a file, not a directory\n")
     (root / "dir.toml").mkdir()
     (root / "empty_dir").mkdir()
@@ -267,7 +310,33 @@ def tree(tmp_path_factory) -> Path:
         (root / name / "manifest.json").write_text(json.dumps(evil))
         shutil.copy(next((root / "sweep" / "runs").glob("part-*.parquet")),
                     root / name / "runs")
+    # symbolic links inside a sweep received from someone else: each points outside it
+    elsewhere = root / "elsewhere"
+    shutil.copytree(root / "sweep", elsewhere)
+    for name, (link, target) in SYMLINKS.items():
+        shutil.copytree(root / "sweep", root / name, ignore=shutil.ignore_patterns(".icsim.lock"))
+        if (root / name / link).is_dir():
+            shutil.rmtree(root / name / link)
+        else:
+            (root / name / link).unlink(missing_ok=True)
+        os.symlink(elsewhere / target, root / name / link)
+    (root / "cal_link").mkdir()
+    (root / "cal_link" / "calibration.json").write_text("{}")
+    os.symlink(elsewhere / "history.db", root / "cal_link" / "history.db")
     return root
+
+
+#: A sweep directory holding one symbolic link where icsim writes: name -> (link, target).
+SYMLINKS = {
+    "link_runs": ("runs", "runs"),
+    "link_discarded": ("discarded", "discarded"),
+    "link_ledger": ("checksums.jsonl", "checksums.jsonl"),
+    "link_analysis": ("analysis", "analysis"),
+    "link_history": ("history.db", "history.db"),
+    "link_lock": (".icsim.lock", "nothing_here_yet"),
+    "link_manifest": ("manifest.json", "manifest.json"),
+    "link_part": ("runs/part-000000.parquet", "runs/part-000000.parquet"),
+}
 
 
 def snapshot(root: Path) -> dict[str, tuple]:
@@ -454,6 +523,17 @@ for flag, value, culprit in (("--workers", "0", "--workers"),
                              ("--posterior", "p_text_values.parquet", "turnover_rate"),
                              ("--posterior", "/dev/zero", "/dev/zero")):
     case(f"sweep_{flag}_{value}", ["sweep", "good.toml", flag, value, *OUT], culprit)
+for value in ("0", "-1", "nan", "inf", "1e12", "x"):
+    case(f"sweep_run_timeout_{value}", ["sweep", "good.toml", "--run-timeout", value, *OUT],
+         "--run-timeout")
+    case(f"national_run_timeout_{value}", ["national", "--run-timeout", value, *OUT],
+         "--run-timeout")
+for command in (["run"], ["compare", "baseline"], ["national"], ["sweep", "good.toml"],
+                ["calibrate", "cal.toml"]):
+    case(f"{command[0]}_out_name_too_long", [*command, "--out", "a/b/" + "x" * 300],
+         "--out")
+    case(f"{command[0]}_out_path_too_deep", [*command, "--out", "/".join(["y" * 200] * 30)],
+         "--out")
 case("sweep_out_empty", ["sweep", "good.toml", "--out", ""], "--out")
 case("sweep_out_file", ["sweep", "good.toml", "--out", "file"], "file")
 case("sweep_out_under_file", ["sweep", "good.toml", "--out", "file/x"], "file")
@@ -463,6 +543,45 @@ case("sweep_resume_nothing", ["sweep", "good.toml", "--out", "empty_dir", "--res
      "--resume")
 case("sweep_resume_other_experiment",
      ["sweep", "outcome_unknown.toml", "--out", "sweep", "--resume"], "happiness")
+
+# -- inputs counted before work: posterior rows, [[changes]]; changes after the horizon
+for command in (["compare", "baseline"], ["national"], ["sweep", "good.toml"]):
+    case(f"{command[0]}_posterior_draws_ceiling",
+         [*command, "--posterior", "posterior.parquet", *OUT], "ICSIM_MAX_POSTERIOR_DRAWS",
+         {"ICSIM_MAX_POSTERIOR_DRAWS": "10"})
+    case(f"{command[0]}_posterior_duplicate_columns",
+         [*command, "--posterior", "p_duplicate_columns.parquet", *OUT], "twice")
+case("compare_changes_ceiling", ["compare", "baseline", "two_changes.toml", *OUT],
+     "ICSIM_MAX_CHANGES", {"ICSIM_MAX_CHANGES": "1"})
+case("national_changes_ceiling", ["national", "--approach", "two_changes.toml", *OUT],
+     "ICSIM_MAX_CHANGES", {"ICSIM_MAX_CHANGES": "1"})
+case("compare_change_after_horizon", ["compare", "baseline", "late.toml", "--months", "12",
+                                      *OUT], "month 24")
+case("national_change_after_horizon", ["national", "--approach", "late.toml", "--months",
+                                       "12", *OUT], "month 24")
+
+# -- one line whatever the input holds; non-ASCII digits in a ceiling
+case("run_set_newline", ["run", "--set", "warp\nspeed=1", *OUT], "warp")
+case("compare_scenario_newline", ["compare", "baseline\nutopia", *OUT], "utopia")
+case("run_scenario_newline", ["run", "--scenario", "baseline\nutopia", *OUT], "utopia")
+case("run_months_superscript_ceiling", ["run", "--months", "1201", *OUT], "ICSIM_MAX_MONTHS",
+     {"ICSIM_MAX_MONTHS": "\u00b2"})
+
+# -- deeply nested TOML: one line from every reader, never a RecursionError
+for name in ("deep_arrays", "deep_tables", "deep_value"):
+    case(f"sweep_{name}", ["sweep", f"{name}.toml", *OUT], "nested")
+    case(f"compare_{name}", ["compare", "baseline", f"{name}.toml", *OUT], "nested")
+    case(f"national_{name}", ["national", "--approach", f"{name}.toml", *OUT], "nested")
+    case(f"calibrate_{name}", ["calibrate", f"{name}.toml", *OUT], "nested")
+
+# -- symbolic links inside --out: nothing is written through one
+for name, (link, _) in SYMLINKS.items():
+    case(f"sweep_resume_{name}", ["sweep", "good.toml", "--out", name, "--resume"],
+         f"{name}/{link} is a symbolic link")
+    case(f"analyze_{name}", ["analyze", name], f"{name}/{link}")
+case("national_link_runs", ["national", "--out", "link_runs"], "link_runs/runs is a symbolic")
+case("calibrate_resume_link_history", ["calibrate", "cal.toml", "--out", "cal_link",
+                                       "--resume"], "cal_link/history.db is a symbolic link")
 
 # -- analyze
 case("analyze_missing", ["analyze", "nowhere"], "nowhere")
@@ -479,6 +598,8 @@ case("analyze_above_alone", ["analyze", "sweep", "--prim-above"], "--prim-outcom
 case("analyze_prim_unknown", ["analyze", "sweep", "--prim-outcome", "happiness"], "happiness")
 case("analyze_threshold_text", ["analyze", "sweep", "--prim-outcome", "pilot",
                                 "--prim-threshold", "x"], "--prim-threshold")
+case("analyze_threshold_nan", ["analyze", "sweep", "--prim-outcome", "pilot",
+                               "--prim-threshold", "nan"], "--prim-threshold")
 case("analyze_manifest_outcome_path", ["analyze", "evil_outcome"], "x/../../../../y")
 case("analyze_manifest_name_path", ["analyze", "evil_name"], "'name'")
 case("analyze_manifest_samples", ["analyze", "evil_samples"], "'samples'")
@@ -534,8 +655,11 @@ def test_the_good_fixtures_are_accepted(tree, capsys, monkeypatch):
     load_experiment(tree / "good.toml")
     load_scenario_file(tree / "late.toml")
     load_calibration(tree / "cal.toml")
+    from sim.experiment.spec import parse_experiment
+
+    parse_experiment(P)
     monkeypatch.chdir(tree)
-    assert main(["compare", "baseline", "late.toml", "--replicates", "2", "--months", "12",
+    assert main(["compare", "baseline", "late.toml", "--replicates", "2", "--months", "30",
                  "--posterior", "posterior.parquet", "--quiet", "--out",
                  str(tree.parent / "compare_ok")]) == 0
     assert "pilot" in (tree.parent / "compare_ok" / "comparison.md").read_text()
@@ -566,6 +690,33 @@ def test_a_raised_ceiling_is_honoured(tmp_path, capsys, monkeypatch):
     assert json.loads((tmp_path / "r" / "summary.json").read_text())["months"] == 1300
 
 
+def test_the_plan_counts_a_posteriors_draws(tree):
+    """The draws are held in memory: the plan counts them from the file's footer."""
+    from sim.experiment.inputs import posterior_shape
+    from sim.experiment.spec import load_experiment
+    from sim.ui.commands import experiment_plan
+
+    experiment = load_experiment(tree / "good.toml")
+    bare = experiment_plan(experiment, 1)
+    draws, columns = posterior_shape(tree / "posterior.parquet")
+    assert draws == len(pd.read_parquet(tree / "posterior.parquet")) and columns > 0
+    planned = experiment_plan(experiment, 1, None, str(tree / "posterior.parquet"))
+    assert planned.memory_bytes - bare.memory_bytes >= draws * columns * 100
+
+
+def test_60000_listed_values_are_checked_for_duplicates_in_linear_time():
+    """The duplicate check is one pass (it was quadratic: 80 s for 60,000 values)."""
+    import time
+
+    from sim.experiment.spec import parse_experiment
+
+    values = ", ".join(str(i) for i in range(60_000))
+    started = time.perf_counter()
+    exp = parse_experiment(_edit(P, "x1 = [0.0, 1.0]", f"x1 = {{ values = [{values}] }}"))
+    assert time.perf_counter() - started < 10
+    assert len(exp.levers[0].values) == 60_000
+
+
 def test_resamples_past_the_ceiling_leave_no_analysis_folder(tree):
     """From Python too: ``analyze(resamples=10**9)`` is refused before analysis/ exists."""
     from sim.core.errors import UsageError
@@ -574,6 +725,56 @@ def test_resamples_past_the_ceiling_leave_no_analysis_folder(tree):
     with pytest.raises(UsageError, match="resamples"):
         analyze(tree / "sweep", resamples=10**9)
     assert not (tree / "sweep" / "analysis").exists()
+
+
+# --------------------------------------------------------------------- not a Dask scheduler
+@pytest.fixture
+def not_dask():
+    """Two loopback servers that are not Dask schedulers: one silent (as an HTTP server
+    waiting for a request), one greeting with a banner (as SSH does)."""
+    import socket
+    import threading
+
+    servers, ports = [], {}
+    for kind, banner in (("silent", b""), ("banner", b"SSH-2.0-OpenSSH_9.6\r\n")):
+        server = socket.create_server(("127.0.0.1", 0))
+        servers.append(server)
+        ports[kind] = server.getsockname()[1]
+
+        def serve(server=server, banner=banner) -> None:
+            held = []
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    return
+                if banner:
+                    conn.sendall(banner)
+                held.append(conn)
+
+        threading.Thread(target=serve, daemon=True).start()
+    yield ports
+    for server in servers:
+        server.close()
+
+
+def test_a_scheduler_that_is_not_dask_is_one_line_for_every_command(
+        tree, not_dask, capsys, monkeypatch):
+    """An HTTP-like server (silent: no hang, a timeout), a service with a banner (no
+    exabyte allocation), tls:// without certificates, ucx:// without ucx-py and an
+    inproc:// address of no cluster here: one line each, exit 2, nothing written."""
+    from sim.experiment import execute
+
+    monkeypatch.setattr(execute, "PROBE_TIMEOUT", 0.5)
+    addresses = {f"tcp://127.0.0.1:{not_dask['silent']}": "no Dask scheduler answered",
+                 f"tcp://127.0.0.1:{not_dask['banner']}": "not Dask's",
+                 f"tls://127.0.0.1:{not_dask['silent']}": "certificates",
+                 f"ucx://127.0.0.1:{not_dask['silent']}": "ucx-py",
+                 "inproc://192.0.2.1/1/1": "inside this process"}
+    for address, culprit in addresses.items():
+        for command in (["sweep", "good.toml"], ["national"], ["calibrate", "cal.toml"]):
+            refused(tree, [*command, "--scheduler", address, *OUT, "--quiet"], culprit,
+                    capsys, monkeypatch)
 
 
 # --------------------------------------------------------------------- faults: a lost scheduler

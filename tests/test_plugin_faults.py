@@ -406,3 +406,122 @@ def test_a_real_ctrl_c_to_the_coordinator_is_still_an_interrupt(tmp_path: Path) 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "interrupted" and manifest["runs_failed"] == 0
     assert 0 < manifest["runs_done"] < 80
+
+
+# ------------------------------------------------------------- runs that hang
+
+
+def test_a_run_that_hangs_costs_one_run_recorded_timeout(tmp_path: Path) -> None:
+    """run_timeout_s: a run past it is stopped and recorded 'timeout'; the sweep goes on and
+    every other run has the clean sweep's result."""
+    import time
+
+    clean = sweep(tmp_path, "clean", "clean")
+    started = time.monotonic()
+    bad = sweep(tmp_path, "hangs", "hangs", run_timeout=0.5)
+    assert time.monotonic() - started < 30
+    faulty = unlucky(bad)
+    assert faulty.any() and not faulty.all()
+    assert (bad.loc[faulty, "status"] == "timeout").all()
+    assert bad.loc[faulty, "error"].str.startswith("timeout: the run passed its time limit "
+                                                   "of 0.5 s").all()
+    assert (bad.loc[~faulty, "status"] == "ok").all()
+    np.testing.assert_array_equal(bad.loc[~faulty, "y"], clean.loc[~faulty, "y"])
+    manifest = json.loads((tmp_path / "hangs" / "manifest.json").read_text())
+    assert manifest["sessions"][-1]["run_timeout_s"] == 0.5
+
+
+def test_a_run_that_swallows_the_time_limit_is_killed_with_its_worker(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that catches the time limit's exception and goes on hanging is killed with its
+    worker by the kernel (SIGALRM's default action) after the grace; it alone is 'timeout'."""
+    from sim.experiment import timeout
+
+    monkeypatch.setattr(timeout, "GRACE", 0.3)  # forked workers inherit it
+    exp = write(tmp_path, GRID.replace("MODEL", "stubborn").replace("replicates = 2",
+                                                                   "replicates = 1"))
+    report = run_sweep(exp, tmp_path / "out", workers=2, progress=False, allow_plugin=True,
+                       run_timeout=0.5)
+    assert report.complete
+    frame = runs(tmp_path / "out")
+    hung = frame["x1"] == 7
+    assert (frame.loc[hung, "status"] == "timeout").all(), frame.loc[hung, "error"].tolist()
+    assert "worker was killed (worker process died (signal SIGALRM))" in \
+        frame.loc[hung, "error"].iloc[0]
+    assert (frame.loc[~hung, "status"] == "ok").all()
+
+
+def test_a_run_timeout_that_is_not_a_positive_number_is_refused(tmp_path: Path) -> None:
+    exp = write(tmp_path, GRID.replace("MODEL", "clean"))
+    for bad in (0, -1.0, float("nan"), float("inf"), 10**9, True):
+        with pytest.raises(UsageError, match="run-timeout"):
+            run_sweep(exp, tmp_path / "o", workers=1, progress=False, allow_plugin=True,
+                      run_timeout=bad)
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_second_ctrl_c_stops_a_hanging_sweep_within_5_s_and_it_resumes(
+        tmp_path: Path) -> None:
+    """A sweep whose runs hang (no time limit reached yet): Ctrl-C twice stops it within 5 s
+    -- the workers are killed, nothing waits for the runs -- and leaves a directory that
+    --resume accepts."""
+    import signal
+    import time
+
+    hang = """
+    name = "hang"
+    model = "sim.experiment.examples:noisy_linear"
+    method = "grid"
+    levels = 2
+    outcomes = ["y"]
+    runs_per_part = 1
+    [parameters]
+    x1 = [0.0, 1.0]
+    [constants]
+    sleep = 1e6
+    """
+    exp = write(tmp_path, hang)
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "sim", "sweep", str(exp), "--out", str(out), "--workers",
+            "2", "--quiet"]
+    proc = subprocess.Popen(argv, cwd=tmp_path, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (out / "manifest.json").exists():
+            time.sleep(0.05)
+        time.sleep(1.0)  # the runs have started and hang
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.3)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+        stopped = time.monotonic()
+        _, stderr = proc.communicate(timeout=10)
+        assert time.monotonic() - stopped < 5
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode in (130, -signal.SIGINT), stderr
+    assert "Traceback" not in stderr, stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] in ("interrupted", "running")
+    # resumable: the same sweep with a time limit finishes, every run 'timeout'
+    done = subprocess.run([*argv, "--resume", "--run-timeout", "0.5"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (runs(out)["status"] == "timeout").all()
+
+
+def test_the_default_time_limits() -> None:
+    """No limit given: 600 s for a plug-in, 60 s + 2 s a month for the project's model; the
+    file's run_timeout_s, then --run-timeout, override it."""
+    from sim.experiment.sweep import model_call
+
+    plug = parse_experiment(GRID.replace("MODEL", "clean"), check_model=False)
+    assert model_call(plug).timeout == 600
+    project = parse_experiment('months = 24\nmethod = "lhs"\nsamples = 2\n[parameters]\n'
+                               "turnover_rate = [0.0, 0.4]\n", check_model=False)
+    assert model_call(project).timeout == 60 + 2 * 24
+    own = parse_experiment("run_timeout_s = 7\n" + GRID.replace("MODEL", "clean"),
+                           check_model=False)
+    assert model_call(own).timeout == 7 and model_call(own, run_timeout=3).timeout == 3

@@ -36,6 +36,8 @@ CEILINGS: dict[str, int] = {
     "resamples": 100_000,
     "text_file_kb": 1024,
     "data_file_mb": 50,
+    "changes": 1200,  # [[changes]] of a scenario file (one a month at most)
+    "posterior_draws": 100_000,  # rows of a posterior file, counted before it is read
 }
 
 #: How the plan line and the memory ceiling describe sizes.
@@ -46,7 +48,7 @@ def ceiling(name: str) -> int:
     """The ceiling of ``name``: ``ICSIM_MAX_<NAME>`` if set to a whole number, else the
     default (the machine's memory for ``memory_mb``)."""
     text = os.environ.get(f"ICSIM_MAX_{name.upper()}", "").strip()
-    if text.isdigit() and int(text) > 0:
+    if text.isascii() and text.isdigit() and int(text) > 0:
         return int(text)
     if name == "memory_mb":
         return machine_memory_mb()
@@ -217,7 +219,7 @@ def read_text_file(path: str | Path, what: str) -> str:
 
 # --------------------------------------------------------------------------- identifiers
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: no trailing newline
 
 
 def check_identifier(value: Any, label: str) -> str:

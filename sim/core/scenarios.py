@@ -16,6 +16,7 @@ import numpy as np
 
 from sim.core.errors import UsageError
 from sim.core.registry import PARAMETERS, Value, resolve, validate
+from sim.core.tomlfile import loads as toml_loads
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ def load_scenario_file(path: str | Path) -> ResolvedScenario:
     path = str(path)
     text = read_text_file(path, "scenario file")
     try:
-        data = tomllib.loads(text)
+        data = toml_loads(text)  # nesting past a ceiling is a TOMLDecodeError
     except tomllib.TOMLDecodeError as exc:
         raise _file_error(path, f"is not valid TOML ({exc})") from None
     unknown = sorted(set(data) - set(FILE_KEYS))
@@ -200,8 +201,9 @@ def load_scenario_file(path: str | Path) -> ResolvedScenario:
         if key not in data or not isinstance(data[key], str) or not data[key].strip():
             raise _file_error(path, f"'{key}' must be a non-empty string")
     name = data["name"].strip()
-    if "+" in name or any(c.isspace() for c in name):
-        raise _file_error(path, f"'name' must be one word without '+', got {name!r}")
+    if "+" in name or "|" in name or any(c.isspace() or not c.isprintable() for c in name):
+        raise _file_error(path, f"'name' must be one word without '+', '|' or control "
+                          f"characters, got {name!r}")
     base = data.get("base", "baseline")
     if isinstance(base, str):
         base = [base]
@@ -224,6 +226,12 @@ def load_scenario_file(path: str | Path) -> ResolvedScenario:
     changes = data.get("changes", [])
     if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
         raise _file_error(path, "changes must be [[changes]] tables with a month and levers")
+    from sim.core.limits import check_size
+
+    try:  # counted before any is validated: each costs memory in every run
+        check_size("changes", len(changes), "[[changes]]: their number", minimum=0)
+    except UsageError as exc:
+        raise _file_error(path, str(exc)) from None
     pairs = []
     for i, change in enumerate(changes, 1):
         change = dict(change)

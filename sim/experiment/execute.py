@@ -89,11 +89,19 @@ class Executor(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the workers."""
 
+    def abort(self) -> None:
+        """Release the workers at once, dropping the tasks in flight (after Ctrl-C or an
+        error): never waits for a run that may hang. By default, :meth:`close`."""
+        self.close()
+
     def __enter__(self) -> Executor:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.close()
 
     def lost_cause(self, exc: BaseException) -> str:
         """Why a task's worker was lost, in a few words, for the record of a failed run."""
@@ -325,6 +333,104 @@ class LocalExecutor(Executor):
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def abort(self) -> None:
+        """Kill the workers (SIGKILL: they hold nothing the coordinator needs) and drop the
+        pool without waiting, so an interrupt stops a sweep whose runs hang at once."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        processes = dict(getattr(pool, "_processes", None) or {})
+        for process in processes.values():
+            with contextlib.suppress(Exception):
+                process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes.values():
+            with contextlib.suppress(Exception):
+                process.join(timeout=1.0)
+
+
+#: Seconds a scheduler has to answer the probe (a Dask scheduler greets at once).
+PROBE_TIMEOUT = 5.0
+#: A Dask greeting's first 8 bytes give its length; a handshake is a few hundred bytes.
+_MAX_GREETING = 1 << 20
+
+
+def probe_scheduler(address: str, timeout: float | None = None) -> None:
+    """Refuse, in one line (``UsageError``), an address where no Dask scheduler answers,
+    before a Dask client connects (which can hang on a server that never greets, or try to
+    allocate exabytes for one that sends a banner):
+
+    * ``tcp://HOST:PORT`` (or ``HOST:PORT``): a Dask scheduler sends its handshake as soon
+      as a connection is accepted, its first 8 bytes the message's length. Nothing within
+      ``timeout`` seconds (an HTTP server waits for a request), a closed connection or an
+      implausible length (a banner) is not a Dask scheduler;
+    * ``tls://`` and ``wss://`` need certificates (Dask's ``distributed.comm.tls``
+      configuration); without them, refused;
+    * ``ucx://`` needs ucx-py installed;
+    * ``inproc://`` names a scheduler inside this Python process; none there, refused.
+    """
+    import socket
+    import struct
+
+    timeout = timeout or PROBE_TIMEOUT
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    label = f"--scheduler {address}"
+    if scheme == "inproc":
+        from distributed.comm.inproc import global_manager
+
+        try:  # another process's (or host's) address is a ValueError
+            known = global_manager.get_listener_for(rest) is not None
+        except ValueError:
+            known = False
+        if not known:
+            raise UsageError(f"{label}: no Dask scheduler runs inside this process (an "
+                             "inproc:// address works only in the Python process that "
+                             "started the cluster); give tcp://HOST:PORT")
+        return
+    if scheme == "ucx":
+        try:
+            importlib.import_module("ucp")
+        except Exception:  # noqa: BLE001 - not installed, or broken
+            raise UsageError(f"{label}: ucx:// needs ucx-py installed; give "
+                             "tcp://HOST:PORT") from None
+        return
+    if scheme in ("tls", "wss"):
+        import dask
+
+        if not dask.config.get("distributed.comm.tls.client.cert", None):
+            raise UsageError(f"{label}: {scheme}:// needs certificates "
+                             "(dask config distributed.comm.tls.client.cert, .key, .ca-file); "
+                             "none is configured")
+        return
+    if scheme != "tcp":
+        return  # ws://: the client's own timeout applies
+    host, _, port = rest.rstrip("/").rpartition(":")
+    host = host.strip("[]")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            head = b""
+            while len(head) < 8:
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+    except TimeoutError:
+        raise UsageError(f"{label}: no Dask scheduler answered within {timeout:g} s (it "
+                         "sent no Dask greeting: another kind of server?)") from None
+    except OSError as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {address}: "
+                         f"{exc.strerror or exc}") from None
+    if len(head) < 8:
+        raise UsageError(f"{label}: the server closed the connection without a Dask "
+                         "greeting; not a Dask scheduler")
+    (length,) = struct.unpack("<Q", head)
+    if not 0 < length <= _MAX_GREETING:
+        raise UsageError(f"{label}: the server's greeting is not Dask's (it announced "
+                         f"{length:,} bytes); not a Dask scheduler")
+
 
 class DaskExecutor(Executor):
     """Workers of a Dask distributed cluster, reached through its scheduler's address.
@@ -342,11 +448,13 @@ class DaskExecutor(Executor):
         if not isinstance(address, str) or not address.strip():
             raise UsageError(f"--scheduler needs an address such as tcp://host:8786, "
                              f"got {address!r}")
+        probe_scheduler(address)
         try:
             self._client = Client(address, timeout=timeout or DASK_CONNECT_TIMEOUT,
                                   set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - whatever the client raises: one line
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise UsageError(f"cannot reach the Dask scheduler at {address}: {text}") from None
         self.address = address
         nthreads = self._client.nthreads()
         self.workers = max(1, sum(nthreads.values()))

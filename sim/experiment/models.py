@@ -34,6 +34,9 @@ from typing import Any
 import numpy as np
 
 from sim.core.outputs import _number, frame_outcomes, project_outcomes
+from sim.experiment.timeout import KILL_SIGNALS, RunTimeout, run_limit
+from sim.experiment.timeout import PREFIX as TIMEOUT_PREFIX
+from sim.experiment.timeout import describe as describe_timeout
 
 #: The name by which an experiment file selects the project's own model.
 PROJECT_MODEL = "icsim"
@@ -49,6 +52,7 @@ class ModelCall:
     months: int = 60
     constants: Mapping[str, Any] = field(default_factory=dict)
     engine: str = "fast"  # the project's model: "fast" or "mesa" (same results run for run)
+    timeout: float | None = None  # seconds a run may take (sim.experiment.timeout)
 
 
 #: The project's engines: the fast engine and the Mesa (reference) engine.
@@ -82,11 +86,13 @@ class BatchResult:
 
     @property
     def status(self) -> list[str]:
-        """One status per run: ``ok``, ``failed`` or ``invalid``."""
+        """One status per run: ``ok``, ``failed``, ``invalid`` or ``timeout`` (a run past
+        its time limit, whose error starts with ``timeout:``)."""
         assert self.invalid is not None
-        status: list[str] = np.where(self.ok, "ok", np.where(self.invalid, "invalid",
-                                                             "failed")).tolist()
-        return status
+        timed = np.array([bool(e) and e.startswith(TIMEOUT_PREFIX) for e in self.errors],
+                         dtype=bool)
+        return np.where(self.ok, "ok", np.where(self.invalid, "invalid", np.where(
+            timed, "timeout", "failed"))).tolist()
 
 
 def describe(exc: BaseException) -> str:
@@ -107,8 +113,11 @@ def describe(exc: BaseException) -> str:
 
 def failed_batch(call: ModelCall, batch: Batch, cause: str) -> BatchResult:
     """Every run of ``batch`` failed with ``cause`` -- e.g. the runs whose worker process
-    died while running them alone, or whose model could not be imported."""
+    died while running them alone, or whose model could not be imported. A worker the
+    kernel ended for a run past its time limit makes the run ``timeout``."""
     n, k = len(batch.seeds), len(call.outcomes)
+    if call.timeout and any(f"signal {name})" in cause for name in KILL_SIGNALS):
+        cause = f"{describe_timeout(call.timeout)}; its worker was killed ({cause})"
     return BatchResult(batch.chunk, batch.first, np.zeros(n, dtype=bool), [cause] * n,
                        np.full((n, k), np.nan))
 
@@ -164,13 +173,17 @@ def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
     errors: list[str | None] = [None] * n
     for i, (params, seed) in enumerate(zip(batch.params, batch.seeds, strict=True)):
         try:
-            if call.model == PROJECT_MODEL:
-                summary = func(scenario=call.scenario, seed=int(seed), months=call.months,
-                               **call.constants, **params)
-                row = project_outcomes(summary, call.months, call.outcomes)
-            else:
-                result = func({**call.constants, **params}, int(seed))
-                row = _plugin_outcomes(result, call.outcomes)
+            with run_limit(call.timeout):
+                if call.model == PROJECT_MODEL:
+                    summary = func(scenario=call.scenario, seed=int(seed), months=call.months,
+                                   **call.constants, **params)
+                    row = project_outcomes(summary, call.months, call.outcomes)
+                else:
+                    result = func({**call.constants, **params}, int(seed))
+                    row = _plugin_outcomes(result, call.outcomes)
+        except RunTimeout as exc:
+            errors[i] = str(exc)
+            continue
         except BaseException as exc:  # noqa: BLE001 - every failure is recorded, none stops
             # SystemExit, KeyboardInterrupt, GeneratorExit raised by model code included:
             # the worker ignores Ctrl-C (the coordinator handles it), so none is the user's.
@@ -220,9 +233,15 @@ def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
         index.append(i)
     if index:
         try:
-            frame = run_projects(rows, [int(batch.seeds[i]) for i in index], call.months)
+            with run_limit(call.timeout and call.timeout * len(index)):
+                frame = run_projects(rows, [int(batch.seeds[i]) for i in index],
+                                     call.months)
             values[index] = frame_outcomes(frame, call.months, call.outcomes)
             ok[index] = True
+        except RunTimeout:
+            for i in index:
+                errors[i] = describe_timeout(call.timeout or 0.0) + " (its batch of " \
+                    f"{len(index)} runs in the fast engine passed {len(index)} x the limit)"
         except BaseException as exc:  # noqa: BLE001 - recorded for every run of the batch
             for i in index:
                 errors[i] = describe(exc)
@@ -239,11 +258,13 @@ def _run_plugin_batch(batch_func: Callable[..., Any], call: ModelCall,
     errors: list[str | None] = [None] * n
     params = [{**call.constants, **p} for p in batch.params]
     try:
-        results = batch_func(params, [int(s) for s in batch.seeds])
+        with run_limit(call.timeout and call.timeout * n):
+            results = batch_func(params, [int(s) for s in batch.seeds])
         rows = [_plugin_outcomes(r, call.outcomes) for r in results]
     except BaseException:  # noqa: BLE001 - fall back to one run at a time
         return run_batch(ModelCall(call.model, call.outcomes, call.scenario, call.months,
-                                   call.constants, engine="mesa"), batch)
+                                   call.constants, engine="mesa", timeout=call.timeout),
+                         batch)
     values[:] = rows
     ok[:] = True
     return _result(batch, ok, errors, values, call.outcomes)

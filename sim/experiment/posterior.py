@@ -21,6 +21,31 @@ from sim.core.registry import PARAMETERS, validate
 CASE_POSTERIOR = Path(__file__).resolve().parents[2] / "data" / "case_posterior.parquet"
 
 
+def _check_shape(path: Path) -> None:
+    """Count the rows and name the columns from the file's footer, before reading it: past
+    the ceiling of draws (``ICSIM_MAX_POSTERIOR_DRAWS``) or with a column twice, refused
+    in one line (a small file can hold millions of rows, each validated)."""
+    import pyarrow.parquet as pq
+
+    from sim.core.limits import ceiling, how_to_raise
+
+    try:
+        meta = pq.read_metadata(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"{path} is not a readable Parquet file: {text}") from None
+    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise UsageError(f"{path}: column '{name}' appears twice")
+        seen.add(name)
+    top = ceiling("posterior_draws")
+    if meta.num_rows > top:
+        raise UsageError(f"{path} holds {meta.num_rows:,} draws, past the ceiling {top:,}; "
+                         f"thin it, or {how_to_raise('posterior_draws')}")
+
+
 def load_posterior(path: str | Path) -> pd.DataFrame:
     """A posterior file (or a calibration directory holding ``posterior.parquet``) as a
     frame of validated registry values, one row per draw. Raises ``UsageError`` naming
@@ -34,6 +59,7 @@ def load_posterior(path: str | Path) -> pd.DataFrame:
     from sim.core.limits import check_input_file
 
     check_input_file(path, "posterior file", "data")
+    _check_shape(path)
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix

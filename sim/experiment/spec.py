@@ -43,13 +43,14 @@ from sim.core.errors import UsageError
 from sim.core.limits import IDENTIFIER, ceiling, how_to_raise
 from sim.core.outputs import NUMERIC_OUTCOMES
 from sim.core.registry import PARAMETERS, unknown_message
+from sim.core.tomlfile import loads as toml_loads
 from sim.experiment.models import ENGINES, PROJECT_MODEL
 
 METHODS = ("sobol", "morris", "lhs", "grid")
 DEFAULT_OUTCOMES = ("pilot", "time_to_pilot", "integrated", "collapsed")
 ALLOWED_KEYS = ("name", "description", "model", "scenario", "method", "samples",
                 "second_order", "levels", "replicates", "seed", "months", "outcomes",
-                "runs_per_part", "engine", "parameters", "constants")
+                "runs_per_part", "engine", "parameters", "constants", "run_timeout_s")
 DEFAULT_RUNS_PER_PART = 256
 #: The runner's own columns in every results part.
 RESULT_COLUMNS = ("point", "replicate", "seed", "status", "error")
@@ -173,6 +174,9 @@ class Experiment:
     posterior_sha256: str = ""  # set by run_sweep(posterior=...): the draws' file hash
     #: A plug-in model allowed explicitly (``--allow-plugin``); not part of the hash.
     plugin_allowed: bool = field(default=False, compare=False)
+    #: Seconds a run may take (``None``: the model's default); not part of the hash, so a
+    #: resume may give another limit.
+    run_timeout_s: float | None = field(default=None, compare=False)
 
     @property
     def sha256(self) -> str:
@@ -230,7 +234,7 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
     ``allow_plugin`` (see :mod:`sim.experiment.plugins`); otherwise it is refused.
     """
     try:
-        data = tomllib.loads(text)
+        data = toml_loads(text)  # nesting past a ceiling is a TOMLDecodeError
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: not valid TOML: {exc}") from None
     err = _Errors(source)
@@ -288,6 +292,12 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
     if project:
         _check_scenario(scenario, err)
     engine = _string(data, "engine", err, default="fast")
+    from sim.experiment.timeout import check_timeout
+
+    try:
+        run_timeout_s = check_timeout(data.get("run_timeout_s"), "'run_timeout_s'")
+    except UsageError as exc:
+        err(str(exc))
     if engine not in ENGINES:
         err(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
 
@@ -349,7 +359,7 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
         seed=seed, outcomes=outcomes, levers=levers, constants=constants, scenario=scenario,
         months=months, second_order=second_order, levels=levels, runs_per_part=runs_per_part,
         description=description, text=text, source=source, engine=engine,
-        plugin_allowed=allow_plugin)
+        plugin_allowed=allow_plugin, run_timeout_s=run_timeout_s)
     if check_model:
         _check_model(experiment, err)
     return experiment
@@ -420,16 +430,19 @@ def _identifier_from(stem: str) -> str:
 def _is_function_ref(text: str) -> bool:
     module, sep, func = text.partition(":")
     return bool(sep and module and func and all(p.isidentifier() for p in module.split("."))
-                and func.isidentifier())
+                and func.isidentifier()
+                and module.split(".")[-1] != "__main__")  # a program, not a model module
 
 
 def _first_duplicate(items: Sequence[Any]) -> Any:
-    seen: list[Any] = []
+    """The first item equal to an earlier one of the same type (``1`` and ``True`` differ),
+    in one pass over hashable items."""
+    seen: set[tuple[type, Any]] = set()
     for item in items:
-        for other in seen:
-            if item == other and type(item) is type(other):
-                return item
-        seen.append(item)
+        key = (type(item), item)
+        if key in seen:
+            return item
+        seen.add(key)
     return None
 
 
@@ -470,6 +483,11 @@ def _distribution(name: str, spec: Mapping[str, Any], param: Any, err: _Errors) 
         low, high = 0.0, math.inf
     else:
         low, high = p[0], p[-1] if dist == "triangular" else p[1]
+    problem = _sample_problem(Lever(name, "float", low=low, high=high, dist=dist,
+                                    dist_params=p))
+    if problem:
+        err(f"parameter '{name}': the {dist} {spec!r} {problem}; give a distribution whose "
+            "values are finite numbers that differ, or a constant")
     if param is not None:
         if param.kind != "float":
             err(f"parameter '{name}' is not a continuous number; a distribution needs one")
@@ -492,8 +510,38 @@ def _distribution(name: str, spec: Mapping[str, Any], param: Any, err: _Errors) 
     return Lever(name, "float", low=low, high=high, dist=dist, dist_params=p)
 
 
+#: Quantiles a distribution is sampled at when it is validated.
+_PROBES = (1e-9, 0.01, 0.25, 0.5, 0.75, 0.99, 1 - 1e-9)
+
+
+def _sample_problem(lever: Lever) -> str:
+    """What makes a distribution that passed the parameter checks senseless when sampled
+    (values NaN, infinite, outside its bounds, all one number at float precision, or a
+    numerical warning), or ``""``."""
+    import warnings
+
+    import numpy as np
+
+    try:
+        with warnings.catch_warnings(), np.errstate(all="raise"):
+            warnings.simplefilter("error")
+            values = [lever.ppf(q) for q in _PROBES]
+    except (ArithmeticError, ValueError, RuntimeWarning, FloatingPointError) as exc:
+        return f"cannot be sampled ({type(exc).__name__}: {str(exc).splitlines()[0][:80]})"
+    if not all(math.isfinite(v) for v in values):
+        return "gives values that are not finite numbers (NaN or infinite)"
+    if not all(lever.low <= v <= lever.high for v in values):
+        return f"gives values outside [{lever.low:g}, {lever.high:g}]"
+    if values[1] == values[-2]:
+        return "gives one value only at float precision"
+    return ""
+
+
 def _lever(name: str, spec: Any, project: bool, err: _Errors) -> Lever:
     """Validate one entry of ``[parameters]``."""
+    if not IDENTIFIER.match(name) or len(name) > 100:  # a column name: no path, no ""
+        err(f"parameter name {name!r} must be a plain identifier (letters, digits and "
+            "underscores, not starting with a digit)")
     param = PARAMETERS.get(name)
     if project:
         if param is None:

@@ -296,6 +296,9 @@ class DirectoryLock:
         self._new_file = False
 
     def acquire(self) -> DirectoryLock:
+        from sim.experiment.safepaths import refuse_symlinks
+
+        refuse_symlinks(self.root)  # nothing written through a link inside --out
         missing = []
         for parent in (self.root, *self.root.parents):
             if parent.exists():
@@ -310,7 +313,7 @@ class DirectoryLock:
         path = self.root / LOCK
         self._new_file = not path.exists()
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as exc:
             self._discard()
             raise UsageError(f"--out {self.root}: cannot write there ({exc.strerror}); "
@@ -562,6 +565,9 @@ class SweepStore:
         report = report or (lambda line: print(line, file=sys.stderr, flush=True))
         for tmp in temporary:  # a killed writer's unfinished file: never data
             tmp.unlink(missing_ok=True)
+        from sim.experiment.leftovers import remove_manifest_temporaries
+
+        remove_manifest_temporaries(self.root, MANIFEST)  # the lock is ours: all stale
         done: list[dict[str, str]] = []
         if not damaged:
             return done

@@ -43,6 +43,7 @@ from sim.experiment.store import (
     code_state,
     schema,
 )
+from sim.experiment.timeout import check_timeout, limit_for
 
 
 @dataclass
@@ -70,12 +71,16 @@ def default_out(experiment: Experiment) -> Path:
     return Path("results") / experiment.name
 
 
-def model_call(experiment: Experiment, engine: str | None = None) -> ModelCall:
-    """How workers call the model; ``engine`` overrides the experiment file's."""
+def model_call(experiment: Experiment, engine: str | None = None,
+               run_timeout: float | None = None) -> ModelCall:
+    """How workers call the model; ``engine`` overrides the experiment file's, and
+    ``run_timeout`` its ``run_timeout_s`` (else the model's default limit)."""
+    timeout = limit_for(experiment.is_project_model, experiment.months,
+                        run_timeout if run_timeout is not None else experiment.run_timeout_s)
     return ModelCall(model=experiment.model, outcomes=experiment.outcomes,
                      scenario=experiment.scenario, months=experiment.months,
                      constants=dict(experiment.constants),
-                     engine=engine or experiment.engine)
+                     engine=engine or experiment.engine, timeout=timeout)
 
 
 def _preload(experiment: Experiment) -> list[str]:
@@ -156,7 +161,7 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
               progress: bool = True, runs_per_task: int | None = None,
               engine: str | None = None, posterior: str | Path | None = None,
               allow_mixed_code: bool = False, lock: DirectoryLock | None = None,
-              allow_plugin: bool = False) -> SweepReport:
+              allow_plugin: bool = False, run_timeout: float | None = None) -> SweepReport:
     """Run (or complete) a sweep into ``out``; return what this session did.
 
     Everything is validated -- the experiment file, the directory, the executor, and on a
@@ -175,7 +180,12 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
     A plug-in model runs only if it is registered or allowed (``allow_plugin``, or an
     experiment loaded with it; see :mod:`sim.experiment.plugins`), checked before its module
     is imported or anything is written.
+
+    ``run_timeout`` (seconds; default the experiment's ``run_timeout_s``, else the model's
+    default, see :mod:`sim.experiment.timeout`): a run past it is stopped and recorded with
+    status ``timeout``, and the sweep goes on.
     """
+    run_timeout = check_timeout(run_timeout)
     if engine is not None and engine not in ENGINES:
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     if not isinstance(experiment, Experiment):
@@ -208,9 +218,13 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
         raise
     try:
         return _run(experiment, design, store, executor, resumed, progress, runs_per_task,
-                    engine, draws, verified, code, mixed, permission)
+                    engine, draws, verified, code, mixed, permission, run_timeout)
     except _NothingWritten:
         lock.release(discard=True)
+        raise
+    except BaseException:
+        if own_executor:  # Ctrl-C or an error: never wait for runs that may hang
+            executor.abort()
         raise
     finally:
         if own_executor:
@@ -280,7 +294,8 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
          resumed: bool, progress: bool, runs_per_task: int | None,
          engine: str | None = None, draws: list[dict[str, Any]] | None = None,
          verified: Verified | None = None, code: dict[str, Any] | None = None,
-         mixed: Verified | None = None, permission: str | None = None) -> SweepReport:
+         mixed: Verified | None = None, permission: str | None = None,
+         run_timeout: float | None = None) -> SweepReport:
     verified = verified or Verified()
     state = verified.progress()
     try:
@@ -296,6 +311,9 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
             raise _NothingWritten(f"{exc.describe()}; nothing was written -- {step}") from None
         raise UsageError(f"{exc.describe()}; the sweep is as it was -- {step} with --resume"
                          ) from None
+    call = model_call(experiment, engine, run_timeout)
+    # the session's time limit, recorded with the session when it ends
+    manifest["sessions"][-1]["run_timeout_s"] = call.timeout
     n_chunks = -(-design.n_runs // experiment.runs_per_part)
     todo = [c for c in range(n_chunks) if c not in state.chunks]
     per_task = runs_per_task or max(1, -(-experiment.runs_per_part // 4))
@@ -312,7 +330,7 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
         # A run that kills its worker is found (its batch rerun alone, then run by run)
         # and recorded as failed; the other runs get their own results.
         for result in executor.imap_unordered(
-                run_batch, plan.tasks(model_call(experiment, engine)), window=window,
+                run_batch, plan.tasks(call), window=window,
                 split=lambda task: split_batch(*task),
                 give_up=lambda task, cause: failed_batch(*task, cause)):
             entry = plan.open[result.chunk]

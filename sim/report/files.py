@@ -22,7 +22,10 @@ def staged(out_dir: str | Path) -> Iterator[Path]:
     out = Path(out_dir)
     parent = out.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".staging", dir=parent))
+    from sim.experiment.leftovers import remove_stale_staging, staging_prefix
+
+    remove_stale_staging(out)  # a killed earlier run's
+    stage = Path(tempfile.mkdtemp(prefix=staging_prefix(out), suffix=".staging", dir=parent))
     try:
         yield stage
         out.mkdir(parents=True, exist_ok=True)

@@ -67,6 +67,16 @@ def check_scenarios(names: Sequence[str], overrides: Mapping[str, Any] | None = 
     return resolved
 
 
+def check_horizon(scenarios: Sequence[ResolvedScenario], months: int,
+                  label: str = "--months") -> None:
+    """A scheduled change after the horizon would never apply: refused, naming it."""
+    for scenario in scenarios:
+        late = [m for m, _ in scenario.schedule if m > months]
+        if late:
+            raise UsageError(f"scenario '{scenario.name}' changes levers at month {late[0]}, "
+                             f"after the horizon ({label} {months}); it would never apply")
+
+
 def check_replicates(replicates: Any) -> int:
     if isinstance(replicates, bool) or not isinstance(replicates, int | np.integer) \
             or replicates < 1:
@@ -130,6 +140,7 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
     replicates = check_replicates(replicates)
     seed = check_seed(seed)
     months = check_months(months)
+    check_horizon(resolved, months)
     if engine not in ENGINES:
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     from tqdm.auto import tqdm

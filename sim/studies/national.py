@@ -287,6 +287,9 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
         raise UsageError(f"--seed must be a whole number >= 0, got {seed!r}")
     seed = int(seed)
     resolved = resolve_scenario(approach)
+    from sim.studies.compare import check_horizon
+
+    check_horizon([resolved], months)
     names = [r.strip() for r in rules.split(",")] if isinstance(rules, str) else list(rules)
     for rule in names:
         if rule not in RULES:
@@ -349,6 +352,7 @@ def check_same_request(out: Path, spec: NationalSpec) -> None:
     made with other arguments (the runner would otherwise talk of an experiment file)."""
     import tomllib
 
+    from sim.core.tomlfile import loads as toml_loads
     from sim.experiment.store import MANIFEST, SweepStore
 
     path = Path(out) / MANIFEST
@@ -356,7 +360,7 @@ def check_same_request(out: Path, spec: NationalSpec) -> None:
         return
     try:  # read through the store: a FIFO, a huge or a malformed manifest is not read here
         old_text = SweepStore(out).read_manifest()["experiment"]["text"]
-        old = tomllib.loads(old_text)
+        old = toml_loads(old_text)
     except (OSError, KeyError, TypeError, ValueError):
         return  # not a national run's manifest: the runner's own checks apply
     new = tomllib.loads(spec.experiment_text())

@@ -524,6 +524,9 @@ def analyze(root: str | Path, resamples: int = 1000, formats: Sequence[str] = ("
     if prim_outcome is not None and prim_outcome not in sweep.runs.columns:
         raise UsageError(f"--prim-outcome: unknown outcome '{prim_outcome}'; the sweep has: "
                          f"{', '.join(exp.outcomes)}")
+    from sim.experiment.safepaths import refuse_symlinks
+
+    refuse_symlinks(sweep.root, "analyze")  # nothing written through a link in DIR
     out = sweep.root / "analysis"
     out.mkdir(exist_ok=True)
     result = AnalysisResult(exp.name, out)

@@ -55,6 +55,10 @@ def check_sizes(args: argparse.Namespace) -> None:
     scheduler = getattr(args, "scheduler", None)
     if scheduler is not None:
         _limits.check_scheduler_address(scheduler)
+    if getattr(args, "run_timeout", None) is not None:
+        from sim.experiment.timeout import check_timeout
+
+        check_timeout(args.run_timeout)
 
 
 def check_out(out: Path) -> None:
@@ -63,6 +67,9 @@ def check_out(out: Path) -> None:
 
     if str(out).strip() in ("", "."):
         raise UsageError("--out must name a directory, got an empty path")
+    from sim.experiment.safepaths import check_path_length
+
+    check_path_length(out)  # ENAMETOOLONG: one line, and no parent created
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is an existing file; choose a directory")
     parent = out
@@ -192,6 +199,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import os
 
     plan = _limits.compare_plan(runs, args.months, args.workers or os.cpu_count() or 1)
+    if posterior is not None:  # the draws are held in memory too
+        from sim.experiment.inputs import with_inputs
+
+        plan = with_inputs(plan, *posterior.shape)
     if not args.quiet:
         print(plan.check().line(), flush=True)
     else:
@@ -286,14 +297,16 @@ def cmd_national(args: argparse.Namespace) -> int:
     formats = figure_formats(args.format)
     national.check_same_request(Path(args.out), spec)
     experiment = parse_experiment(spec.experiment_text(), source="icsim national")
-    announce(experiment_plan(experiment, args.workers, args.scheduler), args.quiet)
+    announce(experiment_plan(experiment, args.workers, args.scheduler, args.posterior),
+             args.quiet)
     # The lock is held from the first run to the last output written: a second national
     # run into the same --out cannot interleave its runs or outputs with this one's.
     with DirectoryLock(args.out) as lock:
         report = run_sweep(experiment, args.out, workers=args.workers,
                            scheduler=args.scheduler, resume=args.resume,
                            progress=not args.quiet, engine=spec.engine,
-                           allow_mixed_code=args.allow_mixed_code, lock=lock)
+                           allow_mixed_code=args.allow_mixed_code, lock=lock,
+                           run_timeout=args.run_timeout)
         if not report.complete:
             print(f"icsim: {report.runs_total - report.runs_done} runs still to do; rerun "
                   "with --resume", file=sys.stderr)
@@ -452,6 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
                    help="carry a calibration's posterior: replicate r uses draw r at every "
                         "site (default: none)")
+    p.add_argument("--run-timeout", type=float, default=None, metavar="SECONDS",
+                   help="a run past this is stopped and recorded 'timeout'")
     p.set_defaults(handler=cmd_national)
 
     p = sub.add_parser("calibrate", help="calibrate to the case with ABC-SMC (pyabc)",
@@ -486,7 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
 def use_headless_backend() -> None:
     """Draw without a display: the command line only writes files.
 
-    ``sim.report.figures`` chooses no backend (so Jupyter shows its figures inline); the command line
+    ``sim.report.figures`` chooses no backend (so Jupyter shows its figures inline); the
+    command line
     picks Agg here unless ``MPLBACKEND`` says otherwise.
     """
     import os
@@ -505,7 +521,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_sizes(args)
         return int(args.handler(args) or 0)
     except UsageError as exc:
-        print(f"icsim: error: {exc}", file=sys.stderr)
+        from sim.core.errors import one_line
+
+        print(f"icsim: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except JobStopped as exc:
         print(f"icsim: error: {exc}; finished work is kept -- run the same command again "

@@ -65,6 +65,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                        help="run the experiment file's plug-in model (model = "
                             "\"module:function\") although it is not registered as an "
                             "icsim model: it is Python code and runs with your permissions")
+    sweep.add_argument("--run-timeout", metavar="SECONDS", type=float, default=None,
+                       help="a run past this many seconds is stopped and recorded "
+                            "'timeout' (default: the file's run_timeout_s, else 600 for a "
+                            "plug-in and 60 + 2 x months for the project's model)")
     sweep.set_defaults(handler=sweep_command)
 
     analyze = subparsers.add_parser(
@@ -97,13 +101,14 @@ def sweep_command(args: argparse.Namespace) -> int:
     from sim.experiment.sweep import run_sweep
 
     experiment = load_experiment(args.file, allow_plugin=args.allow_plugin)
-    announce(experiment_plan(experiment, args.workers, args.scheduler), args.quiet)
+    announce(experiment_plan(experiment, args.workers, args.scheduler, args.posterior),
+             args.quiet)
     try:
         report = run_sweep(experiment, args.out, workers=args.workers,
                            scheduler=args.scheduler, resume=args.resume,
                            progress=not args.quiet, engine=args.engine,
                            posterior=args.posterior, allow_mixed_code=args.allow_mixed_code,
-                           allow_plugin=args.allow_plugin)
+                           allow_plugin=args.allow_plugin, run_timeout=args.run_timeout)
     except KeyboardInterrupt:
         out = args.out or Path("results") / experiment.name
         allow = " --allow-plugin" if args.allow_plugin else ""
@@ -129,9 +134,10 @@ def sweep_command(args: argparse.Namespace) -> int:
 
 
 def experiment_plan(experiment: Experiment, workers: int | None,
-                    scheduler: str | None = None) -> Plan:
-    """The runs, memory and output of a sweep, checked against the ceilings (``UsageError``
-    past them) before anything starts."""
+                    scheduler: str | None = None, posterior: str | None = None) -> Plan:
+    """The runs, memory and output of a sweep (with a ``posterior``'s draws, counted from
+    its footer), checked against the ceilings (``UsageError`` past them) before anything
+    starts."""
     import os
 
     from sim.core.limits import sweep_plan
@@ -141,8 +147,11 @@ def experiment_plan(experiment: Experiment, workers: int | None,
                             experiment.levers, experiment.second_order)
     local = 0 if scheduler is not None else (workers or os.cpu_count() or 1)
     columns = len(experiment.levers) + len(experiment.outcomes)
-    return sweep_plan(points, experiment.replicates, columns, experiment.runs_per_part,
-                      local).check()
+    from sim.experiment.inputs import posterior_shape, with_inputs
+
+    return with_inputs(sweep_plan(points, experiment.replicates, columns,
+                                  experiment.runs_per_part, local),
+                       *posterior_shape(posterior)).check()
 
 
 def announce(plan: Plan, quiet: bool) -> None:
@@ -162,6 +171,8 @@ def analyze_command(args: argparse.Namespace) -> int:
         raise UsageError(f"no sweep directory at {root}")
     if args.prim_outcome is None and (args.prim_threshold is not None or args.prim_above):
         raise UsageError("--prim-threshold and --prim-above need --prim-outcome")
+    if args.prim_threshold is not None and args.prim_threshold != args.prim_threshold:
+        raise UsageError("--prim-threshold must be a number, got nan")
     result = analyze(root, resamples=args.resamples, formats=formats,
                      prim_outcome=args.prim_outcome,
                      prim_threshold=0.5 if args.prim_threshold is None else args.prim_threshold,

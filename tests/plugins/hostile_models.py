@@ -65,3 +65,26 @@ def infinite(params: Mapping[str, Any], seed: int) -> dict[str, float]:
     if _unlucky(seed, float(params.get("rate", 0.1))):
         return {"y": float("inf")}
     return clean(params, seed)
+
+
+def hangs(params: Mapping[str, Any], seed: int) -> dict[str, float]:
+    """Sleeps (for ever, as far as a sweep can tell) in a share ``rate`` of runs."""
+    if _unlucky(seed, float(params.get("rate", 0.1))):
+        import time
+
+        time.sleep(1e6)
+    return clean(params, seed)
+
+
+def stubborn(params: Mapping[str, Any], seed: int) -> dict[str, float]:
+    """At the design point ``x1 == crash_at``, hangs and swallows whatever is raised in it
+    (the time limit's exception included), so only killing its worker stops it."""
+    if float(params["x1"]) == float(params.get("crash_at", -1)):
+        import time
+
+        while True:
+            try:
+                time.sleep(1e6)
+            except BaseException:  # noqa: BLE001, S110, SIM105 - the point of this model
+                continue
+    return clean(params, seed)

@@ -89,6 +89,9 @@ def _sampler(workers: int | None, scheduler: str | None):
         from sim.core.limits import check_scheduler_address
 
         scheduler = check_scheduler_address(scheduler)
+        from sim.experiment.execute import probe_scheduler
+
+        probe_scheduler(scheduler)  # not a Dask scheduler: one line, never a hang
         try:
             client = Client(scheduler, timeout=10)
         except Exception as exc:  # noqa: BLE001

@@ -38,6 +38,7 @@ from typing import Any
 
 from sim.core.errors import UsageError
 from sim.core.registry import PARAMETERS
+from sim.core.tomlfile import loads as toml_loads
 from sim.studies.calibration.targets import TARGETS, Thresholds
 
 ALLOWED = ("name", "description", "seed", "population", "generations", "min_epsilon",
@@ -84,7 +85,7 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
         raise UsageError(f"{source}: {message}")
 
     try:
-        data = tomllib.loads(text)
+        data = toml_loads(text)  # nesting past a ceiling is a TOMLDecodeError
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: not valid TOML: {exc}") from None
     unknown = [k for k in data if k not in ALLOWED]
@@ -100,7 +101,9 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
         return value
 
     name = data.get("name", Path(source).stem)
-    if not isinstance(name, str) or not name.isidentifier():
+    from sim.core.limits import IDENTIFIER
+
+    if not isinstance(name, str) or not IDENTIFIER.match(name) or len(name) > 100:
         err(f"'name' must be a plain identifier, got {name!r}")
     population = whole("population", 400, 2, MAX_POPULATION)
     generations = whole("generations", 8, 1, MAX_GENERATIONS)
@@ -131,6 +134,9 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
     for target in targets:
         if target not in TARGETS:
             err(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
+    if len(set(targets)) != len(targets):
+        twice = next(t for i, t in enumerate(targets) if t in targets[:i])
+        err(f"target '{twice}' is listed twice (it would weigh twice in the distance)")
     raw = data.get("thresholds", {})
     if not isinstance(raw, dict):
         err("[thresholds] must be a table")
@@ -144,6 +150,9 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
     for key in ("high", "low", "spread"):
         if key in raw and not share(raw[key]):
             err(f"threshold '{key}' must be a number in [0, 1], got {raw[key]!r}")
+    if float(raw.get("high", 0.6)) <= float(raw.get("low", 0.4)):
+        err(f"threshold 'high' ({raw.get('high', 0.6)}) must be above 'low' "
+            f"({raw.get('low', 0.4)})")
     middling = raw.get("middling", (0.3, 0.7))
     if not (isinstance(middling, list | tuple) and len(middling) == 2
             and all(share(v) for v in middling) and middling[0] < middling[1]):
