@@ -48,7 +48,7 @@ docs: setup
 	p = Path('docs/ODD.md'); p.write_text(render_doc_tables(p.read_text()))"
 
 sensitivity: setup
-	$(BIN)/python -m sim.studies.sensitivity
+	$(BIN)/python -m sim.ui.sensitivity
 
 lint: setup
 	$(BIN)/ruff check sim tests benchmarks
