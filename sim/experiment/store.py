@@ -31,10 +31,13 @@ import json
 import os
 import platform
 import re
+import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -130,6 +133,27 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise WriteError(path, exc) from exc
 
 
+@contextmanager
+def staged(out_dir: str | Path) -> Iterator[Path]:
+    """Yield a staging folder beside ``out_dir``; on success move its files into
+    ``out_dir``, one ``os.replace`` each, so that an interrupted command leaves nothing
+    half-written (the folder-sized counterpart of :func:`write_atomic`)."""
+    out = Path(out_dir)
+    parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".staging", dir=parent))
+    try:
+        yield stage
+        out.mkdir(parents=True, exist_ok=True)
+        for item in sorted(stage.iterdir()):
+            target = out / item.name
+            if target.is_dir() and item.is_dir():
+                shutil.rmtree(target)
+            item.replace(target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in _PACKAGES:
@@ -137,9 +161,8 @@ def package_versions() -> dict[str, str]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             if name == "icsim":
-                import sim
-
-                versions[name] = getattr(sim, "__version__", "unknown")
+                # the package is imported already (this module is part of it)
+                versions[name] = getattr(sys.modules.get("sim"), "__version__", "unknown")
             else:
                 versions[name] = "not installed"
     return versions
