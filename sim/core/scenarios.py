@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from sim.core.errors import UsageError
+from sim.core.limits import read_text_file
 from sim.core.registry import PARAMETERS, Value, resolve, validate
 
 
@@ -183,8 +184,6 @@ def _file_error(path: str, message: str) -> UsageError:
 def load_scenario_file(path: str | Path) -> ResolvedScenario:
     """Read and validate a scenario file; raise ``UsageError`` (one line) on any fault."""
     import tomllib
-
-    from sim.core.limits import read_text_file
 
     path = str(path)
     text = read_text_file(path, "scenario file")

@@ -1,8 +1,9 @@
 """Plug-in models for tests and docs: ``function(params: dict, seed: int) -> dict``.
 
 Any such function can be swept by naming it in an experiment file, e.g.
-``model = "sim.experiment.examples:ishigami"``. They are small enough to run in microseconds, and some
-have known answers, so that the runner and the analysis can be checked against them.
+``model = "sim.experiment.examples:ishigami"``. They are small enough to run in
+microseconds, and some have known answers, so that the runner and the analysis can be
+checked against them.
 
 They are marked ``@register_model`` (so an experiment file may run them without
 ``--allow-plugin``), except :func:`dies_once`, which writes a file where its parameters

@@ -4,9 +4,9 @@ This module runs inside the workers. It knows the model only through its contrac
 
 * the project's model: ``sim.mesa.model.run_project(scenario=..., seed=..., months=..., **params)``
   returns a summary dict; the numeric outcomes are derived from it here
-  (:func:`sim.core.outputs.project_outcomes`). With ``engine = "fast"`` (the default) a batch runs in one
-  call of the fast engine (``sim.engine.fast.run_many``), which gives the same result run
-  for run;
+  (:func:`sim.core.outputs.project_outcomes`). With ``engine = "fast"`` (the default) a
+  batch runs in one call of the fast engine (``sim.engine.fast.run_many``), which gives the
+  same result run for run;
 * a plug-in ``"module:function"``: ``function(params: dict, seed: int)`` returns a dict of
   numeric outcomes. A plug-in may also carry a vectorised form as the attribute
   ``function.batch(params_list, seeds) -> list[dict]``, which the ``fast`` engine uses for
@@ -33,6 +33,9 @@ from typing import Any
 import numpy as np
 
 from sim.core.outputs import _number, frame_outcomes, project_outcomes
+from sim.core.registry import validate
+from sim.core.scenarios import parameters_for
+from sim.run import run_projects
 
 #: The name by which an experiment file selects the project's own model.
 PROJECT_MODEL = "icsim"
@@ -187,17 +190,12 @@ def _base_values(scenario: str, constants: Mapping[str, Any]) -> dict[str, Any]:
     key = (scenario, tuple(sorted(constants.items())))
     base = _BASES.get(key)
     if base is None:
-        from sim.core.scenarios import parameters_for
-
         base = _BASES[key] = parameters_for(scenario, constants)
     return base
 
 
 def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
     """A batch of the project's model in one call of the fast engine."""
-    from sim.core.registry import validate
-    from sim.run import run_projects
-
     n, k = len(batch.seeds), len(call.outcomes)
     values = np.full((n, k), np.nan)
     ok = np.zeros(n, dtype=bool)

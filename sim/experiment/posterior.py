@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.core.errors import UsageError
+from sim.core.limits import check_input_file
 from sim.core.registry import PARAMETERS, validate
 
 #: The posterior shipped with the repository (the case's calibration).
@@ -30,8 +31,6 @@ def load_posterior(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise UsageError(f"no posterior at {path} (a Parquet file, or a calibration "
                          "directory holding posterior.parquet)")
-    from sim.core.limits import check_input_file
-
     check_input_file(path, "posterior file", "data")
     try:
         frame = pd.read_parquet(path)

@@ -37,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from sim.core.errors import UsageError
+from sim.core.limits import ceiling, read_text_file
 from sim.core.registry import PARAMETERS
+from sim.core.scenarios import split
 from sim.studies.calibration.targets import TARGETS, Thresholds
 
 ALLOWED = ("name", "description", "seed", "population", "generations", "min_epsilon",
@@ -73,8 +75,6 @@ class CalibrationSpec:
 
 
 def load_calibration(path: str | Path) -> CalibrationSpec:
-    from sim.core.limits import read_text_file
-
     text = read_text_file(path, "calibration file")
     return parse_calibration(text, source=str(path))
 
@@ -105,8 +105,6 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
     population = whole("population", 400, 2, MAX_POPULATION)
     generations = whole("generations", 8, 1, MAX_GENERATIONS)
     seed = whole("seed", 0, 0)
-    from sim.core.limits import ceiling
-
     max_simulations = whole("max_simulations", 500_000, population, ceiling("runs"))
     draws = whole("draws", 4000, 1, 1_000_000)
     months = whole("months", 60, 42, 600)
@@ -120,8 +118,6 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
         err(f"'min_acceptance_rate' must be a number in [0, 1), got {min_rate!r}")
     scenario = data.get("scenario", "baseline")
     try:
-        from sim.core.scenarios import split
-
         split(scenario)
     except UsageError as exc:
         err(str(exc))
