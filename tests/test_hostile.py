@@ -569,7 +569,7 @@ def test_a_raised_ceiling_is_honoured(tmp_path, capsys, monkeypatch):
 def test_resamples_past_the_ceiling_leave_no_analysis_folder(tree):
     """From Python too: ``analyze(resamples=10**9)`` is refused before analysis/ exists."""
     from sim.core.errors import UsageError
-    from sim.studies.sweep_analysis import analyze
+    from sim.report.analysis import analyze
 
     with pytest.raises(UsageError, match="resamples"):
         analyze(tree / "sweep", resamples=10**9)
