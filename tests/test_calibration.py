@@ -17,8 +17,7 @@ from conftest import assert_refused
 from sim.core.scenarios import parameters_for
 from sim.engine.fast import run_arrays
 from sim.engine.layout import pack_many
-from sim.experiment.posterior import load_posterior
-from sim.experiment.posterior import CASE_POSTERIOR
+from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
 from sim.report.calibration import write_report
 from sim.studies.calibration.run import CaseModel
 from sim.studies.calibration.run import calibrate as _calibrate

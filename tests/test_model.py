@@ -141,8 +141,8 @@ def test_overrides_are_validated_like_the_command_line():
     lambda seed: sim.run_project(seed=seed),
     lambda seed: sim.simulate(seed=seed),
     lambda seed: sim.IntegrationModel(rng=seed),
-    lambda seed: __import__("sim.studies.compare").studies.compare.compare(["baseline"], 2, seed=seed,
-                                                         progress=False),
+    lambda seed: __import__("sim.studies.compare").studies.compare.compare(
+        ["baseline"], 2, seed=seed, progress=False),
     lambda seed: __import__("sim.studies.national").studies.national.check(seed=seed),
 ])
 @pytest.mark.parametrize("seed", [-1, 1.5, None, "3", np.int64(-2), True, 2**70 * -1])

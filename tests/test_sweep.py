@@ -105,7 +105,8 @@ def test_results_do_not_depend_on_worker_count(tmp_path: Path) -> None:
 
 
 def test_a_raising_run_is_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
-    text = LINEAR.replace("sim.experiment.examples:noisy_linear", "sim.experiment.examples:fails_sometimes") \
+    text = LINEAR.replace("sim.experiment.examples:noisy_linear",
+                          "sim.experiment.examples:fails_sometimes") \
         .replace('"y", "above"', '"y"').replace("[parameters]",
                                                 "[constants]\nfail_rate = 0.3\n[parameters]")
     report = run_sweep(write(tmp_path, text), tmp_path / "out", workers=2, progress=False)
@@ -123,7 +124,8 @@ def test_a_raising_run_is_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None
 
 
 def test_a_model_that_always_fails_still_completes(tmp_path: Path) -> None:
-    text = LINEAR.replace("sim.experiment.examples:noisy_linear", "sim.experiment.examples:always_fails")
+    text = LINEAR.replace("sim.experiment.examples:noisy_linear",
+                          "sim.experiment.examples:always_fails")
     report = run_sweep(write(tmp_path, text), tmp_path / "out", workers=1, progress=False)
     df = runs(tmp_path / "out")
     assert report.complete and report.runs_failed == 120
@@ -149,7 +151,8 @@ def test_a_lost_worker_is_replaced_and_its_runs_redone(tmp_path: Path) -> None:
     dying = run_sweep(write(tmp_path, grid.replace("MARKER", str(marker)), "a.toml"),
                       tmp_path / "a", workers=2, progress=False, allow_plugin=True)
     assert marker.exists()  # a worker really died
-    reference = grid.replace("sim.experiment.examples:dies_once", "sim.experiment.examples:noisy_linear")
+    reference = grid.replace("sim.experiment.examples:dies_once",
+                             "sim.experiment.examples:noisy_linear")
     run_sweep(write(tmp_path, reference, "b.toml"), tmp_path / "b", workers=1, progress=False)
     assert dying.complete and dying.runs_failed == 0
     pd.testing.assert_frame_equal(runs(tmp_path / "a"), runs(tmp_path / "b"))
@@ -380,9 +383,8 @@ def test_an_unknown_engine_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_posterior_is_the_base_point_replicate_r_takes_draw_r(tmp_path: Path) -> None:
+    from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
     from sim.mesa.model import run_project
-    from sim.experiment.posterior import load_posterior
-    from sim.experiment.posterior import CASE_POSTERIOR
 
     exp = write(tmp_path, PROJECT_LHS.replace("samples = 24", "samples = 4"))
     report = run_sweep(exp, tmp_path / "post", workers=1, progress=False,
