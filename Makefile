@@ -49,7 +49,7 @@ docs: setup
 	p = Path('docs/ODD.md'); p.write_text(render_doc_tables(p.read_text()))"
 
 sensitivity: setup
-	$(BIN)/python -m sim.studies.sensitivity
+	$(BIN)/python -m sim.ui.sensitivity
 
 # All three checks run even when one fails, so one pass shows every problem; the target
 # fails if any of them does.

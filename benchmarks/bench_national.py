@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sim.experiment.spec import parse_experiment
 from sim.experiment.sweep import run_sweep
+from sim.report import national as national_report
 from sim.studies import national
 
 
@@ -24,7 +25,7 @@ def timed(sites: int, replicates: int, workers: int) -> float:
         start = time.perf_counter()
         run_sweep(parse_experiment(spec.experiment_text()), out / "run", workers=workers,
                   progress=False)
-        national.write_outputs(out / "run", spec)
+        national_report.write_outputs(out / "run", spec)
         return time.perf_counter() - start
     finally:
         shutil.rmtree(out, ignore_errors=True)

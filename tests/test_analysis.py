@@ -15,7 +15,8 @@ import pytest
 from sim.core.errors import UsageError
 from sim.experiment.examples import ISHIGAMI_S1, ISHIGAMI_ST
 from sim.experiment.sweep import run_sweep
-from sim.studies.sweep_analysis import analyze, load_ema, load_sweep, stochastic_variance
+from sim.report.analysis import analyze
+from sim.studies.sweep_analysis import load_ema, load_sweep, stochastic_variance
 
 PI = math.pi
 
@@ -311,7 +312,8 @@ def test_unconverged_indices_are_flagged_with_a_sample_size(tmp_path: Path) -> N
 
 
 def test_half_and_full_samples_agree_on_a_large_sweep(tmp_path: Path) -> None:
-    from sim.studies.sweep_analysis import convergence, replicate_means
+    from sim.analysis.indices import convergence
+    from sim.studies.sweep_analysis import replicate_means
 
     out = sweep(tmp_path, ISHIGAMI.replace("replicates = 2", "replicates = 1"))
     s = load_sweep(out)
@@ -324,7 +326,7 @@ def test_half_and_full_samples_agree_on_a_large_sweep(tmp_path: Path) -> None:
 def test_no_trend_is_reported_inside_the_intervals() -> None:
     from types import SimpleNamespace
 
-    from sim.studies.sweep_analysis import _Summary
+    from sim.report.analysis import _Summary
 
     def table(late_a: float, conf: float) -> pd.DataFrame:
         rows = []
@@ -366,7 +368,7 @@ def test_lhs_gets_a_moment_independent_measure(tmp_path: Path) -> None:
 
 
 def test_library_warnings_are_captured() -> None:
-    from sim.studies.sweep_analysis import _captured
+    from sim.analysis.indices import captured_warnings as _captured
 
     seen: list[str] = []
     with warnings.catch_warnings(record=True) as leaked:

@@ -18,7 +18,9 @@ from sim.core.scenarios import parameters_for
 from sim.engine.fast import run_arrays
 from sim.engine.layout import pack_many
 from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
-from sim.studies.calibration.run import CaseModel, calibrate
+from sim.report.calibration import write_report
+from sim.studies.calibration.run import CaseModel
+from sim.studies.calibration.run import calibrate as _calibrate
 from sim.studies.calibration.spec import parse_calibration
 from sim.studies.calibration.targets import TARGETS, distance, simulate, target_terms
 
@@ -35,6 +37,14 @@ draws = 200
 progress_rate = [0.05, 0.3]
 host_change_rate = "plausible"
 """
+
+
+def calibrate(spec, out, **kwargs):
+    """Calibrate and write the report from the returned history, as ``icsim calibrate``
+    does (the study computes; ``sim.report.calibration`` writes)."""
+    report = _calibrate(spec, out, **kwargs)
+    write_report(spec, Path(out), report.history, report.seconds, report.where)
+    return report
 
 
 def test_every_target_is_a_term_in_zero_one_and_the_distance_their_sum():

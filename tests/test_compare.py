@@ -9,14 +9,14 @@ import pytest
 from conftest import assert_refused
 
 import sim
-from sim.studies.compare import (
-    compare,
+from sim.analysis.stats import (
     kaplan_meier,
     paired_differences,
     pilot_survival,
     replicates_needed,
     wilson,
 )
+from sim.studies.compare import compare
 from sim.ui.cli import main
 
 COLUMNS = ["scenario", "runs", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_integrated",
@@ -265,6 +265,6 @@ def test_a_posterior_gives_replicate_i_draw_i_in_every_scenario(tmp_path):
     split = result.variance
     assert set(split.scenario) == {"baseline", "stable_team"}
     assert split.parametric_share.between(0, 1).all()
-    from sim.studies.compare import markdown
+    from sim.report.compare import markdown
     assert "posterior draw *i*" in markdown(result)
     assert "Parametric and run-to-run variance" in markdown(result)

@@ -720,7 +720,7 @@ def test_60000_listed_values_are_checked_for_duplicates_in_linear_time():
 def test_resamples_past_the_ceiling_leave_no_analysis_folder(tree):
     """From Python too: ``analyze(resamples=10**9)`` is refused before analysis/ exists."""
     from sim.core.errors import UsageError
-    from sim.studies.sweep_analysis import analyze
+    from sim.report.analysis import analyze
 
     with pytest.raises(UsageError, match="resamples"):
         analyze(tree / "sweep", resamples=10**9)

@@ -166,7 +166,7 @@ def infinite_sobol(name: str, samples: int, replicates: int, rate: float) -> str
 
 def test_infinite_outcomes_are_invalid_counted_and_left_out_of_the_indices(
         tmp_path: Path) -> None:
-    from sim.studies.sweep_analysis import analyze
+    from sim.report.analysis import analyze
 
     exp = write(tmp_path, infinite_sobol("inf", samples=16, replicates=4, rate=0.1))
     report = run_sweep(exp, tmp_path / "inf", workers=2, progress=False, allow_plugin=True)
@@ -193,7 +193,7 @@ def test_infinite_outcomes_are_invalid_counted_and_left_out_of_the_indices(
 
 def test_when_invalid_runs_break_the_design_the_index_is_named_not_zero(
         tmp_path: Path) -> None:
-    from sim.studies.sweep_analysis import analyze
+    from sim.report.analysis import analyze
 
     exp = write(tmp_path, infinite_sobol("broken", samples=8, replicates=1, rate=0.3))
     run_sweep(exp, tmp_path / "b", workers=1, progress=False, allow_plugin=True)

@@ -206,7 +206,8 @@ def test_resume_with_other_code_is_refused_unless_allowed_and_then_recorded(
     assert commits == [old_commit, old_commit, new["commit"], new["commit"]]
     pd.testing.assert_frame_equal(_runs(out), before)
     # analyze accepts the recorded mix and says so; without the record it refuses.
-    from sim.studies.sweep_analysis import _code_words, load_sweep
+    from sim.report.analysis import _code_words
+    from sim.studies.sweep_analysis import load_sweep
 
     assert "mixed code versions" in _code_words(load_sweep(out).manifest)
     del manifest["mixed_code"]
@@ -398,7 +399,7 @@ def test_disk_full_before_anything_is_written_leaves_nothing(tmp_path: Path, cap
 def test_national_holds_its_lock_until_its_outputs_are_written(tmp_path: Path,
                                                                monkeypatch) -> None:
     from sim.experiment.store import DirectoryLock
-    from sim.studies import national
+    from sim.report import national
 
     seen = []
     real = national.write_outputs

@@ -11,6 +11,7 @@ import pytest
 
 from sim.experiment.spec import load_experiment
 from sim.experiment.sweep import run_sweep
+from sim.report import sensitivity as R
 from sim.studies import sensitivity as S
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +49,7 @@ def tiny(tmp_path_factory):
 def test_the_report_states_what_the_sweeps_hold(tiny):
     screening, sob, names = tiny
     assert screening.runs == 6 * 4 * 3 and screening.trajectories == 6
-    text = S.report(screening, sob, None, names)
+    text = R.report(screening, sob, None, names)
     assert f"**{screening.runs:,} runs**" in text and f"**{sob.runs:,} runs**" in text
     for outcome, title in S.OUTCOMES.items():
         table = screening.tables[outcome]
@@ -58,8 +59,8 @@ def test_the_report_states_what_the_sweeps_hold(tiny):
         assert first == table.index[0]  # the top row is the table's top entry
         assert f"{screening.noise[outcome]:.0%} of the variance" in section
     # an index whose interval spans zero is said to be indistinguishable from 0
-    assert S._interval(0.01, 0.02).endswith("(indistinguishable from 0)")
-    assert not S._interval(0.3, 0.02).endswith("(indistinguishable from 0)")
+    assert R._interval(0.01, 0.02).endswith("(indistinguishable from 0)")
+    assert not R._interval(0.3, 0.02).endswith("(indistinguishable from 0)")
 
 
 def test_the_follow_up_takes_the_top_numeric_entries(tiny):

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from sim.core.errors import UsageError
+from sim.core.limits import check_size, read_text_file
 from sim.core.registry import PARAMETERS, Value, resolve, validate
 from sim.core.tomlfile import loads as toml_loads
 
@@ -185,8 +186,6 @@ def load_scenario_file(path: str | Path) -> ResolvedScenario:
     """Read and validate a scenario file; raise ``UsageError`` (one line) on any fault."""
     import tomllib
 
-    from sim.core.limits import read_text_file
-
     path = str(path)
     text = read_text_file(path, "scenario file")
     try:
@@ -226,7 +225,6 @@ def load_scenario_file(path: str | Path) -> ResolvedScenario:
     changes = data.get("changes", [])
     if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
         raise _file_error(path, "changes must be [[changes]] tables with a month and levers")
-    from sim.core.limits import check_size
 
     try:  # counted before any is validated: each costs memory in every run
         check_size("changes", len(changes), "[[changes]]: their number", minimum=0)

@@ -26,6 +26,7 @@ from sim.core.outputs import (
     SUMMARY_FIELDS,
     outcome_name,
 )
+from sim.core.registry import PARAMETERS
 from sim.engine import rng
 from sim.engine.kernels import allocate, apply_levers, initialise, month_step, scratch
 from sim.engine.layout import (
@@ -161,8 +162,6 @@ def _schedule_arrays(params: np.ndarray,
                      ) -> tuple[np.ndarray, np.ndarray]:
     """A validated schedule (``sim.core.scenarios.check_schedule``) as arrays for ``run_batch``:
     the records each run switches to, cumulative over the scheduled months."""
-    from sim.core.registry import PARAMETERS
-
     months = sorted(schedule or {})
     out = np.zeros((params.shape[0], len(months)), dtype=PARAM_DTYPE)
     current = params.copy()

@@ -26,6 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from sim.core.errors import SchedulerLost, UsageError
+from sim.core.limits import check_scheduler_address, check_size
 
 #: How often a task may be resubmitted after losing its worker before the sweep stops
 #: (callers that give no ``give_up`` to :meth:`Executor.imap_unordered`).
@@ -531,8 +532,6 @@ def make_executor(workers: int | None = None, scheduler: str | None = None,
     """Local processes by default; a Dask cluster when ``scheduler`` names one."""
     if workers is not None and scheduler is not None:
         raise UsageError("give either --workers or --scheduler, not both")
-    from sim.core.limits import check_scheduler_address, check_size
-
     if scheduler is not None:
         return DaskExecutor(check_scheduler_address(scheduler))
     if workers is not None:

@@ -34,9 +34,12 @@ from typing import Any
 import numpy as np
 
 from sim.core.outputs import _number, frame_outcomes, project_outcomes
+from sim.core.registry import validate
+from sim.core.scenarios import parameters_for
 from sim.experiment.timeout import KILL_SIGNALS, RunTimeout, run_limit
 from sim.experiment.timeout import PREFIX as TIMEOUT_PREFIX
 from sim.experiment.timeout import describe as describe_timeout
+from sim.run import run_projects
 
 #: The name by which an experiment file selects the project's own model.
 PROJECT_MODEL = "icsim"
@@ -203,17 +206,12 @@ def _base_values(scenario: str, constants: Mapping[str, Any]) -> dict[str, Any]:
     key = (scenario, tuple(sorted(constants.items())))
     base = _BASES.get(key)
     if base is None:
-        from sim.core.scenarios import parameters_for
-
         base = _BASES[key] = parameters_for(scenario, constants)
     return base
 
 
 def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
     """A batch of the project's model in one call of the fast engine."""
-    from sim.core.registry import validate
-    from sim.run import run_projects
-
     n, k = len(batch.seeds), len(call.outcomes)
     values = np.full((n, k), np.nan)
     ok = np.zeros(n, dtype=bool)

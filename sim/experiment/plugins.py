@@ -28,6 +28,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from sim.core.errors import UsageError
+from sim.experiment.models import PROJECT_MODEL
 
 #: The entry-point group in which installed packages declare icsim models.
 ENTRY_POINT_GROUP = "icsim.models"
@@ -82,8 +83,6 @@ def permission(model: str, allow_plugin: bool = False) -> str:
     (a module that may be imported, whose function must then carry the
     :func:`register_model` mark: see :func:`check_registered`).
     """
-    from sim.experiment.models import PROJECT_MODEL
-
     if model == PROJECT_MODEL:
         return "project"
     if allow_plugin:

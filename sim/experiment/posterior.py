@@ -15,6 +15,7 @@ from typing import Any, cast
 import pandas as pd
 
 from sim.core.errors import UsageError
+from sim.core.limits import ceiling, check_input_file, how_to_raise
 from sim.core.registry import PARAMETERS, validate
 
 #: The posterior shipped with the repository (the case's calibration).
@@ -27,7 +28,6 @@ def _check_shape(path: Path) -> None:
     in one line (a small file can hold millions of rows, each validated)."""
     import pyarrow.parquet as pq
 
-    from sim.core.limits import ceiling, how_to_raise
 
     try:
         meta = pq.read_metadata(path)
@@ -56,8 +56,6 @@ def load_posterior(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise UsageError(f"no posterior at {path} (a Parquet file, or a calibration "
                          "directory holding posterior.parquet)")
-    from sim.core.limits import check_input_file
-
     check_input_file(path, "posterior file", "data")
     _check_shape(path)
     try:

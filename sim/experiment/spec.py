@@ -39,12 +39,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
+from sim.core import scenarios
 from sim.core.errors import UsageError
-from sim.core.limits import IDENTIFIER, ceiling, how_to_raise
+from sim.core.limits import IDENTIFIER, ceiling, how_to_raise, read_text_file
 from sim.core.outputs import NUMERIC_OUTCOMES
 from sim.core.registry import PARAMETERS, unknown_message
 from sim.core.tomlfile import loads as toml_loads
-from sim.experiment.models import ENGINES, PROJECT_MODEL
+from sim.experiment.models import ENGINES, PROJECT_MODEL, describe
+from sim.experiment.plugins import check_registered, permission
+from sim.experiment.timeout import check_timeout
 
 METHODS = ("sobol", "morris", "lhs", "grid")
 DEFAULT_OUTCOMES = ("pilot", "time_to_pilot", "integrated", "collapsed")
@@ -216,8 +219,6 @@ def load_experiment(path: str | Path, check_model: bool = True,
     ``allow_plugin`` allows a plug-in model that is not registered (``--allow-plugin``; see
     :mod:`sim.experiment.plugins`).
     """
-    from sim.core.limits import read_text_file
-
     path = Path(path)
     text = read_text_file(path, "experiment file")
     return parse_experiment(text, source=str(path), check_model=check_model,
@@ -292,7 +293,6 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
     if project:
         _check_scenario(scenario, err)
     engine = _string(data, "engine", err, default="fast")
-    from sim.experiment.timeout import check_timeout
 
     try:
         run_timeout_s = check_timeout(data.get("run_timeout_s"), "'run_timeout_s'")
@@ -618,10 +618,6 @@ def _constant(name: str, value: Any, project: bool, err: _Errors) -> Scalar:
 
 
 def _check_scenario(scenario: str, err: _Errors) -> None:
-    try:
-        from sim.core import scenarios
-    except ImportError:  # the scenarios module is optional for the runner
-        return
     known = getattr(scenarios, "SCENARIOS", None)
     if not known:
         return
@@ -636,8 +632,6 @@ def resolve_function(ref: str) -> Callable[..., Any]:
     try:
         module = importlib.import_module(module_name)
     except (Exception, SystemExit) as exc:  # a module may fail, or exit, on import
-        from sim.experiment.models import describe
-
         raise UsageError(f"cannot import model module '{module_name}': "
                          f"{describe(exc)}") from None
     func: Callable[..., Any] | None = getattr(module, func_name, None)
@@ -650,8 +644,6 @@ def check_plugin(experiment: Experiment, allow_plugin: bool = False) -> str:
     """Refuse a plug-in model that may not run (before importing it), else import it and
     check that it exists and, where its permission needs it, that it is registered.
     Return why it may run: "project", "flag", "entry point" or "registered"."""
-    from sim.experiment.plugins import check_registered, permission
-
     if experiment.is_project_model:
         return "project"
     how = permission(experiment.model, allow_plugin or experiment.plugin_allowed)

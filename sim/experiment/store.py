@@ -31,10 +31,13 @@ import json
 import os
 import platform
 import re
+import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -46,6 +49,12 @@ import pyarrow.parquet as pq
 
 from sim.core.errors import UsageError
 from sim.experiment.design import SEED_SCHEME, Design
+from sim.experiment.leftovers import (
+    remove_manifest_temporaries,
+    remove_stale_staging,
+    staging_prefix,
+)
+from sim.experiment.safepaths import refuse_symlinks
 from sim.experiment.spec import Experiment
 
 MANIFEST = "manifest.json"
@@ -130,6 +139,28 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise WriteError(path, exc) from exc
 
 
+@contextmanager
+def staged(out_dir: str | Path) -> Iterator[Path]:
+    """Yield a staging folder beside ``out_dir``; on success move its files into
+    ``out_dir``, one ``os.replace`` each, so that an interrupted command leaves nothing
+    half-written (the folder-sized counterpart of :func:`write_atomic`)."""
+    out = Path(out_dir)
+    parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(out)  # a killed earlier run's
+    stage = Path(tempfile.mkdtemp(prefix=staging_prefix(out), suffix=".staging", dir=parent))
+    try:
+        yield stage
+        out.mkdir(parents=True, exist_ok=True)
+        for item in sorted(stage.iterdir()):
+            target = out / item.name
+            if target.is_dir() and item.is_dir():
+                shutil.rmtree(target)
+            item.replace(target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in _PACKAGES:
@@ -137,9 +168,8 @@ def package_versions() -> dict[str, str]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             if name == "icsim":
-                import sim
-
-                versions[name] = getattr(sim, "__version__", "unknown")
+                # the package is imported already (this module is part of it)
+                versions[name] = getattr(sys.modules.get("sim"), "__version__", "unknown")
             else:
                 versions[name] = "not installed"
     return versions
@@ -296,8 +326,6 @@ class DirectoryLock:
         self._new_file = False
 
     def acquire(self) -> DirectoryLock:
-        from sim.experiment.safepaths import refuse_symlinks
-
         refuse_symlinks(self.root)  # nothing written through a link inside --out
         missing = []
         for parent in (self.root, *self.root.parents):
@@ -565,8 +593,6 @@ class SweepStore:
         report = report or (lambda line: print(line, file=sys.stderr, flush=True))
         for tmp in temporary:  # a killed writer's unfinished file: never data
             tmp.unlink(missing_ok=True)
-        from sim.experiment.leftovers import remove_manifest_temporaries
-
         remove_manifest_temporaries(self.root, MANIFEST)  # the lock is ours: all stale
         done: list[dict[str, str]] = []
         if not damaged:

@@ -32,6 +32,7 @@ from sim.experiment.models import (
     run_batch,
     split_batch,
 )
+from sim.experiment.posterior import load_posterior
 from sim.experiment.spec import Experiment, check_plugin, load_experiment
 from sim.experiment.store import (
     DirectoryLock,
@@ -277,8 +278,6 @@ def _with_posterior(experiment: Experiment, posterior: str | Path,
     experiment marked with the draws' hash, so a resume with other draws is refused."""
     import dataclasses
     import hashlib
-
-    from sim.experiment.posterior import load_posterior
 
     if not experiment.is_project_model:
         raise UsageError("--posterior applies to the project's model only")

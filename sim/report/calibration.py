@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sim.core.registry import PARAMETERS
+from sim.report import figures as plots
 from sim.studies.calibration.spec import CalibrationSpec
 from sim.studies.calibration.targets import TARGETS
 
@@ -58,47 +59,11 @@ def identification(population: pd.DataFrame, weights: np.ndarray,
 
 
 def _figures(spec: CalibrationSpec, draws: pd.DataFrame, table: pd.DataFrame, out: Path):
-    from sim.report import figures as plots
-
     names = list(table.parameter)
-    cols = 4
-    rows = -(-len(names) // cols)
-    fig = plots.new_figure(12, 2.6 * rows)
-    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
-    for ax, name in zip(axes, names, strict=False):
-        low, high = spec.priors[name]
-        ax.hist(draws[name], bins=30, range=(low, high), density=True,
-                color=plots.PALETTE["blue"], alpha=0.8, label="posterior")
-        ax.axhline(1.0 / (high - low), color=plots.PALETTE["black"], linestyle=":",
-                   label="prior")
-        ax.axvline(PARAMETERS[name].default, color=plots.PALETTE["vermillion"],
-                   label="registry default")
-        ax.set_xlabel(PARAMETERS[name].axis_label, fontsize=8)
-        ax.tick_params(labelsize=7)
-    for ax in axes[len(names):]:
-        ax.set_visible(False)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=3)
-    fig.suptitle(f"{spec.name}: posterior marginals ({len(draws):,} draws)")
+    fig = plots.posterior_marginals_figure(spec.name, spec.priors, draws, names)
     for ext in ("png", "svg"):
         plots.save(fig, out / f"marginals.{ext}")
-    top = names[:4]
-    fig = plots.new_figure(9, 9)
-    axes = fig.subplots(len(top), len(top), squeeze=False)
-    for i, a in enumerate(top):
-        for j, b in enumerate(top):
-            ax = axes[i, j]
-            if i == j:
-                ax.hist(draws[a], bins=30, color=plots.PALETTE["blue"])
-            else:
-                ax.scatter(draws[b], draws[a], s=2, alpha=0.3, color=plots.PALETTE["blue"],
-                           rasterized=True)  # a small SVG however many draws
-            if i == len(top) - 1:
-                ax.set_xlabel(PARAMETERS[b].display, fontsize=8)
-            if j == 0:
-                ax.set_ylabel(PARAMETERS[a].display, fontsize=8)
-            ax.tick_params(labelsize=6)
-    fig.suptitle("Pairs of the four parameters the case narrows most")
+    fig = plots.posterior_pairs_figure(draws, names[:4])
     for ext in ("png", "svg"):
         plots.save(fig, out / f"pairs.{ext}")
 

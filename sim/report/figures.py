@@ -11,26 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 from matplotlib.figure import Figure
 
-#: Okabe & Ito (2008) colour-blind-safe palette.
-PALETTE = {
-    "black": "#000000",
-    "orange": "#E69F00",
-    "sky": "#56B4E9",
-    "green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "purple": "#CC79A7",
-}
-CYCLE = [PALETTE[c] for c in ("blue", "orange", "green", "vermillion", "purple", "sky",
-                              "yellow", "black")]
-LEVEL_COLOURS = {"system": PALETTE["blue"], "organisation": PALETTE["orange"],
-                 "team": PALETTE["green"]}
-OUTCOME_COLOURS = {"integrated": PALETTE["blue"], "pilot": PALETTE["green"],
-                   "stalled": PALETTE["orange"], "collapsed": PALETTE["vermillion"]}
-
+from sim.core.registry import PARAMETERS
+from sim.report.palette import CYCLE, LEVEL_COLOURS, OUTCOME_COLOURS, PALETTE
 
 #: The one style every figure uses (set on import: fonts, no top/right spines, 200 dpi,
 #: SVG text kept as text, PDF fonts embedded as TrueType).
@@ -134,8 +119,6 @@ def _mark_gates(axes, frame) -> None:
 def outcome_shares_figure(table) -> Figure:
     """Share of runs per outcome and scenario, with 95% Wilson intervals for pilot and
     integration. ``table`` is ``comparison.csv`` as a DataFrame."""
-    import numpy as np
-
     fig = new_figure(10, 0.6 * len(table) + 2.2)
     ax = fig.subplots()
     y = np.arange(len(table))
@@ -170,8 +153,6 @@ def dac_trajectories_figure(bands: dict) -> Figure:
     percentiles of ``dac_<key>`` month by month. Each scenario has its own panels, so six
     scenarios stay as readable as two.
     """
-    import numpy as np
-
     levels = ("system", "organisation", "team")
     names = list(bands)
     fig = new_figure(max(6.0, 2.9 * len(names) + 1.0), 7.6)
@@ -206,7 +187,6 @@ def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
     ``curves[scenario]`` is a ``sim.studies.compare.KaplanMeier`` (or a plain ``(months,
     surviving)`` pair, drawn without band or numbers at risk).
     """
-    import numpy as np
     from matplotlib.transforms import blended_transform_factory
 
     fig = new_figure(9, 5.5 + 0.25 * len(curves))
@@ -252,8 +232,6 @@ def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
 def readable(name: str, unit: bool = False) -> str:
     """A parameter's readable name from the registry (``Name (unit)`` with ``unit``);
     names outside the registry (plug-in models) are shown as they are."""
-    from sim.core.registry import PARAMETERS
-
     param = PARAMETERS.get(name)
     if param is None:
         return name
@@ -286,8 +264,6 @@ def sensitivity_bars(table, title: str, noise_share: float | None = None,
     replicate noise, is drawn as a line: total indices below it are indistinguishable
     from noise.
     """
-    import numpy as np
-
     order = np.argsort(table["ST"].to_numpy())
     rows = table.iloc[order]
     fig = new_figure(8, 0.4 * len(rows) + 1.8)
@@ -403,8 +379,6 @@ def prim_tradeoff(trajectory, selected: int | None, title: str) -> Figure:
 def prim_box_limits(limits, stats, title: str) -> Figure:
     """The restricted ranges of each PRIM box, drawn within each lever's full range
     (normalised to 0-1); categorical restrictions are written out."""
-    import numpy as np
-
     boxes = list(stats["box"])
     fig = new_figure(9, 0.45 * len(limits) + 1.2 * len(boxes) + 1)
     axes = fig.subplots(len(boxes), 1, squeeze=False)[:, 0]
@@ -465,8 +439,6 @@ def national_figure(series, gate: str = "pilot") -> Figure:
 
 def funded_gap_figure(table) -> Figure:
     """P(pilot) of funded and unfunded sites, and nationally, per funding rule."""
-    import numpy as np
-
     fig = new_figure(8, 4.8)
     ax = fig.subplots()
     x = np.arange(len(table))
@@ -494,4 +466,103 @@ def funded_gap_figure(table) -> Figure:
     ax.set_xlabel("national funding rule")
     ax.set_title("Who reaches a pilot: funded and unfunded sites")
     ax.legend(fontsize=9, frameon=False)
+    return fig
+
+
+# ------------------------------------------------------------------ sensitivity (make sensitivity)
+def _ranked_bars(ax, table, value: str, conf: str, top: int, colour_by_group: bool):
+    rows = table.head(top).iloc[::-1]
+    colours = [PALETTE["blue"] if g == "lever" else PALETTE["orange"] for g in rows.group] \
+        if colour_by_group else PALETTE["blue"]
+    y = np.arange(len(rows))
+    ax.barh(y, rows[value], xerr=rows[conf], color=colours, ecolor=PALETTE["black"],
+            capsize=2)
+    ax.set_yticks(y, rows.label, fontsize=8)
+    ax.axvline(0, color=PALETTE["black"], linewidth=0.8)
+
+
+def screening_figure(screening, outcomes: dict[str, str], top: int = 15) -> Figure:
+    """The Morris screening of every entry: top ``top`` by mu* per outcome
+    (``sim.studies.sensitivity.Screening``; ``outcomes`` name the panels)."""
+    from matplotlib.patches import Patch
+
+    fig = new_figure(12, 9)
+    axes = fig.subplots(2, 2)
+    for ax, (outcome, title) in zip(axes.flat, outcomes.items(), strict=True):
+        _ranked_bars(ax, screening.tables[outcome], "mu_star", "mu_star_conf", top, True)
+        ax.set_title(f"{title}: noise {screening.noise[outcome]:.0%} of the means' variance",
+                     fontsize=10)
+        ax.set_xlabel("Morris mu* (95% bootstrap interval)")
+    fig.legend(handles=[Patch(color=PALETTE["blue"], label="lever"),
+                        Patch(color=PALETTE["orange"], label="assumption")],
+               loc="outside lower center", ncol=2)
+    fig.suptitle(f"Screening of all {len(next(iter(screening.tables.values())))} entries: "
+                 f"top {top} by mu* per outcome ({screening.runs:,} runs)")
+    return fig
+
+
+def sobol_figure(result, outcomes: dict[str, str]) -> Figure:
+    """The Sobol follow-up's total indices per outcome
+    (``sim.studies.sensitivity.SobolResult``)."""
+    from matplotlib.patches import Patch
+
+    fig = new_figure(12, 9)
+    axes = fig.subplots(2, 2)
+    for ax, (outcome, title) in zip(axes.flat, outcomes.items(), strict=True):
+        table = result.tables[outcome]
+        _ranked_bars(ax, table, "ST", "ST_conf", len(table), True)
+        ax.set_title(f"{title}: noise {result.noise[outcome]:.0%} of the means' variance",
+                     fontsize=10)
+        ax.set_xlabel("Sobol total index ST (95% bootstrap interval)")
+    fig.legend(handles=[Patch(color=PALETTE["blue"], label="lever"),
+                        Patch(color=PALETTE["orange"], label="assumption")],
+               loc="outside lower center", ncol=2)
+    fig.suptitle(f"Sobol follow-up: total indices ({result.runs:,} runs)")
+    return fig
+
+
+# ------------------------------------------------------------------ calibration (icsim calibrate)
+def posterior_marginals_figure(name: str, priors: dict, draws, names: list[str]) -> Figure:
+    """Each calibrated parameter's posterior histogram over its uniform prior, with the
+    registry default."""
+    cols = 4
+    rows = -(-len(names) // cols)
+    fig = new_figure(12, 2.6 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax, parameter in zip(axes, names, strict=False):
+        low, high = priors[parameter]
+        ax.hist(draws[parameter], bins=30, range=(low, high), density=True,
+                color=PALETTE["blue"], alpha=0.8, label="posterior")
+        ax.axhline(1.0 / (high - low), color=PALETTE["black"], linestyle=":",
+                   label="prior")
+        ax.axvline(PARAMETERS[parameter].default, color=PALETTE["vermillion"],
+                   label="registry default")
+        ax.set_xlabel(PARAMETERS[parameter].axis_label, fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3)
+    fig.suptitle(f"{name}: posterior marginals ({len(draws):,} draws)")
+    return fig
+
+
+def posterior_pairs_figure(draws, top: list[str]) -> Figure:
+    """Pairs plot of the parameters the case narrows most."""
+    fig = new_figure(9, 9)
+    axes = fig.subplots(len(top), len(top), squeeze=False)
+    for i, a in enumerate(top):
+        for j, b in enumerate(top):
+            ax = axes[i, j]
+            if i == j:
+                ax.hist(draws[a], bins=30, color=PALETTE["blue"])
+            else:
+                ax.scatter(draws[b], draws[a], s=2, alpha=0.3, color=PALETTE["blue"],
+                           rasterized=True)  # a small SVG however many draws
+            if i == len(top) - 1:
+                ax.set_xlabel(PARAMETERS[b].display, fontsize=8)
+            if j == 0:
+                ax.set_ylabel(PARAMETERS[a].display, fontsize=8)
+            ax.tick_params(labelsize=6)
+    fig.suptitle("Pairs of the four parameters the case narrows most")
     return fig

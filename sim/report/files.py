@@ -1,41 +1,19 @@
-"""Writing results so that an interrupted command leaves nothing half-written.
+"""Writing report files: JSON with NaN as null.
 
-Files are written into a hidden staging folder beside the output folder and moved into
-place, one ``os.replace`` each, only when everything has been written.
+Atomic writing lives in one place, ``sim.experiment.store``: :func:`write_atomic` for a
+file, :func:`staged` for a folder of outputs moved into place only when all are written.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sim.experiment.store import staged, write_atomic
 
-@contextmanager
-def staged(out_dir: str | Path) -> Iterator[Path]:
-    """Yield a staging folder; on success move its files into ``out_dir``."""
-    out = Path(out_dir)
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    from sim.experiment.leftovers import remove_stale_staging, staging_prefix
-
-    remove_stale_staging(out)  # a killed earlier run's
-    stage = Path(tempfile.mkdtemp(prefix=staging_prefix(out), suffix=".staging", dir=parent))
-    try:
-        yield stage
-        out.mkdir(parents=True, exist_ok=True)
-        for item in sorted(stage.iterdir()):
-            target = out / item.name
-            if target.is_dir() and item.is_dir():
-                shutil.rmtree(target)
-            item.replace(target)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+__all__ = ["staged", "write_atomic", "write_json"]
 
 
 def _clean(value: Any) -> Any:

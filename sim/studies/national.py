@@ -25,8 +25,10 @@ engine (the default) each batch of sites runs in one call of ``sim.engine.fast``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,12 +39,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.analysis.stats import mean_ci
 from sim.core.errors import UsageError
+from sim.core.limits import check_runs, check_size
 from sim.core.outputs import reached_pilot
 from sim.core.registry import PARAMETERS
-from sim.core.scenarios import resolve_scenario
+from sim.core.scenarios import parameters_for, resolve_scenario
+from sim.core.tomlfile import loads as toml_loads
 from sim.experiment.design import run_seed
 from sim.experiment.plugins import register_model
+from sim.experiment.posterior import load_posterior
+from sim.experiment.store import MANIFEST, SweepStore
+from sim.run import run_project, run_projects
+from sim.studies.compare import check_horizon
 
 RULES = ("none", "competitive", "targeted", "universal_small")
 #: How replicates treat the country: a new draw per replicate, or one draw held fixed.
@@ -173,8 +182,6 @@ def site_run(params: dict[str, Any], seed: int) -> dict[str, float]:
     """The runner's plug-in: one site, one replicate, one rule (``seed`` is not used: the
     run's seed is derived from (national seed, site, replicate) so that it is the same
     under every rule)."""
-    from sim.run import run_project
-
     _, values, run_seed_, funded, readiness = _site_values(params)
     _, schedule = _approach(params.get("approach_values", "{}"),
                             params.get("approach_schedule", "[]"))
@@ -191,9 +198,6 @@ def site_run(params: dict[str, Any], seed: int) -> dict[str, float]:
 def _site_run_batch(params_list: list[dict[str, Any]], seeds: list[int],
                     ) -> list[dict[str, float]]:
     """``site_run`` for a batch of sites in one call of the fast engine."""
-    from sim.core.scenarios import parameters_for
-    from sim.run import run_projects
-
     prepared = [_site_values(params) for params in params_list]
     base = parameters_for("baseline")
     rows = [{**base, **values} for _, values, _, _, _ in prepared]
@@ -278,8 +282,6 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
           months: Any = 60, engine: str = "fast", posterior: Any = None,
           country: str = "redraw") -> NationalSpec:
     """Validate a request; raise ``UsageError`` naming the culprit and what is allowed."""
-    from sim.core.limits import check_runs, check_size
-
     sites = check_size("sites", sites)
     replicates = check_size("replicates", replicates)
     months = check_size("months", months)
@@ -287,7 +289,6 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
         raise UsageError(f"--seed must be a whole number >= 0, got {seed!r}")
     seed = int(seed)
     resolved = resolve_scenario(approach)
-    from sim.studies.compare import check_horizon
 
     check_horizon([resolved], months)
     names = [r.strip() for r in rules.split(",")] if isinstance(rules, str) else list(rules)
@@ -320,10 +321,6 @@ def _posterior_fields(posterior: Any) -> dict[str, str]:
     """Check a posterior now (one line on a bad file) and record its path and hash."""
     if posterior is None:
         return {}
-    import hashlib
-
-    from sim.experiment.posterior import load_posterior
-
     draws = load_posterior(posterior)
     path = Path(posterior)
     path = (path / "posterior.parquet" if path.is_dir() else path).resolve()
@@ -333,8 +330,6 @@ def _posterior_fields(posterior: Any) -> dict[str, str]:
 
 @lru_cache(maxsize=4)
 def _draws(path: str) -> list[dict[str, Any]]:
-    from sim.experiment.posterior import load_posterior
-
     return load_posterior(path).to_dict("records")
 
 
@@ -350,11 +345,6 @@ ARGUMENTS = {"rule": "--funding-rule", "repeat": "--replicates", "site": "--site
 def check_same_request(out: Path, spec: NationalSpec) -> None:
     """Refuse, naming the changed argument, to run into a folder holding a national run
     made with other arguments (the runner would otherwise talk of an experiment file)."""
-    import tomllib
-
-    from sim.core.tomlfile import loads as toml_loads
-    from sim.experiment.store import MANIFEST, SweepStore
-
     path = Path(out) / MANIFEST
     if not path.exists():
         return
@@ -407,18 +397,6 @@ def sites_frame(runs: pd.DataFrame, rules: Sequence[str] | None = None) -> pd.Da
         key=lambda c: c.map(order) if c.name == "rule" else c).reset_index(drop=True)
 
 
-def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean across replicates with a 95% t interval (NaN bounds for one replicate)."""
-    values = values[~np.isnan(values)]
-    if values.size == 0:
-        return float("nan"), float("nan"), float("nan")
-    mean = float(values.mean())
-    if values.size < 2:
-        return mean, float("nan"), float("nan")
-    half = stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
-    return mean, max(0.0, mean - half), min(1.0, mean + half)
-
-
 def monthly(sites: pd.DataFrame, months: int) -> pd.DataFrame:
     """``national.csv``: per rule and month, shares at pilot and at integration, with 95%
     intervals across replicates, for all, funded and unfunded sites."""
@@ -432,7 +410,7 @@ def monthly(sites: pd.DataFrame, months: int) -> pd.DataFrame:
                 for gate, col in (("pilot", "pilot_month"), ("integrated", "integrated_month")):
                     reached = (part[col] <= month).groupby(part.replicate).mean().to_numpy() \
                         if len(part) else np.array([])
-                    mean, lo, hi = _mean_ci(reached.astype(float))
+                    mean, lo, hi = mean_ci(reached.astype(float))
                     row[f"{gate}_{group}"] = mean
                     row[f"{gate}_{group}_lo"] = lo
                     row[f"{gate}_{group}_hi"] = hi
@@ -446,9 +424,9 @@ def rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
     rows = []
     for rule, part in sites.groupby("rule", sort=False):
         per_rep = part.groupby("replicate")
-        pilot, lo, hi = _mean_ci(per_rep.apply(lambda g: (g.outcome.isin(
+        pilot, lo, hi = mean_ci(per_rep.apply(lambda g: (g.outcome.isin(
             ["pilot", "integrated"])).mean(), include_groups=False).to_numpy(dtype=float))
-        integ, ilo, ihi = _mean_ci(per_rep.apply(lambda g: (g.outcome == "integrated").mean(),
+        integ, ilo, ihi = mean_ci(per_rep.apply(lambda g: (g.outcome == "integrated").mean(),
                                                  include_groups=False).to_numpy(dtype=float))
         piloted = part.outcome.isin(["pilot", "integrated"])
         funded, unfunded = piloted[part.funded], piloted[~part.funded]
@@ -464,7 +442,7 @@ def rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
             sub = part[mask]
             if not len(sub):
                 return float("nan"), float("nan"), float("nan")
-            return _mean_ci(sub.outcome.isin(["pilot", "integrated"]).groupby(
+            return mean_ci(sub.outcome.isin(["pilot", "integrated"]).groupby(
                 sub.replicate).mean().to_numpy(dtype=float))
 
         f_mean, f_lo, f_hi = share(part.funded)
@@ -501,142 +479,22 @@ def rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
     return table
 
 
-def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
-    """``summary.md`` for policy analysts: every number from one rounding (``_pct``)."""
-    budget = spec.total_budget
-    k = max(1, math.ceil(FUNDED_SHARE * spec.sites))
-    lines = [
-        f"# The national view: {spec.sites} sites under `{spec.approach}`",
-        "",
-        f"{spec.replicates} replicates, {spec.months} months, seed {spec.seed}. "
-        + (f"`{spec.approach}`: {spec.approach_description}. " if spec.approach_description
-           else ""),
-        "",
-        f"**Budget.** The national budget is {budget:g} full-pilot costs (one unit pays for "
-        f"one full-scope pilot), {budget / spec.sites:.3g} per site. A competitive or targeted "
-        f"rule gives it to {k} sites ({FUNDED_SHARE:.0%}), {budget / k:.3g} pilot costs each; "
-        f"universal_small gives every site {budget / spec.sites:.3g}; none gives nothing.",
-        "",
-        "**Funding dependence.** Here the national budget replaces the single project's "
-        "funding rounds: every site's `funding_round_rate` is 0, so a site the rule does not "
-        "fund has no national money at all: the unfunded sites' rate is what a site does on "
-        "its own resources ('left to deliver change with their own resources'). The one "
-        "project of `icsim compare` instead bids in national funding rounds (about one a "
-        "year) and may win money there, so its P(pilot) is not comparable with the unfunded "
-        "sites' rate here.",
-        "",
-        _intervals_text(spec),
-        "",
-        "| rule | funded sites | P(pilot) [95% CI] | P(integrated) [95% CI] | "
-        "P(pilot) funded [95% CI] | P(pilot) unfunded [95% CI] | gap p | "
-        f"difference from {table.rule.iloc[0]} [95% CI] | budget per site at pilot |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in table.itertuples():
-        diff = "-" if math.isnan(r.d_p_pilot) else (
-            f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}]")
-        lines.append(
-            f"| {r.rule} | {r.funded_sites} | {_ci(r.p_pilot, r.p_pilot_lo, r.p_pilot_hi)} | "
-            f"{_ci(r.p_integrated, r.p_integrated_lo, r.p_integrated_hi)} | "
-            f"{_ci(r.p_pilot_funded, r.p_pilot_funded_lo, r.p_pilot_funded_hi)} | "
-            f"{_ci(r.p_pilot_unfunded, r.p_pilot_unfunded_lo, r.p_pilot_unfunded_hi)} | "
-            f"{_p(r.gap_p_value)} | {diff} | {r.cost_per_pilot_site:.3g} |")
-    lines.append("")
-    for r in table.itertuples():
-        if not math.isnan(r.p_pilot_funded) and not math.isnan(r.p_pilot_unfunded):
-            lines.append(
-                f"- Under **{r.rule}**, funded sites reached a pilot in {_pct(r.p_pilot_funded)}"
-                f" of runs and unfunded sites in {_pct(r.p_pilot_unfunded)} (one-sided Fisher "
-                f"p = {_p(r.gap_p_value)}).")
-        elif not math.isnan(r.p_pilot_unfunded):
-            lines.append(f"- Under **{r.rule}** no site is funded: {_pct(r.p_pilot_unfunded)} "
-                         "of site runs reached a pilot without national money.")
-        else:
-            lines.append(f"- Under **{r.rule}** every site is funded: "
-                         f"{_pct(r.p_pilot_funded)} of site runs reached a pilot.")
-    first = table.rule.iloc[0]
-    for r in table.iloc[1:].itertuples():
-        if math.isnan(r.d_p_pilot_lo):
-            verdict = "cannot be told apart with one replicate"
-        elif r.d_p_pilot_lo > 0:
-            verdict = "higher"
-        elif r.d_p_pilot_hi < 0:
-            verdict = "lower"
-        else:
-            verdict = "not distinguishable"
-        lines.append(
-            f"- The national pilot rate under **{r.rule}** "
-            f"({_pct(r.p_pilot)}) against **{first}** ({_pct(table.p_pilot.iloc[0])}): "
-            f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}], paired over "
-            f"{spec.replicates} replicates: {verdict}.")
-    lines += ["", "*budget per site at pilot*: national money spent per replicate divided by "
-              "the sites that reached a pilot, in full-pilot costs.", "",
-              "Files: `sites.parquet` (one row per site, replicate and rule), "
-              "`national.csv` (shares by month with intervals), `rules.csv`, `national_pilot`, "
-              "`funded_gap` (figures); the raw runs are in `runs/` (the sweep runner's parts).",
-              ""]
-    return "\n".join(lines)
+@dataclass
+class NationalResult:
+    """A finished national run read back: one row per site run, the monthly shares and
+    the table per funding rule."""
+
+    sites: pd.DataFrame
+    series: pd.DataFrame
+    table: pd.DataFrame
 
 
-def _intervals_text(spec: NationalSpec) -> str:
-    """What the intervals across replicates contain, for the country setting used."""
-    if spec.country == "redraw":
-        return (
-            f"**Intervals.** Every replicate draws a new country of {spec.sites} sites from "
-            "the same distributions and runs every site's project with new luck; replicate "
-            "*i* has the same country and the same seeds under every rule. The 95% "
-            "intervals are across replicates: they show how the national rate varies "
-            "between countries like this one and between runs, both together. They are "
-            f"narrow because each replicate averages over {spec.sites} sites. "
-            "`--country fixed` holds one country and shows the projects' luck alone.")
-    return (
-        "**Intervals.** The sites are drawn once from the seed and held fixed "
-        "(`--country fixed`); a replicate repeats every site's project with new luck, and "
-        "replicate *i* of a site has the same seed under every rule. The 95% intervals are "
-        "across replicates for this one country: they show the projects' luck, not how a "
-        f"different draw of {spec.sites} sites would differ, and are narrow because each "
-        f"replicate already averages over {spec.sites} sites. Another `--seed` draws another "
-        "country; `--country redraw` (the default) draws a new one per replicate.")
-
-
-def _ci(x: float, lo: float, hi: float) -> str:
-    if math.isnan(x):
-        return "-"
-    return _pct(x) if math.isnan(lo) else f"{_pct(x)} [{_pct(lo)}, {_pct(hi)}]"
-
-
-def _pp(x: float) -> str:
-    return "-" if math.isnan(x) else f"{round(100 * x, 1):+.1f} pp"
-
-
-def _pct(x: float) -> str:
-    return "-" if math.isnan(x) else f"{round(100 * x, 1):.1f}%"
-
-
-def _p(x: float) -> str:
-    return "-" if math.isnan(x) else (f"{x:.2g}" if x >= 1e-4 else "<1e-4")
-
-
-def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png",),
-                  ) -> pd.DataFrame:
-    """Read the finished runs in ``out/runs`` and write the national outputs."""
-    from sim.report import figures as plots
-    from sim.report.files import staged
-
+def results(out: Path, spec: NationalSpec) -> NationalResult:
+    """Read the finished runs in ``out/runs`` and compute the national outputs."""
     runs = pd.read_parquet(out / "runs")
     failed = int((runs.status != "ok").sum())
     if failed:
         raise RuntimeError(f"{failed} site runs failed; see {out / 'runs'} (column 'error')")
     sites = sites_frame(runs, spec.rules)
-    series = monthly(sites, spec.months)
-    table = rule_table(sites, spec.total_budget)
-    with staged(out) as stage:
-        sites.to_parquet(stage / "sites.parquet", index=False)
-        series.to_csv(stage / "national.csv", index=False, float_format="%.6g")
-        table.to_csv(stage / "rules.csv", index=False, float_format="%.6g")
-        (stage / "summary.md").write_text(summary_markdown(spec, table))
-        for stem, fig in (("national_pilot", plots.national_figure(series, "pilot")),
-                          ("funded_gap", plots.funded_gap_figure(table))):
-            for fmt in formats:
-                plots.save(fig, stage / f"{stem}.{fmt}")
-    return table
+    return NationalResult(sites, monthly(sites, spec.months),
+                          rule_table(sites, spec.total_budget))

@@ -7,13 +7,38 @@ allowed, and writes nothing.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from sim.core import limits as _limits
-from sim.core.errors import JobStopped, UsageError
+from sim.core.errors import JobStopped, UsageError, one_line
+from sim.core.inputs import check_months
+from sim.core.registry import markdown_table, parse_assignment, table_rows
+from sim.core.scenarios import SCENARIOS, split
+from sim.experiment.inputs import with_inputs
+from sim.experiment.posterior import load_posterior
+from sim.experiment.safepaths import check_path_length
+from sim.experiment.spec import parse_experiment
+from sim.experiment.store import DirectoryLock
+from sim.experiment.sweep import run_sweep
+from sim.experiment.timeout import check_timeout
+from sim.report import figures as plots
+from sim.report import national as national_report
+from sim.report.calibration import write_report as write_calibration_report
+from sim.report.compare import console_table, markdown
+from sim.report.files import staged, write_json
+from sim.studies import national
+from sim.studies.calibration.run import calibrate
+from sim.studies.calibration.spec import load_calibration
+from sim.studies.compare import check_replicates, check_scenarios, compare
+from sim.ui.commands import add_parsers, announce, experiment_plan
+from sim.ui.options import FIGURE_FORMATS, figure_formats, save_figures
+
+__all__ = ["FIGURE_FORMATS", "build_parser", "figure_formats", "main", "save_figures"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,18 +81,14 @@ def check_sizes(args: argparse.Namespace) -> None:
     if scheduler is not None:
         _limits.check_scheduler_address(scheduler)
     if getattr(args, "run_timeout", None) is not None:
-        from sim.experiment.timeout import check_timeout
 
         check_timeout(args.run_timeout)
 
 
 def check_out(out: Path) -> None:
     """--out must name a directory that is (or can become) writable."""
-    import os
-
     if str(out).strip() in ("", "."):
         raise UsageError("--out must name a directory, got an empty path")
-    from sim.experiment.safepaths import check_path_length
 
     check_path_length(out)  # ENAMETOOLONG: one line, and no parent created
     if out.exists() and not out.is_dir():
@@ -87,8 +108,6 @@ def check_out(out: Path) -> None:
 
 # ------------------------------------------------------------------ params / scenarios
 def cmd_params(args: argparse.Namespace) -> int:
-    from sim.core.registry import markdown_table, table_rows
-
     if args.markdown:
         print(markdown_table(args.group))
         return 0
@@ -105,8 +124,6 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
-    from sim.core.scenarios import SCENARIOS
-
     width = max(len(n) for n in SCENARIOS)
     for kind, title in (("national", "National approaches"), ("toolkit", "Local toolkit"),
                         ("team", "Team")):
@@ -120,12 +137,7 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ run
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.core.inputs import check_months
-    from sim.core.registry import parse_assignment
-    from sim.core.scenarios import split
-    from sim.mesa.model import simulate, timeseries_frame
-    from sim.report import figures as plots
-    from sim.report.files import staged, write_json
+    from sim.mesa.model import simulate, timeseries_frame  # Mesa: heavy
 
     split(args.scenario)
     overrides = dict(parse_assignment(text) for text in args.set)
@@ -170,18 +182,6 @@ def describe(summary: dict) -> str:
 
 # ------------------------------------------------------------------ compare
 def cmd_compare(args: argparse.Namespace) -> int:
-    from sim.core.inputs import check_months
-    from sim.core.registry import parse_assignment
-    from sim.report import figures as plots
-    from sim.report.files import staged
-    from sim.studies.compare import (
-        check_replicates,
-        check_scenarios,
-        compare,
-        console_table,
-        markdown,
-    )
-
     overrides = dict(parse_assignment(text) for text in args.set)
     formats = figure_formats(args.format)
     scenarios = check_scenarios(args.scenarios, overrides)
@@ -191,16 +191,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
     posterior = None
     if args.posterior is not None:
-        from sim.experiment.posterior import load_posterior
-
         posterior = load_posterior(args.posterior)
     runs = _limits.check_runs(len(scenarios) * args.replicates,
                               f"{len(scenarios)} scenarios x --replicates {args.replicates}")
-    import os
-
     plan = _limits.compare_plan(runs, args.months, args.workers or os.cpu_count() or 1)
     if posterior is not None:  # the draws are held in memory too
-        from sim.experiment.inputs import with_inputs
 
         plan = with_inputs(plan, *posterior.shape)
     if not args.quiet:
@@ -229,45 +224,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Figure file formats every drawing command can write (``--format``).
-FIGURE_FORMATS = ("png", "svg", "pdf")
-
-
-def figure_formats(text: str) -> list[str]:
-    """``--format png,svg`` -> ``["png", "svg"]``; refuse anything else in one line."""
-    names = [part.strip().lower() for part in str(text).split(",") if part.strip()]
-    for name in names:
-        if name not in FIGURE_FORMATS:
-            raise UsageError(f"--format: unknown figure format '{name}'; allowed: "
-                             f"{', '.join(FIGURE_FORMATS)} (comma-separated)")
-    if not names:
-        raise UsageError(f"--format needs at least one of {', '.join(FIGURE_FORMATS)}")
-    return list(dict.fromkeys(names))
-
-
-def save_figures(figures, folder: Path, formats: Sequence[str]) -> list[str]:
-    """Save ``(stem, figure)`` pairs in every format; return the file names written."""
-    from sim.report import figures as plots
-
-    written = []
-    for stem, fig in figures:
-        for fmt in formats:
-            plots.save(fig, folder / f"{stem}.{fmt}")
-            written.append(f"{stem}.{fmt}")
-    return written
-
-
 # ------------------------------------------------------------------ calibrate
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from sim.studies.calibration.run import calibrate
-    from sim.studies.calibration.spec import load_calibration
-
     spec = load_calibration(args.file)
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
     out = Path(args.out) if args.out is not None else Path("results") / spec.name
-    import os
-
     local = 0 if args.scheduler is not None else (args.workers or os.cpu_count() or 1)
     plan = _limits.calibration_plan(spec.max_simulations, spec.population, spec.generations,
                                     len(spec.priors), spec.draws, local).check()
@@ -275,6 +237,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(plan.line().replace(" runs,", " simulations at most,", 1), flush=True)
     report = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler,
                        resume=args.resume, progress=not args.quiet)
+    write_calibration_report(spec, out, report.history, report.seconds, report.where)
     print(f"{spec.name}: {report.generations} generations, {report.simulations:,} "
           f"simulations in {report.seconds:.0f} s, epsilon {report.epsilon:.3f} -> "
           f"{out}/summary.md, posterior.parquet")
@@ -283,14 +246,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ national
 def cmd_national(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from sim.experiment.spec import parse_experiment
-    from sim.experiment.store import DirectoryLock
-    from sim.experiment.sweep import run_sweep
-    from sim.studies import national
-    from sim.ui.commands import announce, experiment_plan
-
     spec = national.check(args.sites, args.approach, args.funding_rule, args.budget,
                           args.replicates, args.seed, args.months, args.engine,
                           args.posterior, args.country)
@@ -311,16 +266,9 @@ def cmd_national(args: argparse.Namespace) -> int:
             print(f"icsim: {report.runs_total - report.runs_done} runs still to do; rerun "
                   "with --resume", file=sys.stderr)
             return 1
-        table = national.write_outputs(Path(args.out), spec, formats)
+        table = national_report.write_outputs(Path(args.out), spec, formats)
     if not args.quiet:
-        shown = pd.DataFrame({
-            "rule": table.rule, "funded sites": table.funded_sites,
-            "P(pilot) [95% CI]": [national._ci(r.p_pilot, r.p_pilot_lo, r.p_pilot_hi)
-                                  for r in table.itertuples()],
-            "funded": [national._pct(x) for x in table.p_pilot_funded],
-            "unfunded": [national._pct(x) for x in table.p_pilot_unfunded],
-            "budget per site at pilot": [f"{x:.3g}" for x in table.cost_per_pilot_site]})
-        print(shown.to_string(index=False))
+        print(national_report.console_table(table))
         figures = ", ".join(f"{s}.{f}" for s in ("national_pilot", "funded_gap")
                             for f in formats)
         print(f"wrote {args.out}/sites.parquet, national.csv, rules.csv, summary.md, {figures}")
@@ -489,12 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_int, default=8765)
     p.set_defaults(handler=cmd_dashboard)
 
-    try:
-        from sim.ui.commands import add_parsers
-    except ImportError:  # the runner is optional at import time
-        pass
-    else:
-        add_parsers(sub)
+    add_parsers(sub)
     return parser
 
 
@@ -502,11 +445,8 @@ def use_headless_backend() -> None:
     """Draw without a display: the command line only writes files.
 
     ``sim.report.figures`` chooses no backend (so Jupyter shows its figures inline); the
-    command line
-    picks Agg here unless ``MPLBACKEND`` says otherwise.
+    command line picks Agg here unless ``MPLBACKEND`` says otherwise.
     """
-    import os
-
     if not os.environ.get("MPLBACKEND"):
         import matplotlib
 
@@ -521,7 +461,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_sizes(args)
         return int(args.handler(args) or 0)
     except UsageError as exc:
-        from sim.core.errors import one_line
 
         print(f"icsim: error: {one_line(exc)}", file=sys.stderr)
         return 2
@@ -530,8 +469,6 @@ def main(argv: Sequence[str] | None = None) -> int:
               "with --resume", file=sys.stderr)
         return 1
     except OSError as exc:  # a full disk or a read-only place met while writing outputs
-        import errno
-
         where = f" {exc.filename}" if exc.filename else ""
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             print(f"icsim: error: disk full writing{where}; nothing half-written was kept -- "

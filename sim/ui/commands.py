@@ -1,6 +1,6 @@
 """The ``icsim sweep`` and ``icsim analyze`` subcommands.
 
-``sim/cli.py`` calls :func:`add_parsers` on its subparsers; each handler takes the parsed
+``sim/ui/cli.py`` calls :func:`add_parsers` on its subparsers; each handler takes the parsed
 arguments and returns the exit status. Bad input raises ``sim.core.errors.UsageError``, which the
 CLI prints as one line and turns into exit status 2 -- before anything is written.
 """
@@ -8,15 +8,17 @@ CLI prints as one line and turns into exit status 2 -- before anything is writte
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sim.core.errors import JobStopped, UsageError
-
-if TYPE_CHECKING:
-    from sim.core.limits import Plan
-    from sim.experiment.spec import Experiment
+from sim.core.limits import Plan, sweep_plan
+from sim.experiment.inputs import posterior_shape, with_inputs
+from sim.experiment.spec import Experiment, load_experiment, planned_points
+from sim.experiment.sweep import run_sweep
+from sim.report.analysis import analyze
+from sim.ui.options import figure_formats
 
 EXIT_INTERRUPTED = 130
 
@@ -97,9 +99,6 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 def sweep_command(args: argparse.Namespace) -> int:
     """``icsim sweep FILE [--out DIR] [--workers N | --scheduler ADDRESS] [--resume]``."""
-    from sim.experiment.spec import load_experiment
-    from sim.experiment.sweep import run_sweep
-
     experiment = load_experiment(args.file, allow_plugin=args.allow_plugin)
     announce(experiment_plan(experiment, args.workers, args.scheduler, args.posterior),
              args.quiet)
@@ -138,16 +137,10 @@ def experiment_plan(experiment: Experiment, workers: int | None,
     """The runs, memory and output of a sweep (with a ``posterior``'s draws, counted from
     its footer), checked against the ceilings (``UsageError`` past them) before anything
     starts."""
-    import os
-
-    from sim.core.limits import sweep_plan
-    from sim.experiment.spec import planned_points
-
     points = planned_points(experiment.method, experiment.samples, experiment.levels,
                             experiment.levers, experiment.second_order)
     local = 0 if scheduler is not None else (workers or os.cpu_count() or 1)
     columns = len(experiment.levers) + len(experiment.outcomes)
-    from sim.experiment.inputs import posterior_shape, with_inputs
 
     return with_inputs(sweep_plan(points, experiment.replicates, columns,
                                   experiment.runs_per_part, local),
@@ -162,9 +155,6 @@ def announce(plan: Plan, quiet: bool) -> None:
 
 def analyze_command(args: argparse.Namespace) -> int:
     """``icsim analyze DIR``."""
-    from sim.studies.sweep_analysis import analyze
-    from sim.ui.cli import figure_formats
-
     formats = figure_formats(args.format)
     root = Path(args.dir)
     if not root.is_dir():

@@ -19,18 +19,19 @@ import pandas as pd
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
+from sim.analysis.stats import wilson
 from sim.core.outputs import OUTCOMES
 from sim.core.registry import Parameter, principal
 from sim.core.scenarios import parameters_for
+from sim.core.team import ORGANISATIONS
 from sim.mesa.model import IntegrationModel, run_project, timeseries_frame
-from sim.studies.compare import wilson
+from sim.report.palette import LEVEL_COLOURS, OUTCOME_COLOURS, PALETTE
+from sim.run import run_projects
 
-#: Okabe & Ito (2008) colour-blind-safe colours (as in sim.report.figures).
-BLUE, ORANGE, GREEN, VERMILLION = "#0072B2", "#E69F00", "#009E73", "#D55E00"
-PURPLE, SKY, BLACK, GREY = "#CC79A7", "#56B4E9", "#000000", "#777777"
-LEVEL_COLOURS = {"system": BLUE, "organisation": ORANGE, "team": GREEN}
-OUTCOME_COLOURS = {"integrated": BLUE, "pilot": GREEN, "stalled": ORANGE,
-                   "collapsed": VERMILLION}
+#: The one palette (Okabe & Ito 2008, ``sim.report.palette.PALETTE``), by name.
+BLUE, ORANGE, GREEN, VERMILLION = (PALETTE[c] for c in ("blue", "orange", "green",
+                                                        "vermillion"))
+PURPLE, SKY, BLACK, GREY = (PALETTE[c] for c in ("purple", "sky", "black", "grey"))
 GATES = {"business_case_month": "business case", "pilot_month": "pilot",
          "integrated_month": "integrated", "collapse_month": "collapse"}
 ENGAGED = 0.5  # engagement at or above which the team view counts a person as engaged
@@ -253,8 +254,6 @@ def team_figure(run: ProjectRun, width: float = 13.0, height: float = 6.0) -> Fi
 
 
 def _organisation(index: int) -> str:
-    from sim.core.team import ORGANISATIONS
-
     return ORGANISATIONS[index] if index < len(ORGANISATIONS) else "patients"
 
 
@@ -278,8 +277,6 @@ def many_runs(scenario: str, overrides: Mapping[str, Any] | None = None, n: int 
     seeds = list(range(seed, seed + n))
     overrides = dict(overrides or {})
     if engine == "fast":
-        from sim.run import run_projects
-
         values = parameters_for(scenario, overrides)
         frame = run_projects([values] * n, seeds, months)
         frame["seed"] = seeds

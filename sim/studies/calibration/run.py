@@ -17,15 +17,17 @@ import logging
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sim.core.errors import SchedulerLost, UsageError
+from sim.core.limits import check_scheduler_address
 from sim.core.registry import PARAMETERS
-from sim.experiment.execute import quiet_client_log, scheduler_lost
+from sim.core.scenarios import parameters_for
+from sim.experiment.execute import probe_scheduler, quiet_client_log, scheduler_lost
 from sim.experiment.store import LOCK, DirectoryLock
 from sim.studies.calibration.spec import CalibrationSpec
 from sim.studies.calibration.targets import distance, simulate
@@ -39,8 +41,6 @@ class CaseModel:
     """pyabc's model: parameters -> the run's distance to the case (picklable)."""
 
     def __init__(self, spec: CalibrationSpec, failures: Path | None = None) -> None:
-        from sim.core.scenarios import parameters_for
-
         self.base = parameters_for(spec.scenario)
         self.spec = spec
         self.failures = failures  # one line per run that raised (any process)
@@ -78,6 +78,10 @@ class CalibrationReport:
     seconds: float
     epsilon: float
     resumed: bool
+    #: pyabc's history and where it ran: ``sim.report.calibration.write_report`` writes
+    #: the posterior, figures and summary from them.
+    history: Any = field(default=None, repr=False)
+    where: str = ""
 
 
 def _sampler(workers: int | None, scheduler: str | None):
@@ -86,10 +90,7 @@ def _sampler(workers: int | None, scheduler: str | None):
     if scheduler is not None:
         from distributed import Client
 
-        from sim.core.limits import check_scheduler_address
-
         scheduler = check_scheduler_address(scheduler)
-        from sim.experiment.execute import probe_scheduler
 
         probe_scheduler(scheduler)  # not a Dask scheduler: one line, never a hang
         try:
@@ -146,8 +147,9 @@ def check_out(out: Path, spec: CalibrationSpec, resume: bool) -> None:
 def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None,
               scheduler: str | None = None, resume: bool = False,
               progress: bool = True, model: Any = None) -> CalibrationReport:
-    """Run (or continue) ABC-SMC for ``spec`` into ``out``; write the posterior, figures
-    and summary (:mod:`sim.report.calibration`). ``model`` replaces the case's model
+    """Run (or continue) ABC-SMC for ``spec`` into ``out``. Write the posterior, figures
+    and summary with :func:`sim.report.calibration.write_report` from the returned report's
+    ``history`` (the caller does, e.g. ``icsim calibrate``). ``model`` replaces the case's model
     (``parameters -> {"d": distance}``), e.g. for a synthetic case in the tests."""
 
     out = Path(out)
@@ -225,11 +227,9 @@ def _calibrate(spec: CalibrationSpec, out: Path, sampler: Any, where: str,
                 client.close(timeout=5)
         quiet.close()
     seconds = time.perf_counter() - started
-    from sim.report.calibration import write_report
-
-    write_report(spec, out, history, seconds, where)
     populations = history.get_all_populations()
     populations = populations[populations.t >= 0]
     return CalibrationReport(out=out, generations=int(history.max_t + 1),
                              simulations=int(populations.samples.sum()), seconds=seconds,
-                             epsilon=float(populations.epsilon.iloc[-1]), resumed=resume)
+                             epsilon=float(populations.epsilon.iloc[-1]), resumed=resume,
+                             history=history, where=where)

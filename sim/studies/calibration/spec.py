@@ -37,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from sim.core.errors import UsageError
+from sim.core.limits import IDENTIFIER, ceiling, read_text_file
 from sim.core.registry import PARAMETERS
+from sim.core.scenarios import split
 from sim.core.tomlfile import loads as toml_loads
 from sim.studies.calibration.targets import TARGETS, Thresholds
 
@@ -74,8 +76,6 @@ class CalibrationSpec:
 
 
 def load_calibration(path: str | Path) -> CalibrationSpec:
-    from sim.core.limits import read_text_file
-
     text = read_text_file(path, "calibration file")
     return parse_calibration(text, source=str(path))
 
@@ -101,15 +101,12 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
         return value
 
     name = data.get("name", Path(source).stem)
-    from sim.core.limits import IDENTIFIER
 
     if not isinstance(name, str) or not IDENTIFIER.match(name) or len(name) > 100:
         err(f"'name' must be a plain identifier, got {name!r}")
     population = whole("population", 400, 2, MAX_POPULATION)
     generations = whole("generations", 8, 1, MAX_GENERATIONS)
     seed = whole("seed", 0, 0)
-    from sim.core.limits import ceiling
-
     max_simulations = whole("max_simulations", 500_000, population, ceiling("runs"))
     draws = whole("draws", 4000, 1, 1_000_000)
     months = whole("months", 60, 42, 600)
@@ -123,8 +120,6 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
         err(f"'min_acceptance_rate' must be a number in [0, 1), got {min_rate!r}")
     scenario = data.get("scenario", "baseline")
     try:
-        from sim.core.scenarios import split
-
         split(scenario)
     except UsageError as exc:
         err(str(exc))

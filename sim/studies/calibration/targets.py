@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from sim.core.outputs import DAC_KEYS
+from sim.run import run_projects
 
 TARGETS = {
     "T1": "pilot starts in months 30-42",
@@ -112,8 +113,6 @@ def simulate(values: Sequence[Mapping[str, Any]], seeds: Sequence[int],
              months: int = 60) -> Any:
     """Runs of the fast engine with the probes the targets need, as a dict of arrays
     (``team_size`` added)."""
-    from sim.run import run_projects
-
     columns = run_projects(list(values), list(seeds), months, probe_months=PROBE_MONTHS,
                            as_arrays=True)
     columns["team_size"] = np.array([int(v["team_size"]) for v in values], dtype=float)

@@ -1,0 +1,205 @@
+"""The scenario comparison as the report shows it: ``comparison.md``, the console table
+and the rounded strings both print (``sim.studies.compare`` computes the numbers)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.stats import BOOTSTRAP
+from sim.studies.compare import Comparison
+
+
+def _pct(x: float) -> str:
+    """A share as a whole percentage: the one rounding every report line uses."""
+    return "-" if x is None or not math.isfinite(x) else f"{round(100 * x):.0f}%"
+
+
+def _pp(x: float) -> str:
+    """A difference of shares in percentage points, signed."""
+    return "-" if not math.isfinite(x) else f"{round(100 * x):+.0f} pp"
+
+
+def _month(x: float) -> str:
+    return "not reached" if not math.isfinite(x) else f"{x:g}"
+
+
+def _signed(x: float, digits: int = 1) -> str:
+    return "-" if not math.isfinite(x) else f"{x:+.{digits}f}"
+
+
+def formatted(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as the report shows it: every number rounded once, as text. The Markdown
+    table, its sentences and the console all print these strings."""
+    rows = []
+    for r in table.itertuples():
+        km = _month(r.km_median_pilot_month)
+        km_ci = (f"{_month(r.km_median_lo)}-{_month(r.km_median_hi)}"
+                 if math.isfinite(r.km_median_lo) else "not reached")
+        rows.append({
+            "scenario": r.scenario, "runs": str(r.runs),
+            "P(pilot)": _pct(r.p_pilot),
+            "P(pilot) 95% CI": f"{_pct(r.p_pilot_lo)}-{_pct(r.p_pilot_hi)}",
+            "P(integrated)": _pct(r.p_integrated),
+            "P(integrated) 95% CI": f"{_pct(r.p_integrated_lo)}-{_pct(r.p_integrated_hi)}",
+            "stalled": _pct(r.p_stalled), "collapsed": _pct(r.p_collapsed),
+            "median months to pilot (KM)": km, "KM 95% CI": km_ci,
+            "median pilot month if piloted": _month(r.median_pilot_month_if_piloted)
+            if math.isfinite(r.median_pilot_month_if_piloted) else "-",
+            "team commitment": f"{r.dac_team_commitment:.2f}",
+            "organisation alignment": f"{r.dac_organisation_alignment:.2f}",
+            "system alignment": f"{r.dac_system_alignment:.2f}",
+        })
+    return pd.DataFrame(rows)
+
+
+def formatted_differences(differences: pd.DataFrame) -> pd.DataFrame:
+    """The paired differences as the report shows them (one rounding, as text)."""
+    rows = []
+    for r in differences.itertuples():
+        rows.append({
+            "scenario": r.scenario,
+            "ΔP(pilot) [95% CI]": f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, "
+                                  f"{_pp(r.d_p_pilot_hi)}]",
+            "ΔP(integrated) [95% CI]": f"{_pp(r.d_p_integrated)} [{_pp(r.d_p_integrated_lo)}, "
+                                       f"{_pp(r.d_p_integrated_hi)}]",
+            "Δ median months to pilot (KM) [95% CI]":
+                ("cannot tell (median not reached)" if not math.isfinite(r.d_km_median) else
+                 f"{_signed(r.d_km_median, 0)}" + (
+                     f" [{_signed(r.d_km_median_lo, 0)}, {_signed(r.d_km_median_hi, 0)}]"
+                     if math.isfinite(r.d_km_median_lo) else " [interval not determined]")),
+            "Δ restricted mean months to pilot [95% CI]":
+                f"{_signed(r.d_restricted_mean_pilot_month)} "
+                f"[{_signed(r.d_restricted_mean_pilot_month_lo)}, "
+                f"{_signed(r.d_restricted_mean_pilot_month_hi)}]",
+        })
+    return pd.DataFrame(rows)
+
+
+def _markdown_table(frame: pd.DataFrame) -> list[str]:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.to_numpy()]
+    return lines
+
+
+def sentence(row: pd.Series | dict, months: int) -> str:
+    """A plain-language line for one scenario, from its formatted row."""
+    if row["median months to pilot (KM)"] == "not reached":
+        when = (f"; fewer than half of the runs pilot within {months} months, so the median "
+                f"time to pilot is not reached")
+    else:
+        when = (f"; median time to pilot {row['median months to pilot (KM)']} months "
+                f"(Kaplan-Meier, 95% CI {row['KM 95% CI']})")
+    if row["median pilot month if piloted"] != "-":
+        when += (f"; the runs that piloted did so at a median of month "
+                 f"{row['median pilot month if piloted']}")
+    return (f"**{row['scenario']}** reaches a pilot within {months} months in "
+            f"{row['P(pilot)']} of runs (95% CI {row['P(pilot) 95% CI']}){when}; full "
+            f"integration in {row['P(integrated)']}, stalled in {row['stalled']}, collapsed in "
+            f"{row['collapsed']}.")
+
+
+def _distinguishable(d: pd.DataFrame, shown: pd.DataFrame, first: str) -> list[str]:
+    """Which differences from the first scenario the replicates resolve, and how many
+    replicates the smallest would need."""
+    if d.empty:
+        return []
+    lines = []
+    for r, f in zip(d.itertuples(), shown.itertuples(index=False), strict=True):
+        resolved = r.d_p_pilot_lo > 0 or r.d_p_pilot_hi < 0
+        verdict = "distinguishable from" if resolved else "not distinguishable from"
+        lines.append(f"- **{r.scenario}**: P(pilot) {verdict} {first}'s at {r.pairs} paired "
+                     f"replicates (ΔP(pilot) {f[1]}).")
+    smallest = d.iloc[int(np.argmin(np.abs(d.d_p_pilot.to_numpy())))]
+    need = smallest.d_p_pilot_replicates_needed
+    if math.isfinite(need):
+        lines.append(
+            f"- The smallest difference in P(pilot), {_pp(smallest.d_p_pilot)} "
+            f"(**{smallest.scenario}**), would need about {need:.0f} paired replicates to be "
+            f"resolved (two-sided 5% test, 80% power, assuming the true difference equals "
+            f"the estimate and the paired differences' standard deviation "
+            f"{smallest.d_p_pilot_sd:.2f} holds).")
+    else:
+        lines.append(f"- The smallest difference in P(pilot) (**{smallest.scenario}**) is 0 "
+                     f"in these runs: no replicate count can be given to resolve it.")
+    return lines
+
+
+def console_table(comparison: Comparison) -> str:
+    """What ``icsim compare`` prints: the report's own strings."""
+    shown = formatted(comparison.table)
+    cols = ["scenario", "runs", "P(pilot)", "P(pilot) 95% CI", "P(integrated)", "stalled",
+            "collapsed", "median months to pilot (KM)", "KM 95% CI"]
+    text = shown[cols].to_string(index=False)
+    if not comparison.differences.empty:
+        text += "\n\n" + formatted_differences(comparison.differences).to_string(index=False)
+    return text
+
+
+def markdown(comparison: Comparison) -> str:
+    """``comparison.md``: the table, a sentence per scenario (from the same rounded
+    strings), the paired differences, and what each scenario is."""
+    t = comparison.table
+    shown = formatted(t)
+    first = t.scenario.iloc[0]
+    lines = [f"# Scenario comparison ({int(t.runs.iloc[0])} replicates each, "
+             f"{comparison.months} months, seed {comparison.seed})", "",
+             "Replicate *i* has the same seed in every scenario (common random numbers), so "
+             "each scenario is compared with the first replicate by replicate."]
+    if comparison.posterior_draws:
+        lines.append(f"Parameters carry the posterior's uncertainty: replicate *i* uses "
+                     f"posterior draw *i* (of {comparison.posterior_draws}, cycling) and seed "
+                     "*i* in every scenario, so intervals include what the case leaves "
+                     "uncertain as well as run-to-run noise.")
+    if comparison.overrides:
+        lines.append("Set in every scenario: " + ", ".join(
+            f"`{k} = {v}`" for k, v in comparison.overrides.items()) + ".")
+    lines += ["", "## Outcomes", "", *_markdown_table(shown), ""]
+    lines += [f"- {sentence(row, comparison.months)}" for row in shown.to_dict("records")]
+    lines += ["", "Shares are of all runs, with 95% Wilson intervals. *Median months to pilot "
+              "(KM)* is the Kaplan-Meier median time to pilot over all runs, those without a "
+              "pilot censored at the horizon, with its 95% interval (log-log Greenwood band); "
+              "*not reached* means fewer than half the runs piloted. *Median pilot month if "
+              "piloted* counts only the runs that piloted and is not the time to pilot. The "
+              "three DAC columns are the mean over runs, at the horizon, of team commitment, "
+              "organisational alignment and system alignment (direction, alignment and "
+              "commitment, Drath et al. 2008; each on 0-1, see docs/ODD.md).", ""]
+    if not comparison.differences.empty:
+        diffs = formatted_differences(comparison.differences)
+        lines += [f"## Paired differences from {first}", "",
+                  *_markdown_table(diffs), "",
+                  "Differences are scenario minus "
+                  f"{first}, replicate by replicate: the mean of the paired differences with "
+                  "a normal 95% interval for the shares (in percentage points) and for the "
+                  "restricted mean months to pilot (a run without a pilot counts as the "
+                  "horizon); a paired bootstrap "
+                  f"({BOOTSTRAP} resamples) for the Kaplan-Meier median.", "",
+                  *_distinguishable(comparison.differences, diffs, first), ""]
+    if not comparison.variance.empty:
+        v = comparison.variance
+        lines += ["## Parametric and run-to-run variance", "",
+                  f"Law of total variance over {int(v.draws.iloc[0])} posterior draws x "
+                  f"{int(v.seeds_per_draw.iloc[0])} seeds each: the share of each outcome's "
+                  "variance that comes from the parameters (what the case leaves uncertain) "
+                  "rather than from luck.", "",
+                  "| scenario | outcome | variance | parametric share |", "|---|---|---|---|"]
+        for r in v.itertuples():
+            share = "—" if r.parametric_share != r.parametric_share \
+                else f"{r.parametric_share:.0%}"
+            lines.append(f"| {r.scenario} | P({r.outcome}) | {r.variance:.3f} | {share} |")
+        lines.append("")
+    lines += ["Figures: `outcomes` (outcome shares with intervals), `dac_trajectories` "
+              "(median and 10-90% band per level and scenario), `time_to_pilot` (Kaplan-Meier "
+              "with 95% bands and numbers at risk).", "", "## The scenarios", ""]
+    for scenario in comparison.scenarios:
+        where = f" (file `{scenario.path}`)" if scenario.path else ""
+        text = f"- `{scenario.name}`{where}: {scenario.description} ({scenario.source})"
+        if scenario.schedule:
+            text += " Changes in time: " + "; ".join(
+                f"month {m}: " + ", ".join(f"{k} = {v}" for k, v in values.items())
+                for m, values in scenario.schedule) + "."
+        lines.append(text)
+    return "\n".join(lines) + "\n"
