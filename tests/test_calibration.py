@@ -17,8 +17,7 @@ from conftest import assert_refused
 from sim.core.scenarios import parameters_for
 from sim.engine.fast import run_arrays
 from sim.engine.layout import pack_many
-from sim.experiment.posterior import load_posterior
-from sim.experiment.posterior import CASE_POSTERIOR
+from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
 from sim.studies.calibration.run import CaseModel, calibrate
 from sim.studies.calibration.spec import parse_calibration
 from sim.studies.calibration.targets import TARGETS, distance, simulate, target_terms

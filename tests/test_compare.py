@@ -245,8 +245,7 @@ def test_figures_show_bands_numbers_at_risk_and_one_panel_per_scenario():
 
 
 def test_a_posterior_gives_replicate_i_draw_i_in_every_scenario(tmp_path):
-    from sim.experiment.posterior import load_posterior
-    from sim.experiment.posterior import CASE_POSTERIOR
+    from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
 
     draws = load_posterior(CASE_POSTERIOR)
     result = compare(["baseline", "stable_team"], replicates=12, seed=2, months=48,

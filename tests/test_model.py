@@ -97,14 +97,15 @@ def test_summary_fields():
     assert set(s["parameters"]) == set(sim.PARAMETERS)
 
 
-def _outcomes(scenario, n=60, **overrides):
-    return [sim.run_project(scenario, seed=s, **overrides)["outcome"] for s in range(n)]
+def _outcomes(scenario, n=60, months=60, **overrides):
+    return [sim.run_project(scenario, seed=s, months=months, **overrides)["outcome"]
+            for s in range(n)]
 
 
 @pytest.mark.parametrize("outcome, scenario, overrides", [
     ("stalled", "baseline", {}),
     ("pilot", "baseline", {}),
-    ("integrated", "enabling_national+funded_vanguard+toolkit", {}),
+    ("integrated", "enabling_national+funded_vanguard+toolkit", {"months": 120}),
     ("collapsed", "baseline", {"learn_small_tasks": False, "task_size": 1.0,
                                "frustration_rate": 0.2, "shaming": 1.0}),
 ])
@@ -117,7 +118,15 @@ def test_gates_are_ordered():
         s = sim.run_project("enabling_national+toolkit", seed=seed)
         if s["integrated_month"] is not None:
             assert s["pilot_month"] is not None
-            assert s["integrated_month"] - s["pilot_month"] >= s["parameters"]["pilot_months"]
+            assert s["commissioned_month"] is not None
+            assert s["integrated_month"] >= s["commissioned_month"]
+            assert s["localities_live"] == s["parameters"]["n_localities"]
+        if s["commissioned_month"] is not None:
+            assert s["evaluated_month"] is not None
+            assert s["commissioned_month"] >= s["evaluated_month"]
+        if s["evaluated_month"] is not None:
+            assert (s["evaluated_month"] - s["pilot_month"]
+                    >= s["parameters"]["evaluation_months"])
         if s["pilot_month"] is not None:
             assert s["business_case_month"] is not None
             assert s["pilot_month"] >= s["business_case_month"]

@@ -201,9 +201,8 @@ def test_approach_takes_toolkit_compositions_and_scenario_files(tmp_path):
 
 def test_a_posterior_gives_every_site_of_replicate_r_draw_r(tmp_path):
     from sim.experiment.design import run_seed
+    from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
     from sim.mesa.model import run_project
-    from sim.experiment.posterior import load_posterior
-    from sim.experiment.posterior import CASE_POSTERIOR
 
     out = tmp_path / "post"
     assert main(["national", "--sites", "12", "--replicates", "3", "--quiet",

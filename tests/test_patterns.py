@@ -27,8 +27,7 @@ from sim.core.registry import resolve
 from sim.core.scenarios import scenario_values
 from sim.engine.fast import run_many
 from sim.engine.layout import pack_many
-from sim.experiment.posterior import load_posterior
-from sim.experiment.posterior import CASE_POSTERIOR
+from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
 
 N = 2000
 ALPHA = 0.01

@@ -380,9 +380,8 @@ def test_an_unknown_engine_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_posterior_is_the_base_point_replicate_r_takes_draw_r(tmp_path: Path) -> None:
+    from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
     from sim.mesa.model import run_project
-    from sim.experiment.posterior import load_posterior
-    from sim.experiment.posterior import CASE_POSTERIOR
 
     exp = write(tmp_path, PROJECT_LHS.replace("samples = 24", "samples = 4"))
     report = run_sweep(exp, tmp_path / "post", workers=1, progress=False,

@@ -875,14 +875,45 @@ _NATIONAL: tuple[Parameter, ...] = (
     _a("site_support_sd", 0.1, 0.01, 0.2, "share", "national", "Spread of managers' support",
        "Standard deviation of sites' management_support (beta around the case's value)",
        _HALF, plausible=(0.05, 0.15)),
+    _a("site_prior_work_mean", 0.15, 0.0, 0.9, "share", "national", "Mean prior work",
+       "Mean of sites' earlier joint work (beta): their prior relationships, and a share "
+       "prior_progress_scale of it as work already done",
+       "No published figure; Pioneers and vanguards were chosen for earlier work (Erens "
+       "et al. 2017; NAO 2018)", plausible=(0.05, 0.3)),
+    _a("site_prior_work_sd", 0.1, 0.01, 0.3, "share", "national", "Spread of prior work",
+       "Standard deviation of sites' prior work (beta)", "No published figure",
+       plausible=(0.05, 0.2)),
+    _a("prior_progress_scale", 0.5, 0.0, 0.9, "share of spec", "national",
+       "Progress at full prior work",
+       "Share of the specification already agreed at a site with full prior work",
+       "No published figure", plausible=(0.3, 0.7)),
     _a("site_vision_sd", 0.1, 0.01, 0.2, "share", "national", "Spread of starting vision",
        "Standard deviation of sites' initial_vision (beta around the case's value)",
        _HALF, plausible=(0.05, 0.15)),
 )
 
+#: The named scenarios (sim/core/scenarios.py; a test checks the two lists agree).
+SCENARIO_NAMES = ("enabling_national", "funded_vanguard", "prescriptive_national", "austerity",
+                  "map_decisions", "project_management", "feedback_meetings", "small_wins",
+                  "shared_vision", "strong_clinical_leadership", "face_to_face",
+                  "supportive_engagement", "toolkit", "stable_team")
+#: The level of the scenarios' strengths: they act through a named scenario only.
+SCENARIO_LEVEL = "scenario"
+
+# How strongly a named scenario is applied: 0 leaves the case's values, 1 applies its
+# targets (sim/core/scenarios.py), so a sweep can ask how strong an approach must be.
+_STRENGTHS: tuple[Parameter, ...] = tuple(
+    Parameter(f"{name}_strength", 1.0, 0.0, 1.0, "share", SCENARIO_LEVEL,
+              f"How fully the '{name}' scenario is applied (0: the case's values, 1: its "
+              "targets); acts only when the scenario is named",
+              "No published figure for how fully an approach is implemented; the plausible "
+              "range spans half to full implementation", group="lever",
+              label=f"Strength of {name.replace('_', ' ')}", plausible=(0.5, 1.0))
+    for name in SCENARIO_NAMES)
+
 _REGISTRY: tuple[Parameter, ...] = tuple(
     dataclasses.replace(p, label=_LABELS[p.name]) for p in _BY_LEVEL
-) + _ASSUMPTIONS + _NATIONAL
+) + _ASSUMPTIONS + _NATIONAL + _STRENGTHS
 
 
 PARAMETERS: dict[str, Parameter] = {p.name: p for p in _REGISTRY}
