@@ -64,7 +64,8 @@ SITE_CONDITIONS = ("team_size", "turnover_rate", "clinical_leadership", "managem
 SITE_MONEY = ("allocated", "approach_money", "local_committed", "pooled", "withdrawn",
               "spent", "unspent")
 SITE_OUTCOMES = ("funded", "funding_received", "pilot", "commissioned", "integrated",
-                 "collapsed", "pilot_month", "commissioned_month", "integrated_month",
+                 "collapsed", "small_tasks_month", "pilot_month", "commissioned_month",
+                 "integrated_month",
                  "localities_live", "readiness", "prior_work", *SITE_MONEY, *SITE_CONDITIONS)
 
 
@@ -186,6 +187,7 @@ def _site_outcomes(run: Any, funded: float, readiness: float,
         "commissioned": float(not pd.isna(_month(run["commissioned_month"]))),
         "integrated": float(outcome == "integrated"),
         "collapsed": float(outcome == "collapsed"),
+        "small_tasks_month": _month(run["small_tasks_month"]),
         "pilot_month": _month(run["pilot_month"]),
         "commissioned_month": _month(run["commissioned_month"]),
         "integrated_month": _month(run["integrated_month"]),
@@ -424,8 +426,8 @@ def sites_frame(runs: pd.DataFrame, rules: Sequence[str] | None = None) -> pd.Da
     frame["funded"] = frame.funded.astype(bool)
     frame["team_size"] = frame.team_size.astype(int)
     cols = ["rule", "replicate", "site", "funded", "funding_received", "outcome",
-            "pilot_month", "commissioned_month", "integrated_month", "localities_live",
-            "readiness", "prior_work", *SITE_MONEY, *SITE_CONDITIONS]
+            "small_tasks_month", "pilot_month", "commissioned_month", "integrated_month",
+            "localities_live", "readiness", "prior_work", *SITE_MONEY, *SITE_CONDITIONS]
     order = {r: i for i, r in enumerate(rules or sorted(frame.rule.unique()))}
     return frame[cols].sort_values(
         ["rule", "replicate", "site"],
