@@ -10,7 +10,7 @@ PYTHON ?= $(shell for p in $(PY_CANDIDATES); do \
 	if $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	command -v $$p || echo $$p; break; fi; done)
 
-.PHONY: help setup demo test lint bench docs sensitivity notebooks clean
+.PHONY: help setup demo test lint bench docs sensitivity notebooks clean model-changes
 
 help:
 	@echo "make demo   set up .venv and compare the national approaches and the toolkit -> results/"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench   speed benchmarks;  make clean"
 	@echo "make docs   regenerate the registry tables in docs/ODD.md"
 	@echo "make sensitivity   screen every lever and assumption -> docs/sensitivity.md"
+	@echo "make model-changes   the model revision's before/after table -> docs/model_changes.md"
 
 $(BIN)/.installed: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: no Python >= 3.12 found (tried: $(PY_CANDIDATES))" >&2; exit 2; fi
@@ -47,6 +48,12 @@ test: setup
 docs: setup
 	$(BIN)/python -c "from pathlib import Path; from sim.core.registry import render_doc_tables; \
 	p = Path('docs/ODD.md'); p.write_text(render_doc_tables(p.read_text()))"
+
+# The before/after table of the model revision of issue 19 (docs/model_changes.md): the
+# earlier model is the commit before the revision.
+MODEL_BEFORE ?= 1ec26ef
+model-changes: setup
+	$(BIN)/python tools/model_changes.py --before $(MODEL_BEFORE)
 
 sensitivity: setup
 	$(BIN)/python -m sim.ui.sensitivity

@@ -19,7 +19,8 @@ from sim.analysis.stats import (
 from sim.studies.compare import compare
 from sim.ui.cli import main
 
-COLUMNS = ["scenario", "runs", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_integrated",
+COLUMNS = ["scenario", "runs", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_commissioned",
+           "p_commissioned_lo", "p_commissioned_hi", "p_integrated",
            "p_integrated_lo", "p_integrated_hi", "p_stalled", "p_collapsed",
            "km_median_pilot_month", "km_median_lo", "km_median_hi",
            "median_pilot_month_if_piloted"]

@@ -267,3 +267,18 @@ def test_many_runs_are_the_summaries_of_single_runs():
     shares = outcome_shares(runs)
     assert shares.runs.sum() == 12
     assert ((shares.lo <= shares.share) & (shares.share <= shares.hi)).all()
+
+
+def test_the_project_figure_shows_the_teams_frustration():
+    """Case target T5 (frustration higher at month 36 than at month 6) must be visible: the
+    project figure draws the team's mean frustration, month by month, from the model."""
+    from sim.ui.dashboard_views import ProjectRun, Settings, project_figure
+
+    run = ProjectRun(Settings.make("baseline", 4, 40, {}))
+    run.run_to_end()
+    fig = project_figure(run)
+    lines = {line.get_label(): line for ax in fig.axes for line in ax.get_lines()}
+    frustration = lines["team frustration"]
+    expected = run.frame()["frustration"].to_numpy()
+    assert list(frustration.get_ydata()) == list(expected)
+    assert expected[36] != expected[6]

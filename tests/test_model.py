@@ -97,14 +97,15 @@ def test_summary_fields():
     assert set(s["parameters"]) == set(sim.PARAMETERS)
 
 
-def _outcomes(scenario, n=60, **overrides):
-    return [sim.run_project(scenario, seed=s, **overrides)["outcome"] for s in range(n)]
+def _outcomes(scenario, n=60, months=60, **overrides):
+    return [sim.run_project(scenario, seed=s, months=months, **overrides)["outcome"]
+            for s in range(n)]
 
 
 @pytest.mark.parametrize("outcome, scenario, overrides", [
     ("stalled", "baseline", {}),
     ("pilot", "baseline", {}),
-    ("integrated", "enabling_national+funded_vanguard+toolkit", {}),
+    ("integrated", "enabling_national+funded_vanguard+toolkit", {"months": 120}),
     ("collapsed", "baseline", {"learn_small_tasks": False, "task_size": 1.0,
                                "frustration_rate": 0.2, "shaming": 1.0}),
 ])
@@ -117,7 +118,15 @@ def test_gates_are_ordered():
         s = sim.run_project("enabling_national+toolkit", seed=seed)
         if s["integrated_month"] is not None:
             assert s["pilot_month"] is not None
-            assert s["integrated_month"] - s["pilot_month"] >= s["parameters"]["pilot_months"]
+            assert s["commissioned_month"] is not None
+            assert s["integrated_month"] >= s["commissioned_month"]
+            assert s["localities_live"] == s["parameters"]["n_localities"]
+        if s["commissioned_month"] is not None:
+            assert s["evaluated_month"] is not None
+            assert s["commissioned_month"] >= s["evaluated_month"]
+        if s["evaluated_month"] is not None:
+            assert (s["evaluated_month"] - s["pilot_month"]
+                    >= s["parameters"]["evaluation_months"])
         if s["pilot_month"] is not None:
             assert s["business_case_month"] is not None
             assert s["pilot_month"] >= s["business_case_month"]
@@ -188,3 +197,37 @@ def test_funding_and_host_changes_are_counted():
     s = sim.run_project(seed=1, host_change_rate=4.0)
     assert s["host_changes"] > 5
     assert math.isfinite(s["mean_engagement"])
+
+
+def test_every_unit_of_money_is_accounted():
+    """Money in (national, local, pooled) minus money out (withdrawn, spent) is the money
+    left, in every run, whatever the money's sources (ODD §7.10)."""
+    from sim.core.scenarios import parameters_for
+    from sim.run import run_projects
+
+    values = []
+    for scenario in ("baseline", "funded_vanguard", "enabling_national+toolkit", "austerity"):
+        for extra in ({}, {"pooled_budget": 1.0, "churn_withdrawal": 0.3, "local_budget": 0.5,
+                           "policy_churn_rate": 1.5}, {"local_money": "capacity"}):
+            values.append(parameters_for(scenario, extra))
+    runs = run_projects(values * 25, list(range(len(values) * 25)), 120)
+    balance = (runs.funding_received + runs.local_committed + runs.pooled - runs.withdrawn
+               - runs.spent - runs.unspent)
+    assert np.abs(balance).max() < 1e-9
+    assert (runs.unspent >= -1e-9).all()
+    assert runs.pooled.max() > 0 and runs.withdrawn.max() > 0 and runs.spent.max() > 0
+
+
+def test_more_money_buys_a_wider_pilot_not_the_same_run():
+    """A pilot's scope follows its money: more money than one locality pilot's cost is not
+    wasted (the earlier all-or-nothing test gave identical runs)."""
+    from sim.core.scenarios import parameters_for
+    from sim.run import run_projects
+
+    seeds = list(range(400))
+    little = run_projects([parameters_for("baseline", {"initial_funding": 0.1})] * 400, seeds)
+    more = run_projects([parameters_for("baseline", {"initial_funding": 0.3})] * 400, seeds)
+    piloted = little.pilot_month.notna() & more.pilot_month.notna()
+    assert piloted.sum() > 20
+    assert (more.pilot_scope[piloted] >= little.pilot_scope[piloted] - 1e-12).all()
+    assert (more.pilot_scope[piloted] > little.pilot_scope[piloted]).any()

@@ -262,3 +262,23 @@ def test_the_country_is_redrawn_per_replicate_or_held_fixed(tmp_path):
     code = main(["national", "--sites", "20", "--replicates", "3", "--quiet",
                  "--funding-rule", "competitive,none", "--out", str(tmp_path / "fixed")])
     assert code == 2
+
+
+def test_the_approach_is_honoured_and_the_allocation_added():
+    """A site runs the approach's levers as given -- its own funding rounds included --
+    and the rule's share of the budget is added to the approach's initial grant."""
+    import json
+
+    from sim.core.scenarios import resolve_scenario
+
+    approach = resolve_scenario("funded_vanguard")
+    params = {"site": 0, "repeat": 0, "rule": "universal_small", "sites": 10,
+              "national_seed": 3, "budget": 5.0, "country": "fixed", "months": 60,
+              "approach": "funded_vanguard",
+              "approach_values": json.dumps(dict(approach.values)),
+              "approach_schedule": "[]"}
+    _, values, _, allocated, _ = national._site_values(params)
+    assert values["funding_round_rate"] == approach.values["funding_round_rate"]
+    assert values["funding_amount"] == approach.values["funding_amount"]
+    assert allocated == 0.5
+    assert values["initial_funding"] == 0.5  # the approach's own grant is 0

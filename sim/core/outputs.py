@@ -38,20 +38,26 @@ PILOT_OUTCOMES = ("pilot", "integrated")
 # ---------------------------------------------------------------- the run summary's schema
 #: Gate months: the month a gate was reached, ``None`` (NaN in arrays) where it was not.
 GATE_FIELDS = ("pilot_month", "integrated_month", "collapse_month", "business_case_month",
-               "small_tasks_month")
+               "small_tasks_month", "evaluated_month", "commissioned_month")
 #: Counts of events over the run.
 COUNT_FIELDS = ("turnover_events", "host_changes", "manager_changes", "policy_churns",
-                "small_wins")
+                "small_wins", "localities_live")
+#: Money (in units of a full-scope pilot's cost): national money received, local money
+#: committed, the pooled budget, money withdrawn at re-plans, money spent and unspent;
+#: received + local_committed + pooled - withdrawn - spent = unspent.
+MONEY_FIELDS = ("funding_received", "local_committed", "pooled", "withdrawn", "spent",
+                "unspent")
 #: Integer summary fields, in the order of the fast engine's ``ints`` output.
 INT_FIELDS = GATE_FIELDS + COUNT_FIELDS
 #: Float summary fields, in the order of the fast engine's ``floats`` output.
 FLOAT_FIELDS = (tuple(f"dac_{k}" for k in DAC_KEYS) + tuple(f"mean_dac_{k}" for k in DAC_KEYS)
-                + ("mean_engagement", "final_progress", "funding_received"))
+                + ("mean_engagement", "final_progress", "pilot_scope", "mean_frustration")
+                + MONEY_FIELDS)
 #: The fields of a run's summary, in order (``summary.json`` adds ``scenario``, ``months``
 #: and ``parameters``; a frame of many runs has these columns).
-SUMMARY_FIELDS = (("outcome",) + GATE_FIELDS + FLOAT_FIELDS[:-1]
-                  + ("turnover_events", "host_changes", "manager_changes", "policy_churns",
-                     "funding_received", "small_wins", "seed"))
+SUMMARY_FIELDS = (("outcome",) + GATE_FIELDS + FLOAT_FIELDS[:2 * len(DAC_KEYS) + 2]
+                  + COUNT_FIELDS + ("pilot_scope", "mean_frustration") + MONEY_FIELDS
+                  + ("seed",))
 #: What a probe records at the end of a probed month (calibration's targets read them).
 PROBE_FIELDS = ("host_changes", "policy_churns", "turnover_events", "funding_received",
                 "mean_frustration", "engagement_sd") + tuple(f"dac_{k}" for k in DAC_KEYS)

@@ -25,6 +25,7 @@ integrated care: a case study*, Leadership in Health Services.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -145,151 +146,192 @@ def _p(*args: Any, **kwargs: Any) -> Parameter:
     return Parameter(*args, **kwargs)
 
 
-_LEVERS: tuple[Parameter, ...] = (
+# Levers, and the case's own uncertain numbers (group='assumption'), by level.
+_BY_LEVEL: tuple[Parameter, ...] = (
     # ------------------------------------------------------------------ system level
     _p("national_narrative", 0.85, 0, 1, "share", "system",
        "Strength of the national narrative for integration (system direction)",
        "Case, Table 1: 'expressing imperative to provide integrated care'; 33 policy "
-       "documents 2006-16 promote integration", principal=False),
+       "documents 2006-16 promote integration", principal=False,
+       plausible=(0.7, 0.95)),
     _p("regulatory_alignment", 0.15, 0, 1, "share", "system",
        "How far regulation measures the integrated service as one (1 = aligned regime)",
        "Case, 'Split regulatory system': services 'still measured against different "
-       "outcomes with CQC looking at each service separately'", principal=True),
+       "outcomes with CQC looking at each service separately'", principal=True,
+       plausible=(0.05, 0.3)),
     _p("payment_integration", 0.10, 0, 1, "share", "system",
        "How far payment is pooled across primary and specialist care (1 = integrated payment)",
        "Case, 'Inadequate payment system': funding 'remained split between primary and "
-       "secondary'; payment by results", principal=True),
+       "secondary'; payment by results", principal=True,
+       plausible=(0.0, 0.25)),
     _p("incentives", 0.15, 0, 1, "share", "system",
        "How far national incentives reward collaboration rather than single services",
        "Case, 'Rhetoric and reality': 'incentives rewarded individual services (payment by "
-       "result) without rewarding collaboration' (Ham & Smith 2010)", principal=True),
+       "result) without rewarding collaboration' (Ham & Smith 2010)", principal=True,
+       plausible=(0.05, 0.3)),
     _p("funding_round_rate", 1.0, 0, 6, "rounds/year", "system",
        "Rate at which national transformation-funding rounds open to the site",
        "About one national round a year in the case's period: pioneers 2013 and 2015, "
        "vanguards 2015, STP transformation funds 2016-17, the diabetes fund 2017 (case; NAO "
-       "2018; PIRU)"),
+       "2018; PIRU)",
+       plausible=(0.5, 2.0)),
     _p("funding_award_prob", 0.25, 0, 1, "probability", "system",
        "Chance that the site is funded in a round ('some but not all local initiatives')",
        "50 vanguards from 260+ expressions of interest, ~20-25% (NAO 2018; NIHR ARC-GM)",
-       principal=True),
+       principal=True,
+       plausible=(0.15, 0.35)),
     _p("funding_amount", 0.4, 0, 3, "x full pilot cost", "system",
        "National funding per award, as a share of the cost of a full-scope pilot",
        "Case: the fund 'increased collaboration through MDT meetings … but was "
-       "insufficient to fund full integration' (assumption: 0.4)", principal=True),
+       "insufficient to fund full integration': less than one pilot's cost (0.4; about GBP "
+       "1m an area against a full pilot's ~2.5m, NHS England 2017, docs/sources.md)",
+       principal=True,
+       plausible=(0.2, 0.8)),
     _p("initial_funding", 0.0, 0, 5, "x full pilot cost", "system",
        "Transformation funding granted to the site at the start by a national programme",
        "0 in the case: 'It was not one of the NHS England supported sites and therefore did "
-       "not initially have additional funding'; set per site by 'icsim national'"),
+       "not initially have additional funding'; set per site by 'icsim national'",
+       plausible=(0.0, 0.5)),
     _p("policy_churn_rate", 0.33, 0, 2, "shocks/year", "system",
        "Rate of new national programmes that force the local plan to be re-thought",
        "Case: the programme 'had to be rethought to fit' the STP (one re-plan in ~3 years); "
-       "Lewis et al. 2021: changing national policy hindered pilots"),
+       "Lewis et al. 2021: changing national policy hindered pilots",
+       plausible=(0.2, 0.6)),
     _p("churn_rework", 0.2, 0, 1, "share of progress", "system",
        "Share of specification progress lost to rework at each policy-churn shock",
-       "Assumption (no published figure); explored by sensitivity analysis"),
+       "Assumption (no published figure); explored by sensitivity analysis",
+       group="assumption", plausible=(0.1, 0.3)),
     _p("prescriptiveness", 0.0, 0, 1, "share", "system",
        "How far the nation supplies ready-made models: less local design work, worse local fit",
        "Case: national programmes 'did not always match what was needed locally'; baseline "
-       "is the flexible, non-prescriptive approach (NHS England 2014b)"),
+       "is the flexible, non-prescriptive approach (NHS England 2014b)",
+       plausible=(0.0, 0.3)),
     # ------------------------------------------------------------ organisational level
     _p("ceo_support", 0.8, 0, 1, "share", "organisation",
        "Strategic support of chief executives (organisational direction)",
        "Case, Table 2: 'reassurance of support from the chief executives'; integration in "
-       "all strategic objectives (2013)"),
+       "all strategic objectives (2013)",
+       plausible=(0.6, 0.9)),
     _p("management_support", 0.3, 0, 1, "share", "organisation",
        "Initial operational support of senior and middle managers",
        "Case, Table 2: 'support less explicit at senior and middle management levels'",
-       principal=True),
+       principal=True,
+       plausible=(0.15, 0.45)),
     _p("decision_pathway_prob", 0.25, 0, 1, "probability", "organisation",
        "Chance that an organisation has a decision pathway from the team to its decision makers",
        "Case, Table 2: 'no clear decision making pathway to enforce decisions made by the "
-       "transformation team'", principal=True),
+       "transformation team'", principal=True,
+       plausible=(0.1, 0.5)),
     _p("management_lead_prob", 0.5, 0, 1, "probability", "organisation",
        "Chance that an organisation has a management lead matching its clinical lead (for the "
        "commissioner: a manager who carries the project inside it)",
        "Case: 'Not all clinical leads … were supported with the visible presence of their "
-       "corresponding management leads'"),
+       "corresponding management leads'",
+       plausible=(0.25, 0.75)),
     _p("pm_support", 0.25, 0, 1, "probability", "organisation",
        "Chance that an organisation gives its lead and representatives project-management "
        "support",
        "Case: 'not all of them were empowered with project management and resources'; "
-       "Ham & Walsh 2013", principal=True),
+       "Ham & Walsh 2013", principal=True,
+       plausible=(0.1, 0.5)),
     _p("savings_pressure", 0.6, 0, 1, "share", "organisation",
        "Priority of savings over investment in the organisations",
        "Case, Discussion: 'operating in the times of prioritising savings over investment'",
-       principal=True),
+       principal=True,
+       plausible=(0.4, 0.8)),
     _p("risk_appetite", 0.3, 0, 1, "share", "organisation",
        "Readiness of managers to take the risk of new, unproven solutions",
        "Case, Table 1: 'challenging for some at the organisational level not ready to take a "
-       "risk attached to the new solutions'"),
+       "risk attached to the new solutions'",
+       plausible=(0.15, 0.45)),
     _p("local_investment", 0.6, 0, 3, "x full pilot cost", "organisation",
        "Money the organisations could jointly commit at full operational support",
        "Case: 'scarce resources for transformation'; 'lacked … resources for implementation' "
-       "(assumption: 0.6)"),
+       "(assumption: 0.6)",
+       group="assumption", plausible=(0.3, 0.9)),
     _p("manager_turnover", 0.23, 0, 1, "per year", "organisation",
        "Annual hazard that an organisation's responsible manager changes",
        "Trust chief executive median tenure 3 years: ln2/3 = 0.23 a year "
-       "(King's Fund / NHS Providers 2018)"),
+       "(King's Fund / NHS Providers 2018)",
+       plausible=(0.15, 0.35)),
     _p("host_change_rate", 0.8, 0, 4, "per year", "organisation",
        "Annual rate at which a newly appointed commissioner takes over hosting the team",
        "Case: three team names 'given to the team by a sequence of newly appointed "
        "commissioners hosting the meetings', i.e. two or three host changes in about three "
-       "years: 0.67-1 a year (0.8 the midpoint; see ODD §9.1)", principal=True),
+       "years: 0.67-1 a year (0.8 the midpoint; see ODD §9.1)", principal=True,
+       plausible=(0.4, 1.4)),
     # ------------------------------------------------------------------ team level
     _p("team_size", 19, 6, 40, "persons", "team",
        "Members of the transformation team, clinical leads included",
-       "Case: 'nearly twenty members … this number fluctuating'", kind="int"),
+       "Case: 'nearly twenty members … this number fluctuating'", kind="int",
+       plausible=(15, 22)),
     _p("turnover_rate", 0.11, 0, 0.6, "per year", "team",
        "Annual leaver rate of team members (scaled by profession, see ODD)",
        "All NHS staff about 1 in 9 a year (Health Foundation 2019); nurses 9-11%, "
-       "consultants 6-7%, GPs 11-18% (SOURCES)", principal=True),
+       "consultants 6-7%, GPs 11-18% (SOURCES)", principal=True,
+       plausible=(0.06, 0.18)),
     _p("initial_engagement", 0.7, 0.1, 1, "share", "team",
        "Mean engagement of members when they join",
        "Case: 'the drive … came from those providing and those receiving diabetes care' "
-       "(assumption: 0.7)"),
+       "(assumption: 0.7)",
+       group="assumption", plausible=(0.5, 0.9)),
     _p("motivation_threshold", 0.35, 0, 0.9, "share", "team",
        "Mean personal threshold below which a member disengages (spread ±0.15)",
        "Repenning 2002 motivation threshold; Granovetter 1978 threshold spread "
-       "(assumption: 0.35)"),
+       "(assumption: 0.35)",
+       group="assumption", plausible=(0.2, 0.5)),
     _p("initial_vision", 0.65, 0, 1, "share", "team",
        "Mean agreement of a member with the shared vision when they join",
        "Case: 'everyone cares about the patient but then care about their role' "
-       "(assumption: 0.65)"),
+       "(assumption: 0.65)",
+       group="assumption", plausible=(0.45, 0.85)),
     _p("initial_role_clarity", 0.3, 0, 1, "share", "team",
        "Mean clarity of a member about the team's and their own role when they join",
        "Case, Table 3: 'unclear role of the transformation team', 'confusion among the team "
-       "members'"),
+       "members'",
+       plausible=(0.15, 0.45)),
     _p("leadership_clarity", 0.3, 0, 1, "share", "team",
        "Initial clarity of who leads and who chairs the team",
-       "Case: 'Who is the leader? … a little bit of a void'; 'who would chair a meeting'"),
+       "Case: 'Who is the leader? … a little bit of a void'; 'who would chair a meeting'",
+       plausible=(0.15, 0.45)),
     _p("clinical_leadership", 0.45, 0, 1, "share", "team",
        "Strength of the clinical leads: the level leadership clarity recovers to",
        "Case: 'I don't feel that the leadership is strong'; toolkit: 'strong clinical "
-       "leadership'", principal=True),
+       "leadership'", principal=True,
+       plausible=(0.3, 0.6)),
     _p("agenda_pull", 0.03, 0, 0.5, "per month", "team",
        "Pull of competing organisational agendas on members' vision",
        "Case, 'managing competing agendas': 'clinicians … driven by respective organisational "
-       "priorities' (assumption: 0.03)"),
+       "priorities' (assumption: 0.03)",
+       group="assumption", plausible=(0.015, 0.045)),
     _p("meeting_feedback", 0.3, 0, 1, "share", "team",
        "How far regular meetings feed back on action points (learning between meetings)",
-       "Case toolkit: 'held regular meetings … with feedback from action points' "
-       "(assumption: 0.3)"),
+       "Case toolkit: 'held regular meetings … with feedback from action points', "
+       "which the case recommends because its meetings lacked it: a low level, 0.3 "
+       "(plausible 0.1-0.5)",
+       plausible=(0.1, 0.5)),
     _p("face_to_face", 0.2, 0, 1, "share", "team",
        "Face-to-face engagement with providers, which damps competing agendas",
        "Case toolkit: 'face-to-face engagement with providers of care to collect their views "
-       "and address their concerns' (assumption: 0.2)"),
+       "and address their concerns', recommended because it was rare: 0.2 (plausible "
+       "0.05-0.4)",
+       plausible=(0.05, 0.4)),
     _p("shaming", 0.3, 0, 1, "share", "team",
        "How far engagement with providers shames those who do not achieve (adds frustration)",
-       "Case toolkit: 'engagement … focused on supporting them … avoiding shaming' "
-       "(assumption: 0.3)", principal=True),
+       "Case toolkit: 'engagement … focused on supporting them … avoiding shaming', "
+       "recommended because the case's engagement shamed some: 0.3 (plausible 0.1-0.5)",
+       principal=True,
+       plausible=(0.1, 0.5)),
     _p("progress_rate", 0.14, 0.01, 0.5, "spec/month", "team",
        "Specification progress a month of a fully attended, aligned, resourced team makes",
        "Calibrated: the case's broad project had no finished specification after 3 years; "
-       "Derby's 5-practice service ran within months (SOURCES)"),
+       "Derby's 5-practice service ran within months (SOURCES)",
+       group="assumption", plausible=(0.05, 0.3)),
     _p("task_size", 0.5, 0.05, 1, "share of spec", "team",
        "Size of a visible milestone: big goals (0.5) or small tasks (0.1)",
        "Case: leaders 'focused on the final monumental goal may overlook … small-scale "
-       "changes'", principal=True),
+       "changes'", principal=True,
+       plausible=(0.3, 0.7)),
     _p("small_tasks", False, 0, 1, "switch", "team",
        "Work in small tasks toward a locality pilot from the start",
        "Case: 'Smaller tasks, shorter timeframe, something positive coming out of it'",
@@ -302,37 +344,67 @@ _LEVERS: tuple[Parameter, ...] = (
     _p("planned_months", 24, 6, 60, "months", "team",
        "The project's initial framework: overrunning it prompts leaders to rethink the approach",
        "Case: 'prolonging life of the project beyond initially proposed framework' "
-       "(assumption: 24 months; not reported)", kind="int"),
+       "(assumption: 24 months; not reported)", kind="int",
+       group="assumption", plausible=(12, 36)),
     _p("learn_threshold", 0.45, 0, 1, "share", "team",
        "Mean frustration at which the team switches to smaller tasks (one of three triggers)",
-       "Assumption calibrated to the case's switch after about three years"),
+       "Assumption calibrated to the case's switch after about three years",
+       group="assumption", plausible=(0.3, 0.6)),
     _p("win_boost", 0.15, 0, 0.6, "share", "team",
        "Engagement lift of a visible small win (share of the gap to full engagement)",
        "Weick 1984; Ansell & Gash 2008; Amabile & Kramer 2011 (assumption: 0.15)",
-       principal=True),
+       principal=True,
+       group="assumption", plausible=(0.075, 0.225)),
     _p("frustration_rate", 0.03, 0, 0.3, "per month", "team",
        "Growth of a member's frustration per meeting without visible progress",
        "Case: 'a shared feeling that the transformation was going slowly'; Repenning 2002 "
-       "(assumption: 0.03)"),
+       "(assumption: 0.03)",
+       group="assumption", plausible=(0.015, 0.045)),
     _p("collapse_floor", 0.33, 0, 0.8, "share", "team",
        "Mean engagement below which the team is failing",
        "Case: 'a concern that it might come to a halt'; calibrated so that collapse is the "
-       "exception, as the case's team 'kept meeting'"),
+       "exception, as the case's team 'kept meeting'",
+       group="assumption", plausible=(0.2, 0.45)),
     _p("collapse_months", 6, 1, 36, "months", "team",
        "Consecutive months below the floor after which the team collapses",
-       "Assumption (no published figure): two quarters of failed meetings", kind="int"),
+       "Assumption (no published figure): two quarters of failed meetings", kind="int",
+       group="assumption", plausible=(3, 9)),
     _p("pilot_spec_share", 0.6, 0.1, 1, "share of spec", "team",
        "Share of the full specification a small-scope (locality) pilot needs",
        "Case: 'pilot elements of the new service in one primary care locality' "
-       "(assumption: 0.6)"),
+       "(assumption: 0.6)",
+       group="assumption", plausible=(0.4, 0.8)),
     _p("locality_pilot_share", 0.35, 0.05, 1, "x full pilot cost", "team",
        "Cost of a locality pilot as a share of a full-scope pilot",
        "Case: 7 of 70 practices in the pilot locality; 'apply for smaller funding' "
-       "(assumption: 0.35 with fixed specialist input)"),
-    _p("pilot_months", 12, 1, 48, "months", "team",
-       "Months a pilot must run well before full integration can follow",
-       "Integrated care pilots were evaluated over two years (RAND Europe 2012); "
-       "assumption: 12 months", kind="int"),
+       "(assumption: 0.35 with fixed specialist input)",
+       group="assumption", plausible=(0.2, 0.5)),
+    _p("evaluation_months", 24, 1, 48, "months", "team",
+       "Months a pilot runs before its evaluation decides whether to commission it",
+       "The national evaluation of the DH integrated care pilots assessed them over two "
+       "years (RAND Europe & Ernst & Young 2012)", kind="int", plausible=(12, 24)),
+    _p("n_localities", 6, 1, 20, "localities", "team",
+       "Localities the service must be live in to count as integrated (county-wide)",
+       "Oxfordshire CCG 'is organised into six localities' (OCCG, Your local area); the "
+       "case's pilot ran in one of them", kind="int", plausible=(4, 10)),
+    _p("local_budget", 0.0, 0, 5, "x full pilot cost", "organisation",
+       "Extra local money the organisations commit to the project (beyond what their "
+       "support gives)",
+       "0 in the case: 'the project lacked … the resources for implementation'",
+       plausible=(0.0, 1.0)),
+    _p("pooled_budget", 0.0, 0, 5, "x full pilot cost", "organisation",
+       "Budget pooled for the integrated service when it is commissioned (times payment "
+       "integration)",
+       "0 in the case: funding 'remained split between primary and secondary'; the Better "
+       "Care Fund pooled GBP 5.3bn (PAC 2015) shows the lever exists", plausible=(0.0, 1.0)),
+    _p("prior_progress", 0.0, 0, 0.9, "share of spec", "team",
+       "Share of the service specification agreed before the project starts (earlier work)",
+       "0 in the case: work 'began in 2014' is month 0; national programmes select sites "
+       "for earlier work (Erens et al. 2017; NAO 2018)", plausible=(0.0, 0.5)),
+    _p("prior_relationships", 0.0, 0, 1, "share", "team",
+       "Working relationships the team brings from earlier joint work",
+       "Ansell & Gash 2008: 'the prior history of conflict or cooperation'; 0 in the case",
+       plausible=(0.0, 0.6)),
 )
 
 _LABELS = {
@@ -360,7 +432,10 @@ _LABELS = {
     "learn_threshold": "Frustration to switch", "win_boost": "Engagement lift of a win",
     "frustration_rate": "Frustration growth", "collapse_floor": "Collapse floor",
     "collapse_months": "Months to collapse", "pilot_spec_share": "Locality pilot specification",
-    "locality_pilot_share": "Locality pilot cost", "pilot_months": "Pilot run before integration",
+    "locality_pilot_share": "Locality pilot cost", "evaluation_months": "Pilot evaluation period",
+    "n_localities": "Localities to roll out to", "local_budget": "Extra local budget",
+    "pooled_budget": "Pooled budget", "prior_progress": "Work already done",
+    "prior_relationships": "Prior joint work",
 }
 
 
@@ -384,11 +459,30 @@ _ASSUMPTIONS: tuple[Parameter, ...] = (
        "Case, 'Gaps at the system level': pooled budgets help little while services are "
        "regulated apart; the 'mean' alternative tests that reading", kind="choice",
        choices=("product", "mean")),
-    _a("pilot_money_test", "threshold", 0, 0, "choice", "team", "Pilot money test",
-       "Whether a pilot starts only when money covers its cost ('threshold') or with a "
-       "monthly chance equal to the share of the cost covered ('chance')",
-       "Case: 'The identified funding enabled support of only some elements'; the chance "
-       "form tests the hard threshold", kind="choice", choices=("threshold", "chance")),
+    _a("pilot_scope", "scaled", 0, 0, "choice", "team", "Pilot scope and money",
+       "How money decides a pilot: 'scaled' (the pilot's scope is the share of its cost the "
+       "money covers, if at least pilot_min_scope), 'threshold' (only a fully covered pilot "
+       "starts) or 'chance' (a monthly chance equal to the share covered)",
+       "Case: 'The identified funding enabled support of only some elements' (scaled); "
+       "the other two forms are the earlier model's", kind="choice",
+       choices=("scaled", "threshold", "chance")),
+    _a("local_money", "commitment", 0, 0, "choice", "organisation", "Local money",
+       "How local money reaches a pilot: 'commitment' (each organisation commits its share "
+       "when it approves the business case, a stock that is spent) or 'capacity' (the "
+       "earlier form: a capacity re-read each month, never spent)",
+       "Case: the team learned to 'apply for smaller funding'; both forms screened",
+       kind="choice", choices=("commitment", "capacity")),
+    _a("newcomer_climate", "inherit", 0, 0, "choice", "team", "Newcomer's climate",
+       "Whether a newcomer inherits part of the team's climate (frustration, engagement) "
+       "or joins as a clean slate (the earlier form)",
+       "Barsade 2002: moods transfer among people in a group (inherit); Bauer et al. 2007 "
+       "(socialisation); 'clean' tests the earlier form", kind="choice",
+       choices=("inherit", "clean")),
+    _a("evaluation_form", "chance", 0, 0, "choice", "team", "Evaluation verdict",
+       "Whether a pilot's evaluation is positive with a chance equal to its evidence "
+       "('chance') or when the evidence reaches evaluation_bar ('threshold')",
+       "No source decides; both forms screened", kind="choice",
+       choices=("chance", "threshold")),
     _a("small_task_triggers", "all", 0, 0, "choice", "team", "Triggers of the switch",
        "What may trigger the learned switch to small tasks: 'frustration' only, "
        "'frustration_overrun' (plus the leaders' recognition of an overrun) or 'all' (plus "
@@ -401,9 +495,6 @@ _ASSUMPTIONS: tuple[Parameter, ...] = (
        "Small-bid advantage", "Award-chance multiplier for small bids after the switch",
        "Case: the team learned 'to apply for smaller funding'; value assumption",
        plausible=(1.0, 2.25)),
-    _a("integration_rate", 0.3, 0.0, 1.0, "per month", "system", "Integration chance",
-       "Monthly chance of full integration at full enablers and pilot performance", _HALF,
-       plausible=(0.15, 0.45)),
     _a("prescribed_speedup", 1.0, 0.0, 3.0, "x per unit", "system",
        "Speed-up by ready-made models",
        "Progress multiplier per unit of prescriptiveness (1 + this x prescriptiveness)",
@@ -646,6 +737,115 @@ _ASSUMPTIONS: tuple[Parameter, ...] = (
     _a("pilot_learning", 0.1, 0.01, 1.0, "per month", "team", "Pilot learning",
        "Monthly adjustment of pilot performance toward team quality", _HALF,
        plausible=(0.05, 0.15)),
+    _a("pilot_quality_alignment_weight", 0.5, 0.0, 1.0, "weight", "team",
+       "Pilot quality: weight of alignment",
+       "Weight of team alignment in a running pilot's quality (commitment takes the rest)",
+       "Earlier a fixed 0.5 (the mean); no source decides", plausible=(0.25, 0.75)),
+    _a("pilot_relief", 0.5, 0.0, 1.0, "share", "team", "Relief of a pilot start",
+       "Share of frustration relieved when a pilot starts",
+       "Earlier the win relief; Amabile & Kramer 2011 (form); no source for the value",
+       plausible=(0.25, 0.75)),
+    _a("pilot_min_scope", 0.3, 0.05, 1.0, "share", "team", "Smallest pilot worth starting",
+       "Least share of a pilot's cost the money must cover for a scaled pilot to start",
+       "Case: the funding 'enabled support of only some elements'; no source for the value",
+       plausible=(0.15, 0.6)),
+    _a("churn_withdrawal", 0.0, 0.0, 1.0, "share of money", "system",
+       "Money withdrawn at a re-plan",
+       "Share of the project's unspent money withdrawn when a new national programme "
+       "forces a re-plan",
+       "Case: at the STP re-plan 'no additional resources were provided' (0); NAO 2018: "
+       "transformation money diverted to deficits (up to half)", plausible=(0.0, 0.5)),
+    # ------------------------------------------------------------ after the pilot (§7.12)
+    _a("reevaluation_months", 6, 1, 24, "months", "team", "Re-evaluation interval",
+       "Months to the next evaluation after an inconclusive one",
+       "No source (half-yearly planning rounds)", kind="int", plausible=(3, 12)),
+    _a("evaluation_bar", 0.5, 0.0, 1.0, "share", "team", "Evidence needed",
+       "Evidence a positive evaluation needs under evaluation_form = 'threshold'",
+       "No source", plausible=(0.3, 0.7)),
+    _a("scope_evidence_weight", 0.5, 0.0, 1.0, "weight", "team", "Evidence and scope",
+       "Weight of the pilot's scope in the evidence it gives (quality takes the rest)",
+       "Health Foundation 2018, The spread challenge: a small pilot's result may not hold "
+       "at scale; no source for the value", plausible=(0.25, 1.0)),
+    _a("commission_rate", 0.25, 0.0, 1.0, "per month", "organisation",
+       "Commissioning chance",
+       "Monthly chance that commissioners commission an evaluated service, at full host "
+       "support, pathway, national enablers and roll-out money",
+       "Addicott 2015: commissioning integrated care 'is difficult and resource-intensive'; "
+       "no source for the value", plausible=(0.1, 0.5)),
+    _a("commission_enabler_weight", 1.0, 0.0, 1.0, "weight", "system",
+       "Commissioning's need for national enablers",
+       "Weight of aligned regulation and payment in the commissioning chance",
+       "Case, 'Gaps at the system level': split regulation and payment by results keep "
+       "services apart", plausible=(0.5, 1.0)),
+    _a("rollout_months", 6.0, 1.0, 36.0, "months", "team", "Months per locality",
+       "Mean months to bring the next locality live once the service is commissioned",
+       "No source; the Health Foundation 2018 and NAO 2018 describe spread as slow",
+       plausible=(3.0, 12.0)),
+    # ------------------------------------------------------------ newcomers (§7.5)
+    _a("climate_inherit", 0.5, 0.0, 1.0, "share", "team", "Climate inherited",
+       "Share of the stayers' mean frustration and engagement a newcomer takes on",
+       "Barsade 2002 (form); no source for the value", plausible=(0.2, 0.8)),
+    _a("frustration_contagion", 0.05, 0.0, 0.5, "per month", "team",
+       "Frustration contagion",
+       "Monthly convergence of an attending member's frustration toward the attendees' mean",
+       "Barsade 2002 (form); no source for the value", plausible=(0.0, 0.15)),
+    _a("newcomer_knowledge", 0.0, 0.0, 1.0, "share", "team", "Newcomer's project knowledge",
+       "Project knowledge a newcomer brings",
+       "Case: 'too many personnel changes'; Kammeyer-Mueller & Wanberg 2003 (pre-entry "
+       "knowledge helps adjustment)", plausible=(0.0, 0.2)),
+    _a("newcomer_ramp_months", 5.0, 0.5, 24.0, "months", "team",
+       "Time to full productivity",
+       "Mean months of attended meetings for a member's ties to the team (and their "
+       "contribution) to build up",
+       "Rollag, Parise & Cross 2005: full productivity takes about 20 weeks for "
+       "professionals", plausible=(2.0, 7.0)),
+    _a("lead_ramp_months", 6.5, 0.5, 24.0, "months", "team", "Lead's time to productivity",
+       "The same for a clinical lead",
+       "Rollag, Parise & Cross 2005: 'more than 26 weeks for executives'",
+       plausible=(4.0, 12.0)),
+    _a("newcomer_productivity_floor", 0.25, 0.0, 1.0, "share", "team",
+       "Newcomer's first-month contribution",
+       "Contribution to progress of a member with no ties, as a share of a settled member's",
+       "Rollag, Parise & Cross 2005: newcomers are 'a net drain on productivity' at first; "
+       "no source for the value", plausible=(0.0, 0.5)),
+    _a("founder_ties", 0.6, 0.0, 1.0, "share", "team", "Founders' ties",
+       "Ties of the founding members to each other at month 0",
+       "Case: the team formed by those providing and receiving diabetes care; no source "
+       "for the value", plausible=(0.3, 0.9)),
+    _a("tie_loss_scale", 1.0, 0.0, 3.0, "x 1/(n-1)", "team", "Ties lost per leaver",
+       "Share of each stayer's ties lost when a member leaves, in units of 1/(n - 1)",
+       "Lewis et al. 2007: groups after membership change rely on the structure the "
+       "leavers helped build", plausible=(0.5, 2.0)),
+    _a("lead_tie_loss_scale", 3.0, 1.0, 10.0, "x a member's", "team", "Ties lost per lead",
+       "How many times a member's tie loss a departing clinical lead costs",
+       "Hale, Ployhart & Shepherd 2016: units recover from losing an employee but not from "
+       "losing a manager; no source for the value", plausible=(1.5, 5.0)),
+    _a("lead_reopen_multiplier", 2.0, 1.0, 5.0, "x", "team", "Re-opening by a new lead",
+       "How many times a member's re-opening a new clinical lead causes",
+       "Hale et al. 2016; case: 'too many personnel changes for me to feel that there is a "
+       "strong leadership'", plausible=(1.0, 3.0)),
+    # ------------------------------------------------------------ members differ (§7.8)
+    _a("w_loyalty", 0.5, 0.0, 1.0, "weight", "team", "Loyalty to own organisation",
+       "Weight of the member's organisation's support, relative to the organisations' "
+       "mean, in their motivation",
+       "Case: 'clinicians … driven by respective organisational priorities'; no source for "
+       "the value", plausible=(0.25, 0.75)),
+    _a("w_capacity", 0.3, 0.0, 1.0, "weight", "team", "Organisational capacity to attend",
+       "Weight of the member's organisation's management lead and project-management "
+       "support, relative to the organisations' mean, in their attendance",
+       "Case: 'not all of them were empowered with project management and resources'",
+       plausible=(0.1, 0.5)),
+    _a("patient_seat_support", 1.0, 0.0, 1.0, "share", "team",
+       "Backing of the patients' seat",
+       "Support behind the patient representative, who has no organisation's agenda",
+       "Case: 'The drive … came from … those receiving diabetes care'; earlier fixed at 1",
+       plausible=(0.6, 1.0)),
+    _a("disposition_floor", 0.05, 0.0, 0.3, "share", "team", "Least disposition",
+       "Floor of a member's disposition to engage (everyone can still engage)",
+       "Earlier fixed at 0.05; no source", plausible=(0.0, 0.1)),
+    _a("threshold_ceiling", 0.95, 0.5, 1.0, "share", "team", "Highest threshold",
+       "Ceiling of a member's motivation threshold (everyone can still be motivated)",
+       "Earlier fixed at 0.95; no source", plausible=(0.85, 1.0)),
 )
 
 # The national view's country (sim/national.py): how sites differ, and what a programme
@@ -677,15 +877,45 @@ _NATIONAL: tuple[Parameter, ...] = (
     _a("site_support_sd", 0.1, 0.01, 0.2, "share", "national", "Spread of managers' support",
        "Standard deviation of sites' management_support (beta around the case's value)",
        _HALF, plausible=(0.05, 0.15)),
+    _a("site_prior_work_mean", 0.15, 0.0, 0.9, "share", "national", "Mean prior work",
+       "Mean of sites' earlier joint work (beta): their prior relationships, and a share "
+       "prior_progress_scale of it as work already done",
+       "No published figure; Pioneers and vanguards were chosen for earlier work (Erens "
+       "et al. 2017; NAO 2018)", plausible=(0.05, 0.3)),
+    _a("site_prior_work_sd", 0.1, 0.01, 0.3, "share", "national", "Spread of prior work",
+       "Standard deviation of sites' prior work (beta)", "No published figure",
+       plausible=(0.05, 0.2)),
+    _a("prior_progress_scale", 0.5, 0.0, 0.9, "share of spec", "national",
+       "Progress at full prior work",
+       "Share of the specification already agreed at a site with full prior work",
+       "No published figure", plausible=(0.3, 0.7)),
     _a("site_vision_sd", 0.1, 0.01, 0.2, "share", "national", "Spread of starting vision",
        "Standard deviation of sites' initial_vision (beta around the case's value)",
        _HALF, plausible=(0.05, 0.15)),
 )
 
+#: The named scenarios (sim/core/scenarios.py; a test checks the two lists agree).
+SCENARIO_NAMES = ("enabling_national", "funded_vanguard", "prescriptive_national", "austerity",
+                  "map_decisions", "project_management", "feedback_meetings", "small_wins",
+                  "shared_vision", "strong_clinical_leadership", "face_to_face",
+                  "supportive_engagement", "toolkit", "stable_team")
+#: The level of the scenarios' strengths: they act through a named scenario only.
+SCENARIO_LEVEL = "scenario"
+
+# How strongly a named scenario is applied: 0 leaves the case's values, 1 applies its
+# targets (sim/core/scenarios.py), so a sweep can ask how strong an approach must be.
+_STRENGTHS: tuple[Parameter, ...] = tuple(
+    Parameter(f"{name}_strength", 1.0, 0.0, 1.0, "share", SCENARIO_LEVEL,
+              f"How fully the '{name}' scenario is applied (0: the case's values, 1: its "
+              "targets); acts only when the scenario is named",
+              "No published figure for how fully an approach is implemented; the plausible "
+              "range spans half to full implementation", group="lever",
+              label=f"Strength of {name.replace('_', ' ')}", plausible=(0.5, 1.0))
+    for name in SCENARIO_NAMES)
+
 _REGISTRY: tuple[Parameter, ...] = tuple(
-    Parameter(p.name, p.default, p.low, p.high, p.unit, p.level, p.meaning, p.source,
-              kind=p.kind, principal=p.principal, label=_LABELS[p.name]) for p in _LEVERS
-) + _ASSUMPTIONS + _NATIONAL
+    dataclasses.replace(p, label=_LABELS[p.name]) for p in _BY_LEVEL
+) + _ASSUMPTIONS + _NATIONAL + _STRENGTHS
 
 
 PARAMETERS: dict[str, Parameter] = {p.name: p for p in _REGISTRY}

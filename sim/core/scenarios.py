@@ -8,7 +8,7 @@ A scenario is a set of parameter values over the baseline (the case). Names comp
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +21,42 @@ from sim.core.tomlfile import loads as toml_loads
 
 
 @dataclass(frozen=True)
+class Setting:
+    """One value a scenario sets: the lever, its target at full strength, the range the
+    target could plausibly take (``None``: exact, e.g. a switch or a definition) and the
+    source of the target."""
+
+    lever: str
+    target: Value
+    plausible: tuple[float, float] | None
+    source: str
+
+
+@dataclass(frozen=True)
 class Scenario:
+    """A named scenario: the finding it stands for and the settings it applies. At
+    strength s (registry ``<name>_strength``, default 1) a number moves from the case's
+    value x to x + s (target - x); a switch or a structural choice applies at any s > 0."""
+
     name: str
     kind: str  # "national" | "toolkit" | "team"
     description: str
     finding: str
-    values: Mapping[str, Value] = field(default_factory=dict)
+    settings: tuple[Setting, ...] = ()
 
+    @property
+    def values(self) -> dict[str, Value]:
+        """The values at full strength."""
+        return {s.lever: s.target for s in self.settings}
+
+    @property
+    def strength(self) -> str:
+        """The registry entry that sets how strongly the scenario is applied."""
+        return f"{self.name}_strength"
+
+
+_FIDELITY = ("definitional at full fidelity; how fully a site implements it is the "
+             "scenario's strength")
 
 _NATIONAL = (
     Scenario("baseline", "national",
@@ -38,24 +67,45 @@ _NATIONAL = (
              "Same narrative, plus aligned regulation, integrated payment and incentives",
              "Case: local initiatives 'could succeed only if operating in a regulatory, "
              "financial and incentive system that is conducive of collaboration'",
-             {"regulatory_alignment": 0.75, "payment_integration": 0.7, "incentives": 0.7}),
+             (Setting("regulatory_alignment", 0.75, (0.4, 0.9),
+                      "No published level; the Five Year Forward View planned 'greater "
+                      "alignment' of regulators (case)"),
+              Setting("payment_integration", 0.7, (0.4, 0.9),
+                      "No published level; new payment approaches were 'published later in "
+                      "2015 to be further tested' (case)"),
+              Setting("incentives", 0.7, (0.4, 0.9),
+                      "No published level (case: incentives 'rewarded individual services')"))),
     Scenario("funded_vanguard", "national",
-             "Early, sufficient transformation funding and national project support",
+             "Transformation funding each year and national project support, as the vanguards "
+             "had",
              "Case: 'The vanguard sites and ICPs had additional resources to develop and test "
-             "the new models'; NAO 2018: £329m direct plus £60m central support",
-             {"funding_round_rate": 4.0, "funding_award_prob": 1.0, "funding_amount": 1.2,
-              "pm_support": 0.8}),
+             "the new models'; NAO 2018: £329m direct over three years plus £60m central "
+             "support",
+             (Setting("funding_round_rate", 1.0, None,
+                      "NAO 2018: direct funding in annual tranches over three years"),
+              Setting("funding_award_prob", 1.0, None,
+                      "Definitional: a selected vanguard is funded each year"),
+              Setting("funding_amount", 0.9, (0.1, 0.9),
+                      "NAO 2018: £329m / 50 vanguards / 3 years = about £2.2m a year each, "
+                      "about 0.9 of a full pilot's cost (~£2.5m, docs/sources.md); lower if "
+                      "only part reached one service"),
+              Setting("pm_support", 0.8, (0.4, 1.0),
+                      "NAO 2018: £60m of central support; its effect on a site's project "
+                      "management has no published figure"))),
     Scenario("prescriptive_national", "national",
              "Ready-made national models: less local design work, worse local fit",
              "Case: national programmes 'did not always match what was needed locally and "
              "what was already achieved'",
-             {"prescriptiveness": 0.8}),
+             (Setting("prescriptiveness", 0.8, (0.5, 1.0), "No published level"),)),
     Scenario("austerity", "national",
              "Savings before investment, scarce money, rare funding rounds",
              "Case, Discussion: 'scarce resources for transformation', 'prioritising savings "
              "over investment'",
-             {"savings_pressure": 0.9, "local_investment": 0.3, "funding_round_rate": 0.2,
-              "management_support": 0.2}),
+             (Setting("savings_pressure", 0.9, (0.75, 1.0), "No published level"),
+              Setting("local_investment", 0.3, (0.15, 0.45),
+                      "No published level: half the case's local money"),
+              Setting("funding_round_rate", 0.2, (0.0, 0.5), "No published level"),
+              Setting("management_support", 0.2, (0.1, 0.3), "No published level"))),
 )
 
 _TOOLKIT = (
@@ -63,59 +113,73 @@ _TOOLKIT = (
              "Map the decision-making structure; a management lead for every clinical lead",
              "Case toolkit: 'know the decision making structure in all organisations … clarify "
              "who will make the final decisions'",
-             {"decision_pathway_prob": 1.0, "management_lead_prob": 1.0}),
+             (Setting("decision_pathway_prob", 1.0, None, _FIDELITY),
+              Setting("management_lead_prob", 1.0, None, _FIDELITY))),
     Scenario("project_management", "toolkit",
              "Project-management support for every lead",
              "Case toolkit: 'check if all leaders have project management support'",
-             {"pm_support": 1.0}),
+             (Setting("pm_support", 1.0, None, _FIDELITY),)),
     Scenario("feedback_meetings", "toolkit",
              "Regular meetings with feedback on action points",
              "Case toolkit: 'held regular meetings … with feedback from action points'",
-             {"meeting_feedback": 1.0}),
+             (Setting("meeting_feedback", 1.0, None, _FIDELITY),)),
     Scenario("small_wins", "toolkit",
              "Smaller tasks with celebrated successes, toward a locality pilot",
              "Case toolkit: 'divide the project into smaller tasks requiring cooperation and "
              "celebrate successes'",
-             {"small_tasks": True, "task_size": 0.1, "win_boost": 0.25}),
+             (Setting("small_tasks", True, None, _FIDELITY),
+              Setting("task_size", 0.1, (0.05, 0.2),
+                      "Case: 'Smaller tasks, shorter timeframe' (the small milestone size)"),
+              Setting("win_boost", 0.25, (0.15, 0.35),
+                      "No published level: celebrated wins lift engagement more (Amabile & "
+                      "Kramer 2011, form)"))),
     Scenario("shared_vision", "toolkit",
              "An agreed shared vision and accepted roles",
              "Case toolkit: 'establish if all leaders share the vision and accept their new "
              "roles'",
-             {"initial_vision": 0.85, "initial_role_clarity": 0.7}),
+             (Setting("initial_vision", 0.85, (0.7, 0.95), "No published level"),
+              Setting("initial_role_clarity", 0.7, (0.5, 0.9), "No published level"))),
     Scenario("strong_clinical_leadership", "toolkit",
              "Strong clinical leadership, clear about who leads and chairs",
              "Case toolkit: 'strong clinical leadership voiced at the meetings but also "
              "clinical practice in everyday interaction'",
-             {"clinical_leadership": 0.85, "leadership_clarity": 0.6}),
+             (Setting("clinical_leadership", 0.85, (0.65, 0.95), "No published level"),
+              Setting("leadership_clarity", 0.6, (0.45, 0.8), "No published level"))),
     Scenario("face_to_face", "toolkit",
              "Face-to-face engagement with providers to hear and address their concerns",
              "Case toolkit: 'face-to-face engagement with providers of care to collect their "
              "views and address their concerns'",
-             {"face_to_face": 0.9}),
+             (Setting("face_to_face", 0.9, (0.6, 1.0), _FIDELITY),)),
     Scenario("supportive_engagement", "toolkit",
              "Engagement that supports providers rather than shaming them",
              "Case toolkit: 'engagement … focused on supporting them … avoiding shaming those "
              "who do not achieve'",
-             {"shaming": 0.0}),
+             (Setting("shaming", 0.0, (0.0, 0.15), _FIDELITY),)),
 )
 
 
-def _toolkit_values() -> dict[str, Value]:
-    merged: dict[str, Value] = {}
+def _toolkit_settings() -> tuple[Setting, ...]:
+    merged: dict[str, Setting] = {}
     for s in _TOOLKIT:
-        merged.update(s.values)
-    return merged
+        merged.update({setting.lever: setting for setting in s.settings})
+    return tuple(merged.values())
 
 
 _COMBINED = (
     Scenario("toolkit", "toolkit", "All eight local-toolkit interventions together",
              "Case, Practical implications: 'the need for practical guidelines and "
              "step-by-step toolkits to support the local leaders'",
-             _toolkit_values()),
+             _toolkit_settings()),
     Scenario("stable_team", "team", "Low personnel turnover and a stable host",
              "Case: 'there have been too many personnel changes for me to feel that there is a "
              "strong leadership'; the team renamed by successive commissioners",
-             {"turnover_rate": 0.04, "host_change_rate": 0.2, "manager_turnover": 0.1}),
+             (Setting("turnover_rate", 0.04, (0.03, 0.07),
+                      "Below the lowest published NHS rate (doctors 6-7% a year, docs/"
+                      "sources.md): a stable team"),
+              Setting("host_change_rate", 0.2, (0.1, 0.4), "No published level"),
+              Setting("manager_turnover", 0.1, (0.07, 0.15),
+                      "A chief executive tenure of about seven years (the median is three: "
+                      "King's Fund / NHS Providers 2018)"))),
 )
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in _NATIONAL + _TOOLKIT + _COMBINED}
@@ -132,18 +196,38 @@ def split(spec: str) -> list[str]:
     return names
 
 
-def scenario_values(spec: str) -> dict[str, Value]:
-    """The parameter values a (composed) scenario sets over the baseline."""
+def applied(setting: Setting, strength: float) -> Value:
+    """A setting's value at ``strength`` (0 = the case's value, 1 = the target)."""
+    param = PARAMETERS[setting.lever]
+    if param.kind in ("bool", "choice"):
+        return setting.target if strength > 0 else param.default
+    base = float(param.default)  # type: ignore[arg-type]
+    value = base + strength * (float(setting.target) - base)  # type: ignore[arg-type]
+    return int(round(value)) if param.kind == "int" else value
+
+
+def scenario_values(spec: str, strengths: Mapping[str, Any] | None = None,
+                    ) -> dict[str, Value]:
+    """The parameter values a (composed) scenario sets over the baseline, each scenario at
+    its strength (``strengths`` by registry name ``<scenario>_strength``; default 1)."""
+    strengths = strengths or {}
     values: dict[str, Value] = {}
     for name in split(spec):
-        values.update(SCENARIOS[name].values)
+        scenario = SCENARIOS[name]
+        strength = float(strengths.get(scenario.strength, 1.0))
+        if strength == 1.0:
+            values.update(scenario.values)
+        else:
+            values.update({s.lever: applied(s, strength) for s in scenario.settings})
     return values
 
 
 def parameters_for(spec: str = "baseline", overrides: Mapping[str, Any] | None = None,
                    ) -> dict[str, Value]:
-    """Every parameter's value: defaults, then the scenario, then the overrides."""
-    return resolve(scenario_values(spec), overrides or {})
+    """Every parameter's value: defaults, then the scenario (at the strengths the
+    overrides give), then the overrides."""
+    checked = validate(overrides or {})
+    return resolve(scenario_values(spec, checked), checked)
 
 
 # ------------------------------------------------------------------ scenario files
@@ -257,17 +341,17 @@ def resolve_scenario(spec: str, overrides: Mapping[str, Any] | None = None,
     """A scenario name, a ``a+b`` composition or a scenario file, with ``--set`` values
     applied on top (they win over everything, and over the file's schedule from month 1:
     a lever set with ``--set`` is removed from the schedule)."""
+    checked = validate(overrides or {})
     if is_scenario_file(spec):
         scenario = load_scenario_file(spec)
     else:
         parts = split(spec)
         scenario = ResolvedScenario(
-            name=str(spec).strip(), values=scenario_values(spec),
+            name=str(spec).strip(), values=scenario_values(spec, checked),
             description="; ".join(SCENARIOS[p].description for p in parts),
             source="; ".join(SCENARIOS[p].finding for p in parts))
-    if not overrides:
+    if not checked:
         return scenario
-    checked = validate(overrides)
     schedule = tuple((m, {k: v for k, v in values.items() if k not in checked})
                      for m, values in scenario.schedule)
     return ResolvedScenario(

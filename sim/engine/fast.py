@@ -28,22 +28,22 @@ from sim.core.outputs import (
 )
 from sim.core.registry import PARAMETERS
 from sim.engine import rng
-from sim.engine.kernels import allocate, apply_levers, initialise, month_step, scratch
+from sim.engine.kernels import (
+    allocate,
+    apply_levers,
+    initialise,
+    month_step,
+    scratch,
+    summary_floats,
+)
 from sim.engine.layout import (
-    C_BUSINESS_CASE,
-    C_COLLAPSE,
     C_HOST_CHANGES,
-    C_INTEGRATED,
-    C_MANAGER_CHANGES,
     C_MONTHS_RUN,
     C_PILOT,
     C_POLICY_CHURNS,
-    C_SMALL_TASKS,
-    C_SMALL_WINS,
     C_TURNOVER_EVENTS,
-    G_ENGAGEMENT_SUM,
     G_FUNDING_RECEIVED,
-    G_PROGRESS,
+    INT_SOURCES,
     N_DAC,
     NOT_YET,
     PARAM_DTYPE,
@@ -51,9 +51,8 @@ from sim.engine.layout import (
     T_FRUSTRATION,
 )
 
-_INT_SOURCES = np.array([C_PILOT, C_INTEGRATED, C_COLLAPSE, C_BUSINESS_CASE, C_SMALL_TASKS,
-                         C_TURNOVER_EVENTS, C_HOST_CHANGES, C_MANAGER_CHANGES,
-                         C_POLICY_CHURNS, C_SMALL_WINS], dtype=np.int64)
+_INT_SOURCES = np.array(INT_SOURCES, dtype=np.int64)
+_N_FLOATS = len(FLOAT_FIELDS)
 _GATES = len(GATE_FIELDS)  # the first int fields are gate months (None when not reached)
 #: Bins of the monthly DAC histograms on [0, 1] (quantiles to within 1/HIST_BINS).
 HIST_BINS = 200
@@ -75,7 +74,7 @@ def run_batch(params: np.ndarray, streams: np.ndarray, months: int,
     """
     runs = params.shape[0]
     ints = np.empty((runs, len(_INT_SOURCES)), dtype=np.int64)
-    floats = np.empty((runs, 2 * N_DAC + 3))
+    floats = np.empty((runs, _N_FLOATS))
     probing = probes.shape[0] > 0
     bins = histogram.shape[2]
     record = histogram.shape[0] > 0
@@ -109,9 +108,7 @@ def run_batch(params: np.ndarray, streams: np.ndarray, months: int,
         for k in range(N_DAC):
             floats[r, k] = dac[k]
             floats[r, N_DAC + k] = dac_sum[k] / months_run
-        floats[r, 2 * N_DAC] = g[G_ENGAGEMENT_SUM] / months_run
-        floats[r, 2 * N_DAC + 1] = g[G_PROGRESS]
-        floats[r, 2 * N_DAC + 2] = g[G_FUNDING_RECEIVED]
+        summary_floats(floats[r, 2 * N_DAC:], g, t, months_run)
     return ints, floats
 
 

@@ -26,32 +26,41 @@ from sim.engine import rng
 from sim.engine.layout import (
     C_BUSINESS_CASE,
     C_COLLAPSE,
+    C_COMMISSIONED,
+    C_EVALUATED,
     C_EVENTS,
     C_FUNDING_ROUNDS,
     C_HOST_CHANGES,
     C_INTEGRATED,
     C_LEAVERS,
+    C_LOCALITIES,
     C_LOW_MONTHS,
     C_MANAGER_CHANGES,
     C_MANAGERS_REPLACED,
     C_MONTHS_RUN,
     C_N,
+    C_NEXT_EVALUATION,
     C_PILOT,
+    C_PILOT_LOCALITIES,
     C_POLICY_CHURNS,
     C_RUNNING,
     C_SMALL_MODE,
     C_SMALL_TASKS,
     C_SMALL_WINS,
     C_TURNOVER_EVENTS,
+    CLIMATE_INHERIT,
     D_ORG_COMMITMENT,
     D_TEAM_ALIGNMENT,
     D_TEAM_COMMITMENT,
     D_TEAM_DIRECTION,
     E_BUSINESS_CASE,
     E_COLLAPSE,
+    E_COMMISSIONED,
+    E_EVALUATED,
     E_FUNDING,
     E_HOST_CHANGE,
     E_INTEGRATED,
+    E_LOCALITY_LIVE,
     E_MANAGER_CHANGE,
     E_PILOT,
     E_POLICY_CHURN,
@@ -59,7 +68,7 @@ from sim.engine.layout import (
     E_SMALL_WIN,
     E_TURNOVER,
     ENABLERS_MEAN,
-    G_AVAILABLE_FUNDING,
+    EVALUATION_THRESHOLD,
     G_CHURN_PROB,
     G_ENGAGEMENT_SUM,
     G_FUNDING_RECEIVED,
@@ -70,7 +79,10 @@ from sim.engine.layout import (
     G_K_PROGRESS,
     G_K_PULL,
     G_K_ROLE,
+    G_K_TIES_LEAD,
+    G_K_TIES_MEMBER,
     G_LEADERSHIP,
+    G_LOCAL_COMMITTED,
     G_MANAGER_HAZARD,
     G_N,
     G_NEXT_MILESTONE,
@@ -78,10 +90,17 @@ from sim.engine.layout import (
     G_ORG_DIRECTION,
     G_PILOT_PERF,
     G_PM_SHARE,
+    G_POOLED,
+    G_POT,
     G_PROGRESS,
     G_RECENT_WINS,
+    G_ROLLOUT_PROB,
     G_ROUND_PROB,
+    G_SCOPE,
+    G_SPENT,
     G_TASK_SIZE,
+    G_WITHDRAWN,
+    LOCAL_CAPACITY,
     LOCALITY_LEAD,
     M_ALIGNMENT,
     M_APPROVED,
@@ -92,7 +111,6 @@ from sim.engine.layout import (
     M_PM,
     M_REACH,
     M_SUPPORT,
-    MONEY_CHANCE,
     N_DAC,
     N_FIXED_DRAWS,
     N_LEADS,
@@ -101,6 +119,8 @@ from sim.engine.layout import (
     NOT_YET,
     ROLE_GROUP,
     ROLE_ORG,
+    SCOPE_CHANCE,
+    SCOPE_THRESHOLD,
     T_DISPOSITION,
     T_ENGAGEMENT,
     T_FRUSTRATION,
@@ -109,6 +129,7 @@ from sim.engine.layout import (
     T_N,
     T_ROLE,
     T_THRESHOLD,
+    T_TIES,
     T_VISION,
     TI_IS_LEAD,
     TI_JOINED,
@@ -118,15 +139,17 @@ from sim.engine.layout import (
     TRIGGERS_ALL,
     TRIGGERS_OVERRUN,
     U_APPROVAL,
+    U_COMMISSION,
+    U_EVALUATE,
     U_FUNDING_AWARD,
     U_FUNDING_ROUND,
     U_HOST_CHANGE,
-    U_INTEGRATION,
     U_LEAVE,
     U_MANAGER_CHANGE,
     U_NEW_HOST,
     U_PILOT_MONEY,
     U_POLICY_CHURN,
+    U_ROLLOUT,
 )
 from sim.engine.rng import draw, draw_into
 
@@ -188,6 +211,9 @@ def apply_levers(p, g, m) -> None:
     g[G_K_ROLE] = p.role_rate * (1.0 + p.feedback_role * p.meeting_feedback)
     g[G_K_LEARN] = p.knowledge_rate * (1.0 + p.feedback_learning * p.meeting_feedback)
     g[G_K_FRUSTRATION] = p.frustration_rate * (1.0 + p.shaming_frustration * p.shaming)
+    g[G_K_TIES_MEMBER] = 1.0 - math.exp(-1.0 / p.newcomer_ramp_months)
+    g[G_K_TIES_LEAD] = 1.0 - math.exp(-1.0 / p.lead_ramp_months)
+    g[G_ROLLOUT_PROB] = 1.0 - math.exp(-1.0 / p.rollout_months)
     target = (p.management_support + p.w_incentives * p.incentives
               + p.w_regulation * p.regulatory_alignment
               - p.w_savings * p.savings_pressure * (1.0 - p.risk_appetite))
@@ -230,24 +256,26 @@ def organisation_profile(p, g, m) -> None:
 
 @_inline
 def newcomer(p, t, ti, slot: int, month: int, knowledge: float, vision_scale: float,
-             d0: float, d1: float, d2: float, d3: float) -> None:
-    """Seat a new person (ODD §7.5): no project knowledge (case: 'too many personnel
-    changes'; Carley 1992), their own disposition and threshold (Granovetter 1978), a vision
-    and role clarity drawn around the levers' means. The clips keep states on their scales;
-    the 0.05 floor on disposition and the 0.95 ceiling on thresholds keep everyone able to
-    engage and to disengage."""
-    disposition = min(1.0, max(0.05, p.initial_engagement
+             ties: float, d0: float, d1: float, d2: float, d3: float) -> None:
+    """Seat a new person (ODD §7.5): their own disposition and threshold (Granovetter
+    1978), a vision and role clarity drawn around the registry's means, the project
+    knowledge and ties to the team they bring (none for a newcomer: case, 'too many
+    personnel changes'; Rollag et al. 2005). The floor on disposition and the ceiling on
+    thresholds (registry) keep everyone able to engage and to disengage. The team's climate
+    a newcomer inherits is set by :func:`turnover`."""
+    disposition = min(1.0, max(p.disposition_floor, p.initial_engagement
                                + p.disposition_spread * (d0 - 0.5)))
     t[T_DISPOSITION, slot] = disposition
     t[T_ENGAGEMENT, slot] = disposition
-    t[T_THRESHOLD, slot] = min(0.95, max(0.0, p.motivation_threshold
-                                         + p.threshold_spread * (d1 - 0.5)))
+    t[T_THRESHOLD, slot] = min(p.threshold_ceiling, max(0.0, p.motivation_threshold
+                                                        + p.threshold_spread * (d1 - 0.5)))
     t[T_VISION, slot] = min(1.0, max(0.0, vision_scale * p.initial_vision
                                      + p.vision_spread * (d2 - 0.5)))
     t[T_ROLE, slot] = min(1.0, max(0.0, p.initial_role_clarity
                                    + p.role_spread * (d3 - 0.5)))
     t[T_KNOWLEDGE, slot] = knowledge
     t[T_FRUSTRATION, slot] = 0.0
+    t[T_TIES, slot] = ties
     ti[TI_JOINED, slot] = month
 
 
@@ -283,7 +311,8 @@ def initialise(p, g, c, dac, dac_sum, m, support, t, ti, streams) -> None:
         c[k] = 0
     for k in range(G_N):
         g[k] = 0.0
-    for k in (C_BUSINESS_CASE, C_PILOT, C_INTEGRATED, C_COLLAPSE, C_SMALL_TASKS):
+    for k in (C_BUSINESS_CASE, C_PILOT, C_INTEGRATED, C_COLLAPSE, C_SMALL_TASKS,
+              C_EVALUATED, C_COMMISSIONED, C_NEXT_EVALUATION):
         c[k] = NOT_YET
     c[C_RUNNING] = 1
     apply_levers(p, g, m)
@@ -293,27 +322,36 @@ def initialise(p, g, c, dac, dac_sum, m, support, t, ti, streams) -> None:
         new_manager(p, m, o, draws[o, 0], draws[o, 1], draws[o, 2], draws[o, 3])
         m[o, M_APPROVED] = 0.0
         support[o] = m[o, M_SUPPORT]
-    support[N_ORGS] = 1.0  # the patients' seat: no organisation's agenda
+    support[N_ORGS] = p.patient_seat_support  # the patients' seat: no organisation's agenda
     organisation_profile(p, g, m)
     for s in range(n):
         role = seat_role(s)
         ti[TI_ORG, s] = ROLE_ORG[role]
         ti[TI_IS_LEAD, s] = s < N_LEADS
         ti[TI_LEFT, s] = 0
-        annual = min(p.turnover_rate * turnover_multiplier(p, ROLE_GROUP[role]), 0.999)
-        t[T_LEAVE_HAZARD, s] = 1.0 - (1.0 - annual) ** (1.0 / 12.0)
+        # The all-staff leaver share as a rate, scaled by the profession's multiplier.
+        rate = -math.log(1.0 - p.turnover_rate) * turnover_multiplier(p, ROLE_GROUP[role])
+        t[T_LEAVE_HAZARD, s] = 1.0 - math.exp(-rate / 12.0)
     founders = np.empty((n, 4))
     rng.fill(streams, 0, founders)
-    for s in range(n):  # founders know something of the service they want to change
-        newcomer(p, t, ti, s, 0, p.founder_knowledge, 1.0, founders[s, 0], founders[s, 1],
+    # Founders know something of the service they want to change and each other; earlier
+    # joint work adds to both (ODD §5; Ansell & Gash 2008).
+    prior = p.prior_relationships
+    knowledge = p.founder_knowledge + prior * (1.0 - p.founder_knowledge)
+    ties = p.founder_ties + prior * (1.0 - p.founder_ties)
+    for s in range(n):
+        newcomer(p, t, ti, s, 0, knowledge, 1.0, ties, founders[s, 0], founders[s, 1],
                  founders[s, 2], founders[s, 3])
     g[G_LEADERSHIP] = p.leadership_clarity
     small = p.small_tasks != 0.0
     c[C_SMALL_MODE] = small
     g[G_TASK_SIZE] = min(p.task_size, p.small_task) if small else p.task_size
-    g[G_NEXT_MILESTONE] = g[G_TASK_SIZE]
-    g[G_AVAILABLE_FUNDING] = p.initial_funding
+    g[G_PROGRESS] = p.prior_progress  # earlier work (ODD §5)
+    g[G_NEXT_MILESTONE] = (math.floor(g[G_PROGRESS] / g[G_TASK_SIZE] + _TOL) + 1.0) \
+        * g[G_TASK_SIZE]
     g[G_FUNDING_RECEIVED] = p.initial_funding
+    g[G_LOCAL_COMMITTED] = p.local_budget
+    g[G_POT] = p.initial_funding + p.local_budget
     if small:
         c[C_SMALL_TASKS] = 0
     measure(p, g, dac, support, t)
@@ -373,7 +411,7 @@ def month_step(p, g, c, dac, dac_sum, m, support, t, ti, streams, work, attend,
         organisation_level(p, g, c, dac, m, support, t, u, streams)
         turnover(p, g, c, dac, t, ti, u, streams, month)
         leadership = g[G_LEADERSHIP]  # the month's processes read it before recovery
-        attendance = meeting(p, g, dac, support, t, ti, u, attend)
+        attendance = meeting(p, g, dac, m, support, t, ti, u, attend)
         wins_and_engagement(p, g, c, support, t, ti, attend, attendance, leadership)
         learn_small_tasks(p, g, c, t, month, leadership)
         gates(p, g, c, dac, m, support, t, u, month)
@@ -403,11 +441,14 @@ def system_level(p, g, c, u) -> None:
         if u[U_FUNDING_AWARD] < award_prob:
             g[G_FUNDING_RECEIVED] += p.funding_amount
             if p.funding_amount != 0.0:
-                g[G_AVAILABLE_FUNDING] += p.funding_amount
+                g[G_POT] += p.funding_amount
                 c[C_EVENTS] |= E_FUNDING
     if u[U_POLICY_CHURN] < g[G_CHURN_PROB]:  # a new national programme forces a re-plan (the STP)
         c[C_POLICY_CHURNS] += 1
         g[G_PROGRESS] *= 1.0 - p.churn_rework
+        withdrawn = p.churn_withdrawal * g[G_POT]  # the STP re-plan; NAO 2018 (E2.5)
+        g[G_POT] -= withdrawn
+        g[G_WITHDRAWN] += withdrawn
         c[C_EVENTS] |= E_POLICY_CHURN
 
 
@@ -451,23 +492,52 @@ def organisation_level(p, g, c, dac, m, support, t, u, streams) -> None:
 
 @_inline
 def turnover(p, g, c, dac, t, ti, u, streams, month: int) -> None:
-    """Leavers go; newcomers take their seats and may re-open agreed decisions (ODD §7.5;
-    case: 'A lack of clear leadership, and a clear vision shared by everybody, made the
-    programme vulnerable in face of … the personnel changes')."""
+    """Leavers go; newcomers take their seats (ODD §7.5; case: 'A lack of clear leadership,
+    and a clear vision shared by everybody, made the programme vulnerable in face of … the
+    personnel changes'). A leaver costs the stayers part of their ties to the team (Lewis et
+    al. 2007), a lead more (Hale et al. 2016); newcomers may re-open agreed decisions, a new
+    lead more; a newcomer takes on part of the stayers' climate (Barsade 2002) and has no
+    ties yet (Rollag et al. 2005)."""
     n = t.shape[1]
     leavers = 0
+    leads = 0
     for s in range(n):
         left = u[U_LEAVE + s] < t[T_LEAVE_HAZARD, s]
         ti[TI_LEFT, s] = left
         leavers += left
+        leads += left and ti[TI_IS_LEAD, s] != 0
     if leavers == 0:
         return
+    members = leavers - leads
+    # The stayers' climate and ties, before any newcomer sits down.
+    stayers = 0
+    frustration = 0.0
+    engagement = 0.0
+    for s in range(n):
+        if not ti[TI_LEFT, s]:
+            stayers += 1
+            frustration += t[T_FRUSTRATION, s]
+            engagement += t[T_ENGAGEMENT, s]
+    if n > 1:
+        share = p.tie_loss_scale / (n - 1.0)
+        keep = (1.0 - min(1.0, share)) ** float(members) \
+            * (1.0 - min(1.0, share * p.lead_tie_loss_scale)) ** float(leads)
+        for s in range(n):
+            if not ti[TI_LEFT, s]:
+                t[T_TIES, s] *= keep
     reopen = p.reopen * (1.0 - g[G_LEADERSHIP]) * (1.0 - dac[D_TEAM_DIRECTION])
-    g[G_PROGRESS] *= (1.0 - reopen) ** float(leavers)
+    g[G_PROGRESS] *= (1.0 - reopen) ** float(members) \
+        * (1.0 - min(1.0, reopen * p.lead_reopen_multiplier)) ** float(leads)
+    inherit = p.newcomer_climate == CLIMATE_INHERIT and stayers > 0
+    share_in = p.climate_inherit
     for s in range(n):
         if ti[TI_LEFT, s]:
-            newcomer(p, t, ti, s, month, 0.0, p.newcomer_vision, draw(streams, 1),
-                     draw(streams, 1), draw(streams, 1), draw(streams, 1))
+            newcomer(p, t, ti, s, month, p.newcomer_knowledge, p.newcomer_vision, 0.0,
+                     draw(streams, 1), draw(streams, 1), draw(streams, 1), draw(streams, 1))
+            if inherit:
+                t[T_ENGAGEMENT, s] = (1.0 - share_in) * t[T_ENGAGEMENT, s] \
+                    + share_in * engagement / stayers
+                t[T_FRUSTRATION, s] = share_in * frustration / stayers
     for s in range(n):
         if ti[TI_LEFT, s] and ti[TI_IS_LEAD, s]:
             g[G_LEADERSHIP] *= 1.0 - p.lead_loss
@@ -477,27 +547,45 @@ def turnover(p, g, c, dac, t, ti, u, streams, month: int) -> None:
 
 
 @_inline
-def meeting(p, g, dac, support, t, ti, u, attend) -> float:
+def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
     """The team meeting (ODD §7.6–7.7): attendance, progress; vision, role clarity and
-    knowledge of those present; leadership clarity recovers. Fills ``attend`` with who
-    attended and returns the attending share."""
+    knowledge of those present; ties grow and frustration spreads among them; leadership
+    clarity recovers. A member attends as engaged as they are and as far as their
+    organisation backs them (a management lead, project-management support; case: 'not
+    all of them were empowered with project management and resources'); a member's
+    contribution grows with their ties to the team (Rollag et al. 2005). Fills ``attend``
+    with who attended and returns the attending share."""
     n = t.shape[1]
     present = 0
     known = 0.0
+    contribution = 0.0
+    frustrated = 0.0
+    floor, w_cap = p.newcomer_productivity_floor, p.w_capacity
+    # Backing is centred on the organisations' mean: it spreads members' attendance without
+    # moving the team's mean (project management's mean effect is in progress below).
+    mean_backing = 0.0
+    for o in range(N_ORGS):
+        mean_backing += 0.5 * (m[o, M_LEAD] + m[o, M_PM]) * (1.0 / N_ORGS)
     for s in range(n):
-        a = u[U_LEAVE + n + s] < t[T_ENGAGEMENT, s]
+        o = ti[TI_ORG, s]
+        backing = 0.5 * (m[o, M_LEAD] + m[o, M_PM]) if o < N_ORGS else 1.0
+        a = u[U_LEAVE + n + s] < t[T_ENGAGEMENT, s] * (1.0 + w_cap * (backing - mean_backing))
         attend[s] = a
         if a:
             present += 1
             known += t[T_KNOWLEDGE, s]
+            contribution += floor + (1.0 - floor) * t[T_TIES, s]
+            frustrated += t[T_FRUSTRATION, s]
     attendance = present * (1.0 / n)
     knowledge = known / present if present else 0.0
+    frustrated = frustrated / present if present else 0.0
     leadership = g[G_LEADERSHIP]
     # Progress: each factor is (1 - w) + w x, with x the team's alignment, the share of
     # organisations giving project-management support, managers' support, attending
     # members' knowledge and the shared vision (weights: registry assumptions).
     w = p.alignment_progress_weight
-    gain = g[G_K_PROGRESS] * attendance * ((1.0 - w) + w * dac[D_TEAM_ALIGNMENT])
+    gain = g[G_K_PROGRESS] * contribution * (1.0 / n) \
+        * ((1.0 - w) + w * dac[D_TEAM_ALIGNMENT])
     w = p.pm_progress_weight
     gain *= (1.0 - w) + w * g[G_PM_SHARE]
     w = p.support_progress_weight
@@ -512,6 +600,7 @@ def meeting(p, g, dac, support, t, ti, u, attend) -> float:
     converge_rate = p.vision_rate * leadership
     role_rate = g[G_K_ROLE] * leadership
     ceiling, pull, learn, decay = g[G_K_CEILING], g[G_K_PULL], g[G_K_LEARN], p.knowledge_decay
+    contagion = p.frustration_contagion
     for s in range(n):  # branch-free: a is 1.0 for those present, 0.0 for the absent
         a = 1.0 if attend[s] else 0.0
         org_support = support[ti[TI_ORG, s]]
@@ -521,6 +610,9 @@ def meeting(p, g, dac, support, t, ti, u, attend) -> float:
         t[T_ROLE, s] += a * role_rate * (1.0 - t[T_ROLE, s])
         k = t[T_KNOWLEDGE, s]
         t[T_KNOWLEDGE, s] = k + (a * learn * (1.0 - k) - (1.0 - a) * decay * k)
+        ramp = g[G_K_TIES_LEAD] if ti[TI_IS_LEAD, s] else g[G_K_TIES_MEMBER]
+        t[T_TIES, s] += a * ramp * (1.0 - t[T_TIES, s])
+        t[T_FRUSTRATION, s] += a * contagion * (frustrated - t[T_FRUSTRATION, s])
     g[G_LEADERSHIP] += p.leadership_recovery * (p.clinical_leadership - leadership)
     return attendance
 
@@ -554,12 +646,17 @@ def wins_and_engagement(p, g, c, support, t, ti, attend, attendance: float,
     # collapses (Repenning 2002).
     peers = 1.0 - p.peer_weight + p.peer_weight * attendance
     goal = p.goal_gradient * progress
-    w_goal, w_frustration = p.goal_support_weight, p.frustration_weight
+    w_goal, w_frustration, w_loyal = p.goal_support_weight, p.frustration_weight, p.w_loyalty
     disengage, adjust = p.disengage, p.engagement_adjust
+    # Loyalty to one's organisation (case: 'clinicians … driven by respective organisational
+    # priorities'), centred on the organisations' mean support: members of a well-backing
+    # organisation are more motivated than those of a reluctant one, the mean unchanged.
+    mean_support = (support[0] + support[1] + support[2] + support[3]) * (1.0 / N_ORGS)
     for s in range(n):
         org_support = support[ti[TI_ORG, s]]
         motivation = (t[T_DISPOSITION, s] * peers
                       * (1.0 - w_frustration * t[T_FRUSTRATION, s])
+                      * (1.0 + w_loyal * (org_support - mean_support))
                       + goal * ((1.0 - w_goal) + w_goal * org_support))
         motivation *= disengage if motivation < t[T_THRESHOLD, s] else 1.0
         t[T_ENGAGEMENT, s] += adjust * (min(motivation, 1.0) - t[T_ENGAGEMENT, s])
@@ -615,17 +712,77 @@ def gates(p, g, c, dac, m, support, t, u, month: int) -> None:
         else:
             c[C_LOW_MONTHS] = 0
         return
-    # A running pilot: performance follows the team's alignment and commitment; misfitting
-    # national models lower it. Full integration needs a finished specification, a pilot
-    # that ran well, and aligned regulation and payment (§7.12).
+    after_pilot(p, g, c, dac, m, support, u, month)
+
+
+@_inline
+def after_pilot(p, g, c, dac, m, support, u, month: int) -> None:
+    """The road from a running pilot to a county-wide service (ODD §7.12): the pilot is
+    evaluated after ``evaluation_months`` (RAND Europe 2012), commissioners decide whether
+    to commission the service — as far as the host backs it, through its pathway, with
+    national enablers (aligned regulation and payment) and money for the roll-out
+    (Addicott 2015; case, 'Gaps at the system level') — and it then goes live locality by
+    locality, each needing money; "integrated" is every locality live (case: 'proceed to a
+    bigger pilot and continue working towards the full integration')."""
+    # The pilot's quality follows the team's alignment and commitment; misfitting national
+    # models lower it.
     misfit = 1.0 - p.prescribed_pilot_misfit * p.prescriptiveness
-    quality = 0.5 * (dac[D_TEAM_ALIGNMENT] + dac[D_TEAM_COMMITMENT]) * misfit
+    w = p.pilot_quality_alignment_weight
+    quality = (w * dac[D_TEAM_ALIGNMENT] + (1.0 - w) * dac[D_TEAM_COMMITMENT]) * misfit
     g[G_PILOT_PERF] += p.pilot_learning * (quality - g[G_PILOT_PERF])
-    if (month - c[C_PILOT] >= p.pilot_months and g[G_PROGRESS] >= 1.0 - _TOL
-            and u[U_INTEGRATION] < p.integration_rate * enablers(p) * g[G_PILOT_PERF]):
-        c[C_INTEGRATED] = month
-        c[C_RUNNING] = 0
-        c[C_EVENTS] |= E_INTEGRATED
+    if c[C_EVALUATED] == NOT_YET:
+        if month >= c[C_NEXT_EVALUATION]:
+            w = p.scope_evidence_weight
+            evidence = g[G_PILOT_PERF] * ((1.0 - w) + w * g[G_SCOPE])
+            if p.evaluation_form == EVALUATION_THRESHOLD:
+                positive = evidence >= p.evaluation_bar
+            else:
+                positive = u[U_EVALUATE] < evidence
+            if positive:
+                c[C_EVALUATED] = month
+                c[C_EVENTS] |= E_EVALUATED
+            else:
+                c[C_NEXT_EVALUATION] = month + p.reevaluation_months
+        return
+    localities = int(p.n_localities)
+    per_locality = (1.0 - p.locality_pilot_share) / (localities - 1.0) if localities > 1 \
+        else 0.0
+    if c[C_COMMISSIONED] == NOT_YET:
+        host = support[0]
+        pathway = 1.0 if m[0, M_PATHWAY] != 0.0 else p.pathway_leak
+        w = p.commission_enabler_weight
+        enabled = (1.0 - w) + w * enablers(p)
+        pooled = p.pooled_budget * p.payment_integration
+        rollout_money = p.local_investment * host
+        needed = (localities - c[C_PILOT_LOCALITIES]) * per_locality
+        money = 1.0 if needed <= _TOL else min(1.0, (g[G_POT] + pooled + rollout_money)
+                                                / needed)
+        if u[U_COMMISSION] < p.commission_rate * host * pathway * enabled * money:
+            c[C_COMMISSIONED] = month
+            c[C_EVENTS] |= E_COMMISSIONED
+            g[G_POT] += pooled + rollout_money
+            g[G_POOLED] += pooled
+            g[G_LOCAL_COMMITTED] += rollout_money
+            c[C_LOCALITIES] = c[C_PILOT_LOCALITIES]
+            if c[C_LOCALITIES] >= localities:
+                integrate(c, month)
+        return
+    if (c[C_LOCALITIES] < localities and g[G_POT] >= per_locality - _TOL
+            and u[U_ROLLOUT] < g[G_ROLLOUT_PROB] * g[G_PILOT_PERF]):
+        c[C_LOCALITIES] += 1
+        g[G_POT] -= per_locality
+        g[G_SPENT] += per_locality
+        c[C_EVENTS] |= E_LOCALITY_LIVE
+        if c[C_LOCALITIES] >= localities:
+            integrate(c, month)
+
+
+@_inline
+def integrate(c, month: int) -> None:
+    """Every locality is live: the service is integrated county-wide; the run ends."""
+    c[C_INTEGRATED] = month
+    c[C_RUNNING] = 0
+    c[C_EVENTS] |= E_INTEGRATED
 
 
 @_inline
@@ -647,28 +804,49 @@ def business_case_and_pilot(p, g, c, m, support, t, u, month: int) -> None:
     if c[C_BUSINESS_CASE] == NOT_YET:
         return
     approved = True
+    commit = p.local_money != LOCAL_CAPACITY
     for o in range(N_ORGS):  # every organisation decides, through its pathway or not
         if m[o, M_APPROVED] == 0.0:
             rate = p.approval_rate * m[o, M_SUPPORT] * (
                 1.0 if m[o, M_PATHWAY] != 0.0 else p.pathway_leak)
             m[o, M_APPROVED] = u[U_APPROVAL + o] < rate
+            if commit and m[o, M_APPROVED] != 0.0:
+                # An approving organisation commits its share of local money (ODD §7.11).
+                local = p.local_investment * m[o, M_SUPPORT] * (1.0 / N_ORGS)
+                g[G_POT] += local
+                g[G_LOCAL_COMMITTED] += local
         approved = approved and m[o, M_APPROVED] != 0.0
     cost = p.locality_pilot_share if small else 1.0
-    money = g[G_AVAILABLE_FUNDING] + p.local_investment * (
-        (support[0] + support[1] + support[2] + support[3]) * (1.0 / N_ORGS))
+    money = g[G_POT]
+    if not commit:  # the earlier form: a local capacity re-read each month, never spent
+        money += p.local_investment * (
+            (support[0] + support[1] + support[2] + support[3]) * (1.0 / N_ORGS))
     ready = (not small) or t[T_ENGAGEMENT, LOCALITY_LEAD] >= p.locality_ready
-    # The money test is a structural choice: a hard threshold (default) or a monthly
-    # chance equal to the share of the cost the money covers (U_PILOT_MONEY, a slot drawn
-    # every month, so the threshold form's draws are unchanged).
-    covered = money >= cost
-    if not covered and p.pilot_money_test == MONEY_CHANCE:
-        covered = u[U_PILOT_MONEY] < money / cost
+    # How money decides a pilot is a structural choice (registry 'pilot_scope'): a scope
+    # scaled to the money (case: 'The identified funding enabled support of only some
+    # elements'), a hard threshold, or a monthly chance (U_PILOT_MONEY, drawn every month).
+    share = money / cost
+    scope = 1.0
+    if p.pilot_scope == SCOPE_THRESHOLD:
+        covered = share >= 1.0 - _TOL
+    elif p.pilot_scope == SCOPE_CHANCE:
+        covered = share >= 1.0 - _TOL or u[U_PILOT_MONEY] < share
+    else:
+        covered = share >= p.pilot_min_scope - _TOL
+        scope = min(1.0, share)
     if approved and ready and covered:
         c[C_PILOT] = month
+        spend = min(g[G_POT], scope * cost)
+        g[G_POT] -= spend
+        g[G_SPENT] += spend
+        g[G_SCOPE] = scope
+        c[C_PILOT_LOCALITIES] = 1 if small else max(1, int(scope * p.n_localities + _TOL))
+        c[C_NEXT_EVALUATION] = month + p.evaluation_months
         n = t.shape[1]
+        lift = p.pilot_boost * scope
         for s in range(n):
-            t[T_ENGAGEMENT, s] += p.pilot_boost * (1.0 - t[T_ENGAGEMENT, s])
-            t[T_FRUSTRATION, s] *= 1.0 - p.win_relief
+            t[T_ENGAGEMENT, s] += lift * (1.0 - t[T_ENGAGEMENT, s])
+            t[T_FRUSTRATION, s] *= 1.0 - p.pilot_relief
         c[C_EVENTS] |= E_PILOT
     elif (not small and p.learn_small_tasks != 0.0 and p.small_task_triggers == TRIGGERS_ALL
           and month - c[C_BUSINESS_CASE] >= p.scale_down_months):
@@ -676,3 +854,25 @@ def business_case_and_pilot(p, g, c, m, support, t, u, month: int) -> None:
         # scales down to what it can pilot (case: 'apply for smaller funding, to introduce
         # elements of integrated care to pilot solutions').
         switch_to_small_tasks(p, g, c, month)
+
+# ================================================================ the run's summary
+@_jit
+def summary_floats(out, g, t, months_run: int) -> None:
+    """The run summary's float fields after the DAC values, in the order of
+    ``sim.core.outputs.FLOAT_FIELDS``: mean engagement, final progress, the pilot's scope,
+    mean frustration, then the money totals (national received, local committed, pooled,
+    withdrawn, spent, unspent)."""
+    n = t.shape[1]
+    frustration = 0.0
+    for s in range(n):
+        frustration += t[T_FRUSTRATION, s]
+    out[0] = g[G_ENGAGEMENT_SUM] / months_run
+    out[1] = g[G_PROGRESS]
+    out[2] = g[G_SCOPE]
+    out[3] = frustration / n
+    out[4] = g[G_FUNDING_RECEIVED]
+    out[5] = g[G_LOCAL_COMMITTED]
+    out[6] = g[G_POOLED]
+    out[7] = g[G_WITHDRAWN]
+    out[8] = g[G_SPENT]
+    out[9] = g[G_POT]

@@ -26,7 +26,11 @@ def choice_index(name: str, value: str) -> int:
 
 # Codes of the structural choices the submodels test.
 ENABLERS_MEAN = choice_index("enablers_form", "mean")
-MONEY_CHANCE = choice_index("pilot_money_test", "chance")
+SCOPE_THRESHOLD = choice_index("pilot_scope", "threshold")
+SCOPE_CHANCE = choice_index("pilot_scope", "chance")
+LOCAL_CAPACITY = choice_index("local_money", "capacity")
+CLIMATE_INHERIT = choice_index("newcomer_climate", "inherit")
+EVALUATION_THRESHOLD = choice_index("evaluation_form", "threshold")
 TRIGGERS_OVERRUN = (choice_index("small_task_triggers", "frustration_overrun"),
                     choice_index("small_task_triggers", "all"))
 TRIGGERS_ALL = choice_index("small_task_triggers", "all")
@@ -66,26 +70,36 @@ LOCALITY_LEAD = LOCALITY_LEAD_SLOT
 assert PATIENTS == N_ORGS  # the patients' seat follows the organisations in `support`
 
 # ---------------------------------------------------------------- float scalars: g[...]
+# Money (ODD §7.11), in units of a full-scope pilot's cost: G_POT is the project's unspent
+# money; G_FUNDING_RECEIVED (national), G_LOCAL_COMMITTED, G_POOLED, G_WITHDRAWN and G_SPENT
+# are running totals, so POT = RECEIVED + LOCAL_COMMITTED + POOLED - WITHDRAWN - SPENT.
 (G_PROGRESS, G_LEADERSHIP, G_TASK_SIZE, G_NEXT_MILESTONE, G_RECENT_WINS, G_PILOT_PERF,
- G_AVAILABLE_FUNDING, G_FUNDING_RECEIVED, G_ENGAGEMENT_SUM, G_PM_SHARE, G_ORG_DIRECTION,
+ G_POT, G_FUNDING_RECEIVED, G_ENGAGEMENT_SUM, G_PM_SHARE, G_ORG_DIRECTION,
  G_ORG_ALIGNMENT, G_ROUND_PROB, G_CHURN_PROB, G_HOST_HAZARD, G_MANAGER_HAZARD,
  G_K_PROGRESS, G_K_CEILING, G_K_PULL, G_K_ROLE, G_K_LEARN, G_K_FRUSTRATION,
- G_N) = range(23)
+ G_LOCAL_COMMITTED, G_POOLED, G_WITHDRAWN, G_SPENT, G_SCOPE, G_K_TIES_MEMBER, G_K_TIES_LEAD,
+ G_ROLLOUT_PROB, G_N) = range(31)
 
 # ---------------------------------------------------------------- int scalars: c[...]
 (C_SMALL_MODE, C_LOW_MONTHS, C_SMALL_WINS, C_TURNOVER_EVENTS, C_HOST_CHANGES,
  C_MANAGER_CHANGES, C_POLICY_CHURNS, C_FUNDING_ROUNDS, C_BUSINESS_CASE, C_PILOT,
  C_INTEGRATED, C_COLLAPSE, C_SMALL_TASKS, C_RUNNING, C_MONTHS_RUN, C_EVENTS,
- C_LEAVERS, C_MANAGERS_REPLACED, C_N) = range(19)
+ C_LEAVERS, C_MANAGERS_REPLACED, C_EVALUATED, C_COMMISSIONED, C_LOCALITIES,
+ C_NEXT_EVALUATION, C_PILOT_LOCALITIES, C_N) = range(24)
 NOT_YET = -1  # a gate month not reached
+#: Where each integer summary field lives, in the order of ``sim.core.outputs.INT_FIELDS``
+#: (gate months, then counts).
+INT_SOURCES = (C_PILOT, C_INTEGRATED, C_COLLAPSE, C_BUSINESS_CASE, C_SMALL_TASKS,
+               C_EVALUATED, C_COMMISSIONED, C_TURNOVER_EVENTS, C_HOST_CHANGES,
+               C_MANAGER_CHANGES, C_POLICY_CHURNS, C_SMALL_WINS, C_LOCALITIES)
 
 # Events of the month (bits of c[C_EVENTS]), in the order the month meets them.
 EVENT_NAMES = ("funding", "policy_churn", "host_change", "manager_change", "turnover",
                "small_win", "small_tasks", "business_case", "pilot", "collapse",
-               "integrated")
+               "evaluated", "commissioned", "locality_live", "integrated")
 (E_FUNDING, E_POLICY_CHURN, E_HOST_CHANGE, E_MANAGER_CHANGE, E_TURNOVER, E_SMALL_WIN,
- E_SMALL_TASKS, E_BUSINESS_CASE, E_PILOT, E_COLLAPSE, E_INTEGRATED) = (
-    1 << i for i in range(len(EVENT_NAMES)))
+ E_SMALL_TASKS, E_BUSINESS_CASE, E_PILOT, E_COLLAPSE, E_EVALUATED, E_COMMISSIONED,
+ E_LOCALITY_LIVE, E_INTEGRATED) = (1 << i for i in range(len(EVENT_NAMES)))
 
 # ---------------------------------------------------------------- the month's draws: u[...]
 # Every running month draws ``month_draws(n)`` uniforms from the model's stream, in this
@@ -99,10 +113,11 @@ U_POLICY_CHURN = 2     # a new national programme forces a re-plan (§7.2)
 U_HOST_CHANGE = 3      # the hosting commissioner changes (§7.3)
 U_NEW_HOST = 4         # four draws for the new host manager: slots 4-7
 U_MANAGER_CHANGE = 8   # + organisation o (1..3): its manager changes (slot 8 unused)
-U_INTEGRATION = 12     # a well-running pilot becomes full integration (§7.12)
+U_ROLLOUT = 12         # the next locality goes live (§7.12)
 U_APPROVAL = 13        # + organisation o (0..3): it approves the business case (§7.11)
-U_PILOT_MONEY = 17     # the money test under pilot_money_test = "chance" (§7.11)
-# slots 18 and 19 are drawn and unused (spare)
+U_PILOT_MONEY = 17     # the money test under pilot_scope = "chance" (§7.11)
+U_EVALUATE = 18        # the pilot's evaluation is positive (§7.12)
+U_COMMISSION = 19      # commissioners commission the evaluated service (§7.12)
 N_FIXED_DRAWS = 20
 U_LEAVE = N_FIXED_DRAWS  # + seat s: the person in seat s leaves (§7.5)
 # U_LEAVE + n + s: the person in seat s attends the meeting (§7.6)
@@ -119,7 +134,7 @@ def month_draws(n: int) -> int:
 
 # ---------------------------------------------------------------- team: t[..., seat]
 (T_ENGAGEMENT, T_DISPOSITION, T_THRESHOLD, T_VISION, T_ROLE, T_KNOWLEDGE, T_FRUSTRATION,
- T_LEAVE_HAZARD, T_N) = range(9)
+ T_LEAVE_HAZARD, T_TIES, T_N) = range(10)
 (TI_ORG, TI_JOINED, TI_IS_LEAD, TI_LEFT, TI_N) = range(5)
 
 # ---------------------------------------------------------------- measures: dac[...]

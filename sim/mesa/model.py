@@ -31,7 +31,13 @@ from sim.core.scenarios import check_schedule, parameters_for
 from sim.core.team import team_roles
 from sim.engine import layout as L
 from sim.engine import rng as engine_rng
-from sim.engine.kernels import Project, apply_levers, initialise, month_step
+from sim.engine.kernels import (
+    Project,
+    apply_levers,
+    initialise,
+    month_step,
+    summary_floats,
+)
 from sim.mesa.agents import (
     ORGANISATIONS,
     ClinicalLead,
@@ -132,7 +138,13 @@ class IntegrationModel(mesa.Model):
     next_milestone = property(lambda self: float(self.state.g[L.G_NEXT_MILESTONE]))
     recent_wins = property(lambda self: float(self.state.g[L.G_RECENT_WINS]))
     pilot_performance = property(lambda self: float(self.state.g[L.G_PILOT_PERF]))
-    available_funding = property(lambda self: float(self.state.g[L.G_AVAILABLE_FUNDING]))
+    money = property(lambda self: float(self.state.g[L.G_POT]),
+                     doc="The project's unspent money (x a full pilot's cost).")
+    localities_live = property(lambda self: int(self.state.c[L.C_LOCALITIES]))
+    evaluated_month = property(lambda self: self._gate(L.C_EVALUATED))
+    commissioned_month = property(lambda self: self._gate(L.C_COMMISSIONED))
+    mean_frustration = property(lambda self: float(self.state.t[L.T_FRUSTRATION].mean()),
+                                doc="The team's mean frustration.")
     low_months = property(lambda self: int(self.state.c[L.C_LOW_MONTHS]))
     small_wins = property(lambda self: int(self.state.c[L.C_SMALL_WINS]))
     turnover_events = property(lambda self: int(self.state.c[L.C_TURNOVER_EVENTS]))
@@ -204,37 +216,28 @@ class IntegrationModel(mesa.Model):
 
     # ------------------------------------------------------------------ results
     def summary(self) -> dict[str, Any]:
-        """The run's summary: the fields of ``summary.json``."""
+        """The run's summary: the fields of ``summary.json`` (``sim.core.outputs``'s
+        schema, computed by the same kernel as the fast engine's)."""
         s = self.state
         months_run = max(int(s.c[L.C_MONTHS_RUN]), 1)
-        out: dict[str, Any] = {
-            "outcome": self.outcome,
-            "pilot_month": self.pilot_month,
-            "integrated_month": self.integrated_month,
-            "collapse_month": self.collapse_month,
-            "business_case_month": self.business_case_month,
-            "small_tasks_month": self.small_tasks_month,
-        }
+        out: dict[str, Any] = {"outcome": self.outcome}
+        for k, name in enumerate(measures.INT_FIELDS):
+            value = int(s.c[L.INT_SOURCES[k]])
+            out[name] = (None if value == L.NOT_YET else value) \
+                if name in measures.GATE_FIELDS else value
         for key, value in zip(measures.DAC_KEYS, s.dac, strict=True):
             out[f"dac_{key}"] = float(value)
         for key, total in zip(measures.DAC_KEYS, s.dac_sum, strict=True):
             out[f"mean_dac_{key}"] = float(total / months_run)
-        out.update({
-            "mean_engagement": float(s.g[L.G_ENGAGEMENT_SUM] / months_run),
-            "final_progress": self.progress,
-            "turnover_events": self.turnover_events,
-            "host_changes": self.host_changes,
-            "manager_changes": self.manager_changes,
-            "policy_churns": self.system.policy_churns,
-            "funding_received": self.system.funding_received,
-            "small_wins": self.small_wins,
-            "seed": None,
-            "scenario": self.scenario_name,
-            "months": self.months,
-            "parameters": dict(self.p),
-        })
-        return out
-
+        rest = measures.FLOAT_FIELDS[2 * len(measures.DAC_KEYS):]
+        floats = np.empty(len(rest))
+        summary_floats(floats, s.g, s.t, months_run)
+        out.update({name: float(v) for name, v in zip(rest, floats, strict=True)})
+        out["seed"] = None
+        ordered = {name: out[name] for name in measures.SUMMARY_FIELDS}
+        ordered.update(scenario=self.scenario_name, months=self.months,
+                       parameters=dict(self.p))
+        return ordered
 
 def _dac_reporter(i: int) -> Callable[[IntegrationModel], float]:
     return lambda m: float(m.state.dac[i])
@@ -243,6 +246,9 @@ def _dac_reporter(i: int) -> Callable[[IntegrationModel], float]:
 _REPORTERS: dict[str, Any] = {
     "progress": "progress",
     "engagement": "engagement_now",
+    "frustration": "mean_frustration",
+    "money": "money",
+    "localities_live": "localities_live",
     **{f"dac_{key}": _dac_reporter(i) for i, key in enumerate(measures.DAC_KEYS)},
     "outcome": "outcome",
     "events": "events",

@@ -30,13 +30,22 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
         f"rule gives it to {k} sites ({FUNDED_SHARE:.0%}), {budget / k:.3g} pilot costs each; "
         f"universal_small gives every site {budget / spec.sites:.3g}; none gives nothing.",
         "",
-        "**Funding dependence.** Here the national budget replaces the single project's "
-        "funding rounds: every site's `funding_round_rate` is 0, so a site the rule does not "
-        "fund has no national money at all: the unfunded sites' rate is what a site does on "
-        "its own resources ('left to deliver change with their own resources'). The one "
-        "project of `icsim compare` instead bids in national funding rounds (about one a "
-        "year) and may win money there, so its P(pilot) is not comparable with the unfunded "
-        "sites' rate here.",
+        "**Money.** Every site runs the approach's levers as given, its own national funding "
+        "rounds included; the rule's share of the budget is added at the start. Per "
+        "replicate (the whole country, in full-pilot costs):",
+        "",
+        "| rule | from the budget | approach's grants and rounds | local money | pooled | "
+        "withdrawn | spent | unspent | balance |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *[f"| {r.rule} | {r.allocated_per_replicate:.3g} | {r.approach_money_per_replicate:.3g}"
+          f" | {r.local_committed_per_replicate:.3g} | {r.pooled_per_replicate:.3g} | "
+          f"{r.withdrawn_per_replicate:.3g} | {r.spent_per_replicate:.3g} | "
+          f"{r.unspent_per_replicate:.3g} | {r.balance_per_replicate:.2g} |"
+          for r in table.itertuples()],
+        "",
+        "A rule that allocates nothing (`none`) still leaves the approach's own rounds and "
+        "local money; the balance column is the accounting check (money in minus money out "
+        "minus money left: zero up to rounding).",
         "",
         _intervals_text(spec),
         "",
@@ -62,8 +71,9 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
                 f" of runs and unfunded sites in {_pct(r.p_pilot_unfunded)} (one-sided Fisher "
                 f"p = {_p(r.gap_p_value)}).")
         elif not math.isnan(r.p_pilot_unfunded):
-            lines.append(f"- Under **{r.rule}** no site is funded: {_pct(r.p_pilot_unfunded)} "
-                         "of site runs reached a pilot without national money.")
+            lines.append(f"- Under **{r.rule}** the budget funds no site: "
+                         f"{_pct(r.p_pilot_unfunded)} of site runs reached a pilot with the "
+                         "approach's own rounds and local money only.")
         else:
             lines.append(f"- Under **{r.rule}** every site is funded: "
                          f"{_pct(r.p_pilot_funded)} of site runs reached a pilot.")
@@ -82,8 +92,9 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
             f"({_pct(r.p_pilot)}) against **{first}** ({_pct(table.p_pilot.iloc[0])}): "
             f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}], paired over "
             f"{spec.replicates} replicates: {verdict}.")
-    lines += ["", "*budget per site at pilot*: national money spent per replicate divided by "
-              "the sites that reached a pilot, in full-pilot costs.", "",
+    lines += ["", "*budget per site at pilot*: national money received per replicate (budget "
+              "and the approach's rounds) divided by the sites that reached a pilot, in "
+              "full-pilot costs.", "",
               "Files: `sites.parquet` (one row per site, replicate and rule), "
               "`national.csv` (shares by month with intervals), `rules.csv`, `national_pilot`, "
               "`funded_gap` (figures); the raw runs are in `runs/` (the sweep runner's parts).",

@@ -22,7 +22,7 @@ from sim.analysis.stats import KaplanMeier, kaplan_meier, paired_differences, wi
 from sim.core.errors import UsageError
 from sim.core.inputs import check_months, check_seed
 from sim.core.limits import check_size
-from sim.core.outputs import DAC_KEYS, OUTCOMES
+from sim.core.outputs import DAC_KEYS, GATE_FIELDS, OUTCOMES
 from sim.core.registry import resolve, validate
 from sim.core.scenarios import SCENARIOS, ResolvedScenario, resolve_scenario
 from sim.engine.fast import HIST_BINS, histogram_quantiles
@@ -162,8 +162,7 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
                             if c.name == "scenario" else c).reset_index(drop=True)
     front = ["scenario", "replicate", "seed", "outcome"]
     runs = runs[front + [c for c in runs.columns if c not in front]]
-    for column in ("pilot_month", "integrated_month", "collapse_month", "business_case_month",
-                   "small_tasks_month"):
+    for column in GATE_FIELDS:
         runs[column] = runs[column].astype("float64")
     table = summarise(runs, names, months)
     bands = {s: _bands(histograms[s]) for s in names}
@@ -215,6 +214,10 @@ def summarise(runs: pd.DataFrame, scenarios: Sequence[str], horizon: int = 60,
         integrated = int(counts.get("integrated", 0))
         row: dict[str, Any] = {"scenario": scenario, "runs": n, "p_pilot": pilot / n}
         row["p_pilot_lo"], row["p_pilot_hi"] = wilson(pilot, n)
+        commissioned = int(group.commissioned_month.notna().sum()) \
+            if "commissioned_month" in group else 0
+        row["p_commissioned"] = commissioned / n
+        row["p_commissioned_lo"], row["p_commissioned_hi"] = wilson(commissioned, n)
         row["p_integrated"] = integrated / n
         row["p_integrated_lo"], row["p_integrated_hi"] = wilson(integrated, n)
         row["p_stalled"] = counts.get("stalled", 0) / n

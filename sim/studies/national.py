@@ -13,9 +13,10 @@ default) and runs every site's project with new luck, so intervals across replic
 how the national rate varies between countries like this one as well as between runs; with
 ``country="fixed"`` the sites are drawn once from the seed and only the projects' luck
 varies. Replicate *i* has the same country, and site *s* in it the same seed, under every
-rule (common random numbers). The national budget replaces the single-site
-model's funding rounds (``funding_round_rate`` is 0 for every site): sites get what the rule
-gives them, at the start.
+rule (common random numbers). Every site runs the approach's levers as given (its own
+funding rounds included); the rule's share of the national budget is added to the
+approach's initial grant, at the start. Every unit of money is accounted per site
+(``SITE_MONEY``) and per rule (``rule_table``).
 
 Runs go through the sweep runner (``sim.experiment``): the same executor interface (local
 processes or Dask), seed scheme, resumable Parquet parts and progress bar. With the fast
@@ -64,9 +65,17 @@ FUNDED_SHARE = _P["national_funded_share"]
 #: Default national budget per site, in full-pilot-cost units.
 DEFAULT_BUDGET_PER_SITE = _P["national_budget_per_site"]
 SITE_CONDITIONS = ("team_size", "turnover_rate", "clinical_leadership", "management_support",
-                   "initial_vision")
-SITE_OUTCOMES = ("funded", "funding_received", "pilot", "integrated", "collapsed",
-                 "pilot_month", "integrated_month", "readiness", *SITE_CONDITIONS)
+                   "initial_vision", "prior_progress", "prior_relationships")
+#: Every unit of a site's money (x a full pilot's cost): what the national budget allocated
+#: it, what the approach's own funding rounds and initial grant added, local money, the
+#: pooled budget, money withdrawn, spent and unspent;
+#: allocated + approach_money + local_committed + pooled - withdrawn - spent = unspent.
+SITE_MONEY = ("allocated", "approach_money", "local_committed", "pooled", "withdrawn",
+              "spent", "unspent")
+SITE_OUTCOMES = ("funded", "funding_received", "pilot", "commissioned", "integrated",
+                 "collapsed", "small_tasks_month", "pilot_month", "commissioned_month",
+                 "integrated_month",
+                 "localities_live", "readiness", "prior_work", *SITE_MONEY, *SITE_CONDITIONS)
 
 
 def _beta(rng: np.random.Generator, mean: float, sd: float, size: int) -> np.ndarray:
@@ -91,8 +100,14 @@ def draw_sites(n: int, seed: int, replicate: int | None = None) -> pd.DataFrame:
       case's values, sd ``site_leadership_sd``, ``site_support_sd``, ``site_vision_sd`` —
     means are the registry's defaults of those levers, spreads registry assumptions.
 
+    * prior work: beta around ``site_prior_work_mean`` (sd ``site_prior_work_sd``), drawn
+      after the others so that they do not change; a site's work already done is
+      ``prior_progress_scale`` x its prior work, its prior relationships its prior work
+      (national programmes chose sites for their earlier work: Erens et al. 2017, E1.1;
+      NAO 2018, E2.1).
+
     Readiness, what a competitive programme selects on, is the mean z-score of leadership
-    readiness, organisational support and starting vision.
+    readiness, organisational support, starting vision and prior work.
     """
     key = [seed, 0x5175] if replicate is None else [seed, 0x5175, 1, replicate]
     rng = np.random.default_rng(np.random.SeedSequence(key))
@@ -107,7 +122,10 @@ def draw_sites(n: int, seed: int, replicate: int | None = None) -> pd.DataFrame:
         "management_support": _beta(rng, _P["management_support"], _P["site_support_sd"], n),
         "initial_vision": _beta(rng, _P["initial_vision"], _P["site_vision_sd"], n),
     })
-    z = sites[["clinical_leadership", "management_support", "initial_vision"]]
+    sites["prior_work"] = _beta(rng, _P["site_prior_work_mean"], _P["site_prior_work_sd"], n)
+    sites["prior_progress"] = _P["prior_progress_scale"] * sites["prior_work"]
+    sites["prior_relationships"] = sites["prior_work"]
+    z = sites[["clinical_leadership", "management_support", "initial_vision", "prior_work"]]
     sites["readiness"] = ((z - z.mean()) / z.std(ddof=0).replace(0, 1)).mean(axis=1)
     return sites
 
@@ -134,8 +152,9 @@ def _approach(values_json: str, schedule_json: str) -> tuple[dict[str, Any], Any
 
 
 def _site_values(params: dict[str, Any]) -> tuple[str, dict[str, Any], int, float, float]:
-    """A run's scenario, parameter overrides (the approach's values, then the site's),
-    seed, funding and readiness."""
+    """A run's scenario, parameter overrides (the approach's values as given, then the
+    site's conditions, then the rule's allocation added to the approach's own initial
+    grant), seed, allocation and readiness."""
     site, replicate, rule = int(params["site"]), int(params["repeat"]), params["rule"]
     country = replicate if params.get("country", "fixed") == "redraw" else None
     sites = draw_sites(int(params["sites"]), int(params["national_seed"]), country)
@@ -150,7 +169,8 @@ def _site_values(params: dict[str, Any]) -> tuple[str, dict[str, Any], int, floa
         values.update(draws[replicate % len(draws)])
     values.update(approach_values)  # the approach wins over the draw where both set a value
     values.update({name: conditions[name].item() for name in SITE_CONDITIONS})
-    values.update(funding_round_rate=0.0, initial_funding=float(amounts[site]))
+    approach_grant = float(values.get("initial_funding", _P["initial_funding"]))
+    values["initial_funding"] = approach_grant + float(amounts[site])
     seed = run_seed(int(params["national_seed"]), site, replicate)
     return params["approach"], values, seed, float(amounts[site]), float(conditions["readiness"])
 
@@ -161,18 +181,35 @@ def _amounts(rule: str, budget: float, n: int, seed: int,
     return allocate(rule, budget, draw_sites(n, seed, replicate)["readiness"].to_numpy())
 
 
-def _site_outcomes(outcome: str, funding_received: float, pilot_month: float,
-                   integrated_month: float, funded: float, readiness: float,
+def _month(value: Any) -> float:
+    return math.nan if value is None or pd.isna(value) else float(value)
+
+
+def _site_outcomes(run: Any, funded: float, readiness: float,
                    values: dict[str, Any]) -> dict[str, float]:
+    """A site's outcomes and money from its run summary (a dict or a frame row)."""
+    outcome = run["outcome"]
     return {
         "funded": float(funded > 0),
-        "funding_received": float(funding_received),
+        "funding_received": float(run["funding_received"]),
         "pilot": float(reached_pilot(outcome)),
+        "commissioned": float(not pd.isna(_month(run["commissioned_month"]))),
         "integrated": float(outcome == "integrated"),
         "collapsed": float(outcome == "collapsed"),
-        "pilot_month": float(pilot_month),
-        "integrated_month": float(integrated_month),
+        "small_tasks_month": _month(run["small_tasks_month"]),
+        "pilot_month": _month(run["pilot_month"]),
+        "commissioned_month": _month(run["commissioned_month"]),
+        "integrated_month": _month(run["integrated_month"]),
+        "localities_live": float(run["localities_live"]),
         "readiness": readiness,
+        "prior_work": float(values["prior_relationships"]),
+        "allocated": float(funded),
+        "approach_money": float(run["funding_received"]) - float(funded),
+        "local_committed": float(run["local_committed"]),
+        "pooled": float(run["pooled"]),
+        "withdrawn": float(run["withdrawn"]),
+        "spent": float(run["spent"]),
+        "unspent": float(run["unspent"]),
         **{k: float(values[k]) for k in SITE_CONDITIONS},
     }
 
@@ -187,12 +224,7 @@ def site_run(params: dict[str, Any], seed: int) -> dict[str, float]:
                             params.get("approach_schedule", "[]"))
     summary = run_project("baseline", seed=run_seed_, months=int(params["months"]),
                           schedule=schedule, **values)
-    nan = float("nan")
-    return _site_outcomes(
-        summary["outcome"], summary["funding_received"],
-        nan if summary["pilot_month"] is None else summary["pilot_month"],
-        nan if summary["integrated_month"] is None else summary["integrated_month"],
-        funded, readiness, values)
+    return _site_outcomes(summary, funded, readiness, values)
 
 
 def _site_run_batch(params_list: list[dict[str, Any]], seeds: list[int],
@@ -207,10 +239,8 @@ def _site_run_batch(params_list: list[dict[str, Any]], seeds: list[int],
         raise ValueError("a batch of sites must share its horizon and schedule")
     _, schedule = _approach("{}", schedules.pop())
     frame = run_projects(rows, [p[2] for p in prepared], months.pop(), schedule=schedule)
-    pilot = frame["pilot_month"].to_numpy(dtype=float, na_value=np.nan)
-    integrated = frame["integrated_month"].to_numpy(dtype=float, na_value=np.nan)
-    return [_site_outcomes(frame["outcome"].iat[i], frame["funding_received"].iat[i],
-                           pilot[i], integrated[i], funded, readiness, values)
+    records = frame.to_dict("records")
+    return [_site_outcomes(records[i], funded, readiness, values)
             for i, (_, values, _, funded, readiness) in enumerate(prepared)]
 
 
@@ -390,7 +420,8 @@ def sites_frame(runs: pd.DataFrame, rules: Sequence[str] | None = None) -> pd.Da
     frame["funded"] = frame.funded.astype(bool)
     frame["team_size"] = frame.team_size.astype(int)
     cols = ["rule", "replicate", "site", "funded", "funding_received", "outcome",
-            "pilot_month", "integrated_month", "readiness", *SITE_CONDITIONS]
+            "small_tasks_month", "pilot_month", "commissioned_month", "integrated_month",
+            "localities_live", "readiness", "prior_work", *SITE_MONEY, *SITE_CONDITIONS]
     order = {r: i for i, r in enumerate(rules or sorted(frame.rule.unique()))}
     return frame[cols].sort_values(
         ["rule", "replicate", "site"],
@@ -407,7 +438,9 @@ def monthly(sites: pd.DataFrame, months: int) -> pd.DataFrame:
             for group, mask in (("all", slice(None)), ("funded", by_rule.funded),
                                 ("unfunded", ~by_rule.funded)):
                 part = by_rule[mask] if group != "all" else by_rule
-                for gate, col in (("pilot", "pilot_month"), ("integrated", "integrated_month")):
+                for gate, col in (("pilot", "pilot_month"),
+                                  ("commissioned", "commissioned_month"),
+                                  ("integrated", "integrated_month")):
                     reached = (part[col] <= month).groupby(part.replicate).mean().to_numpy() \
                         if len(part) else np.array([])
                     mean, lo, hi = mean_ci(reached.astype(float))
@@ -428,6 +461,16 @@ def rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
             ["pilot", "integrated"])).mean(), include_groups=False).to_numpy(dtype=float))
         integ, ilo, ihi = mean_ci(per_rep.apply(lambda g: (g.outcome == "integrated").mean(),
                                                  include_groups=False).to_numpy(dtype=float))
+        comm, clo, chi = mean_ci(per_rep.commissioned_month.apply(
+            lambda c: c.notna().mean()).to_numpy(dtype=float))
+        # Every unit of money, summed over the country and averaged over replicates.
+        money = {f"{name}_per_replicate": float(per_rep[name].sum().mean())
+                 for name in SITE_MONEY}
+        money["balance_per_replicate"] = (
+            money["allocated_per_replicate"] + money["approach_money_per_replicate"]
+            + money["local_committed_per_replicate"] + money["pooled_per_replicate"]
+            - money["withdrawn_per_replicate"] - money["spent_per_replicate"]
+            - money["unspent_per_replicate"])
         piloted = part.outcome.isin(["pilot", "integrated"])
         funded, unfunded = piloted[part.funded], piloted[~part.funded]
         p_value = float("nan")
@@ -453,12 +496,14 @@ def rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
             "funded_sites": int(part[part.replicate == part.replicate.min()].funded.sum()),
             "p_pilot": pilot, "p_pilot_lo": lo, "p_pilot_hi": hi,
             "p_integrated": integ, "p_integrated_lo": ilo, "p_integrated_hi": ihi,
+            "p_commissioned": comm, "p_commissioned_lo": clo, "p_commissioned_hi": chi,
             "p_pilot_funded": float(funded.mean()) if len(funded) else float("nan"),
             "p_pilot_unfunded": float(unfunded.mean()) if len(unfunded) else float("nan"),
             "p_pilot_funded_lo": f_lo, "p_pilot_funded_hi": f_hi,
             "p_pilot_unfunded_lo": u_lo, "p_pilot_unfunded_hi": u_hi,
-            "gap_p_value": p_value, "budget": budget, "spent_per_replicate": spent,
+            "gap_p_value": p_value, "budget": budget, "national_per_replicate": spent,
             "cost_per_pilot_site": spent / sites_at_pilot if sites_at_pilot else float("nan"),
+            **money,
         })
     table = pd.DataFrame(rows)
     # every rule against the first, replicate by replicate (the same sites and seeds)

@@ -182,7 +182,8 @@ def _gate_lines(ax, model: IntegrationModel, label: bool) -> None:
 
 
 def project_figure(run: ProjectRun, width: float = 13.0, height: float = 6.5) -> Figure:
-    """Direction, alignment and commitment per level, progress and engagement, from month
+    """Direction, alignment and commitment per level; progress, engagement and frustration
+    (the case: 'a shared feeling that the transformation was going slowly'), from month
     0 to the horizon (fixed axes, so the picture fills in as the months pass)."""
     frame = run.frame()
     model = run.model
@@ -193,9 +194,10 @@ def project_figure(run: ProjectRun, width: float = 13.0, height: float = 6.5) ->
     panels = [(level, [(f"dac_{level}_{o}", o, LEVEL_COLOURS[level], s)
                        for o, s in styles.items()])
               for level in ("system", "organisation", "team")]
-    panels.append(("progress and engagement",
+    panels.append(("progress, engagement and frustration",
                    [("progress", "specification progress", BLACK, "-"),
-                    ("engagement", "team engagement", PURPLE, "-")]))
+                    ("engagement", "team engagement", PURPLE, "-"),
+                    ("frustration", "team frustration", VERMILLION, "--")]))
     for i, (ax, (title, lines)) in enumerate(zip(axes.flat, panels, strict=True)):
         for column, label, colour, style in lines:
             ax.plot(months, frame[column], style, color=colour, label=label, linewidth=2.2,
