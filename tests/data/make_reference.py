@@ -1,7 +1,7 @@
 """Write ``reference_summaries.parquet``: every named scenario, seeds 0-199, 60 months.
 
 Made once, from commit c8119e8 (before the model's constants moved into the parameter
-registry, issue 9), so that ``tests/test_reference.py`` can show that the move changed
+registry, issue 9), so that ``tests/engine/test_reference.py`` can show that the move changed
 nothing at the defaults. Re-running it on a later commit writes that commit's summaries:
 do so only when a mechanism changes on purpose, and log the change in docs/ODD.md.
 

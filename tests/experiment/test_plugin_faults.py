@@ -23,8 +23,8 @@ from sim.core.errors import UsageError
 from sim.experiment.spec import parse_experiment
 from sim.experiment.sweep import run_sweep
 
-ROOT = Path(__file__).resolve().parents[1]
-PLUGINS = Path(__file__).resolve().parent / "plugins"
+ROOT = Path(__file__).resolve().parents[2]
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 
 GRID = """
 name = "hostile"

@@ -22,7 +22,7 @@ import pytest
 
 from sim.ui.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 GOOD_EXPERIMENT = """\
 name = "good"

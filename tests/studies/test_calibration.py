@@ -23,7 +23,7 @@ from sim.studies.calibration.run import CaseModel, calibrate
 from sim.studies.calibration.spec import parse_calibration
 from sim.studies.calibration.targets import TARGETS, distance, simulate, target_terms
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SMALL = """
 name = "small"

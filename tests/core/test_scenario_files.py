@@ -13,7 +13,7 @@ from sim.core.registry import PARAMETERS
 from sim.core.scenarios import SCENARIOS, load_scenario_file, resolve_scenario
 from sim.ui.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "scenarios").glob("*.toml"))
 
 

@@ -173,7 +173,7 @@ def test_approach_takes_toolkit_compositions_and_scenario_files(tmp_path):
     import sim
     from sim.core.scenarios import load_scenario_file
 
-    waves = Path(__file__).resolve().parents[1] / "scenarios" / "case_waves.toml"
+    waves = Path(__file__).resolve().parents[2] / "scenarios" / "case_waves.toml"
     for approach in ("toolkit", "enabling_national+toolkit", str(waves)):
         spec = national.check(sites=5, approach=approach, replicates=1)
         params = {"sites": 5, "national_seed": 0, "site": 2, "repeat": 0, "rule": "none",

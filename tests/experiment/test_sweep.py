@@ -21,7 +21,7 @@ from sim.experiment.design import SEED_SCHEME, run_seed
 from sim.experiment.spec import load_experiment
 from sim.experiment.sweep import run_sweep
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 LINEAR = """
 name = "linear"
