@@ -377,8 +377,7 @@ def test_library_warnings_are_captured() -> None:
 
 
 def test_prim_outcome_threshold_and_figure_formats(tmp_path: Path) -> None:
-    import subprocess
-    import sys
+    from conftest import icsim
 
     from sim.ui.cli import main
 
@@ -390,6 +389,5 @@ def test_prim_outcome_threshold_and_figure_formats(tmp_path: Path) -> None:
     assert "Cases of interest: runs with P(pilot) above 0.5" in summary
     assert (out / "analysis" / "prim_stall_tradeoff.svg").exists()
     assert (out / "analysis" / "sobol_pilot.svg").exists()
-    proc = subprocess.run([sys.executable, "-m", "sim", "analyze", str(out),
-                           "--prim-outcome", "nonsense"], capture_output=True, text=True)
+    proc = icsim("analyze", str(out), "--prim-outcome", "nonsense")
     assert proc.returncode == 2 and "unknown outcome 'nonsense'" in proc.stderr

@@ -1,12 +1,9 @@
 """icsim national: many local projects under one national policy and budget."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_refused
+from conftest import assert_refused, icsim
 
 from sim.studies import national
 from sim.ui.cli import main
@@ -151,16 +148,13 @@ def test_a_rerun_with_changed_arguments_names_the_argument(tmp_path):
     argv = ["national", "--sites", "12", "--replicates", "2", "--quiet"]
     assert main([*argv, "--funding-rule", "competitive", "--out", str(out)]) == 0
     before = sorted(p.name for p in out.rglob("*"))
-    proc = subprocess.run([sys.executable, "-m", "sim", *argv, "--funding-rule",
-                           "competitive,none", "--out", str(out)],
-                          capture_output=True, text=True)
+    proc = icsim(*argv, "--funding-rule", "competitive,none", "--out", str(out))
     assert proc.returncode == 2
     line = proc.stderr.strip()
     assert "--funding-rule was competitive, now competitive,none" in line
     assert f"--out {out}_2" in line and "experiment file" not in line
-    proc = subprocess.run([sys.executable, "-m", "sim", *argv, "--funding-rule",
-                           "competitive", "--approach", "toolkit", "--out", str(out)],
-                          capture_output=True, text=True)
+    proc = icsim(*argv, "--funding-rule", "competitive", "--approach", "toolkit",
+                 "--out", str(out))
     assert proc.returncode == 2 and "--approach was baseline, now toolkit" in proc.stderr
     assert sorted(p.name for p in out.rglob("*")) == before
     # the same arguments again are fine
