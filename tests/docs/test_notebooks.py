@@ -36,6 +36,7 @@ def test_drawing_cells_are_recognised():
     assert drawing_cells(book) == [0, 1, 2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_and_shows_its_figures(path, tmp_path):
     book = nbformat.read(path, as_version=4)

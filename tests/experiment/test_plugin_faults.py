@@ -331,6 +331,7 @@ def test_a_decorated_function_of_a_declared_module_runs_without_the_flag(
         parse_experiment(text.replace(":marked", ":unmarked"))
 
 
+@pytest.mark.slow
 def test_a_segfault_on_a_dask_cluster_costs_those_runs(tmp_path: Path) -> None:
     """Dask retries a task whose worker died (here 0 times, to keep the test short), then
     raises KilledWorker; the runner isolates the run as it does locally."""

@@ -158,6 +158,7 @@ def test_a_lost_worker_is_replaced_and_its_runs_redone(tmp_path: Path) -> None:
 # -------------------------------------------------------------------------- Dask
 
 
+@pytest.mark.slow
 def test_dask_cluster_gives_the_same_results_as_local_processes(tmp_path: Path) -> None:
     from distributed import LocalCluster
 
@@ -348,6 +349,7 @@ team_size = [8, 30]
 """
 
 
+@pytest.mark.slow
 def test_fast_and_mesa_engines_write_identical_parts_on_any_worker_count_and_dask(
         tmp_path: Path) -> None:
     from distributed import LocalCluster

@@ -577,6 +577,7 @@ def test_resamples_past_the_ceiling_leave_no_analysis_folder(tree):
 
 
 # --------------------------------------------------------------------- faults: a lost scheduler
+@pytest.mark.slow
 def test_a_lost_dask_scheduler_is_one_line_naming_resume(tmp_path, capsys, monkeypatch):
     """The scheduler goes away mid-sweep: one stderr line naming the cause and the
     ``--resume`` command, exit 1, the manifest says 'failed', finished parts stay."""
