@@ -109,10 +109,13 @@ dud = [0.0, 1.0]
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = sweep(tmp_path_factory.mktemp("toy"), TOY)
-    analyze(out, resamples=200)
+    # 50 bootstrap resamples, not 200: the tests read point estimates (SALib computes them
+    # from all runs, whatever the resamples), PRIM boxes and headings; no interval.
+    analyze(out, resamples=50)
     return out
 
 
+@pytest.mark.slow
 def test_pilot_by_month_shows_early_and_late_levers(toy: Path) -> None:
     table = pd.read_csv(toy / "analysis" / "sobol_pilot_by_month.csv")
     assert sorted(table["month"].unique()) == list(range(6, 61, 6))
@@ -129,6 +132,7 @@ def test_pilot_by_month_shows_early_and_late_levers(toy: Path) -> None:
     assert (toy / "analysis" / "sobol_pilot_by_month.png").exists()
 
 
+@pytest.mark.slow
 def test_prim_finds_where_the_toy_project_stalls(toy: Path) -> None:
     stats = pd.read_csv(toy / "analysis" / "prim_stall_boxes.csv")
     limits = pd.read_csv(toy / "analysis" / "prim_stall_limits.csv")
@@ -144,6 +148,7 @@ def test_prim_finds_where_the_toy_project_stalls(toy: Path) -> None:
     assert "Where projects stall" in summary and "Box 1" in summary
 
 
+@pytest.mark.slow
 def test_summary_reads_as_a_report(toy: Path) -> None:
     summary = (toy / "analysis" / "summary.md").read_text()
     for heading in ("# toy: what the sweep says", "## What drives P(pilot)",
@@ -202,6 +207,7 @@ def test_an_outcome_without_indices_is_explained(tmp_path: Path) -> None:
     assert "**Failed runs**: 24 of 24" in summary
 
 
+@pytest.mark.slow
 def test_load_ema_feeds_the_workbench(toy: Path) -> None:
     experiments, outcomes = load_ema(toy)
     assert len(experiments) == 5 * 256 * 40
@@ -344,6 +350,7 @@ def test_no_trend_is_reported_inside_the_intervals() -> None:
     assert "Gaining most weight over time: `a` (0.30 -> 0.70)" in "\n".join(loud.body)
 
 
+@pytest.mark.slow
 def test_lhs_gets_a_moment_independent_measure(tmp_path: Path) -> None:
     out = sweep(tmp_path, """
     name = "lhs"
