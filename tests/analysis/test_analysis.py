@@ -44,6 +44,7 @@ x3 = [{-PI!r}, {PI!r}]
 """
 
 
+@pytest.mark.slow
 def test_sobol_recovers_the_analytic_ishigami_indices(tmp_path: Path) -> None:
     out = sweep(tmp_path, ISHIGAMI)
     analyze(out, resamples=200)
@@ -61,6 +62,7 @@ def test_sobol_recovers_the_analytic_ishigami_indices(tmp_path: Path) -> None:
     assert (out / "analysis" / "sobol_y.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_morris_and_the_stochastic_share_of_a_noisy_linear_model(tmp_path: Path) -> None:
     out = sweep(tmp_path, """
     name = "linear"
@@ -244,6 +246,7 @@ def test_load_ema_warns_about_failed_runs(tmp_path: Path) -> None:
     assert len(everything) == 100 and int(np.isnan(with_nan["y"]).sum()) == n_failed
 
 
+@pytest.mark.slow
 def test_grid_analysis_writes_tables(tmp_path: Path) -> None:
     out = sweep(tmp_path, """
     name = "grid"
@@ -383,6 +386,7 @@ def test_library_warnings_are_captured() -> None:
     assert leaked == [] and seen == ["UserWarning: convergence is poor"]
 
 
+@pytest.mark.slow
 def test_prim_outcome_threshold_and_figure_formats(tmp_path: Path) -> None:
     from conftest import icsim
 

@@ -37,6 +37,7 @@ def test_examples_load_and_the_readme_lists_them():
     assert listed == system
 
 
+@pytest.mark.slow
 def test_time_varying_levers_reach_the_runs(tmp_path):
     waves = ROOT / "scenarios" / "case_waves.toml"
     out = tmp_path / "cmp"

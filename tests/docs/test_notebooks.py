@@ -60,6 +60,7 @@ def test_notebook_runs_and_shows_its_figures(path, tmp_path):
         assert not stubs, f"{path.name} cell {i} shows a figure as text: {stubs}"
 
 
+@pytest.mark.slow
 def test_importing_sim_chooses_no_backend():
     """Jupyter must keep its inline backend: ``import sim`` and ``sim.report.figures`` set none."""
     import os

@@ -212,6 +212,7 @@ SLOW = LINEAR.replace("samples = 40", "samples = 100").replace(
     "[parameters]", "[constants]\nsleep = 0.01\n[parameters]")
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
     exp = write(tmp_path, SLOW)
     out = tmp_path / "out"

@@ -19,6 +19,7 @@ def competitive_vs_universal(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_outputs(competitive_vs_universal):
     out = competitive_vs_universal
     sites = pd.read_parquet(out / "sites.parquet")
@@ -44,6 +45,7 @@ def test_outputs(competitive_vs_universal):
         assert (out / name).stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_pattern_funded_sites_reach_a_pilot_more_often(competitive_vs_universal):
     """Case: 'the resources have been allocated inconsistently across the country'."""
     table = pd.read_csv(competitive_vs_universal / "rules.csv").set_index("rule")
@@ -82,6 +84,7 @@ def test_bad_input(tmp_path, argv, culprit):
     assert_refused(tmp_path, ["national", *argv, "--out", str(tmp_path / "out")], culprit)
 
 
+@pytest.mark.slow
 def test_an_interrupted_national_run_resumes_to_the_same_result(tmp_path):
     argv = ["national", "--sites", "70", "--replicates", "3", "--funding-rule",
             "targeted,none", "--workers", "1"]
@@ -98,6 +101,7 @@ def test_an_interrupted_national_run_resumes_to_the_same_result(tmp_path):
     assert main([*argv[:2], "71", *argv[3:], "--resume", "--out", str(cut)]) == 2
 
 
+@pytest.mark.slow
 def test_both_engines_give_the_same_national_view(tmp_path):
     from sim.ui.cli import main
 
@@ -111,6 +115,7 @@ def test_both_engines_give_the_same_national_view(tmp_path):
         (tmp_path / "mesa" / "rules.csv").read_text()
 
 
+@pytest.mark.slow
 def test_rules_in_the_order_given_all_compared_and_explained(tmp_path):
     out = tmp_path / "nat"
     order = ["universal_small", "none", "targeted", "competitive"]
@@ -143,6 +148,7 @@ def test_rules_in_the_order_given_all_compared_and_explained(tmp_path):
     assert b"<svg" in (out / "funded_gap.svg").read_bytes()[:500]
 
 
+@pytest.mark.slow
 def test_a_rerun_with_changed_arguments_names_the_argument(tmp_path):
     out = tmp_path / "nat"
     argv = ["national", "--sites", "12", "--replicates", "2", "--quiet"]
@@ -193,6 +199,7 @@ def test_approach_takes_toolkit_compositions_and_scenario_files(tmp_path):
     assert got["funding_received"] == pytest.approx(expected["funding_received"])
 
 
+@pytest.mark.slow
 def test_a_posterior_gives_every_site_of_replicate_r_draw_r(tmp_path):
     from sim.experiment.design import run_seed
     from sim.mesa.model import run_project
@@ -221,6 +228,7 @@ def test_a_posterior_gives_every_site_of_replicate_r_draw_r(tmp_path):
     assert proc_code == 2
 
 
+@pytest.mark.slow
 def test_the_country_is_redrawn_per_replicate_or_held_fixed(tmp_path):
     """--country redraw (default): every replicate a new country, the same one under every
     rule; --country fixed: one country for all replicates. The summary says which."""

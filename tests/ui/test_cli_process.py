@@ -25,6 +25,7 @@ turnover_rate = [0.0, 0.4]
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("argv", "culprit"), [
     (["run", "--months", "ten"], "--months"),                 # argparse: SystemExit(2)
     (["run", "--scenario", "baseline+utopia"], "utopia"),    # UsageError -> main returns 2

@@ -525,6 +525,7 @@ def test_the_suite_is_large_and_covers_every_command_and_file_type():
     assert len({c[0] for c in CASES}) == len(CASES)  # every id distinct
 
 
+@pytest.mark.slow
 def test_the_good_fixtures_are_accepted(tree, capsys, monkeypatch):
     """The bad cases are bad because of their edit: the same files unedited pass."""
     from sim.core.scenarios import load_scenario_file
@@ -541,6 +542,7 @@ def test_the_good_fixtures_are_accepted(tree, capsys, monkeypatch):
     assert "pilot" in (tree.parent / "compare_ok" / "comparison.md").read_text()
 
 
+@pytest.mark.slow
 def test_the_plan_is_printed_before_a_long_command_starts(tmp_path, capsys, monkeypatch):
     """One line: runs, memory and output, before any run; --quiet prints nothing."""
     monkeypatch.chdir(tmp_path)
