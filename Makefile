@@ -10,11 +10,13 @@ PYTHON ?= $(shell for p in $(PY_CANDIDATES); do \
 	if $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	command -v $$p || echo $$p; break; fi; done)
 
-.PHONY: help setup demo test lint bench docs sensitivity notebooks clean model-changes
+.PHONY: help setup demo test test-fast lint bench docs sensitivity notebooks clean \
+	model-changes
 
 help:
 	@echo "make demo   set up .venv and compare the national approaches and the toolkit -> results/"
-	@echo "make test   set up .venv and run the test suite"
+	@echo "make test   set up .venv and run the whole test suite, slow tests included (as CI)"
+	@echo "make test-fast   the tests not marked slow (no calibration, notebooks, Dask, browser)"
 	@echo "make notebooks   run every notebook and write HTML versions -> results/notebooks/"
 	@echo "make lint   ruff, mypy and the layer contract (sim/layers.py)"
 	@echo "make bench   speed benchmarks;  make clean"
@@ -42,8 +44,14 @@ demo: setup
 	@echo "Report: results/national_approaches/comparison.md (figures beside it); with the"
 	@echo "case posterior's uncertainty: results/national_approaches_posterior/comparison.md"
 
+# Two pytest workers (pytest-xdist) on the machine's two cores; --dist loadfile keeps a
+# file's tests, and the module fixtures they share (the hostile tree, the toy sweep, the
+# national run), in one worker. test-fast leaves out the tests marked slow (pyproject).
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+test-fast: setup
+	$(BIN)/python -m pytest -n 2 -m "not slow"
 
 docs: setup
 	$(BIN)/python -c "from pathlib import Path; from sim.core.registry import render_doc_tables; \

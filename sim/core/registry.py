@@ -450,7 +450,7 @@ def _a(name: str, default: Value, low: float, high: float, unit: str, level: str
 _HALF = "Assumption (no published figure); plausible range ±50% of the default"
 
 # Structural assumptions: the numbers inside the mechanisms (docs/ODD.md §7, §9). Defaults
-# are the values the model used before they entered the registry (tests/test_reference.py).
+# are the values the model used before they entered the registry (tests/engine/test_reference.py).
 _ASSUMPTIONS: tuple[Parameter, ...] = (
     # ------------------------------------------------------------ structural choices
     _a("enablers_form", "product", 0, 0, "choice", "system", "National enablers' form",

@@ -11,7 +11,7 @@
 The Mesa engine (:class:`sim.mesa.model.IntegrationModel`) calls the same submodels for its
 one project, a month at a time, and keeps its agents as views of the state arrays; so a
 change to a mechanism cannot reach one engine and miss the other, and the two engines
-give the same result run for run (tests/test_engines.py).
+give the same result run for run (tests/engine/test_engines.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Regenerated once for the model revision of issue 19 (newcomers, the road from pilot to
 integration, money, prior work, members who differ; docs/DECISIONS.md), so that
-``tests/test_reference.py`` shows that later changes (restructuring, speed-ups) change
+``tests/engine/test_reference.py`` shows that later changes (restructuring, speed-ups) change
 nothing at the defaults. Re-run it only when a mechanism changes on purpose, and log the
 change in docs/DECISIONS.md.
 

@@ -21,7 +21,7 @@ from sim.experiment.design import SEED_SCHEME, run_seed
 from sim.experiment.spec import load_experiment
 from sim.experiment.sweep import run_sweep
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 LINEAR = """
 name = "linear"
@@ -158,6 +158,7 @@ def test_a_lost_worker_is_replaced_and_its_runs_redone(tmp_path: Path) -> None:
 # -------------------------------------------------------------------------- Dask
 
 
+@pytest.mark.slow
 def test_dask_cluster_gives_the_same_results_as_local_processes(tmp_path: Path) -> None:
     from distributed import LocalCluster
 
@@ -211,6 +212,7 @@ SLOW = LINEAR.replace("samples = 40", "samples = 100").replace(
     "[parameters]", "[constants]\nsleep = 0.01\n[parameters]")
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
     exp = write(tmp_path, SLOW)
     out = tmp_path / "out"
@@ -348,6 +350,7 @@ team_size = [8, 30]
 """
 
 
+@pytest.mark.slow
 def test_fast_and_mesa_engines_write_identical_parts_on_any_worker_count_and_dask(
         tmp_path: Path) -> None:
     from distributed import LocalCluster

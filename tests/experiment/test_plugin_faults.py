@@ -23,8 +23,8 @@ from sim.core.errors import UsageError
 from sim.experiment.spec import parse_experiment
 from sim.experiment.sweep import run_sweep
 
-ROOT = Path(__file__).resolve().parents[1]
-PLUGINS = Path(__file__).resolve().parent / "plugins"
+ROOT = Path(__file__).resolve().parents[2]
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 
 GRID = """
 name = "hostile"
@@ -103,6 +103,7 @@ def test_sys_exit_in_a_tenth_of_runs_costs_those_runs(tmp_path: Path) -> None:
     assert_one_run_per_fault(bad, clean, unlucky(bad), "SystemExit: 3")
 
 
+@pytest.mark.slow
 def test_a_model_raising_keyboard_interrupt_is_not_a_user_interrupt(tmp_path: Path) -> None:
     exp = write(tmp_path, GRID.replace("MODEL", "interrupts"))
     proc = icsim("sweep", str(exp), "--out", "out", "--workers", "2", "--quiet",
@@ -135,6 +136,7 @@ def test_a_segfault_in_2_of_40_runs_costs_those_runs_and_resume_ends(tmp_path: P
     assert again.complete and again.runs_this_session == 0 and again.runs_failed == 2
 
 
+@pytest.mark.slow
 def test_a_segfault_through_the_command_line_exits_0_and_names_the_runs(
         tmp_path: Path) -> None:
     exp = write(tmp_path, GRID.replace("MODEL", "segfaults"))
@@ -228,6 +230,7 @@ x1 = { values = [0, 1] }
 """
 
 
+@pytest.mark.slow
 def test_a_plugin_is_refused_without_opt_in_and_never_imported(tmp_path: Path) -> None:
     exp = write(tmp_path, MARKED)
     marker = tmp_path / "imported"
@@ -241,6 +244,7 @@ def test_a_plugin_is_refused_without_opt_in_and_never_imported(tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exp.toml"]
 
 
+@pytest.mark.slow
 def test_a_plugin_runs_with_the_flag(tmp_path: Path) -> None:
     exp = write(tmp_path, MARKED)
     marker = tmp_path / "imported"
@@ -331,6 +335,7 @@ def test_a_decorated_function_of_a_declared_module_runs_without_the_flag(
         parse_experiment(text.replace(":marked", ":unmarked"))
 
 
+@pytest.mark.slow
 def test_a_segfault_on_a_dask_cluster_costs_those_runs(tmp_path: Path) -> None:
     """Dask retries a task whose worker died (here 0 times, to keep the test short), then
     raises KilledWorker; the runner isolates the run as it does locally."""
@@ -366,6 +371,7 @@ def test_a_model_that_cannot_be_imported_in_a_worker_fails_its_runs() -> None:
     assert all(e.startswith("ModuleNotFoundError") for e in result.errors)
 
 
+@pytest.mark.slow
 def test_a_real_ctrl_c_to_the_coordinator_is_still_an_interrupt(tmp_path: Path) -> None:
     """Only SIGINT from the terminal (to the whole process group, as Ctrl-C sends it)
     interrupts a sweep: exit status 130, the manifest says interrupted, parts are kept."""

@@ -13,7 +13,7 @@ from sim.core.registry import PARAMETERS
 from sim.core.scenarios import SCENARIOS, load_scenario_file, resolve_scenario
 from sim.ui.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "scenarios").glob("*.toml"))
 
 
@@ -37,6 +37,7 @@ def test_examples_load_and_the_readme_lists_them():
     assert listed == system
 
 
+@pytest.mark.slow
 def test_time_varying_levers_reach_the_runs(tmp_path):
     waves = ROOT / "scenarios" / "case_waves.toml"
     out = tmp_path / "cmp"

@@ -26,6 +26,7 @@ COLUMNS = ["scenario", "runs", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_commiss
            "median_pilot_month_if_piloted"]
 
 
+@pytest.mark.slow
 def test_compare_writes_report_and_uses_common_random_numbers(tmp_path, capsys):
     out = tmp_path / "cmp"
     code = main(["compare", "baseline", "enabling_national+toolkit", "stable_team",
@@ -50,6 +51,7 @@ def test_compare_writes_report_and_uses_common_random_numbers(tmp_path, capsys):
         assert (out / name).stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_worker_count():
     one = compare(["baseline", "austerity"], replicates=12, seed=3, workers=1, progress=False)
     two = compare(["baseline", "austerity"], replicates=12, seed=3, workers=2, progress=False)
@@ -83,6 +85,7 @@ def test_compare_bad_input(tmp_path, argv, culprit):
     assert_refused(tmp_path, [*argv, "--out", str(tmp_path / "out")], culprit)
 
 
+@pytest.mark.slow
 def test_both_engines_give_the_same_comparison_and_bands():
     fast = compare(["baseline", "austerity+toolkit"], replicates=40, seed=3, months=36,
                    workers=1, progress=False, engine="fast")
@@ -125,6 +128,7 @@ SENTENCE = re.compile(
     r"(?P<integ>\d+%), stalled in (?P<stalled>\d+%), collapsed in (?P<collapsed>\d+%)\.$")
 
 
+@pytest.mark.slow
 def test_every_sentence_of_comparison_md_matches_its_table(tmp_path, capsys):
     out = tmp_path / "cmp"
     assert main(["compare", "baseline", "enabling_national", "austerity", "toolkit",
@@ -204,6 +208,7 @@ def test_paired_differences_use_the_pairs():
     assert replicates_needed(0.1, 0.4) == 126  # ((1.96 + 0.8416) * 0.4 / 0.1) ** 2 = 125.6
 
 
+@pytest.mark.slow
 def test_set_applies_to_every_scenario(tmp_path):
     out = tmp_path / "cmp"
     assert main(["compare", "baseline", "toolkit", "--set", "turnover_rate=0.3",
@@ -217,6 +222,7 @@ def test_set_applies_to_every_scenario(tmp_path):
     assert "`turnover_rate = 0.3`" in (out / "comparison.md").read_text()
 
 
+@pytest.mark.slow
 def test_figure_formats(tmp_path):
     out = tmp_path / "cmp"
     assert main(["compare", "baseline", "--replicates", "5", "--quiet",
@@ -227,6 +233,7 @@ def test_figure_formats(tmp_path):
         assert (out / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
 
 
+@pytest.mark.slow
 def test_figures_show_bands_numbers_at_risk_and_one_panel_per_scenario():
     from sim.report import figures as plots
 
@@ -245,6 +252,7 @@ def test_figures_show_bands_numbers_at_risk_and_one_panel_per_scenario():
     assert len(fig.axes) == 9  # 3 levels x 3 scenarios
 
 
+@pytest.mark.slow
 def test_a_posterior_gives_replicate_i_draw_i_in_every_scenario(tmp_path):
     from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
 

@@ -253,6 +253,7 @@ def _national(out: Path) -> list[str]:
             "1", "--quiet", "--out", str(out)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", [*MANIFESTS, "a directory", "a FIFO", "too big"])
 def test_a_damaged_manifest_gives_one_line_everywhere(sweep, tmp_path: Path, capsys,
                                                       monkeypatch, damage: str) -> None:
@@ -282,6 +283,7 @@ def test_a_damaged_manifest_gives_one_line_everywhere(sweep, tmp_path: Path, cap
         assert _tree(root) == tree
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stray", ["notes.txt", "part-abc.parquet", "part-0000001.parquet",
                                    "a-directory/"])
 def test_a_stray_file_in_runs_is_refused_naming_it(sweep, tmp_path: Path, capsys,
@@ -418,6 +420,7 @@ def test_national_holds_its_lock_until_its_outputs_are_written(tmp_path: Path,
     DirectoryLock(tmp_path / "nat").acquire().release()  # released afterwards
 
 
+@pytest.mark.slow
 def test_national_resume_reruns_a_damaged_part(tmp_path: Path, capsys) -> None:
     nat = tmp_path / "nat"
     assert main(_national(nat)) == 0
@@ -449,6 +452,7 @@ def test_a_sweep_of_the_same_file_by_an_older_icsim_is_named_as_such(tmp_path: P
     assert "restore the file" not in err[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [
     ["compare", "baseline", "toolkit", "--replicates", "20"],
     ["national", "--sites", "6", "--replicates", "2"],

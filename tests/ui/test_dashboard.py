@@ -78,6 +78,7 @@ def _last_src(page) -> str:
     return page.locator("img").last.get_attribute("src")
 
 
+@pytest.mark.slow
 def test_dashboard_driven_like_a_class(dashboard, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 

@@ -20,6 +20,7 @@ def _tree(root: Path) -> dict[str, bytes]:
             if p.is_file()}
 
 
+@pytest.mark.slow
 def test_a_second_writer_is_refused_and_changes_nothing(tmp_path: Path) -> None:
     exp = tmp_path / "exp.toml"
     exp.write_text(textwrap.dedent(GRID))
@@ -119,6 +120,7 @@ def test_api_seed_is_checked_by_name() -> None:
     assert run_project(seed=np.int64(3), months=2) == run_project(seed=3, months=2)
 
 
+@pytest.mark.slow
 def test_two_experiments_started_at_once_into_one_out_never_mix(tmp_path: Path) -> None:
     """The issue's worst case: two different experiments started at the same moment into
     one --out. One runs; the other is refused in one line; every part is the winner's."""

@@ -22,7 +22,7 @@ import pytest
 
 from sim.ui.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 GOOD_EXPERIMENT = """\
 name = "good"
@@ -646,6 +646,7 @@ def test_the_suite_is_large_and_covers_every_command_and_file_type():
     assert len({c[0] for c in CASES}) == len(CASES)  # every id distinct
 
 
+@pytest.mark.slow
 def test_the_good_fixtures_are_accepted(tree, capsys, monkeypatch):
     """The bad cases are bad because of their edit: the same files unedited pass."""
     from sim.core.scenarios import load_scenario_file
@@ -665,6 +666,7 @@ def test_the_good_fixtures_are_accepted(tree, capsys, monkeypatch):
     assert "pilot" in (tree.parent / "compare_ok" / "comparison.md").read_text()
 
 
+@pytest.mark.slow
 def test_the_plan_is_printed_before_a_long_command_starts(tmp_path, capsys, monkeypatch):
     """One line: runs, memory and output, before any run; --quiet prints nothing."""
     monkeypatch.chdir(tmp_path)
@@ -778,6 +780,7 @@ def test_a_scheduler_that_is_not_dask_is_one_line_for_every_command(
 
 
 # --------------------------------------------------------------------- faults: a lost scheduler
+@pytest.mark.slow
 def test_a_lost_dask_scheduler_is_one_line_naming_resume(tmp_path, capsys, monkeypatch):
     """The scheduler goes away mid-sweep: one stderr line naming the cause and the
     ``--resume`` command, exit 1, the manifest says 'failed', finished parts stay."""

@@ -16,7 +16,7 @@ from sim.experiment.design import make_design
 from sim.experiment.spec import load_experiment, parse_experiment
 from sim.ui.commands import add_parsers
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 PLUGIN = """
 name = "t"

@@ -24,7 +24,7 @@ from sim.studies.calibration.run import calibrate as _calibrate
 from sim.studies.calibration.spec import parse_calibration
 from sim.studies.calibration.targets import TARGETS, distance, simulate, target_terms
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SMALL = """
 name = "small"
@@ -82,6 +82,7 @@ class SyntheticCase:
         return {"d": float(np.abs(self.statistics(values) - self.observed).sum())}
 
 
+@pytest.mark.slow
 def test_abc_smc_recovers_a_synthetic_case(tmp_path):
     spec = parse_calibration(textwrap.dedent("""
         name = "synthetic"
@@ -107,6 +108,7 @@ def test_abc_smc_recovers_a_synthetic_case(tmp_path):
     assert "effective sample" in summary and "| 6 |" in summary
 
 
+@pytest.mark.slow
 def test_killed_calibration_resumes_from_its_database(tmp_path):
     path = tmp_path / "small.toml"
     path.write_text(textwrap.dedent(SMALL))
@@ -163,6 +165,7 @@ def test_the_shipped_case_posterior_loads_and_its_summary_says_what_it_identifie
     assert np.isfinite(model({k: draws[k].iloc[0] for k in spec.priors})["d"])
 
 
+@pytest.mark.slow
 def test_a_calibration_runs_on_a_dask_cluster(tmp_path):
     from distributed import LocalCluster
 
@@ -176,6 +179,7 @@ def test_a_calibration_runs_on_a_dask_cluster(tmp_path):
     assert len(pd.read_parquet(tmp_path / "dask" / "posterior.parquet")) == 200
 
 
+@pytest.mark.slow
 def test_a_run_that_raises_is_counted_and_reported_not_fatal(tmp_path, monkeypatch):
     import sim.studies.calibration.run as run
 
@@ -213,6 +217,7 @@ def test_a_second_calibration_into_the_same_out_is_refused(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == [".icsim.lock"]
 
 
+@pytest.mark.slow
 def test_a_lost_scheduler_stops_a_calibration_in_one_line_and_resume_continues(
         tmp_path, capsys, monkeypatch):
     import pyabc

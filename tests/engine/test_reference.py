@@ -14,7 +14,7 @@ import pytest
 
 import sim
 
-REFERENCE = Path(__file__).parent / "data" / "reference_summaries.parquet"
+REFERENCE = Path(__file__).parents[1] / "data" / "reference_summaries.parquet"
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,9 @@
 """icsim national: many local projects under one national policy and budget."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_refused
+from conftest import assert_refused, icsim
 
 from sim.studies import national
 from sim.ui.cli import main
@@ -22,6 +19,7 @@ def competitive_vs_universal(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_outputs(competitive_vs_universal):
     out = competitive_vs_universal
     sites = pd.read_parquet(out / "sites.parquet")
@@ -47,6 +45,7 @@ def test_outputs(competitive_vs_universal):
         assert (out / name).stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_pattern_funded_sites_reach_a_pilot_more_often(competitive_vs_universal):
     """Case: 'the resources have been allocated inconsistently across the country'."""
     table = pd.read_csv(competitive_vs_universal / "rules.csv").set_index("rule")
@@ -85,6 +84,7 @@ def test_bad_input(tmp_path, argv, culprit):
     assert_refused(tmp_path, ["national", *argv, "--out", str(tmp_path / "out")], culprit)
 
 
+@pytest.mark.slow
 def test_an_interrupted_national_run_resumes_to_the_same_result(tmp_path):
     argv = ["national", "--sites", "70", "--replicates", "3", "--funding-rule",
             "targeted,none", "--workers", "1"]
@@ -101,6 +101,7 @@ def test_an_interrupted_national_run_resumes_to_the_same_result(tmp_path):
     assert main([*argv[:2], "71", *argv[3:], "--resume", "--out", str(cut)]) == 2
 
 
+@pytest.mark.slow
 def test_both_engines_give_the_same_national_view(tmp_path):
     from sim.ui.cli import main
 
@@ -114,6 +115,7 @@ def test_both_engines_give_the_same_national_view(tmp_path):
         (tmp_path / "mesa" / "rules.csv").read_text()
 
 
+@pytest.mark.slow
 def test_rules_in_the_order_given_all_compared_and_explained(tmp_path):
     out = tmp_path / "nat"
     order = ["universal_small", "none", "targeted", "competitive"]
@@ -146,21 +148,19 @@ def test_rules_in_the_order_given_all_compared_and_explained(tmp_path):
     assert b"<svg" in (out / "funded_gap.svg").read_bytes()[:500]
 
 
+@pytest.mark.slow
 def test_a_rerun_with_changed_arguments_names_the_argument(tmp_path):
     out = tmp_path / "nat"
     argv = ["national", "--sites", "12", "--replicates", "2", "--quiet"]
     assert main([*argv, "--funding-rule", "competitive", "--out", str(out)]) == 0
     before = sorted(p.name for p in out.rglob("*"))
-    proc = subprocess.run([sys.executable, "-m", "sim", *argv, "--funding-rule",
-                           "competitive,none", "--out", str(out)],
-                          capture_output=True, text=True)
+    proc = icsim(*argv, "--funding-rule", "competitive,none", "--out", str(out))
     assert proc.returncode == 2
     line = proc.stderr.strip()
     assert "--funding-rule was competitive, now competitive,none" in line
     assert f"--out {out}_2" in line and "experiment file" not in line
-    proc = subprocess.run([sys.executable, "-m", "sim", *argv, "--funding-rule",
-                           "competitive", "--approach", "toolkit", "--out", str(out)],
-                          capture_output=True, text=True)
+    proc = icsim(*argv, "--funding-rule", "competitive", "--approach", "toolkit",
+                 "--out", str(out))
     assert proc.returncode == 2 and "--approach was baseline, now toolkit" in proc.stderr
     assert sorted(p.name for p in out.rglob("*")) == before
     # the same arguments again are fine
@@ -173,7 +173,7 @@ def test_approach_takes_toolkit_compositions_and_scenario_files(tmp_path):
     import sim
     from sim.core.scenarios import load_scenario_file
 
-    waves = Path(__file__).resolve().parents[1] / "scenarios" / "case_waves.toml"
+    waves = Path(__file__).resolve().parents[2] / "scenarios" / "case_waves.toml"
     for approach in ("toolkit", "enabling_national+toolkit", str(waves)):
         spec = national.check(sites=5, approach=approach, replicates=1)
         params = {"sites": 5, "national_seed": 0, "site": 2, "repeat": 0, "rule": "none",
@@ -199,6 +199,7 @@ def test_approach_takes_toolkit_compositions_and_scenario_files(tmp_path):
     assert got["funding_received"] == pytest.approx(expected["funding_received"])
 
 
+@pytest.mark.slow
 def test_a_posterior_gives_every_site_of_replicate_r_draw_r(tmp_path):
     from sim.experiment.design import run_seed
     from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
@@ -226,6 +227,7 @@ def test_a_posterior_gives_every_site_of_replicate_r_draw_r(tmp_path):
     assert proc_code == 2
 
 
+@pytest.mark.slow
 def test_the_country_is_redrawn_per_replicate_or_held_fixed(tmp_path):
     """--country redraw (default): every replicate a new country, the same one under every
     rule; --country fixed: one country for all replicates. The summary says which."""

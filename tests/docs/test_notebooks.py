@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
 
 #: A cell draws if it calls a figure function, pyplot, a pandas/Axes plot, or displays a
 #: saved image.
@@ -36,6 +36,7 @@ def test_drawing_cells_are_recognised():
     assert drawing_cells(book) == [0, 1, 2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_and_shows_its_figures(path, tmp_path):
     book = nbformat.read(path, as_version=4)
@@ -59,6 +60,7 @@ def test_notebook_runs_and_shows_its_figures(path, tmp_path):
         assert not stubs, f"{path.name} cell {i} shows a figure as text: {stubs}"
 
 
+@pytest.mark.slow
 def test_importing_sim_chooses_no_backend():
     """Jupyter must keep its inline backend: ``import sim`` and ``sim.report.figures`` set none."""
     import os

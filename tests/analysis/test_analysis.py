@@ -45,6 +45,7 @@ x3 = [{-PI!r}, {PI!r}]
 """
 
 
+@pytest.mark.slow
 def test_sobol_recovers_the_analytic_ishigami_indices(tmp_path: Path) -> None:
     out = sweep(tmp_path, ISHIGAMI)
     analyze(out, resamples=200)
@@ -62,6 +63,7 @@ def test_sobol_recovers_the_analytic_ishigami_indices(tmp_path: Path) -> None:
     assert (out / "analysis" / "sobol_y.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_morris_and_the_stochastic_share_of_a_noisy_linear_model(tmp_path: Path) -> None:
     out = sweep(tmp_path, """
     name = "linear"
@@ -110,10 +112,13 @@ dud = [0.0, 1.0]
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = sweep(tmp_path_factory.mktemp("toy"), TOY)
-    analyze(out, resamples=200)
+    # 50 bootstrap resamples, not 200: the tests read point estimates (SALib computes them
+    # from all runs, whatever the resamples), PRIM boxes and headings; no interval.
+    analyze(out, resamples=50)
     return out
 
 
+@pytest.mark.slow
 def test_pilot_by_month_shows_early_and_late_levers(toy: Path) -> None:
     table = pd.read_csv(toy / "analysis" / "sobol_pilot_by_month.csv")
     assert sorted(table["month"].unique()) == list(range(6, 61, 6))
@@ -130,6 +135,7 @@ def test_pilot_by_month_shows_early_and_late_levers(toy: Path) -> None:
     assert (toy / "analysis" / "sobol_pilot_by_month.png").exists()
 
 
+@pytest.mark.slow
 def test_prim_finds_where_the_toy_project_stalls(toy: Path) -> None:
     stats = pd.read_csv(toy / "analysis" / "prim_stall_boxes.csv")
     limits = pd.read_csv(toy / "analysis" / "prim_stall_limits.csv")
@@ -145,6 +151,7 @@ def test_prim_finds_where_the_toy_project_stalls(toy: Path) -> None:
     assert "Where projects stall" in summary and "Box 1" in summary
 
 
+@pytest.mark.slow
 def test_summary_reads_as_a_report(toy: Path) -> None:
     summary = (toy / "analysis" / "summary.md").read_text()
     for heading in ("# toy: what the sweep says", "## What drives P(pilot)",
@@ -203,6 +210,7 @@ def test_an_outcome_without_indices_is_explained(tmp_path: Path) -> None:
     assert "**Failed runs**: 24 of 24" in summary
 
 
+@pytest.mark.slow
 def test_load_ema_feeds_the_workbench(toy: Path) -> None:
     experiments, outcomes = load_ema(toy)
     assert len(experiments) == 5 * 256 * 40
@@ -239,6 +247,7 @@ def test_load_ema_warns_about_failed_runs(tmp_path: Path) -> None:
     assert len(everything) == 100 and int(np.isnan(with_nan["y"]).sum()) == n_failed
 
 
+@pytest.mark.slow
 def test_grid_analysis_writes_tables(tmp_path: Path) -> None:
     out = sweep(tmp_path, """
     name = "grid"
@@ -346,6 +355,7 @@ def test_no_trend_is_reported_inside_the_intervals() -> None:
     assert "Gaining most weight over time: `a` (0.30 -> 0.70)" in "\n".join(loud.body)
 
 
+@pytest.mark.slow
 def test_lhs_gets_a_moment_independent_measure(tmp_path: Path) -> None:
     out = sweep(tmp_path, """
     name = "lhs"
@@ -378,9 +388,9 @@ def test_library_warnings_are_captured() -> None:
     assert leaked == [] and seen == ["UserWarning: convergence is poor"]
 
 
+@pytest.mark.slow
 def test_prim_outcome_threshold_and_figure_formats(tmp_path: Path) -> None:
-    import subprocess
-    import sys
+    from conftest import icsim
 
     from sim.ui.cli import main
 
@@ -392,6 +402,5 @@ def test_prim_outcome_threshold_and_figure_formats(tmp_path: Path) -> None:
     assert "Cases of interest: runs with P(pilot) above 0.5" in summary
     assert (out / "analysis" / "prim_stall_tradeoff.svg").exists()
     assert (out / "analysis" / "sobol_pilot.svg").exists()
-    proc = subprocess.run([sys.executable, "-m", "sim", "analyze", str(out),
-                           "--prim-outcome", "nonsense"], capture_output=True, text=True)
+    proc = icsim("analyze", str(out), "--prim-outcome", "nonsense")
     assert proc.returncode == 2 and "unknown outcome 'nonsense'" in proc.stderr

@@ -31,7 +31,7 @@ def test_validation_names_culprit_and_bounds():
 def test_odd_document_embeds_the_registry():
     from pathlib import Path
 
-    odd = (Path(__file__).parents[1] / "docs" / "ODD.md").read_text()
+    odd = (Path(__file__).parents[2] / "docs" / "ODD.md").read_text()
     for name in PARAMETERS:
         assert f"`{name}`" in odd, name
 
@@ -41,7 +41,7 @@ def test_odd_tables_are_generated_from_the_registry():
 
     from sim.core.registry import render_doc_tables
 
-    odd = (Path(__file__).parents[1] / "docs" / "ODD.md").read_text()
+    odd = (Path(__file__).parents[2] / "docs" / "ODD.md").read_text()
     assert render_doc_tables(odd) == odd, "docs/ODD.md is stale: run 'make docs'"
 
 
@@ -72,7 +72,7 @@ def test_model_files_hold_no_number_that_shapes_behaviour():
     from sim.core.scenarios import SCENARIOS
 
     definitional = {0.0, 1.0, 0.5, 12.0, 1e-12}
-    root = Path(__file__).parents[1] / "sim"
+    root = Path(__file__).parents[2] / "sim"
     for name in ("engine/kernels.py", "engine/layout.py", "mesa/model.py", "mesa/agents.py"):
         for node in ast.walk(ast.parse((root / name).read_text())):
             if (isinstance(node, ast.Constant) and isinstance(node.value, float)

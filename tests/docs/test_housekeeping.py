@@ -1,13 +1,13 @@
 """What a newcomer trips over: licence, citation, package metadata, --help texts."""
 
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import icsim
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_licence_citation_and_metadata_agree():
@@ -24,9 +24,11 @@ def test_licence_citation_and_metadata_agree():
 
 
 @pytest.mark.parametrize("command", ["compare", "national"])
-def test_help_describes_the_command_and_shows_defaults(command):
-    text = subprocess.run([sys.executable, "-m", "sim", command, "--help"],
-                          capture_output=True, text=True, check=True).stdout
+def test_help_describes_the_command_and_shows_defaults(command, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")  # the width argparse uses when printing to a pipe
+    proc = icsim(command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
     assert "(default: 60)" in text  # --months
     assert "--format" in text and "--quiet" in text
     assert "writes" in text or "report" in text

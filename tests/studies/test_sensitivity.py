@@ -14,7 +14,7 @@ from sim.experiment.sweep import run_sweep
 from sim.report import sensitivity as R
 from sim.studies import sensitivity as S
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 MORRIS = """
 name = "tiny_morris"

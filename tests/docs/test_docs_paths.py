@@ -46,7 +46,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 EXTENSIONS = (
     ".py", ".toml", ".md", ".csv", ".parquet", ".png", ".svg", ".pdf", ".ipynb",
