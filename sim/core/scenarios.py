@@ -201,8 +201,8 @@ def applied(setting: Setting, strength: float) -> Value:
     param = PARAMETERS[setting.lever]
     if param.kind in ("bool", "choice"):
         return setting.target if strength > 0 else param.default
-    base = float(param.default)  # type: ignore[arg-type]
-    value = base + strength * (float(setting.target) - base)  # type: ignore[arg-type]
+    base = float(param.default)
+    value = base + strength * (float(setting.target) - base)
     return int(round(value)) if param.kind == "int" else value
 
 

@@ -47,7 +47,7 @@ def staging_prefix(out: Path) -> str:
 
 def remove_stale_staging(out: Path) -> list[Path]:
     """Remove the staging folders beside ``out`` whose process is gone; return them."""
-    removed = []
+    removed: list[Path] = []
     parent = out.resolve().parent
     try:
         entries = list(parent.iterdir())

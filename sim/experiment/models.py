@@ -92,10 +92,11 @@ class BatchResult:
         """One status per run: ``ok``, ``failed``, ``invalid`` or ``timeout`` (a run past
         its time limit, whose error starts with ``timeout:``)."""
         assert self.invalid is not None
-        timed = np.array([bool(e) and e.startswith(TIMEOUT_PREFIX) for e in self.errors],
-                         dtype=bool)
-        return np.where(self.ok, "ok", np.where(self.invalid, "invalid", np.where(
+        timed = np.array([e is not None and e.startswith(TIMEOUT_PREFIX)
+                          for e in self.errors], dtype=np.bool_)
+        status: list[str] = np.where(self.ok, "ok", np.where(self.invalid, "invalid", np.where(
             timed, "timeout", "failed"))).tolist()
+        return status
 
 
 def describe(exc: BaseException) -> str:
