@@ -16,7 +16,7 @@ call, so callers may split runs into batches of any size and across workers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,16 @@ def with_draws(values: Mapping[str, Any], draws: Sequence[Mapping[str, Any]] | N
     return [{**draws[i % len(draws)], **values} for i in replicates]
 
 
+@overload
+def run_projects(values: Values, seeds: Sequence[int], months: int = 60, *,
+                 engine: str = "fast", schedule: Any = None,
+                 histogram: np.ndarray | None = None, probe_months: Sequence[int] = (),
+                 as_arrays: Literal[False] = False) -> pd.DataFrame: ...
+@overload
+def run_projects(values: Values, seeds: Sequence[int], months: int = 60, *,
+                 engine: str = "fast", schedule: Any = None,
+                 histogram: np.ndarray | None = None, probe_months: Sequence[int] = (),
+                 as_arrays: Literal[True]) -> dict[str, np.ndarray]: ...
 def run_projects(values: Values, seeds: Sequence[int], months: int = 60, *,
                  engine: str = "fast", schedule: Any = None,
                  histogram: np.ndarray | None = None, probe_months: Sequence[int] = (),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -44,9 +44,10 @@ def sobol_indices(problem: dict, y: np.ndarray, resamples: int = 1000, seed: int
     result, with S1, ST (S2 if ``second_order``) and their 95% bootstrap half-widths."""
     from SALib.analyze import sobol
 
-    return captured_warnings(lambda: sobol.analyze(
+    # SALib is untyped (Any here); analyze returns its ResultDict, a dict subclass.
+    return cast(dict[str, Any], captured_warnings(lambda: sobol.analyze(
         problem, np.asarray(y, dtype=float), calc_second_order=second_order,
-        num_resamples=resamples, conf_level=0.95, seed=bootstrap_rng(seed)), captured)
+        num_resamples=resamples, conf_level=0.95, seed=bootstrap_rng(seed)), captured))
 
 
 def morris_indices(problem: dict, x: np.ndarray, y: np.ndarray, levels: int,
@@ -56,9 +57,10 @@ def morris_indices(problem: dict, x: np.ndarray, y: np.ndarray, levels: int,
     half-width, sigma and mu."""
     from SALib.analyze import morris
 
-    return captured_warnings(lambda: morris.analyze(
+    # SALib is untyped (Any here); analyze returns its ResultDict, a dict subclass.
+    return cast(dict[str, Any], captured_warnings(lambda: morris.analyze(
         problem, x, np.asarray(y, dtype=float), num_resamples=resamples,
-        conf_level=0.95, num_levels=levels, seed=seed), captured)
+        conf_level=0.95, num_levels=levels, seed=seed), captured))
 
 
 def sobol_frame(names: list[str], result: dict[str, Any]) -> pd.DataFrame:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +52,7 @@ class KaplanMeier:
     times: np.ndarray  # every run's pilot month, +inf where no pilot by the horizon
     horizon: int
 
-    def __iter__(self):  # ``months, surviving = curve`` as before
+    def __iter__(self) -> Iterator[np.ndarray]:  # ``months, surviving = curve`` as before
         return iter((self.months, self.surviving))
 
     def at_risk(self, month: float) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.analysis.frames import row_tuples
 from sim.analysis.indices import CONVERGED
 from sim.analysis.prim import PrimResult
 from sim.core.registry import PARAMETERS
@@ -86,7 +87,13 @@ def write_analysis(analysis: SweepAnalysis, formats: Sequence[str] = ("png",),
             name = _label(outcome)
             if item.skipped:
                 md.skipped(outcome, item.skipped)
-            elif item.method == "delta":
+                continue
+            if item.method is None:
+                continue  # not a Sobol, Morris or LHS sweep: no indices
+            # compute() sets the table whenever it sets the method, and the convergence check
+            # with it for Sobol and Morris.
+            assert table is not None
+            if item.method == "delta":
                 csv(table, f"delta_{outcome}.csv")
                 md.delta(outcome, table, noise)
             elif item.method == "sobol":
@@ -97,6 +104,7 @@ def write_analysis(analysis: SweepAnalysis, formats: Sequence[str] = ("png",),
                                               noise["noise_in_means"], colours, legend),
                        f"sobol_{outcome}.png")
                 md.sobol(outcome, table, noise, item.pairs)
+                assert item.check is not None
                 md.convergence(outcome, item.check)
             elif item.method == "morris":
                 csv(table, f"morris_{outcome}.csv")
@@ -104,6 +112,7 @@ def write_analysis(analysis: SweepAnalysis, formats: Sequence[str] = ("png",),
                                             legend),
                        f"morris_{outcome}.png")
                 md.morris(outcome, table, noise)
+                assert item.check is not None
                 md.convergence(outcome, item.check)
         csv(analysis.noise, "stochastic_variance.csv")
         md.noise(analysis.noise)
@@ -247,7 +256,7 @@ class _Summary:
                       f"at {points:,} combinations, excluded from the analysis; means use "
                       f"the successful replicates. "
                       f"All are listed in `failed_runs.csv`. Most common errors:"]
-        self.head += [f"  - {count} x `{error[:160]}`" for error, count in first.items()]
+        self.head += [f"  - {count} x `{str(error)[:160]}`" for error, count in first.items()]
         self.head.append("")
 
     def skipped(self, outcome: str, why: str) -> None:
@@ -274,7 +283,7 @@ class _Summary:
                          "the two sums are close, so interactions are small")
                       + ("; a sum of ST above 1 can also come from noise left in the means"
                          if total > 1 else "") + ".", ""]
-            spans = [r.parameter for r in table.itertuples() if r.S1 - r.S1_conf <= 0]
+            spans = [r.parameter for r in row_tuples(table) if r.S1 - r.S1_conf <= 0]
             if spans:
                 lines += [f"S1 indistinguishable from 0 (negative, or its interval spans "
                           f"0): {', '.join(f'`{p}`' for p in spans)}.", ""]
@@ -422,7 +431,7 @@ class _Summary:
             for name in sweep.design.names:
                 for level, mean in frame.groupby(name)["y"].mean().items():
                     lines.append(f"| `{name}` | {level} | {_num(mean, 3)} |")
-            best = frame.loc[frame["y"].idxmax()] if frame["y"].notna().any() else None
+            best = frame.iloc[frame["y"].argmax()] if frame["y"].notna().any() else None
             if best is not None:
                 setting = ", ".join(f"`{n}` = {best[n]}" for n in sweep.design.names)
                 lines += ["", f"Highest mean {_label(outcome)}: {_num(best['y'], 3)} at "
@@ -502,7 +511,7 @@ class _Summary:
                  "the same points. Ranges are 95% bootstrap intervals.", ""]
         lines += self._noise_words(noise)
         lines += ["| lever | delta [95% CI] | S1 [95% CI] |", "|---|---|---|"]
-        for r in ranked.itertuples():
+        for r in row_tuples(ranked):
             lines.append(f"| `{r.parameter}` | {_num(r.delta)} [{_num(r.delta - r.delta_conf)}"
                          f", {_num(r.delta + r.delta_conf)}]{_zero_mark(r.delta, r.delta_conf)}"
                          f" | {_num(r.S1)} [{_num(r.S1 - r.S1_conf)}, "

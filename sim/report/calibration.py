@@ -22,7 +22,7 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     order = np.argsort(values)
     v, w = values[order], weights[order]
     cumulative = np.cumsum(w) / w.sum()
-    return float(v[min(np.searchsorted(cumulative, q), len(v) - 1)])
+    return float(v[min(int(np.searchsorted(cumulative, q)), len(v) - 1)])
 
 
 #: Below this effective sample size no parameter is called identified: the posterior
@@ -58,7 +58,7 @@ def identification(population: pd.DataFrame, weights: np.ndarray,
     return pd.DataFrame(rows).sort_values("width_ratio").reset_index(drop=True)
 
 
-def _figures(spec: CalibrationSpec, draws: pd.DataFrame, table: pd.DataFrame, out: Path):
+def _figures(spec: CalibrationSpec, draws: pd.DataFrame, table: pd.DataFrame, out: Path) -> None:
     names = list(table.parameter)
     fig = plots.posterior_marginals_figure(spec.name, spec.priors, draws, names)
     for ext in ("png", "svg"):

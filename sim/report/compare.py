@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from sim.analysis.frames import row_tuples
 from sim.analysis.stats import BOOTSTRAP
 from sim.studies.compare import Comparison
 
@@ -34,7 +35,7 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
     """The table as the report shows it: every number rounded once, as text. The Markdown
     table, its sentences and the console all print these strings."""
     rows = []
-    for r in table.itertuples():
+    for r in row_tuples(table):
         km = _month(r.km_median_pilot_month)
         km_ci = (f"{_month(r.km_median_lo)}-{_month(r.km_median_hi)}"
                  if math.isfinite(r.km_median_lo) else "not reached")
@@ -58,7 +59,7 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
 def formatted_differences(differences: pd.DataFrame) -> pd.DataFrame:
     """The paired differences as the report shows them (one rounding, as text)."""
     rows = []
-    for r in differences.itertuples():
+    for r in row_tuples(differences):
         rows.append({
             "scenario": r.scenario,
             "ΔP(pilot) [95% CI]": f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, "
@@ -108,7 +109,7 @@ def _distinguishable(d: pd.DataFrame, shown: pd.DataFrame, first: str) -> list[s
     if d.empty:
         return []
     lines = []
-    for r, f in zip(d.itertuples(), shown.itertuples(index=False), strict=True):
+    for r, f in zip(row_tuples(d), row_tuples(shown, index=False), strict=True):
         resolved = r.d_p_pilot_lo > 0 or r.d_p_pilot_hi < 0
         verdict = "distinguishable from" if resolved else "not distinguishable from"
         lines.append(f"- **{r.scenario}**: P(pilot) {verdict} {first}'s at {r.pairs} paired "
@@ -186,7 +187,7 @@ def markdown(comparison: Comparison) -> str:
                   "variance that comes from the parameters (what the case leaves uncertain) "
                   "rather than from luck.", "",
                   "| scenario | outcome | variance | parametric share |", "|---|---|---|---|"]
-        for r in v.itertuples():
+        for r in row_tuples(v):
             share = "—" if r.parametric_share != r.parametric_share \
                 else f"{r.parametric_share:.0%}"
             lines.append(f"| {r.scenario} | P({r.outcome}) | {r.variance:.3f} | {share} |")

@@ -8,26 +8,37 @@ Colours are the Okabe-Ito palette, which is safe for the common forms of colour 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.analysis.frames import row_tuples
 from sim.core.registry import PARAMETERS
 from sim.report.palette import CYCLE, LEVEL_COLOURS, OUTCOME_COLOURS, PALETTE
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.typing import RcKeyType
+
+    from sim.studies.sensitivity import Screening, SobolResult
+
 #: The one style every figure uses (set on import: fonts, no top/right spines, 200 dpi,
 #: SVG text kept as text, PDF fonts embedded as TrueType).
-STYLE = {"font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
-         "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100,
-         "savefig.dpi": 200, "svg.fonttype": "none", "pdf.fonttype": 42}
+STYLE: dict[RcKeyType, Any] = {
+    "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
+    "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100,
+    "savefig.dpi": 200, "svg.fonttype": "none", "pdf.fonttype": 42}
 
 
 matplotlib.rcParams.update(STYLE)
 
 
-def new_figure(width: float = 8.0, height: float = 5.0, **kwargs) -> Figure:
+def new_figure(width: float = 8.0, height: float = 5.0, **kwargs: Any) -> Figure:
     """A figure with the project's defaults and style."""
     return Figure(figsize=(width, height), layout="constrained", **kwargs)
 
@@ -44,7 +55,7 @@ def save(fig: Figure, path: str | Path, dpi: int = 200) -> Path:
 # ---- one project
 
 
-def timeseries_figure(frame, title: str = "One integration project") -> Figure:
+def timeseries_figure(frame: pd.DataFrame, title: str = "One integration project") -> Figure:
     """DAC per level and progress over time, gate months marked.
 
     ``frame`` is the monthly time series (``sim.timeseries_frame``): columns ``month``,
@@ -86,7 +97,7 @@ GATE_STYLE = {"business_case": ("business case", PALETTE["sky"]),
               "collapse": ("collapse", PALETTE["vermillion"])}
 
 
-def gate_months(frame) -> dict[str, int]:
+def gate_months(frame: pd.DataFrame) -> dict[str, int]:
     """The first month each gate event appears in the ``events`` column."""
     found: dict[str, int] = {}
     for month, events in zip(frame["month"], frame["events"], strict=True):
@@ -96,7 +107,7 @@ def gate_months(frame) -> dict[str, int]:
     return found
 
 
-def _mark_gates(axes, frame) -> None:
+def _mark_gates(axes: Sequence[Axes], frame: pd.DataFrame) -> None:
     """Vertical lines at gate months in every panel; the last panel's legend names them."""
     from matplotlib.lines import Line2D
 
@@ -116,7 +127,7 @@ def _mark_gates(axes, frame) -> None:
 # ---- scenario comparison
 
 
-def outcome_shares_figure(table) -> Figure:
+def outcome_shares_figure(table: pd.DataFrame) -> Figure:
     """Share of runs per outcome and scenario, with 95% Wilson intervals for pilot and
     integration. ``table`` is ``comparison.csv`` as a DataFrame."""
     fig = new_figure(10, 0.6 * len(table) + 2.2)
@@ -239,7 +250,8 @@ def readable(name: str, unit: bool = False) -> str:
 
 
 
-def _legend_patches(ax, legend, extra=()) -> None:
+def _legend_patches(ax: Axes, legend: Mapping[str, str] | None,
+                    extra: Sequence[tuple[Any, str]] = ()) -> None:
     """Add ``extra`` (handle, label) pairs and coloured patches (e.g. one per level) to an
     axis' legend."""
     from matplotlib.patches import Patch
@@ -254,8 +266,9 @@ def _legend_patches(ax, legend, extra=()) -> None:
     ax.legend(handles, labels, loc="lower right", fontsize=8, frameon=False)
 
 
-def sensitivity_bars(table, title: str, noise_share: float | None = None,
-                     colours=None, legend=None) -> Figure:
+def sensitivity_bars(table: pd.DataFrame, title: str, noise_share: float | None = None,
+                     colours: Sequence[str] | None = None,
+                     legend: Mapping[str, str] | None = None) -> Figure:
     """Sobol S1 and ST per lever with their 95% intervals, largest ST on top.
 
     ``table`` has columns ``parameter``, ``S1``, ``S1_conf``, ``ST``, ``ST_conf``;
@@ -292,7 +305,8 @@ def sensitivity_bars(table, title: str, noise_share: float | None = None,
     return fig
 
 
-def morris_scatter(table, title: str, colours=None, legend=None) -> Figure:
+def morris_scatter(table: pd.DataFrame, title: str, colours: Sequence[str] | None = None,
+                   legend: Mapping[str, str] | None = None) -> Figure:
     """Morris mu* against sigma, one labelled point per lever with mu*'s 95% interval.
 
     ``colours`` (one per row) colour the points and ``legend`` (label -> colour) explains
@@ -304,7 +318,7 @@ def morris_scatter(table, title: str, colours=None, legend=None) -> Figure:
                 ecolor=PALETTE["black"], elinewidth=0.8, capsize=2)
     ax.scatter(table["mu_star"], table["sigma"], c=point_colours, s=40, zorder=3)
     top = table["mu_star"].max()
-    for row in table.itertuples():
+    for row in row_tuples(table):
         if top > 0 and row.mu_star >= 0.1 * top:
             ax.annotate(readable(row.parameter), (row.mu_star, row.sigma), fontsize=7,
                         xytext=(3, 3), textcoords="offset points")
@@ -320,7 +334,7 @@ def morris_scatter(table, title: str, colours=None, legend=None) -> Figure:
     return fig
 
 
-def sensitivity_over_time(table, title: str, top: int = 6) -> Figure:
+def sensitivity_over_time(table: pd.DataFrame, title: str, top: int = 6) -> Figure:
     """Sobol S1 and ST of P(pilot by month m) against m, for the ``top`` levers by ST.
 
     ``table`` has columns ``month``, ``parameter``, ``S1``, ``S1_conf``, ``ST``,
@@ -355,7 +369,7 @@ def sensitivity_over_time(table, title: str, top: int = 6) -> Figure:
     return fig
 
 
-def prim_tradeoff(trajectory, selected: int | None, title: str) -> Figure:
+def prim_tradeoff(trajectory: pd.DataFrame, selected: int | None, title: str) -> Figure:
     """PRIM's peeling trajectory: coverage against density, coloured by restricted
     dimensions, with the chosen box circled."""
     fig = new_figure(7, 5.5)
@@ -376,7 +390,7 @@ def prim_tradeoff(trajectory, selected: int | None, title: str) -> Figure:
     return fig
 
 
-def prim_box_limits(limits, stats, title: str) -> Figure:
+def prim_box_limits(limits: pd.DataFrame, stats: pd.DataFrame, title: str) -> Figure:
     """The restricted ranges of each PRIM box, drawn within each lever's full range
     (normalised to 0-1); categorical restrictions are written out."""
     boxes = list(stats["box"])
@@ -410,7 +424,7 @@ def prim_box_limits(limits, stats, title: str) -> Figure:
 # ---- the national view
 
 
-def national_figure(series, gate: str = "pilot") -> Figure:
+def national_figure(series: pd.DataFrame, gate: str = "pilot") -> Figure:
     """Share of sites at ``gate`` by month, per funding rule: all, funded and unfunded
     sites, with 95% intervals across replicates. ``series`` is ``national.csv``."""
     rules = list(dict.fromkeys(series["rule"]))
@@ -437,13 +451,13 @@ def national_figure(series, gate: str = "pilot") -> Figure:
     return fig
 
 
-def funded_gap_figure(table) -> Figure:
+def funded_gap_figure(table: pd.DataFrame) -> Figure:
     """P(pilot) of funded and unfunded sites, and nationally, per funding rule."""
     fig = new_figure(8, 4.8)
     ax = fig.subplots()
     x = np.arange(len(table))
     width = 0.27
-    def err(col: str):
+    def err(col: str) -> list[np.ndarray] | None:
         mid = table[col].fillna(0).to_numpy()
         if f"{col}_lo" not in table:
             return None
@@ -470,7 +484,8 @@ def funded_gap_figure(table) -> Figure:
 
 
 # ------------------------------------------------------------------ sensitivity (make sensitivity)
-def _ranked_bars(ax, table, value: str, conf: str, top: int, colour_by_group: bool):
+def _ranked_bars(ax: Axes, table: pd.DataFrame, value: str, conf: str, top: int,
+                 colour_by_group: bool) -> None:
     rows = table.head(top).iloc[::-1]
     colours = [PALETTE["blue"] if g == "lever" else PALETTE["orange"] for g in rows.group] \
         if colour_by_group else PALETTE["blue"]
@@ -481,7 +496,7 @@ def _ranked_bars(ax, table, value: str, conf: str, top: int, colour_by_group: bo
     ax.axvline(0, color=PALETTE["black"], linewidth=0.8)
 
 
-def screening_figure(screening, outcomes: dict[str, str], top: int = 15) -> Figure:
+def screening_figure(screening: Screening, outcomes: dict[str, str], top: int = 15) -> Figure:
     """The Morris screening of every entry: top ``top`` by mu* per outcome
     (``sim.studies.sensitivity.Screening``; ``outcomes`` name the panels)."""
     from matplotlib.patches import Patch
@@ -501,7 +516,7 @@ def screening_figure(screening, outcomes: dict[str, str], top: int = 15) -> Figu
     return fig
 
 
-def sobol_figure(result, outcomes: dict[str, str]) -> Figure:
+def sobol_figure(result: SobolResult, outcomes: dict[str, str]) -> Figure:
     """The Sobol follow-up's total indices per outcome
     (``sim.studies.sensitivity.SobolResult``)."""
     from matplotlib.patches import Patch
@@ -522,7 +537,8 @@ def sobol_figure(result, outcomes: dict[str, str]) -> Figure:
 
 
 # ------------------------------------------------------------------ calibration (icsim calibrate)
-def posterior_marginals_figure(name: str, priors: dict, draws, names: list[str]) -> Figure:
+def posterior_marginals_figure(name: str, priors: Mapping[str, tuple[float, float]],
+                               draws: pd.DataFrame, names: list[str]) -> Figure:
     """Each calibrated parameter's posterior histogram over its uniform prior, with the
     registry default."""
     cols = 4
@@ -547,7 +563,7 @@ def posterior_marginals_figure(name: str, priors: dict, draws, names: list[str])
     return fig
 
 
-def posterior_pairs_figure(draws, top: list[str]) -> Figure:
+def posterior_pairs_figure(draws: pd.DataFrame, top: list[str]) -> Figure:
     """Pairs plot of the parameters the case narrows most."""
     fig = new_figure(9, 9)
     axes = fig.subplots(len(top), len(top), squeeze=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.analysis.frames import row_tuples
 from sim.experiment.store import staged
 from sim.report import figures as plots
 from sim.studies.national import FUNDED_SHARE, NationalSpec, results
@@ -41,7 +42,7 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
           f" | {r.local_committed_per_replicate:.3g} | {r.pooled_per_replicate:.3g} | "
           f"{r.withdrawn_per_replicate:.3g} | {r.spent_per_replicate:.3g} | "
           f"{r.unspent_per_replicate:.3g} | {r.balance_per_replicate:.2g} |"
-          for r in table.itertuples()],
+          for r in row_tuples(table)],
         "",
         "A rule that allocates nothing (`none`) still leaves the approach's own rounds and "
         "local money; the balance column is the accounting check (money in minus money out "
@@ -54,7 +55,7 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
         f"difference from {table.rule.iloc[0]} [95% CI] | budget per site at pilot |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in table.itertuples():
+    for r in row_tuples(table):
         diff = "-" if math.isnan(r.d_p_pilot) else (
             f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}]")
         lines.append(
@@ -64,7 +65,7 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
             f"{_ci(r.p_pilot_unfunded, r.p_pilot_unfunded_lo, r.p_pilot_unfunded_hi)} | "
             f"{_p(r.gap_p_value)} | {diff} | {r.cost_per_pilot_site:.3g} |")
     lines.append("")
-    for r in table.itertuples():
+    for r in row_tuples(table):
         if not math.isnan(r.p_pilot_funded) and not math.isnan(r.p_pilot_unfunded):
             lines.append(
                 f"- Under **{r.rule}**, funded sites reached a pilot in {_pct(r.p_pilot_funded)}"
@@ -78,7 +79,7 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
             lines.append(f"- Under **{r.rule}** every site is funded: "
                          f"{_pct(r.p_pilot_funded)} of site runs reached a pilot.")
     first = table.rule.iloc[0]
-    for r in table.iloc[1:].itertuples():
+    for r in row_tuples(table.iloc[1:]):
         if math.isnan(r.d_p_pilot_lo):
             verdict = "cannot be told apart with one replicate"
         elif r.d_p_pilot_lo > 0:
@@ -163,7 +164,7 @@ def console_table(table: pd.DataFrame) -> str:
     shown = pd.DataFrame({
         "rule": table.rule, "funded sites": table.funded_sites,
         "P(pilot) [95% CI]": [_ci(r.p_pilot, r.p_pilot_lo, r.p_pilot_hi)
-                              for r in table.itertuples()],
+                              for r in row_tuples(table)],
         "funded": [_pct(x) for x in table.p_pilot_funded],
         "unfunded": [_pct(x) for x in table.p_pilot_unfunded],
         "budget per site at pilot": [f"{x:.3g}" for x in table.cost_per_pilot_site]})

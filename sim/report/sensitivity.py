@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
+from sim.analysis.frames import row_tuples
 from sim.studies.sensitivity import OUTCOMES, Screening, SobolResult
 
 
@@ -103,8 +105,8 @@ def report(screening: Screening, sob: SobolResult | None, alt: pd.DataFrame | No
                   "| choice | alternative (default) | scenario | P(pilot) | Δ P(pilot) | "
                   "P(integrated) | Δ P(integrated) | Δ P(collapse) | median pilot month |",
                   "|---|---|---|---|---|---|---|---|---|"]
-        for r in alt.itertuples():
-            def d(tag: str, row=r) -> str:
+        for r in row_tuples(alt):
+            def d(tag: str, row: Any = r) -> str:
                 mean = getattr(row, f"diff_{tag}")
                 lo, hi = getattr(row, f"diff_{tag}_lo"), getattr(row, f"diff_{tag}_hi")
                 if lo == hi == mean == 0:

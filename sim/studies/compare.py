@@ -53,8 +53,8 @@ class Comparison:
     posterior_draws: int = 0
 
 
-def check_scenarios(names: Sequence[str], overrides: Mapping[str, Any] | None = None,
-                    ) -> list[ResolvedScenario]:
+def check_scenarios(names: Sequence[str | ResolvedScenario],
+                    overrides: Mapping[str, Any] | None = None) -> list[ResolvedScenario]:
     """Each entry must be a known scenario, a composition or a scenario file; ``overrides``
     (``--set``) apply to every one. Two scenarios with the same name are refused."""
     if not names:
@@ -99,7 +99,7 @@ def _run_chunk(scenario: ResolvedScenario, months: int, seeds: list[tuple[int, i
     frame = run_projects(values, [s for _, s in seeds], months, engine=engine,
                          schedule=scenario.schedule_list(), histogram=histogram)
     rows: list[dict[str, Any]] = []
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records", into=dict)
     for row, (replicate, seed) in zip(records, seeds, strict=True):
         row = {k: v.item() if hasattr(v, "item") else v for k, v in row.items()}
         row.update(seed=seed, scenario=scenario.name, months=months, replicate=replicate)
@@ -140,7 +140,8 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
     from tqdm.auto import tqdm
 
     names = [s.name for s in resolved]
-    draws = posterior.to_dict("records") if posterior is not None else None
+    draws = (posterior.to_dict("records", into=dict) if posterior is not None
+             else None)  # into=dict: str keys, as the default
     rows: list[dict[str, Any]] = []
     histograms: dict[str, np.ndarray] = {}
     total = len(resolved) * replicates

@@ -59,7 +59,9 @@ RULES = ("none", "competitive", "targeted", "universal_small")
 COUNTRIES = ("redraw", "fixed")
 #: The country's numbers are registry assumptions (level "national"; sources there):
 #: the funded share of sites, the default budget per site, and the sites' spreads.
-_P = {name: p.default for name, p in PARAMETERS.items()}
+#: Numeric defaults only: the choice levers' text defaults are not read here.
+_P: dict[str, float] = {name: p.default for name, p in PARAMETERS.items()
+                        if isinstance(p.default, int | float)}
 #: Share of sites a competitive or targeted programme funds (~20-25%; NAO 2018).
 FUNDED_SHARE = _P["national_funded_share"]
 #: Default national budget per site, in full-pilot-cost units.
@@ -239,12 +241,14 @@ def _site_run_batch(params_list: list[dict[str, Any]], seeds: list[int],
         raise ValueError("a batch of sites must share its horizon and schedule")
     _, schedule = _approach("{}", schedules.pop())
     frame = run_projects(rows, [p[2] for p in prepared], months.pop(), schedule=schedule)
-    records = frame.to_dict("records")
+    records = frame.to_dict("records", into=dict)  # into=dict: str keys, as the default
     return [_site_outcomes(records[i], funded, readiness, values)
             for i, (_, values, _, funded, readiness) in enumerate(prepared)]
 
 
-site_run.batch = _site_run_batch  # the fast engine's vectorised form (sim.experiment.models)
+# The fast engine's vectorised form (sim.experiment.models); mypy does not model
+# attributes set on a function.
+site_run.batch = _site_run_batch  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -360,7 +364,7 @@ def _posterior_fields(posterior: Any) -> dict[str, str]:
 
 @lru_cache(maxsize=4)
 def _draws(path: str) -> list[dict[str, Any]]:
-    return load_posterior(path).to_dict("records")
+    return load_posterior(path).to_dict("records", into=dict)  # str keys (the default)
 
 
 #: Which ``icsim national`` argument each entry of the stored experiment comes from.
@@ -457,10 +461,11 @@ def rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
     rows = []
     for rule, part in sites.groupby("rule", sort=False):
         per_rep = part.groupby("replicate")
-        pilot, lo, hi = mean_ci(per_rep.apply(lambda g: (g.outcome.isin(
-            ["pilot", "integrated"])).mean(), include_groups=False).to_numpy(dtype=float))
-        integ, ilo, ihi = mean_ci(per_rep.apply(lambda g: (g.outcome == "integrated").mean(),
-                                                 include_groups=False).to_numpy(dtype=float))
+        piloted = part.outcome.isin(["pilot", "integrated"])
+        # per replicate: the share of sites that piloted, and that integrated
+        pilot, lo, hi = mean_ci(piloted.groupby(part.replicate).mean().to_numpy(dtype=float))
+        integ, ilo, ihi = mean_ci((part.outcome == "integrated").groupby(part.replicate)
+                                  .mean().to_numpy(dtype=float))
         comm, clo, chi = mean_ci(per_rep.commissioned_month.apply(
             lambda c: c.notna().mean()).to_numpy(dtype=float))
         # Every unit of money, summed over the country and averaged over replicates.
@@ -471,16 +476,14 @@ def rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
             + money["local_committed_per_replicate"] + money["pooled_per_replicate"]
             - money["withdrawn_per_replicate"] - money["spent_per_replicate"]
             - money["unspent_per_replicate"])
-        piloted = part.outcome.isin(["pilot", "integrated"])
         funded, unfunded = piloted[part.funded], piloted[~part.funded]
         p_value = float("nan")
         if len(funded) and len(unfunded):
-            table = [[funded.sum(), len(funded) - funded.sum()],
-                     [unfunded.sum(), len(unfunded) - unfunded.sum()]]
-            p_value = float(stats.fisher_exact(table, alternative="greater").pvalue)
+            counts = [[funded.sum(), len(funded) - funded.sum()],
+                      [unfunded.sum(), len(unfunded) - unfunded.sum()]]
+            p_value = float(stats.fisher_exact(counts, alternative="greater").pvalue)
         spent = float(part.groupby("replicate").funding_received.sum().mean())
-        sites_at_pilot = float(per_rep.apply(lambda g: g.outcome.isin(
-            ["pilot", "integrated"]).sum(), include_groups=False).mean())
+        sites_at_pilot = float(piloted.groupby(part.replicate).sum().mean())
         def share(mask: pd.Series, part: pd.DataFrame = part) -> tuple[float, float, float]:
             sub = part[mask]
             if not len(sub):

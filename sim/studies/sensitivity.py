@@ -20,7 +20,7 @@ Every number in the report is computed here from the sweeps; nothing is typed by
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from sim.analysis.stats import kaplan_meier
 from sim.core.registry import PARAMETERS
 from sim.core.scenarios import parameters_for
 from sim.run import run_projects
-from sim.studies.sweep_analysis import load_sweep, replicate_means, stochastic_variance
+from sim.studies.sweep_analysis import Sweep, load_sweep, replicate_means, stochastic_variance
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The outcomes the report ranks entries for, as the sweeps name them.
@@ -78,12 +78,12 @@ class Screening:
     stability: dict[str, tuple[float, int]]  # outcome -> (Spearman rho, top-10 overlap)
 
 
-def _means(sweep, outcome: str) -> np.ndarray:
+def _means(sweep: Sweep, outcome: str) -> np.ndarray:
     means, _ = replicate_means(sweep, sweep.runs[outcome])
     return means
 
 
-def _noise(sweep, outcome: str) -> float:
+def _noise(sweep: Sweep, outcome: str) -> float:
     return float(stochastic_variance(sweep, sweep.runs[outcome])["noise_in_means"])
 
 
@@ -98,11 +98,18 @@ def _overlap(a: pd.Series, b: pd.Series, k: int = 10) -> int:
     return len(set(a.nlargest(k).index) & set(b.nlargest(k).index))
 
 
-def _rank(sweep, indices, value: str, top: int) -> tuple[dict, dict, dict]:
+#: Per outcome: (indices from all the runs, indices from the first half).
+IndexPair = Callable[[np.ndarray], tuple[pd.DataFrame, pd.DataFrame]]
+
+
+def _rank(sweep: Sweep, indices: IndexPair, value: str, top: int,
+          ) -> tuple[dict[str, pd.DataFrame], dict[str, float], dict[str, tuple[float, int]]]:
     """Per outcome: ``indices(y) -> (full, half)`` tables ranked by ``value``, with the
     half-run column, labels and groups; the outcome's noise; the stability of the ranking
     (Spearman rho and overlap of the top ``top``) at half the run against all of it."""
-    tables, noise, stability = {}, {}, {}
+    tables: dict[str, pd.DataFrame] = {}
+    noise: dict[str, float] = {}
+    stability: dict[str, tuple[float, int]] = {}
     for outcome in OUTCOMES:
         full, part = indices(_means(sweep, outcome))
         full[f"{value}_half"] = part[value]
@@ -226,7 +233,7 @@ def alternatives(scenarios: Sequence[str] = ALTERNATIVE_SCENARIOS, runs: int = 2
                                     ("collapse", ("collapsed",))):
                     a = base.outcome.isin(test).to_numpy(float)
                     b = alt.outcome.isin(test).to_numpy(float)
-                    d = b - a
+                    d: np.ndarray = b - a
                     half = 1.96 * d.std(ddof=1) / math.sqrt(runs) if runs > 1 else math.nan
                     row[f"p_{label}_default"] = a.mean()
                     row[f"p_{label}_alternative"] = b.mean()

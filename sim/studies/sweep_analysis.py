@@ -373,7 +373,8 @@ def compute(root: str | Path, resamples: int = 1000, prim_outcome: str | None = 
             result.table = morris_table(sweep.design, y, resamples, seed=exp.seed,
                                         captured=captured)
 
-    by_month, month_notes = None, []
+    by_month: pd.DataFrame | None = None
+    month_notes: list[str] = []
     if exp.method == "sobol" and pilot_months(sweep) is not None:
         by_month, month_notes = pilot_by_month(sweep, resamples, captured)
         notes += month_notes

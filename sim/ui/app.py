@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import solara
 from solara.server import settings as _solara_settings
 
@@ -50,7 +52,7 @@ def slider_label(name: str, value: Any) -> str:
 
 
 @solara.component
-def LeverSlider(name: str, values: solara.Reactive[dict[str, Any]]):
+def LeverSlider(name: str, values: solara.Reactive[dict[str, Any]]) -> None:
     """One principal lever, its bounds and step from the registry."""
     p = PARAMETERS[name]
     value = values.value[name]
@@ -71,7 +73,7 @@ def LeverSlider(name: str, values: solara.Reactive[dict[str, Any]]):
 @solara.component
 def Controls(scenario: solara.Reactive[str], seed: solara.Reactive[int],
              months: solara.Reactive[int], values: solara.Reactive[dict[str, Any]],
-             pending: bool, apply):
+             pending: bool, apply: Callable[[], None]) -> None:
     """Scenario, seed, horizon and the principal levers, with Apply and restart."""
 
     def pick(name: str) -> None:
@@ -101,13 +103,15 @@ def Controls(scenario: solara.Reactive[str], seed: solara.Reactive[int],
 
 
 @solara.component
-def ManyRuns(run: views.ProjectRun, done: bool):
+def ManyRuns(run: views.ProjectRun, done: bool) -> None:
     """A few hundred runs with the run's settings: outcome shares and time to pilot.
 
     ``done`` is passed so that the view redraws (marking this run) when the run ends.
     """
     count = solara.use_reactive(300)
-    result = solara.use_reactive(None)  # (settings, n, runs) of the last batch
+    # (settings, n, runs) of the last batch
+    result: solara.Reactive[tuple[views.Settings, int, pd.DataFrame] | None] = \
+        solara.use_reactive(None)
     busy = solara.use_reactive(False)
     s = run.settings
     current = result.value if result.value is not None and result.value[0] == s else None
@@ -150,7 +154,7 @@ def ManyRuns(run: views.ProjectRun, done: bool):
 
 
 @solara.component
-def Dashboard():
+def Dashboard() -> None:
     """The whole page: controls on the left, the run and its views on the right."""
     scenario = solara.use_reactive(DEFAULT.scenario)
     seed = solara.use_reactive(DEFAULT.seed)
@@ -236,7 +240,7 @@ def Dashboard():
 
 
 @solara.component
-def Page():
+def Page() -> None:
     """Entry point for ``icsim dashboard`` and for Jupyter. (Started by hand, ``solara run
     sim.ui.app:page`` asks the package index for a newer Solara unless given
     ``--no-check-version``; ``icsim dashboard`` passes it.)"""

@@ -12,13 +12,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
+from sim.analysis.frames import row_tuples
 from sim.analysis.stats import wilson
 from sim.core.outputs import OUTCOMES
 from sim.core.registry import Parameter, principal
@@ -27,6 +28,9 @@ from sim.core.team import ORGANISATIONS
 from sim.mesa.model import IntegrationModel, run_project, timeseries_frame
 from sim.report.palette import LEVEL_COLOURS, OUTCOME_COLOURS, PALETTE
 from sim.run import run_projects
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 #: The one palette (Okabe & Ito 2008, ``sim.report.palette.PALETTE``), by name.
 BLUE, ORANGE, GREEN, VERMILLION = (PALETTE[c] for c in ("blue", "orange", "green",
@@ -139,7 +143,7 @@ class ProjectRun:
 
     def newcomers(self) -> list[tuple[int, int]]:
         """(month, seat) for every seat taken by a newcomer after month 0."""
-        out = []
+        out: list[tuple[int, int]] = []
         for month in range(1, len(self.joined)):
             changed = np.flatnonzero(self.joined[month] != self.joined[month - 1])
             out.extend((month, int(seat)) for seat in changed)
@@ -171,7 +175,7 @@ def png_bytes(fig: Figure, dpi: int = 85) -> bytes:
     return buffer.getvalue()
 
 
-def _gate_lines(ax, model: IntegrationModel, label: bool) -> None:
+def _gate_lines(ax: Axes, model: IntegrationModel, label: bool) -> None:
     for key, name in GATES.items():
         month = getattr(model, key)
         if month is not None:
@@ -317,7 +321,7 @@ def many_runs_figure(runs: pd.DataFrame, months: int, title: str,
     left.errorbar(x, shares["share"], yerr=[shares["share"] - shares["lo"],
                                             shares["hi"] - shares["share"]],
                   fmt="none", ecolor=BLACK, capsize=5, linewidth=1.5)
-    for xi, row in zip(x, shares.itertuples(), strict=True):
+    for xi, row in zip(x, row_tuples(shares), strict=True):
         left.text(xi, row.hi + 0.02, f"{row.runs}", ha="center", fontsize=11)
     left.set_xticks(x, shares["outcome"], fontsize=12)
     left.set_ylim(0, 1.1)

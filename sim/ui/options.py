@@ -4,11 +4,15 @@ here rather than in either (which would import each other)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim.core.errors import UsageError
 from sim.report import figures as plots
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Figure file formats every drawing command can write (``--format``).
 FIGURE_FORMATS = ("png", "svg", "pdf")
@@ -26,7 +30,8 @@ def figure_formats(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def save_figures(figures, folder: Path, formats: Sequence[str]) -> list[str]:
+def save_figures(figures: Iterable[tuple[str, Figure]], folder: Path,
+                 formats: Sequence[str]) -> list[str]:
     """Save ``(stem, figure)`` pairs in every format; return the file names written."""
     written = []
     for stem, fig in figures:

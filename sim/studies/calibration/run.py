@@ -85,7 +85,7 @@ class CalibrationReport:
     where: str = ""
 
 
-def _sampler(workers: int | None, scheduler: str | None):
+def _sampler(workers: int | None, scheduler: str | None) -> Any:  # a pyabc sampler
     import pyabc
 
     if scheduler is not None:

@@ -34,7 +34,7 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sim.core.errors import UsageError
 from sim.core.limits import IDENTIFIER, ceiling, read_text_file
@@ -81,7 +81,7 @@ def load_calibration(path: str | Path) -> CalibrationSpec:
 
 
 def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
-    def err(message: str) -> None:
+    def err(message: str) -> NoReturn:
         raise UsageError(f"{source}: {message}")
 
     try:
@@ -155,7 +155,7 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
             f"{middling!r}")
     thresholds = Thresholds(
         high=float(raw.get("high", 0.6)), low=float(raw.get("low", 0.4)),
-        middling=tuple(float(v) for v in middling), spread=float(raw.get("spread", 0.1)))
+        middling=(float(middling[0]), float(middling[1])), spread=float(raw.get("spread", 0.1)))
     params = data.get("parameters")
     if not isinstance(params, dict) or not params:
         err("[parameters] must name at least one parameter to infer")
@@ -167,7 +167,8 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
         if p.kind not in ("float", "int") or p.level == "national":
             err(f"parameter '{pname}' cannot be inferred: only numbers of one project can")
         if prior == "plausible":
-            priors[pname] = tuple(map(float, p.plausible_range))
+            low, high = p.plausible_range
+            priors[pname] = (float(low), float(high))
         elif (isinstance(prior, list) and len(prior) == 2
               and all(isinstance(v, int | float) and not isinstance(v, bool) for v in prior)):
             low, high = float(prior[0]), float(prior[1])

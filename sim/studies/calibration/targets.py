@@ -60,7 +60,8 @@ class Thresholds:
 
 
 def _graded(shortfall: np.ndarray, scale: float) -> np.ndarray:
-    return np.minimum(1.0, np.maximum(0.0, shortfall) / scale)
+    graded: np.ndarray = np.minimum(1.0, np.maximum(0.0, shortfall) / scale)
+    return graded
 
 
 def target_terms(frame: Any, thresholds: Thresholds = Thresholds()) -> dict[str, np.ndarray]:
