@@ -22,7 +22,6 @@ from sim.core.scenarios import SCENARIOS, split
 from sim.experiment.inputs import with_inputs
 from sim.experiment.posterior import load_posterior
 from sim.experiment.safepaths import check_path_length
-from sim.experiment.spec import parse_experiment
 from sim.experiment.store import DirectoryLock
 from sim.experiment.sweep import run_sweep
 from sim.experiment.timeout import check_timeout
@@ -251,7 +250,7 @@ def cmd_national(args: argparse.Namespace) -> int:
                           args.posterior, args.country)
     formats = figure_formats(args.format)
     national.check_same_request(Path(args.out), spec)
-    experiment = parse_experiment(spec.experiment_text(), source="icsim national")
+    experiment = spec.experiment()
     announce(experiment_plan(experiment, args.workers, args.scheduler, args.posterior),
              args.quiet)
     # The lock is held from the first run to the last output written: a second national
