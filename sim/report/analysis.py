@@ -19,7 +19,7 @@ from sim.analysis.indices import CONVERGED
 from sim.analysis.prim import PrimResult
 from sim.core.registry import PARAMETERS
 from sim.experiment.safepaths import refuse_symlinks
-from sim.experiment.store import code_label, write_atomic
+from sim.experiment.store import code_label, staged, write_atomic
 from sim.report import figures as plots
 from sim.report.palette import CYCLE, LEVEL_COLOURS
 from sim.studies.sweep_analysis import NOISY, Sweep, SweepAnalysis, compute
@@ -53,99 +53,107 @@ def write_analysis(analysis: SweepAnalysis, formats: Sequence[str] = ("png",),
     sweep = analysis.sweep
     exp = sweep.experiment
     refuse_symlinks(sweep.root, "analyze")  # nothing written through a link in DIR
-    out = sweep.root / "analysis"
-    out.mkdir(exist_ok=True)
-    result = AnalysisResult(exp.name, out)
-    md = _Summary(sweep)
-    md.library_warnings = analysis.library_warnings
+    final = sweep.root / "analysis"
+    result = AnalysisResult(exp.name, final)
+    # Everything is written into a staging folder and moved into analysis/ only when all of
+    # it is written: a full disk or an interruption leaves the earlier analysis whole.
+    with staged(final) as out:
+        md = _Summary(sweep)
+        md.library_warnings = analysis.library_warnings
 
-    def csv(frame: pd.DataFrame, name: str) -> None:
-        buffer = io.StringIO()
-        frame.to_csv(buffer, index=False, float_format="%.6g")
-        path = out / name
-        write_atomic(path, buffer.getvalue().encode("utf-8"))
-        result.files.append(path)
+        def csv(frame: pd.DataFrame, name: str) -> None:
+            buffer = io.StringIO()
+            frame.to_csv(buffer, index=False, float_format="%.6g")
+            path = out / name
+            write_atomic(path, buffer.getvalue().encode("utf-8"))
+            result.files.append(path)
 
-    def figure(fig: Any, name: str) -> None:
-        stem = Path(name).stem
-        for fmt in formats:
-            result.files.append(plots.save(fig, out / f"{stem}.{fmt}"))
+        def figure(fig: Any, name: str) -> None:
+            stem = Path(name).stem
+            for fmt in formats:
+                result.files.append(plots.save(fig, out / f"{stem}.{fmt}"))
 
-    # Failed runs: counted, listed, never dropped silently.
-    failed = sweep.failed
-    if len(failed):
-        csv(failed[["point", "replicate", "seed", *sweep.design.names, "status", "error"]],
-            "failed_runs.csv")
-    md.failures(failed)
+        # Failed runs: counted, listed, never dropped silently.
+        failed = sweep.failed
+        if len(failed):
+            csv(failed[["point", "replicate", "seed", *sweep.design.names, "status", "error"]],
+                "failed_runs.csv")
+        md.failures(failed)
 
-    colours, legend = _level_colours(sweep.design.names)
-    for item in analysis.outcomes:
-        outcome, noise, table = item.outcome, item.noise, item.table
-        name = _label(outcome)
-        if item.skipped:
-            md.skipped(outcome, item.skipped)
-        elif item.method == "delta":
-            csv(table, f"delta_{outcome}.csv")
-            md.delta(outcome, table, noise)
-        elif item.method == "sobol":
-            csv(table, f"sobol_{outcome}.csv")
-            if item.pairs is not None:
-                csv(item.pairs, f"sobol_{outcome}_S2.csv")
-            figure(plots.sensitivity_bars(table, f"Sobol indices of {name}",
-                                          noise["noise_in_means"], colours, legend),
-                   f"sobol_{outcome}.png")
-            md.sobol(outcome, table, noise, item.pairs)
-            md.convergence(outcome, item.check)
-        elif item.method == "morris":
-            csv(table, f"morris_{outcome}.csv")
-            figure(plots.morris_scatter(table, f"Morris screening of {name}", colours,
-                                        legend),
-                   f"morris_{outcome}.png")
-            md.morris(outcome, table, noise)
-            md.convergence(outcome, item.check)
-    csv(analysis.noise, "stochastic_variance.csv")
-    md.noise(analysis.noise)
-    result.notes += analysis.notes
+        colours, legend = _level_colours(sweep.design.names)
+        for item in analysis.outcomes:
+            outcome, noise, table = item.outcome, item.noise, item.table
+            name = _label(outcome)
+            if item.skipped:
+                md.skipped(outcome, item.skipped)
+            elif item.method == "delta":
+                csv(table, f"delta_{outcome}.csv")
+                md.delta(outcome, table, noise)
+            elif item.method == "sobol":
+                csv(table, f"sobol_{outcome}.csv")
+                if item.pairs is not None:
+                    csv(item.pairs, f"sobol_{outcome}_S2.csv")
+                figure(plots.sensitivity_bars(table, f"Sobol indices of {name}",
+                                              noise["noise_in_means"], colours, legend),
+                       f"sobol_{outcome}.png")
+                md.sobol(outcome, table, noise, item.pairs)
+                md.convergence(outcome, item.check)
+            elif item.method == "morris":
+                csv(table, f"morris_{outcome}.csv")
+                figure(plots.morris_scatter(table, f"Morris screening of {name}", colours,
+                                            legend),
+                       f"morris_{outcome}.png")
+                md.morris(outcome, table, noise)
+                md.convergence(outcome, item.check)
+        csv(analysis.noise, "stochastic_variance.csv")
+        md.noise(analysis.noise)
+        result.notes += analysis.notes
 
-    by_month = analysis.by_month
-    if by_month is not None:
-        if len(by_month):
-            csv(by_month, "sobol_pilot_by_month.csv")
-            # The figure shows the months whose indices are not dominated by noise.
-            shown = by_month[by_month["noise_in_means"] < NOISY]
-            figure(plots.sensitivity_over_time(
-                shown if len(shown) else by_month,
-                "Which levers decide P(pilot by month m): early and late"
-                + (f" (months with replicate noise < {NOISY:.0%})" if len(shown) else "")),
-                "sobol_pilot_by_month.png")
-        md.by_month(by_month, analysis.by_month_notes)
+        by_month = analysis.by_month
+        if by_month is not None:
+            if len(by_month):
+                csv(by_month, "sobol_pilot_by_month.csv")
+                # The figure shows the months whose indices are not dominated by noise.
+                shown = by_month[by_month["noise_in_means"] < NOISY]
+                figure(plots.sensitivity_over_time(
+                    shown if len(shown) else by_month,
+                    "Which levers decide P(pilot by month m): early and late"
+                    + (f" (months with replicate noise < {NOISY:.0%})" if len(shown) else "")),
+                    "sobol_pilot_by_month.png")
+            md.by_month(by_month, analysis.by_month_notes)
 
-    if exp.method == "grid":
-        for outcome in exp.outcomes:
-            csv(analysis.grid[outcome], f"grid_{outcome}.csv")
-        md.grid(sweep, analysis.grid)
+        if exp.method == "grid":
+            for outcome in exp.outcomes:
+                csv(analysis.grid[outcome], f"grid_{outcome}.csv")
+            md.grid(sweep, analysis.grid)
 
-    finding = analysis.prim
-    if finding is not None:
-        found, case = finding.found, finding.case
-        if found is not None:
-            csv(found.stats, "prim_stall_boxes.csv")
-            csv(found.boxes, "prim_stall_limits.csv")
-            csv(found.trajectory, "prim_stall_trajectory.csv")
-            figure(plots.prim_tradeoff(found.trajectory, found.selected, f"PRIM: {case}"),
-                   "prim_stall_tradeoff.png")
-            if len(found.boxes):
-                figure(plots.prim_box_limits(found.boxes, found.stats,
-                                             f"PRIM boxes: {case}"),
-                       "prim_stall_limits.png")
-            md.prim(found, case if finding.custom else None)
-        else:
-            md.prim_skipped(finding.rate)
+        finding = analysis.prim
+        if finding is not None:
+            found, case = finding.found, finding.case
+            if found is not None:
+                csv(found.stats, "prim_stall_boxes.csv")
+                csv(found.boxes, "prim_stall_limits.csv")
+                csv(found.trajectory, "prim_stall_trajectory.csv")
+                figure(plots.prim_tradeoff(found.trajectory, found.selected, f"PRIM: {case}"),
+                       "prim_stall_tradeoff.png")
+                if len(found.boxes):
+                    figure(plots.prim_box_limits(found.boxes, found.stats,
+                                                 f"PRIM boxes: {case}"),
+                           "prim_stall_limits.png")
+                md.prim(found, case if finding.custom else None)
+            else:
+                md.prim_skipped(finding.rate)
 
-    md.warnings()
-    summary = out / "summary.md"
-    write_atomic(summary, md.text().encode("utf-8"))
-    result.files.append(summary)
+        md.warnings()
+        summary = out / "summary.md"
+        write_atomic(summary, md.text().encode("utf-8"))
+        result.files.append(summary)
+        written = {path.name for path in out.iterdir()}
+    if final.is_dir():
+        for stale in final.iterdir():  # an earlier analysis's files this one did not write
+            if stale.is_file() and not stale.is_symlink() and stale.name not in written:
+                stale.unlink()
+    result.files = [final / path.name for path in result.files]
     return result
 
 

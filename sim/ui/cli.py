@@ -29,13 +29,14 @@ from sim.report import figures as plots
 from sim.report import national as national_report
 from sim.report.calibration import write_report as write_calibration_report
 from sim.report.compare import console_table, markdown
-from sim.report.files import staged, write_json
+from sim.report.files import write_json
 from sim.studies import national
 from sim.studies.calibration.run import calibrate
 from sim.studies.calibration.spec import load_calibration
 from sim.studies.compare import check_replicates, check_scenarios, compare
 from sim.ui.commands import add_parsers, announce, experiment_plan
 from sim.ui.options import FIGURE_FORMATS, HelpFormatter, figure_formats, save_figures
+from sim.ui.outputs import OutputDir
 
 __all__ = ["FIGURE_FORMATS", "build_parser", "figure_formats", "main", "save_figures"]
 
@@ -147,16 +148,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = dict(parse_assignment(text) for text in args.set)
     check_months(args.months)
     formats = figure_formats(args.format)
-    model = simulate(args.scenario, args.seed, args.months, collect=True, **overrides)
-    summary = model.summary()
-    summary["seed"] = args.seed
-    frame = timeseries_frame(model).drop(columns=["outcome"])
-    with staged(args.out) as stage:
-        write_json(stage / "summary.json", summary)
-        frame.to_csv(stage / "timeseries.csv", index=False, float_format="%.6g")
-        fig = plots.timeseries_figure(
-            frame, title=f"{args.scenario}, seed {args.seed}: {summary['outcome']}")
-        written = save_figures([("timeseries", fig)], stage, formats)
+    with OutputDir(args.out, "run") as target:
+        model = simulate(args.scenario, args.seed, args.months, collect=True, **overrides)
+        summary = model.summary()
+        summary["seed"] = args.seed
+        frame = timeseries_frame(model).drop(columns=["outcome"])
+        with target.stage() as stage:
+            write_json(stage / "summary.json", summary)
+            frame.to_csv(stage / "timeseries.csv", index=False, float_format="%.6g")
+            fig = plots.timeseries_figure(
+                frame, title=f"{args.scenario}, seed {args.seed}: {summary['outcome']}")
+            written = save_figures([("timeseries", fig)], stage, formats)
     print(describe(summary))
     print(f"wrote {args.out}/summary.json, timeseries.csv, {', '.join(written)}")
     return 0
@@ -206,21 +208,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(plan.check().line(), flush=True)
     else:
         plan.check()
-    result = compare(scenarios, args.replicates, args.seed, args.months, args.workers,
-                     progress=not args.quiet, engine=args.engine, posterior=posterior)
-    result.overrides = overrides
-    with staged(args.out) as stage:
-        table = result.table
-        if not result.differences.empty:
-            table = table.merge(result.differences.drop(columns=["versus"]), on="scenario",
-                                how="left")
-        table.to_csv(stage / "comparison.csv", index=False, float_format="%.6g")
-        (stage / "comparison.md").write_text(markdown(result))
-        result.runs.to_parquet(stage / "runs.parquet", index=False)
-        figures = [("outcomes", plots.outcome_shares_figure(result.table)),
-                   ("dac_trajectories", plots.dac_trajectories_figure(result.bands)),
-                   ("time_to_pilot", plots.time_to_pilot_figure(result.curves, result.months))]
-        written = save_figures(figures, stage, formats)
+    with OutputDir(args.out, "compare") as target:
+        result = compare(scenarios, args.replicates, args.seed, args.months, args.workers,
+                         progress=not args.quiet, engine=args.engine, posterior=posterior)
+        result.overrides = overrides
+        with target.stage() as stage:
+            table = result.table
+            if not result.differences.empty:
+                table = table.merge(result.differences.drop(columns=["versus"]),
+                                    on="scenario", how="left")
+            table.to_csv(stage / "comparison.csv", index=False, float_format="%.6g")
+            (stage / "comparison.md").write_text(markdown(result))
+            result.runs.to_parquet(stage / "runs.parquet", index=False)
+            figures = [("outcomes", plots.outcome_shares_figure(result.table)),
+                       ("dac_trajectories", plots.dac_trajectories_figure(result.bands)),
+                       ("time_to_pilot",
+                        plots.time_to_pilot_figure(result.curves, result.months))]
+            written = save_figures(figures, stage, formats)
     if not args.quiet:
         print(console_table(result))
         print(f"wrote {args.out}/comparison.csv, comparison.md, runs.parquet, "

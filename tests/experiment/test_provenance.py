@@ -495,3 +495,32 @@ def test_checksums_of_a_killed_session_live_in_the_ledger(sweep, capsys) -> None
     manifest = json.loads((out / "manifest.json").read_text())
     assert sorted(manifest["parts"]) == PARTS
     pd.testing.assert_frame_equal(_runs(out), before)
+
+
+def test_disk_full_during_analyze_leaves_the_earlier_analysis_whole(
+        sweep, capsys, monkeypatch) -> None:
+    """analyze stages its files and moves them into analysis/ only when all are written: a
+    full disk while writing its last file (summary.md, after the tables) says so in one
+    line and leaves the earlier analysis untouched, with no staging folder."""
+    from sim.report import analysis as report_analysis
+
+    _exp, out, _before = sweep
+    assert main(["analyze", str(out)]) == 0
+    for path in (out / "analysis").iterdir():  # mark the earlier analysis as such
+        path.write_bytes(b"earlier\n" + path.read_bytes())
+    earlier = {p.name: p.read_bytes() for p in (out / "analysis").iterdir()}
+    assert "summary.md" in earlier and len(earlier) > 1
+
+    write = report_analysis.write_atomic
+
+    def full_at_summary(path, data):
+        if Path(path).name == "summary.md":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        write(path, data)
+
+    monkeypatch.setattr(report_analysis, "write_atomic", full_at_summary)
+    capsys.readouterr()
+    assert main(["analyze", str(out)]) == 2
+    _one_error_line(capsys, "disk full writing", "free space")
+    assert {p.name: p.read_bytes() for p in (out / "analysis").iterdir()} == earlier
+    assert not [p for p in out.iterdir() if p.name.endswith(".staging")]

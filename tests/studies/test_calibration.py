@@ -253,3 +253,41 @@ def test_a_lost_scheduler_stops_a_calibration_in_one_line_and_resume_continues(
     assert main(["calibrate", str(tmp_path / "cal.toml"), "--out", str(out), "--resume",
                  "--workers", "1", "--quiet"]) == 0
     assert len(pd.read_parquet(out / "posterior.parquet")) == 200
+
+
+@pytest.mark.slow
+def test_a_damaged_history_is_one_line_naming_it(tmp_path, capsys):
+    """--resume over a truncated or byte-flipped history.db: one line naming the file and
+    the next step, exit 2 -- not pages of SQLAlchemy (issue 23, item 4)."""
+    from sim.ui.cli import main
+
+    spec_file = tmp_path / "small.toml"
+    spec_file.write_text(textwrap.dedent(SMALL).replace("generations = 3", "generations = 1"))
+    out = tmp_path / "cal"
+    assert main(["calibrate", str(spec_file), "--out", str(out), "--workers", "1",
+                 "--quiet"]) == 0
+    db = out / "history.db"
+    for damage in (lambda b: b[: len(b) // 3], lambda b: b[:100] + bytes(len(b) - 100)):
+        db.write_bytes(damage(db.read_bytes()))
+        capsys.readouterr()
+        assert main(["calibrate", str(spec_file), "--out", str(out), "--resume",
+                     "--quiet"]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and "history.db" in lines[0] and "--out" in lines[0], lines
+
+
+def test_a_full_disk_under_the_history_is_one_line_naming_resume(tmp_path):
+    """SQLite's 'database or disk is full' (as SQLAlchemy wraps it) becomes one line that
+    names the file and --resume; another database fault names the file too."""
+    import sqlite3
+
+    from sim.studies.calibration import run as calibration_run
+
+    full = sqlite3.OperationalError("database or disk is full")
+    assert calibration_run._is_database_error(full)
+    stop = calibration_run._database_stop(tmp_path, full)
+    assert "disk full writing" in str(stop) and "history.db" in str(stop)
+    assert "--resume" in str(stop) and "\n" not in str(stop)
+    other = calibration_run._database_stop(tmp_path, sqlite3.DatabaseError("locked\nmore"))
+    assert "history.db" in str(other) and "\n" not in str(other)
+    assert not calibration_run._is_database_error(ValueError("x"))

@@ -126,8 +126,9 @@ def test_rules_in_the_order_given_all_compared_and_explained(tmp_path):
     assert list(dict.fromkeys(pd.read_parquet(out / "sites.parquet").rule)) == order
     assert list(dict.fromkeys(pd.read_csv(out / "national.csv").rule)) == order
     text = (out / "summary.md").read_text()
-    rows = [line.split("|")[1].strip() for line in text.splitlines()
-            if line.startswith("| ") and not line.startswith("| rule")]
+    table_text = text.split("| rule | funded sites")[1]  # the P(pilot) table
+    rows = [line.split("|")[1].strip() for line in table_text.splitlines()
+            if line.startswith("| ")]
     assert rows == order
     for rule in order[1:]:  # every rule against the first, with a paired interval
         row = table.set_index("rule").loc[rule]
@@ -135,9 +136,11 @@ def test_rules_in_the_order_given_all_compared_and_explained(tmp_path):
         assert f"under **{rule}** (" in text and "against **universal_small**" in text
     first = table.set_index("rule")
     paired = (first.loc["none", "p_pilot"] - first.loc["universal_small", "p_pilot"])
-    assert first.loc["none", "d_p_pilot"] == pytest.approx(paired)
+    assert first.loc["none", "d_p_pilot"] == pytest.approx(paired, abs=1e-6)  # %.6g
     # the funding dependence, the budget in pilot-cost units, and what the intervals mean
-    assert "funding_round_rate` is 0" in text and "no national money" in text
+    # every unit of money accounted: in minus out minus left is zero, rule by rule
+    assert "**Money.**" in text and "the approach's own rounds" in text
+    assert (table.balance_per_replicate.abs() < 1e-9).all()
     assert "6.6 full-pilot costs" in text  # 0.22 x 30
     assert "Every replicate draws a new country of 30 sites" in text
     assert "`--country fixed` holds one country" in text

@@ -77,8 +77,8 @@ def test_paired_alternatives_and_kaplan_meier_median():
     an 'alternative'); its differences are the arms' shares subtracted; the KM median of
     known data is the month where half have piloted."""
     table = S.alternatives(scenarios=["baseline"], runs=60, months=36,
-                           choices=["pilot_money_test"])
-    assert len(table) == 1 and table.alternative.iloc[0] == "chance"
+                           choices=["evaluation_form"])
+    assert len(table) == 1 and table.alternative.iloc[0] == "threshold"
     row = table.iloc[0]
     for tag in ("pilot", "integrated", "collapse"):
         assert row[f"diff_{tag}"] == pytest.approx(row[f"p_{tag}_alternative"]

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import math
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.core.errors import SchedulerLost, UsageError
+from sim.core.errors import JobStopped, SchedulerLost, UsageError
 from sim.core.limits import check_scheduler_address
 from sim.core.registry import PARAMETERS
 from sim.core.scenarios import parameters_for
@@ -158,16 +159,45 @@ def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None
     # One writer for the life of the calibration: a second one into the same --out is
     # refused instead of writing into the same history database.
     lock = DirectoryLock(out).acquire()
+    abc_log = logging.getLogger("ABC")
+    level = abc_log.level
     try:
         check_out(out, spec, resume)
+        if not progress:  # pyabc announces its sampler on the root log: not when quiet
+            abc_log.setLevel(logging.WARNING)
         sampler, where = _sampler(workers, scheduler)
+        abc_log.setLevel(level)
     except BaseException:
+        abc_log.setLevel(level)
         lock.release(discard=True)
         raise
     try:
         return _calibrate(spec, out, sampler, where, scheduler, resume, progress, model)
     finally:
         lock.release()
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """An error of the SQLite history (through SQLAlchemy or sqlite3)."""
+    return isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith(
+        ("sqlalchemy", "sqlite3"))
+
+
+def _database_words(exc: BaseException) -> str:
+    """An error's gist in a few words on one line (SQLAlchemy's messages run to pages)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return (text[0][:120] if text else type(exc).__name__).rstrip(".")
+
+
+def _database_stop(out: Path, exc: BaseException) -> JobStopped:
+    """A full disk or a failing database while writing the history: one line, and the
+    finished generations kept for ``--resume``."""
+    words = _database_words(exc)
+    if "full" in words.lower():
+        return JobStopped(f"disk full writing {out / DB}; free some space, then continue "
+                          f"with --resume (the finished generations are kept)")
+    return JobStopped(f"{out / DB}: the database failed ({words}); continue with --resume "
+                      "once it is fixed, or start again with a new --out")
 
 
 def _calibrate(spec: CalibrationSpec, out: Path, sampler: Any, where: str,
@@ -197,10 +227,20 @@ def _calibrate(spec: CalibrationSpec, out: Path, sampler: Any, where: str,
     started = time.perf_counter()
     try:
         if resume:
-            history = abc.load(db, 1)
-            done = history.max_t + 1
+            try:
+                history = abc.load(db, 1)
+                done = history.max_t + 1
+            except Exception as exc:  # noqa: BLE001 - pyabc's many database errors
+                raise UsageError(f"--resume: {out / DB} is damaged or not a calibration "
+                                 f"history ({_database_words(exc)}); start again with a new "
+                                 "--out") from None
         else:
-            history = abc.new(db, {"d": 0.0})
+            try:
+                history = abc.new(db, {"d": 0.0})
+            except Exception as exc:
+                if _is_database_error(exc):
+                    raise _database_stop(out, exc) from None
+                raise
             done = 0
         np.random.seed((spec.seed + 1_000_003 * done) % 2**32)
         remaining = spec.generations - done
@@ -217,6 +257,8 @@ def _calibrate(spec: CalibrationSpec, out: Path, sampler: Any, where: str,
                     # the generations already finished are in the history database
                     raise SchedulerLost(f"lost the Dask scheduler at {scheduler} "
                                         f"({type(exc).__name__})") from None
+                if _is_database_error(exc):
+                    raise _database_stop(out, exc) from None
                 raise
     finally:
         logger.handlers, logger.propagate, _ = saved
