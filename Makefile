@@ -20,7 +20,7 @@ help:
 	@echo "make notebooks   run every notebook and write HTML versions -> results/notebooks/"
 	@echo "make lint   ruff, mypy and the layer contract (sim/layers.py)"
 	@echo "make bench   speed benchmarks;  make clean"
-	@echo "make docs   regenerate the registry tables in docs/ODD.md"
+	@echo "make docs   regenerate the registry tables in docs/ODD.md and the CLI reference docs/cli.md"
 	@echo "make sensitivity   screen every lever and assumption -> docs/sensitivity.md"
 	@echo "make model-changes   the model revision's before/after table -> docs/model_changes.md"
 
@@ -56,6 +56,7 @@ test-fast: setup
 docs: setup
 	$(BIN)/python -c "from pathlib import Path; from sim.core.registry import render_doc_tables; \
 	p = Path('docs/ODD.md'); p.write_text(render_doc_tables(p.read_text()))"
+	$(BIN)/python -m sim.ui.reference
 
 # The before/after table of the model revision of issue 19 (docs/model_changes.md): the
 # earlier model is the commit before the revision.

@@ -12,7 +12,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.experiment.spec import parse_experiment
 from sim.experiment.sweep import run_sweep
 from sim.report import national as national_report
 from sim.studies import national
@@ -23,7 +22,7 @@ def timed(sites: int, replicates: int, workers: int) -> float:
     out = Path(tempfile.mkdtemp(prefix="bench-national-"))
     try:
         start = time.perf_counter()
-        run_sweep(parse_experiment(spec.experiment_text()), out / "run", workers=workers,
+        run_sweep(spec.experiment(), out / "run", workers=workers,
                   progress=False)
         national_report.write_outputs(out / "run", spec)
         return time.perf_counter() - start

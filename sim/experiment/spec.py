@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import math
+import numbers
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -203,6 +204,40 @@ class Experiment:
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str)
                               .encode("utf-8")).hexdigest()
 
+    def to_toml(self) -> str:
+        """The experiment as the text of an experiment file, in one canonical form: every
+        key that shapes the runs, written out. ``parse_experiment(e.to_toml())`` gives an
+        experiment with the same :attr:`sha256` and design, so an experiment built in code
+        (``icsim national``) records this text in its sweep's manifest, and a resume or an
+        analysis parses it back like a file's."""
+        project = self.is_project_model
+        lines = [f"name = {toml_value(self.name)}",
+                 f"description = {toml_value(self.description)}",
+                 f"model = {toml_value(self.model)}"]
+        if project:
+            lines.append(f"scenario = {toml_value(self.scenario)}")
+        lines.append(f"method = {toml_value(self.method)}")
+        if self.method != "grid":
+            lines.append(f"samples = {self.samples}")
+        if self.method == "sobol":
+            lines.append(f"second_order = {toml_value(self.second_order)}")
+        if self.method in ("grid", "morris"):
+            lines.append(f"levels = {self.levels}")
+        lines += [f"replicates = {self.replicates}", f"seed = {self.seed}"]
+        if project:
+            lines.append(f"months = {self.months}")
+        lines += [f"engine = {toml_value(self.engine)}",
+                  f"outcomes = {toml_value(list(self.outcomes))}",
+                  f"runs_per_part = {self.runs_per_part}"]
+        if self.run_timeout_s is not None:
+            lines.append(f"run_timeout_s = {toml_value(self.run_timeout_s)}")
+        lines += ["", "[parameters]"]
+        lines += [f"{toml_key(lever.name)} = {_lever_toml(lever)}" for lever in self.levers]
+        if self.constants:
+            lines += ["", "[constants]"]
+            lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in self.constants.items()]
+        return "\n".join(lines) + "\n"
+
     @property
     def is_project_model(self) -> bool:
         return self.model == PROJECT_MODEL
@@ -210,6 +245,53 @@ class Experiment:
     @property
     def names(self) -> list[str]:
         return [lever.name for lever in self.levers]
+
+
+def toml_value(value: Any) -> str:
+    """A TOML literal for a string, a whole or real number, true/false or a list of them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        value = float(value)  # numpy's floats print as np.float64(...)
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)  # shortest round-trip form: 0.1, 13.2, 1e-05 are TOML floats
+    if isinstance(value, str):
+        out = []
+        for ch in value:
+            if ch in ('"', "\\"):
+                out.append("\\" + ch)
+            elif ord(ch) < 0x20 or ord(ch) == 0x7F:  # control characters: escaped
+                out.append(f"\\u{ord(ch):04X}")
+            else:
+                out.append(ch)
+        return '"' + "".join(out) + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML literal for {value!r}")
+
+
+def toml_key(name: str) -> str:
+    """A bare TOML key where the name allows one, else a quoted key."""
+    return name if name and all(c.isascii() and (c.isalnum() or c in "_-") for c in name) \
+        else toml_value(name)
+
+
+def _lever_toml(lever: Lever) -> str:
+    """One entry of ``[parameters]``: ``[low, high]``, ``{ values = [...] }`` or a
+    distribution's table."""
+    if lever.dist:
+        fields = ", ".join(f"{key} = {toml_value(p)}"
+                           for key, p in zip(DISTRIBUTIONS[lever.dist], lever.dist_params,
+                                             strict=True))
+        return f"{{ dist = {toml_value(lever.dist)}, {fields} }}"
+    if lever.kind == "values":
+        return f"{{ values = {toml_value(list(lever.values))} }}"
+    return toml_value([lever.low, lever.high])
 
 
 def load_experiment(path: str | Path, check_model: bool = True,

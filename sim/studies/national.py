@@ -29,9 +29,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -50,10 +49,15 @@ from sim.core.tomlfile import loads as toml_loads
 from sim.experiment.design import run_seed
 from sim.experiment.plugins import register_model
 from sim.experiment.posterior import load_posterior
+from sim.experiment.spec import Experiment, Lever, Scalar
 from sim.experiment.store import MANIFEST, SweepStore
 from sim.run import run_project, run_projects
 from sim.studies.compare import check_horizon
 
+#: The sweep runner's plug-in that runs one site (``site_run`` below), and the source the
+#: manifest names for a national run (``sim.experiment.store`` words its resume hint by it).
+NATIONAL_MODEL = "sim.studies.national:site_run"
+SOURCE = "icsim national"
 RULES = ("none", "competitive", "targeted", "universal_small")
 #: How replicates treat the country: a new draw per replicate, or one draw held fixed.
 COUNTRIES = ("redraw", "fixed")
@@ -277,38 +281,29 @@ class NationalSpec:
     def total_budget(self) -> float:
         return self.sites * DEFAULT_BUDGET_PER_SITE if self.budget is None else self.budget
 
-    def experiment_text(self) -> str:
-        """The runs as an experiment file for the sweep runner (its hash guards resume)."""
-        rules = ", ".join(f'"{r}"' for r in self.rules)
-        return "\n".join([
-            'name = "national"',
-            'description = "icsim national: many local projects under one national policy"',
-            'model = "sim.studies.national:site_run"',
-            'method = "grid"',
-            "replicates = 1",
-            f"seed = {self.seed}",
-            f"outcomes = [{', '.join(repr(o).replace(chr(39), chr(34)) for o in SITE_OUTCOMES)}]",
-            "runs_per_part = 400",
-            "",
-            "[parameters]",
-            f"rule = {{ values = [{rules}] }}",
-            f"repeat = {{ values = {list(range(self.replicates))} }}",
-            f"site = {{ values = {list(range(self.sites))} }}",
-            "",
-            "[constants]",
-            f"sites = {self.sites}",
-            f"national_seed = {self.seed}",
-            f'country = "{self.country}"',
-            f"budget = {self.total_budget!r}",
-            f"approach = {json.dumps(self.approach)}",
-            f"approach_values = {json.dumps(self.approach_values)}",
-            f"approach_schedule = {json.dumps(self.approach_schedule)}",
-            f"months = {self.months}",
-            *([f"posterior = {json.dumps(self.posterior)}",
-               f"posterior_sha256 = {json.dumps(self.posterior_sha256)}"]
-              if self.posterior else []),
-            "",
-        ])
+    def experiment(self) -> Experiment:
+        """The runs as an experiment for the sweep runner: a grid of rule x replicate x
+        site over ``site_run``, the request's other values as constants. Its canonical
+        text (:meth:`Experiment.to_toml`) goes into the manifest, and its hash guards a
+        resume."""
+        constants: dict[str, Scalar] = {
+            "sites": self.sites, "national_seed": self.seed, "country": self.country,
+            "budget": self.total_budget, "approach": self.approach,
+            "approach_values": self.approach_values,
+            "approach_schedule": self.approach_schedule, "months": self.months}
+        if self.posterior:
+            constants |= {"posterior": self.posterior,
+                          "posterior_sha256": self.posterior_sha256}
+        experiment = Experiment(
+            name="national", model=NATIONAL_MODEL, method="grid", samples=1, levels=3,
+            replicates=1, seed=self.seed, outcomes=SITE_OUTCOMES,
+            levers=(Lever("rule", "values", values=self.rules),
+                    Lever("repeat", "values", values=tuple(range(self.replicates))),
+                    Lever("site", "values", values=tuple(range(self.sites)))),
+            constants=constants, runs_per_part=400,
+            description="icsim national: many local projects under one national policy",
+            source=SOURCE)
+        return replace(experiment, text=experiment.to_toml())
 
 
 def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[str] =
@@ -387,12 +382,13 @@ def check_same_request(out: Path, spec: NationalSpec) -> None:
         old = toml_loads(old_text)
     except (OSError, KeyError, TypeError, ValueError):
         return  # not a national run's manifest: the runner's own checks apply
-    new = tomllib.loads(spec.experiment_text())
-    if old.get("model") != new["model"]:
+    new = spec.experiment()
+    if old.get("model") != new.model:
         return
     flat_old = {**old.get("parameters", {}), **old.get("constants", {}),
                 "seed": old.get("seed")}
-    flat_new = {**new["parameters"], **new["constants"], "seed": new["seed"]}
+    flat_new = {**{lever.name: {"values": list(lever.values)} for lever in new.levers},
+                **new.constants, "seed": new.seed}
     flat_old.setdefault("country", "fixed")  # runs made before --country held it fixed
     changed = [key for key in flat_new if flat_old.get(key) != flat_new[key]]
     if not changed:

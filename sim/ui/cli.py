@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sim.core import limits as _limits
 from sim.core.errors import JobStopped, UsageError, one_line
@@ -22,10 +22,9 @@ from sim.core.scenarios import SCENARIOS, split
 from sim.experiment.inputs import with_inputs
 from sim.experiment.posterior import load_posterior
 from sim.experiment.safepaths import check_path_length
-from sim.experiment.spec import parse_experiment
 from sim.experiment.store import DirectoryLock
 from sim.experiment.sweep import run_sweep
-from sim.experiment.timeout import check_timeout
+from sim.experiment.timeout import PLUGIN_DEFAULT, check_timeout
 from sim.report import figures as plots
 from sim.report import national as national_report
 from sim.report.calibration import write_report as write_calibration_report
@@ -36,14 +35,19 @@ from sim.studies.calibration.run import calibrate
 from sim.studies.calibration.spec import load_calibration
 from sim.studies.compare import check_replicates, check_scenarios, compare
 from sim.ui.commands import add_parsers, announce, experiment_plan
-from sim.ui.options import FIGURE_FORMATS, figure_formats, save_figures
+from sim.ui.options import FIGURE_FORMATS, HelpFormatter, figure_formats, save_figures
 from sim.ui.outputs import OutputDir
 
 __all__ = ["FIGURE_FORMATS", "build_parser", "figure_formats", "main", "save_figures"]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but errors are one line: ``icsim: error: ...`` and exit status 2."""
+    """argparse, but errors are one line: ``icsim: error: ...`` and exit status 2, and
+    every command's ``--help`` in the one style of :class:`sim.ui.options.HelpFormatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"icsim: error: {message} (see '{self.prog} --help')\n")
@@ -255,7 +259,7 @@ def cmd_national(args: argparse.Namespace) -> int:
                           args.posterior, args.country)
     formats = figure_formats(args.format)
     national.check_same_request(Path(args.out), spec)
-    experiment = parse_experiment(spec.experiment_text(), source="icsim national")
+    experiment = spec.experiment()
     announce(experiment_plan(experiment, args.workers, args.scheduler, args.posterior),
              args.quiet)
     # The lock is held from the first run to the last output written: a second national
@@ -332,14 +336,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only the levers or only the assumptions (default: both)")
     p.set_defaults(handler=cmd_params)
 
-    p = sub.add_parser("scenarios", help="list the named scenarios")
+    p = sub.add_parser("scenarios", help="list the named scenarios",
+                       description="List the named scenarios: national approaches, local "
+                       "toolkit interventions and team variants; compose them with '+'.")
     p.set_defaults(handler=cmd_scenarios)
 
     p = sub.add_parser(
         "run", help="run one project and write its summary and time series",
         description="Run one project month by month; write summary.json, timeseries.csv and "
-        "a time-series figure, and print a short summary.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "a time-series figure, and print a short summary.")
     p.add_argument("--scenario", default="baseline", help="scenario or a+b composition")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameter (repeatable); see 'icsim params'")
@@ -347,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--months", type=_int, default=60, help="horizon in months")
     p.add_argument("--format", default="png", metavar="FMT[,FMT]",
                    help="figure formats: png, svg, pdf, comma-separated")
-    p.add_argument("--out", type=Path, default=Path("results/run"), help="output folder")
+    p.add_argument("--out", type=Path, default=Path("results/run"), metavar="DIR",
+                   help="output folder")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser(
@@ -355,8 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run R replicates of each scenario with common random numbers (replicate "
         "i has the same seed in every scenario) and report outcome shares, Kaplan-Meier time "
         "to pilot and paired differences from the first scenario: comparison.csv, "
-        "comparison.md, runs.parquet and three figures.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "comparison.md, runs.parquet and three figures.")
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                    help="a named scenario, an a+b composition or a scenario file (*.toml, "
                         "see scenarios/README.md); the first is the reference")
@@ -365,16 +370,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replicates", type=_int, default=200, help="runs per scenario")
     p.add_argument("--seed", type=_int, default=0, help="seed of the replicates' seeds")
     p.add_argument("--months", type=_int, default=60, help="horizon in months")
-    p.add_argument("--workers", type=_int, default=None,
+    p.add_argument("--workers", type=_int, default=None, metavar="N",
                    help="local worker processes (default: all cores)")
     p.add_argument("--format", default="png", metavar="FMT[,FMT]",
                    help="figure formats: png, svg, pdf, comma-separated")
-    p.add_argument("--out", type=Path, default=Path("results/compare"), help="output folder")
+    p.add_argument("--out", type=Path, default=Path("results/compare"), metavar="DIR",
+                   help="output folder")
     p.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
                    help="carry a calibration's posterior: replicate i uses draw i (e.g. "
                         "data/case_posterior.parquet)")
     p.add_argument("--engine", choices=("fast", "mesa"), default="fast",
-                   help="fast (default) or mesa: the same runs, the fast engine ~35x faster")
+                   help="the fast engine or the Mesa engine: the same runs, the fast engine ~35x "
+                        "faster")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_compare)
 
@@ -383,17 +390,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Draw a country of sites, share one national budget by each funding "
         "rule and run every site under the national approach; writes sites.parquet, "
         "national.csv, rules.csv, summary.md and two figures. Rules are compared in the "
-        "order given, with common random numbers.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "order given, with common random numbers.")
     p.add_argument("--sites", type=_int, default=200, help="sites in the country")
     p.add_argument("--approach", default="baseline",
                    help="the scenario every site runs under: a named scenario (toolkit "
                         "included), an a+b composition or a scenario file (*.toml)")
     p.add_argument("--funding-rule", default="competitive",
-                   help="none | competitive | targeted | universal_small, or several "
-                        "separated by commas (compared with common random numbers)")
+                   help="none, competitive, targeted or universal_small; several, "
+                        "separated by commas, are compared with common random numbers")
     p.add_argument("--budget", type=float, default=None,
-                   help="national budget in full-pilot-cost units (default 0.22 x sites)")
+                   help="national budget in full-pilot-cost units (default: 0.22 x --sites)")
     p.add_argument("--replicates", type=_int, default=20, help="runs of every site per rule")
     p.add_argument("--seed", type=_int, default=0, help="draws the country and the seeds")
     p.add_argument("--country", choices=("redraw", "fixed"), default="redraw",
@@ -401,24 +407,28 @@ def build_parser() -> argparse.ArgumentParser:
                         "how countries differ; fixed: one country, intervals show luck alone")
     p.add_argument("--months", type=_int, default=60, help="horizon in months")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--workers", type=_int, default=None,
+    group.add_argument("--workers", type=_int, default=None, metavar="N",
                        help="local worker processes (default: all cores)")
-    group.add_argument("--scheduler", default=None, help="Dask scheduler address")
+    group.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--resume", action="store_true", help="complete an interrupted run")
     p.add_argument("--allow-mixed-code", action="store_true",
                    help="with --resume: mix runs from the code running now with runs from "
                         "another icsim version or commit (recorded in the manifest)")
     p.add_argument("--format", default="png", metavar="FMT[,FMT]",
                    help="figure formats: png, svg, pdf, comma-separated")
-    p.add_argument("--out", type=Path, default=Path("results/national"), help="output folder")
+    p.add_argument("--out", type=Path, default=Path("results/national"), metavar="DIR",
+                   help="output folder")
     p.add_argument("--engine", choices=("fast", "mesa"), default="fast",
-                   help="fast (default) or mesa: the same runs, the fast engine ~35x faster")
+                   help="the fast engine or the Mesa engine: the same runs, the fast engine ~35x "
+                        "faster")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
                    help="carry a calibration's posterior: replicate r uses draw r at every "
                         "site (default: none)")
     p.add_argument("--run-timeout", type=float, default=None, metavar="SECONDS",
-                   help="a run past this is stopped and recorded 'timeout'")
+                   help="a site run past this many seconds is stopped and recorded "
+                        f"'timeout' (default: {PLUGIN_DEFAULT:g})")
     p.set_defaults(handler=cmd_national)
 
     p = sub.add_parser("calibrate", help="calibrate to the case with ABC-SMC (pyabc)",
@@ -427,18 +437,23 @@ def build_parser() -> argparse.ArgumentParser:
                        "summary.md to DIR (pyabc's history.db is the store).")
     p.add_argument("file", metavar="FILE", help="calibration file, e.g. "
                    "experiments/calibrate_case.toml")
-    p.add_argument("--out", default=None, help="directory (default: results/<name>)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="directory (default: results/<the calibration file's name>)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_int, default=None,
+    where.add_argument("--workers", type=_int, default=None, metavar="N",
                        help="local processes (default: all cores; 1 repeats exactly)")
-    where.add_argument("--scheduler", default=None, help="Dask scheduler address")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--resume", action="store_true",
                    help="continue the calibration in DIR from its database")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(handler=cmd_calibrate)
 
-    p = sub.add_parser("dashboard", help="serve the interactive dashboard on 127.0.0.1")
-    p.add_argument("--port", type=_int, default=8765)
+    p = sub.add_parser("dashboard", help="serve the interactive dashboard on 127.0.0.1",
+                       description="Serve the interactive dashboard on 127.0.0.1, offline: no "
+                       "version check and no telemetry. Ctrl-C stops it.")
+    p.add_argument("--port", type=_int, default=8765,
+                   help="the port to serve on, on 127.0.0.1 only")
     p.set_defaults(handler=cmd_dashboard)
 
     add_parsers(sub)

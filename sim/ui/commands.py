@@ -17,6 +17,7 @@ from sim.core.limits import Plan, sweep_plan
 from sim.experiment.inputs import posterior_shape, with_inputs
 from sim.experiment.spec import Experiment, load_experiment, planned_points
 from sim.experiment.sweep import run_sweep
+from sim.experiment.timeout import PLUGIN_DEFAULT
 from sim.report.analysis import analyze
 from sim.ui.options import figure_formats
 
@@ -46,7 +47,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                        help="sweep directory (default: results/<experiment name>)")
     where = sweep.add_mutually_exclusive_group()
     where.add_argument("--workers", metavar="N", type=_positive_int, default=None,
-                       help="local worker processes (default: one per CPU)")
+                       help="local worker processes (default: all cores)")
     where.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
     sweep.add_argument("--resume", action="store_true",
@@ -61,16 +62,17 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                        help="a calibration's posterior as the base point: replicate r "
                             "uses draw r, the swept values override it")
     sweep.add_argument("--engine", choices=("fast", "mesa"), default=None,
-                       help="the project's engine (default: the experiment file's "
-                            "'engine', itself 'fast'); both give the same runs")
+                       help="the project's engine; both give the same runs (default: "
+                            "the experiment file's 'engine', itself 'fast')")
     sweep.add_argument("--allow-plugin", action="store_true",
                        help="run the experiment file's plug-in model (model = "
                             "\"module:function\") although it is not registered as an "
                             "icsim model: it is Python code and runs with your permissions")
     sweep.add_argument("--run-timeout", metavar="SECONDS", type=float, default=None,
                        help="a run past this many seconds is stopped and recorded "
-                            "'timeout' (default: the file's run_timeout_s, else 600 for a "
-                            "plug-in and 60 + 2 x months for the project's model)")
+                            f"'timeout' (default: the file's run_timeout_s, else "
+                            f"{PLUGIN_DEFAULT:g} for a plug-in and 60 + 2 x months for the "
+                            "project's model)")
     sweep.set_defaults(handler=sweep_command)
 
     analyze = subparsers.add_parser(
@@ -81,16 +83,15 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                     "DIR/analysis/.")
     analyze.add_argument("dir", metavar="DIR", help="a sweep directory")
     analyze.add_argument("--resamples", metavar="N", type=_positive_int, default=1000,
-                         help="bootstrap resamples for the confidence intervals "
-                              "(default 1000)")
+                         help="bootstrap resamples for the confidence intervals")
     analyze.add_argument("--format", default="png", metavar="FMT[,FMT]",
-                         help="figure formats: png, svg, pdf, comma-separated (default png)")
+                         help="figure formats: png, svg, pdf, comma-separated")
     analyze.add_argument("--prim-outcome", default=None, metavar="OUTCOME",
                          help="PRIM's outcome: a stored outcome column (default: stalled, "
                               "i.e. no pilot by the horizon)")
     analyze.add_argument("--prim-threshold", type=float, default=None, metavar="T",
                          help="with --prim-outcome: runs with the outcome below T are the "
-                              "cases of interest (above T with --prim-above; default 0.5)")
+                              "cases of interest, above T with --prim-above (default: 0.5)")
     analyze.add_argument("--prim-above", action="store_true",
                          help="cases of interest are runs with the outcome above the threshold")
     analyze.add_argument("--quiet", action="store_true", help="print nothing on success")

@@ -56,6 +56,7 @@ EXTENSIONS = (
 # Files the commands write into their output directory (README, experiments/README.md):
 # they are named without a folder and are not repository files.
 OUTPUT_NAMES = frozenset({
+    ".icsim-outputs.json",
     "summary.json", "timeseries.csv", "timeseries.png", "comparison.csv", "comparison.md",
     "runs.parquet", "outcomes.png", "dac_trajectories.png", "time_to_pilot.png",
     "sites.parquet", "national.csv", "rules.csv", "summary.md", "posterior.parquet",

@@ -287,3 +287,49 @@ def test_the_approach_is_honoured_and_the_allocation_added():
     assert values["funding_amount"] == approach.values["funding_amount"]
     assert allocated == 0.5
     assert values["initial_funding"] == 0.5  # the approach's own grant is 0
+
+
+# The experiment text icsim national wrote before it built the Experiment in code: a
+# directory holding it must still resume, so the built experiment must hash the same.
+OLD_TEXT = """name = "national"
+description = "icsim national: many local projects under one national policy"
+model = "sim.studies.national:site_run"
+method = "grid"
+replicates = 1
+seed = 4
+outcomes = [OUTCOMES]
+runs_per_part = 400
+
+[parameters]
+rule = { values = ["none", "competitive"] }
+repeat = { values = [0, 1, 2] }
+site = { values = [0, 1, 2, 3, 4] }
+
+[constants]
+sites = 5
+national_seed = 4
+country = "fixed"
+budget = 1.1
+approach = "toolkit"
+approach_values = APPROACH
+approach_schedule = "[]"
+months = 36
+"""
+
+
+def test_national_builds_its_experiment_and_records_text_that_parses_back():
+    import json
+
+    from sim.experiment.design import make_design
+    from sim.experiment.spec import Experiment, parse_experiment
+
+    spec = national.check(5, "toolkit", "none,competitive", None, 3, 4, 36, country="fixed")
+    experiment = spec.experiment()
+    assert isinstance(experiment, Experiment) and experiment.source == "icsim national"
+    assert [lv.name for lv in experiment.levers] == ["rule", "repeat", "site"]
+    again = parse_experiment(experiment.text, source="icsim national")  # as load_sweep does
+    assert again == experiment and again.sha256 == experiment.sha256
+    assert make_design(again).sha256 == make_design(experiment).sha256
+    old = OLD_TEXT.replace("OUTCOMES", ", ".join(f'"{o}"' for o in national.SITE_OUTCOMES)
+                           ).replace("APPROACH", json.dumps(spec.approach_values))
+    assert parse_experiment(old, source="icsim national").sha256 == experiment.sha256
