@@ -36,8 +36,8 @@ def report(screening: Screening, sob: SobolResult | None, alt: pd.DataFrame | No
         "## 1 Screening of everything (Morris)",
         "",
         f"`experiments/screening_all.toml`: all {len(next(iter(screening.tables.values())))}"
-        f" entries that shape one project (the levers over their bounds, the assumptions over "
-        f"their plausible ranges), {screening.trajectories} trajectories, "
+        f" entries that shape one project (levers and assumptions alike over their plausible "
+        f"ranges, `icsim params`), {screening.trajectories} trajectories, "
         f"{screening.points:,} design points × {screening.replicates} replicates = "
         f"**{screening.runs:,} runs**, 60 months, fast engine.",
         "",
