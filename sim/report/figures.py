@@ -602,13 +602,17 @@ def validation_figure(series, statements, title: str) -> Figure:
             ax.plot(line["month"], line["mean"], color=colour, linewidth=2, label=label)
             ax.fill_between(line["month"], line["lo"], line["hi"], color=colour, alpha=0.2,
                             linewidth=0)
+        placed: dict[tuple[int, float], int] = {}  # labels at one spot are stacked
         for row in statements[statements.sites == group].itertuples():
             colour = VALIDATION_COLOURS[row.statistic]
-            style = "-" if row.verdict != "not comparable" else ":"
-            ax.vlines(row.month, row.low, row.high, colors=colour, linewidth=7, alpha=0.45,
-                      linestyles=style)
-            mark = {"consistent": "✓", "inconsistent": "✗"}.get(row.verdict, "–")
-            ax.annotate(f"{row.id} {mark}", (row.month, row.high), xytext=(3, -10),
+            if row.verdict != "not comparable":  # a statement with no range to draw
+                ax.vlines(row.month, row.low, row.high, colors=colour, linewidth=7,
+                          alpha=0.45)
+            mark = {"consistent": "✓", "inconsistent": "✗"}.get(row.verdict,
+                                                               "(not comparable)")
+            spot = (int(row.month), float(row.high))
+            placed[spot] = placed.get(spot, 0) + 1
+            ax.annotate(f"{row.id} {mark}", spot, xytext=(5, -10 * placed[spot]),
                         textcoords="offset points", fontsize=8, color=colour)
         ax.set_title(f"{group} sites")
         ax.set_xlabel("month")

@@ -98,13 +98,20 @@ def test_end_to_end_verdicts(validated):
     assert (validated / "tiny" / "sites.parquet").exists()  # the national run's own outputs
 
 
-def test_rerun_needs_resume_and_resume_completes(validated):
+def test_rerun_resumes_and_a_changed_configuration_is_refused(validated):
     path = validated.parent / "small.toml"
     again = icsim("validate", str(path), "--workers", "1", "--quiet", "--resume",
                   "--out", str(validated))
     assert again.returncode == 0, again.stderr
     table = pd.read_csv(validated / "validation.csv").set_index("id")
     assert table.loc["impossible", "verdict"] == "inconsistent"
+    changed = validated.parent / "changed.toml"
+    changed.write_text(path.read_text().replace("sites = 20", "sites = 21"))
+    before = sorted(p.name for p in validated.rglob("*"))
+    refused = icsim("validate", str(changed), "--quiet", "--out", str(validated))
+    assert refused.returncode == 2
+    assert "--sites was 20, now 21" in refused.stderr
+    assert sorted(p.name for p in validated.rglob("*")) == before
 
 
 def test_verdict_rule():
