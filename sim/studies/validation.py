@@ -49,6 +49,7 @@ import pandas as pd
 
 from sim.analysis.stats import mean_ci
 from sim.core.errors import UsageError, one_line
+from sim.core.limits import IDENTIFIER, read_text_file
 from sim.core.scenarios import is_scenario_file
 from sim.core.tomlfile import loads as toml_loads
 from sim.studies import national
@@ -145,12 +146,10 @@ def load_validation(path: str | Path) -> ValidationFile:
     """Read and check a validation file; a bad one is a ``UsageError`` in one line naming
     the configuration or statement and what is allowed. Nothing is run or written."""
     path = Path(path)
+    text = read_text_file(path, "validation file")  # no FIFO, device or huge file
     try:
-        data = toml_loads(path.read_text())
-    except OSError as exc:
-        raise UsageError(one_line(f"cannot read validation file {path}: {exc.strerror}")
-                         ) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = toml_loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise UsageError(one_line(f"{path} is not valid TOML: {exc}")) from None
     configs_raw, statements_raw = data.get("configurations"), data.get("statements")
     if not isinstance(configs_raw, list) or not configs_raw:
@@ -168,8 +167,9 @@ def load_validation(path: str | Path) -> ValidationFile:
             raise _refuse(path, where, f"unknown key '{unknown[0]}'; allowed: "
                           f"{', '.join(_CONFIG_KEYS)}")
         name = _text(path, where, entry, "name")
-        if not name.replace("_", "").replace("-", "").isalnum():
-            raise _refuse(path, where, "'name' must be letters, digits, '_' or '-' (it names "
+        if not IDENTIFIER.match(name) or len(name) > 100:
+            raise _refuse(path, where, "'name' must be a plain identifier: letters, digits "
+                          "and underscores, not starting with a digit, at most 100 (it names "
                           "a folder)")
         if any(c.name == name for c in configs):
             raise _refuse(path, where, "a configuration of this name comes earlier")

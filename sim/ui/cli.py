@@ -297,7 +297,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         national.check_same_request(out / name, nspec)
         experiments[name] = parse_experiment(nspec.experiment_text(),
                                              source=f"icsim validate ({name})")
-        experiment_plan(experiments[name], args.workers, None, posterior)
+        experiment_plan(experiments[name], args.workers, args.scheduler, posterior)
     series = {}
     with DirectoryLock(out):  # one validation into this folder at a time
         for conf in spec.configurations:
@@ -307,7 +307,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
                       f"{nspec.months} months, rule {conf.funding_rule}", flush=True)
             with DirectoryLock(target) as lock:
                 report = run_sweep(experiments[conf.name], target, workers=args.workers,
-                                   resume=args.resume, progress=not args.quiet,
+                                   scheduler=args.scheduler, resume=args.resume,
+                                   progress=not args.quiet,
                                    engine=nspec.engine, lock=lock)
                 if not report.complete:
                     print(f"icsim: {conf.name}: {report.runs_total - report.runs_done} runs "
@@ -486,8 +487,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the registry's point values (the default without --posterior)")
     p.add_argument("--replicates", type=_int, default=None,
                    help="replicates of every configuration (default: the file's)")
-    p.add_argument("--workers", type=_int, default=None,
-                   help="local worker processes (default: all cores)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=_int, default=None,
+                       help="local worker processes (default: all cores)")
+    group.add_argument("--scheduler", default=None, help="Dask scheduler address")
     p.add_argument("--resume", action="store_true", help="complete an interrupted run")
     p.add_argument("--format", default="png", metavar="FMT[,FMT]",
                    help="figure formats: png, svg, pdf, comma-separated")

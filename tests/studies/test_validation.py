@@ -184,3 +184,26 @@ def test_posterior_and_point_exclusive(tmp_path_factory, tmp_path):
                  "--out", "out", cwd=tmp_path)
     assert proc.returncode == 2
     assert list(tmp_path.iterdir()) == []
+
+
+BAD_CONFIG = [
+    ("name not an identifier", ('name = "tiny"', 'name = "../up"'), "plain identifier"),
+    ("unknown rule", ('funding_rule = "competitive"', 'funding_rule = "lottery"'),
+     "none, competitive, targeted, universal_small"),
+    ("negative budget", ("budget_per_site = 0.5", "budget_per_site = -1"),
+     "budget_per_site must be a number >= 0"),
+    ("no money note", ('money_note = "half a full pilot\'s cost per site."', ""),
+     "'money_note'"),
+    ("zero months", ("months = 6", "months = 0"), "'months' must be a whole number >= 1"),
+    ("not TOML", ("[[configurations]]", "[[configurations]"), "not valid TOML"),
+]
+
+
+@pytest.mark.parametrize("what,change,words", BAD_CONFIG, ids=[b[0] for b in BAD_CONFIG])
+def test_bad_configurations_refused_in_one_line(tmp_path_factory, tmp_path, what, change,
+                                                words):
+    old, new = change
+    assert old in CONFIG
+    path = tmp_path_factory.mktemp("badconf") / "bad.toml"
+    path.write_text(CONFIG.replace(old, new, 1) + TRIVIAL)
+    assert_refused(tmp_path, ["validate", str(path), "--out", str(tmp_path / "out")], words)
