@@ -207,3 +207,18 @@ def test_bad_configurations_refused_in_one_line(tmp_path_factory, tmp_path, what
     path = tmp_path_factory.mktemp("badconf") / "bad.toml"
     path.write_text(CONFIG.replace(old, new, 1) + TRIVIAL)
     assert_refused(tmp_path, ["validate", str(path), "--out", str(tmp_path / "out")], words)
+
+
+def test_posterior_is_carried_and_reported(tmp_path):
+    path = tmp_path / "small.toml"
+    path.write_text(CONFIG + TRIVIAL)
+    out = tmp_path / "out"
+    proc = icsim("validate", str(path), "--posterior",
+                 str(ROOT / "data" / "case_posterior.parquet"), "--replicates", "2",
+                 "--workers", "1", "--quiet", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    text = (out / "validation.md").read_text()
+    assert "case_posterior.parquet" in text and "draw *r*" in text
+    assert "2 replicates" in text
+    manifest = (out / "tiny" / "manifest.json").read_text()
+    assert "posterior_sha256" in manifest
