@@ -11,7 +11,7 @@ PYTHON ?= $(shell for p in $(PY_CANDIDATES); do \
 	command -v $$p || echo $$p; break; fi; done)
 
 .PHONY: help setup demo test test-fast lint bench docs sensitivity notebooks clean \
-	model-changes
+	model-changes validate
 
 help:
 	@echo "make demo   set up .venv and compare the national approaches and the toolkit -> results/"
@@ -23,6 +23,7 @@ help:
 	@echo "make docs   regenerate the registry tables in docs/ODD.md and the CLI reference docs/cli.md"
 	@echo "make sensitivity   screen every lever and assumption -> docs/sensitivity.md"
 	@echo "make model-changes   the model revision's before/after table -> docs/model_changes.md"
+	@echo "make validate   the national view against national evaluations -> docs/validation.md"
 
 $(BIN)/.installed: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "error: no Python >= 3.12 found (tried: $(PY_CANDIDATES))" >&2; exit 2; fi
@@ -63,6 +64,21 @@ docs: setup
 MODEL_BEFORE ?= 1ec26ef
 model-changes: setup
 	$(BIN)/python tools/model_changes.py --before $(MODEL_BEFORE)
+
+# The external validation of the national view (issue 21): docs/validation.md and its figures
+# under the shipped case posterior, and docs/validation_point.md at the registry's point
+# values. About 1.5 minutes on two cores.
+VALIDATE_POSTERIOR ?= data/case_posterior.parquet
+VALIDATE_WORKERS ?= 2
+validate: setup
+	rm -rf results/validation results/validation_point
+	$(BIN)/python -m sim validate experiments/validate_national.toml --posterior $(VALIDATE_POSTERIOR) \
+		--workers $(VALIDATE_WORKERS) --quiet --out results/validation
+	$(BIN)/python -m sim validate experiments/validate_national.toml --point \
+		--workers $(VALIDATE_WORKERS) --quiet --out results/validation_point
+	$(BIN)/python -c "from sim.report.validation import publish; \
+	publish('results/validation', 'docs/validation.md', 'docs/images/validation'); \
+	publish('results/validation_point', 'docs/validation_point.md', 'docs/images/validation/point')"
 
 sensitivity: setup
 	$(BIN)/python -m sim.ui.sensitivity

@@ -582,3 +582,58 @@ def posterior_pairs_figure(draws: pd.DataFrame, top: list[str]) -> Figure:
             ax.tick_params(labelsize=6)
     fig.suptitle("Pairs of the four parameters the case narrows most")
     return fig
+
+
+# ---- external validation of the national view
+
+#: A colour per validation statistic (``sim.studies.validation.STATISTICS``).
+VALIDATION_COLOURS = {"pilot": PALETTE["green"], "commissioned": PALETTE["sky"],
+                      "integrated": PALETTE["blue"], "small_tasks": PALETTE["orange"],
+                      "collapsed": PALETTE["vermillion"]}
+
+
+def validation_figure(series, statements, title: str) -> Figure:
+    """The model's shares of sites over months (mean, 95% band across replicates) for one
+    configuration, per site group, with each evidence statement's allowed range drawn as a
+    bar at its month. ``series``: ``sim.studies.validation.shares``; ``statements``: the
+    configuration's rows of the verdict table."""
+    groups = ["all"] + (["funded"] if series[series.sites == "funded"]["mean"].notna().any()
+                        else [])
+    fig = new_figure(5.6 * len(groups), 4.6)
+    axes = fig.subplots(1, len(groups), sharey=True, squeeze=False)[0]
+    for ax, group in zip(axes, groups, strict=True):
+        part = series[series.sites == group]
+        for stat, colour in VALIDATION_COLOURS.items():
+            line = part[part.statistic == stat]
+            if line["mean"].isna().all():
+                continue
+            label = stat.replace("_", " ")
+            if len(line) == 1:  # collapse: known at the horizon only
+                row = line.iloc[0]
+                lo = row["mean"] - (row["lo"] if row["lo"] == row["lo"] else row["mean"])
+                hi = (row["hi"] if row["hi"] == row["hi"] else row["mean"]) - row["mean"]
+                ax.errorbar([row["month"]], [row["mean"]], yerr=[[lo], [hi]], fmt="o",
+                            color=colour, label=f"{label} (at the horizon)")
+                continue
+            ax.plot(line["month"], line["mean"], color=colour, linewidth=2, label=label)
+            ax.fill_between(line["month"], line["lo"], line["hi"], color=colour, alpha=0.2,
+                            linewidth=0)
+        placed: dict[tuple[int, float], int] = {}  # labels at one spot are stacked
+        for row in statements[statements.sites == group].itertuples():
+            colour = VALIDATION_COLOURS[row.statistic]
+            if row.verdict != "not comparable":  # a statement with no range to draw
+                ax.vlines(row.month, row.low, row.high, colors=colour, linewidth=7,
+                          alpha=0.45)
+            mark = {"consistent": "✓", "inconsistent": "✗"}.get(row.verdict,
+                                                               "(not comparable)")
+            spot = (int(row.month), float(row.high))
+            placed[spot] = placed.get(spot, 0) + 1
+            ax.annotate(f"{row.id} {mark}", spot, xytext=(5, -10 * placed[spot]),
+                        textcoords="offset points", fontsize=8, color=colour)
+        ax.set_title(f"{group} sites")
+        ax.set_xlabel("month")
+        ax.set_ylim(0, 1.02)
+    axes[0].set_ylabel("share of sites (95% CI across replicates)")
+    axes[0].legend(loc="upper left", fontsize=8, frameon=False)
+    fig.suptitle(f"{title}: the model's shares, and the evidence's ranges (bars)")
+    return fig

@@ -27,10 +27,11 @@ from sim.experiment.sweep import run_sweep
 from sim.experiment.timeout import PLUGIN_DEFAULT, check_timeout
 from sim.report import figures as plots
 from sim.report import national as national_report
+from sim.report import validation as validation_report
 from sim.report.calibration import write_report as write_calibration_report
 from sim.report.compare import console_table, markdown
 from sim.report.files import write_json
-from sim.studies import national
+from sim.studies import national, validation
 from sim.studies.calibration.run import calibrate
 from sim.studies.calibration.spec import load_calibration
 from sim.studies.compare import check_replicates, check_scenarios, compare
@@ -283,6 +284,55 @@ def cmd_national(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ validate
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Run every configuration of a validation file as ``icsim national`` would, into
+    ``OUT/<configuration>/``, and judge every evidence statement against the runs."""
+    spec = validation.load_validation(args.file)
+    if args.replicates is not None:
+        _limits.check_size("replicates", args.replicates)
+    posterior = None if args.point else args.posterior
+    formats = figure_formats(args.format)
+    out = Path(args.out)
+    specs = {c.name: validation.national_spec(c, args.replicates, posterior)
+             for c in spec.configurations}
+    experiments = {}
+    for name, nspec in specs.items():  # every check before anything is written
+        national.check_same_request(out / name, nspec)
+        experiments[name] = parse_experiment(nspec.experiment_text(),
+                                             source=f"icsim validate ({name})")
+        experiment_plan(experiments[name], args.workers, args.scheduler, posterior)
+    series = {}
+    with DirectoryLock(out):  # one validation into this folder at a time
+        for conf in spec.configurations:
+            target, nspec = out / conf.name, specs[conf.name]
+            if not args.quiet:
+                print(f"{conf.name}: {nspec.sites} sites x {nspec.replicates} replicates, "
+                      f"{nspec.months} months, rule {conf.funding_rule}", flush=True)
+            with DirectoryLock(target) as lock:
+                report = run_sweep(experiments[conf.name], target, workers=args.workers,
+                                   scheduler=args.scheduler, resume=args.resume,
+                                   progress=not args.quiet,
+                                   engine=nspec.engine, lock=lock)
+                if not report.complete:
+                    print(f"icsim: {conf.name}: {report.runs_total - report.runs_done} runs "
+                          "still to do; rerun with --resume", file=sys.stderr)
+                    return 1
+                national_report.write_outputs(target, nspec, formats)
+            series[conf.name] = validation.series_of(target, conf.months)
+        table = validation.verdicts(spec, series)
+        first = next(iter(specs.values()))
+        validation_report.write_outputs(
+            out, spec, table, series, {n: s.replicates for n, s in specs.items()},
+            first.posterior or None, first.posterior_sha256, formats)
+    n = validation.counts(table)
+    if not args.quiet:
+        print(f"{n['consistent']} consistent, {n['inconsistent']} inconsistent, "
+              f"{n['not comparable']} not comparable; wrote {out}/validation.md, "
+              "validation.csv and a figure per configuration")
+    return 0
+
+
 # ------------------------------------------------------------------ dashboard
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import os
@@ -430,6 +480,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a site run past this many seconds is stopped and recorded "
                         f"'timeout' (default: {PLUGIN_DEFAULT:g})")
     p.set_defaults(handler=cmd_national)
+
+    p = sub.add_parser(
+        "validate", help="check the national view against national evaluations",
+        description="Run every configuration of a validation file (experiments/"
+        "validate_national.toml) as icsim national does, into OUT/<configuration>/, and "
+        "judge every evidence statement: consistent, inconsistent or not comparable. Writes "
+        "validation.md, validation.csv and a figure per configuration.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("file", type=Path, help="the validation file (TOML)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
+                       help="carry a calibration's posterior: replicate r uses draw r at "
+                            "every site (default: the registry's point values)")
+    group.add_argument("--point", action="store_true",
+                       help="the registry's point values (the default without --posterior)")
+    p.add_argument("--replicates", type=_int, default=None,
+                   help="replicates of every configuration (default: the file's)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=_int, default=None,
+                       help="local worker processes (default: all cores)")
+    group.add_argument("--scheduler", default=None, help="Dask scheduler address")
+    p.add_argument("--resume", action="store_true", help="complete an interrupted run")
+    p.add_argument("--format", default="png", metavar="FMT[,FMT]",
+                   help="figure formats: png, svg, pdf, comma-separated")
+    p.add_argument("--out", type=Path, default=Path("results/validation"),
+                   help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_validate)
 
     p = sub.add_parser("calibrate", help="calibrate to the case with ABC-SMC (pyabc)",
                        description="Infer the parameters a calibration file names from the "
