@@ -592,7 +592,7 @@ VALIDATION_COLOURS = {"pilot": PALETTE["green"], "commissioned": PALETTE["sky"],
                       "collapsed": PALETTE["vermillion"]}
 
 
-def validation_figure(series, statements, title: str) -> Figure:
+def validation_figure(series: Any, statements: Any, title: str) -> Figure:
     """The model's shares of sites over months (mean, 95% band across replicates) for one
     configuration, per site group, with each evidence statement's allowed range drawn as a
     bar at its month. ``series``: ``sim.studies.validation.shares``; ``statements``: the

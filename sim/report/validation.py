@@ -7,9 +7,11 @@ import math
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from sim.analysis.frames import row_tuples
 from sim.experiment.store import staged
 from sim.report import figures as plots
 from sim.studies.validation import ValidationFile, counts
@@ -19,7 +21,7 @@ def _pct(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{round(100 * x, 1):.1f}%"
 
 
-def _value(row) -> str:
+def _value(row: Any) -> str:
     if math.isnan(row.model):
         return "n/a"
     if math.isnan(row.model_lo):
@@ -95,7 +97,7 @@ def markdown(spec: ValidationFile, table: pd.DataFrame, replicates: dict[str, in
         "verdict | comparability | mechanism the model blames / why not comparable |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in table.itertuples():
+    for row in row_tuples(table, index=False):
         why = (row.reason if row.verdict == "not comparable" else
                row.mechanism if row.verdict == "inconsistent" else "")
         lines.append(

@@ -217,7 +217,7 @@ def load_validation(path: str | Path) -> ValidationFile:
         if stat not in STATISTICS:
             raise _refuse(path, where, f"unknown statistic {stat!r}; allowed: "
                           f"{', '.join(STATISTICS)}")
-        month = entry.get("month")
+        month: Any = entry.get("month")  # checked just below
         if not _whole(month) or not 0 <= month <= horizons[conf]:
             raise _refuse(path, where, f"month must be a whole number in [0, "
                           f"{horizons[conf]}] (the horizon of '{conf}'), got {month!r}")
@@ -228,7 +228,8 @@ def load_validation(path: str | Path) -> ValidationFile:
         if group not in GROUPS:
             raise _refuse(path, where, f"sites must be one of {', '.join(GROUPS)}, got "
                           f"{group!r}")
-        low, high = entry.get("low"), entry.get("high")
+        low: Any = entry.get("low")  # both checked just below
+        high: Any = entry.get("high")
         if not (_number(low) and _number(high)) or not 0 <= low <= high <= 1:
             raise _refuse(path, where, f"the range must have 0 <= low <= high <= 1, got low "
                           f"{low!r}, high {high!r}")

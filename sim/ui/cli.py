@@ -299,8 +299,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     experiments = {}
     for name, nspec in specs.items():  # every check before anything is written
         national.check_same_request(out / name, nspec)
-        experiments[name] = parse_experiment(nspec.experiment_text(),
-                                             source=f"icsim validate ({name})")
+        experiments[name] = nspec.experiment()
         experiment_plan(experiments[name], args.workers, args.scheduler, posterior)
     series = {}
     with DirectoryLock(out):  # one validation into this folder at a time
@@ -486,25 +485,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every configuration of a validation file (experiments/"
         "validate_national.toml) as icsim national does, into OUT/<configuration>/, and "
         "judge every evidence statement: consistent, inconsistent or not comparable. Writes "
-        "validation.md, validation.csv and a figure per configuration.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        "validation.md, validation.csv and a figure per configuration.")
     p.add_argument("file", type=Path, help="the validation file (TOML)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
                        help="carry a calibration's posterior: replicate r uses draw r at "
                             "every site (default: the registry's point values)")
     group.add_argument("--point", action="store_true",
-                       help="the registry's point values (the default without --posterior)")
+                       help="run at the registry's point values, as without --posterior")
     p.add_argument("--replicates", type=_int, default=None,
                    help="replicates of every configuration (default: the file's)")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--workers", type=_int, default=None,
+    group.add_argument("--workers", type=_int, default=None, metavar="N",
                        help="local worker processes (default: all cores)")
-    group.add_argument("--scheduler", default=None, help="Dask scheduler address")
+    group.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="Dask scheduler address")
     p.add_argument("--resume", action="store_true", help="complete an interrupted run")
     p.add_argument("--format", default="png", metavar="FMT[,FMT]",
                    help="figure formats: png, svg, pdf, comma-separated")
-    p.add_argument("--out", type=Path, default=Path("results/validation"),
+    p.add_argument("--out", type=Path, default=Path("results/validation"), metavar="DIR",
                    help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_validate)
