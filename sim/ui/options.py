@@ -34,7 +34,7 @@ class HelpFormatter(argparse.HelpFormatter):
     "(default: VALUE)" when it has a default value, added here from the parser (so the
     text and the default cannot disagree); an option whose default is ``None`` says in its
     help, in the same words "(default: ...)", what happens when it is not given. No help
-    names its default twice (``tests/ui/test_reference.py`` checks)."""
+    names its default twice (``tests/ui/test_cli_reference.py`` checks)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""

@@ -97,7 +97,7 @@ def render() -> str:
         "# The command line: `icsim`",
         "",
         "<!-- Generated from the argparse parser (sim/ui/reference.py) by `make docs`; do "
-        "not edit. tests/ui/test_reference.py fails when it is out of date. -->",
+        "not edit. tests/ui/test_cli_reference.py fails when it is out of date. -->",
         "",
         f"{parser.description}",
         "",
