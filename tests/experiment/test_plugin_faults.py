@@ -437,6 +437,7 @@ def test_a_run_that_hangs_costs_one_run_recorded_timeout(tmp_path: Path) -> None
     assert manifest["sessions"][-1]["run_timeout_s"] == 0.5
 
 
+@pytest.mark.slow
 def test_a_run_that_swallows_the_time_limit_is_killed_with_its_worker(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run that catches the time limit's exception and goes on hanging is killed with its
@@ -466,6 +467,7 @@ def test_a_run_timeout_that_is_not_a_positive_number_is_refused(tmp_path: Path) 
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_stops_a_hanging_sweep_within_5_s_and_it_resumes(
         tmp_path: Path) -> None:
     """A sweep whose runs hang (no time limit reached yet): Ctrl-C twice stops it within 5 s

@@ -84,6 +84,7 @@ def validated(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_end_to_end_verdicts(validated):
     table = pd.read_csv(validated / "validation.csv").set_index("id")
     assert table.loc["impossible", "verdict"] == "inconsistent"
@@ -98,6 +99,7 @@ def test_end_to_end_verdicts(validated):
     assert (validated / "tiny" / "sites.parquet").exists()  # the national run's own outputs
 
 
+@pytest.mark.slow
 def test_rerun_resumes_and_a_changed_configuration_is_refused(validated):
     path = validated.parent / "small.toml"
     again = icsim("validate", str(path), "--workers", "1", "--quiet", "--resume",
@@ -209,6 +211,7 @@ def test_bad_configurations_refused_in_one_line(tmp_path_factory, tmp_path, what
     assert_refused(tmp_path, ["validate", str(path), "--out", str(tmp_path / "out")], words)
 
 
+@pytest.mark.slow
 def test_posterior_is_carried_and_reported(tmp_path):
     path = tmp_path / "small.toml"
     path.write_text(CONFIG + TRIVIAL)

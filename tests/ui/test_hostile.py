@@ -760,6 +760,7 @@ def not_dask():
         server.close()
 
 
+@pytest.mark.slow
 def test_a_scheduler_that_is_not_dask_is_one_line_for_every_command(
         tree, not_dask, capsys, monkeypatch):
     """An HTTP-like server (silent: no hang, a timeout), a service with a banner (no

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import icsim
 
 from sim.experiment.store import DirectoryLock
@@ -38,6 +39,7 @@ def test_compare_does_not_write_into_a_sweep_or_another_commands_outputs(tmp_pat
     assert (ran / "summary.json").exists() and not (ran / "comparison.csv").exists()
 
 
+@pytest.mark.slow
 def test_a_rerun_replaces_its_own_outputs_completely(tmp_path):
     out = tmp_path / "cmp"
     assert icsim(*COMPARE, "--format", "png,svg", "--out", str(out)).returncode == 0
