@@ -49,7 +49,7 @@ demo: setup
 # file's tests, and the module fixtures they share (the hostile tree, the toy sweep, the
 # national run), in one worker. test-fast leaves out the tests marked slow (pyproject).
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 test-fast: setup
 	$(BIN)/python -m pytest -n 2 -m "not slow"
