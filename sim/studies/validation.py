@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,21 @@ def _approach(path: Path, approach: str) -> str:
     return approach
 
 
+def _table(path: Path, kind: str, key: str, i: int, entry: Any,
+           allowed: Sequence[str]) -> str:
+    """Check one ``[[configurations]]`` or ``[[statements]]`` entry's shape and keys;
+    return how refusals name it (``configuration 'pioneers'``, ``statement 3``)."""
+    where = f"{kind} {entry.get(key, i + 1)!r}" if isinstance(entry, dict) \
+        else f"{kind} {i + 1}"
+    if not isinstance(entry, dict):
+        raise _refuse(path, where, "must be a table")
+    unknown = sorted(set(entry) - set(allowed))
+    if unknown:
+        raise _refuse(path, where, f"unknown key '{unknown[0]}'; allowed: "
+                      f"{', '.join(allowed)}")
+    return where
+
+
 def load_validation(path: str | Path) -> ValidationFile:
     """Read and check a validation file; a bad one is a ``UsageError`` in one line naming
     the configuration or statement and what is allowed. Nothing is run or written."""
@@ -158,14 +174,7 @@ def load_validation(path: str | Path) -> ValidationFile:
         raise _refuse(path, "file", "needs at least one [[statements]] table")
     configs: list[Configuration] = []
     for i, entry in enumerate(configs_raw):
-        where = f"configuration {entry.get('name', i + 1)!r}" if isinstance(entry, dict) \
-            else f"configuration {i + 1}"
-        if not isinstance(entry, dict):
-            raise _refuse(path, where, "must be a table")
-        unknown = sorted(set(entry) - set(_CONFIG_KEYS))
-        if unknown:
-            raise _refuse(path, where, f"unknown key '{unknown[0]}'; allowed: "
-                          f"{', '.join(_CONFIG_KEYS)}")
+        where = _table(path, "configuration", "name", i, entry, _CONFIG_KEYS)
         name = _text(path, where, entry, "name")
         if not IDENTIFIER.match(name) or len(name) > 100:
             raise _refuse(path, where, "'name' must be a plain identifier: letters, digits "
@@ -198,14 +207,7 @@ def load_validation(path: str | Path) -> ValidationFile:
     horizons = {c.name: c.months for c in configs}
     statements: list[Statement] = []
     for i, entry in enumerate(statements_raw):
-        where = f"statement {entry.get('id', i + 1)!r}" if isinstance(entry, dict) \
-            else f"statement {i + 1}"
-        if not isinstance(entry, dict):
-            raise _refuse(path, where, "must be a table")
-        unknown = sorted(set(entry) - set(_STATEMENT_KEYS))
-        if unknown:
-            raise _refuse(path, where, f"unknown key '{unknown[0]}'; allowed: "
-                          f"{', '.join(_STATEMENT_KEYS)}")
+        where = _table(path, "statement", "id", i, entry, _STATEMENT_KEYS)
         sid = _text(path, where, entry, "id")
         if any(s.id == sid for s in statements):
             raise _refuse(path, where, "a statement with this id comes earlier")
