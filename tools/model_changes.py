@@ -7,12 +7,12 @@ report:
 1. the share of runs meeting each of the case's fourteen targets (docs/case_targets.md)
    at the registry's defaults and under the calibration file's prior;
 2. every named scenario's P(pilot), P(commissioned) and P(integrated) by months 36 and 60;
-3. ``icsim national`` shares at months 24, 36, 48 and 60 for an enabling approach without
-   programme money (scenarios/enabling_no_money.toml, rule ``none``) and for a funded,
-   competitive programme (scenarios/vanguard_programme.toml, rule ``competitive``), beside
-   the national evaluations' statements (docs/national_evidence.md, E1-E2) with a verdict
-   per line: consistent, inconsistent (with the mechanism the model points to), or not
-   comparable. Inconsistent lines stay: the model is not tuned to pass them.
+3. ``icsim national`` shares at months 24, 36, 48 and 60 for the configurations of
+   experiments/validate_national.toml (the Pioneers' enabling approach without programme
+   money, the vanguards' funded, competitive programme), beside that file's statements of
+   the national evaluations (docs/national_evidence.md, E1-E2) with a verdict per line:
+   consistent, inconsistent (with the mechanism the model points to), or not comparable.
+   Inconsistent lines stay: the model is not tuned to pass them.
 
 Each measurement runs in a subprocess whose ``PYTHONPATH`` is that version's tree, so the
 two versions never share a process.
@@ -32,6 +32,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this tree's sim, whatever the working folder
+
+from sim.studies.validation import ValidationFile, load_validation  # noqa: E402
 
 #: Run inside a version's tree; prints one JSON object.
 MEASURE = r'''
@@ -78,34 +81,21 @@ out["scenarios"] = scen
 print(json.dumps(out))
 '''
 
-#: Configurations of the national view (scenario file, rule, budget per site).
-NATIONAL = {
-    "enabling_no_money": ("scenarios/enabling_no_money.toml", "none", 0.0),
-    # NAO 2018: GBP 329m / 50 vanguards / 3 years = about GBP 6.6m a funded site, about
-    # 2.6 full pilot costs (~GBP 2.5m, docs/sources.md); 22% of sites funded: 0.58 a site.
-    "vanguard_programme": ("scenarios/vanguard_programme.toml", "competitive", 0.58),
-    "vanguard_half_money": ("scenarios/vanguard_programme.toml", "competitive", 0.29),
-}
+#: The configurations and evidence statements: the validation file (``icsim validate``).
+EVIDENCE_FILE = ROOT / "experiments" / "validate_national.toml"
+#: E2.5's contrast, which a validation file cannot state: the funded configuration again
+#: with half its budget.
+HALF_MONEY = "half_money"
 
-#: Evidence statements: (id, configuration, statistic, month, sites, low, high, how
-#: comparable, the mechanism the model would blame if inconsistent).
-EVIDENCE = (
-    ("E1.3", "enabling_no_money", "small_tasks", 30, "all", 0.5, 1.0, "proxy",
-     "narrowing = the learned switch to small tasks; it waits for frustration or an overrun "
-     "of the planned framework (planned_months, recognition_lag)"),
-    ("E1.4", "enabling_no_money", "pilot", 30, "all", 0.01, 0.5, "proxy",
-     "a pilot needs a business case the organisations approve and money for it"),
-    ("E1.5", "enabling_no_money", "pilot", 60, "all", 0.25, 1.0, "proxy",
-     "without programme money a pilot needs local money (local_investment) and approvals"),
-    ("E1.6", "enabling_no_money", "collapsed", 60, "all", 0.0, 0.05, "direct",
-     "collapse follows engagement below collapse_floor for collapse_months"),
-    ("E2.3a", "vanguard_programme", "pilot", 36, "funded", 0.5, 1.0, "proxy",
-     "funded sites still need approvals, readiness and a finished specification"),
-    ("E2.3b", "vanguard_programme", "integrated", 36, "funded", 0.0, 0.05, "direct",
-     "county-wide integration = evaluation, commissioning and roll-out to every locality"),
-    ("E2.4", "vanguard_programme", "integrated", 60, "funded", 0.0, 0.05, "direct",
-     "the road from a pilot to every locality live"),
-)
+
+def configurations(evidence: ValidationFile) -> dict[str, tuple[str, str, float]]:
+    """Each configuration's (scenario file, funding rule, budget per site), and the funded
+    one's half-money twin for E2.5."""
+    out = {c.name: (c.approach, c.funding_rule, c.budget_per_site)
+           for c in evidence.configurations}
+    funded = next(c for c in evidence.configurations if c.funding_rule != "none")
+    out[HALF_MONEY] = (funded.approach, funded.funding_rule, funded.budget_per_site / 2)
+    return out
 
 
 def _version_tree(ref: str, keep: list[Path]) -> Path:
@@ -128,16 +118,17 @@ def measure(tree: Path, runs: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def national(tree: Path, sites: int, replicates: int, work: Path) -> dict:
+def national(tree: Path, configs: dict[str, tuple[str, str, float]], sites: int,
+             replicates: int, work: Path) -> dict:
     """Per configuration, per replicate: the share of sites (all or funded) that reached
     each statistic by each month."""
     import pandas as pd
 
     out: dict[str, dict] = {}
-    for name, (approach, rule, per_site) in NATIONAL.items():
+    for name, (approach, rule, per_site) in configs.items():
         target = work / f"{tree.name}_{name}"
         command = [sys.executable, "-m", "sim", "national", "--sites", str(sites),
-                   "--replicates", str(replicates), "--approach", str(ROOT / approach),
+                   "--replicates", str(replicates), "--approach", approach,
                    "--funding-rule", rule, "--budget", str(per_site * sites),
                    "--months", "60", "--out", str(target), "--quiet"]
         subprocess.run(command, cwd=tree, env=_env(tree), check=True, capture_output=True)
@@ -194,7 +185,7 @@ def verdict(ci: tuple[float, float, float] | None, low: float, high: float) -> s
 
 
 def report(before_ref: str, before: dict, after: dict, nat_before: dict, nat_after: dict,
-           runs: int, sites: int, replicates: int) -> str:
+           runs: int, sites: int, replicates: int, evidence: ValidationFile) -> str:
     targets = [k for k in after["targets_defaults"] if k != "all"] + ["all"]
     lines = [
         "# What the model revision changed (issue 19)",
@@ -235,20 +226,18 @@ def report(before_ref: str, before: dict, after: dict, nat_before: dict, nat_aft
               f"`icsim national`, {sites} sites x {replicates} replicates (a new country each), "
               "60 months. Shares of sites by month, mean across replicates [95% t interval].",
               "",
-              "- **enabling_no_money** (Pioneers, E1): scenarios/enabling_no_money.toml, rule "
-              "`none` (no programme money).",
-              "- **vanguard_programme** (vanguards, E2): scenarios/vanguard_programme.toml, "
-              f"rule `competitive`, budget {NATIONAL['vanguard_programme'][2]} full pilot costs "
-              "a site (NAO 2018: GBP 329m for 50 vanguards over three years, about 2.6 full "
-              "pilot costs a funded site; 22% of sites funded).",
+              *[f"- **{c.name}**: `{Path(c.approach).name}`, rule `{c.funding_rule}`, budget "
+                f"{c.budget_per_site:g} full pilot costs a site. {c.money_note}"
+                for c in evidence.configurations],
+              f"- **{HALF_MONEY}**: the funded configuration with half its budget (E2.5).",
               "",
               "| configuration | statistic | sites | 24 | 36 | 48 | 60 |",
               "|---|---|---|---|---|---|---|"]
-    for name in NATIONAL:
+    for name in nat_after:
         for stat in ("pilot", "commissioned", "integrated", "small_tasks"):
             for group in ("all", "funded"):
-                if name == "enabling_no_money" and group == "funded":
-                    continue
+                if group == "funded" and not nat_after[name].get(f"funded:{stat}:24"):
+                    continue  # a configuration that funds no site
                 cells = []
                 for month in (24, 36, 48, 60):
                     key = f"{group}:{stat}:{month}"
@@ -259,12 +248,16 @@ def report(before_ref: str, before: dict, after: dict, nat_before: dict, nat_aft
               "### Verdicts", "",
               "Consistent: the 95% interval across replicates overlaps the range the statement "
               "allows ('most' > 50%, 'limited'/'few, not none' 1-50%, 'rare'/'exceptional' at "
-              "most 5%, 'substantial' at least 25%). E1.1, E2.1 and E2.2 are the "
-              "configurations' inputs (design), not checks.", "",
+              "most 5%, 'substantial' at least 25%; experiments/validate_national.toml). "
+              "E1.1, E1.2, E2.1 and E2.2 are the configurations' design, not checks.", "",
               "| statement | configuration | statistic | allowed | before | after | verdict "
               "before | verdict after | comparability | mechanism the model points to |",
               "|---|---|---|---|---|---|---|---|---|---|"]
-    for (sid, name, stat, month, group, low, high, comparable, mechanism) in EVIDENCE:
+    for s in evidence.statements:
+        if s.comparability == "not comparable":
+            continue  # E2.5, a contrast of budgets: the paragraph below
+        sid, name, stat, month, group = s.id, s.configuration, s.statistic, s.month, s.sites
+        low, high, comparable, mechanism = s.low, s.high, s.comparability, s.mechanism
         key = f"{group}:{stat}:{month}"
         b, a = _ci(nat_before[name].get(key)), _ci(nat_after[name].get(key))
 
@@ -277,8 +270,9 @@ def report(before_ref: str, before: dict, after: dict, nat_before: dict, nat_aft
         lines.append(f"| {sid} | {name} | {stat} by {month} ({group} sites) | "
                      f"{low:.0%}-{high:.0%} | {cell(b)} | {cell(a)} | {vb} | {va} | "
                      f"{comparable} | {mechanism if 'inconsistent' in va else ''} |")
-    full = nat_after["vanguard_programme"].get("funded:pilot:36")
-    half = nat_after["vanguard_half_money"].get("funded:pilot:36")
+    funded = next(c.name for c in evidence.configurations if c.funding_rule != "none")
+    full = nat_after[funded].get("funded:pilot:36")
+    half = nat_after[HALF_MONEY].get("funded:pilot:36")
     if full and half:
         d = _ci([a - b for a, b in zip(full, half, strict=True)])
         assert d is not None
@@ -304,18 +298,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicates", type=int, default=10)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "model_changes.md")
     args = parser.parse_args(argv)
+    evidence = load_validation(EVIDENCE_FILE)
+    configs = configurations(evidence)
     trees: list[Path] = []
     try:
         before_tree = _version_tree(args.before, trees)
         with tempfile.TemporaryDirectory() as work:
             print("measuring the earlier model ...", file=sys.stderr)
             before = measure(before_tree, args.runs)
-            nat_before = national(before_tree, args.sites, args.replicates, Path(work))
+            nat_before = national(before_tree, configs, args.sites, args.replicates,
+                                  Path(work))
             print("measuring this tree ...", file=sys.stderr)
             after = measure(ROOT, args.runs)
-            nat_after = national(ROOT, args.sites, args.replicates, Path(work))
+            nat_after = national(ROOT, configs, args.sites, args.replicates, Path(work))
         text = report(args.before, before, after, nat_before, nat_after, args.runs,
-                      args.sites, args.replicates)
+                      args.sites, args.replicates, evidence)
         tmp = args.out.with_suffix(".md.tmp")
         tmp.write_text(text)
         tmp.replace(args.out)
