@@ -584,6 +584,32 @@ def posterior_pairs_figure(draws: pd.DataFrame, top: list[str]) -> Figure:
     return fig
 
 
+def model_forms_figure(table: pd.DataFrame) -> Figure:
+    """Each structural choice's forms: prior and posterior probability (95% interval)."""
+    choices = list(dict.fromkeys(table.choice))
+    fig = new_figure(10, 1.0 + 0.9 * len(choices))
+    axes = np.atleast_1d(fig.subplots(len(choices), 1, squeeze=False)[:, 0])
+    for ax, choice in zip(axes, choices, strict=True):
+        part = table[table.choice == choice]
+        y = np.arange(len(part))
+        ax.barh(y, part.posterior, color=PALETTE["blue"], alpha=0.8, label="posterior")
+        ax.errorbar(part.posterior, y, xerr=[part.posterior - part.posterior_low,
+                                             part.posterior_high - part.posterior],
+                    fmt="none", color=PALETTE["black"], capsize=2)
+        ax.scatter(part.prior, y, marker="|", s=200, color=PALETTE["vermillion"],
+                   label="prior", zorder=3)
+        ax.set_yticks(y, list(part.form), fontsize=7)
+        ax.set_xlim(0, 1)
+        ax.set_ylabel(PARAMETERS[choice].display, fontsize=7, rotation=0, ha="right",
+                      va="center")
+        ax.tick_params(axis="x", labelsize=7)
+    axes[-1].set_xlabel("probability of the form")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2)
+    fig.suptitle("Model forms: prior and posterior probability")
+    return fig
+
+
 # ---- external validation of the national view
 
 #: A colour per validation statistic (``sim.studies.validation.STATISTICS``).

@@ -7,6 +7,7 @@ allowed, and writes nothing.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import os
 import sys
@@ -238,18 +239,39 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     spec = load_calibration(args.file)
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
+    changes: dict[str, Any] = {}
+    if args.method is not None:
+        changes["method"] = args.method
+    if args.max_simulations is not None:
+        if args.max_simulations < 2:
+            raise UsageError(f"--max-simulations must be at least 2, got {args.max_simulations}")
+        changes["simulations"] = args.max_simulations
+    if args.population is not None:
+        if not 2 <= args.population <= 100_000:
+            raise UsageError(f"--population must be in [2, 100000], got {args.population}")
+        changes["population"] = args.population
+    if changes:
+        spec = dataclasses.replace(spec, **changes)
+        if spec.method == "rejection" and spec.accept > spec.simulations:
+            raise UsageError(f"--max-simulations {spec.simulations} is below the file's "
+                             f"'accept' ({spec.accept})")
+        # the options are part of what is calibrated: --resume must see the same ones
+        spec = dataclasses.replace(spec, text=spec.text + f"\n# options: {sorted(changes.items())}")
     out = Path(args.out) if args.out is not None else Path("results") / spec.name
     local = 0 if args.scheduler is not None else (args.workers or os.cpu_count() or 1)
-    plan = _limits.calibration_plan(spec.max_simulations, spec.population, spec.generations,
-                                    len(spec.priors), spec.draws, local).check()
+    plan = _limits.calibration_plan(spec.simulations, spec.population, spec.generations,
+                                    len(spec.inferred), spec.accept, local).check()
     if not args.quiet:
         print(plan.line().replace(" runs,", " simulations at most,", 1), flush=True)
-    report = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler,
-                       resume=args.resume, progress=not args.quiet)
-    write_calibration_report(spec, out, report.history, report.seconds, report.where)
-    print(f"{spec.name}: {report.generations} generations, {report.simulations:,} "
-          f"simulations in {report.seconds:.0f} s, epsilon {report.epsilon:.3f} -> "
-          f"{out}/summary.md, posterior.parquet")
+    result = calibrate(spec, out, workers=args.workers, scheduler=args.scheduler,
+                       resume=args.resume, progress=not args.quiet,
+                       reference_dir=args.reference)
+    write_calibration_report(result)
+    share = result.predictive.loc["posterior", "all"]
+    print(f"{spec.name}: {spec.method}, {result.simulations:,} simulations in "
+          f"{result.seconds:.0f} s; {len(result.posterior):,} posterior draws, "
+          f"{share:.1%} of their runs meet every target -> {out}/summary.md, "
+          "posterior.parquet")
     return 0
 
 
@@ -508,21 +530,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_validate)
 
-    p = sub.add_parser("calibrate", help="calibrate to the case with ABC-SMC (pyabc)",
-                       description="Infer the parameters a calibration file names from the "
-                       "case's targets with ABC-SMC; write the posterior, figures and "
-                       "summary.md to DIR (pyabc's history.db is the store).")
+    p = sub.add_parser("calibrate", help="calibrate to a case's targets (rejection ABC or "
+                       "ABC-SMC)",
+                       description="Infer the uncertain numbers of a calibration file from its "
+                       "targets (rejection ABC on a reference table of prior simulations, or "
+                       "ABC-SMC with pyabc); check the posterior's predictive fit and its "
+                       "coverage on synthetic cases; write posterior.parquet, the checks, "
+                       "figures and summary.md to DIR.")
     p.add_argument("file", metavar="FILE", help="calibration file, e.g. "
                    "experiments/calibrate_case.toml")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="directory (default: results/<the calibration file's name>)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=_int, default=None, metavar="N",
-                       help="local processes (default: all cores; 1 repeats exactly)")
+                       help="local processes (default: all cores)")
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--method", choices=("rejection", "smc"), default=None,
+                   help="override the file's method")
+    p.add_argument("--max-simulations", type=_int, default=None, metavar="N",
+                   help="override the file's 'simulations' (the reference table's size, or "
+                   "SMC's budget)")
+    p.add_argument("--population", type=_int, default=None, metavar="N",
+                   help="override the file's SMC population")
+    p.add_argument("--reference", default=None, metavar="DIR",
+                   help="condition on the reference table of an earlier calibration in DIR "
+                   "with the same prior (new targets in seconds)")
     p.add_argument("--resume", action="store_true",
-                   help="continue the calibration in DIR from its database")
+                   help="continue the calibration in --out (the same file and options)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(handler=cmd_calibrate)
 

@@ -1,126 +1,59 @@
-"""ABC-SMC (pyabc) of a calibration file: the run, its store and its resumption.
+"""One calibration, by the file's method: its output folder, lock, resumption and checks.
 
-The store is pyabc's SQLite history database ``DIR/history.db``; ``DIR/calibration.json``
-records the calibration file's text and hash, so ``--resume`` continues the same
-calibration (a changed file is refused). One particle is one run of the fast engine; its
-seed is drawn from numpy's global generator, which ``--workers 1`` seeds from the file's
-seed (and the generation), so a single-process calibration repeats exactly. pyabc's
-multi-process and Dask samplers draw particles in whatever order workers finish, so their
-results are valid but not repeatable run for run — the documentation says so.
+``rejection`` (the default): the reference table of prior simulations
+(:mod:`sim.studies.calibration.reference`, resumable exactly), the ``accept`` runs nearest
+the case (:mod:`sim.studies.calibration.rejection`), and the checks: prior and posterior
+predictive shares of each target, and simulation-based calibration on synthetic cases.
+``smc``: pyabc's ABC-SMC (:mod:`sim.studies.calibration.smc`), resampled by its weights;
+its predictive check is run too (its coverage check would need one SMC run per case).
+
+``DIR/calibration.json`` records the calibration file's text and hash, so ``--resume``
+continues the same calibration (a changed file is refused). It is written first, so a
+calibration killed at any later point can be resumed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import math
-import sqlite3
-import sys
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from sim.core.errors import JobStopped, SchedulerLost, UsageError
-from sim.core.limits import check_scheduler_address
-from sim.core.registry import PARAMETERS
-from sim.core.scenarios import parameters_for
-from sim.experiment.execute import probe_scheduler, quiet_client_log, scheduler_lost
-from sim.experiment.store import LOCK, DirectoryLock
+from sim.core.errors import UsageError
+from sim.experiment.execute import make_executor
+from sim.experiment.store import LOCK, DirectoryLock, write_atomic
+from sim.studies.calibration import priors, reference, rejection, smc
 from sim.studies.calibration.spec import CalibrationSpec
-from sim.studies.calibration.targets import distance, simulate
 
-DB = "history.db"
-FAILURES = "failures.log"
 META = "calibration.json"
-
-
-class CaseModel:
-    """pyabc's model: parameters -> the run's distance to the case (picklable)."""
-
-    def __init__(self, spec: CalibrationSpec, failures: Path | None = None) -> None:
-        self.base = parameters_for(spec.scenario)
-        self.spec = spec
-        self.failures = failures  # one line per run that raised (any process)
-
-    def values(self, par: Any) -> dict[str, Any]:
-        values = dict(self.base)
-        for name in self.spec.priors:
-            x = float(par[name])
-            values[name] = int(round(x)) if PARAMETERS[name].kind == "int" else x
-        return values
-
-    def __call__(self, par: Any) -> dict[str, float]:
-        seed = int(np.random.randint(0, 2**62))
-        try:
-            frame = simulate([self.values(par)], [seed], self.spec.months)
-            d = float(distance(frame, self.spec.targets, self.spec.thresholds)[0])
-        except Exception as exc:  # noqa: BLE001 - a failed run is counted, never fatal
-            d = math.inf
-            if self.failures is not None:
-                with open(self.failures, "a", encoding="utf-8") as log:
-                    log.write(f"{dict(par)!r}: {type(exc).__name__}: {exc}"[:2000]
-                              .replace("\n", " ") + "\n")
-        return {"d": d}
-
-
-def _distance(x: dict[str, float], x0: dict[str, float]) -> float:
-    return x["d"]
+#: Prior and point runs of the predictive table (the posterior's are its draws).
+PREDICTIVE_RUNS = 20_000
 
 
 @dataclass
-class CalibrationReport:
+class CalibrationResult:
+    spec: CalibrationSpec
     out: Path
-    generations: int
-    simulations: int
+    method: str
+    where: str
     seconds: float
-    epsilon: float
+    cpu_seconds: float
+    simulations: int
     resumed: bool
-    #: pyabc's history and where it ran: ``sim.report.calibration.write_report`` writes
-    #: the posterior, figures and summary from them.
-    history: Any = field(default=None, repr=False)
-    where: str = ""
-
-
-def _sampler(workers: int | None, scheduler: str | None) -> Any:  # a pyabc sampler
-    import pyabc
-
-    if scheduler is not None:
-        from distributed import Client
-
-        scheduler = check_scheduler_address(scheduler)
-
-        probe_scheduler(scheduler)  # not a Dask scheduler: one line, never a hang
-        try:
-            client = Client(scheduler, timeout=10)
-        except Exception as exc:  # noqa: BLE001
-            raise UsageError(f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} "
-                             f"({type(exc).__name__})") from None
-        return pyabc.sampler.DaskDistributedSampler(client, batch_size=20), "dask"
-    if workers == 1:
-        return pyabc.sampler.SingleCoreSampler(), "1 process"
-    return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers), \
-        f"{workers or 'all'} processes"
-
-
-class _Progress(logging.Handler):
-    """pyabc's log, one line a generation: epsilon, acceptance, simulations."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.t: str | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith("t: "):
-            self.t = message.rstrip(".")
-        elif message.startswith("Accepted:") and self.t:
-            print(f"calibrate: {self.t}; {message.rstrip('.')}", file=sys.stderr, flush=True)
-        elif message.startswith("Stop:"):
-            print(f"calibrate: {message}", file=sys.stderr, flush=True)
+    posterior: pd.DataFrame  # registry values of the inferred entries, equally weighted
+    distances: np.ndarray | None  # rejection: each accepted run's distance to the case
+    #: share of runs meeting each target (and ``all``): rows point, prior, posterior
+    predictive: pd.DataFrame
+    posterior_terms: pd.DataFrame  # the posterior predictive runs' terms
+    coverage: pd.DataFrame | None = None  # rejection: one row per synthetic case, entry
+    generations: pd.DataFrame | None = None  # smc: pyabc's generations
+    reference_from: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def check_out(out: Path, spec: CalibrationSpec, resume: bool) -> None:
@@ -128,7 +61,7 @@ def check_out(out: Path, spec: CalibrationSpec, resume: bool) -> None:
     for ``--resume``. Refusals write nothing."""
     meta = out / META
     if resume:
-        if not meta.is_file() or not (out / DB).is_file():
+        if not meta.is_file():
             raise UsageError(f"--resume: {out} holds no calibration to continue")
         try:
             recorded = json.loads(meta.read_text())
@@ -145,133 +78,137 @@ def check_out(out: Path, spec: CalibrationSpec, resume: bool) -> None:
                          "or choose a new directory")
 
 
-def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None,
-              scheduler: str | None = None, resume: bool = False,
-              progress: bool = True, model: Any = None) -> CalibrationReport:
-    """Run (or continue) ABC-SMC for ``spec`` into ``out``. Write the posterior, figures
-    and summary with :func:`sim.report.calibration.write_report` from the returned report's
-    ``history`` (the caller does, e.g. ``icsim calibrate``). ``model`` replaces the case's model
-    (``parameters -> {"d": distance}``), e.g. for a synthetic case in the tests."""
+def _bar(total: int, unit: str, progress: bool, what: str) -> Any:
+    from tqdm.auto import tqdm
 
+    return tqdm(total=total, unit=unit, disable=not progress, desc=what, leave=False,
+                unit_scale=True, dynamic_ncols=True)
+
+
+def _cpu() -> float:
+    """This process's CPU-seconds (workers report theirs with each task)."""
+    return time.process_time()
+
+
+def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None,
+              scheduler: str | None = None, resume: bool = False, progress: bool = True,
+              reference_dir: str | Path | None = None, model: Any = None,
+              coverage: bool = True) -> CalibrationResult:
+    """Run (or continue) the calibration ``spec`` into ``out`` and its checks; write the
+    report with :func:`sim.report.calibration.write_report`. ``reference_dir`` conditions
+    on the reference table of an earlier calibration with the same prior (rejection)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a directory; choose another --out")
-    # One writer for the life of the calibration: a second one into the same --out is
-    # refused instead of writing into the same history database.
+    if reference_dir is not None and spec.method != "rejection":
+        raise UsageError("--reference conditions a rejection calibration's table; the file's "
+                         f"method is {spec.method!r}")
+    source = Path(reference_dir) if reference_dir is not None else None
+    if source is not None:
+        reference.check_table(source / reference.FOLDER, spec)  # before anything is written
     lock = DirectoryLock(out).acquire()
-    abc_log = logging.getLogger("ABC")
-    level = abc_log.level
     try:
         check_out(out, spec, resume)
-        if not progress:  # pyabc announces its sampler on the root log: not when quiet
-            abc_log.setLevel(logging.WARNING)
-        sampler, where = _sampler(workers, scheduler)
-        abc_log.setLevel(level)
     except BaseException:
-        abc_log.setLevel(level)
         lock.release(discard=True)
         raise
     try:
-        return _calibrate(spec, out, sampler, where, scheduler, resume, progress, model)
+        if not resume:
+            write_atomic(out / META, json.dumps({"source": spec.source, "sha256": spec.sha256,
+                                                 "text": spec.text}, indent=2).encode())
+        started, cpu = time.perf_counter(), _cpu()
+        if spec.method == "smc":
+            result = _smc(spec, out, workers, scheduler, resume, progress, model)
+        else:
+            result = _rejection(spec, out, workers, scheduler, progress, source, coverage)
+        result.seconds = time.perf_counter() - started
+        result.cpu_seconds += _cpu() - cpu
+        result.resumed = resume
+        return result
     finally:
         lock.release()
 
 
-def _is_database_error(exc: BaseException) -> bool:
-    """An error of the SQLite history (through SQLAlchemy or sqlite3)."""
-    return isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith(
-        ("sqlalchemy", "sqlite3"))
+def _predictive_table(spec: CalibrationSpec, prior_terms: pd.DataFrame,
+                      posterior_terms: pd.DataFrame) -> pd.DataFrame:
+    point = rejection.predictive(spec, np.repeat(rejection.point_params(spec),
+                                                 PREDICTIVE_RUNS), stream=priors.PREDICTIVE + 10)
+    rows = {"point (registry values)": rejection.met_shares(point),
+            "prior": rejection.met_shares(prior_terms),
+            "posterior": rejection.met_shares(posterior_terms)}
+    table = pd.DataFrame(rows).T
+    table.insert(0, "runs", [len(point), len(prior_terms), len(posterior_terms)])
+    return table
 
 
-def _database_words(exc: BaseException) -> str:
-    """An error's gist in a few words on one line (SQLAlchemy's messages run to pages)."""
-    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return (text[0][:120] if text else type(exc).__name__).rstrip(".")
+def _rejection(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str | None,
+               progress: bool, source: Path | None, coverage: bool) -> CalibrationResult:
+    where = f"Dask at {scheduler}" if scheduler else \
+        f"{workers or os.cpu_count() or 1} processes"
+    worker_cpu = [0.0]
+    if source is not None:
+        table_ref = reference.load(spec, source)
+        missing = [f for f in reference.fields_of(spec.targets) if f not in table_ref.fields]
+        if missing:
+            raise UsageError(f"--reference {source}: its table has no column {missing[0]!r} "
+                             f"(it holds {', '.join(table_ref.fields)}); calibrate without "
+                             "--reference")
+        order = [table_ref.fields.index(f) for f in reference.fields_of(spec.targets)]
+        table_ref = reference.Reference(fields=reference.fields_of(spec.targets),
+                                        stats=table_ref.stats[:, order])
+    else:
+        bar = _bar(spec.simulations, "run", progress, "prior simulations")
+        with make_executor(workers, scheduler) as executor:
+            table_ref = reference.build(spec, out, executor, bar.update, worker_cpu)
+        bar.close()
+    table = rejection.table_features(spec.targets, table_ref)
+    del table_ref
+    post = rejection.posterior(spec, table)
+    prior_terms = pd.DataFrame(table[:PREDICTIVE_RUNS].astype(float),
+                               columns=[t.name for t in spec.targets])
+    posterior_terms = rejection.predictive(spec, post.params)
+    predictive = _predictive_table(spec, prior_terms, posterior_terms)
+    informative = pd.Series((table == 0).mean(axis=0), index=[t.name for t in spec.targets])
+    cover = None
+    if coverage and spec.coverage_cases:
+        bar = _bar(spec.coverage_cases, "case", progress, "coverage check")
+        cover = rejection.coverage(spec, table, spec.coverage_cases, bar.update)
+        bar.close()
+    return CalibrationResult(
+        spec=spec, out=out, method="rejection", where=where, seconds=0.0,
+        cpu_seconds=worker_cpu[0],
+        simulations=spec.simulations, resumed=False, posterior=post.values,
+        distances=post.distances, predictive=predictive, posterior_terms=posterior_terms,
+        coverage=cover, reference_from=source,
+        extra={"prior_met": informative, "params": post.params})
 
 
-def _database_stop(out: Path, exc: BaseException) -> JobStopped:
-    """A full disk or a failing database while writing the history: one line, and the
-    finished generations kept for ``--resume``."""
-    words = _database_words(exc)
-    if "full" in words.lower():
-        return JobStopped(f"disk full writing {out / DB}; free some space, then continue "
-                          f"with --resume (the finished generations are kept)")
-    return JobStopped(f"{out / DB}: the database failed ({words}); continue with --resume "
-                      "once it is fixed, or start again with a new --out")
+def _smc(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str | None,
+         resume: bool, progress: bool, model: Any) -> CalibrationResult:
+    where = f"Dask at {scheduler}" if scheduler else \
+        ("1 process" if workers == 1 else f"{workers or os.cpu_count() or 1} processes")
+    history = smc.run_smc(spec, out, workers, scheduler, resume, progress, model)
+    params, w = smc.smc_posterior(spec, history)
+    generations = history.get_all_populations()
+    generations = generations[generations.t >= 0][["t", "epsilon", "samples",
+                                                  "particles"]].reset_index(drop=True)
+    generations["acceptance_rate"] = generations.particles / generations.samples
+    generations["ess"] = [_ess(history.get_distribution(t=int(t))[1]) for t in generations.t]
+    posterior_terms = rejection.predictive(spec, params)
+    prior_params, prior_seeds = priors.chunk(spec, priors.REFERENCE, 0, PREDICTIVE_RUNS)
+    prior_terms = rejection.predictive(spec, prior_params, stream=priors.PREDICTIVE + 20)
+    return CalibrationResult(
+        spec=spec, out=out, method="smc", where=where, seconds=0.0, cpu_seconds=0.0,
+        simulations=int(generations.samples.sum()), resumed=resume,
+        posterior=priors.as_values(spec, params), distances=None,
+        predictive=_predictive_table(spec, prior_terms, posterior_terms),
+        posterior_terms=posterior_terms, generations=generations,
+        extra={"prior_met": (prior_terms == 0).mean(axis=0), "params": params,
+               "weights": w, "history": history})
 
 
-def _calibrate(spec: CalibrationSpec, out: Path, sampler: Any, where: str,
-               scheduler: str | None, resume: bool, progress: bool,
-               model: Any) -> CalibrationReport:
-    import pyabc
-
-    if not resume:
-        (out / META).write_text(json.dumps({"source": spec.source, "sha256": spec.sha256,
-                                            "text": spec.text}, indent=2))
-    priors = pyabc.Distribution(**{name: pyabc.RV("uniform", low, high - low)
-                                   for name, (low, high) in spec.priors.items()})
-    model = model if model is not None else CaseModel(spec, out / FAILURES)
-    abc = pyabc.ABCSMC(model, priors, _distance, population_size=spec.population,
-                       sampler=sampler,
-                       eps=pyabc.epsilon.QuantileEpsilon(alpha=0.5))
-    db = f"sqlite:///{(out / DB).resolve()}"
-    handler = _Progress()
-    logger = logging.getLogger("ABC")
-    saved = logger.handlers[:], logger.propagate, logger.level
-    logger.handlers = [handler] if progress else []  # pyabc's own lines are too chatty
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    quiet = contextlib.ExitStack()
-    if scheduler is not None:
-        quiet.enter_context(quiet_client_log())
-    started = time.perf_counter()
-    try:
-        if resume:
-            try:
-                history = abc.load(db, 1)
-                done = history.max_t + 1
-            except Exception as exc:  # noqa: BLE001 - pyabc's many database errors
-                raise UsageError(f"--resume: {out / DB} is damaged or not a calibration "
-                                 f"history ({_database_words(exc)}); start again with a new "
-                                 "--out") from None
-        else:
-            try:
-                history = abc.new(db, {"d": 0.0})
-            except Exception as exc:
-                if _is_database_error(exc):
-                    raise _database_stop(out, exc) from None
-                raise
-            done = 0
-        np.random.seed((spec.seed + 1_000_003 * done) % 2**32)
-        remaining = spec.generations - done
-        if remaining > 0:
-            try:
-                history = abc.run(minimum_epsilon=spec.min_epsilon,
-                                  max_nr_populations=remaining,
-                                  min_acceptance_rate=spec.min_acceptance_rate,
-                                  max_total_nr_simulations=spec.max_simulations)
-            except Exception as exc:
-                client = getattr(sampler, "client", None)
-                if client is not None and (isinstance(exc, OSError | TimeoutError)
-                                           or scheduler_lost(client, exc)):
-                    # the generations already finished are in the history database
-                    raise SchedulerLost(f"lost the Dask scheduler at {scheduler} "
-                                        f"({type(exc).__name__})") from None
-                if _is_database_error(exc):
-                    raise _database_stop(out, exc) from None
-                raise
-    finally:
-        logger.handlers, logger.propagate, _ = saved
-        logger.setLevel(saved[2])
-        client = getattr(sampler, "client", None) if scheduler is not None else None
-        if client is not None:  # our Dask client: close it before the cluster goes
-            with contextlib.suppress(Exception):  # a client whose scheduler is gone
-                client.close(timeout=5)
-        quiet.close()
-    seconds = time.perf_counter() - started
-    populations = history.get_all_populations()
-    populations = populations[populations.t >= 0]
-    return CalibrationReport(out=out, generations=int(history.max_t + 1),
-                             simulations=int(populations.samples.sum()), seconds=seconds,
-                             epsilon=float(populations.epsilon.iloc[-1]), resumed=resume,
-                             history=history, where=where)
+def _ess(weights: Any) -> float:
+    """Kish's effective sample size of importance weights."""
+    w = np.asarray(weights, dtype=float)
+    w = w / w.sum()
+    return float(1.0 / np.sum(w**2))

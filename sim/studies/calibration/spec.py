@@ -1,28 +1,38 @@
-"""Calibration files (TOML): what to infer, from which targets, how hard to try.
+"""Calibration files (TOML): what to infer, from which targets, by which method.
 
 ::
 
     name = "calibrate_case"
-    description = "The case's assumptions, inferred from its fourteen statistics"
+    description = "The case's uncertain numbers, inferred from its fourteen statistics"
     seed = 20140101
-    population = 400            # particles per generation (>= 2)
-    generations = 8             # stop after this many generations ...
-    min_epsilon = 0.0           # ... or when the acceptance threshold falls this low ...
-    max_simulations = 500000    # ... or after this many simulations in all ...
-    min_acceptance_rate = 0.01  # ... or when a generation accepts fewer than this share
-    draws = 4000                # equally weighted posterior draws written out
+    method = "rejection"        # "rejection" (default) | "smc" (pyabc ABC-SMC)
     scenario = "baseline"       # the values of everything not inferred
-    targets = ["T1", "T2"]      # default: all fourteen (sim.studies.calibration.targets)
+    months = 48                 # months simulated per run (>= the targets' latest month)
+    simulations = 4000000       # prior simulations (rejection), or the budget (smc)
+    accept = 4000               # rejection: the nearest runs kept (the posterior sample)
+    population = 1000           # smc: particles per generation ...
+    generations = 10            # ... at most this many generations
+    coverage_cases = 200        # synthetic cases for the coverage check (rejection)
+    infer = "all"               # every registry entry with a range, less [fixed];
+                                # "listed": only those under [priors]
 
-    [thresholds]                # readings of vague words (T11-T14); defaults shown
+    [constants]                 # readings of vague words that targets name
     high = 0.6
-    low = 0.4
-    middling = [0.3, 0.7]
-    spread = 0.1
 
-    [parameters]                # the priors: uniform over ...
-    progress_rate = "plausible" # ... the registry's plausible range, or
-    turnover_rate = [0.05, 0.2] # ... an explicit range inside the registry's bounds
+    [[targets]]                 # see sim.studies.calibration.targets
+    name = "T1"
+    statistic = "pilot_month"
+    min = 30
+    max = 42
+    near = 12
+
+    [priors]                    # uniform over ...
+    progress_rate = "plausible" # ... the registry's plausible range (the default), or
+    turnover_rate = [0.05, 0.2] # ... a range inside the registry's bounds, or
+    pilot_scope = ["scaled", "chance"]   # ... some of a structural choice's forms
+
+    [fixed]                     # facts of the case: held at the scenario's value
+    initial_funding = "did not initially have additional funding"
 
 Every error is a one-line ``UsageError`` naming the file and the culprit.
 """
@@ -41,11 +51,12 @@ from sim.core.limits import IDENTIFIER, ceiling, read_text_file
 from sim.core.registry import PARAMETERS
 from sim.core.scenarios import split
 from sim.core.tomlfile import loads as toml_loads
-from sim.studies.calibration.targets import TARGETS, Thresholds
+from sim.studies.calibration.targets import Target, parse_targets
 
-ALLOWED = ("name", "description", "seed", "population", "generations", "min_epsilon",
-           "max_simulations", "min_acceptance_rate", "draws", "scenario", "months",
-           "targets", "thresholds", "parameters")
+METHODS = ("rejection", "smc")
+ALLOWED = ("name", "description", "seed", "method", "scenario", "months", "simulations",
+           "accept", "population", "generations", "min_epsilon", "min_acceptance_rate",
+           "coverage_cases", "chunk", "infer", "constants", "targets", "priors", "fixed")
 #: Ceilings that keep a calibration from running away (raise them deliberately here).
 MAX_POPULATION = 100_000
 MAX_GENERATIONS = 100
@@ -54,18 +65,25 @@ MAX_GENERATIONS = 100
 @dataclass(frozen=True)
 class CalibrationSpec:
     name: str
-    priors: dict[str, tuple[float, float]]  # name -> (low, high), uniform
-    targets: tuple[str, ...] = tuple(TARGETS)
-    thresholds: Thresholds = field(default_factory=Thresholds)
+    targets: tuple[Target, ...]
+    #: numeric priors: name -> (low, high), uniform (ints rounded)
+    priors: dict[str, tuple[float, float]]
+    #: structural choices: name -> the forms drawn with equal chance
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    fixed: dict[str, str] = field(default_factory=dict)  # name -> why (the case's fact)
+    constants: dict[str, float] = field(default_factory=dict)
+    method: str = "rejection"
     seed: int = 0
-    population: int = 400
-    generations: int = 8
-    min_epsilon: float = 0.0
-    max_simulations: int = 500_000
-    min_acceptance_rate: float = 0.01
-    draws: int = 4000
     scenario: str = "baseline"
-    months: int = 60
+    months: int = 48
+    simulations: int = 1_000_000
+    accept: int = 2000
+    population: int = 1000
+    generations: int = 10
+    min_epsilon: float = 0.0
+    min_acceptance_rate: float = 0.01
+    coverage_cases: int = 200
+    chunk: int = 20_000
     description: str = ""
     text: str = ""
     source: str = "<string>"
@@ -73,6 +91,17 @@ class CalibrationSpec:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @property
+    def inferred(self) -> tuple[str, ...]:
+        """Every inferred entry, in registry order."""
+        return tuple(n for n in PARAMETERS if n in self.priors or n in self.choices)
+
+    def prior_range(self, name: str) -> tuple[float, float]:
+        """A numeric prior's range, or (0, forms - 1) for a structural choice's codes."""
+        if name in self.choices:
+            return 0.0, float(len(self.choices[name]) - 1)
+        return self.priors[name]
 
 
 def load_calibration(path: str | Path) -> CalibrationSpec:
@@ -100,73 +129,102 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
             err(f"'{key}' must be a whole number {bound}, got {value!r}")
         return value
 
-    name = data.get("name", Path(source).stem)
+    def number(key: str, default: float, low: float, high: float) -> float:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value) or not low <= value <= high:
+            err(f"'{key}' must be a number in [{low:g}, {high:g}], got {value!r}")
+        return float(value)
 
+    name = data.get("name", Path(source).stem)
     if not isinstance(name, str) or not IDENTIFIER.match(name) or len(name) > 100:
         err(f"'name' must be a plain identifier, got {name!r}")
-    population = whole("population", 400, 2, MAX_POPULATION)
-    generations = whole("generations", 8, 1, MAX_GENERATIONS)
-    seed = whole("seed", 0, 0)
-    max_simulations = whole("max_simulations", 500_000, population, ceiling("runs"))
-    draws = whole("draws", 4000, 1, 1_000_000)
-    months = whole("months", 60, 42, 600)
-    min_epsilon = data.get("min_epsilon", 0.0)
-    if isinstance(min_epsilon, bool) or not isinstance(min_epsilon, int | float) \
-            or not math.isfinite(min_epsilon) or min_epsilon < 0:
-        err(f"'min_epsilon' must be a number >= 0, got {min_epsilon!r}")
-    min_rate = data.get("min_acceptance_rate", 0.01)
-    if isinstance(min_rate, bool) or not isinstance(min_rate, int | float) \
-            or not 0 <= min_rate < 1:
-        err(f"'min_acceptance_rate' must be a number in [0, 1), got {min_rate!r}")
+    method = data.get("method", "rejection")
+    if method not in METHODS:
+        err(f"unknown method {method!r}; methods: {', '.join(METHODS)}")
+    population = whole("population", 1000, 2, MAX_POPULATION)
+    simulations = whole("simulations", 1_000_000, 2, ceiling("runs"))
+    accept = whole("accept", 2000, 1, 1_000_000)
+    if method == "rejection" and accept > simulations:
+        err(f"'accept' ({accept}) must not exceed 'simulations' ({simulations})")
+    if method == "smc" and simulations < population:
+        err(f"'simulations' ({simulations}) must be at least 'population' ({population})")
+    months = whole("months", 48, 1, 600)
     scenario = data.get("scenario", "baseline")
     try:
         split(scenario)
     except UsageError as exc:
         err(str(exc))
-    targets = data.get("targets", list(TARGETS))
-    if not isinstance(targets, list) or not targets:
-        err("'targets' must be a non-empty list of target names")
-    for target in targets:
-        if target not in TARGETS:
-            err(f"unknown target {target!r}; targets: {', '.join(TARGETS)}")
-    if len(set(targets)) != len(targets):
-        twice = next(t for i, t in enumerate(targets) if t in targets[:i])
-        err(f"target '{twice}' is listed twice (it would weigh twice in the distance)")
-    raw = data.get("thresholds", {})
-    if not isinstance(raw, dict):
-        err("[thresholds] must be a table")
-    extra = [k for k in raw if k not in ("high", "low", "middling", "spread")]
-    if extra:
-        err(f"unknown threshold '{extra[0]}'; thresholds: high, low, middling, spread")
-    def share(value: Any) -> bool:
-        return (isinstance(value, int | float) and not isinstance(value, bool)
-                and 0 <= value <= 1)
+    constants = data.get("constants", {})
+    if not isinstance(constants, dict):
+        err("[constants] must be a table of named numbers")
+    for key, value in constants.items():
+        if not IDENTIFIER.match(key) or isinstance(value, bool) \
+                or not isinstance(value, int | float) or not math.isfinite(value):
+            err(f"constant '{key}' must be a finite number, got {value!r}")
+    targets = parse_targets(data.get("targets"), constants, months, source)
+    priors, choices, fixed = _priors(data, err)
+    return CalibrationSpec(
+        name=name, targets=targets, priors=priors, choices=choices, fixed=fixed,
+        constants={k: float(v) for k, v in constants.items()}, method=method,
+        seed=whole("seed", 0, 0), scenario=scenario, months=months,
+        simulations=simulations, accept=accept, population=population,
+        generations=whole("generations", 10, 1, MAX_GENERATIONS),
+        min_epsilon=number("min_epsilon", 0.0, 0.0, math.inf),
+        min_acceptance_rate=number("min_acceptance_rate", 0.01, 0.0, 0.999),
+        coverage_cases=whole("coverage_cases", 200, 0, 10_000),
+        chunk=whole("chunk", 20_000, 100, 1_000_000),
+        description=str(data.get("description", "")), text=text, source=source)
 
-    for key in ("high", "low", "spread"):
-        if key in raw and not share(raw[key]):
-            err(f"threshold '{key}' must be a number in [0, 1], got {raw[key]!r}")
-    if float(raw.get("high", 0.6)) <= float(raw.get("low", 0.4)):
-        err(f"threshold 'high' ({raw.get('high', 0.6)}) must be above 'low' "
-            f"({raw.get('low', 0.4)})")
-    middling = raw.get("middling", (0.3, 0.7))
-    if not (isinstance(middling, list | tuple) and len(middling) == 2
-            and all(share(v) for v in middling) and middling[0] < middling[1]):
-        err(f"threshold 'middling' must be [low, high] in [0, 1] with low < high, got "
-            f"{middling!r}")
-    thresholds = Thresholds(
-        high=float(raw.get("high", 0.6)), low=float(raw.get("low", 0.4)),
-        middling=(float(middling[0]), float(middling[1])), spread=float(raw.get("spread", 0.1)))
-    params = data.get("parameters")
-    if not isinstance(params, dict) or not params:
-        err("[parameters] must name at least one parameter to infer")
-    priors: dict[str, tuple[float, float]] = {}
-    for pname, prior in params.items():
-        p = PARAMETERS.get(pname)
-        if p is None:
+
+def inferable(name: str) -> bool:
+    """Entries a calibration can infer: numbers and structural choices."""
+    return PARAMETERS[name].kind in ("float", "int", "choice")
+
+
+def _priors(data: dict[str, Any], err: Any) -> tuple[dict[str, tuple[float, float]],
+                                                     dict[str, tuple[str, ...]],
+                                                     dict[str, str]]:
+    infer = data.get("infer", "all")
+    if infer not in ("all", "listed"):
+        err(f"'infer' must be 'all' or 'listed', got {infer!r}")
+    raw = data.get("priors", {})
+    fixed_raw = data.get("fixed", {})
+    if not isinstance(raw, dict) or not isinstance(fixed_raw, dict):
+        err("[priors] and [fixed] must be tables")
+    for pname in list(raw) + list(fixed_raw):
+        if pname not in PARAMETERS:
             err(f"unknown parameter '{pname}'; see 'icsim params'")
-        if p.kind not in ("float", "int") or p.level == "national":
-            err(f"parameter '{pname}' cannot be inferred: only numbers of one project can")
-        if prior == "plausible":
+    both = [n for n in raw if n in fixed_raw]
+    if both:
+        err(f"parameter '{both[0]}' is both under [priors] and [fixed]")
+    fixed: dict[str, str] = {}
+    for pname, why in fixed_raw.items():
+        if not isinstance(why, str) or not why.strip():
+            err(f"[fixed] {pname} must say why (the case's fact, as a string)")
+        fixed[pname] = why.strip()
+    names = [n for n in PARAMETERS if inferable(n) and n not in fixed] if infer == "all" \
+        else list(raw)
+    if not names:
+        err("[priors] must name at least one parameter to infer (or infer = \"all\")")
+    priors: dict[str, tuple[float, float]] = {}
+    choices: dict[str, tuple[str, ...]] = {}
+    for pname in names:
+        p = PARAMETERS[pname]
+        prior = raw.get(pname, "plausible")
+        if not inferable(pname):
+            err(f"parameter '{pname}' cannot be inferred: only numbers and structural "
+                "choices can")
+        if p.kind == "choice":
+            if prior == "plausible":
+                choices[pname] = p.choices
+            elif isinstance(prior, list) and prior and all(c in p.choices for c in prior) \
+                    and len(set(prior)) == len(prior):
+                choices[pname] = tuple(str(c) for c in prior)
+            else:
+                err(f"prior of '{pname}' must be \"plausible\" or a list of its forms "
+                    f"({', '.join(p.choices)}), got {prior!r}")
+        elif prior == "plausible":
             low, high = p.plausible_range
             priors[pname] = (float(low), float(high))
         elif (isinstance(prior, list) and len(prior) == 2
@@ -178,10 +236,4 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
             priors[pname] = (low, high)
         else:
             err(f"prior of '{pname}' must be \"plausible\" or [low, high], got {prior!r}")
-    return CalibrationSpec(name=name, priors=priors, targets=tuple(targets),
-                           thresholds=thresholds, seed=seed, population=population,
-                           generations=generations, min_epsilon=float(min_epsilon),
-                           max_simulations=max_simulations,
-                           min_acceptance_rate=float(min_rate), draws=draws, scenario=scenario,
-                           months=months, description=str(data.get("description", "")),
-                           text=text, source=source)
+    return priors, choices, fixed
