@@ -1,7 +1,7 @@
 """The posterior sample: loading it as validated parameter values.
 
-A posterior file (Parquet) has one row per draw, equally weighted, and one column per
-inferred registry entry (``posterior.parquet`` of ``icsim calibrate``; the case's is
+A posterior file (Parquet) has one row per draw, equally weighted (or a ``weight``
+column, by which it is resampled), and one column per inferred registry entry (``posterior.parquet`` of ``icsim calibrate``; the case's is
 shipped as ``data/case_posterior.parquet``). ``--posterior`` on ``icsim compare``,
 ``icsim national`` and ``icsim sweep`` gives replicate *i* draw *i* (and seed *i*), so
 comparisons stay paired while their intervals carry what the case leaves uncertain.
@@ -46,6 +46,31 @@ def _check_shape(path: Path) -> None:
                          f"thin it, or {how_to_raise('posterior_draws')}")
 
 
+def _resampled(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A weighted population (a ``weight`` column, e.g. the last SMC generation) as as
+    many equally weighted draws, resampled by the weights (systematic resampling: the same
+    file gives the same draws). Weights must be numbers, finite, non-negative and not all
+    zero; anything else is refused in one line."""
+    import numpy as np
+
+    try:
+        w = pd.to_numeric(frame["weight"], errors="raise").to_numpy(float)
+    except (TypeError, ValueError):
+        raise UsageError(f"{path}: column 'weight' must hold numbers") from None
+    if not np.isfinite(w).all():
+        raise UsageError(f"{path}: column 'weight' holds NaN or infinite values; weights "
+                         "must be finite numbers >= 0")
+    if (w < 0).any():
+        raise UsageError(f"{path}: column 'weight' holds negative values; weights must be "
+                         "finite numbers >= 0")
+    if w.sum() <= 0:
+        raise UsageError(f"{path}: every weight is 0; at least one draw must carry weight")
+    n = len(w)
+    positions = (np.arange(n) + 0.5) / n
+    picks = np.minimum(np.searchsorted(np.cumsum(w / w.sum()), positions), n - 1)
+    return frame.iloc[picks].drop(columns="weight").reset_index(drop=True)
+
+
 def load_posterior(path: str | Path) -> pd.DataFrame:
     """A posterior file (or a calibration directory holding ``posterior.parquet``) as a
     frame of validated registry values, one row per draw. Raises ``UsageError`` naming
@@ -62,6 +87,8 @@ def load_posterior(path: str | Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
         raise UsageError(f"{path} is not a readable Parquet file: {exc}") from None
+    if "weight" in frame.columns:
+        frame = _resampled(frame, path)
     columns = [c for c in frame.columns if c not in ("weight", "draw")]
     unknown = [c for c in columns if c not in PARAMETERS]
     if unknown:

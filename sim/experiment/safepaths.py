@@ -19,7 +19,7 @@ from pathlib import Path
 from sim.core.errors import UsageError
 
 #: Sub-directories icsim writes into, whose entries are checked too.
-WRITTEN_DIRS = ("runs", "discarded", "analysis")
+WRITTEN_DIRS = ("runs", "discarded", "analysis", "reference")
 
 
 def find_symlink(root: Path) -> Path | None:

@@ -27,7 +27,7 @@ import pandas as pd
 from sim.core.registry import PARAMETERS
 from sim.experiment.store import write_atomic
 from sim.report import figures as plots
-from sim.studies.calibration.run import CalibrationResult
+from sim.studies.calibration.run import REACH_REPLICATES, CalibrationResult
 from sim.studies.calibration.spec import CalibrationSpec
 from sim.studies.calibration.targets import UNINFORMATIVE
 
@@ -133,6 +133,8 @@ def write_report(result: CalibrationResult) -> None:
         _csv(cover, out / "coverage.csv")
     if result.generations is not None:
         _csv(result.generations, out / "generations.csv")
+    if result.reach is not None:
+        _csv(result.reach.rename_axis("draw").reset_index(), out / "reach.csv")
     _figures(spec, draws, ident, form_table, out)
     text = summary(result, ident, form_table, targets, cover)
     write_atomic(out / "summary.md", text.encode())
@@ -164,6 +166,11 @@ def summary(result: CalibrationResult, ident: pd.DataFrame, form_table: pd.DataF
              f"({len(spec.priors)} numbers over their plausible ranges, {len(spec.choices)} "
              f"structural choices over their forms); {len(spec.fixed)} held at the case's "
              f"facts. Posterior: **{n:,} equally weighted draws**."]
+    if "table_cost" in result.extra:
+        table_cpu, table_wall = result.extra["table_cost"]
+        lines += ["", f"The reference table ({result.simulations:,} prior simulations) took "
+                  f"{table_cpu:,.0f} CPU-seconds and {table_wall / 60:.1f} minutes of wall time "
+                  "to build, over every session that built part of it."]
     if result.reference_from is not None:
         lines += ["", f"Conditioned on the reference table of `{result.reference_from}` "
                   "(same prior, other targets)."]
@@ -191,7 +198,8 @@ def summary(result: CalibrationResult, ident: pd.DataFrame, form_table: pd.DataF
     for label, row in table.iterrows():
         lines.append(f"| {label} | {int(row['runs']):,} | "
                      + " | ".join(f"{row[c]:.2f}" for c in cols) + f" | {_pct(row['all'])} |")
-    post = table.loc["posterior"]
+    post = {str(k): float(v) for k, v in zip(table.columns, table.loc["posterior"],
+                                              strict=True)}
     uninformative = list(targets.target[~targets.informative])
     weak = [t for t in cols if t not in uninformative and post[t] < 0.25]
     lines += ["", f"- Posterior runs meeting all {len(cols)} targets: **{_pct(post['all'])}** "
@@ -199,12 +207,32 @@ def summary(result: CalibrationResult, ident: pd.DataFrame, form_table: pd.DataF
     if uninformative:
         lines.append(f"- Uninformative (met by at least {UNINFORMATIVE:.0%} of prior runs): "
                      + ", ".join(uninformative) + ".")
+    label_of = {str(k): str(v) for k, v in zip(targets.target, targets.label, strict=True)}
     if weak:
         lines.append("- Informative targets met by fewer than 25% of posterior runs: "
-                     + ", ".join(f"{t} ({post[t]:.2f}, {dict(zip(targets.target, targets.label, strict=True))[t]})"
-                                 for t in weak) + ".")
+                     + ", ".join(f"{t} ({post[t]:.2f}, {label_of[t]})" for t in weak) + ".")
     else:
         lines.append("- Every informative target is met by at least 25% of posterior runs.")
+    if result.reach is not None:
+        reach = result.reach
+        k = len(reach)
+        lines += ["", f"What values the posterior holds can reach: {k} posterior draws, each "
+                  f"run {REACH_REPLICATES} times with new seeds. For each target, the mean over "
+                  "the draws of the share of runs meeting it, and the best draw's share. A "
+                  "target whose best draw meets it in well under all runs is limited by the "
+                  "chance events of a single run (or the model's structure), not by the "
+                  "values the calibration can choose; the shares of independent such targets "
+                  "multiply.", "",
+                  "| | " + " | ".join(cols) + " | all |", "|---|" + "---|" * (len(cols) + 1),
+                  "| mean over draws | " + " | ".join(f"{reach[c].mean():.2f}" for c in cols)
+                  + f" | {_pct(reach['all'].mean())} |",
+                  "| best draw | " + " | ".join(f"{reach[c].max():.2f}" for c in cols)
+                  + f" | {_pct(reach['all'].max())} |"]
+        capped = [c for c in cols if reach[c].max() < 0.75]
+        if capped:
+            lines += ["", "Targets no draw meets in three of four runs: " + ", ".join(
+                capped) + f". Even the best draw meets all {len(cols)} targets in "
+                f"{_pct(reach['all'].max())} of its runs."]
     # ---- coverage
     if cover is not None:
         mean = cover.coverage.mean()
@@ -255,9 +283,10 @@ def summary(result: CalibrationResult, ident: pd.DataFrame, form_table: pd.DataF
                          f"{r.posterior:.2f} [{r.posterior_low:.2f}, {r.posterior_high:.2f}] |")
     lines += ["", "## Targets", "", "| target | statistic | weight | prior runs meeting it | "
               "informative |", "|---|---|---|---|---|"]
-    for t, row in zip(spec.targets, targets.itertuples(), strict=True):
-        lines.append(f"| {t.name} | {t.label} | {t.weight:g} | {row.prior_met:.2f} | "
-                     f"{'yes' if row.informative else 'no'} |")
+    for t, met, informative in zip(spec.targets, targets.prior_met, targets.informative,
+                                   strict=True):
+        lines.append(f"| {t.name} | {t.label} | {t.weight:g} | {met:.2f} | "
+                     f"{'yes' if informative else 'no'} |")
     if spec.fixed:
         lines += ["", "Held at the case's facts: " + "; ".join(
             f"`{k}` ({v})" for k, v in spec.fixed.items()) + "."]

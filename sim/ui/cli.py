@@ -267,7 +267,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                        resume=args.resume, progress=not args.quiet,
                        reference_dir=args.reference)
     write_calibration_report(result)
-    share = result.predictive.loc["posterior", "all"]
+    share = float(result.predictive["all"].to_numpy()[2])  # rows: point, prior, posterior
     print(f"{spec.name}: {spec.method}, {result.simulations:,} simulations in "
           f"{result.seconds:.0f} s; {len(result.posterior):,} posterior draws, "
           f"{share:.1%} of their runs meet every target -> {out}/summary.md, "

@@ -51,10 +51,22 @@ GOOD_CALIBRATION = """\
 name = "cal"
 population = 20
 generations = 2
-max_simulations = 1000
-months = 60
-[parameters]
+simulations = 1000
+accept = 50
+chunk = 500
+coverage_cases = 5
+months = 48
+infer = "listed"
+[constants]
+high = 0.6
+[priors]
 progress_rate = [0.05, 0.3]
+[[targets]]
+name = "T1"
+statistic = "pilot_month"
+min = 30
+max = 42
+near = 12
 """
 
 
@@ -221,25 +233,36 @@ BAD_CALIBRATIONS = {
     "c_generations_zero": (_edit(C, "generations = 2", "generations = 0"), "'generations'"),
     "c_generations_huge": (_edit(C, "generations = 2", "generations = 100000"),
                            "'generations'"),
-    "c_max_simulations_huge": (_edit(C, "max_simulations = 1000",
-                                     "max_simulations = 1000000000000"),
-                               "'max_simulations'"),
-    "c_months_short": (_edit(C, "months = 60", "months = 10"), "'months'"),
+    "c_simulations_huge": (_edit(C, "simulations = 1000", "simulations = 1000000000000"),
+                           "'simulations'"),
+    "c_accept_above_simulations": (_edit(C, "accept = 50", "accept = 5000"), "'accept'"),
+    "c_method_unknown": (_add(C, 'method = "magic"'), "magic"),
+    "c_months_zero": (_edit(C, "months = 48", "months = 0"), "'months'"),
     "c_seed_negative": (_add(C, "seed = -1"), "'seed'"),
     "c_scenario_unknown": (_add(C, 'scenario = "utopia"'), "utopia"),
-    "c_target_unknown": (_add(C, 'targets = ["T99"]'), "T99"),
-    "c_threshold_text": (C + '[thresholds]\nhigh = "x"\n', "'high'"),
-    "c_threshold_middling": (C + "[thresholds]\nmiddling = [0.7, 0.3]\n", "'middling'"),
-    "c_threshold_unknown": (C + "[thresholds]\nwide = 0.3\n", "wide"),
+    "c_constant_text": (_edit(C, "high = 0.6", 'high = "x"'), "'high'"),
     "c_parameter_unknown": (_edit(C, "progress_rate = [0.05, 0.3]", "warp = [0, 1]"), "warp"),
     "c_prior_bounds": (_edit(C, "[0.05, 0.3]", "[-5.0, 0.3]"), "progress_rate"),
     "c_prior_word": (_edit(C, "[0.05, 0.3]", '"wide"'), "progress_rate"),
     "c_prior_switch": (_edit(C, "progress_rate = [0.05, 0.3]", "small_tasks = [0, 1]"),
                        "small_tasks"),
+    "c_prior_form": (_edit(C, "progress_rate = [0.05, 0.3]", 'pilot_scope = ["huge"]'),
+                     "pilot_scope"),
+    "c_fixed_without_why": (C + "[fixed]\ninitial_funding = \"\"\n", "initial_funding"),
     "c_name_accent": (_edit(C, 'name = "cal"', 'name = "caf\u00e9"'), "'name'"),
-    "c_targets_twice": (_add(C, 'targets = ["T1", "T1", "T1"]'), "twice"),
-    "c_thresholds_crossed": (C + "[thresholds]\nhigh = 0.1\nlow = 0.9\n", "'high'"),
-    "c_no_parameters": (C.split("[parameters]")[0], "[parameters]"),
+    "c_no_targets": (C.split("[[targets]]")[0], "[[targets]]"),
+    "c_target_twice": (C + C[C.index("[[targets]]"):], "twice"),
+    "c_target_field_unknown": (_edit(C, '"pilot_month"', '"warp_month"'), "warp_month"),
+    "c_target_probe_late": (_edit(C, '"pilot_month"', '"host_changes_m99"'),
+                            "host_changes_m99"),
+    "c_target_code": (_edit(C, '"pilot_month"', "\"__import__('os').getcwd()\""),
+                      "only numbers, run fields"),
+    "c_target_no_bound": (_edit(C, "min = 30\nmax = 42\nnear = 12", ""), "needs a bound"),
+    "c_target_empty_bounds": (_edit(C, "min = 30", "min = 50"), "admit no value"),
+    "c_target_constant_missing": (_edit(C, "min = 30", 'min = "low"'), "'low'"),
+    "c_target_near_strict": (_edit(C, "min = 30", "above = 30"), "'near'"),
+    "c_target_weight": (_edit(C, "near = 12", "near = 12\nweight = -1"), "'weight'"),
+    "c_target_key": (_edit(C, "near = 12", "near = 12\ncolour = 1"), "colour"),
 }
 
 # --------------------------------------------------------------------- bad posterior files
@@ -250,6 +273,14 @@ BAD_POSTERIORS = {
     "p_nan": (pd.DataFrame({"turnover_rate": [0.1, float("nan")]}), "turnover_rate"),
     "p_empty": (pd.DataFrame({"turnover_rate": pd.Series([], dtype=float)}), "no draws"),
     "p_no_columns": (pd.DataFrame({"weight": [1.0]}), "no draws"),
+    "p_weight_nan": (pd.DataFrame({"turnover_rate": [0.1, 0.2], "weight": [1.0, float("nan")]}),
+                     "'weight'"),
+    "p_weight_negative": (pd.DataFrame({"turnover_rate": [0.1, 0.2], "weight": [1.0, -5.0]}),
+                          "'weight'"),
+    "p_weight_zero": (pd.DataFrame({"turnover_rate": [0.1, 0.2], "weight": [0.0, 0.0]}),
+                      "weight"),
+    "p_weight_text": (pd.DataFrame({"turnover_rate": [0.1, 0.2], "weight": ["a", "b"]}),
+                      "'weight'"),
 }
 
 

@@ -14,6 +14,7 @@ import ast
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -87,7 +88,7 @@ def _evaluate(node: ast.expr, columns: Mapping[str, np.ndarray]) -> np.ndarray:
     if isinstance(node, ast.Name):
         return np.asarray(columns[node.id], dtype=float)
     if isinstance(node, ast.Constant):
-        return np.asarray(float(node.value))
+        return np.asarray(float(cast(float, node.value)))
     if isinstance(node, ast.BinOp):
         return _BINARY[type(node.op)](_evaluate(node.left, columns),
                                       _evaluate(node.right, columns))

@@ -132,18 +132,34 @@ def build(spec: CalibrationSpec, out: Path, executor: Executor,
             {"prior": prior_hash(spec), "fields": list(fields), "key": prior_key(spec)},
             indent=1, default=str).encode())
     todo = [i for i in range(n_chunks(spec)) if not _chunk_path(folder, i).exists()]
+    started, used = time.perf_counter(), 0.0
     done_runs = spec.simulations - sum(chunk_size(spec, i) for i in todo)
     if progress is not None and done_runs:
         progress(done_runs)
     tasks = ((spec, priors.REFERENCE, i, chunk_size(spec, i), fields) for i in todo)
     for index, stats, seconds in executor.imap_unordered(simulate_chunk, tasks):
         cpu[0] += seconds
+        used += seconds
         buffer = io.BytesIO()
         np.save(buffer, stats, allow_pickle=False)
         write_atomic(_chunk_path(folder, index), buffer.getvalue())
         if progress is not None:
             progress(len(stats))
+    if todo:  # what building the table cost, over every session that built part of it
+        record = json.loads((folder / TABLE).read_text())
+        record["cpu_seconds"] = record.get("cpu_seconds", 0.0) + used
+        record["wall_seconds"] = record.get("wall_seconds", 0.0) + time.perf_counter() - started
+        write_atomic(folder / TABLE, json.dumps(record, indent=1, default=str).encode())
     return load(spec, out)
+
+
+def cost(folder: Path) -> tuple[float, float]:
+    """CPU- and wall-seconds the table in ``folder`` took to build (0 if unrecorded)."""
+    try:
+        record = json.loads((folder / TABLE).read_text())
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return float(record.get("cpu_seconds", 0.0)), float(record.get("wall_seconds", 0.0))
 
 
 def load(spec: CalibrationSpec, out: Path) -> Reference:

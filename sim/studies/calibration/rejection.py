@@ -116,6 +116,18 @@ def predictive(spec: CalibrationSpec, params: np.ndarray, stream: int = priors.P
     return pd.DataFrame(terms, columns=[t.name for t in spec.targets])
 
 
+def per_draw(spec: CalibrationSpec, params: np.ndarray, replicates: int) -> pd.DataFrame:
+    """Each draw run ``replicates`` times with new seeds: per draw, the share of its runs
+    meeting each target and all of them. The best draw's share bounds what any value the
+    posterior holds can reproduce; a target no draw meets often is beyond the model's
+    reach at these values (chance events of one run, or its structure)."""
+    terms = predictive(spec, params, stream=priors.PREDICTIVE + 30, replicates=replicates)
+    met = terms.to_numpy().reshape(len(params), replicates, -1) == 0
+    shares = pd.DataFrame(met.mean(axis=1), columns=terms.columns)
+    shares["all"] = met.all(axis=2).mean(axis=1)
+    return shares
+
+
 def met_shares(terms: pd.DataFrame) -> dict[str, float]:
     """The share of runs meeting each target, and all of them (``all``)."""
     met = terms.to_numpy() == 0

@@ -31,8 +31,8 @@ from sim.studies.calibration import priors, reference, rejection, smc
 from sim.studies.calibration.spec import CalibrationSpec
 
 META = "calibration.json"
-#: Prior and point runs of the predictive table (the posterior's are its draws).
-PREDICTIVE_RUNS = 20_000
+#: Posterior draws, and runs of each, of the check of what any posterior value can reach.
+REACH_DRAWS, REACH_REPLICATES = 200, 50
 
 
 @dataclass
@@ -50,6 +50,9 @@ class CalibrationResult:
     #: share of runs meeting each target (and ``all``): rows point, prior, posterior
     predictive: pd.DataFrame
     posterior_terms: pd.DataFrame  # the posterior predictive runs' terms
+    #: per posterior draw (the first ``REACH_DRAWS``), the share of its replicated runs
+    #: meeting each target and all of them
+    reach: pd.DataFrame | None = None
     coverage: pd.DataFrame | None = None  # rejection: one row per synthetic case, entry
     generations: pd.DataFrame | None = None  # smc: pyabc's generations
     reference_from: Path | None = None
@@ -132,7 +135,8 @@ def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None
 def _predictive_table(spec: CalibrationSpec, prior_terms: pd.DataFrame,
                       posterior_terms: pd.DataFrame) -> pd.DataFrame:
     point = rejection.predictive(spec, np.repeat(rejection.point_params(spec),
-                                                 PREDICTIVE_RUNS), stream=priors.PREDICTIVE + 10)
+                                                 spec.predictive_runs),
+                                 stream=priors.PREDICTIVE + 10)
     rows = {"point (registry values)": rejection.met_shares(point),
             "prior": rejection.met_shares(prior_terms),
             "posterior": rejection.met_shares(posterior_terms)}
@@ -164,10 +168,11 @@ def _rejection(spec: CalibrationSpec, out: Path, workers: int | None, scheduler:
     table = rejection.table_features(spec.targets, table_ref)
     del table_ref
     post = rejection.posterior(spec, table)
-    prior_terms = pd.DataFrame(table[:PREDICTIVE_RUNS].astype(float),
+    prior_terms = pd.DataFrame(table[:spec.predictive_runs].astype(float),
                                columns=[t.name for t in spec.targets])
     posterior_terms = rejection.predictive(spec, post.params)
     predictive = _predictive_table(spec, prior_terms, posterior_terms)
+    reach = rejection.per_draw(spec, post.params[:REACH_DRAWS], REACH_REPLICATES)
     informative = pd.Series((table == 0).mean(axis=0), index=[t.name for t in spec.targets])
     cover = None
     if coverage and spec.coverage_cases:
@@ -179,8 +184,9 @@ def _rejection(spec: CalibrationSpec, out: Path, workers: int | None, scheduler:
         cpu_seconds=worker_cpu[0],
         simulations=spec.simulations, resumed=False, posterior=post.values,
         distances=post.distances, predictive=predictive, posterior_terms=posterior_terms,
-        coverage=cover, reference_from=source,
-        extra={"prior_met": informative, "params": post.params})
+        reach=reach, coverage=cover, reference_from=source,
+        extra={"prior_met": informative, "params": post.params,
+               "table_cost": reference.cost((source or out) / reference.FOLDER)})
 
 
 def _smc(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str | None,
@@ -195,7 +201,7 @@ def _smc(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str |
     generations["acceptance_rate"] = generations.particles / generations.samples
     generations["ess"] = [_ess(history.get_distribution(t=int(t))[1]) for t in generations.t]
     posterior_terms = rejection.predictive(spec, params)
-    prior_params, prior_seeds = priors.chunk(spec, priors.REFERENCE, 0, PREDICTIVE_RUNS)
+    prior_params, _ = priors.chunk(spec, priors.REFERENCE, 0, spec.predictive_runs)
     prior_terms = rejection.predictive(spec, prior_params, stream=priors.PREDICTIVE + 20)
     return CalibrationResult(
         spec=spec, out=out, method="smc", where=where, seconds=0.0, cpu_seconds=0.0,
@@ -203,6 +209,7 @@ def _smc(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str |
         posterior=priors.as_values(spec, params), distances=None,
         predictive=_predictive_table(spec, prior_terms, posterior_terms),
         posterior_terms=posterior_terms, generations=generations,
+        reach=rejection.per_draw(spec, params[:REACH_DRAWS], REACH_REPLICATES),
         extra={"prior_met": (prior_terms == 0).mean(axis=0), "params": params,
                "weights": w, "history": history})
 

@@ -14,7 +14,6 @@ pyabc's discrete jump transition).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import sqlite3

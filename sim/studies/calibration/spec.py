@@ -13,6 +13,7 @@
     population = 1000           # smc: particles per generation ...
     generations = 10            # ... at most this many generations
     coverage_cases = 200        # synthetic cases for the coverage check (rejection)
+    predictive_runs = 20000     # runs at the registry values and under the prior
     infer = "all"               # every registry entry with a range, less [fixed];
                                 # "listed": only those under [priors]
 
@@ -56,7 +57,8 @@ from sim.studies.calibration.targets import Target, parse_targets
 METHODS = ("rejection", "smc")
 ALLOWED = ("name", "description", "seed", "method", "scenario", "months", "simulations",
            "accept", "population", "generations", "min_epsilon", "min_acceptance_rate",
-           "coverage_cases", "chunk", "infer", "constants", "targets", "priors", "fixed")
+           "coverage_cases", "predictive_runs", "chunk", "infer", "constants", "targets",
+           "priors", "fixed")
 #: Ceilings that keep a calibration from running away (raise them deliberately here).
 MAX_POPULATION = 100_000
 MAX_GENERATIONS = 100
@@ -83,6 +85,7 @@ class CalibrationSpec:
     min_epsilon: float = 0.0
     min_acceptance_rate: float = 0.01
     coverage_cases: int = 200
+    predictive_runs: int = 20_000  # runs at the registry values and under the prior
     chunk: int = 20_000
     description: str = ""
     text: str = ""
@@ -173,6 +176,7 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
         min_epsilon=number("min_epsilon", 0.0, 0.0, math.inf),
         min_acceptance_rate=number("min_acceptance_rate", 0.01, 0.0, 0.999),
         coverage_cases=whole("coverage_cases", 200, 0, 10_000),
+        predictive_runs=whole("predictive_runs", 20_000, 100, 1_000_000),
         chunk=whole("chunk", 20_000, 100, 1_000_000),
         description=str(data.get("description", "")), text=text, source=source)
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import numpy as np
 
@@ -144,7 +144,8 @@ def prepare(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def features(targets: Sequence[Target], columns: Mapping[str, np.ndarray]) -> np.ndarray:
     """Every run's terms, ``float[runs, targets]`` in [0, 1] (0: met)."""
     prepared = prepare(columns)
-    return np.stack([t.term(prepared) for t in targets], axis=1)
+    stacked: np.ndarray = np.stack([t.term(prepared) for t in targets], axis=1)
+    return stacked
 
 
 def weights(targets: Sequence[Target]) -> np.ndarray:
@@ -153,14 +154,15 @@ def weights(targets: Sequence[Target]) -> np.ndarray:
 
 def distance(targets: Sequence[Target], columns: Mapping[str, np.ndarray]) -> np.ndarray:
     """The distance of every run to the case: the weighted sum of its terms."""
-    return features(targets, columns) @ weights(targets)
+    d: np.ndarray = features(targets, columns) @ weights(targets)
+    return d
 
 
 def simulate(targets: Sequence[Target], params: np.ndarray, seeds: Sequence[int] | np.ndarray,
              months: int) -> dict[str, np.ndarray]:
     """Runs of the fast engine (packed parameters) with the probes and inputs the targets
     read, as a dict of arrays."""
-    columns: dict[str, np.ndarray] = run_projects(params, seeds, months,
+    columns: dict[str, np.ndarray] = run_projects(params, cast(Sequence[int], seeds), months,
                                                   probe_months=probe_months(targets),
                                                   as_arrays=True)
     for t in targets:

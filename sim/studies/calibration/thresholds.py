@@ -1,72 +1,99 @@
-"""How much the case's posterior moves with the readings of vague words (T11–T14).
+"""How much the case's posterior moves with the readings of vague words.
 
-``python -m sim.studies.calibration.thresholds [FILE] [--out DIR] [--population N]
-[--generations G]`` calibrates the file once at its thresholds and once with each of
-``high`` (0.6) and ``low`` (0.4) moved by ±0.1, at a smaller population than the shipped
-calibration, and writes ``DIR/thresholds.md``: each parameter's posterior median and 90%
-width under every reading. A parameter whose median moves by more than a third of its
-prior range with a reading is flagged as resting on that reading.
+``python -m sim.studies.calibration.thresholds [FILE] --reference DIR [--out DIR]``
+conditions the calibration file on the reference table of its finished calibration in
+``DIR`` once at its ``[constants]`` and once with each of ``high`` and ``low`` moved by
+±0.1 (the readings of "present" and "lacking" in T11–T13), and writes ``thresholds.md``:
+each narrowed parameter's posterior median and 90% width under every reading, and the
+posterior share meeting every target. A parameter whose median moves by more than a
+third of its prior range with a reading is flagged as resting on that reading. Rejection
+on one table makes this a matter of seconds: no new simulation is needed.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from sim.studies.calibration.run import calibrate
-from sim.studies.calibration.spec import load_calibration
+from sim.core.tomlfile import loads as toml_loads
+from sim.studies.calibration import reference, rejection
+from sim.studies.calibration.spec import CalibrationSpec, load_calibration
+from sim.studies.calibration.targets import parse_targets
 
 ROOT = Path(__file__).resolve().parents[3]
+MOVES = (("high", -0.1), ("high", 0.1), ("low", -0.1), ("low", 0.1))
+
+
+def readings(spec: CalibrationSpec) -> dict[str, CalibrationSpec]:
+    """The file as read, and with each of ``high``/``low`` moved by ±0.1."""
+    raw = toml_loads(spec.text).get("targets")
+    out = {"as read": spec}
+    for name, delta in MOVES:
+        if name not in spec.constants:
+            continue
+        constants = {**spec.constants, name: round(spec.constants[name] + delta, 2)}
+        targets = parse_targets(raw, constants, spec.months, spec.source)
+        out[f"{name} = {constants[name]:g}"] = dataclasses.replace(
+            spec, constants=constants, targets=targets)
+    return out
+
+
+def sensitivity(spec: CalibrationSpec, table_dir: Path) -> pd.DataFrame:
+    """Per reading and numeric entry narrowed under the file's reading: posterior median
+    and 90% width."""
+    ref = reference.load(spec, table_dir)
+    rows = []
+    for label, variant in readings(spec).items():
+        table = rejection.table_features(variant.targets, ref)
+        post = rejection.posterior(variant, table)
+        for name, (low, high) in spec.priors.items():
+            x = post.values[name].to_numpy(float)
+            lo, med, hi = np.quantile(x, [0.05, 0.5, 0.95])
+            rows.append({"reading": label, "parameter": name, "median": med,
+                         "width_ratio": (hi - lo) / (0.9 * (high - low)),
+                         "prior_range": high - low})
+    return pd.DataFrame(rows)
+
+
+def render(frame: pd.DataFrame, spec: CalibrationSpec) -> str:
+    base = frame[frame.reading == "as read"].set_index("parameter")
+    shown = list(base.index[base.width_ratio <= 0.8]) or list(
+        base.sort_values("width_ratio").index[:5])
+    labels = list(dict.fromkeys(frame.reading))
+    lines = ["# How the posterior rests on the readings of vague words", "",
+             f"Calibration `{spec.name}` conditioned on one reference table "
+             f"({spec.simulations:,} prior simulations) at each reading; "
+             "median [90% width ratio] of each parameter the case narrows.", "",
+             "| parameter | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    flagged = []
+    for name in shown:
+        cells = []
+        for label in labels:
+            row = frame[(frame.reading == label) & (frame.parameter == name)].iloc[0]
+            cells.append(f"{row['median']:.3g} [{row.width_ratio:.2f}]")
+            if abs(row["median"] - base.loc[name, "median"]) > base.loc[name, "prior_range"] / 3:
+                flagged.append(f"`{name}` under {label}")
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    lines += ["", "Resting on a reading (median moved by more than a third of its prior "
+              "range): " + (", ".join(flagged) if flagged else "none") + ".", ""]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.studies.calibration.thresholds")
     parser.add_argument("file", nargs="?", default=ROOT / "experiments" / "calibrate_case.toml")
+    parser.add_argument("--reference", type=Path, required=True,
+                        help="the finished calibration of FILE whose table to condition on")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "calibration")
-    parser.add_argument("--population", type=int, default=300)
-    parser.add_argument("--generations", type=int, default=6)
-    parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
-    base = load_calibration(args.file)
-    base = dataclasses.replace(base, population=args.population, generations=args.generations,
-                               draws=1000)
-    readings = {"as read (high 0.6, low 0.4)": base.thresholds}
-    for name, delta in (("high", -0.1), ("high", 0.1), ("low", -0.1), ("low", 0.1)):
-        value = round(getattr(base.thresholds, name) + delta, 2)
-        readings[f"{name} = {value:g}"] = dataclasses.replace(base.thresholds, **{name: value})
-    tables = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, (label, thresholds) in enumerate(readings.items()):
-            spec = dataclasses.replace(base, thresholds=thresholds,
-                                       text=base.text + f"\n# reading {i}\n")
-            out = Path(tmp) / f"r{i}"
-            calibrate(spec, out, workers=args.workers, progress=False)
-            tables[label] = pd.read_csv(out / "identification.csv").set_index("parameter")
-    first = next(iter(tables.values()))
-    lines = ["# Sensitivity of the case posterior to the readings of vague words", "",
-             f"`python -m sim.studies.calibration.thresholds`: `{Path(args.file).name}` calibrated "
-             f"with population {args.population}, {args.generations} generations (smaller "
-             "than the shipped calibration), once per reading of the thresholds of T11–T14 "
-             "('present' = direction >= high, 'lacking' = alignment/commitment <= low). "
-             "Cells: posterior median [90% interval]. **Bold**: the median moves by more "
-             "than a third of the prior range from the first column.", "",
-             "| parameter | " + " | ".join(tables) + " |",
-             "|---|" + "---|" * len(tables)]
-    for name in first.index:
-        cells = []
-        span = first.loc[name, "prior_high"] - first.loc[name, "prior_low"]
-        for table in tables.values():
-            r = table.loc[name]
-            cell = f"{r.posterior_median:.3g} [{r.posterior_5:.3g}, {r.posterior_95:.3g}]"
-            moved = abs(r.posterior_median - first.loc[name, "posterior_median"]) > span / 3
-            cells.append(f"**{cell}**" if moved else cell)
-        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    spec = load_calibration(args.file)
+    frame = sensitivity(spec, args.reference)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "thresholds.md").write_text("\n".join(lines) + "\n")
+    (args.out / "thresholds.md").write_text(render(frame, spec))
     print(f"wrote {args.out / 'thresholds.md'}")
     return 0
 
