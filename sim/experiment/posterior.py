@@ -1,7 +1,8 @@
 """The posterior sample: loading it as validated parameter values.
 
 A posterior file (Parquet) has one row per draw, equally weighted (or a ``weight``
-column, by which it is resampled), and one column per inferred registry entry (``posterior.parquet`` of ``icsim calibrate``; the case's is
+column, by which it is resampled), and one column per inferred registry entry
+(``posterior.parquet`` of ``icsim calibrate``; the case's is
 shipped as ``data/case_posterior.parquet``). ``--posterior`` on ``icsim compare``,
 ``icsim national`` and ``icsim sweep`` gives replicate *i* draw *i* (and seed *i*), so
 comparisons stay paired while their intervals carry what the case leaves uncertain.

@@ -129,14 +129,15 @@ def render(inside: pd.DataFrame, table: pd.DataFrame, budget: int, npe: str) -> 
              "case's values; the same fourteen targets.", "",
              "| method | simulations | CPU-s | wall s | posterior runs meeting all 14 | "
              "coverage of 90% intervals (synthetic cases) |", "|---|---|---|---|---|---|"]
-    for r in table.itertuples():
-        cover = (f"{r.coverage_mean:.1%} mean, lowest {r.coverage_min:.0%} "
-                 f"({int(r.coverage_cases)} cases)"
-                 if isinstance(getattr(r, "coverage_mean", None), float)
-                 and not np.isnan(r.coverage_mean) else
+    for rec in table.to_dict("records"):
+        mean = rec.get("coverage_mean")
+        cover = (f"{mean:.1%} mean, lowest {rec['coverage_min']:.0%} "
+                 f"({int(rec['coverage_cases'])} cases)"
+                 if isinstance(mean, float) and not np.isnan(mean) else
                  "not measured (one SMC run per synthetic case)")
-        lines.append(f"| {r.method} | {r.simulations:,} | {r.cpu_seconds:,.0f} | "
-                     f"{r.wall_seconds:,.0f} | {r.posterior_all:.2%} | {cover} |")
+        lines.append(f"| {rec['method']} | {rec['simulations']:,} | "
+                     f"{rec['cpu_seconds']:,.0f} | {rec['wall_seconds']:,.0f} | "
+                     f"{rec['posterior_all']:.2%} | {cover} |")
     targets = [c.removeprefix("posterior_") for c in table.columns
                if c.startswith("posterior_T")]
     lines += ["", "Share of posterior runs meeting each target:", "",
