@@ -2,10 +2,10 @@
 its resumption.
 
 The store is pyabc's SQLite history database ``DIR/history.db``. One particle is one run
-of the fast engine; its seed is drawn from numpy's global generator, which is seeded from
-the file's seed and the generation at the start of *every* generation (one pyabc ``run``
-call a generation), so with ``--workers 1`` a calibration killed and resumed at a
-generation's boundary repeats an uninterrupted one exactly. pyabc's multi-process and Dask
+of the fast engine; its seed is drawn from numpy's global generator, which with
+``--workers 1`` is seeded from the file's seed and the generation at the start of *every*
+generation, so a calibration killed and resumed at a generation's boundary repeats an
+uninterrupted one. pyabc's multi-process and Dask
 samplers take particles in whatever order workers finish, so their results are valid but
 not repeatable run for run. Structural choices are discrete parameters (codes, moved by
 pyabc's discrete jump transition).
@@ -72,7 +72,23 @@ def _distance(x: dict[str, float], x0: dict[str, float]) -> float:
     return x["d"]
 
 
-def _sampler(workers: int | None, scheduler: str | None) -> Any:  # a pyabc sampler
+def _seeded_sampler(seed: int) -> Any:
+    """pyabc's single-core sampler, numpy's global generator seeded by (seed, generation)
+    at the start of every generation: a calibration resumed at a generation's boundary
+    draws what an uninterrupted one would have."""
+    import pyabc
+
+    class SeededSampler(pyabc.sampler.SingleCoreSampler):  # type: ignore[misc]
+        def sample_until_n_accepted(self, n: int, simulate_one: Any, t: int,
+                                    **kwargs: Any) -> Any:
+            np.random.seed((seed + 1_000_003 * t) % 2**32)
+            return super().sample_until_n_accepted(n, simulate_one, t, **kwargs)
+
+    return SeededSampler()
+
+
+def _sampler(workers: int | None, scheduler: str | None,
+             seed: int = 0) -> Any:  # a pyabc sampler
     import pyabc
 
     if scheduler is not None:
@@ -88,7 +104,7 @@ def _sampler(workers: int | None, scheduler: str | None) -> Any:  # a pyabc samp
                              f"({type(exc).__name__})") from None
         return pyabc.sampler.DaskDistributedSampler(client, batch_size=20), "dask"
     if workers == 1:
-        return pyabc.sampler.SingleCoreSampler(), "1 process"
+        return _seeded_sampler(seed), "1 process"
     return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers), \
         f"{workers or 'all'} processes"
 
@@ -144,7 +160,7 @@ def run_smc(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: st
     if not progress:  # pyabc announces its sampler on the root log: not when quiet
         abc_log.setLevel(logging.WARNING)
     try:
-        sampler, _where = _sampler(workers, scheduler)
+        sampler, _where = _sampler(workers, scheduler, spec.seed)
     finally:
         abc_log.setLevel(level)
     rvs = {}
@@ -195,13 +211,11 @@ def run_smc(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: st
                     raise _database_stop(out, exc) from None
                 raise
             done = 0
-        simulations = 0 if done == 0 else int(history.total_nr_simulations)
-        while done < spec.generations:
-            # one generation a call, seeded by (seed, generation): a resumed calibration
-            # draws what an uninterrupted one would have
-            np.random.seed((spec.seed + 1_000_003 * done) % 2**32)
+        remaining = spec.generations - done
+        if remaining > 0:
             try:
-                history = abc.run(minimum_epsilon=spec.min_epsilon, max_nr_populations=1,
+                history = abc.run(minimum_epsilon=spec.min_epsilon,
+                                  max_nr_populations=remaining,
                                   min_acceptance_rate=spec.min_acceptance_rate,
                                   max_total_nr_simulations=spec.simulations)
             except Exception as exc:
@@ -214,15 +228,6 @@ def run_smc(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: st
                 if _is_database_error(exc):
                     raise _database_stop(out, exc) from None
                 raise
-            if history.max_t + 1 == done:  # pyabc stopped before a new generation
-                break
-            done = history.max_t + 1
-            populations = history.get_all_populations()
-            last = populations[populations.t == history.max_t].iloc[0]
-            simulations = int(populations[populations.t >= 0].samples.sum())
-            if (last.epsilon <= spec.min_epsilon or simulations >= spec.simulations
-                    or last.particles / last.samples < spec.min_acceptance_rate):
-                break
     finally:
         logger.handlers, logger.propagate, _ = saved
         logger.setLevel(saved[2])
