@@ -305,7 +305,8 @@ def test_smc_remains_selectable_and_resumes_to_the_same_posterior(tmp_path):
     whole = calibrate(spec, tmp_path / "whole", workers=1, progress=False)
     assert list(whole.generations.t) == [0, 1, 2]
     epsilon = whole.generations.epsilon.to_numpy()
-    assert (np.diff(epsilon) < 0).all(), epsilon  # each generation closes in on the case
+    # generations close in on the case (the distance of three targets is coarse: ties)
+    assert (np.diff(epsilon) <= 0).all() and epsilon[-1] < epsilon[0], epsilon
     import dataclasses
 
     short = dataclasses.replace(spec, generations=1)  # the same text: resume accepts it
