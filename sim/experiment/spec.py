@@ -176,6 +176,8 @@ class Experiment:
     source: str = "<string>"
     engine: str = "fast"  # the project's model: "fast" or "mesa"
     posterior_sha256: str = ""  # set by run_sweep(posterior=...): the draws' file hash
+    #: The posterior file the draws came from (for messages); not part of the hash.
+    posterior_file: str = field(default="", compare=False)
     #: A plug-in model allowed explicitly (``--allow-plugin``); not part of the hash.
     plugin_allowed: bool = field(default=False, compare=False)
     #: Seconds a run may take (``None``: the model's default); not part of the hash, so a

@@ -286,7 +286,10 @@ def _with_posterior(experiment: Experiment, posterior: str | Path,
     draws = draws[[c for c in draws.columns if c not in swept]]
     digest = hashlib.sha256(draws.to_json().encode()).hexdigest()
     records = cast(list[dict[str, Any]], draws.to_dict("records"))  # columns: registry names
-    return records, dataclasses.replace(experiment, posterior_sha256=digest)
+    path = Path(posterior)
+    path = path / "posterior.parquet" if path.is_dir() else path
+    return records, dataclasses.replace(experiment, posterior_sha256=digest,
+                                        posterior_file=str(path))
 
 
 def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Executor,

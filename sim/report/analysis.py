@@ -175,6 +175,19 @@ def _code_words(manifest: dict[str, Any]) -> str:
     return f"code commit `{str(manifest.get('git', {}).get('commit'))[:12]}`"
 
 
+def _base_point(manifest: dict[str, Any]) -> list[str]:
+    """The summary's line on the base point: a posterior's draws, when the sweep had one."""
+    stored = manifest["experiment"]
+    digest = stored.get("posterior_sha256")
+    if not digest:
+        return []
+    where = f"`{stored['posterior_file']}`" if stored.get("posterior_file") else "a posterior"
+    return [f"- **Base point**: the draws of {where} (sha256 `{str(digest)[:12]}`): "
+            "replicate r takes draw r for every input not varied, so the replicates' "
+            "spread, and the noise below, hold the posterior's parametric uncertainty as "
+            "well as chance."]
+
+
 def _level_colours(names: Sequence[str]) -> tuple[list[str], dict[str, str] | None]:
     """Colours of the levers by level (registry parameters), and the legend for them."""
     if not all(n in PARAMETERS for n in names):
@@ -231,6 +244,7 @@ class _Summary:
             f"{design.n_runs:,} simulated {'projects' if exp.is_project_model else 'runs'} "
             f"of {model}.",
             f"- **Levers varied**: {', '.join(f'`{n}`' for n in design.names)}.",
+            *_base_point(manifest),
             f"- **Ran**: {started} to {finished}; experiment file sha256 "
             f"`{manifest['experiment']['sha256'][:12]}`, {_code_words(manifest)}.",
             "",
