@@ -431,6 +431,12 @@ class SweepStore:
         stored = manifest["experiment"]
         same_text = stored.get("text") == experiment.text
         old_posterior = stored.get("posterior_sha256")  # recorded since 2026-11-28
+        if old != experiment.sha256 and same_text and \
+                stored.get("scenario_sha256", "") != experiment.scenario_sha256:
+            raise UsageError(
+                f"{self.root} holds a sweep over scenario file {experiment.scenario} as it "
+                f"was when the sweep started; the file has changed since, refusing to mix "
+                f"them -- restore the file or choose another --out")
         if old != experiment.sha256 and same_text and old_posterior is not None \
                 and old_posterior != experiment.posterior_sha256:
             if not old_posterior:
@@ -641,7 +647,8 @@ class SweepStore:
                 "experiment": {"name": experiment.name, "file": experiment.source,
                                "sha256": experiment.sha256, "text": experiment.text,
                                "posterior_sha256": experiment.posterior_sha256,
-                               "posterior_file": experiment.posterior_file},
+                               "posterior_file": experiment.posterior_file,
+                               "scenario_sha256": experiment.scenario_sha256},
                 "model": experiment.model,
                 "design": {"method": design.method, "parameters": design.names,
                            "points": design.n_points, "replicates": design.replicates,

@@ -99,6 +99,9 @@ def load_sweep(root: str | Path, require_complete: bool = True) -> Sweep:
         experiment = dataclasses.replace(
             experiment, posterior_sha256=str(stored["posterior_sha256"]),
             posterior_file=str(stored.get("posterior_file") or ""))
+    if stored.get("scenario_sha256"):  # a scenario file's content, hashed when it ran
+        experiment = dataclasses.replace(experiment,
+                                         scenario_sha256=str(stored["scenario_sha256"]))
     design = make_design(experiment)
     if design.sha256 != manifest["design"]["sha256"]:
         raise UsageError(f"{root}: the design regenerated from the manifest differs from the "

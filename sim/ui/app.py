@@ -32,13 +32,11 @@ import solara
 from solara.server import settings as _solara_settings
 
 from sim.core.registry import PARAMETERS, principal
-from sim.core.scenarios import NATIONAL_APPROACHES, SCENARIOS
+from sim.core.scenarios import scenario_label
 from sim.ui import dashboard_views as views
 
 _solara_settings.telemetry.mixpanel_enable = False  # also when shown inside Jupyter
 
-#: Scenario choices: every named scenario, and each national approach with the toolkit.
-SCENARIO_CHOICES = list(SCENARIOS) + [f"{n}+toolkit" for n in NATIONAL_APPROACHES]
 MANY_CHOICES = [100, 300, 1000]
 PLAY_INTERVAL = 0.1  # seconds between frames while playing
 MONTH_SECONDS = 0.4  # target pace of Play: 60 months in about 25 s
@@ -46,9 +44,10 @@ DEFAULT = views.Settings.make("baseline", 0, 60, {})
 
 
 def slider_label(name: str, value: Any) -> str:
-    """``name = value unit``: the value is part of the label, so it is always visible."""
+    """``label = value (unit)``, the registry's readable label: the value is part of the
+    label, so it is always visible."""
     p = PARAMETERS[name]
-    return f"{name} = {views.format_value(p, value)} ({p.unit})"
+    return f"{p.display} = {views.format_value(p, value)} ({p.unit})"
 
 
 @solara.component
@@ -76,11 +75,20 @@ def Controls(scenario: solara.Reactive[str], seed: solara.Reactive[int],
              pending: bool, apply: Callable[[], None]) -> None:
     """Scenario, seed, horizon and the principal levers, with Apply and restart."""
 
-    def pick(name: str) -> None:
-        scenario.set(name)
-        values.set(views.scenario_sliders(name))
+    # Named scenarios and the files in scenarios/, by readable label (read again when the
+    # page is opened, so a file added meanwhile is listed).
+    choices, problems = solara.use_memo(views.scenario_choices, [])
+    labels = {spec: label for label, spec in choices.items()}
 
-    solara.Select("scenario", values=SCENARIO_CHOICES, value=scenario.value, on_value=pick)
+    def pick(label: str) -> None:
+        spec = choices[label]
+        scenario.set(spec)
+        values.set(views.scenario_sliders(spec))
+
+    solara.Select("scenario", values=list(choices),
+                  value=labels.get(scenario.value, scenario.value), on_value=pick)
+    for problem in problems:
+        solara.Warning(f"Not listed: {problem}", dense=True)
     with solara.Column(gap="0px"):
         solara.Text(f"seed = {seed.value}")
         solara.SliderInt("", value=seed, min=0, max=999)
@@ -129,7 +137,8 @@ def ManyRuns(run: views.ProjectRun, done: bool) -> None:
         if current is None:
             return None
         _, n, runs = current
-        title = (f"{s.scenario}{' with changed levers' if s.overrides else ''}: {n} runs, "
+        changed = " with changed levers" if s.overrides else ""
+        title = (f"{scenario_label(s.scenario)}{changed}: {n} runs, "
                  f"seeds {s.seed}–{s.seed + n - 1}")
         this_run = run.model.summary() if done else None
         return views.png_bytes(views.many_runs_figure(runs, s.months, title, this_run))
@@ -228,9 +237,10 @@ def Dashboard() -> None:
                               icon_name="mdi-pause" if playing.value else "mdi-play")
                 solara.Button("Run to end", on_click=to_end, disabled=current.done,
                               icon_name="mdi-skip-forward")
-                changed = ", ".join(f"{k} = {views.format_value(PARAMETERS[k], v)}"
+                changed = ", ".join(f"{PARAMETERS[k].display} = "
+                                    f"{views.format_value(PARAMETERS[k], v)}"
                                     for k, v in current.settings.overrides)
-                solara.Text(f"scenario {current.settings.scenario}, seed "
+                solara.Text(f"scenario {scenario_label(current.settings.scenario)}, seed "
                             f"{current.settings.seed}"
                             + (f"; changed: {changed}" if changed else ""))
             solara.Markdown(current.status_markdown())

@@ -18,7 +18,7 @@ from sim.core import limits as _limits
 from sim.core.errors import JobStopped, UsageError, one_line
 from sim.core.inputs import check_months
 from sim.core.registry import markdown_table, parse_assignment, table_rows
-from sim.core.scenarios import SCENARIOS, split
+from sim.core.scenarios import SCENARIOS, resolve_scenario
 from sim.experiment.inputs import with_inputs
 from sim.experiment.posterior import load_posterior
 from sim.experiment.safepaths import check_path_length
@@ -145,8 +145,8 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.mesa.model import simulate, timeseries_frame  # Mesa: heavy
 
-    split(args.scenario)
     overrides = dict(parse_assignment(text) for text in args.set)
+    resolved = resolve_scenario(args.scenario, overrides)  # a bad name or file: one line
     check_months(args.months)
     formats = figure_formats(args.format)
     with OutputDir(args.out, "run") as target:
@@ -158,7 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             write_json(stage / "summary.json", summary)
             frame.to_csv(stage / "timeseries.csv", index=False, float_format="%.6g")
             fig = plots.timeseries_figure(
-                frame, title=f"{args.scenario}, seed {args.seed}: {summary['outcome']}")
+                frame, title=f"{resolved.name}, seed {args.seed}: {summary['outcome']}")
             written = save_figures([("timeseries", fig)], stage, formats)
     print(describe(summary))
     print(f"wrote {args.out}/summary.json, timeseries.csv, {', '.join(written)}")
@@ -394,7 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="run one project and write its summary and time series",
         description="Run one project month by month; write summary.json, timeseries.csv and "
         "a time-series figure, and print a short summary.")
-    p.add_argument("--scenario", default="baseline", help="scenario or a+b composition")
+    p.add_argument("--scenario", default="baseline",
+                   help="a named scenario, an a+b composition or a scenario file (*.toml, "
+                        "see scenarios/README.md)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameter (repeatable); see 'icsim params'")
     p.add_argument("--seed", type=_int, default=0, help="the run's seed")

@@ -9,9 +9,10 @@ the dashboard (``sim.ui.app``). Figures are explicit ``Figure`` objects (no pypl
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,9 +22,17 @@ from matplotlib.figure import Figure
 
 from sim.analysis.frames import row_tuples
 from sim.analysis.stats import wilson
+from sim.core.errors import UsageError
 from sim.core.outputs import OUTCOMES
-from sim.core.registry import Parameter, principal
-from sim.core.scenarios import parameters_for
+from sim.core.registry import Parameter, principal, resolve
+from sim.core.scenarios import (
+    NATIONAL_APPROACHES,
+    SCENARIOS,
+    is_scenario_file,
+    parameters_for,
+    resolve_scenario,
+    scenario_label,
+)
 from sim.core.team import ORGANISATIONS
 from sim.mesa.model import IntegrationModel, run_project, timeseries_frame
 from sim.report.palette import LEVEL_COLOURS, OUTCOME_COLOURS, PALETTE
@@ -57,10 +66,48 @@ def format_value(p: Parameter, value: float) -> str:
     return f"{value:.{decimals}f}"
 
 
+def scenario_parameters(scenario: str) -> dict[str, Any]:
+    """Every parameter's value under ``scenario``, a name, an ``a+b`` composition or a
+    scenario file (defaults, then the scenario)."""
+    if is_scenario_file(scenario):
+        return resolve(resolve_scenario(scenario).values)
+    return parameters_for(scenario)
+
+
 def scenario_sliders(scenario: str) -> dict[str, Any]:
     """The principal levers' values under ``scenario`` (defaults, then the scenario)."""
-    values = parameters_for(scenario)
+    values = scenario_parameters(scenario)
     return {p.name: values[p.name] for p in principal()}
+
+
+#: Where the picker looks for scenario files: ``scenarios/`` in the working directory and
+#: the project's own ``scenarios/``.
+SCENARIO_FOLDERS = (Path("scenarios"), Path(__file__).resolve().parents[2] / "scenarios")
+
+
+def scenario_choices(folders: Sequence[Path] = SCENARIO_FOLDERS,
+                     ) -> tuple[dict[str, str], list[str]]:
+    """The picker's choices, readable label -> scenario: every named scenario, each
+    national approach with the toolkit, and every ``*.toml`` in ``folders``; and one line
+    per file that could not be read (it is left out)."""
+    specs = list(SCENARIOS) + [f"{n}+toolkit" for n in NATIONAL_APPROACHES]
+    choices = {scenario_label(spec): spec for spec in specs}
+    problems: list[str] = []
+    seen: set[Path] = set()
+    for folder in folders:
+        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
+            try:
+                spec = str(path.resolve().relative_to(Path.cwd().resolve()))
+            except ValueError:
+                spec = str(path.resolve())
+            try:
+                choices[scenario_label(spec)] = spec
+            except UsageError as exc:
+                problems.append(str(exc))
+    return choices, problems
 
 
 def overrides_for(scenario: str, sliders: Mapping[str, Any]) -> dict[str, Any]:
@@ -217,7 +264,8 @@ def project_figure(run: ProjectRun, width: float = 13.0, height: float = 6.5) ->
         if i >= 2:
             ax.set_xlabel("month", fontsize=12)
     s = run.settings
-    fig.suptitle(f"{s.scenario}, seed {s.seed}: month {run.month} of {model.months}, "
+    fig.suptitle(f"{scenario_label(s.scenario)}, seed {s.seed}: month {run.month} of "
+                 f"{model.months}, "
                  f"{run.outcome_text}", fontsize=14)
     return fig
 
@@ -282,9 +330,12 @@ def many_runs(scenario: str, overrides: Mapping[str, Any] | None = None, n: int 
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     seeds = list(range(seed, seed + n))
     overrides = dict(overrides or {})
+    resolved = resolve_scenario(scenario, overrides)
+    schedule = resolved.schedule_list()
     if engine == "fast":
-        values = parameters_for(scenario, overrides)
-        frame = run_projects([values] * n, seeds, months)
+        values = (resolve(resolved.values) if resolved.path
+                  else parameters_for(scenario, overrides))
+        frame = run_projects([values] * n, seeds, months, schedule=schedule)
         frame["seed"] = seeds
         frame["scenario"] = scenario
         frame["months"] = months
