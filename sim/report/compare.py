@@ -4,12 +4,14 @@ and the rounded strings both print (``sim.studies.compare`` computes the numbers
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from sim.analysis.frames import row_tuples
 from sim.analysis.stats import BOOTSTRAP
+from sim.core.registry import PARAMETERS
 from sim.studies.compare import Comparison
 
 
@@ -129,6 +131,30 @@ def _distinguishable(d: pd.DataFrame, shown: pd.DataFrame, first: str) -> list[s
     return lines
 
 
+def intervals_include(draws: int, source: str = "", columns: Sequence[str] = ()) -> str:
+    """One sentence on what a report's intervals include: run-to-run noise only at the
+    registry's point values; noise and the uncertainty of the parameters the posterior
+    carries (structural choices among them, if it carries any) under a posterior."""
+    if not draws:
+        return ("**What the intervals include**: run-to-run noise only. Every run uses the "
+                "registry's point values (`--point`), so the intervals leave out what the "
+                "case leaves uncertain about the parameters; without `--point` the runs take "
+                "the case posterior's draws.")
+    where = f" `{source}`" if source else ""
+    structural = [c for c in columns if c in PARAMETERS and PARAMETERS[c].kind == "choice"]
+    carried = (f"the {len(columns)} parameters it carries" if columns
+               else "the parameters it carries")
+    rest = (f"; its structural choices ({', '.join(f'`{c}`' for c in structural)}) are "
+            "drawn too" if structural else
+            "; the model's structural choices are not among them and stay fixed")
+    return (f"**What the intervals include**: run-to-run noise and parametric uncertainty. "
+            f"Replicate *i* uses draw *i* of the posterior{where} (of {draws} draws, cycling) "
+            f"and seed *i* in every scenario, so the intervals carry what the calibration "
+            f"leaves uncertain about {carried} as well as luck; every other registry entry "
+            f"stays at its point value{rest}. `--point` runs at the registry's point values "
+            "instead (run-to-run noise only).")
+
+
 def console_table(comparison: Comparison) -> str:
     """What ``icsim compare`` prints: the report's own strings."""
     shown = formatted(comparison.table)
@@ -150,11 +176,8 @@ def markdown(comparison: Comparison) -> str:
              f"{comparison.months} months, seed {comparison.seed})", "",
              "Replicate *i* has the same seed in every scenario (common random numbers), so "
              "each scenario is compared with the first replicate by replicate."]
-    if comparison.posterior_draws:
-        lines.append(f"Parameters carry the posterior's uncertainty: replicate *i* uses "
-                     f"posterior draw *i* (of {comparison.posterior_draws}, cycling) and seed "
-                     "*i* in every scenario, so intervals include what the case leaves "
-                     "uncertain as well as run-to-run noise.")
+    lines.append(intervals_include(comparison.posterior_draws, comparison.posterior_file,
+                                   comparison.posterior_columns))
     if comparison.overrides:
         lines.append("Set in every scenario: " + ", ".join(
             f"`{k} = {v}`" for k, v in comparison.overrides.items()) + ".")

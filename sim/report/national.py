@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ import pandas as pd
 from sim.analysis.frames import row_tuples
 from sim.experiment.store import staged
 from sim.report import figures as plots
+from sim.report.compare import intervals_include
 from sim.studies.national import FUNDED_SHARE, NationalSpec, results
 
 
@@ -49,6 +51,8 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
         "minus money left: zero up to rounding).",
         "",
         _intervals_text(spec),
+        "",
+        _posterior_text(spec),
         "",
         "| rule | funded sites | P(pilot) [95% CI] | P(integrated) [95% CI] | "
         "P(pilot) funded [95% CI] | P(pilot) unfunded [95% CI] | gap p | "
@@ -101,6 +105,22 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
               "`funded_gap` (figures); the raw runs are in `runs/` (the sweep runner's parts).",
               ""]
     return "\n".join(lines)
+
+
+def _posterior_text(spec: NationalSpec) -> str:
+    """What the intervals include of the parameters' uncertainty."""
+    if not spec.posterior:
+        return intervals_include(0)
+    path = Path(spec.posterior)
+    with contextlib.suppress(ValueError):
+        path = path.relative_to(Path.cwd().resolve())
+    import pyarrow.parquet as pq
+
+    columns = tuple(c for c in pq.read_schema(spec.posterior).names
+                    if c not in ("weight", "draw"))
+    draws = pq.read_metadata(spec.posterior).num_rows
+    return intervals_include(draws, str(path), columns).replace(
+        "in every scenario", "at every site under every rule")
 
 
 def _intervals_text(spec: NationalSpec) -> str:

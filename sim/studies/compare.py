@@ -51,6 +51,8 @@ class Comparison:
     overrides: dict[str, Any] = field(default_factory=dict)
     variance: pd.DataFrame = field(default_factory=pd.DataFrame)  # with a posterior
     posterior_draws: int = 0
+    posterior_file: str = ""  # where the draws came from (for the report)
+    posterior_columns: tuple[str, ...] = ()  # the registry entries the draws carry
 
 
 def check_scenarios(names: Sequence[str | ResolvedScenario],
@@ -173,7 +175,9 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
     split = (variance_split(resolved, draws, months, seed) if draws
              else pd.DataFrame())
     return Comparison(runs, table, bands, curves, months, seed, differences, resolved,
-                      dict(validate(overrides or {})), split, len(draws or []))
+                      dict(validate(overrides or {})), split, len(draws or []),
+                      posterior_columns=tuple(posterior.columns) if posterior is not None
+                      else ())
 
 
 #: Draws and seeds per draw of the variance split (parametric vs run-to-run).

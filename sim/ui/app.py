@@ -33,11 +33,24 @@ from solara.server import settings as _solara_settings
 
 from sim.core.registry import PARAMETERS, principal
 from sim.core.scenarios import scenario_label
+from sim.experiment.posterior import CASE_POSTERIOR
 from sim.ui import dashboard_views as views
 
 _solara_settings.telemetry.mixpanel_enable = False  # also when shown inside Jupyter
 
 MANY_CHOICES = [100, 300, 1000]
+#: "Run many" under the shipped case posterior (the default) or the registry's values.
+POSTERIOR_MODE, POINT_MODE = "case posterior", "point values"
+MODE_WORDS = {
+    POSTERIOR_MODE: "Under the **case posterior** (`data/case_posterior.parquet`): run *i* "
+                    "takes posterior draw *i* for the parameters the calibration inferred, "
+                    "under the scenario and the sliders, so the spread holds what the case "
+                    "leaves uncertain as well as luck. The run on screen uses the registry's "
+                    "point values, so it is not one of these runs.",
+    POINT_MODE: "At the registry's **point values** (as `--point`): every run uses the "
+                "values on screen, so the spread is luck alone; the run on screen is one of "
+                "these runs.",
+}
 PLAY_INTERVAL = 0.1  # seconds between frames while playing
 MONTH_SECONDS = 0.4  # target pace of Play: 60 months in about 25 s
 DEFAULT = views.Settings.make("baseline", 0, 60, {})
@@ -117,48 +130,54 @@ def ManyRuns(run: views.ProjectRun, done: bool) -> None:
     ``done`` is passed so that the view redraws (marking this run) when the run ends.
     """
     count = solara.use_reactive(300)
-    # (settings, n, runs) of the last batch
-    result: solara.Reactive[tuple[views.Settings, int, pd.DataFrame] | None] = \
+    mode = solara.use_reactive(POSTERIOR_MODE)  # the case posterior (default) or --point
+    # (settings, mode, n, runs) of the last batch
+    result: solara.Reactive[tuple[views.Settings, str, int, pd.DataFrame] | None] = \
         solara.use_reactive(None)
     busy = solara.use_reactive(False)
     s = run.settings
-    current = result.value if result.value is not None and result.value[0] == s else None
+    current = result.value if result.value is not None and result.value[0] == s \
+        and result.value[1] == mode.value else None
 
     def go() -> None:
         busy.set(True)
         try:
+            posterior = CASE_POSTERIOR if mode.value == POSTERIOR_MODE else None
             runs = views.many_runs(s.scenario, dict(s.overrides), n=count.value, seed=s.seed,
-                                   months=s.months)
-            result.set((s, count.value, runs))
+                                   months=s.months, posterior=posterior)
+            result.set((s, mode.value, count.value, runs))
         finally:
             busy.set(False)
 
     def draw() -> bytes | None:
         if current is None:
             return None
-        _, n, runs = current
+        _, how, n, runs = current
         changed = " with changed levers" if s.overrides else ""
         title = (f"{scenario_label(s.scenario)}{changed}: {n} runs, "
-                 f"seeds {s.seed}–{s.seed + n - 1}")
-        this_run = run.model.summary() if done else None
+                 f"seeds {s.seed}–{s.seed + n - 1}, {how}")
+        # the run on screen is one of the runs only at the point values
+        this_run = run.model.summary() if done and how == POINT_MODE else None
         return views.png_bytes(views.many_runs_figure(runs, s.months, title, this_run))
 
     png = solara.use_memo(draw, [id(current), done])
 
     solara.Markdown("### Many runs with these settings")
-    with solara.Row(style={"align-items": "center"}):
+    with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
+        solara.ToggleButtonsSingle(value=mode, values=[POSTERIOR_MODE, POINT_MODE])
         solara.ToggleButtonsSingle(value=count, values=MANY_CHOICES)
         solara.Button("Run many", on_click=go, color="primary", disabled=busy.value,
                       icon_name="mdi-chart-bar")
         if busy.value:
             solara.Text("running …")
+    solara.Markdown(MODE_WORDS[mode.value])
     if current is None:
         solara.Markdown(f"Press **Run many** to run {count.value} projects with the settings "
-                        f"of the run on screen (seeds {s.seed}–{s.seed + count.value - 1}); "
-                        "the run on screen is one of them.")
+                        f"of the run on screen (seeds {s.seed}–{s.seed + count.value - 1}).")
         return
-    solara.Markdown(views.many_runs_markdown(current[2])
-                    + ("" if done else "  \nThe run on screen is marked once it ends."))
+    marked = "" if done or mode.value != POINT_MODE else \
+        "  \nThe run on screen is marked once it ends."
+    solara.Markdown(views.many_runs_markdown(current[3]) + marked)
     solara.Image(png, width="100%")
 
 

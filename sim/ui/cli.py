@@ -20,7 +20,7 @@ from sim.core.inputs import check_months
 from sim.core.registry import markdown_table, parse_assignment, table_rows
 from sim.core.scenarios import SCENARIOS, resolve_scenario
 from sim.experiment.inputs import with_inputs
-from sim.experiment.posterior import load_posterior
+from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
 from sim.experiment.safepaths import check_path_length
 from sim.experiment.store import DirectoryLock
 from sim.experiment.sweep import run_sweep
@@ -188,6 +188,33 @@ def describe(summary: dict) -> str:
 
 
 # ------------------------------------------------------------------ compare
+def posterior_source(args: argparse.Namespace) -> str | None:
+    """The posterior a comparison or national run takes: ``--posterior``, else the shipped
+    case posterior; ``None`` with ``--point`` (the registry's values)."""
+    if args.point:
+        return None
+    return args.posterior if args.posterior is not None else str(CASE_POSTERIOR)
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as a report shows it: from the working directory when it is inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _posterior_options(p: argparse.ArgumentParser, replicate: str) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
+                       help=f"carry a calibration's posterior: replicate {replicate} uses "
+                            f"draw {replicate} (default: the shipped case posterior, "
+                            "data/case_posterior.parquet)")
+    group.add_argument("--point", action="store_true",
+                       help="run at the registry's point values instead of the posterior: "
+                            "intervals then hold run-to-run noise only")
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     overrides = dict(parse_assignment(text) for text in args.set)
     formats = figure_formats(args.format)
@@ -196,9 +223,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_months(args.months)
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
-    posterior = None
-    if args.posterior is not None:
-        posterior = load_posterior(args.posterior)
+    source = posterior_source(args)
+    posterior = load_posterior(source) if source is not None else None
     runs = _limits.check_runs(len(scenarios) * args.replicates,
                               f"{len(scenarios)} scenarios x --replicates {args.replicates}")
     plan = _limits.compare_plan(runs, args.months, args.workers or os.cpu_count() or 1)
@@ -213,6 +239,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         result = compare(scenarios, args.replicates, args.seed, args.months, args.workers,
                          progress=not args.quiet, engine=args.engine, posterior=posterior)
         result.overrides = overrides
+        result.posterior_file = shown_path(source) if source is not None else ""
         with target.stage() as stage:
             table = result.table
             if not result.differences.empty:
@@ -257,11 +284,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_national(args: argparse.Namespace) -> int:
     spec = national.check(args.sites, args.approach, args.funding_rule, args.budget,
                           args.replicates, args.seed, args.months, args.engine,
-                          args.posterior, args.country)
+                          posterior_source(args), args.country)
     formats = figure_formats(args.format)
     national.check_same_request(Path(args.out), spec)
     experiment = spec.experiment()
-    announce(experiment_plan(experiment, args.workers, args.scheduler, args.posterior),
+    announce(experiment_plan(experiment, args.workers, args.scheduler, spec.posterior or None),
              args.quiet)
     # The lock is held from the first run to the last output written: a second national
     # run into the same --out cannot interleave its runs or outputs with this one's.
@@ -427,9 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="figure formats: png, svg, pdf, comma-separated")
     p.add_argument("--out", type=Path, default=Path("results/compare"), metavar="DIR",
                    help="output folder")
-    p.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
-                   help="carry a calibration's posterior: replicate i uses draw i (e.g. "
-                        "data/case_posterior.parquet)")
+    _posterior_options(p, "i")
     p.add_argument("--engine", choices=("fast", "mesa"), default="fast",
                    help="the fast engine or the Mesa engine: the same runs, the fast engine ~35x "
                         "faster")
@@ -474,9 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the fast engine or the Mesa engine: the same runs, the fast engine ~35x "
                         "faster")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
-                   help="carry a calibration's posterior: replicate r uses draw r at every "
-                        "site (default: none)")
+    _posterior_options(p, "r of every site")
     p.add_argument("--run-timeout", type=float, default=None, metavar="SECONDS",
                    help="a site run past this many seconds is stopped and recorded "
                         f"'timeout' (default: {PLUGIN_DEFAULT:g})")

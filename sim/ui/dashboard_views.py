@@ -8,12 +8,13 @@ the dashboard (``sim.ui.app``). Figures are explicit ``Figure`` objects (no pypl
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -28,15 +29,14 @@ from sim.core.registry import Parameter, principal, resolve
 from sim.core.scenarios import (
     NATIONAL_APPROACHES,
     SCENARIOS,
-    is_scenario_file,
-    parameters_for,
     resolve_scenario,
     scenario_label,
 )
 from sim.core.team import ORGANISATIONS
+from sim.experiment.posterior import load_posterior
 from sim.mesa.model import IntegrationModel, run_project, timeseries_frame
 from sim.report.palette import LEVEL_COLOURS, OUTCOME_COLOURS, PALETTE
-from sim.run import run_projects
+from sim.run import run_projects, with_draws
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -69,9 +69,7 @@ def format_value(p: Parameter, value: float) -> str:
 def scenario_parameters(scenario: str) -> dict[str, Any]:
     """Every parameter's value under ``scenario``, a name, an ``a+b`` composition or a
     scenario file (defaults, then the scenario)."""
-    if is_scenario_file(scenario):
-        return resolve(resolve_scenario(scenario).values)
-    return parameters_for(scenario)
+    return resolve(resolve_scenario(scenario).values)
 
 
 def scenario_sliders(scenario: str) -> dict[str, Any]:
@@ -316,36 +314,46 @@ ENGINES = ("fast", "mesa")
 
 
 def many_runs(scenario: str, overrides: Mapping[str, Any] | None = None, n: int = 300,
-              seed: int = 0, months: int = 60, engine: str = "fast") -> pd.DataFrame:
+              seed: int = 0, months: int = 60, engine: str = "fast",
+              posterior: str | Path | None = None) -> pd.DataFrame:
     """Summaries of ``n`` runs with the same settings, seeds ``seed`` … ``seed + n - 1``.
 
     One row a run: outcome, gate months, final and mean DAC values and counters (the
     fields of ``summary.json`` without the parameter dictionary), and ``seed``. The
     ``fast`` engine (``sim.engine.fast``, the default) gives the same runs as the Mesa
-    model (``engine="mesa"``, one ``run_project`` a run), many times faster.
+    model (``engine="mesa"``, one ``run_project`` a run), many times faster. With a
+    ``posterior`` (a file, e.g. ``CASE_POSTERIOR``) run *i* takes draw *i* (cycling) under
+    the scenario's own values and the overrides, as ``icsim compare`` does.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     seeds = list(range(seed, seed + n))
-    overrides = dict(overrides or {})
     resolved = resolve_scenario(scenario, overrides)
     schedule = resolved.schedule_list()
+    draws = _draws(str(posterior)) if posterior is not None else None
+    values = [resolve(v) for v in with_draws(resolved.values, draws, range(n))]
     if engine == "fast":
-        values = (resolve(resolved.values) if resolved.path
-                  else parameters_for(scenario, overrides))
-        frame = run_projects([values] * n, seeds, months, schedule=schedule)
+        frame = run_projects(values, seeds, months, schedule=schedule)
         frame["seed"] = seeds
-        frame["scenario"] = scenario
-        frame["months"] = months
-        return frame
-    rows = []
-    for s in seeds:
-        row = run_project(scenario, seed=s, months=months, **overrides)
-        row.pop("parameters", None)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    else:
+        rows = []
+        for run_values, s in zip(values, seeds, strict=True):
+            row = run_project("baseline", seed=s, months=months, schedule=schedule,
+                              **run_values)
+            row.pop("parameters", None)
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+    frame["scenario"] = scenario
+    frame["months"] = months
+    return frame
+
+
+@functools.lru_cache(maxsize=2)
+def _draws(path: str) -> list[dict[str, Any]]:
+    """A posterior's draws, read once per file."""
+    return cast(list[dict[str, Any]], load_posterior(path).to_dict("records"))
 
 
 def outcome_shares(runs: pd.DataFrame) -> pd.DataFrame:

@@ -42,7 +42,7 @@ def test_time_varying_levers_reach_the_runs(tmp_path):
     waves = ROOT / "scenarios" / "case_waves.toml"
     out = tmp_path / "cmp"
     assert main(["compare", "baseline", str(waves), "--replicates", "40", "--quiet",
-                 "--out", str(out)]) == 0
+                 "--point", "--out", str(out)]) == 0
     runs = pd.read_parquet(out / "runs.parquet")
     scenario = load_scenario_file(waves)
     changed = 0

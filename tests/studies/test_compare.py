@@ -30,7 +30,8 @@ COLUMNS = ["scenario", "runs", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_commiss
 def test_compare_writes_report_and_uses_common_random_numbers(tmp_path, capsys):
     out = tmp_path / "cmp"
     code = main(["compare", "baseline", "enabling_national+toolkit", "stable_team",
-                 "--replicates", "30", "--workers", "2", "--seed", "5", "--out", str(out)])
+                 "--replicates", "30", "--workers", "2", "--seed", "5", "--point",
+                 "--out", str(out)])
     assert code == 0
     table = pd.read_csv(out / "comparison.csv")
     assert list(table.columns[:len(COLUMNS)]) == COLUMNS
@@ -279,5 +280,69 @@ def test_a_posterior_gives_replicate_i_draw_i_in_every_scenario(tmp_path):
     assert split.parametric_share[varies].between(0, 1).all()
     assert split.parametric_share[~varies].isna().all()
     from sim.report.compare import markdown
-    assert "posterior draw *i*" in markdown(result)
+    assert "uses draw *i* of the posterior" in markdown(result)
     assert "Parametric and run-to-run variance" in markdown(result)
+
+
+def _expected_run(values, seed, months):
+    from sim.run import run_projects
+
+    return run_projects([values], [seed], months).iloc[0]
+
+
+@pytest.mark.slow
+def test_compare_runs_under_the_case_posterior_unless_point(tmp_path):
+    """Issue 20 item 5: the shipped case posterior is the default (replicate i takes draw
+    i); --point runs at the registry's values; the report says what its intervals hold."""
+    from sim.core.registry import resolve
+    from sim.core.scenarios import resolve_scenario
+    from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
+
+    argv = ["compare", "baseline", "toolkit", "--replicates", "6", "--months", "24",
+            "--workers", "1", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "post")]) == 0
+    assert main([*argv, "--point", "--out", str(tmp_path / "point")]) == 0
+    draws = load_posterior(CASE_POSTERIOR).to_dict("records")
+    toolkit = resolve_scenario("toolkit").values
+    for name, values in (("post", resolve({**draws[4], **toolkit})),
+                         ("point", resolve(toolkit))):
+        runs = pd.read_parquet(tmp_path / name / "runs.parquet")
+        row = runs[(runs.scenario == "toolkit") & (runs.replicate == 4)].iloc[0]
+        expected = _expected_run(values, int(row.seed), 24)
+        assert row.mean_engagement == pytest.approx(expected.mean_engagement)
+    post = (tmp_path / "post" / "comparison.md").read_text()
+    assert "run-to-run noise and parametric uncertainty" in post
+    assert CASE_POSTERIOR.name in post and f"of {len(draws)} draws" in post
+    assert "structural choices are not among them" in post
+    point = (tmp_path / "point" / "comparison.md").read_text()
+    assert "run-to-run noise only" in point and "parametric uncertainty" not in point
+
+
+@pytest.mark.slow
+def test_a_posterior_with_structural_choices_is_used_and_named(tmp_path):
+    """A posterior holding every registry entry, choice-valued structural parameters
+    included (as the regenerated case posterior will), loads and reaches the runs."""
+    from sim.core.registry import PARAMETERS, defaults, resolve
+    from sim.experiment.posterior import CASE_POSTERIOR
+
+    frame = pd.read_parquet(CASE_POSTERIOR).head(8)
+    full = {name: [value] * len(frame) for name, value in defaults().items()
+            if name not in frame.columns}
+    choices = PARAMETERS["pilot_scope"].choices
+    full["pilot_scope"] = [choices[i % len(choices)] for i in range(len(frame))]
+    full["enablers_form"] = ["mean" if i % 2 else "product" for i in range(len(frame))]
+    frame = pd.concat([frame, pd.DataFrame(full)], axis=1)
+    path = tmp_path / "full.parquet"
+    frame.to_parquet(path)
+    out = tmp_path / "cmp"
+    assert main(["compare", "baseline", "--replicates", "8", "--months", "24", "--workers",
+                 "1", "--quiet", "--posterior", str(path), "--out", str(out)]) == 0
+    runs = pd.read_parquet(out / "runs.parquet")
+    for i in (1, 2):  # different structural choices
+        row = runs[runs.replicate == i].iloc[0]
+        values = resolve({k: v for k, v in frame.iloc[i].to_dict().items()})
+        assert values["pilot_scope"] == choices[i % len(choices)]
+        expected = _expected_run(values, int(row.seed), 24)
+        assert row.mean_engagement == pytest.approx(expected.mean_engagement)
+    text = (out / "comparison.md").read_text()
+    assert "`pilot_scope`" in text and "`enablers_form`" in text and "are drawn too" in text
