@@ -34,7 +34,7 @@ from sim.report.files import write_json
 from sim.studies import national, validation
 from sim.studies.calibration.run import calibrate
 from sim.studies.calibration.spec import load_calibration
-from sim.studies.compare import check_replicates, check_scenarios, compare
+from sim.studies.compare import check_reference, check_replicates, check_scenarios, compare
 from sim.ui.commands import add_parsers, announce, experiment_plan
 from sim.ui.options import FIGURE_FORMATS, HelpFormatter, figure_formats, save_figures
 from sim.ui.outputs import OutputDir
@@ -219,6 +219,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     overrides = dict(parse_assignment(text) for text in args.set)
     formats = figure_formats(args.format)
     scenarios = check_scenarios(args.scenarios, overrides)
+    # --reference: a scenario as named on the command line, or its name in the report
+    names = {spec: s.name for spec, s in zip(args.scenarios, scenarios, strict=True)}
+    reference = check_reference(names.get(args.reference, args.reference)
+                                if args.reference is not None else None,
+                                list(names.values()))
     check_replicates(args.replicates)
     check_months(args.months)
     if args.workers is not None and args.workers < 1:
@@ -237,7 +242,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         plan.check()
     with OutputDir(args.out, "compare") as target:
         result = compare(scenarios, args.replicates, args.seed, args.months, args.workers,
-                         progress=not args.quiet, engine=args.engine, posterior=posterior)
+                         progress=not args.quiet, engine=args.engine, posterior=posterior,
+                         reference=reference)
         result.overrides = overrides
         result.posterior_file = shown_path(source) if source is not None else ""
         with target.stage() as stage:
@@ -246,6 +252,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 table = table.merge(result.differences.drop(columns=["versus"]),
                                     on="scenario", how="left")
             table.to_csv(stage / "comparison.csv", index=False, float_format="%.6g")
+            if not result.pairs.empty:
+                result.pairs.to_csv(stage / "pairs.csv", index=False, float_format="%.6g")
             (stage / "comparison.md").write_text(markdown(result))
             result.runs.to_parquet(stage / "runs.parquet", index=False)
             figures = [("outcomes", plots.outcome_shares_figure(result.table)),
@@ -281,8 +289,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ national
+def with_reference(rules: str, reference: str) -> str:
+    """The funding rules with the reference first (run too if not named): every report
+    line compares each rule with it, replicate by replicate."""
+    if reference not in national.RULES:
+        raise UsageError(f"--reference must be a funding rule: {', '.join(national.RULES)}; "
+                         f"got {reference!r}")
+    names = [r.strip() for r in str(rules).split(",")]
+    return ",".join([reference, *(r for r in names if r != reference)])
+
+
 def cmd_national(args: argparse.Namespace) -> int:
-    spec = national.check(args.sites, args.approach, args.funding_rule, args.budget,
+    spec = national.check(args.sites, args.approach,
+                          with_reference(args.funding_rule, args.reference), args.budget,
                           args.replicates, args.seed, args.months, args.engine,
                           posterior_source(args), args.country)
     formats = figure_formats(args.format)
@@ -455,6 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("results/compare"), metavar="DIR",
                    help="output folder")
     _posterior_options(p, "i")
+    p.add_argument("--reference", default=None, metavar="SCENARIO",
+                   help="the scenario every other is compared with, replicate by replicate "
+                        "(the first if not given); with three or more scenarios every pair "
+                        "is compared too (pairs.csv, Bonferroni-adjusted intervals)")
     p.add_argument("--engine", choices=("fast", "mesa"), default="fast",
                    help="the fast engine or the Mesa engine: the same runs, the fast engine ~35x "
                         "faster")
@@ -473,7 +496,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "included), an a+b composition or a scenario file (*.toml)")
     p.add_argument("--funding-rule", default="competitive",
                    help="none, competitive, targeted or universal_small; several, "
-                        "separated by commas, are compared with common random numbers")
+                        "separated by commas, are compared with common random numbers, "
+                        "each against --reference")
+    p.add_argument("--reference", default="none", metavar="RULE",
+                   help="the funding rule every other is compared with, replicate by "
+                        "replicate, run too if --funding-rule does not name it ('none': no "
+                        "national budget); with three or more rules every pair is compared "
+                        "too (pairs.csv, Bonferroni-adjusted intervals)")
     p.add_argument("--budget", type=float, default=None,
                    help="national budget in full-pilot-cost units (default: 0.22 x --sites)")
     p.add_argument("--replicates", type=_int, default=20, help="runs of every site per rule")

@@ -346,3 +346,75 @@ def test_a_posterior_with_structural_choices_is_used_and_named(tmp_path):
         assert row.mean_engagement == pytest.approx(expected.mean_engagement)
     text = (out / "comparison.md").read_text()
     assert "`pilot_scope`" in text and "`enablers_form`" in text and "are drawn too" in text
+
+
+@pytest.mark.slow
+def test_reference_and_every_pair_with_bonferroni_intervals(tmp_path):
+    """Issue 22 item 7: --reference picks the scenario the others are compared with, and
+    every pair is compared with intervals adjusted for the number of pairs."""
+    from scipy import stats as st
+
+    out = tmp_path / "cmp"
+    assert main(["compare", "baseline", "enabling_national", "toolkit", "--replicates", "40",
+                 "--months", "36", "--workers", "1", "--quiet", "--point", "--reference",
+                 "toolkit", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "comparison.csv").set_index("scenario")
+    assert np.isnan(table.loc["toolkit", "d_p_pilot"])  # the reference
+    runs = pd.read_parquet(out / "runs.parquet")
+    piloted = {s: runs[runs.scenario == s].sort_values("replicate").outcome
+               .isin(["pilot", "integrated"]).to_numpy(float)
+               for s in ("baseline", "enabling_national", "toolkit")}
+    d = piloted["baseline"] - piloted["toolkit"]
+    assert table.loc["baseline", "d_p_pilot"] == pytest.approx(d.mean())
+    pairs = pd.read_csv(out / "pairs.csv")
+    assert len(pairs) == 3 and (pairs.comparisons == 3).all()
+    assert (pairs.adjustment == "Bonferroni").all()
+    row = pairs[(pairs["first"] == "baseline") & (pairs.second == "enabling_national")].iloc[0]
+    d = piloted["enabling_national"] - piloted["baseline"]
+    half = st.t.ppf(1 - 0.05 / 3 / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
+    assert row.difference == pytest.approx(d.mean())
+    assert (row.lo, row.hi) == pytest.approx((d.mean() - half, d.mean() + half))
+    assert row.resolved == (row.lo > 0 or row.hi < 0)
+    text = (out / "comparison.md").read_text()
+    assert "compared with **toolkit** (the reference)" in text
+    assert "adjusted for 3 comparisons" in text and "Bonferroni" in text
+    verdict = "yes" if row.resolved else "no: cannot tell them apart"
+    assert f"| enabling_national − baseline | {100 * row.difference:+.1f} pp | " \
+           f"[{100 * row.lo:+.1f} pp, {100 * row.hi:+.1f} pp] | {verdict} |" in text
+
+
+def test_a_bad_reference_is_refused(tmp_path):
+    assert_refused(tmp_path, ["compare", "baseline", "toolkit", "--reference", "austerity",
+                              "--out", str(tmp_path / "out")], "austerity")
+
+
+def test_no_replicate_count_beside_a_resolved_difference():
+    """Issue 22 item 9: the replicates a difference would need are given only for a
+    difference not yet resolved."""
+    from sim.report.compare import _distinguishable
+
+    d = pd.DataFrame({"scenario": ["a", "b"], "pairs": [400, 400],
+                      "d_p_pilot": [0.04, 0.20], "d_p_pilot_lo": [0.01, 0.15],
+                      "d_p_pilot_hi": [0.08, 0.25], "d_p_pilot_sd": [0.37, 0.4],
+                      "d_p_pilot_replicates_needed": [517.0, 40.0]})
+    shown = pd.DataFrame({"scenario": ["a", "b"], "x": ["+4 pp", "+20 pp"]})
+    lines = _distinguishable(d, shown, "base")
+    assert not any("would need" in line for line in lines)
+    d.loc[0, "d_p_pilot_lo"] = -0.01  # now a is not resolved
+    lines = _distinguishable(d, shown, "base")
+    assert any("not yet resolved, +4 pp (**a**), would need about 517" in line
+               for line in lines)
+
+
+def test_a_difference_that_disagrees_with_the_rounded_shares_is_explained():
+    """Issue 22 item 9: '8% vs 0%' beside '+7 pp' says why."""
+    from sim.report.compare import _rounding_note
+
+    table = pd.DataFrame({"scenario": ["base", "x"], "p_pilot": [0.5, 0.6],
+                          "p_integrated": [0.004, 0.075]})
+    d = pd.DataFrame({"scenario": ["x"], "d_p_pilot": [0.1], "d_p_integrated": [0.071]})
+    note = _rounding_note(table, d, "base")
+    assert note and "P(integrated) 8% against base's 0% (7.5% against 0.4%) is +7 pp" in \
+        note[0]
+    table.loc[0, "p_integrated"] = 0.0
+    assert _rounding_note(table, d.assign(d_p_integrated=0.075), "base") == []
