@@ -542,4 +542,45 @@ class _Summary:
                           *[f"- `{w}`" for w in self.library_warnings], ""]
 
     def text(self) -> str:
-        return "\n".join(self.head + self.body).rstrip() + "\n"
+        return "\n".join(self.head + self.body + methods_table(self.sweep)).rstrip() + "\n"
+
+
+def _range_text(lever: Any) -> str:
+    """A varied input's range or distribution, with its parameters, as a design draws it."""
+    from sim.experiment.spec import DISTRIBUTIONS
+
+    if lever.kind == "values":
+        return "one of " + ", ".join(f"`{v}`" for v in lever.values) + " (equally likely)"
+    if lever.dist:
+        params = ", ".join(f"{k} {v:g}" for k, v in zip(DISTRIBUTIONS[lever.dist],
+                                                       lever.dist_params, strict=True))
+        return f"{lever.dist} ({params}), within [{lever.low:g}, {lever.high:g}]"
+    whole = "whole numbers " if lever.kind == "int" else ""
+    return f"uniform over {whole}[{lever.low:g}, {lever.high:g}]"
+
+
+def methods_table(sweep: Sweep) -> list[str]:
+    """The table a methods section needs: every varied input with its name, label,
+    group, range or distribution and source (the registry's, for the project's model)."""
+    exp = sweep.experiment
+    lines = ["## Methods: the varied inputs", "",
+             f"Every input the design varies ({exp.method}, {sweep.design.n_points:,} "
+             f"combinations x {sweep.design.replicates} replicates), as sampled; every "
+             "other input stays at the base point"
+             + (" (the scenario's values, or a posterior's draws)" if exp.is_project_model
+                else "") + ".", "",
+             "| name | label | group | unit | range or distribution | source |",
+             "|---|---|---|---|---|---|"]
+    for lever in exp.levers:
+        p = PARAMETERS.get(lever.name) if exp.is_project_model else None
+        label = p.display if p else lever.name
+        group = p.group if p else "plug-in input"
+        unit = p.unit if p else "-"
+        source = (p.source if p else "the plug-in model's").replace("|", "/")
+        lines.append(f"| `{lever.name}` | {label} | {group} | {unit} | {_range_text(lever)} "
+                     f"| {source} |")
+    if exp.constants:
+        lines += ["", "Fixed for every run (`[constants]`): " + ", ".join(
+            f"`{k} = {v}`" for k, v in exp.constants.items()) + "."]
+    lines.append("")
+    return lines

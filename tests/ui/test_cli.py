@@ -106,6 +106,11 @@ def test_sweep_with_posterior_analyze_resume_analyze_round_trip(tmp_path, capsys
     assert main(["analyze", str(out), "--resamples", "50", "--quiet"]) == 0
     summary = (out / "analysis" / "summary.md").read_text()
     assert f"draws of `{CASE_POSTERIOR}`" in summary
+    # Issue 22 item 3: the methods table names every varied input as the registry does
+    for name, low, high in (("turnover_rate", 0.0, 0.4), ("reopen", 0.05, 0.3)):
+        p = sim.PARAMETERS[name]
+        assert (f"| `{name}` | {p.display} | {p.group} | {p.unit} | uniform over "
+                f"[{low:g}, {high:g}] | {p.source} |") in summary
     first = pd.read_parquet(out / "runs")
     # A part lost: analyze refuses and names the resume command, posterior included.
     (out / "runs" / "part-000002.parquet").unlink()
