@@ -20,6 +20,7 @@ from sim.analysis.indices import CONVERGED
 from sim.analysis.prim import PrimResult
 from sim.core.registry import PARAMETERS
 from sim.experiment.safepaths import refuse_symlinks
+from sim.experiment.spec import DISTRIBUTIONS
 from sim.experiment.store import code_label, staged, write_atomic
 from sim.report import figures as plots
 from sim.report.palette import CYCLE, LEVEL_COLOURS
@@ -547,8 +548,6 @@ class _Summary:
 
 def _range_text(lever: Any) -> str:
     """A varied input's range or distribution, with its parameters, as a design draws it."""
-    from sim.experiment.spec import DISTRIBUTIONS
-
     if lever.kind == "values":
         return "one of " + ", ".join(f"`{v}`" for v in lever.values) + " (equally likely)"
     if lever.dist:

@@ -35,6 +35,7 @@ from sim.core.scenarios import (
 from sim.core.team import ORGANISATIONS
 from sim.experiment.posterior import load_posterior
 from sim.mesa.model import IntegrationModel, run_project, timeseries_frame
+from sim.report.figures import TIME_TO_PILOT_LABEL, whole_month_ticks
 from sim.report.palette import LEVEL_COLOURS, OUTCOME_COLOURS, PALETTE
 from sim.run import run_projects, with_draws
 
@@ -216,6 +217,7 @@ class ProjectRun:
 def png_bytes(fig: Figure, dpi: int = 85) -> bytes:
     """The figure as PNG bytes (for ``solara.Image``)."""
     buffer = BytesIO()
+    whole_month_ticks(fig)
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
 
@@ -395,7 +397,7 @@ def many_runs_figure(runs: pd.DataFrame, months: int, title: str,
     grid = np.arange(months + 1)
     reached = np.array([(pilot <= m).sum() / n for m in grid])
     right.step(grid, reached, where="post", color=GREEN, linewidth=2.2,
-               label="share of runs with a pilot by this month")
+               label="share of runs with a pilot by this month (as every view shows it)")
     if pilot.size:
         right.hist(pilot, bins=np.arange(0, months + 2, 3), weights=np.full(pilot.size, 1 / n),
                    color=GREEN, alpha=0.3, label="share reaching it in each 3 months")
@@ -408,7 +410,7 @@ def many_runs_figure(runs: pd.DataFrame, months: int, title: str,
     right.set_xlim(0, months)
     right.set_ylim(0, 1.02)
     right.set_xlabel("month", fontsize=12)
-    right.set_ylabel("share of runs", fontsize=12)
+    right.set_ylabel(TIME_TO_PILOT_LABEL.replace("projects", "runs"), fontsize=12)
     right.set_title(f"Time to pilot ({pilot.size} of {n} runs reached one)", fontsize=13)
     right.legend(loc="upper left", fontsize=11, frameon=True, framealpha=0.85)
     right.grid(alpha=0.3)

@@ -418,3 +418,25 @@ def test_a_difference_that_disagrees_with_the_rounded_shares_is_explained():
         note[0]
     table.loc[0, "p_integrated"] = 0.0
     assert _rounding_note(table, d.assign(d_p_integrated=0.075), "base") == []
+
+
+def test_time_to_pilot_rises_in_every_view_with_one_label():
+    """Issue 22 item 12: the CLI's figure, like the dashboard's, shows the share WITH a
+    pilot by each month (1 - Kaplan-Meier), rising, under one label; whole-month ticks."""
+    from sim.analysis.stats import kaplan_meier
+    from sim.report import figures as plots
+    from sim.ui.dashboard_views import many_runs_figure
+
+    months = pd.Series([5.0, 10.0, 10.0, 20.0, 30.0, np.nan, np.nan, np.nan, np.nan, np.nan])
+    km = kaplan_meier(months, 60)
+    fig = plots.time_to_pilot_figure({"a": km}, 60)
+    ax, table_ax = fig.axes
+    line = ax.get_lines()[0]
+    assert list(line.get_ydata()) == pytest.approx(list(1 - np.asarray(km.surviving)))
+    assert np.all(np.diff(line.get_ydata()) >= 0) and line.get_ydata()[-1] == 0.5
+    assert ax.get_ylabel() == plots.TIME_TO_PILOT_LABEL
+    ticks = [t.get_text() for t in table_ax.get_xticklabels()]
+    assert ticks and all(t.isdigit() for t in ticks)
+    runs = pd.DataFrame({"outcome": ["pilot"] * 5 + ["stalled"] * 5, "pilot_month": months})
+    dash = many_runs_figure(runs, 60, "t")
+    assert dash.axes[1].get_ylabel() == plots.TIME_TO_PILOT_LABEL.replace("projects", "runs")

@@ -60,3 +60,24 @@ def test_a_refused_compare_leaves_no_directory(tmp_path):
     proc = icsim("compare", "utopia", "--out", str(out))
     one_line_refusal(proc, "utopia")
     assert not (tmp_path / "new").exists()
+
+
+def test_the_same_figure_written_twice_is_byte_identical(tmp_path):
+    """Issue 22 item 5: a figure saved twice (SVG, PDF, PNG) gives the same bytes -- no
+    random SVG ids, no dates -- so regenerating the published figures leaves git clean."""
+    import numpy as np
+    import pandas as pd
+
+    from sim.analysis.stats import kaplan_meier
+    from sim.report import figures as plots
+
+    months = pd.Series([5.0, 10.0, 10.0, 20.0, 30.0, np.nan, np.nan])
+    for fmt in ("svg", "pdf", "png"):
+        written = []
+        for attempt in (1, 2):
+            fig = plots.time_to_pilot_figure({"a": kaplan_meier(months, 60)}, 60)
+            written.append(plots.save(fig, tmp_path / f"f{attempt}.{fmt}").read_bytes())
+        assert written[0] == written[1], fmt
+    svg = (tmp_path / "f1.svg").read_text()
+    assert "<dc:date>" not in svg and "CreationDate" not in \
+        (tmp_path / "f1.pdf").read_bytes().decode("latin-1")
