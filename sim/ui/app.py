@@ -8,8 +8,9 @@ cell (see notebooks/04_dashboard.ipynb).
   sliders to that scenario's values (the registry's defaults, then the scenario's own).
   Nothing changes in the running project until **Apply and restart** is pressed; a notice
   says so while the controls differ from the run on screen.
-* **Step** advances one month, **Play** / **Pause** animates (about 0.4 s a month;
-  a slow machine shows every second or third month), **Run to end** finishes the run.
+* **Step** advances one month, **Play** / **Pause** animates at the speed chosen beside
+  it (slow 1 s, normal about 0.4 s, fast 0.15 s a month; a slow machine shows every second
+  or third month), **Run to end** finishes the run.
   The outcome reads "in progress" until the run is over.
 * **Run many** runs a few hundred projects with the current settings (seeds from the
   chosen one on) and shows the outcome shares and the time to pilot: one run is one draw.
@@ -53,6 +54,8 @@ MODE_WORDS = {
 }
 PLAY_INTERVAL = 0.1  # seconds between frames while playing
 MONTH_SECONDS = 0.4  # target pace of Play: 60 months in about 25 s
+#: Play speeds a teacher can pick: seconds a month (normal: 60 months in about 25 s).
+SPEEDS = {"slow": 1.0, "normal": MONTH_SECONDS, "fast": 0.15}
 DEFAULT = views.Settings.make("baseline", 0, 60, {})
 
 
@@ -119,7 +122,10 @@ def Controls(scenario: solara.Reactive[str], seed: solara.Reactive[int],
         for p in principal():
             if p.level == level:
                 LeverSlider(p.name, values)
-    solara.Button("Reset the levers to the scenario's values", text=True, block=True,
+    # short enough not to be clipped in a narrow sidebar (a projector's 1024 px)
+    solara.Style(".icsim-wrap .v-btn__content { white-space: normal; flex: 1 1 auto; }")
+    solara.Button("Reset levers to the scenario", text=True, block=True,
+                  classes=["icsim-wrap"], style={"height": "auto", "min-height": "36px"},
                   on_click=lambda: values.set(views.scenario_sliders(scenario.value)))
 
 
@@ -192,6 +198,7 @@ def Dashboard() -> None:
     run = solara.use_reactive(first)
     tick = solara.use_reactive(0)  # bumped after every month, to redraw
     playing = solara.use_reactive(False)
+    speed = solara.use_reactive("normal")  # the play speed (SPEEDS)
     lock = solara.use_memo(threading.Lock, [])
 
     wanted = views.Settings.make(scenario.value, seed.value, months.value,
@@ -217,14 +224,16 @@ def Dashboard() -> None:
         tick.set(tick.value + 1)
 
     def play_loop() -> None:
-        # About MONTH_SECONDS a month whatever the machine: when drawing a frame takes
-        # longer, a frame advances several months (like Mesa's render interval, but chosen
-        # automatically, so no control for it is needed).
+        # The chosen pace (SPEEDS: seconds a month) whatever the machine: when drawing a
+        # frame takes longer, a frame advances several months (like Mesa's render
+        # interval, but chosen automatically).
         last = time.monotonic()
         while playing.value:
             time.sleep(PLAY_INTERVAL)
             now = time.monotonic()
-            months = max(1, round((now - last) / MONTH_SECONDS))
+            months = int((now - last) // SPEEDS[speed.value])
+            if months < 1:
+                continue
             last = now
             with lock:
                 moved = [run.value.step() for _ in range(months)]
@@ -256,6 +265,7 @@ def Dashboard() -> None:
                               icon_name="mdi-pause" if playing.value else "mdi-play")
                 solara.Button("Run to end", on_click=to_end, disabled=current.done,
                               icon_name="mdi-skip-forward")
+                solara.ToggleButtonsSingle(value=speed, values=list(SPEEDS))
                 changed = ", ".join(f"{PARAMETERS[k].display} = "
                                     f"{views.format_value(PARAMETERS[k], v)}"
                                     for k, v in current.settings.overrides)

@@ -86,11 +86,12 @@ SCENARIO_FOLDERS = (Path("scenarios"), Path(__file__).resolve().parents[2] / "sc
 
 def scenario_choices(folders: Sequence[Path] = SCENARIO_FOLDERS,
                      ) -> tuple[dict[str, str], list[str]]:
-    """The picker's choices, readable label -> scenario: every named scenario, each
-    national approach with the toolkit, and every ``*.toml`` in ``folders``; and one line
+    """The picker's choices, readable label -> scenario: every named scenario, every
+    ``*.toml`` in ``folders``, and each national approach with the toolkit; and one line
     per file that could not be read (it is left out)."""
-    specs = list(SCENARIOS) + [f"{n}+toolkit" for n in NATIONAL_APPROACHES]
-    choices = {scenario_label(spec): spec for spec in specs}
+    # named scenarios, then the files, then the compositions (a long list shows its first
+    # twenty entries until scrolled)
+    choices = {scenario_label(spec): spec for spec in SCENARIOS}
     problems: list[str] = []
     seen: set[Path] = set()
     for folder in folders:
@@ -106,6 +107,8 @@ def scenario_choices(folders: Sequence[Path] = SCENARIO_FOLDERS,
                 choices[scenario_label(spec)] = spec
             except UsageError as exc:
                 problems.append(str(exc))
+    for spec in (f"{n}+toolkit" for n in NATIONAL_APPROACHES):
+        choices[scenario_label(spec)] = spec
     return choices, problems
 
 

@@ -133,7 +133,8 @@ def test_dashboard_driven_like_a_class(dashboard, tmp_path):
         expect(page.get_by_text("scenario Enabling national approach (enabling_national), "
                                 "seed 0")).to_be_visible()
 
-        # Play animates month by month; Pause stops it.
+        # Play animates month by month at the chosen speed; Pause stops it.
+        page.get_by_role("button", name="fast", exact=True).click()
         page.get_by_role("button", name="Play").click()
         page.wait_for_function("() => /Month [1-9]\\d* of 60/.test(document.body.innerText)",
                                timeout=30_000)
@@ -157,6 +158,13 @@ def test_dashboard_driven_like_a_class(dashboard, tmp_path):
         summary = page.get_by_text("(seeds 0–99)", exact=False).first.inner_text()
         assert "pilot" in summary and "stalled" in summary, summary
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+        # A projector's 1024 px: the sidebar's reset button shows its whole text.
+        page.set_viewport_size({"width": 1024, "height": 768})
+        reset = page.get_by_role("button", name="Reset levers to the scenario")
+        expect(reset).to_be_visible()
+        assert reset.evaluate("b => b.scrollWidth <= b.clientWidth + 1")
+        box = reset.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 1024
         browser.close()
     # Offline and private: the server (icsim became it by exec) runs with no version
     # check against the package index and with Solara's telemetry off.
