@@ -152,20 +152,21 @@ def test_rules_in_the_order_given_all_compared_and_explained(tmp_path):
     out = tmp_path / "nat"
     order = ["universal_small", "none", "targeted", "competitive"]
     assert main(["national", "--sites", "30", "--replicates", "4", "--funding-rule",
-                 ",".join(order), "--quiet", "--format", "png,svg", "--out", str(out)]) == 0
+                 ",".join(order), "--reference", "universal_small", "--quiet", "--format",
+                 "png,svg", "--out", str(out)]) == 0
     table = pd.read_csv(out / "rules.csv")
     assert list(table.rule) == order
     assert list(dict.fromkeys(pd.read_parquet(out / "sites.parquet").rule)) == order
     assert list(dict.fromkeys(pd.read_csv(out / "national.csv").rule)) == order
     text = (out / "summary.md").read_text()
-    table_text = text.split("| rule | funded sites")[1]  # the P(pilot) table
+    table_text = text.split("| rule | funded sites")[1].split("\n\n")[0]  # the P(pilot) table
     rows = [line.split("|")[1].strip() for line in table_text.splitlines()
             if line.startswith("| ")]
     assert rows == order
     for rule in order[1:]:  # every rule against the first, with a paired interval
         row = table.set_index("rule").loc[rule]
         assert row.d_p_pilot_lo <= row.d_p_pilot <= row.d_p_pilot_hi
-        assert f"under **{rule}** (" in text and "against **universal_small**" in text
+        assert f"- **{rule}** against **universal_small**: " in text
     first = table.set_index("rule")
     paired = (first.loc["none", "p_pilot"] - first.loc["universal_small", "p_pilot"])
     assert first.loc["none", "d_p_pilot"] == pytest.approx(paired, abs=1e-6)  # %.6g
@@ -189,10 +190,11 @@ def test_a_rerun_with_changed_arguments_names_the_argument(tmp_path):
     argv = ["national", "--sites", "12", "--replicates", "2", "--quiet"]
     assert main([*argv, "--funding-rule", "competitive", "--out", str(out)]) == 0
     before = sorted(p.name for p in out.rglob("*"))
-    proc = icsim(*argv, "--funding-rule", "competitive,none", "--out", str(out))
+    # (the reference rule, none, runs first whether named or not)
+    proc = icsim(*argv, "--funding-rule", "competitive,targeted", "--out", str(out))
     assert proc.returncode == 2
     line = proc.stderr.strip()
-    assert "--funding-rule was competitive, now competitive,none" in line
+    assert "--funding-rule was none,competitive, now none,competitive,targeted" in line
     assert f"--out {out}_2" in line and "experiment file" not in line
     proc = icsim(*argv, "--funding-rule", "competitive", "--approach", "toolkit",
                  "--out", str(out))

@@ -134,7 +134,7 @@ def test_dashboard_driven_like_a_class(dashboard, tmp_path):
                                 "seed 0")).to_be_visible()
 
         # Play animates month by month at the chosen speed; Pause stops it.
-        page.get_by_role("button", name="fast", exact=True).click()
+        page.get_by_role("button", name="slow", exact=True).click()
         page.get_by_role("button", name="Play").click()
         page.wait_for_function("() => /Month [1-9]\\d* of 60/.test(document.body.innerText)",
                                timeout=30_000)
