@@ -261,9 +261,9 @@ def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
     ax.set_xlim(0, horizon)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel(TIME_TO_PILOT_LABEL)
-    ax.set_title(f"Time to pilot: 1 − Kaplan-Meier, 95% bands, censored at month {horizon}; "
-                 "the median is where a curve crosses the dashed line", fontsize=10)
-    ax.legend(fontsize=9, frameon=False)
+    ax.set_title(f"Time to pilot (1 − Kaplan-Meier, 95% bands, censored at month {horizon});"
+                 "\nthe median month is where a curve crosses the dashed line", fontsize=10)
+    ax.legend(fontsize=9, frameon=False, loc="best")
     ax.grid(alpha=0.3, linewidth=0.5)
     ax.tick_params(labelbottom=False)
     table_ax.set_ylim(-0.6, len(curves) - 0.4)
