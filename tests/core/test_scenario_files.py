@@ -96,6 +96,7 @@ def test_bad_scenario_file_is_refused(tmp_path, case):
     src.unlink()
 
 
+@pytest.mark.slow
 def test_run_takes_a_scenario_file(tmp_path):
     """Issue 22 item 8: ``icsim run --scenario FILE`` runs the file's values and changes,
     the same run as the model given them by hand."""

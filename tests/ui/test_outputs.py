@@ -62,6 +62,7 @@ def test_a_refused_compare_leaves_no_directory(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.slow
 def test_the_same_figure_written_twice_is_byte_identical(tmp_path):
     """Issue 22 item 5: a figure saved twice (SVG, PDF, PNG) gives the same bytes -- no
     random SVG ids, no dates -- so regenerating the published figures leaves git clean."""
@@ -83,6 +84,7 @@ def test_the_same_figure_written_twice_is_byte_identical(tmp_path):
         (tmp_path / "f1.pdf").read_bytes().decode("latin-1")
 
 
+@pytest.mark.slow
 def test_figures_read_at_page_width_with_whole_months_and_whole_counts(tmp_path):
     """Issue 22 item 14: whole-month ticks, an integer colour bar for PRIM's parameter
     counts, y labels on the calibration marginals, national_pilot at a page's width."""
