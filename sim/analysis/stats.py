@@ -190,3 +190,44 @@ def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
         return mean, float("nan"), float("nan")
     half = stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
     return mean, max(0.0, mean - half), min(1.0, mean + half)
+
+
+#: The adjustment for many comparisons that :func:`all_pairs` applies.
+ADJUSTMENT = "Bonferroni"
+
+
+def paired_t(d: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
+    """Mean of paired differences with its two-sided t interval at ``level`` (NaN bounds
+    for fewer than two pairs)."""
+    d = np.asarray(d, dtype=float)
+    mean = float(d.mean()) if d.size else float("nan")
+    if d.size < 2:
+        return mean, float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
+    return mean, mean - half, mean + half
+
+
+def all_pairs(per_replicate: dict[str, np.ndarray], level: float = LEVEL) -> pd.DataFrame:
+    """Every pair of alternatives, replicate by replicate: for alternatives given in order
+    (a dict of name -> one value per replicate, the same replicates for all), each pair
+    ``(first, second)`` with ``second`` after ``first``, the mean of ``second - first``
+    and a t interval **Bonferroni-adjusted** for the number of pairs m: each at level
+    ``1 - (1 - level) / m``, so all m intervals hold together with probability at least
+    ``level``. ``resolved`` is whether the adjusted interval excludes 0."""
+    names = list(per_replicate)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    m = len(pairs)
+    each = 1 - (1 - level) / m if m else level
+    rows = []
+    for a, b in pairs:
+        x, y = (np.asarray(per_replicate[k], dtype=float) for k in (a, b))
+        if x.shape != y.shape:
+            raise ValueError(f"{a} and {b} have different replicates")
+        mean, lo, hi = paired_t(y - x, each)
+        rows.append({"first": a, "second": b, "difference": mean, "lo": lo, "hi": hi,
+                     "pairs": int(x.size), "comparisons": m, "level_each": each,
+                     "adjustment": ADJUSTMENT,
+                     "resolved": bool(lo > 0 or hi < 0) if math.isfinite(lo) else False})
+    return pd.DataFrame(rows, columns=["first", "second", "difference", "lo", "hi", "pairs",
+                                       "comparisons", "level_each", "adjustment",
+                                       "resolved"])

@@ -186,6 +186,37 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in _NATIONAL + _TOOLKIT + _COM
 NATIONAL_APPROACHES: tuple[str, ...] = tuple(s.name for s in _NATIONAL)
 
 
+#: Readable names of the named scenarios, for pickers, figures and reports.
+LABELS: dict[str, str] = {
+    "baseline": "Flexible national approach",
+    "enabling_national": "Enabling national approach",
+    "funded_vanguard": "Funded vanguard",
+    "prescriptive_national": "Prescriptive national approach",
+    "austerity": "Austerity",
+    "map_decisions": "Map the decision-making structure",
+    "project_management": "Project-management support",
+    "feedback_meetings": "Feedback meetings",
+    "small_wins": "Small wins",
+    "shared_vision": "Shared vision",
+    "strong_clinical_leadership": "Strong clinical leadership",
+    "face_to_face": "Face-to-face engagement",
+    "supportive_engagement": "Supportive engagement",
+    "toolkit": "Full local toolkit",
+    "stable_team": "Stable team",
+}
+
+
+def scenario_label(spec: str) -> str:
+    """A readable name for a scenario, a ``+`` composition or a scenario file, with the
+    name a command takes in brackets: "Flexible national approach (baseline)"."""
+    if is_scenario_file(spec):
+        resolved = load_scenario_file(spec)
+        words = resolved.description.split(":")[0].strip() or resolved.name
+        return f"{words} ({spec})"
+    parts = split(spec)
+    return f"{' + '.join(LABELS.get(p, p) for p in parts)} ({spec.strip()})"
+
+
 def split(spec: str) -> list[str]:
     """Split ``"a+b"`` into known scenario names, or raise ``UsageError`` listing them."""
     names = [part.strip() for part in str(spec).split("+")]

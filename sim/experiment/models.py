@@ -56,6 +56,9 @@ class ModelCall:
     constants: Mapping[str, Any] = field(default_factory=dict)
     engine: str = "fast"  # the project's model: "fast" or "mesa" (same results run for run)
     timeout: float | None = None  # seconds a run may take (sim.experiment.timeout)
+    #: National levers changing in time (a scenario file's [[changes]]): ``((month,
+    #: {lever: value}), ...)``, the same for every run.
+    schedule: tuple[tuple[int, Mapping[str, Any]], ...] = ()
 
 
 #: The project's engines: the fast engine and the Mesa (reference) engine.
@@ -180,7 +183,7 @@ def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
             with run_limit(call.timeout):
                 if call.model == PROJECT_MODEL:
                     summary = func(scenario=call.scenario, seed=int(seed), months=call.months,
-                                   **call.constants, **params)
+                                   schedule=_schedule(call), **call.constants, **params)
                     row = project_outcomes(summary, call.months, call.outcomes)
                 else:
                     result = func({**call.constants, **params}, int(seed))
@@ -199,6 +202,11 @@ def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
 
 
 _BASES: dict[tuple[Any, ...], Any] = {}
+
+
+def _schedule(call: ModelCall) -> list[tuple[int, dict[str, Any]]] | None:
+    """The call's schedule as the engines take it (``None``: nothing changes in time)."""
+    return [(m, dict(v)) for m, v in call.schedule] or None
 
 
 def _base_values(scenario: str, constants: Mapping[str, Any]) -> dict[str, Any]:
@@ -234,7 +242,7 @@ def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
         try:
             with run_limit(call.timeout and call.timeout * len(index)):
                 frame = run_projects(rows, [int(batch.seeds[i]) for i in index],
-                                     call.months)
+                                     call.months, schedule=_schedule(call))
             values[index] = frame_outcomes(frame, call.months, call.outcomes)
             ok[index] = True
         except RunTimeout:
@@ -262,7 +270,8 @@ def _run_plugin_batch(batch_func: Callable[..., Any], call: ModelCall,
         rows = [_plugin_outcomes(r, call.outcomes) for r in results]
     except BaseException:  # noqa: BLE001 - fall back to one run at a time
         return run_batch(ModelCall(call.model, call.outcomes, call.scenario, call.months,
-                                   call.constants, engine="mesa", timeout=call.timeout),
+                                   call.constants, engine="mesa", timeout=call.timeout,
+                                   schedule=call.schedule),
                          batch)
     values[:] = rows
     ok[:] = True

@@ -45,6 +45,7 @@ from sim.core.errors import UsageError
 from sim.core.limits import IDENTIFIER, ceiling, how_to_raise, read_text_file
 from sim.core.outputs import NUMERIC_OUTCOMES
 from sim.core.registry import PARAMETERS, unknown_message
+from sim.core.scenarios import ResolvedScenario
 from sim.core.tomlfile import loads as toml_loads
 from sim.experiment.models import ENGINES, PROJECT_MODEL, describe
 from sim.experiment.plugins import check_registered, permission
@@ -176,6 +177,13 @@ class Experiment:
     source: str = "<string>"
     engine: str = "fast"  # the project's model: "fast" or "mesa"
     posterior_sha256: str = ""  # set by run_sweep(posterior=...): the draws' file hash
+    #: The posterior file the draws came from (for messages); not part of the hash.
+    posterior_file: str = field(default="", compare=False)
+    #: With ``scenario`` a scenario file: the hash of what it resolves to (values and
+    #: changes), part of the experiment's hash, so a resume after the file changed is
+    #: refused; and (when the file was read) the resolved scenario itself.
+    scenario_sha256: str = ""
+    scenario_file: ResolvedScenario | None = field(default=None, compare=False)
     #: A plug-in model allowed explicitly (``--allow-plugin``); not part of the hash.
     plugin_allowed: bool = field(default=False, compare=False)
     #: Seconds a run may take (``None``: the model's default); not part of the hash, so a
@@ -201,6 +209,8 @@ class Experiment:
         }
         if self.posterior_sha256:  # a sweep over a posterior is another sweep
             content["posterior"] = self.posterior_sha256
+        if self.scenario_sha256:  # a scenario file: what it says, not only its path
+            content["scenario_file"] = self.scenario_sha256
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str)
                               .encode("utf-8")).hexdigest()
 
@@ -372,7 +382,14 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
         levels = _integer(data, "levels", err, default=4, minimum=2, bounded=True)
 
     scenario = _string(data, "scenario", err, default="baseline")
-    if project:
+    scenario_file: ResolvedScenario | None = None
+    if project and scenarios.is_scenario_file(scenario):
+        if check_model:  # (an analysis reads the file's hash from the sweep's manifest)
+            try:
+                scenario_file = scenarios.load_scenario_file(scenario)
+            except UsageError as exc:
+                err(f"scenario: {exc}")
+    elif project:
         _check_scenario(scenario, err)
     engine = _string(data, "engine", err, default="fast")
 
@@ -441,7 +458,9 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
         seed=seed, outcomes=outcomes, levers=levers, constants=constants, scenario=scenario,
         months=months, second_order=second_order, levels=levels, runs_per_part=runs_per_part,
         description=description, text=text, source=source, engine=engine,
-        plugin_allowed=allow_plugin, run_timeout_s=run_timeout_s)
+        plugin_allowed=allow_plugin, run_timeout_s=run_timeout_s,
+        scenario_file=scenario_file,
+        scenario_sha256=scenario_digest(scenario_file) if scenario_file else "")
     if check_model:
         _check_model(experiment, err)
     return experiment
@@ -697,6 +716,16 @@ def _constant(name: str, value: Any, project: bool, err: _Errors) -> Scalar:
     if not (isinstance(value, bool | str) or _is_number(value)):
         err(f"constant '{name}' must be a number, true/false or a string, got {value!r}")
     return cast(Scalar, value)
+
+
+def scenario_digest(resolved: ResolvedScenario) -> str:
+    """The hash of a scenario file's content as it runs: its values and its changes."""
+    import json
+
+    content = {"values": sorted([k, v] for k, v in resolved.values.items()),
+               "schedule": [[m, sorted([k, v] for k, v in values.items())]
+                            for m, values in resolved.schedule]}
+    return hashlib.sha256(json.dumps(content, default=str).encode("utf-8")).hexdigest()
 
 
 def _check_scenario(scenario: str, err: _Errors) -> None:

@@ -431,12 +431,24 @@ class SweepStore:
         stored = manifest["experiment"]
         same_text = stored.get("text") == experiment.text
         old_posterior = stored.get("posterior_sha256")  # recorded since 2026-11-28
+        if old != experiment.sha256 and same_text and \
+                stored.get("scenario_sha256", "") != experiment.scenario_sha256:
+            raise UsageError(
+                f"{self.root} holds a sweep over scenario file {experiment.scenario} as it "
+                f"was when the sweep started; the file has changed since, refusing to mix "
+                f"them -- restore the file or choose another --out")
         if old != experiment.sha256 and same_text and old_posterior is not None \
                 and old_posterior != experiment.posterior_sha256:
+            if not old_posterior:
+                was, now_, earlier = "with no posterior", "with one", "without --posterior"
+            else:
+                was = "over a posterior"
+                now_ = "over another" if experiment.posterior_sha256 else "without it"
+                earlier = (f"with --posterior {stored['posterior_file']}"
+                           if stored.get("posterior_file") else "with the earlier --posterior")
             raise UsageError(
-                f"{self.root} holds a sweep of this experiment over another posterior (or "
-                f"none); refusing to mix them -- use the earlier --posterior or choose "
-                f"another --out")
+                f"{self.root} holds a sweep of this experiment {was}, asked now {now_}; "
+                f"refusing to mix them -- resume {earlier}, or choose another --out")
         if old != experiment.sha256 and same_text and (
                 old_posterior == experiment.posterior_sha256
                 or (old_posterior is None and not experiment.posterior_sha256)):
@@ -634,7 +646,9 @@ class SweepStore:
             manifest = {
                 "experiment": {"name": experiment.name, "file": experiment.source,
                                "sha256": experiment.sha256, "text": experiment.text,
-                               "posterior_sha256": experiment.posterior_sha256},
+                               "posterior_sha256": experiment.posterior_sha256,
+                               "posterior_file": experiment.posterior_file,
+                               "scenario_sha256": experiment.scenario_sha256},
                 "model": experiment.model,
                 "design": {"method": design.method, "parameters": design.names,
                            "points": design.n_points, "replicates": design.replicates,

@@ -78,10 +78,21 @@ def model_call(experiment: Experiment, engine: str | None = None,
     ``run_timeout`` its ``run_timeout_s`` (else the model's default limit)."""
     timeout = limit_for(experiment.is_project_model, experiment.months,
                         run_timeout if run_timeout is not None else experiment.run_timeout_s)
+    scenario, constants = experiment.scenario, dict(experiment.constants)
+    schedule: tuple[tuple[int, dict[str, Any]], ...] = ()
+    if experiment.scenario_file is not None:  # a scenario file: its values and changes,
+        # the constants over them, and a lever the sweep sets taken out of the changes
+        resolved = experiment.scenario_file
+        scenario, constants = "baseline", {**resolved.values, **constants}
+        fixed = set(experiment.constants) | set(experiment.names)
+        schedule = tuple((m, kept) for m, values in resolved.schedule
+                         if (kept := {k: v for k, v in values.items() if k not in fixed}))
+    elif experiment.scenario_sha256:
+        raise UsageError(f"{experiment.source}: its scenario file {experiment.scenario} "
+                         "was not read; load the experiment with its model checked")
     return ModelCall(model=experiment.model, outcomes=experiment.outcomes,
-                     scenario=experiment.scenario, months=experiment.months,
-                     constants=dict(experiment.constants),
-                     engine=engine or experiment.engine, timeout=timeout)
+                     scenario=scenario, months=experiment.months, constants=constants,
+                     engine=engine or experiment.engine, timeout=timeout, schedule=schedule)
 
 
 def _preload(experiment: Experiment) -> list[str]:
@@ -286,7 +297,10 @@ def _with_posterior(experiment: Experiment, posterior: str | Path,
     draws = draws[[c for c in draws.columns if c not in swept]]
     digest = hashlib.sha256(draws.to_json().encode()).hexdigest()
     records = cast(list[dict[str, Any]], draws.to_dict("records"))  # columns: registry names
-    return records, dataclasses.replace(experiment, posterior_sha256=digest)
+    path = Path(posterior)
+    path = path / "posterior.parquet" if path.is_dir() else path
+    return records, dataclasses.replace(experiment, posterior_sha256=digest,
+                                        posterior_file=str(path))
 
 
 def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Executor,

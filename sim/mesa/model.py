@@ -27,7 +27,13 @@ import numpy as np
 from sim.core import outputs as measures
 from sim.core.errors import UsageError
 from sim.core.inputs import check_months, check_rng, check_seed
-from sim.core.scenarios import check_schedule, parameters_for
+from sim.core.registry import resolve
+from sim.core.scenarios import (
+    check_schedule,
+    is_scenario_file,
+    parameters_for,
+    resolve_scenario,
+)
 from sim.core.team import team_roles
 from sim.engine import layout as L
 from sim.engine import rng as engine_rng
@@ -58,7 +64,9 @@ class IntegrationModel(mesa.Model):
     Args:
         months: the horizon; the model stops running after it (default 60).
         scenario_name: a named scenario or composition (``"enabling_national+toolkit"``)
-            whose values are applied before ``params``.
+            whose values are applied before ``params``, or a scenario file (``*.toml``, see
+            scenarios/README.md): its values, then ``params``, and its ``[[changes]]`` as
+            the schedule (a lever in ``params`` is taken out of them).
         collect: record the monthly time series in ``datacollector`` (Mesa's
             ``DataCollector``); ``run_project`` turns it off for speed.
         rng: the seed or generator; all randomness flows from it.
@@ -91,9 +99,19 @@ class IntegrationModel(mesa.Model):
         # seed, so the monthly draws stay paired across scenarios (common random numbers).
         self.people_rng = self.rng.spawn(1)[0]
         self.months = check_months(months)
-        self.scenario_name = scenario_name
-        self.p = p = parameters_for(scenario_name, params)
-        self.schedule = check_schedule(schedule)
+        if is_scenario_file(scenario_name):  # a scenario file: its values and changes
+            resolved = resolve_scenario(scenario_name, params)
+            if schedule is not None and resolved.schedule:
+                raise UsageError(f"scenario file {scenario_name} has its own [[changes]]; "
+                                 "give no schedule beside it")
+            self.scenario_name = resolved.name
+            self.p = p = resolve(resolved.values)
+            self.schedule = check_schedule(schedule if schedule is not None
+                                           else resolved.schedule_list())
+        else:
+            self.scenario_name = scenario_name
+            self.p = p = parameters_for(scenario_name, params)
+            self.schedule = check_schedule(schedule)
         self._params = L.pack(p)
 
         # The state arrays the submodels update; the agents below are views of them.

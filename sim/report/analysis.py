@@ -20,6 +20,7 @@ from sim.analysis.indices import CONVERGED
 from sim.analysis.prim import PrimResult
 from sim.core.registry import PARAMETERS
 from sim.experiment.safepaths import refuse_symlinks
+from sim.experiment.spec import DISTRIBUTIONS
 from sim.experiment.store import code_label, staged, write_atomic
 from sim.report import figures as plots
 from sim.report.palette import CYCLE, LEVEL_COLOURS
@@ -175,6 +176,25 @@ def _code_words(manifest: dict[str, Any]) -> str:
     return f"code commit `{str(manifest.get('git', {}).get('commit'))[:12]}`"
 
 
+def _named(name: str) -> str:
+    """A parameter as a person reads it: the registry's label, then the name a file uses."""
+    param = PARAMETERS.get(name)
+    return f"{param.display} (`{name}`)" if param is not None else f"`{name}`"
+
+
+def _base_point(manifest: dict[str, Any]) -> list[str]:
+    """The summary's line on the base point: a posterior's draws, when the sweep had one."""
+    stored = manifest["experiment"]
+    digest = stored.get("posterior_sha256")
+    if not digest:
+        return []
+    where = f"`{stored['posterior_file']}`" if stored.get("posterior_file") else "a posterior"
+    return [f"- **Base point**: the draws of {where} (sha256 `{str(digest)[:12]}`): "
+            "replicate r takes draw r for every input not varied, so the replicates' "
+            "spread, and the noise below, hold the posterior's parametric uncertainty as "
+            "well as chance."]
+
+
 def _level_colours(names: Sequence[str]) -> tuple[list[str], dict[str, str] | None]:
     """Colours of the levers by level (registry parameters), and the legend for them."""
     if not all(n in PARAMETERS for n in names):
@@ -230,7 +250,8 @@ class _Summary:
             f"{design.replicates} replicate{'s' if design.replicates > 1 else ''} = "
             f"{design.n_runs:,} simulated {'projects' if exp.is_project_model else 'runs'} "
             f"of {model}.",
-            f"- **Levers varied**: {', '.join(f'`{n}`' for n in design.names)}.",
+            f"- **Levers varied**: {', '.join(_named(n) for n in design.names)}.",
+            *_base_point(manifest),
             f"- **Ran**: {started} to {finished}; experiment file sha256 "
             f"`{manifest['experiment']['sha256'][:12]}`, {_code_words(manifest)}.",
             "",
@@ -270,7 +291,7 @@ class _Summary:
         if noise["noise_in_means"] < NOISY:
             words = []
             for _, row in ranked.head(3).iterrows():
-                words.append(f"`{row.parameter}` (alone {_index(row.S1, row.S1_conf)}, "
+                words.append(f"{_named(row.parameter)} (alone {_index(row.S1, row.S1_conf)}, "
                              f"with its interactions {_index(row.ST, row.ST_conf)})")
             lines += ["The levers that matter most: " + "; ".join(words) + ".", ""]
             first, total = float(table["S1"].sum()), float(table["ST"].sum())
@@ -290,7 +311,7 @@ class _Summary:
         lines += self._noise_words(noise)
         lines += ["| lever | S1 [95% CI] | ST [95% CI] |", "|---|---|---|"]
         for _, row in ranked.iterrows():
-            lines.append(f"| `{row.parameter}` | {_num(row.S1)} "
+            lines.append(f"| {_named(row.parameter)} | {_num(row.S1)} "
                          f"[{_num(row.S1 - row.S1_conf)}, {_num(row.S1 + row.S1_conf)}]"
                          f"{_zero_mark(row.S1, row.S1_conf)} | "
                          f"{_num(row.ST)} [{_num(row.ST - row.ST_conf)}, "
@@ -310,7 +331,7 @@ class _Summary:
                  "Levers ranked by mu* (mean absolute effect of moving the lever across "
                  "its range); a large sigma means the effect depends on the other levers.",
                  ""]
-        lines += ["Most influential: " + ", ".join(f"`{p}`" for p in
+        lines += ["Most influential: " + ", ".join(_named(p) for p in
                                                    ranked["parameter"].head(5)) + ".", ""]
         if small:
             lines += [f"Negligible (mu* below a tenth of the largest): "
@@ -324,7 +345,7 @@ class _Summary:
         lines += self._noise_words(noise)
         lines += ["| lever | mu* [95% CI] | sigma |", "|---|---|---|"]
         for _, row in ranked.iterrows():
-            lines.append(f"| `{row.parameter}` | {_num(row.mu_star, 3)} "
+            lines.append(f"| {_named(row.parameter)} | {_num(row.mu_star, 3)} "
                          f"[{_num(row.mu_star - row.mu_star_conf, 3)}, "
                          f"{_num(row.mu_star + row.mu_star_conf, 3)}]"
                          f"{_zero_mark(row.mu_star, row.mu_star_conf)} | "
@@ -376,7 +397,8 @@ class _Summary:
 
         def leaders(m: int) -> str:
             rows = table[table["month"] == m].sort_values("ST", ascending=False).head(3)
-            return ", ".join(f"`{r.parameter}` (ST {_num(r.ST)})" for r in rows.itertuples())
+            return ", ".join(f"{_named(str(r.parameter))} (ST {_num(r.ST)})"
+                             for r in rows.itertuples())
 
         p_first = table[table["month"] == first]["p_pilot"].iloc[0]
         p_last = table[table["month"] == last]["p_pilot"].iloc[0]
@@ -430,10 +452,10 @@ class _Summary:
             lines += [f"### {_label(outcome)}", "", "| lever | level | mean |", "|---|---|---|"]
             for name in sweep.design.names:
                 for level, mean in frame.groupby(name)["y"].mean().items():
-                    lines.append(f"| `{name}` | {level} | {_num(mean, 3)} |")
+                    lines.append(f"| {_named(name)} | {level} | {_num(mean, 3)} |")
             best = frame.iloc[frame["y"].argmax()] if frame["y"].notna().any() else None
             if best is not None:
-                setting = ", ".join(f"`{n}` = {best[n]}" for n in sweep.design.names)
+                setting = ", ".join(f"{_named(n)} = {best[n]}" for n in sweep.design.names)
                 lines += ["", f"Highest mean {_label(outcome)}: {_num(best['y'], 3)} at "
                           f"{setting}."]
             lines += ["", f"File: `grid_{outcome}.csv`.", ""]
@@ -458,13 +480,13 @@ class _Summary:
             conds = []
             for _, r in rows.iterrows():
                 if isinstance(r["low"], str):
-                    conds.append(f"`{r.parameter}` in {{{r.low}}}")
+                    conds.append(f"{_named(r.parameter)} in {{{r.low}}}")
                 elif r["low"] > r["range_low"] and r["high"] < r["range_high"]:
-                    conds.append(f"{_num(r.low)} <= `{r.parameter}` <= {_num(r.high)}")
+                    conds.append(f"{_num(r.low)} <= {_named(r.parameter)} <= {_num(r.high)}")
                 elif r["low"] > r["range_low"]:
-                    conds.append(f"`{r.parameter}` >= {_num(r.low)}")
+                    conds.append(f"{_named(r.parameter)} >= {_num(r.low)}")
                 else:
-                    conds.append(f"`{r.parameter}` <= {_num(r.high)}")
+                    conds.append(f"{_named(r.parameter)} <= {_num(r.high)}")
             where = " and ".join(conds) if conds else "anywhere"
             lines.append(f"- **Box {int(stat['box'])}**: when {where}, {_pct(stat.density)} "
                          f"of projects stall (vs {_pct(found.base_rate)} overall); the box "
@@ -512,7 +534,8 @@ class _Summary:
         lines += self._noise_words(noise)
         lines += ["| lever | delta [95% CI] | S1 [95% CI] |", "|---|---|---|"]
         for r in row_tuples(ranked):
-            lines.append(f"| `{r.parameter}` | {_num(r.delta)} [{_num(r.delta - r.delta_conf)}"
+            lines.append(f"| {_named(r.parameter)} | {_num(r.delta)} "
+                         f"[{_num(r.delta - r.delta_conf)}"
                          f", {_num(r.delta + r.delta_conf)}]{_zero_mark(r.delta, r.delta_conf)}"
                          f" | {_num(r.S1)} [{_num(r.S1 - r.S1_conf)}, "
                          f"{_num(r.S1 + r.S1_conf)}]{_zero_mark(r.S1, r.S1_conf)} |")
@@ -528,4 +551,43 @@ class _Summary:
                           *[f"- `{w}`" for w in self.library_warnings], ""]
 
     def text(self) -> str:
-        return "\n".join(self.head + self.body).rstrip() + "\n"
+        return "\n".join(self.head + self.body + methods_table(self.sweep)).rstrip() + "\n"
+
+
+def _range_text(lever: Any) -> str:
+    """A varied input's range or distribution, with its parameters, as a design draws it."""
+    if lever.kind == "values":
+        return "one of " + ", ".join(f"`{v}`" for v in lever.values) + " (equally likely)"
+    if lever.dist:
+        params = ", ".join(f"{k} {v:g}" for k, v in zip(DISTRIBUTIONS[lever.dist],
+                                                       lever.dist_params, strict=True))
+        return f"{lever.dist} ({params}), within [{lever.low:g}, {lever.high:g}]"
+    whole = "whole numbers " if lever.kind == "int" else ""
+    return f"uniform over {whole}[{lever.low:g}, {lever.high:g}]"
+
+
+def methods_table(sweep: Sweep) -> list[str]:
+    """The table a methods section needs: every varied input with its name, label,
+    group, range or distribution and source (the registry's, for the project's model)."""
+    exp = sweep.experiment
+    lines = ["## Methods: the varied inputs", "",
+             f"Every input the design varies ({exp.method}, {sweep.design.n_points:,} "
+             f"combinations x {sweep.design.replicates} replicates), as sampled; every "
+             "other input stays at the base point"
+             + (" (the scenario's values, or a posterior's draws)" if exp.is_project_model
+                else "") + ".", "",
+             "| name | label | group | unit | range or distribution | source |",
+             "|---|---|---|---|---|---|"]
+    for lever in exp.levers:
+        p = PARAMETERS.get(lever.name) if exp.is_project_model else None
+        label = p.display if p else lever.name
+        group = p.group if p else "plug-in input"
+        unit = p.unit if p else "-"
+        source = (p.source if p else "the plug-in model's").replace("|", "/")
+        lines.append(f"| `{lever.name}` | {label} | {group} | {unit} | {_range_text(lever)} "
+                     f"| {source} |")
+    if exp.constants:
+        lines += ["", "Fixed for every run (`[constants]`): " + ", ".join(
+            f"`{k} = {v}`" for k, v in exp.constants.items()) + "."]
+    lines.append("")
+    return lines

@@ -4,12 +4,14 @@ and the rounded strings both print (``sim.studies.compare`` computes the numbers
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from sim.analysis.frames import row_tuples
 from sim.analysis.stats import BOOTSTRAP
+from sim.core.registry import PARAMETERS
 from sim.studies.compare import Comparison
 
 
@@ -21,6 +23,11 @@ def _pct(x: float) -> str:
 def _pp(x: float) -> str:
     """A difference of shares in percentage points, signed."""
     return "-" if not math.isfinite(x) else f"{round(100 * x):+.0f} pp"
+
+
+def _pp1(x: float) -> str:
+    """A difference in percentage points to one decimal (an interval's end near 0)."""
+    return "-" if not math.isfinite(x) else f"{100 * x:+.1f} pp"
 
 
 def _month(x: float) -> str:
@@ -70,7 +77,9 @@ def formatted_differences(differences: pd.DataFrame) -> pd.DataFrame:
                 ("cannot tell (median not reached)" if not math.isfinite(r.d_km_median) else
                  f"{_signed(r.d_km_median, 0)}" + (
                      f" [{_signed(r.d_km_median_lo, 0)}, {_signed(r.d_km_median_hi, 0)}]"
-                     if math.isfinite(r.d_km_median_lo) else " [interval not determined]")),
+                     if math.isfinite(r.d_km_median_lo) else
+                     " [no interval: in over 2.5% of bootstrap resamples fewer than half "
+                     "the runs of one scenario piloted, so its median is not reached]")),
             "Δ restricted mean months to pilot [95% CI]":
                 f"{_signed(r.d_restricted_mean_pilot_month)} "
                 f"[{_signed(r.d_restricted_mean_pilot_month_lo)}, "
@@ -114,18 +123,98 @@ def _distinguishable(d: pd.DataFrame, shown: pd.DataFrame, first: str) -> list[s
         verdict = "distinguishable from" if resolved else "not distinguishable from"
         lines.append(f"- **{r.scenario}**: P(pilot) {verdict} {first}'s at {r.pairs} paired "
                      f"replicates (ΔP(pilot) {f[1]}).")
-    smallest = d.iloc[int(np.argmin(np.abs(d.d_p_pilot.to_numpy())))]
+    open_ = d[~((d.d_p_pilot_lo > 0) | (d.d_p_pilot_hi < 0))]
+    if open_.empty:  # every difference resolved: no replicate count to give
+        return lines
+    smallest = open_.iloc[int(np.argmin(np.abs(open_.d_p_pilot.to_numpy())))]
     need = smallest.d_p_pilot_replicates_needed
     if math.isfinite(need):
         lines.append(
-            f"- The smallest difference in P(pilot), {_pp(smallest.d_p_pilot)} "
-            f"(**{smallest.scenario}**), would need about {need:.0f} paired replicates to be "
-            f"resolved (two-sided 5% test, 80% power, assuming the true difference equals "
+            f"- The smallest difference in P(pilot) not yet resolved, "
+            f"{_pp(smallest.d_p_pilot)} (**{smallest.scenario}**), would need about "
+            f"{need:.0f} paired replicates to be resolved (two-sided 5% test, 80% power, "
+            f"assuming the true difference equals "
             f"the estimate and the paired differences' standard deviation "
             f"{smallest.d_p_pilot_sd:.2f} holds).")
     else:
-        lines.append(f"- The smallest difference in P(pilot) (**{smallest.scenario}**) is 0 "
-                     f"in these runs: no replicate count can be given to resolve it.")
+        lines.append(f"- The smallest difference in P(pilot) not yet resolved "
+                     f"(**{smallest.scenario}**) is 0 in these runs: no replicate count can "
+                     "be given to resolve it.")
+    return lines
+
+
+def intervals_include(draws: int, source: str = "", columns: Sequence[str] = ()) -> str:
+    """One sentence on what a report's intervals include: run-to-run noise only at the
+    registry's point values; noise and the uncertainty of the parameters the posterior
+    carries (structural choices among them, if it carries any) under a posterior."""
+    if not draws:
+        return ("**What the intervals include**: run-to-run noise only. Every run uses the "
+                "registry's point values (`--point`), so the intervals leave out what the "
+                "case leaves uncertain about the parameters; without `--point` the runs take "
+                "the case posterior's draws.")
+    where = f" `{source}`" if source else ""
+    structural = [c for c in columns if c in PARAMETERS and PARAMETERS[c].kind == "choice"]
+    carried = (f"the {len(columns)} parameters it carries" if columns
+               else "the parameters it carries")
+    rest = (f"; its structural choices ({', '.join(f'`{c}`' for c in structural)}) are "
+            "drawn too" if structural else
+            "; the model's structural choices are not among them and stay fixed")
+    return (f"**What the intervals include**: run-to-run noise and parametric uncertainty. "
+            f"Replicate *i* uses draw *i* of the posterior{where} (of {draws} draws, cycling) "
+            f"and seed *i* in every scenario, so the intervals carry what the calibration "
+            f"leaves uncertain about {carried} as well as luck; every other registry entry "
+            f"stays at its point value{rest}. `--point` runs at the registry's point values "
+            "instead (run-to-run noise only).")
+
+
+def _edge_note(shown: pd.DataFrame) -> list[str]:
+    """Explain a Kaplan-Meier median that sits on an end of its interval."""
+    edge = [r for r in shown.to_dict("records") if r["KM 95% CI"] != "not reached"
+            and r["median months to pilot (KM)"] in r["KM 95% CI"].split("-")]
+    if not edge:
+        return []
+    r = edge[0]
+    return ["", f"A median can sit on an end of its interval (**{r['scenario']}**: "
+            f"{r['median months to pilot (KM)']}, 95% CI {r['KM 95% CI']}): pilots happen in "
+            "whole months, so many runs share the median's month and the survival curve "
+            "drops past one half within that month; the interval is the range of whole "
+            "months the curve's band crosses one half in, and it may begin or end there."]
+
+
+def _rounding_note(table: pd.DataFrame, d: pd.DataFrame, first: str) -> list[str]:
+    """Say why a rounded difference can differ from the difference of rounded shares."""
+    shares = {r.scenario: r for r in row_tuples(table)}
+    for r in row_tuples(d):
+        for key, label in (("p_pilot", "P(pilot)"), ("p_integrated", "P(integrated)")):
+            a, b = getattr(shares[r.scenario], key), getattr(shares[first], key)
+            rounded = round(100 * a) - round(100 * b)
+            if math.isfinite(getattr(r, f"d_{key}")) and \
+                    rounded != round(100 * getattr(r, f"d_{key}")):
+                return [f"Differences are computed from the unrounded shares and rounded "
+                        f"once, so one can differ by a point from the difference of the "
+                        f"rounded shares in the table: **{r.scenario}** {label} "
+                        f"{_pct(a)} against {first}'s {_pct(b)} ({100 * a:.1f}% against "
+                        f"{100 * b:.1f}%) is {_pp(getattr(r, f'd_{key}'))}.", ""]
+    return []
+
+
+def _pairs_section(pairs: pd.DataFrame) -> list[str]:
+    """Every pair of scenarios, P(pilot), with Bonferroni-adjusted intervals."""
+    m = int(pairs.comparisons.iloc[0])
+    each = float(pairs.level_each.iloc[0])
+    lines = [f"## Every pair of scenarios: P(pilot), adjusted for {m} comparisons", "",
+             "| second minus first | ΔP(pilot) | adjusted interval | resolved? |",
+             "|---|---|---|---|"]
+    for r in row_tuples(pairs):
+        lines.append(f"| {r.second} − {r.first} | {_pp1(r.difference)} | "
+                     f"[{_pp1(r.lo)}, {_pp1(r.hi)}] | "
+                     f"{'yes' if r.resolved else 'no: cannot tell them apart'} |")
+    lines += ["", f"Paired replicate by replicate; each interval is a t interval at "
+              f"{100 * each:.2f}% ({pairs.adjustment.iloc[0]} adjustment: 95% shared among "
+              f"the {m} pairs), so all {m} hold together with at least 95% confidence. A "
+              "pair is resolved when its adjusted interval excludes 0; an unresolved pair is "
+              "not shown to be equal, only not told apart at these replicates. File: "
+              "`pairs.csv`.", ""]
     return lines
 
 
@@ -145,16 +234,14 @@ def markdown(comparison: Comparison) -> str:
     strings), the paired differences, and what each scenario is."""
     t = comparison.table
     shown = formatted(t)
-    first = t.scenario.iloc[0]
+    first = comparison.reference or t.scenario.iloc[0]
     lines = [f"# Scenario comparison ({int(t.runs.iloc[0])} replicates each, "
              f"{comparison.months} months, seed {comparison.seed})", "",
              "Replicate *i* has the same seed in every scenario (common random numbers), so "
-             "each scenario is compared with the first replicate by replicate."]
-    if comparison.posterior_draws:
-        lines.append(f"Parameters carry the posterior's uncertainty: replicate *i* uses "
-                     f"posterior draw *i* (of {comparison.posterior_draws}, cycling) and seed "
-                     "*i* in every scenario, so intervals include what the case leaves "
-                     "uncertain as well as run-to-run noise.")
+             f"each scenario is compared with **{first}** (the reference) replicate by "
+             "replicate."]
+    lines.append(intervals_include(comparison.posterior_draws, comparison.posterior_file,
+                                   comparison.posterior_columns))
     if comparison.overrides:
         lines.append("Set in every scenario: " + ", ".join(
             f"`{k} = {v}`" for k, v in comparison.overrides.items()) + ".")
@@ -167,7 +254,8 @@ def markdown(comparison: Comparison) -> str:
               "piloted* counts only the runs that piloted and is not the time to pilot. The "
               "three DAC columns are the mean over runs, at the horizon, of team commitment, "
               "organisational alignment and system alignment (direction, alignment and "
-              "commitment, Drath et al. 2008; each on 0-1, see docs/ODD.md).", ""]
+              "commitment, Drath et al. 2008; each on 0-1, see docs/ODD.md).",
+              *_edge_note(shown), ""]
     if not comparison.differences.empty:
         diffs = formatted_differences(comparison.differences)
         lines += [f"## Paired differences from {first}", "",
@@ -178,14 +266,21 @@ def markdown(comparison: Comparison) -> str:
                   "restricted mean months to pilot (a run without a pilot counts as the "
                   "horizon); a paired bootstrap "
                   f"({BOOTSTRAP} resamples) for the Kaplan-Meier median.", "",
+                  *_rounding_note(t, comparison.differences, first),
                   *_distinguishable(comparison.differences, diffs, first), ""]
+    if not comparison.pairs.empty:
+        lines += _pairs_section(comparison.pairs)
     if not comparison.variance.empty:
         v = comparison.variance
         lines += ["## Parametric and run-to-run variance", "",
                   f"Law of total variance over {int(v.draws.iloc[0])} posterior draws x "
                   f"{int(v.seeds_per_draw.iloc[0])} seeds each: the share of each outcome's "
                   "variance that comes from the parameters (what the case leaves uncertain) "
-                  "rather than from luck.", "",
+                  "rather than from luck. *variance* is the variance of the yes/no outcome "
+                  "over all those runs (p(1 - p) for a share p: 0.25 at most, at p = 50%); "
+                  "*parametric share* is the part of it between posterior draws (the "
+                  "variance of the draws' own shares), the rest is between seeds at one "
+                  "draw; — where no run differs (the variance is 0).", "",
                   "| scenario | outcome | variance | parametric share |", "|---|---|---|---|"]
         for r in row_tuples(v):
             share = "—" if r.parametric_share != r.parametric_share \

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from sim.analysis.frames import row_tuples
 from sim.core.registry import PARAMETERS
@@ -32,10 +34,25 @@ if TYPE_CHECKING:
 STYLE: dict[RcKeyType, Any] = {
     "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
     "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100,
-    "savefig.dpi": 200, "svg.fonttype": "none", "pdf.fonttype": 42}
+    "savefig.dpi": 200, "svg.fonttype": "none", "pdf.fonttype": 42,
+    # byte-reproducible files: SVG ids from a fixed salt, not a random one
+    "svg.hashsalt": "icsim"}
+
+#: What each format records about when and by what it was written: nothing that changes
+#: from one run to the next (no dates), so the same figure gives the same bytes.
+METADATA: dict[str, dict[str, Any]] = {
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None},
+    "png": {"Software": None},
+}
 
 
 matplotlib.rcParams.update(STYLE)
+
+
+def whole_months(ax: Axes) -> None:
+    """Month ticks at whole months only (no 42.5)."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def new_figure(width: float = 8.0, height: float = 5.0, **kwargs: Any) -> Figure:
@@ -43,11 +60,24 @@ def new_figure(width: float = 8.0, height: float = 5.0, **kwargs: Any) -> Figure
     return Figure(figsize=(width, height), layout="constrained", **kwargs)
 
 
+def whole_month_ticks(fig: Figure) -> None:
+    """Every axis whose label is a month gets ticks at whole months (no 42.5)."""
+    for ax in fig.axes:
+        if ax.get_xlabel().lower().startswith("month") and \
+                not isinstance(ax.xaxis.get_major_locator(), matplotlib.ticker.FixedLocator):
+            whole_months(ax)
+
+
 def save(fig: Figure, path: str | Path, dpi: int = 200) -> Path:
-    """Write a figure atomically (temporary file, then rename)."""
+    """Write a figure atomically (temporary file, then rename), byte-reproducibly: the same
+    figure gives the same file (fixed SVG hash salt, no dates or versions in the metadata),
+    with month axes at whole months."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+    fmt = path.suffix.lstrip(".") or "png"
+    whole_month_ticks(fig)
+    with matplotlib.rc_context({"svg.hashsalt": "icsim"}):
+        fig.savefig(tmp, dpi=dpi, format=fmt, metadata=METADATA.get(fmt))
     tmp.replace(path)
     return path
 
@@ -191,9 +221,15 @@ def dac_trajectories_figure(bands: dict) -> Figure:
     return fig
 
 
+#: The one convention for time to pilot in every view (CLI figures, notebooks, dashboard):
+#: the share of projects WITH a pilot by each month, rising (1 - Kaplan-Meier survival).
+TIME_TO_PILOT_LABEL = "Share of projects with a pilot by this month"
+
+
 def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
-    """Kaplan-Meier curves of 'no pilot yet' by month, censored at the horizon, with 95%
-    pointwise bands (log-log Greenwood) and a table of the numbers at risk below.
+    """The share of projects with a pilot by each month (one minus the Kaplan-Meier curve of
+    'no pilot yet', censored at the horizon), rising, with 95% pointwise bands (log-log
+    Greenwood) and a table of the numbers at risk below: the convention of every view.
 
     ``curves[scenario]`` is a ``sim.studies.compare.KaplanMeier`` (or a plain ``(months,
     surviving)`` pair, drawn without band or numbers at risk).
@@ -208,9 +244,11 @@ def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
     for s, (scenario, curve) in enumerate(curves.items()):
         colour = CYCLE[s % len(CYCLE)]
         months, surviving = curve
-        ax.step(months, surviving, where="post", color=colour, linewidth=2, label=scenario)
+        ax.step(months, 1 - np.asarray(surviving), where="post", color=colour, linewidth=2,
+                label=scenario)
         if hasattr(curve, "lower"):
-            ax.fill_between(curve.months, curve.lower, curve.upper, step="post",
+            ax.fill_between(curve.months, 1 - np.asarray(curve.upper),
+                            1 - np.asarray(curve.lower), step="post",
                             color=colour, alpha=0.15, linewidth=0)
             row = len(curves) - 1 - s
             for t in ticks:
@@ -222,14 +260,15 @@ def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
     ax.axhline(0.5, color="0.6", linewidth=0.8, linestyle="--")
     ax.set_xlim(0, horizon)
     ax.set_ylim(0, 1.02)
-    ax.set_ylabel("Share of projects without a pilot")
-    ax.set_title(f"Time to pilot (Kaplan-Meier with 95% bands, censored at month {horizon})")
-    ax.legend(fontsize=9, frameon=False)
+    ax.set_ylabel(TIME_TO_PILOT_LABEL)
+    ax.set_title(f"Time to pilot (1 − Kaplan-Meier, 95% bands, censored at month {horizon});"
+                 "\nthe median month is where a curve crosses the dashed line", fontsize=10)
+    ax.legend(fontsize=9, frameon=False, loc="best")
     ax.grid(alpha=0.3, linewidth=0.5)
     ax.tick_params(labelbottom=False)
     table_ax.set_ylim(-0.6, len(curves) - 0.4)
     table_ax.set_yticks([])
-    table_ax.set_xticks(ticks)
+    table_ax.set_xticks(ticks, [str(t) for t in ticks])
     table_ax.set_xlabel("Month")
     table_ax.set_title("Number at risk (no pilot yet)", fontsize=9, loc="left")
     for side in ("top", "right", "left"):
@@ -376,7 +415,8 @@ def prim_tradeoff(trajectory: pd.DataFrame, selected: int | None, title: str) ->
     ax = fig.subplots()
     points = ax.scatter(trajectory["coverage"], trajectory["density"],
                         c=trajectory["res_dim"].astype(float), cmap="viridis", s=25)
-    fig.colorbar(points, ax=ax, label="restricted parameters")
+    bar = fig.colorbar(points, ax=ax, label="restricted parameters (a whole number)")
+    bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if selected is not None and 0 <= selected < len(trajectory):
         row = trajectory.iloc[selected]
         ax.scatter([row["coverage"]], [row["density"]], s=160, facecolors="none",
@@ -428,8 +468,14 @@ def national_figure(series: pd.DataFrame, gate: str = "pilot") -> Figure:
     """Share of sites at ``gate`` by month, per funding rule: all, funded and unfunded
     sites, with 95% intervals across replicates. ``series`` is ``national.csv``."""
     rules = list(dict.fromkeys(series["rule"]))
-    fig = new_figure(5.2 * len(rules), 4.6)
-    axes = fig.subplots(1, len(rules), sharey=True, squeeze=False)[0]
+    # A page's width (8 inches) whatever the number of rules: two panels a row.
+    cols = min(2, len(rules))
+    rows = -(-len(rules) // cols)
+    fig = new_figure(8, 1.0 + 3.2 * rows)
+    grid = fig.subplots(rows, cols, sharey=True, sharex=True, squeeze=False)
+    axes = grid.ravel()[:len(rules)]
+    for extra in grid.ravel()[len(rules):]:
+        extra.set_visible(False)
     styles = {"all": ("black", "-"), "funded": ("blue", "--"), "unfunded": ("orange", ":")}
     for ax, rule in zip(axes, rules, strict=True):
         part = series[series["rule"] == rule]
@@ -442,12 +488,14 @@ def national_figure(series: pd.DataFrame, gate: str = "pilot") -> Figure:
             ax.fill_between(part["month"], part[f"{gate}_{group}_lo"],
                             part[f"{gate}_{group}_hi"], color=PALETTE[colour], alpha=0.2,
                             linewidth=0)
-        ax.set_title(f"funding rule: {rule}")
+        ax.set_title(f"funding rule: {rule}", fontsize=10)
         ax.set_xlabel("month")
         ax.set_ylim(0, 1)
-    axes[0].set_ylabel(f"share of sites at {gate} (95% CI)")
+        whole_months(ax)
+    for ax in grid[:, 0]:
+        ax.set_ylabel(f"share of sites at {gate}\n(95% CI)")
     axes[0].legend(loc="upper left", fontsize=9, frameon=False)
-    fig.suptitle(f"Sites reaching a {gate}, by national funding rule")
+    fig.suptitle(f"Sites reaching a {gate}, by national funding rule", fontsize=11)
     return fig
 
 
@@ -554,6 +602,7 @@ def posterior_marginals_figure(name: str, priors: Mapping[str, tuple[float, floa
         ax.axvline(PARAMETERS[parameter].default, color=PALETTE["vermillion"],
                    label="registry default")
         ax.set_xlabel(PARAMETERS[parameter].axis_label, fontsize=8)
+        ax.set_ylabel("density (per unit)", fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in axes[len(names):]:
         ax.set_visible(False)

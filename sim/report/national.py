@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,13 +11,20 @@ from pathlib import Path
 import pandas as pd
 
 from sim.analysis.frames import row_tuples
+from sim.analysis.stats import all_pairs
 from sim.experiment.store import staged
 from sim.report import figures as plots
+from sim.report.compare import intervals_include
 from sim.studies.national import FUNDED_SHARE, NationalSpec, results
 
 
-def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
-    """``summary.md`` for policy analysts: every number from one rounding (``_pct``)."""
+def summary_markdown(spec: NationalSpec, table: pd.DataFrame,
+                     pairs: pd.DataFrame | None = None) -> str:
+    """``summary.md`` for policy analysts: every number from one rounding (``_pct``). It
+    leads with each rule's paired effect against the first rule (the reference, ``none``
+    by default), then every pair of rules (``pairs``, Bonferroni-adjusted), and shows the
+    gap between funded and unfunded sites only as a description (it is selection, not the
+    effect of money)."""
     budget = spec.total_budget
     k = max(1, math.ceil(FUNDED_SHARE * spec.sites))
     lines = [
@@ -26,6 +34,14 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
         + (f"`{spec.approach}`: {spec.approach_description}. " if spec.approach_description
            else ""),
         "",
+        _intervals_text(spec),
+        "",
+        _posterior_text(spec),
+        "",
+    ]
+    lines += _effects(spec, table, pairs)
+    lines += _funded_description(table)
+    lines += [
         f"**Budget.** The national budget is {budget:g} full-pilot costs (one unit pays for "
         f"one full-scope pilot), {budget / spec.sites:.3g} per site. A competitive or targeted "
         f"rule gives it to {k} sites ({FUNDED_SHARE:.0%}), {budget / k:.3g} pilot costs each; "
@@ -48,52 +64,8 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
         "local money; the balance column is the accounting check (money in minus money out "
         "minus money left: zero up to rounding).",
         "",
-        _intervals_text(spec),
-        "",
-        "| rule | funded sites | P(pilot) [95% CI] | P(integrated) [95% CI] | "
-        "P(pilot) funded [95% CI] | P(pilot) unfunded [95% CI] | gap p | "
-        f"difference from {table.rule.iloc[0]} [95% CI] | budget per site at pilot |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in row_tuples(table):
-        diff = "-" if math.isnan(r.d_p_pilot) else (
-            f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}]")
-        lines.append(
-            f"| {r.rule} | {r.funded_sites} | {_ci(r.p_pilot, r.p_pilot_lo, r.p_pilot_hi)} | "
-            f"{_ci(r.p_integrated, r.p_integrated_lo, r.p_integrated_hi)} | "
-            f"{_ci(r.p_pilot_funded, r.p_pilot_funded_lo, r.p_pilot_funded_hi)} | "
-            f"{_ci(r.p_pilot_unfunded, r.p_pilot_unfunded_lo, r.p_pilot_unfunded_hi)} | "
-            f"{_p(r.gap_p_value)} | {diff} | {r.cost_per_pilot_site:.3g} |")
-    lines.append("")
-    for r in row_tuples(table):
-        if not math.isnan(r.p_pilot_funded) and not math.isnan(r.p_pilot_unfunded):
-            lines.append(
-                f"- Under **{r.rule}**, funded sites reached a pilot in {_pct(r.p_pilot_funded)}"
-                f" of runs and unfunded sites in {_pct(r.p_pilot_unfunded)} (one-sided Fisher "
-                f"p = {_p(r.gap_p_value)}).")
-        elif not math.isnan(r.p_pilot_unfunded):
-            lines.append(f"- Under **{r.rule}** the budget funds no site: "
-                         f"{_pct(r.p_pilot_unfunded)} of site runs reached a pilot with the "
-                         "approach's own rounds and local money only.")
-        else:
-            lines.append(f"- Under **{r.rule}** every site is funded: "
-                         f"{_pct(r.p_pilot_funded)} of site runs reached a pilot.")
-    first = table.rule.iloc[0]
-    for r in row_tuples(table.iloc[1:]):
-        if math.isnan(r.d_p_pilot_lo):
-            verdict = "cannot be told apart with one replicate"
-        elif r.d_p_pilot_lo > 0:
-            verdict = "higher"
-        elif r.d_p_pilot_hi < 0:
-            verdict = "lower"
-        else:
-            verdict = "not distinguishable"
-        lines.append(
-            f"- The national pilot rate under **{r.rule}** "
-            f"({_pct(r.p_pilot)}) against **{first}** ({_pct(table.p_pilot.iloc[0])}): "
-            f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}], paired over "
-            f"{spec.replicates} replicates: {verdict}.")
-    lines += ["", "*budget per site at pilot*: national money received per replicate (budget "
+    lines += ["*budget per site at pilot*: national money received per replicate (budget "
               "and the approach's rounds) divided by the sites that reached a pilot, in "
               "full-pilot costs.", "",
               "Files: `sites.parquet` (one row per site, replicate and rule), "
@@ -101,6 +73,118 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame) -> str:
               "`funded_gap` (figures); the raw runs are in `runs/` (the sweep runner's parts).",
               ""]
     return "\n".join(lines)
+
+
+def _effects(spec: NationalSpec, table: pd.DataFrame,
+             pairs: pd.DataFrame | None) -> list[str]:
+    """Each rule against the reference, replicate by replicate; then every pair."""
+    first = table.rule.iloc[0]
+    lines = [f"## What each rule does: its paired effect against `{first}`", "",
+             f"The share of all {spec.sites} sites reaching a pilot within {spec.months} "
+             f"months under each rule, and its difference from `{first}` replicate by "
+             f"replicate (the same country and seeds under every rule): the effect of the "
+             "rule on the national pilot rate.", "",
+             "| rule | funded sites | P(pilot) [95% CI] | P(integrated) [95% CI] | "
+             f"effect against {first} [95% CI] | budget per site at pilot |",
+             "|---|---|---|---|---|---|"]
+    for r in row_tuples(table):
+        diff = "(reference)" if r.rule == first else (
+            f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}]")
+        lines.append(
+            f"| {r.rule} | {r.funded_sites} | {_ci(r.p_pilot, r.p_pilot_lo, r.p_pilot_hi)} | "
+            f"{_ci(r.p_integrated, r.p_integrated_lo, r.p_integrated_hi)} | {diff} | "
+            f"{r.cost_per_pilot_site:.3g} |")
+    lines.append("")
+    for r in row_tuples(table.iloc[1:]):
+        if math.isnan(r.d_p_pilot_lo):
+            verdict = "cannot be told apart with one replicate"
+        elif r.d_p_pilot_lo > 0:
+            verdict = "raises it"
+        elif r.d_p_pilot_hi < 0:
+            verdict = "lowers it"
+        else:
+            verdict = "cannot be told apart from it at these replicates"
+        lines.append(
+            f"- **{r.rule}** against **{first}**: {_pct(r.p_pilot)} against "
+            f"{_pct(table.p_pilot.iloc[0])} of sites, an effect of {_pp(r.d_p_pilot)} "
+            f"[{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}] paired over {spec.replicates} "
+            f"replicates: {verdict}.")
+    lines.append("")
+    if pairs is not None and not pairs.empty:
+        m = int(pairs.comparisons.iloc[0])
+        lines += [f"### Every pair of rules, adjusted for {m} comparisons", "",
+                  "| second minus first | Δ national P(pilot) | adjusted interval | resolved? |",
+                  "|---|---|---|---|"]
+        for r in row_tuples(pairs):
+            lines.append(f"| {r.second} − {r.first} | {_pp(r.difference)} | "
+                         f"[{_pp(r.lo)}, {_pp(r.hi)}] | "
+                         f"{'yes' if r.resolved else 'no: cannot tell them apart'} |")
+        lines += ["", f"Replicate by replicate; each interval is a t interval at "
+                  f"{100 * float(pairs.level_each.iloc[0]):.2f}% ({pairs.adjustment.iloc[0]} "
+                  f"adjustment), so all {m} hold together with at least 95% confidence. "
+                  "File: `pairs.csv`.", ""]
+    return lines
+
+
+def _funded_description(table: pd.DataFrame) -> list[str]:
+    """Funded against unfunded sites: a description, with why it is not an effect."""
+    lines = ["## Funded and unfunded sites: a description, not an effect", "",
+             "A rule that funds some sites chooses them: `competitive` funds the readiest, "
+             "`targeted` the least ready. Funded and unfunded sites therefore differed "
+             "before any money arrived, and the gap between them mixes what the money did "
+             "with who was chosen (selection). It is shown to describe where pilots happen, "
+             "not tested: the effect of a rule is its paired difference from the reference "
+             "above.", "",
+             "| rule | funded sites | P(pilot) funded [95% CI] | P(pilot) unfunded [95% CI] |",
+             "|---|---|---|---|"]
+    for r in row_tuples(table):
+        lines.append(
+            f"| {r.rule} | {r.funded_sites} | "
+            f"{_ci(r.p_pilot_funded, r.p_pilot_funded_lo, r.p_pilot_funded_hi)} | "
+            f"{_ci(r.p_pilot_unfunded, r.p_pilot_unfunded_lo, r.p_pilot_unfunded_hi)} |")
+    lines.append("")
+    for r in row_tuples(table):
+        if not math.isnan(r.p_pilot_funded) and not math.isnan(r.p_pilot_unfunded):
+            lines.append(
+                f"- Under **{r.rule}**, {_pct(r.p_pilot_funded)} of funded and "
+                f"{_pct(r.p_pilot_unfunded)} of unfunded site runs reached a pilot; the sites "
+                "were chosen by the rule, so this gap is not the effect of the money.")
+        elif not math.isnan(r.p_pilot_unfunded):
+            lines.append(f"- Under **{r.rule}** the budget funds no site: "
+                         f"{_pct(r.p_pilot_unfunded)} of site runs reached a pilot with the "
+                         "approach's own rounds and local money only.")
+        else:
+            lines.append(f"- Under **{r.rule}** every site is funded: "
+                         f"{_pct(r.p_pilot_funded)} of site runs reached a pilot.")
+    lines.append("")
+    return lines
+
+
+def rule_pairs(sites: pd.DataFrame) -> pd.DataFrame:
+    """Every pair of rules' national pilot share, replicate by replicate, Bonferroni-
+    adjusted (empty with fewer than three rules)."""
+    per = sites.assign(piloted=sites.outcome.isin(["pilot", "integrated"])).groupby(
+        ["rule", "replicate"], sort=False).piloted.mean()
+    rules = list(dict.fromkeys(sites.rule))
+    if len(rules) < 3:
+        return pd.DataFrame()
+    return all_pairs({r: per.loc[r].sort_index().to_numpy(float) for r in rules})
+
+
+def _posterior_text(spec: NationalSpec) -> str:
+    """What the intervals include of the parameters' uncertainty."""
+    if not spec.posterior:
+        return intervals_include(0)
+    path = Path(spec.posterior)
+    with contextlib.suppress(ValueError):
+        path = path.relative_to(Path.cwd().resolve())
+    import pyarrow.parquet as pq
+
+    columns = tuple(c for c in pq.read_schema(spec.posterior).names
+                    if c not in ("weight", "draw"))
+    draws = pq.read_metadata(spec.posterior).num_rows
+    return intervals_include(draws, str(path), columns).replace(
+        "in every scenario", "at every site under every rule")
 
 
 def _intervals_text(spec: NationalSpec) -> str:
@@ -138,10 +222,6 @@ def _pct(x: float) -> str:
     return "-" if math.isnan(x) else f"{round(100 * x, 1):.1f}%"
 
 
-def _p(x: float) -> str:
-    return "-" if math.isnan(x) else (f"{x:.2g}" if x >= 1e-4 else "<1e-4")
-
-
 def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png",),
                   ) -> pd.DataFrame:
     """Read the finished runs in ``out/runs`` and write the national outputs."""
@@ -150,8 +230,13 @@ def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png"
     with staged(out) as stage:
         sites.to_parquet(stage / "sites.parquet", index=False)
         series.to_csv(stage / "national.csv", index=False, float_format="%.6g")
+        # no p-value of the funded-unfunded gap: it is selection, not an effect
+        table = table.drop(columns=["gap_p_value"], errors="ignore")
         table.to_csv(stage / "rules.csv", index=False, float_format="%.6g")
-        (stage / "summary.md").write_text(summary_markdown(spec, table))
+        pairs = rule_pairs(sites)
+        if not pairs.empty:
+            pairs.to_csv(stage / "pairs.csv", index=False, float_format="%.6g")
+        (stage / "summary.md").write_text(summary_markdown(spec, table, pairs))
         for stem, fig in (("national_pilot", plots.national_figure(series, "pilot")),
                           ("funded_gap", plots.funded_gap_figure(table))):
             for fmt in formats:
@@ -160,12 +245,16 @@ def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png"
 
 
 def console_table(table: pd.DataFrame) -> str:
-    """What ``icsim national`` prints: the rules with the report's own rounding."""
+    """What ``icsim national`` prints: the rules with the report's own rounding, each with
+    its paired effect against the reference (the first rule)."""
+    first = table.rule.iloc[0]
     shown = pd.DataFrame({
         "rule": table.rule, "funded sites": table.funded_sites,
         "P(pilot) [95% CI]": [_ci(r.p_pilot, r.p_pilot_lo, r.p_pilot_hi)
                               for r in row_tuples(table)],
-        "funded": [_pct(x) for x in table.p_pilot_funded],
-        "unfunded": [_pct(x) for x in table.p_pilot_unfunded],
+        f"effect against {first} [95% CI]": [
+            "(reference)" if r.rule == first else
+            f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}]"
+            for r in row_tuples(table)],
         "budget per site at pilot": [f"{x:.3g}" for x in table.cost_per_pilot_site]})
     return shown.to_string(index=False)

@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.analysis.stats import KaplanMeier, kaplan_meier, paired_differences, wilson
+from sim.analysis.stats import (
+    KaplanMeier,
+    all_pairs,
+    kaplan_meier,
+    paired_differences,
+    wilson,
+)
 from sim.core.errors import UsageError
 from sim.core.inputs import check_months, check_seed
 from sim.core.limits import check_size
@@ -51,6 +57,12 @@ class Comparison:
     overrides: dict[str, Any] = field(default_factory=dict)
     variance: pd.DataFrame = field(default_factory=pd.DataFrame)  # with a posterior
     posterior_draws: int = 0
+    posterior_file: str = ""  # where the draws came from (for the report)
+    posterior_columns: tuple[str, ...] = ()  # the registry entries the draws carry
+    #: Every pair of scenarios' paired difference in P(pilot), Bonferroni-adjusted
+    #: (``sim.analysis.stats.all_pairs``); empty with fewer than three scenarios.
+    pairs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reference: str = ""  # the scenario the paired differences are taken from
 
 
 def check_scenarios(names: Sequence[str | ResolvedScenario],
@@ -120,7 +132,8 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
             months: int = 60, workers: int | None = None, scheduler: str | None = None,
             progress: bool = True, engine: str = "fast",
             overrides: Mapping[str, Any] | None = None,
-            posterior: pd.DataFrame | None = None) -> Comparison:
+            posterior: pd.DataFrame | None = None,
+            reference: str | None = None) -> Comparison:
     """Run every scenario ``replicates`` times and summarise (see module docstring).
 
     ``scenarios`` are names, ``a+b`` compositions or scenario files (``*.toml``);
@@ -128,9 +141,12 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
     draw, ``sim.studies.calibration.load_posterior``) replicate *i* uses draw *i* and seed *i* in
     every scenario, so the comparison stays paired while its intervals include what the
     case leaves uncertain; the report then splits the variance into parametric and
-    run-to-run parts.
+    run-to-run parts. ``reference`` (default: the first) is the scenario every other is
+    compared with; with three or more scenarios every pair is compared too, with
+    Bonferroni-adjusted intervals (``Comparison.pairs``).
     """
     resolved = check_scenarios(scenarios, overrides)
+    reference = check_reference(reference, [s.name for s in resolved])
     replicates = check_replicates(replicates)
     seed = check_seed(seed)
     months = check_months(months)
@@ -169,11 +185,28 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
     bands = {s: _bands(histograms[s]) for s in names}
     curves = {s: kaplan_meier(runs.loc[runs.scenario == s, "pilot_month"], months)
               for s in names}
-    differences = paired_differences(runs, names, months, seed=seed)
+    differences = paired_differences(
+        runs, [reference, *(n for n in names if n != reference)], months, seed=seed)
+    pairs = all_pairs({name: runs.loc[runs.scenario == name].sort_values("replicate")
+                       .outcome.isin(["pilot", "integrated"]).to_numpy(float)
+                       for name in names}) if len(names) >= 3 else pd.DataFrame()
     split = (variance_split(resolved, draws, months, seed) if draws
              else pd.DataFrame())
     return Comparison(runs, table, bands, curves, months, seed, differences, resolved,
-                      dict(validate(overrides or {})), split, len(draws or []))
+                      dict(validate(overrides or {})), split, len(draws or []),
+                      posterior_columns=tuple(posterior.columns) if posterior is not None
+                      else (), pairs=pairs, reference=reference)
+
+
+def check_reference(reference: str | None, names: Sequence[str]) -> str:
+    """The reference of the paired differences: one of ``names`` (default the first), or
+    a one-line ``UsageError`` naming the allowed values."""
+    if reference is None:
+        return names[0]
+    if reference not in names:
+        raise UsageError(f"--reference {reference!r} is not one of the compared scenarios: "
+                         f"{', '.join(names)}")
+    return reference
 
 
 #: Draws and seeds per draw of the variance split (parametric vs run-to-run).

@@ -27,6 +27,7 @@ from ``sim.analysis.indices``, the boxes from ``sim.analysis.prim``, and
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Sequence
@@ -91,13 +92,24 @@ def load_sweep(root: str | Path, require_complete: bool = True) -> Sweep:
     experiment = parse_experiment(text, source=str(manifest["experiment"].get("file",
                                                                               "<manifest>")),
                                   check_model=False)
+    # A sweep over a posterior hashes the draws too (the experiment's text does not name
+    # them): the parts carry that hash, so the experiment read back must as well.
+    stored = manifest["experiment"]
+    if stored.get("posterior_sha256"):
+        experiment = dataclasses.replace(
+            experiment, posterior_sha256=str(stored["posterior_sha256"]),
+            posterior_file=str(stored.get("posterior_file") or ""))
+    if stored.get("scenario_sha256"):  # a scenario file's content, hashed when it ran
+        experiment = dataclasses.replace(experiment,
+                                         scenario_sha256=str(stored["scenario_sha256"]))
     design = make_design(experiment)
     if design.sha256 != manifest["design"]["sha256"]:
         raise UsageError(f"{root}: the design regenerated from the manifest differs from the "
                          f"sweep's (package versions changed?)")
     resume = (f"icsim national --out {root} --resume (with its other arguments as before)"
               if experiment.source == "icsim national"
-              else f"icsim sweep {experiment.source} --out {root} --resume")
+              else f"icsim sweep {experiment.source} --out {root} --resume"
+              + _posterior_option(experiment))
     verified = store.verify(experiment, design, manifest, tables=True)
     if verified.damaged:
         raise UsageError(verified.damage_message(resume))
@@ -115,6 +127,13 @@ def load_sweep(root: str | Path, require_complete: bool = True) -> Sweep:
             f"the sweep in {root} is incomplete ({len(runs)} of {design.n_runs} runs); "
             f"complete it with: {resume}")
     return Sweep(root, manifest, experiment, design, _mark_infinite(runs, experiment.outcomes))
+
+
+def _posterior_option(experiment: Experiment) -> str:
+    """The ``--posterior`` a resume of this sweep needs ("" for a sweep without one)."""
+    if not experiment.posterior_sha256:
+        return ""
+    return f" --posterior {experiment.posterior_file or 'FILE (the one the sweep used)'}"
 
 
 def _mark_infinite(runs: pd.DataFrame, outcomes: Sequence[str]) -> pd.DataFrame:

@@ -8,8 +8,9 @@ cell (see notebooks/04_dashboard.ipynb).
   sliders to that scenario's values (the registry's defaults, then the scenario's own).
   Nothing changes in the running project until **Apply and restart** is pressed; a notice
   says so while the controls differ from the run on screen.
-* **Step** advances one month, **Play** / **Pause** animates (about 0.4 s a month;
-  a slow machine shows every second or third month), **Run to end** finishes the run.
+* **Step** advances one month, **Play** / **Pause** animates at the speed chosen beside
+  it (slow 1 s, normal about 0.4 s, fast 0.15 s a month; a slow machine shows every second
+  or third month), **Run to end** finishes the run.
   The outcome reads "in progress" until the run is over.
 * **Run many** runs a few hundred projects with the current settings (seeds from the
   chosen one on) and shows the outcome shares and the time to pilot: one run is one draw.
@@ -32,23 +33,37 @@ import solara
 from solara.server import settings as _solara_settings
 
 from sim.core.registry import PARAMETERS, principal
-from sim.core.scenarios import NATIONAL_APPROACHES, SCENARIOS
+from sim.core.scenarios import scenario_label
+from sim.experiment.posterior import CASE_POSTERIOR
 from sim.ui import dashboard_views as views
 
 _solara_settings.telemetry.mixpanel_enable = False  # also when shown inside Jupyter
 
-#: Scenario choices: every named scenario, and each national approach with the toolkit.
-SCENARIO_CHOICES = list(SCENARIOS) + [f"{n}+toolkit" for n in NATIONAL_APPROACHES]
 MANY_CHOICES = [100, 300, 1000]
+#: "Run many" under the shipped case posterior (the default) or the registry's values.
+POSTERIOR_MODE, POINT_MODE = "case posterior", "point values"
+MODE_WORDS = {
+    POSTERIOR_MODE: "Under the **case posterior** (`data/case_posterior.parquet`): run *i* "
+                    "takes posterior draw *i* for the parameters the calibration inferred, "
+                    "under the scenario and the sliders, so the spread holds what the case "
+                    "leaves uncertain as well as luck. The run on screen uses the registry's "
+                    "point values, so it is not one of these runs.",
+    POINT_MODE: "At the registry's **point values** (as `--point`): every run uses the "
+                "values on screen, so the spread is luck alone; the run on screen is one of "
+                "these runs.",
+}
 PLAY_INTERVAL = 0.1  # seconds between frames while playing
 MONTH_SECONDS = 0.4  # target pace of Play: 60 months in about 25 s
+#: Play speeds a teacher can pick: seconds a month (normal: 60 months in about 25 s).
+SPEEDS = {"slow": 1.0, "normal": MONTH_SECONDS, "fast": 0.15}
 DEFAULT = views.Settings.make("baseline", 0, 60, {})
 
 
 def slider_label(name: str, value: Any) -> str:
-    """``name = value unit``: the value is part of the label, so it is always visible."""
+    """``label = value (unit)``, the registry's readable label: the value is part of the
+    label, so it is always visible."""
     p = PARAMETERS[name]
-    return f"{name} = {views.format_value(p, value)} ({p.unit})"
+    return f"{p.display} = {views.format_value(p, value)} ({p.unit})"
 
 
 @solara.component
@@ -76,11 +91,20 @@ def Controls(scenario: solara.Reactive[str], seed: solara.Reactive[int],
              pending: bool, apply: Callable[[], None]) -> None:
     """Scenario, seed, horizon and the principal levers, with Apply and restart."""
 
-    def pick(name: str) -> None:
-        scenario.set(name)
-        values.set(views.scenario_sliders(name))
+    # Named scenarios and the files in scenarios/, by readable label (read again when the
+    # page is opened, so a file added meanwhile is listed).
+    choices, problems = solara.use_memo(views.scenario_choices, [])
+    labels = {spec: label for label, spec in choices.items()}
 
-    solara.Select("scenario", values=SCENARIO_CHOICES, value=scenario.value, on_value=pick)
+    def pick(label: str) -> None:
+        spec = choices[label]
+        scenario.set(spec)
+        values.set(views.scenario_sliders(spec))
+
+    solara.Select("scenario", values=list(choices),
+                  value=labels.get(scenario.value, scenario.value), on_value=pick)
+    for problem in problems:
+        solara.Warning(f"Not listed: {problem}", dense=True)
     with solara.Column(gap="0px"):
         solara.Text(f"seed = {seed.value}")
         solara.SliderInt("", value=seed, min=0, max=999)
@@ -98,7 +122,10 @@ def Controls(scenario: solara.Reactive[str], seed: solara.Reactive[int],
         for p in principal():
             if p.level == level:
                 LeverSlider(p.name, values)
-    solara.Button("Reset the levers to the scenario's values", text=True, block=True,
+    # short enough not to be clipped in a narrow sidebar (a projector's 1024 px)
+    solara.Style(".icsim-wrap .v-btn__content { white-space: normal; flex: 1 1 auto; }")
+    solara.Button("Reset levers to the scenario", text=True, block=True,
+                  classes=["icsim-wrap"], style={"height": "auto", "min-height": "36px"},
                   on_click=lambda: values.set(views.scenario_sliders(scenario.value)))
 
 
@@ -109,47 +136,54 @@ def ManyRuns(run: views.ProjectRun, done: bool) -> None:
     ``done`` is passed so that the view redraws (marking this run) when the run ends.
     """
     count = solara.use_reactive(300)
-    # (settings, n, runs) of the last batch
-    result: solara.Reactive[tuple[views.Settings, int, pd.DataFrame] | None] = \
+    mode = solara.use_reactive(POSTERIOR_MODE)  # the case posterior (default) or --point
+    # (settings, mode, n, runs) of the last batch
+    result: solara.Reactive[tuple[views.Settings, str, int, pd.DataFrame] | None] = \
         solara.use_reactive(None)
     busy = solara.use_reactive(False)
     s = run.settings
-    current = result.value if result.value is not None and result.value[0] == s else None
+    current = result.value if result.value is not None and result.value[0] == s \
+        and result.value[1] == mode.value else None
 
     def go() -> None:
         busy.set(True)
         try:
+            posterior = CASE_POSTERIOR if mode.value == POSTERIOR_MODE else None
             runs = views.many_runs(s.scenario, dict(s.overrides), n=count.value, seed=s.seed,
-                                   months=s.months)
-            result.set((s, count.value, runs))
+                                   months=s.months, posterior=posterior)
+            result.set((s, mode.value, count.value, runs))
         finally:
             busy.set(False)
 
     def draw() -> bytes | None:
         if current is None:
             return None
-        _, n, runs = current
-        title = (f"{s.scenario}{' with changed levers' if s.overrides else ''}: {n} runs, "
-                 f"seeds {s.seed}–{s.seed + n - 1}")
-        this_run = run.model.summary() if done else None
+        _, how, n, runs = current
+        changed = " with changed levers" if s.overrides else ""
+        title = (f"{scenario_label(s.scenario)}{changed}: {n} runs, "
+                 f"seeds {s.seed}–{s.seed + n - 1}, {how}")
+        # the run on screen is one of the runs only at the point values
+        this_run = run.model.summary() if done and how == POINT_MODE else None
         return views.png_bytes(views.many_runs_figure(runs, s.months, title, this_run))
 
     png = solara.use_memo(draw, [id(current), done])
 
     solara.Markdown("### Many runs with these settings")
-    with solara.Row(style={"align-items": "center"}):
+    with solara.Row(style={"align-items": "center", "flex-wrap": "wrap"}):
+        solara.ToggleButtonsSingle(value=mode, values=[POSTERIOR_MODE, POINT_MODE])
         solara.ToggleButtonsSingle(value=count, values=MANY_CHOICES)
         solara.Button("Run many", on_click=go, color="primary", disabled=busy.value,
                       icon_name="mdi-chart-bar")
         if busy.value:
             solara.Text("running …")
+    solara.Markdown(MODE_WORDS[mode.value])
     if current is None:
         solara.Markdown(f"Press **Run many** to run {count.value} projects with the settings "
-                        f"of the run on screen (seeds {s.seed}–{s.seed + count.value - 1}); "
-                        "the run on screen is one of them.")
+                        f"of the run on screen (seeds {s.seed}–{s.seed + count.value - 1}).")
         return
-    solara.Markdown(views.many_runs_markdown(current[2])
-                    + ("" if done else "  \nThe run on screen is marked once it ends."))
+    marked = "" if done or mode.value != POINT_MODE else \
+        "  \nThe run on screen is marked once it ends."
+    solara.Markdown(views.many_runs_markdown(current[3]) + marked)
     solara.Image(png, width="100%")
 
 
@@ -164,6 +198,7 @@ def Dashboard() -> None:
     run = solara.use_reactive(first)
     tick = solara.use_reactive(0)  # bumped after every month, to redraw
     playing = solara.use_reactive(False)
+    speed = solara.use_reactive("normal")  # the play speed (SPEEDS)
     lock = solara.use_memo(threading.Lock, [])
 
     wanted = views.Settings.make(scenario.value, seed.value, months.value,
@@ -189,14 +224,16 @@ def Dashboard() -> None:
         tick.set(tick.value + 1)
 
     def play_loop() -> None:
-        # About MONTH_SECONDS a month whatever the machine: when drawing a frame takes
-        # longer, a frame advances several months (like Mesa's render interval, but chosen
-        # automatically, so no control for it is needed).
+        # The chosen pace (SPEEDS: seconds a month) whatever the machine: when drawing a
+        # frame takes longer, a frame advances several months (like Mesa's render
+        # interval, but chosen automatically).
         last = time.monotonic()
         while playing.value:
             time.sleep(PLAY_INTERVAL)
             now = time.monotonic()
-            months = max(1, round((now - last) / MONTH_SECONDS))
+            months = int((now - last) // SPEEDS[speed.value])
+            if months < 1:
+                continue
             last = now
             with lock:
                 moved = [run.value.step() for _ in range(months)]
@@ -228,9 +265,11 @@ def Dashboard() -> None:
                               icon_name="mdi-pause" if playing.value else "mdi-play")
                 solara.Button("Run to end", on_click=to_end, disabled=current.done,
                               icon_name="mdi-skip-forward")
-                changed = ", ".join(f"{k} = {views.format_value(PARAMETERS[k], v)}"
+                solara.ToggleButtonsSingle(value=speed, values=list(SPEEDS))
+                changed = ", ".join(f"{PARAMETERS[k].display} = "
+                                    f"{views.format_value(PARAMETERS[k], v)}"
                                     for k, v in current.settings.overrides)
-                solara.Text(f"scenario {current.settings.scenario}, seed "
+                solara.Text(f"scenario {scenario_label(current.settings.scenario)}, seed "
                             f"{current.settings.seed}"
                             + (f"; changed: {changed}" if changed else ""))
             solara.Markdown(current.status_markdown())

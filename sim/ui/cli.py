@@ -19,9 +19,9 @@ from sim.core import limits as _limits
 from sim.core.errors import JobStopped, UsageError, one_line
 from sim.core.inputs import check_months
 from sim.core.registry import markdown_table, parse_assignment, table_rows
-from sim.core.scenarios import SCENARIOS, split
+from sim.core.scenarios import SCENARIOS, resolve_scenario
 from sim.experiment.inputs import with_inputs
-from sim.experiment.posterior import load_posterior
+from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
 from sim.experiment.safepaths import check_path_length
 from sim.experiment.store import DirectoryLock
 from sim.experiment.sweep import run_sweep
@@ -35,7 +35,7 @@ from sim.report.files import write_json
 from sim.studies import national, validation
 from sim.studies.calibration.run import calibrate
 from sim.studies.calibration.spec import load_calibration
-from sim.studies.compare import check_replicates, check_scenarios, compare
+from sim.studies.compare import check_reference, check_replicates, check_scenarios, compare
 from sim.ui.commands import add_parsers, announce, experiment_plan
 from sim.ui.options import FIGURE_FORMATS, HelpFormatter, figure_formats, save_figures
 from sim.ui.outputs import OutputDir
@@ -146,8 +146,8 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.mesa.model import simulate, timeseries_frame  # Mesa: heavy
 
-    split(args.scenario)
     overrides = dict(parse_assignment(text) for text in args.set)
+    resolved = resolve_scenario(args.scenario, overrides)  # a bad name or file: one line
     check_months(args.months)
     formats = figure_formats(args.format)
     with OutputDir(args.out, "run") as target:
@@ -159,7 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             write_json(stage / "summary.json", summary)
             frame.to_csv(stage / "timeseries.csv", index=False, float_format="%.6g")
             fig = plots.timeseries_figure(
-                frame, title=f"{args.scenario}, seed {args.seed}: {summary['outcome']}")
+                frame, title=f"{resolved.name}, seed {args.seed}: {summary['outcome']}")
             written = save_figures([("timeseries", fig)], stage, formats)
     print(describe(summary))
     print(f"wrote {args.out}/summary.json, timeseries.csv, {', '.join(written)}")
@@ -189,17 +189,48 @@ def describe(summary: dict) -> str:
 
 
 # ------------------------------------------------------------------ compare
+def posterior_source(args: argparse.Namespace) -> str | None:
+    """The posterior a comparison or national run takes: ``--posterior``, else the shipped
+    case posterior; ``None`` with ``--point`` (the registry's values)."""
+    if args.point:
+        return None
+    return args.posterior if args.posterior is not None else str(CASE_POSTERIOR)
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as a report shows it: from the working directory when it is inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _posterior_options(p: argparse.ArgumentParser, replicate: str) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
+                       help=f"carry a calibration's posterior: replicate {replicate} uses "
+                            f"draw {replicate} (default: the shipped case posterior, "
+                            "data/case_posterior.parquet)")
+    group.add_argument("--point", action="store_true",
+                       help="run at the registry's point values instead of the posterior: "
+                            "intervals then hold run-to-run noise only")
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     overrides = dict(parse_assignment(text) for text in args.set)
     formats = figure_formats(args.format)
     scenarios = check_scenarios(args.scenarios, overrides)
+    # --reference: a scenario as named on the command line, or its name in the report
+    names = {spec: s.name for spec, s in zip(args.scenarios, scenarios, strict=True)}
+    reference = check_reference(names.get(args.reference, args.reference)
+                                if args.reference is not None else None,
+                                list(names.values()))
     check_replicates(args.replicates)
     check_months(args.months)
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
-    posterior = None
-    if args.posterior is not None:
-        posterior = load_posterior(args.posterior)
+    source = posterior_source(args)
+    posterior = load_posterior(source) if source is not None else None
     runs = _limits.check_runs(len(scenarios) * args.replicates,
                               f"{len(scenarios)} scenarios x --replicates {args.replicates}")
     plan = _limits.compare_plan(runs, args.months, args.workers or os.cpu_count() or 1)
@@ -212,14 +243,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
         plan.check()
     with OutputDir(args.out, "compare") as target:
         result = compare(scenarios, args.replicates, args.seed, args.months, args.workers,
-                         progress=not args.quiet, engine=args.engine, posterior=posterior)
+                         progress=not args.quiet, engine=args.engine, posterior=posterior,
+                         reference=reference)
         result.overrides = overrides
+        result.posterior_file = shown_path(source) if source is not None else ""
         with target.stage() as stage:
             table = result.table
             if not result.differences.empty:
                 table = table.merge(result.differences.drop(columns=["versus"]),
                                     on="scenario", how="left")
             table.to_csv(stage / "comparison.csv", index=False, float_format="%.6g")
+            if not result.pairs.empty:
+                result.pairs.to_csv(stage / "pairs.csv", index=False, float_format="%.6g")
             (stage / "comparison.md").write_text(markdown(result))
             result.runs.to_parquet(stage / "runs.parquet", index=False)
             figures = [("outcomes", plots.outcome_shares_figure(result.table)),
@@ -276,14 +311,25 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ national
+def with_reference(rules: str, reference: str) -> str:
+    """The funding rules with the reference first (run too if not named): every report
+    line compares each rule with it, replicate by replicate."""
+    if reference not in national.RULES:
+        raise UsageError(f"--reference must be a funding rule: {', '.join(national.RULES)}; "
+                         f"got {reference!r}")
+    names = [r.strip() for r in str(rules).split(",")]
+    return ",".join([reference, *(r for r in names if r != reference)])
+
+
 def cmd_national(args: argparse.Namespace) -> int:
-    spec = national.check(args.sites, args.approach, args.funding_rule, args.budget,
+    spec = national.check(args.sites, args.approach,
+                          with_reference(args.funding_rule, args.reference), args.budget,
                           args.replicates, args.seed, args.months, args.engine,
-                          args.posterior, args.country)
+                          posterior_source(args), args.country)
     formats = figure_formats(args.format)
     national.check_same_request(Path(args.out), spec)
     experiment = spec.experiment()
-    announce(experiment_plan(experiment, args.workers, args.scheduler, args.posterior),
+    announce(experiment_plan(experiment, args.workers, args.scheduler, spec.posterior or None),
              args.quiet)
     # The lock is held from the first run to the last output written: a second national
     # run into the same --out cannot interleave its runs or outputs with this one's.
@@ -416,7 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="run one project and write its summary and time series",
         description="Run one project month by month; write summary.json, timeseries.csv and "
         "a time-series figure, and print a short summary.")
-    p.add_argument("--scenario", default="baseline", help="scenario or a+b composition")
+    p.add_argument("--scenario", default="baseline",
+                   help="a named scenario, an a+b composition or a scenario file (*.toml, "
+                        "see scenarios/README.md)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameter (repeatable); see 'icsim params'")
     p.add_argument("--seed", type=_int, default=0, help="the run's seed")
@@ -447,9 +495,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="figure formats: png, svg, pdf, comma-separated")
     p.add_argument("--out", type=Path, default=Path("results/compare"), metavar="DIR",
                    help="output folder")
-    p.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
-                   help="carry a calibration's posterior: replicate i uses draw i (e.g. "
-                        "data/case_posterior.parquet)")
+    _posterior_options(p, "i")
+    p.add_argument("--reference", default=None, metavar="SCENARIO",
+                   help="the scenario every other is compared with, replicate by replicate "
+                        "(the first if not given); with three or more scenarios every pair "
+                        "is compared too (pairs.csv, Bonferroni-adjusted intervals)")
     p.add_argument("--engine", choices=("fast", "mesa"), default="fast",
                    help="the fast engine or the Mesa engine: the same runs, the fast engine ~35x "
                         "faster")
@@ -468,7 +518,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "included), an a+b composition or a scenario file (*.toml)")
     p.add_argument("--funding-rule", default="competitive",
                    help="none, competitive, targeted or universal_small; several, "
-                        "separated by commas, are compared with common random numbers")
+                        "separated by commas, are compared with common random numbers, "
+                        "each against --reference")
+    p.add_argument("--reference", default="none", metavar="RULE",
+                   help="the funding rule every other is compared with, replicate by "
+                        "replicate, run too if --funding-rule does not name it ('none': no "
+                        "national budget); with three or more rules every pair is compared "
+                        "too (pairs.csv, Bonferroni-adjusted intervals)")
     p.add_argument("--budget", type=float, default=None,
                    help="national budget in full-pilot-cost units (default: 0.22 x --sites)")
     p.add_argument("--replicates", type=_int, default=20, help="runs of every site per rule")
@@ -494,9 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the fast engine or the Mesa engine: the same runs, the fast engine ~35x "
                         "faster")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--posterior", default=None, metavar="DIR_OR_FILE",
-                   help="carry a calibration's posterior: replicate r uses draw r at every "
-                        "site (default: none)")
+    _posterior_options(p, "r of every site")
     p.add_argument("--run-timeout", type=float, default=None, metavar="SECONDS",
                    help="a site run past this many seconds is stopped and recorded "
                         f"'timeout' (default: {PLUGIN_DEFAULT:g})")

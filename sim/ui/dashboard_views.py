@@ -8,11 +8,13 @@ the dashboard (``sim.ui.app``). Figures are explicit ``Figure`` objects (no pypl
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -21,13 +23,21 @@ from matplotlib.figure import Figure
 
 from sim.analysis.frames import row_tuples
 from sim.analysis.stats import wilson
+from sim.core.errors import UsageError
 from sim.core.outputs import OUTCOMES
-from sim.core.registry import Parameter, principal
-from sim.core.scenarios import parameters_for
+from sim.core.registry import Parameter, principal, resolve
+from sim.core.scenarios import (
+    NATIONAL_APPROACHES,
+    SCENARIOS,
+    resolve_scenario,
+    scenario_label,
+)
 from sim.core.team import ORGANISATIONS
+from sim.experiment.posterior import load_posterior
 from sim.mesa.model import IntegrationModel, run_project, timeseries_frame
+from sim.report.figures import TIME_TO_PILOT_LABEL, whole_month_ticks
 from sim.report.palette import LEVEL_COLOURS, OUTCOME_COLOURS, PALETTE
-from sim.run import run_projects
+from sim.run import run_projects, with_draws
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -57,10 +67,49 @@ def format_value(p: Parameter, value: float) -> str:
     return f"{value:.{decimals}f}"
 
 
+def scenario_parameters(scenario: str) -> dict[str, Any]:
+    """Every parameter's value under ``scenario``, a name, an ``a+b`` composition or a
+    scenario file (defaults, then the scenario)."""
+    return resolve(resolve_scenario(scenario).values)
+
+
 def scenario_sliders(scenario: str) -> dict[str, Any]:
     """The principal levers' values under ``scenario`` (defaults, then the scenario)."""
-    values = parameters_for(scenario)
+    values = scenario_parameters(scenario)
     return {p.name: values[p.name] for p in principal()}
+
+
+#: Where the picker looks for scenario files: ``scenarios/`` in the working directory and
+#: the project's own ``scenarios/``.
+SCENARIO_FOLDERS = (Path("scenarios"), Path(__file__).resolve().parents[2] / "scenarios")
+
+
+def scenario_choices(folders: Sequence[Path] = SCENARIO_FOLDERS,
+                     ) -> tuple[dict[str, str], list[str]]:
+    """The picker's choices, readable label -> scenario: every named scenario, every
+    ``*.toml`` in ``folders``, and each national approach with the toolkit; and one line
+    per file that could not be read (it is left out)."""
+    # named scenarios, then the files, then the compositions (a long list shows its first
+    # twenty entries until scrolled)
+    choices = {scenario_label(spec): spec for spec in SCENARIOS}
+    problems: list[str] = []
+    seen: set[Path] = set()
+    for folder in folders:
+        for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
+            try:
+                spec = str(path.resolve().relative_to(Path.cwd().resolve()))
+            except ValueError:
+                spec = str(path.resolve())
+            try:
+                choices[scenario_label(spec)] = spec
+            except UsageError as exc:
+                problems.append(str(exc))
+    for spec in (f"{n}+toolkit" for n in NATIONAL_APPROACHES):
+        choices[scenario_label(spec)] = spec
+    return choices, problems
 
 
 def overrides_for(scenario: str, sliders: Mapping[str, Any]) -> dict[str, Any]:
@@ -171,6 +220,7 @@ class ProjectRun:
 def png_bytes(fig: Figure, dpi: int = 85) -> bytes:
     """The figure as PNG bytes (for ``solara.Image``)."""
     buffer = BytesIO()
+    whole_month_ticks(fig)
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
 
@@ -217,7 +267,8 @@ def project_figure(run: ProjectRun, width: float = 13.0, height: float = 6.5) ->
         if i >= 2:
             ax.set_xlabel("month", fontsize=12)
     s = run.settings
-    fig.suptitle(f"{s.scenario}, seed {s.seed}: month {run.month} of {model.months}, "
+    fig.suptitle(f"{scenario_label(s.scenario)}, seed {s.seed}: month {run.month} of "
+                 f"{model.months}, "
                  f"{run.outcome_text}", fontsize=14)
     return fig
 
@@ -268,33 +319,46 @@ ENGINES = ("fast", "mesa")
 
 
 def many_runs(scenario: str, overrides: Mapping[str, Any] | None = None, n: int = 300,
-              seed: int = 0, months: int = 60, engine: str = "fast") -> pd.DataFrame:
+              seed: int = 0, months: int = 60, engine: str = "fast",
+              posterior: str | Path | None = None) -> pd.DataFrame:
     """Summaries of ``n`` runs with the same settings, seeds ``seed`` … ``seed + n - 1``.
 
     One row a run: outcome, gate months, final and mean DAC values and counters (the
     fields of ``summary.json`` without the parameter dictionary), and ``seed``. The
     ``fast`` engine (``sim.engine.fast``, the default) gives the same runs as the Mesa
-    model (``engine="mesa"``, one ``run_project`` a run), many times faster.
+    model (``engine="mesa"``, one ``run_project`` a run), many times faster. With a
+    ``posterior`` (a file, e.g. ``CASE_POSTERIOR``) run *i* takes draw *i* (cycling) under
+    the scenario's own values and the overrides, as ``icsim compare`` does.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     seeds = list(range(seed, seed + n))
-    overrides = dict(overrides or {})
+    resolved = resolve_scenario(scenario, overrides)
+    schedule = resolved.schedule_list()
+    draws = _draws(str(posterior)) if posterior is not None else None
+    values = [resolve(v) for v in with_draws(resolved.values, draws, range(n))]
     if engine == "fast":
-        values = parameters_for(scenario, overrides)
-        frame = run_projects([values] * n, seeds, months)
+        frame = run_projects(values, seeds, months, schedule=schedule)
         frame["seed"] = seeds
-        frame["scenario"] = scenario
-        frame["months"] = months
-        return frame
-    rows = []
-    for s in seeds:
-        row = run_project(scenario, seed=s, months=months, **overrides)
-        row.pop("parameters", None)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    else:
+        rows = []
+        for run_values, s in zip(values, seeds, strict=True):
+            row = run_project("baseline", seed=s, months=months, schedule=schedule,
+                              **run_values)
+            row.pop("parameters", None)
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+    frame["scenario"] = scenario
+    frame["months"] = months
+    return frame
+
+
+@functools.lru_cache(maxsize=2)
+def _draws(path: str) -> list[dict[str, Any]]:
+    """A posterior's draws, read once per file."""
+    return cast(list[dict[str, Any]], load_posterior(path).to_dict("records"))
 
 
 def outcome_shares(runs: pd.DataFrame) -> pd.DataFrame:
@@ -336,7 +400,7 @@ def many_runs_figure(runs: pd.DataFrame, months: int, title: str,
     grid = np.arange(months + 1)
     reached = np.array([(pilot <= m).sum() / n for m in grid])
     right.step(grid, reached, where="post", color=GREEN, linewidth=2.2,
-               label="share of runs with a pilot by this month")
+               label="share of runs with a pilot by this month (as every view shows it)")
     if pilot.size:
         right.hist(pilot, bins=np.arange(0, months + 2, 3), weights=np.full(pilot.size, 1 / n),
                    color=GREEN, alpha=0.3, label="share reaching it in each 3 months")
@@ -349,7 +413,7 @@ def many_runs_figure(runs: pd.DataFrame, months: int, title: str,
     right.set_xlim(0, months)
     right.set_ylim(0, 1.02)
     right.set_xlabel("month", fontsize=12)
-    right.set_ylabel("share of runs", fontsize=12)
+    right.set_ylabel(TIME_TO_PILOT_LABEL.replace("projects", "runs"), fontsize=12)
     right.set_title(f"Time to pilot ({pilot.size} of {n} runs reached one)", fontsize=13)
     right.legend(loc="upper left", fontsize=11, frameon=True, framealpha=0.85)
     right.grid(alpha=0.3)

@@ -404,3 +404,16 @@ def test_prim_outcome_threshold_and_figure_formats(tmp_path: Path) -> None:
     assert (out / "analysis" / "sobol_pilot.svg").exists()
     proc = icsim("analyze", str(out), "--prim-outcome", "nonsense")
     assert proc.returncode == 2 and "unknown outcome 'nonsense'" in proc.stderr
+
+
+def test_the_methods_table_gives_each_inputs_distribution_with_its_parameters():
+    from sim.experiment.spec import Lever
+    from sim.report.analysis import _range_text
+
+    assert _range_text(Lever("x", "float", 0.0, 0.4)) == "uniform over [0, 0.4]"
+    assert _range_text(Lever("n", "int", 8, 30)) == "uniform over whole numbers [8, 30]"
+    assert _range_text(Lever("f", "values", values=("product", "mean"))) == \
+        "one of `product`, `mean` (equally likely)"
+    assert _range_text(Lever("t", "float", 0.0, 1.0, dist="triangular",
+                             dist_params=(0.0, 0.2, 1.0))) == \
+        "triangular (low 0, mode 0.2, high 1), within [0, 1]"

@@ -42,7 +42,7 @@ def test_time_varying_levers_reach_the_runs(tmp_path):
     waves = ROOT / "scenarios" / "case_waves.toml"
     out = tmp_path / "cmp"
     assert main(["compare", "baseline", str(waves), "--replicates", "40", "--quiet",
-                 "--out", str(out)]) == 0
+                 "--point", "--out", str(out)]) == 0
     runs = pd.read_parquet(out / "runs.parquet")
     scenario = load_scenario_file(waves)
     changed = 0
@@ -94,3 +94,83 @@ def test_bad_scenario_file_is_refused(tmp_path, case):
     assert_refused(tmp_path, ["compare", "baseline", str(src), "--replicates", "2",
                               "--out", str(tmp_path / "out")], culprit)
     src.unlink()
+
+
+@pytest.mark.slow
+def test_run_takes_a_scenario_file(tmp_path):
+    """Issue 22 item 8: ``icsim run --scenario FILE`` runs the file's values and changes,
+    the same run as the model given them by hand."""
+    import json
+
+    waves = ROOT / "scenarios" / "case_waves.toml"
+    out = tmp_path / "run"
+    assert main(["run", "--scenario", str(waves), "--seed", "3", "--months", "40",
+                 "--out", str(out), "--set", "turnover_rate=0.2"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    scenario = resolve_scenario(str(waves), {"turnover_rate": 0.2})
+    again = sim.run_project("baseline", seed=3, months=40, schedule=scenario.schedule_list(),
+                            **scenario.values)
+    assert summary["scenario"] == "case_waves"
+    assert summary["parameters"]["turnover_rate"] == 0.2
+    assert summary["parameters"]["payment_integration"] == 0.7  # changed at month 24
+    for key in ("outcome", "mean_engagement", "funding_received", "pilot_month"):
+        assert summary[key] == again[key]
+    frame = pd.read_csv(out / "timeseries.csv")
+    assert len(frame) == 41
+
+
+@pytest.mark.parametrize("case", ["syntax", "bad_lever", "team_lever_in_time"])
+def test_bad_scenario_file_is_refused_by_run_and_sweep(tmp_path, case):
+    text, culprit = BAD[case]
+    src = tmp_path.parent / f"{tmp_path.name}_{case}.toml"
+    src.write_text(text)
+    exp = tmp_path.parent / f"{tmp_path.name}_{case}_exp.toml"
+    exp.write_text(f'name = "x"\nmethod = "lhs"\nsamples = 2\nscenario = "{src}"\n'
+                   '[parameters]\nturnover_rate = [0.0, 0.4]\n')
+    try:
+        assert_refused(tmp_path, ["run", "--scenario", str(src), "--out",
+                                  str(tmp_path / "out")], culprit)
+        assert_refused(tmp_path, ["sweep", str(exp), "--out", str(tmp_path / "out")],
+                       culprit)
+    finally:
+        src.unlink()
+        exp.unlink()
+
+
+@pytest.mark.slow
+def test_a_sweep_runs_over_a_scenario_file_and_refuses_a_changed_one(tmp_path):
+    """Issue 22 item 8: an experiment's base scenario may be a file: its values and its
+    changes reach every run (a swept lever is taken out of the changes), analyze reads
+    the sweep, and a resume after the file changed is refused."""
+    from sim.core.errors import UsageError
+    from sim.core.registry import resolve
+    from sim.experiment.sweep import run_sweep
+    from sim.run import run_projects
+    from sim.studies.sweep_analysis import load_sweep
+
+    scenario_file = tmp_path / "waves.toml"
+    scenario_file.write_text((ROOT / "scenarios" / "case_waves.toml").read_text())
+    exp = tmp_path / "exp.toml"
+    exp.write_text(f'name = "over_file"\nmethod = "lhs"\nsamples = 3\nreplicates = 2\n'
+                   f'months = 36\nseed = 5\nscenario = "{scenario_file}"\n'
+                   'outcomes = ["pilot", "mean_engagement"]\n'
+                   '[parameters]\nturnover_rate = [0.0, 0.4]\npolicy_churn_rate = [0.1, 0.5]\n')
+    report = run_sweep(exp, tmp_path / "sweep", workers=1, progress=False)
+    runs = pd.read_parquet(report.out / "runs").sort_values(["point", "replicate"])
+    scenario = load_scenario_file(scenario_file)
+    # policy_churn_rate is swept: the file's changes of it are taken out
+    schedule = [(m, {k: v for k, v in values.items() if k != "policy_churn_rate"})
+                for m, values in scenario.schedule]
+    schedule = [(m, v) for m, v in schedule if v]
+    rows = [resolve({**scenario.values,
+                     "turnover_rate": r.turnover_rate,
+                     "policy_churn_rate": r.policy_churn_rate})
+            for r in runs.itertuples()]
+    expected = run_projects(rows, [int(s) for s in runs.seed], 36, schedule=schedule)
+    assert list(runs.mean_engagement) == pytest.approx(list(expected.mean_engagement))
+    plain = run_projects(rows, [int(s) for s in runs.seed], 36)
+    assert list(runs.mean_engagement) != pytest.approx(list(plain.mean_engagement))
+    assert len(load_sweep(report.out).runs) == 6  # analyze reads it without the file
+    scenario_file.write_text(scenario_file.read_text().replace("0.7", "0.8"))
+    with pytest.raises(UsageError, match="the file has changed since"):
+        run_sweep(exp, tmp_path / "sweep", workers=1, progress=False, resume=True)

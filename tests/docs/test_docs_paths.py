@@ -59,7 +59,7 @@ OUTPUT_NAMES = frozenset({
     ".icsim-outputs.json",
     "summary.json", "timeseries.csv", "timeseries.png", "comparison.csv", "comparison.md",
     "runs.parquet", "outcomes.png", "dac_trajectories.png", "time_to_pilot.png",
-    "sites.parquet", "national.csv", "rules.csv", "summary.md", "posterior.parquet",
+    "sites.parquet", "national.csv", "rules.csv", "pairs.csv", "summary.md", "posterior.parquet",
     "manifest.json", "checksums.jsonl", "experiment.toml", "last_generation.parquet",
     "validation.md", "validation.csv", "index.html", "sensitivity.md", "analysis.md",
     "generations.csv", "identification.csv", "marginals.png", "pairs.png",

@@ -401,10 +401,10 @@ def test_a_posterior_is_the_base_point_replicate_r_takes_draw_r(tmp_path: Path) 
         assert row.mean_engagement == pytest.approx(summary["mean_engagement"])
     other = tmp_path / "other.parquet"
     draws.iloc[::-1].to_parquet(other)
-    with pytest.raises(UsageError, match="over another posterior"):
+    with pytest.raises(UsageError, match="over a posterior, asked now over another"):
         run_sweep(exp, tmp_path / "post", workers=1, progress=False, resume=True,
                   posterior=other)
-    with pytest.raises(UsageError, match="over another posterior"):
+    with pytest.raises(UsageError, match="asked now without it"):
         run_sweep(exp, tmp_path / "post", workers=1, progress=False, resume=True)
     with pytest.raises(UsageError, match="project's model only"):
         run_sweep(write(tmp_path, LINEAR, "lin.toml"), tmp_path / "lin", progress=False,

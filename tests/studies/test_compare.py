@@ -30,7 +30,8 @@ COLUMNS = ["scenario", "runs", "p_pilot", "p_pilot_lo", "p_pilot_hi", "p_commiss
 def test_compare_writes_report_and_uses_common_random_numbers(tmp_path, capsys):
     out = tmp_path / "cmp"
     code = main(["compare", "baseline", "enabling_national+toolkit", "stable_team",
-                 "--replicates", "30", "--workers", "2", "--seed", "5", "--out", str(out)])
+                 "--replicates", "30", "--workers", "2", "--seed", "5", "--point",
+                 "--out", str(out)])
     assert code == 0
     table = pd.read_csv(out / "comparison.csv")
     assert list(table.columns[:len(COLUMNS)]) == COLUMNS
@@ -174,7 +175,9 @@ def test_every_sentence_of_comparison_md_matches_its_table(tmp_path, capsys):
         verdict = "P(pilot) distinguishable" if resolved else "P(pilot) not distinguishable"
         assert f"- **{name}**: {verdict} from baseline's at 120 paired replicates " \
             f"(ΔP(pilot) {shown})." in text
-    assert "paired replicates to be resolved" in text
+    # the replicates a difference would need: given only while one is not yet resolved
+    unresolved = ~((csv.d_p_pilot_lo > 0) | (csv.d_p_pilot_hi < 0)) & csv.d_p_pilot.notna()
+    assert ("paired replicates to be resolved" in text) == bool(unresolved.any())
 
 
 def test_kaplan_meier_median_and_band():
@@ -279,5 +282,163 @@ def test_a_posterior_gives_replicate_i_draw_i_in_every_scenario(tmp_path):
     assert split.parametric_share[varies].between(0, 1).all()
     assert split.parametric_share[~varies].isna().all()
     from sim.report.compare import markdown
-    assert "posterior draw *i*" in markdown(result)
+    assert "uses draw *i* of the posterior" in markdown(result)
     assert "Parametric and run-to-run variance" in markdown(result)
+
+
+def _expected_run(values, seed, months):
+    from sim.run import run_projects
+
+    return run_projects([values], [seed], months).iloc[0]
+
+
+@pytest.mark.slow
+def test_compare_runs_under_the_case_posterior_unless_point(tmp_path):
+    """Issue 20 item 5: the shipped case posterior is the default (replicate i takes draw
+    i); --point runs at the registry's values; the report says what its intervals hold."""
+    from sim.core.registry import resolve
+    from sim.core.scenarios import resolve_scenario
+    from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
+
+    argv = ["compare", "baseline", "toolkit", "--replicates", "6", "--months", "24",
+            "--workers", "1", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "post")]) == 0
+    assert main([*argv, "--point", "--out", str(tmp_path / "point")]) == 0
+    draws = load_posterior(CASE_POSTERIOR).to_dict("records")
+    toolkit = resolve_scenario("toolkit").values
+    for name, values in (("post", resolve({**draws[4], **toolkit})),
+                         ("point", resolve(toolkit))):
+        runs = pd.read_parquet(tmp_path / name / "runs.parquet")
+        row = runs[(runs.scenario == "toolkit") & (runs.replicate == 4)].iloc[0]
+        expected = _expected_run(values, int(row.seed), 24)
+        assert row.mean_engagement == pytest.approx(expected.mean_engagement)
+    post = (tmp_path / "post" / "comparison.md").read_text()
+    assert "run-to-run noise and parametric uncertainty" in post
+    assert CASE_POSTERIOR.name in post and f"of {len(draws)} draws" in post
+    assert "structural choices are not among them" in post
+    point = (tmp_path / "point" / "comparison.md").read_text()
+    assert "run-to-run noise only" in point and "parametric uncertainty" not in point
+
+
+@pytest.mark.slow
+def test_a_posterior_with_structural_choices_is_used_and_named(tmp_path):
+    """A posterior holding every registry entry, choice-valued structural parameters
+    included (as the regenerated case posterior will), loads and reaches the runs."""
+    from sim.core.registry import PARAMETERS, defaults, resolve
+    from sim.experiment.posterior import CASE_POSTERIOR
+
+    frame = pd.read_parquet(CASE_POSTERIOR).head(8)
+    full = {name: [value] * len(frame) for name, value in defaults().items()
+            if name not in frame.columns}
+    choices = PARAMETERS["pilot_scope"].choices
+    full["pilot_scope"] = [choices[i % len(choices)] for i in range(len(frame))]
+    full["enablers_form"] = ["mean" if i % 2 else "product" for i in range(len(frame))]
+    frame = pd.concat([frame, pd.DataFrame(full)], axis=1)
+    path = tmp_path / "full.parquet"
+    frame.to_parquet(path)
+    out = tmp_path / "cmp"
+    assert main(["compare", "baseline", "--replicates", "8", "--months", "24", "--workers",
+                 "1", "--quiet", "--posterior", str(path), "--out", str(out)]) == 0
+    runs = pd.read_parquet(out / "runs.parquet")
+    for i in (1, 2):  # different structural choices
+        row = runs[runs.replicate == i].iloc[0]
+        values = resolve({k: v for k, v in frame.iloc[i].to_dict().items()})
+        assert values["pilot_scope"] == choices[i % len(choices)]
+        expected = _expected_run(values, int(row.seed), 24)
+        assert row.mean_engagement == pytest.approx(expected.mean_engagement)
+    text = (out / "comparison.md").read_text()
+    assert "`pilot_scope`" in text and "`enablers_form`" in text and "are drawn too" in text
+
+
+@pytest.mark.slow
+def test_reference_and_every_pair_with_bonferroni_intervals(tmp_path):
+    """Issue 22 item 7: --reference picks the scenario the others are compared with, and
+    every pair is compared with intervals adjusted for the number of pairs."""
+    from scipy import stats as st
+
+    out = tmp_path / "cmp"
+    assert main(["compare", "baseline", "enabling_national", "toolkit", "--replicates", "40",
+                 "--months", "36", "--workers", "1", "--quiet", "--point", "--reference",
+                 "toolkit", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "comparison.csv").set_index("scenario")
+    assert np.isnan(table.loc["toolkit", "d_p_pilot"])  # the reference
+    runs = pd.read_parquet(out / "runs.parquet")
+    piloted = {s: runs[runs.scenario == s].sort_values("replicate").outcome
+               .isin(["pilot", "integrated"]).to_numpy(float)
+               for s in ("baseline", "enabling_national", "toolkit")}
+    d = piloted["baseline"] - piloted["toolkit"]
+    assert table.loc["baseline", "d_p_pilot"] == pytest.approx(d.mean())
+    pairs = pd.read_csv(out / "pairs.csv")
+    assert len(pairs) == 3 and (pairs.comparisons == 3).all()
+    assert (pairs.adjustment == "Bonferroni").all()
+    row = pairs[(pairs["first"] == "baseline") & (pairs.second == "enabling_national")].iloc[0]
+    d = piloted["enabling_national"] - piloted["baseline"]
+    half = st.t.ppf(1 - 0.05 / 3 / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
+    assert row.difference == pytest.approx(d.mean())
+    assert (row.lo, row.hi) == pytest.approx((d.mean() - half, d.mean() + half))
+    assert row.resolved == (row.lo > 0 or row.hi < 0)
+    text = (out / "comparison.md").read_text()
+    assert "compared with **toolkit** (the reference)" in text
+    assert "adjusted for 3 comparisons" in text and "Bonferroni" in text
+    verdict = "yes" if row.resolved else "no: cannot tell them apart"
+    assert f"| enabling_national − baseline | {100 * row.difference:+.1f} pp | " \
+           f"[{100 * row.lo:+.1f} pp, {100 * row.hi:+.1f} pp] | {verdict} |" in text
+
+
+def test_a_bad_reference_is_refused(tmp_path):
+    assert_refused(tmp_path, ["compare", "baseline", "toolkit", "--reference", "austerity",
+                              "--out", str(tmp_path / "out")], "austerity")
+
+
+def test_no_replicate_count_beside_a_resolved_difference():
+    """Issue 22 item 9: the replicates a difference would need are given only for a
+    difference not yet resolved."""
+    from sim.report.compare import _distinguishable
+
+    d = pd.DataFrame({"scenario": ["a", "b"], "pairs": [400, 400],
+                      "d_p_pilot": [0.04, 0.20], "d_p_pilot_lo": [0.01, 0.15],
+                      "d_p_pilot_hi": [0.08, 0.25], "d_p_pilot_sd": [0.37, 0.4],
+                      "d_p_pilot_replicates_needed": [517.0, 40.0]})
+    shown = pd.DataFrame({"scenario": ["a", "b"], "x": ["+4 pp", "+20 pp"]})
+    lines = _distinguishable(d, shown, "base")
+    assert not any("would need" in line for line in lines)
+    d.loc[0, "d_p_pilot_lo"] = -0.01  # now a is not resolved
+    lines = _distinguishable(d, shown, "base")
+    assert any("not yet resolved, +4 pp (**a**), would need about 517" in line
+               for line in lines)
+
+
+def test_a_difference_that_disagrees_with_the_rounded_shares_is_explained():
+    """Issue 22 item 9: '8% vs 0%' beside '+7 pp' says why."""
+    from sim.report.compare import _rounding_note
+
+    table = pd.DataFrame({"scenario": ["base", "x"], "p_pilot": [0.5, 0.6],
+                          "p_integrated": [0.004, 0.075]})
+    d = pd.DataFrame({"scenario": ["x"], "d_p_pilot": [0.1], "d_p_integrated": [0.071]})
+    note = _rounding_note(table, d, "base")
+    assert note and "P(integrated) 8% against base's 0% (7.5% against 0.4%) is +7 pp" in \
+        note[0]
+    table.loc[0, "p_integrated"] = 0.0
+    assert _rounding_note(table, d.assign(d_p_integrated=0.075), "base") == []
+
+
+def test_time_to_pilot_rises_in_every_view_with_one_label():
+    """Issue 22 item 12: the CLI's figure, like the dashboard's, shows the share WITH a
+    pilot by each month (1 - Kaplan-Meier), rising, under one label; whole-month ticks."""
+    from sim.analysis.stats import kaplan_meier
+    from sim.report import figures as plots
+    from sim.ui.dashboard_views import many_runs_figure
+
+    months = pd.Series([5.0, 10.0, 10.0, 20.0, 30.0, np.nan, np.nan, np.nan, np.nan, np.nan])
+    km = kaplan_meier(months, 60)
+    fig = plots.time_to_pilot_figure({"a": km}, 60)
+    ax, table_ax = fig.axes
+    line = ax.get_lines()[0]
+    assert list(line.get_ydata()) == pytest.approx(list(1 - np.asarray(km.surviving)))
+    assert np.all(np.diff(line.get_ydata()) >= 0) and line.get_ydata()[-1] == 0.5
+    assert ax.get_ylabel() == plots.TIME_TO_PILOT_LABEL
+    ticks = [t.get_text() for t in table_ax.get_xticklabels()]
+    assert ticks and all(t.isdigit() for t in ticks)
+    runs = pd.DataFrame({"outcome": ["pilot"] * 5 + ["stalled"] * 5, "pilot_month": months})
+    dash = many_runs_figure(runs, 60, "t")
+    assert dash.axes[1].get_ylabel() == plots.TIME_TO_PILOT_LABEL.replace("projects", "runs")

@@ -73,3 +73,65 @@ def test_scenarios_listed(capsys):
 def test_dashboard_port_is_checked(capsys):
     assert main(["dashboard", "--port", "70000"]) == 2
     assert "--port" in capsys.readouterr().err
+
+
+POSTERIOR_SWEEP = """
+name = "posterior_round_trip"
+method = "lhs"
+samples = 8
+replicates = 4
+seed = 7
+months = 36
+runs_per_part = 8
+outcomes = ["pilot", "time_to_pilot", "mean_engagement"]
+[parameters]
+turnover_rate = [0.0, 0.4]
+reopen = [0.05, 0.3]
+"""
+
+
+@pytest.mark.slow
+def test_sweep_with_posterior_analyze_resume_analyze_round_trip(tmp_path, capsys):
+    """Issue 22 item 1: a sweep over a posterior is analysed, resumed (with the command
+    the refusal prints) and analysed again; a resume without the posterior is refused."""
+    import shlex
+
+    from sim.experiment.posterior import CASE_POSTERIOR
+
+    exp = tmp_path / "exp.toml"
+    exp.write_text(POSTERIOR_SWEEP)
+    out = tmp_path / "sweep"
+    sweep = ["sweep", str(exp), "--out", str(out), "--workers", "1", "--quiet"]
+    assert main([*sweep, "--posterior", str(CASE_POSTERIOR)]) == 0
+    assert main(["analyze", str(out), "--resamples", "50", "--quiet"]) == 0
+    summary = (out / "analysis" / "summary.md").read_text()
+    assert f"draws of `{CASE_POSTERIOR}`" in summary
+    # Issue 22 item 3: the methods table names every varied input as the registry does
+    for name, low, high in (("turnover_rate", 0.0, 0.4), ("reopen", 0.05, 0.3)):
+        p = sim.PARAMETERS[name]
+        assert (f"| `{name}` | {p.display} | {p.group} | {p.unit} | uniform over "
+                f"[{low:g}, {high:g}] | {p.source} |") in summary
+    first = pd.read_parquet(out / "runs")
+    # A part lost: analyze refuses and names the resume command, posterior included.
+    (out / "runs" / "part-000002.parquet").unlink()
+    capsys.readouterr()
+    assert main(["analyze", str(out), "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "incomplete (24 of 32 runs)" in error
+    command = error.split("complete it with: ")[1]
+    assert command.endswith(f"--resume --posterior {CASE_POSTERIOR}")
+    # Without the posterior the resume is refused, and says how to do it.
+    assert main([*sweep, "--resume"]) == 2
+    error = capsys.readouterr().err
+    assert "asked now without it" in error and f"--posterior {CASE_POSTERIOR}" in error
+    # The printed command completes the sweep: the same runs as the first time.
+    argv = shlex.split(command)[1:]
+    assert main([*argv, "--workers", "1", "--quiet"]) == 0
+    assert "resumed 8 runs" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "runs"), first)
+    assert main(["analyze", str(out), "--resamples", "50", "--quiet"]) == 0
+    # Another posterior (the draws reversed) is refused too.
+    other = tmp_path / "other.parquet"
+    pd.read_parquet(CASE_POSTERIOR).iloc[::-1].to_parquet(other)
+    assert main([*sweep, "--resume", "--posterior", str(other)]) == 2
+    assert "asked now over another" in capsys.readouterr().err

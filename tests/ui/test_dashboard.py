@@ -91,10 +91,10 @@ def test_dashboard_driven_like_a_class(dashboard, tmp_path):
         expect(page.get_by_text("Month 0 of 60")).to_be_visible(timeout=60_000)
         expect(page.get_by_text("outcome: in progress")).to_be_visible()
         turnover = PARAMETERS["turnover_rate"]
-        expect(page.get_by_text(f"turnover_rate = {turnover.default:.3f} (per year)",
+        expect(page.get_by_text(f"Staff turnover = {turnover.default:.3f} (per year)",
                                 exact=True)).to_be_visible()
         regulation = PARAMETERS["regulatory_alignment"]
-        expect(page.get_by_text(f"regulatory_alignment = {regulation.default:.2f} (share)",
+        expect(page.get_by_text(f"Regulatory alignment = {regulation.default:.2f} (share)",
                                 exact=True)).to_be_visible()
         # Mesa's internal controls are not on the page.
         for internal in ("Use Threads", "Render Interval", "PAGE"):
@@ -115,19 +115,26 @@ def test_dashboard_driven_like_a_class(dashboard, tmp_path):
 
         # Pick a scenario: its values move the sliders, and the page says to restart.
         page.locator(".v-select__slot").first.click()
-        page.get_by_role("option", name="enabling_national", exact=True).click()
-        expect(page.get_by_text("regulatory_alignment = 0.75 (share)", exact=True)) \
+        # Readable labels, and the scenario files of scenarios/ listed beside the names.
+        expect(page.get_by_role(
+            "option", name="Flexible national approach with three national waves "
+            "(scenarios/case_waves.toml)", exact=True)).to_have_count(1)
+        page.get_by_role("option", name="Enabling national approach (enabling_national)",
+                         exact=True).click()
+        expect(page.get_by_text("Regulatory alignment = 0.75 (share)", exact=True)) \
             .to_be_visible(timeout=30_000)
-        expect(page.get_by_text("payment_integration = 0.70 (share)", exact=True)) \
+        expect(page.get_by_text("Payment integration = 0.70 (share)", exact=True)) \
             .to_be_visible()
         expect(page.get_by_text("press Apply and restart", exact=False)).to_be_visible()
         expect(page.get_by_text("Month 3 of 60")).to_be_visible()  # nothing restarted yet
         page.get_by_role("button", name="Apply and restart").click()
         expect(page.get_by_text("Month 0 of 60")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("The run on screen uses these settings.")).to_be_visible()
-        expect(page.get_by_text("scenario enabling_national, seed 0")).to_be_visible()
+        expect(page.get_by_text("scenario Enabling national approach (enabling_national), "
+                                "seed 0")).to_be_visible()
 
-        # Play animates month by month; Pause stops it.
+        # Play animates month by month at the chosen speed; Pause stops it.
+        page.get_by_role("button", name="slow", exact=True).click()
         page.get_by_role("button", name="Play").click()
         page.wait_for_function("() => /Month [1-9]\\d* of 60/.test(document.body.innerText)",
                                timeout=30_000)
@@ -151,6 +158,13 @@ def test_dashboard_driven_like_a_class(dashboard, tmp_path):
         summary = page.get_by_text("(seeds 0–99)", exact=False).first.inner_text()
         assert "pilot" in summary and "stalled" in summary, summary
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+        # A projector's 1024 px: the sidebar's reset button shows its whole text.
+        page.set_viewport_size({"width": 1024, "height": 768})
+        reset = page.get_by_role("button", name="Reset levers to the scenario")
+        expect(reset).to_be_visible()
+        assert reset.evaluate("b => b.scrollWidth <= b.clientWidth + 1")
+        box = reset.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 1024
         browser.close()
     # Offline and private: the server (icsim became it by exec) runs with no version
     # check against the package index and with Solara's telemetry off.
@@ -283,3 +297,46 @@ def test_the_project_figure_shows_the_teams_frustration():
     expected = run.frame()["frustration"].to_numpy()
     assert list(frustration.get_ydata()) == list(expected)
     assert expected[36] != expected[6]
+
+
+def test_the_picker_lists_scenario_files_by_label_and_runs_them(tmp_path):
+    """Issue 22 items 8 and 11: the files in scenarios/ are offered by readable label;
+    picking one moves the sliders to its values and runs it with its changes; a file that
+    cannot be read is named, not listed."""
+    from sim.core.registry import resolve
+    from sim.core.scenarios import resolve_scenario
+    from sim.run import run_projects
+    from sim.ui.dashboard_views import (
+        ProjectRun,
+        Settings,
+        many_runs,
+        scenario_choices,
+        scenario_sliders,
+    )
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    good = folder / "late.toml"
+    good.write_text('name = "late"\ndescription = "Enabling late: from month 6"\n'
+                    'source = "test"\nbase = "toolkit"\n[levers]\nturnover_rate = 0.3\n'
+                    '[[changes]]\nmonth = 6\nregulatory_alignment = 0.9\n')
+    (folder / "bad.toml").write_text('name = "bad"\n')
+    choices, problems = scenario_choices([folder])
+    assert choices["Flexible national approach (baseline)"] == "baseline"
+    assert choices["Enabling national approach + Full local toolkit "
+                   "(enabling_national+toolkit)"] == "enabling_national+toolkit"
+    spec = choices[f"Enabling late ({good.resolve()})"]
+    assert len(problems) == 1 and "bad.toml" in problems[0] and "description" in problems[0]
+    assert scenario_sliders(spec)["turnover_rate"] == 0.3
+    resolved = resolve_scenario(spec)
+    runs = many_runs(spec, n=6, seed=3, months=24)
+    expected = run_projects([resolve(resolved.values)] * 6, list(range(3, 9)), 24,
+                            schedule=resolved.schedule_list())
+    assert list(runs.mean_engagement) == list(expected.mean_engagement)
+    without = run_projects([resolve(resolved.values)] * 6, list(range(3, 9)), 24)
+    assert list(runs.mean_engagement) != list(without.mean_engagement)  # the change acts
+    run = ProjectRun(Settings.make(spec, 3, 24, {}))
+    assert run.model.p["regulatory_alignment"] == PARAMETERS["regulatory_alignment"].default
+    run.run_to_end()
+    assert run.model.p["turnover_rate"] == 0.3
+    assert run.model.p["regulatory_alignment"] == 0.9  # changed at month 6

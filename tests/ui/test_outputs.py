@@ -60,3 +60,65 @@ def test_a_refused_compare_leaves_no_directory(tmp_path):
     proc = icsim("compare", "utopia", "--out", str(out))
     one_line_refusal(proc, "utopia")
     assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.slow
+def test_the_same_figure_written_twice_is_byte_identical(tmp_path):
+    """Issue 22 item 5: a figure saved twice (SVG, PDF, PNG) gives the same bytes -- no
+    random SVG ids, no dates -- so regenerating the published figures leaves git clean."""
+    import numpy as np
+    import pandas as pd
+
+    from sim.analysis.stats import kaplan_meier
+    from sim.report import figures as plots
+
+    months = pd.Series([5.0, 10.0, 10.0, 20.0, 30.0, np.nan, np.nan])
+    for fmt in ("svg", "pdf", "png"):
+        written = []
+        for attempt in (1, 2):
+            fig = plots.time_to_pilot_figure({"a": kaplan_meier(months, 60)}, 60)
+            written.append(plots.save(fig, tmp_path / f"f{attempt}.{fmt}").read_bytes())
+        assert written[0] == written[1], fmt
+    svg = (tmp_path / "f1.svg").read_text()
+    assert "<dc:date>" not in svg and "CreationDate" not in \
+        (tmp_path / "f1.pdf").read_bytes().decode("latin-1")
+
+
+@pytest.mark.slow
+def test_figures_read_at_page_width_with_whole_months_and_whole_counts(tmp_path):
+    """Issue 22 item 14: whole-month ticks, an integer colour bar for PRIM's parameter
+    counts, y labels on the calibration marginals, national_pilot at a page's width."""
+    import numpy as np
+    import pandas as pd
+
+    from sim.report import figures as plots
+
+    rules = ["none", "competitive", "targeted", "universal_small"]
+    rows = []
+    for rule in rules:
+        for month in range(0, 43):
+            row = {"rule": rule, "month": month}
+            for group in ("all", "funded", "unfunded"):
+                row |= {f"pilot_{group}": month / 60, f"pilot_{group}_lo": month / 70,
+                        f"pilot_{group}_hi": month / 50}
+            rows.append(row)
+    fig = plots.national_figure(pd.DataFrame(rows))
+    path = plots.save(fig, tmp_path / "national_pilot.png")
+    from PIL import Image
+
+    width, height = Image.open(path).size
+    assert width <= 1700 and height < 2 * width  # 8 inches at 200 dpi, two panels a row
+    for ax in fig.axes:
+        if ax.get_visible():
+            ticks = ax.get_xticks()
+            assert np.allclose(ticks, np.round(ticks)), ticks  # no 42.5
+    trajectory = pd.DataFrame({"coverage": [1.0, 0.8, 0.6], "density": [0.2, 0.4, 0.7],
+                               "res_dim": [0, 1, 3]})
+    fig = plots.prim_tradeoff(trajectory, 1, "t")
+    plots.save(fig, tmp_path / "prim.png")
+    bar = fig.axes[-1]
+    assert np.allclose(bar.get_yticks(), np.round(bar.get_yticks()))
+    draws = pd.DataFrame({"progress_rate": np.linspace(0.1, 0.3, 50)})
+    fig = plots.posterior_marginals_figure("c", {"progress_rate": (0.05, 0.4)}, draws,
+                                           ["progress_rate"])
+    assert fig.axes[0].get_ylabel()
