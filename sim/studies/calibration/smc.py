@@ -78,7 +78,7 @@ def _seeded_sampler(seed: int) -> Any:
     draws what an uninterrupted one would have."""
     import pyabc
 
-    class SeededSampler(pyabc.sampler.SingleCoreSampler):  # type: ignore[misc]
+    class SeededSampler(pyabc.sampler.SingleCoreSampler):
         def sample_until_n_accepted(self, n: int, simulate_one: Any, t: int,
                                     **kwargs: Any) -> Any:
             np.random.seed((seed + 1_000_003 * t) % 2**32)
