@@ -159,9 +159,10 @@ def summary(result: CalibrationResult, ident: pd.DataFrame, form_table: pd.DataF
     method = ("rejection ABC on a reference table of prior simulations" if result.method ==
               "rejection" else "ABC-SMC (pyabc)")
     lines = [f"# Calibration `{spec.name}`", "", spec.description, "",
-             f"Method: {method} ({result.where}); **{result.simulations:,} simulations**, "
+             f"Method: {method} ({result.where}); **{result.simulations:,} simulations**. "
+             f"This {'resumed ' if result.resumed else ''}session took "
              f"{result.seconds / 60:.1f} minutes of wall time and {result.cpu_seconds:,.0f} "
-             f"CPU-seconds, the checks included. "
+             "CPU-seconds, the checks included. "
              f"{len(spec.inferred)} registry entries inferred "
              f"({len(spec.priors)} numbers over their plausible ranges, {len(spec.choices)} "
              f"structural choices over their forms); {len(spec.fixed)} held at the case's "
@@ -227,7 +228,9 @@ def summary(result: CalibrationResult, ident: pd.DataFrame, form_table: pd.DataF
                   "| mean over draws | " + " | ".join(f"{reach[c].mean():.2f}" for c in cols)
                   + f" | {_pct(reach['all'].mean())} |",
                   "| best draw | " + " | ".join(f"{reach[c].max():.2f}" for c in cols)
-                  + f" | {_pct(reach['all'].max())} |"]
+                  + f" | {_pct(reach['all'].max())} |",
+                  "", f"(The best of {k} draws is a maximum over noisy shares of "
+                  f"{REACH_REPLICATES} runs each: it overstates what that draw reaches.)"]
         capped = [c for c in cols if reach[c].max() < 0.75]
         if capped:
             lines += ["", "Targets no draw meets in three of four runs: " + ", ".join(
