@@ -128,6 +128,30 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
+class NullTracker:
+    """sbi's tracking protocol, logging nothing (its default writes TensorBoard files to
+    ``./sbi-logs`` of the working directory)."""
+
+    @property
+    def log_dir(self) -> str | None:
+        return None
+
+    def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        pass
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        pass
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        pass
+
+    def add_figure(self, name: str, figure: Any, step: int | None = None) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
 @dataclass
 class Trained:
     """A trained posterior estimator and what it cost."""
@@ -180,7 +204,7 @@ def train(spec: CalibrationSpec, params: np.ndarray, table: np.ndarray, *,
                            num_transforms=num_transforms)
     prior = logistic_prior(len(box.names))
     npe = inference.NPE(prior=prior, density_estimator=builder,
-                        show_progress_bars=progress)
+                        show_progress_bars=progress, tracker=NullTracker())
     npe.append_simulations(theta, x)
     net = npe.train(training_batch_size=batch_size, max_num_epochs=max_epochs,
                     stop_after_epochs=stop_after_epochs)
