@@ -57,11 +57,18 @@ def test_box_round_trip_keeps_integers_and_the_forms_codes():
     assert set(np.unique(back["pilot_scope"]).astype(int)) == codes
 
 
-def test_without_the_extra_npe_refuses_in_one_line(monkeypatch):
+def test_without_the_extra_npe_refuses_in_one_line_and_writes_nothing(monkeypatch,
+                                                                     tmp_path):
+    from sim.studies.calibration.run import calibrate
+
     monkeypatch.setitem(sys.modules, "sbi", None)
     monkeypatch.setitem(sys.modules, "sbi.inference", None)
     with pytest.raises(UsageError, match=r"pip install -e '\.\[sbi\]'"):
         npe.check_installed()
+    spec = toy_spec(**{'name = "toy"': 'name = "toy"\nmethod = "npe"'})
+    with pytest.raises(UsageError, match="optional extra"):
+        calibrate(spec, tmp_path / "out", workers=1, progress=False)
+    assert not (tmp_path / "out").exists()
 
 
 def toy_table(spec, params, rng):
@@ -100,3 +107,24 @@ def test_npe_recovers_what_the_toy_features_reveal():
     other = priors.as_values(spec, npe.sample(trained, np.array([0.2, 0.0, 0.0]), 400))
     assert other.progress_rate.median() < 0.15
     assert (other.pilot_scope == "scaled").mean() > 0.8
+
+
+@pytest.mark.slow
+def test_a_small_npe_calibration_runs_end_to_end(tmp_path):
+    pytest.importorskip("sbi")
+    from sim.report.calibration import write_report
+    from sim.studies.calibration.run import calibrate
+
+    spec = toy_spec(**{'name = "toy"': 'name = "toy"\nmethod = "npe"\ntraining = 2000\n'
+                       'epochs = 3\ncoverage_cases = 4'})
+    assert spec.method == "npe" and spec.training == 2000 and spec.epochs == 3
+    result = calibrate(spec, tmp_path / "out", workers=1, progress=False)
+    assert result.method == "npe" and len(result.posterior) == spec.accept
+    assert set(result.posterior.columns) == set(spec.inferred)
+    assert result.posterior.collapse_months.between(3, 9).all()
+    assert result.extra["training"]["simulations"] == 2000
+    assert result.coverage is not None and result.coverage.case.nunique() == 4
+    write_report(result)
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "neural posterior estimation" in summary
+    assert not (tmp_path / "sbi-logs").exists()

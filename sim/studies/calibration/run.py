@@ -103,6 +103,8 @@ def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None
     if reference_dir is not None and spec.method == "smc":
         raise UsageError("--reference conditions a rejection or npe calibration's table; the "
                          f"file's method is {spec.method!r}")
+    if spec.method == "npe":
+        npe.check_installed()  # a refusal writes nothing
     source = Path(reference_dir) if reference_dir is not None else None
     if source is not None:
         reference.check_table(source / reference.FOLDER, spec)  # before anything is written
@@ -195,7 +197,6 @@ def _npe(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str |
     """Neural posterior estimation (:mod:`sim.studies.calibration.npe`) trained on the
     first ``spec.training`` runs of the same reference table as rejection; the posterior
     is ``accept`` draws at the case (every term 0)."""
-    npe.check_installed()  # before the table is built
     where = f"Dask at {scheduler}" if scheduler else \
         f"{workers or os.cpu_count() or 1} processes"
     worker_cpu = [0.0]
