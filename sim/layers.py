@@ -32,7 +32,8 @@ LAYERS = ("core", "engine", "mesa", "run", "experiment", "analysis", "studies", 
 #: What may be imported inside a function: heavy or optional dependencies only.
 LAZY_OK = ("sim.mesa", "mesa", "pyabc", "dask", "distributed", "solara", "playwright",
            "matplotlib", "SALib", "ema_workbench", "tqdm", "sqlalchemy", "numba",
-           "nbformat", "nbclient", "IPython", "ipywidgets", "scipy", "pyarrow")
+           "nbformat", "nbclient", "IPython", "ipywidgets", "scipy", "pyarrow", "sbi",
+           "torch")
 FACADE = ("sim", "sim.__main__", "sim.layers")
 
 

@@ -156,8 +156,9 @@ def summary(result: CalibrationResult, ident: pd.DataFrame, form_table: pd.DataF
             targets: pd.DataFrame, cover: pd.DataFrame | None) -> str:
     spec = result.spec
     n = len(result.posterior)
-    method = ("rejection ABC on a reference table of prior simulations" if result.method ==
-              "rejection" else "ABC-SMC (pyabc)")
+    method = {"rejection": "rejection ABC on a reference table of prior simulations",
+              "npe": "neural posterior estimation (sbi) trained on a reference table of "
+                     "prior simulations"}.get(result.method, "ABC-SMC (pyabc)")
     lines = [f"# Calibration `{spec.name}`", "", spec.description, "",
              f"Method: {method} ({result.where}); **{result.simulations:,} simulations**. "
              f"This {'resumed ' if result.resumed else ''}session took "

@@ -287,7 +287,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         changes["population"] = args.population
     if changes:
         spec = dataclasses.replace(spec, **changes)
-        if spec.method == "rejection" and spec.accept > spec.simulations:
+        if spec.method in ("rejection", "npe") and spec.accept > spec.simulations:
             raise UsageError(f"--max-simulations {spec.simulations} is below the file's "
                              f"'accept' ({spec.accept})")
         # the options are part of what is calibrated: --resume must see the same ones
@@ -600,7 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="local processes (default: all cores)")
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786")
-    p.add_argument("--method", choices=("rejection", "smc"), default=None,
+    p.add_argument("--method", choices=("rejection", "smc", "npe"), default=None,
                    help="override the file's method")
     p.add_argument("--max-simulations", type=_int, default=None, metavar="N",
                    help="override the file's 'simulations' (the reference table's size, or "

@@ -27,7 +27,7 @@ import pandas as pd
 from sim.core.errors import UsageError
 from sim.experiment.execute import make_executor
 from sim.experiment.store import LOCK, DirectoryLock, write_atomic
-from sim.studies.calibration import priors, reference, rejection, smc
+from sim.studies.calibration import npe, priors, reference, rejection, smc
 from sim.studies.calibration.spec import CalibrationSpec
 
 META = "calibration.json"
@@ -103,9 +103,11 @@ def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a directory; choose another --out")
-    if reference_dir is not None and spec.method != "rejection":
-        raise UsageError("--reference conditions a rejection calibration's table; the file's "
-                         f"method is {spec.method!r}")
+    if reference_dir is not None and spec.method == "smc":
+        raise UsageError("--reference conditions a rejection or npe calibration's table; the "
+                         f"file's method is {spec.method!r}")
+    if spec.method == "npe":
+        npe.check_installed()  # a refusal writes nothing
     source = Path(reference_dir) if reference_dir is not None else None
     if source is not None:
         reference.check_table(source / reference.FOLDER, spec)  # before anything is written
@@ -122,6 +124,8 @@ def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None
         started, cpu = time.perf_counter(), _cpu()
         if spec.method == "smc":
             result = _smc(spec, out, workers, scheduler, resume, progress, model)
+        elif spec.method == "npe":
+            result = _npe(spec, out, workers, scheduler, progress, source, coverage)
         else:
             result = _rejection(spec, out, workers, scheduler, progress, source, coverage)
         result.seconds = time.perf_counter() - started
@@ -145,11 +149,9 @@ def _predictive_table(spec: CalibrationSpec, prior_terms: pd.DataFrame,
     return table
 
 
-def _rejection(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str | None,
-               progress: bool, source: Path | None, coverage: bool) -> CalibrationResult:
-    where = f"Dask at {scheduler}" if scheduler else \
-        f"{workers or os.cpu_count() or 1} processes"
-    worker_cpu = [0.0]
+def _table(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str | None,
+           progress: bool, source: Path | None, worker_cpu: list[float]) -> np.ndarray:
+    """The reference table's features (built, resumed, or read from ``source``)."""
     if source is not None:
         table_ref = reference.load(spec, source)
         missing = [f for f in reference.fields_of(spec.targets) if f not in table_ref.fields]
@@ -165,8 +167,15 @@ def _rejection(spec: CalibrationSpec, out: Path, workers: int | None, scheduler:
         with make_executor(workers, scheduler) as executor:
             table_ref = reference.build(spec, out, executor, bar.update, worker_cpu)
         bar.close()
-    table = rejection.table_features(spec.targets, table_ref)
-    del table_ref
+    return rejection.table_features(spec.targets, table_ref)
+
+
+def _rejection(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str | None,
+               progress: bool, source: Path | None, coverage: bool) -> CalibrationResult:
+    where = f"Dask at {scheduler}" if scheduler else \
+        f"{workers or os.cpu_count() or 1} processes"
+    worker_cpu = [0.0]
+    table = _table(spec, out, workers, scheduler, progress, source, worker_cpu)
     post = rejection.posterior(spec, table)
     prior_terms = pd.DataFrame(table[:spec.predictive_runs].astype(float),
                                columns=[t.name for t in spec.targets])
@@ -187,6 +196,42 @@ def _rejection(spec: CalibrationSpec, out: Path, workers: int | None, scheduler:
         reach=reach, coverage=cover, reference_from=source,
         extra={"prior_met": informative, "params": post.params,
                "table_cost": reference.cost((source or out) / reference.FOLDER)})
+
+
+def _npe(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str | None,
+         progress: bool, source: Path | None, coverage: bool) -> CalibrationResult:
+    """Neural posterior estimation (:mod:`sim.studies.calibration.npe`) trained on the
+    first ``spec.training`` runs of the same reference table as rejection; the posterior
+    is ``accept`` draws at the case (every term 0)."""
+    where = f"Dask at {scheduler}" if scheduler else \
+        f"{workers or os.cpu_count() or 1} processes"
+    worker_cpu = [0.0]
+    table = _table(spec, out, workers, scheduler, progress, source, worker_cpu)
+    n = min(spec.training, spec.simulations)
+    params = priors.rows(spec, priors.REFERENCE, np.arange(n), spec.simulations)
+    trained = npe.train(spec, params, table[:n], max_epochs=spec.epochs,
+                        seed=spec.seed, progress=progress)
+    del params
+    drawn = npe.sample(trained, np.zeros(table.shape[1]), spec.accept, seed=spec.seed)
+    prior_terms = pd.DataFrame(table[:spec.predictive_runs].astype(float),
+                               columns=[t.name for t in spec.targets])
+    posterior_terms = rejection.predictive(spec, drawn)
+    predictive = _predictive_table(spec, prior_terms, posterior_terms)
+    informative = pd.Series((table == 0).mean(axis=0), index=[t.name for t in spec.targets])
+    cover = None
+    if coverage and spec.coverage_cases:
+        cover = npe.coverage(trained, spec.coverage_cases, seed=spec.seed)
+    return CalibrationResult(
+        spec=spec, out=out, method="npe", where=where, seconds=0.0,
+        cpu_seconds=worker_cpu[0], simulations=spec.simulations, resumed=False,
+        posterior=priors.as_values(spec, drawn), distances=None, predictive=predictive,
+        posterior_terms=posterior_terms, coverage=cover, reference_from=source,
+        reach=rejection.per_draw(spec, drawn[:REACH_DRAWS], REACH_REPLICATES),
+        extra={"prior_met": informative, "params": drawn,
+               "training": {"simulations": trained.simulations, "epochs": trained.epochs,
+                            "cpu_seconds": trained.cpu_seconds,
+                            "validation_loss": trained.validation_loss,
+                            **trained.settings}})
 
 
 def _smc(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str | None,

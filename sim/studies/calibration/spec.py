@@ -5,15 +5,18 @@
     name = "calibrate_case"
     description = "The case's uncertain numbers, inferred from its fourteen statistics"
     seed = 20140101
-    method = "rejection"        # "rejection" (default) | "smc" (pyabc ABC-SMC)
+    method = "rejection"        # "rejection" (default) | "smc" (pyabc ABC-SMC) | "npe"
+                                # (sbi's neural posterior estimation: pip install '.[sbi]')
     scenario = "baseline"       # the values of everything not inferred
     months = 48                 # months simulated per run (>= the targets' latest month)
     simulations = 4000000       # prior simulations (rejection), or the budget (smc)
     accept = 4000               # rejection: the nearest runs kept (the posterior sample)
     population = 1000           # smc: particles per generation ...
     generations = 10            # ... at most this many generations
-    coverage_cases = 200        # synthetic cases for the coverage check (rejection)
+    coverage_cases = 200        # synthetic cases for the coverage check (rejection, npe)
     predictive_runs = 20000     # runs at the registry values and under the prior
+    training = 300000           # npe: the reference table's first runs it trains on
+    epochs = 50                 # npe: at most this many epochs (early stopping)
     infer = "all"               # every registry entry with a range, less [fixed];
                                 # "listed": only those under [priors]
 
@@ -54,11 +57,11 @@ from sim.core.scenarios import split
 from sim.core.tomlfile import loads as toml_loads
 from sim.studies.calibration.targets import Target, parse_targets
 
-METHODS = ("rejection", "smc")
+METHODS = ("rejection", "smc", "npe")
 ALLOWED = ("name", "description", "seed", "method", "scenario", "months", "simulations",
            "accept", "population", "generations", "min_epsilon", "min_acceptance_rate",
            "coverage_cases", "predictive_runs", "chunk", "infer", "constants", "targets",
-           "priors", "fixed")
+           "priors", "fixed", "training", "epochs")
 #: Ceilings that keep a calibration from running away (raise them deliberately here).
 MAX_POPULATION = 100_000
 MAX_GENERATIONS = 100
@@ -87,6 +90,8 @@ class CalibrationSpec:
     coverage_cases: int = 200
     predictive_runs: int = 20_000  # runs at the registry values and under the prior
     chunk: int = 20_000
+    training: int = 300_000
+    epochs: int = 50
     description: str = ""
     text: str = ""
     source: str = "<string>"
@@ -148,7 +153,7 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
     population = whole("population", 1000, 2, MAX_POPULATION)
     simulations = whole("simulations", 1_000_000, 2, ceiling("runs"))
     accept = whole("accept", 2000, 1, 1_000_000)
-    if method == "rejection" and accept > simulations:
+    if method in ("rejection", "npe") and accept > simulations:
         err(f"'accept' ({accept}) must not exceed 'simulations' ({simulations})")
     if method == "smc" and simulations < population:
         err(f"'simulations' ({simulations}) must be at least 'population' ({population})")
@@ -178,6 +183,8 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
         coverage_cases=whole("coverage_cases", 200, 0, 10_000),
         predictive_runs=whole("predictive_runs", 20_000, 100, 1_000_000),
         chunk=whole("chunk", 20_000, 100, 1_000_000),
+        training=min(whole("training", 300_000, 100), simulations),
+        epochs=whole("epochs", 50, 1, 10_000),
         description=str(data.get("description", "")), text=text, source=source)
 
 
