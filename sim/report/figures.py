@@ -623,8 +623,8 @@ def validation_figure(series: Any, statements: Any, title: str) -> Figure:
     configuration, per site group, with each evidence statement's allowed range drawn as a
     bar at its month. ``series``: ``sim.studies.validation.shares``; ``statements``: the
     configuration's rows of the verdict table."""
-    groups = ["all"] + (["funded"] if series[series.sites == "funded"]["mean"].notna().any()
-                        else [])
+    groups = ["all"] + [g for g in ("funded", "programme")
+                        if series[series.sites == g]["mean"].notna().any()]
     fig = new_figure(5.6 * len(groups), 4.6)
     axes = fig.subplots(1, len(groups), sharey=True, squeeze=False)[0]
     for ax, group in zip(axes, groups, strict=True):
@@ -647,12 +647,15 @@ def validation_figure(series: Any, statements: Any, title: str) -> Figure:
         placed: dict[tuple[int, float], int] = {}  # labels at one spot are stacked
         for row in statements[statements.sites == group].itertuples():
             colour = VALIDATION_COLOURS[row.statistic]
-            if row.verdict != "not comparable":  # a statement with no range to draw
+            contrast = isinstance(getattr(row, "contrast", ""), str) and bool(row.contrast)
+            if row.verdict != "not comparable" and not contrast:  # else no range to draw
                 ax.vlines(row.month, row.low, row.high, colors=colour, linewidth=7,
                           alpha=0.45)
             mark = {"consistent": "✓", "inconsistent": "✗"}.get(row.verdict,
                                                                "(not comparable)")
-            spot = (int(row.month), float(row.high))
+            if contrast:
+                mark += f" (vs {row.contrast}: table)"
+            spot = (int(row.month), 1.0 if contrast else float(row.high))
             placed[spot] = placed.get(spot, 0) + 1
             ax.annotate(f"{row.id} {mark}", spot, xytext=(5, -10 * placed[spot]),
                         textcoords="offset points", fontsize=8, color=colour)
