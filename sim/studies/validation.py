@@ -98,9 +98,9 @@ class Programme:
     by: str
 
     def describe(self) -> str:
-        how = {"readiness": "the readiest", "prior_work": "those with the most prior work "
-               "among", "random": "a random"}[self.by]
-        return f"{how} {self.share:.0%} of sites"
+        return {"readiness": f"the readiest {self.share:.0%} of sites",
+                "prior_work": f"the {self.share:.0%} of sites with the most prior work",
+                "random": f"a random {self.share:.0%} of sites"}[self.by]
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ def _programme(path: Path, where: str, entry: dict) -> Programme | None:
     table = entry["programme"]
     _table(path, "", "", 0, table, _PROGRAMME_KEYS,
            where=f"{where}: programme (a table: {{ share = 0.12, by = \"readiness\" }})")
-    share, by = table.get("share"), table.get("by", "readiness")
+    share, by = table.get("share"), table.get("by")
     if not _number(share) or not 0 < share <= 1:
         raise _refuse(path, where, f"programme share must be a number in (0, 1] (the share of "
                       f"sites the programme took), got {share!r}")
@@ -269,7 +269,7 @@ def load_validation(path: str | Path) -> ValidationFile:
         if any(s.id == sid for s in statements):
             raise _refuse(path, where, "a statement with this id comes earlier")
         conf = entry.get("configuration")
-        if conf not in horizons:
+        if not isinstance(conf, str) or conf not in horizons:
             raise _refuse(path, where, f"unknown configuration {conf!r}; known: "
                           f"{', '.join(horizons)}")
         stat = entry.get("statistic")
@@ -277,7 +277,8 @@ def load_validation(path: str | Path) -> ValidationFile:
             raise _refuse(path, where, f"unknown statistic {stat!r}; allowed: "
                           f"{', '.join(STATISTICS)}")
         contrast = entry.get("contrast", "")
-        if "contrast" in entry and (contrast not in horizons or contrast == conf):
+        if "contrast" in entry and (not isinstance(contrast, str) or contrast not in horizons
+                                    or contrast == conf):
             raise _refuse(path, where, f"contrast must name another configuration; known: "
                           f"{', '.join(c for c in horizons if c != conf) or 'none'}; got "
                           f"{contrast!r}")
