@@ -143,7 +143,8 @@ def markdown(spec: ValidationFile, table: pd.DataFrame, replicates: dict[str, in
     lines += ["Lines: the model's shares by month with 95% bands across replicates; bars: the "
               "range each statement allows, at its month (✓ consistent, ✗ inconsistent; a "
               "statement not comparable, or a contrast of two configurations, has a label and no "
-              "bar: a contrast's numbers are in the table). Each configuration's full "
+              "bar: a contrast's numbers are in the table, and the configuration it compares "
+              "with is drawn dashed). Each configuration's full "
               "national outputs (`summary.md`, `sites.parquet`, `national.csv`) are in "
               f"`{out}/<configuration>/`.", ""]
     return "\n".join(lines)
@@ -159,7 +160,8 @@ def write_outputs(out: Path, spec: ValidationFile, table: pd.DataFrame,
         table.to_csv(stage / "validation.csv", index=False, float_format="%.6g")
         for conf in spec.configurations:
             fig = plots.validation_figure(series[conf.name],
-                                          table[table.configuration == conf.name], conf.name)
+                                          table[table.configuration == conf.name], conf.name,
+                                          series)
             for fmt in formats:
                 plots.save(fig, stage / f"validation_{conf.name}.{fmt}")
         (stage / "validation.md").write_text(

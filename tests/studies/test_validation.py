@@ -216,6 +216,8 @@ def _sites(shares_by_replicate, group="funded", n=10):
             rows.append({"rule": "competitive", "replicate": replicate, "site": site,
                          "funded": group == "funded", "outcome": "stalled",
                          "pilot_month": 5.0 if site < round(share * n) else math.nan,
+                         **dict.fromkeys(("commissioned_month", "integrated_month",
+                                          "small_tasks_month"), math.nan),
                          "readiness": float(site), "prior_work": float(n - site)})
     return pd.DataFrame(rows)
 
@@ -399,3 +401,20 @@ def test_posterior_is_carried_and_reported(tmp_path):
     assert "2 replicates" in text
     manifest = (out / "tiny" / "manifest.json").read_text()
     assert "posterior_sha256" in manifest
+
+
+def test_figure_draws_the_contrast_dashed():
+    from sim.report import figures
+
+    base, other = _sites([0.2, 0.5]), _sites([0.1, 0.4])
+    series = {"a": validation.shares(base, 6), "b": validation.shares(other, 6)}
+    s = validation.Statement("d", "a", "pilot", 6, "funded", -1.0, -0.02, "src", "p",
+                             "proxy", contrast="b")
+    table = validation.verdicts(validation.ValidationFile(
+        Path("x.toml"), "x", "", "", (), (s,)), {"a": base, "b": other})
+    fig = figures.validation_figure(series["a"], table, "a", series)
+    funded = fig.axes[1]
+    assert funded.get_title() == "funded sites"
+    dashed = [line for line in funded.get_lines() if line.get_linestyle() == "--"]
+    assert [line.get_label() for line in dashed] == ["pilot: b"]
+    assert list(dashed[0].get_ydata())[-1] == pytest.approx(0.25)  # b's mean at month 6
