@@ -34,7 +34,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this tree's sim, whatever the working folder
 
-from sim.studies.validation import ValidationFile, load_validation  # noqa: E402
+from sim.studies.validation import (  # noqa: E402
+    Programme,
+    ValidationFile,
+    load_validation,
+    programme_mask,
+)
 
 #: Run inside a version's tree; prints one JSON object.
 MEASURE = r'''
@@ -83,19 +88,15 @@ print(json.dumps(out))
 
 #: The configurations and evidence statements: the validation file (``icsim validate``).
 EVIDENCE_FILE = ROOT / "experiments" / "validate_national.toml"
-#: E2.5's contrast, which a validation file cannot state: the funded configuration again
-#: with half its budget.
-HALF_MONEY = "half_money"
+#: A configuration as this tool runs it: scenario file, funding rule, budget per site, the
+#: programme's selection (or None) and the seed.
+Config = tuple[str, str, float, Programme | None, int]
 
 
-def configurations(evidence: ValidationFile) -> dict[str, tuple[str, str, float]]:
-    """Each configuration's (scenario file, funding rule, budget per site), and the funded
-    one's half-money twin for E2.5."""
-    out = {c.name: (c.approach, c.funding_rule, c.budget_per_site)
-           for c in evidence.configurations}
-    funded = next(c for c in evidence.configurations if c.funding_rule != "none")
-    out[HALF_MONEY] = (funded.approach, funded.funding_rule, funded.budget_per_site / 2)
-    return out
+def configurations(evidence: ValidationFile) -> dict[str, Config]:
+    """Each configuration of the validation file (E2.5's half-budget contrast included)."""
+    return {c.name: (c.approach, c.funding_rule, c.budget_per_site, c.programme, c.seed)
+            for c in evidence.configurations}
 
 
 def _version_tree(ref: str, keep: list[Path]) -> Path:
@@ -118,24 +119,27 @@ def measure(tree: Path, runs: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def national(tree: Path, configs: dict[str, tuple[str, str, float]], sites: int,
+def national(tree: Path, configs: dict[str, Config], sites: int,
              replicates: int, work: Path) -> dict:
-    """Per configuration, per replicate: the share of sites (all or funded) that reached
-    each statistic by each month."""
+    """Per configuration, per replicate: the share of sites (all, funded, or the
+    programme's: selected here, by this tree's code, from the run's readiness) that
+    reached each statistic by each month."""
     import pandas as pd
 
     out: dict[str, dict] = {}
-    for name, (approach, rule, per_site) in configs.items():
+    for name, (approach, rule, per_site, programme, seed) in configs.items():
         target = work / f"{tree.name}_{name}"
         command = [sys.executable, "-m", "sim", "national", "--sites", str(sites),
                    "--replicates", str(replicates), "--approach", approach,
                    "--funding-rule", rule, "--budget", str(per_site * sites),
-                   "--months", "60", "--out", str(target), "--quiet"]
+                   "--seed", str(seed), "--months", "60", "--out", str(target), "--quiet"]
         subprocess.run(command, cwd=tree, env=_env(tree), check=True, capture_output=True)
         frame = pd.read_parquet(target / "sites.parquet")
         stats: dict[str, list[float] | None] = {}
-        for group in ("all", "funded"):
-            part = frame if group == "all" else frame[frame.funded]
+        groups = {"all": frame, "funded": frame[frame.funded]}
+        if programme is not None:
+            groups["programme"] = frame[programme_mask(frame, programme, seed)]
+        for group, part in groups.items():
             for stat in ("small_tasks", "pilot", "commissioned", "integrated", "collapsed"):
                 col = {"collapsed": None}.get(stat, f"{stat}_month")
                 for month in (24, 30, 36, 48, 60):
@@ -153,7 +157,8 @@ def national(tree: Path, configs: dict[str, tuple[str, str, float]], sites: int,
     return out
 
 
-def _ci(values: list[float] | None) -> tuple[float, float, float] | None:
+def _ci(values: list[float] | None, floor: float = 0.0) -> tuple[float, float, float] | None:
+    """Mean and 95% t interval, kept within [floor, 1] (floor -1 for a difference)."""
     if not values:
         return None
     from scipy import stats
@@ -164,7 +169,7 @@ def _ci(values: list[float] | None) -> tuple[float, float, float] | None:
         return mean, math.nan, math.nan
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     half = float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
-    return mean, max(0.0, mean - half), min(1.0, mean + half)
+    return mean, max(floor, mean - half), min(1.0, mean + half)
 
 
 def _pct(x: float | None) -> str:
@@ -229,15 +234,14 @@ def report(before_ref: str, before: dict, after: dict, nat_before: dict, nat_aft
               *[f"- **{c.name}**: `{Path(c.approach).name}`, rule `{c.funding_rule}`, budget "
                 f"{c.budget_per_site:g} full pilot costs a site. {c.money_note}"
                 for c in evidence.configurations],
-              f"- **{HALF_MONEY}**: the funded configuration with half its budget (E2.5).",
               "",
               "| configuration | statistic | sites | 24 | 36 | 48 | 60 |",
               "|---|---|---|---|---|---|---|"]
     for name in nat_after:
         for stat in ("pilot", "commissioned", "integrated", "small_tasks"):
-            for group in ("all", "funded"):
-                if group == "funded" and not nat_after[name].get(f"funded:{stat}:24"):
-                    continue  # a configuration that funds no site
+            for group in ("all", "funded", "programme"):
+                if group != "all" and not nat_after[name].get(f"{group}:{stat}:24"):
+                    continue  # a configuration that funds no site, or names no programme
                 cells = []
                 for month in (24, 36, 48, 60):
                     key = f"{group}:{stat}:{month}"
@@ -254,8 +258,8 @@ def report(before_ref: str, before: dict, after: dict, nat_before: dict, nat_aft
               "before | verdict after | comparability | mechanism the model points to |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for s in evidence.statements:
-        if s.comparability == "not comparable":
-            continue  # E2.5, a contrast of budgets: the paragraph below
+        if s.comparability == "not comparable" or s.contrast:
+            continue  # a contrast of two configurations (E2.5): a paragraph below
         sid, name, stat, month, group = s.id, s.configuration, s.statistic, s.month, s.sites
         low, high, comparable, mechanism = s.low, s.high, s.comparability, s.mechanism
         key = f"{group}:{stat}:{month}"
@@ -270,22 +274,21 @@ def report(before_ref: str, before: dict, after: dict, nat_before: dict, nat_aft
         lines.append(f"| {sid} | {name} | {stat} by {month} ({group} sites) | "
                      f"{low:.0%}-{high:.0%} | {cell(b)} | {cell(a)} | {vb} | {va} | "
                      f"{comparable} | {mechanism if 'inconsistent' in va else ''} |")
-    funded = next(c.name for c in evidence.configurations if c.funding_rule != "none")
-    full = nat_after[funded].get("funded:pilot:36")
-    half = nat_after[HALF_MONEY].get("funded:pilot:36")
-    if full and half:
-        d = _ci([a - b for a, b in zip(full, half, strict=True)])
+    for s in evidence.statements:
+        if not s.contrast or s.comparability == "not comparable":
+            continue
+        key = f"{s.sites}:{s.statistic}:{s.month}"
+        first, second = nat_after[s.configuration].get(key), nat_after[s.contrast].get(key)
+        if not (first and second):
+            continue
+        d = _ci([b - a for a, b in zip(first, second, strict=True)], floor=-1.0)
         assert d is not None
-        slower = not math.isnan(d[1]) and d[1] > 0
-        lines += ["", "E2.5 (money diverted: 'weakening the programme's chances of success'): "
-                  "funded sites' P(pilot by 36) with the vanguard budget minus with half of it, "
-                  f"paired over replicates: {d[0]:+.1%} [{d[1]:+.1%}, {d[2]:+.1%}] (after the "
-                  "revision; both budgets give a funded site more than one full pilot's cost). "
-                  "Verdict: " + ("consistent." if slower else
-                                "inconsistent -- money beyond one pilot's cost buys a wider "
-                                "pilot and roll-out, and roll-out waits for commissioning, "
-                                "which no site reaches by month 60 here; the model blames the "
-                                "road after the pilot, not the money.")]
+        lines += ["", f"{s.id} ({s.passage}): {s.statistic} by month {s.month} ({s.sites} "
+                  f"sites), {s.contrast} minus {s.configuration}, paired over replicates: "
+                  f"{d[0]:+.1%} [{d[1]:+.1%}, {d[2]:+.1%}] after the revision; allowed "
+                  f"{s.low:+.0%} to {s.high:+.0%}. Verdict: {verdict(d, s.low, s.high)}"
+                  + (f" -- the model blames: {s.mechanism}." if "inconsistent" in
+                     verdict(d, s.low, s.high) else ".")]
     lines.append("")
     return "\n".join(lines)
 

@@ -180,8 +180,10 @@ def paired_differences(runs: pd.DataFrame, scenarios: Sequence[str], horizon: in
     return pd.DataFrame(rows)
 
 
-def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean across replicates with a 95% t interval (NaN bounds for one replicate)."""
+def mean_ci(values: np.ndarray, bounds: tuple[float, float] = (0.0, 1.0),
+            ) -> tuple[float, float, float]:
+    """Mean across replicates with a 95% t interval (NaN bounds for one replicate), the
+    interval kept within ``bounds`` (a share's [0, 1]; a difference of shares' [-1, 1])."""
     values = values[~np.isnan(values)]
     if values.size == 0:
         return float("nan"), float("nan"), float("nan")
@@ -189,7 +191,7 @@ def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
     if values.size < 2:
         return mean, float("nan"), float("nan")
     half = stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
-    return mean, max(0.0, mean - half), min(1.0, mean + half)
+    return mean, max(bounds[0], mean - half), min(bounds[1], mean + half)
 
 
 #: The adjustment for many comparisons that :func:`all_pairs` applies.

@@ -667,16 +667,19 @@ VALIDATION_COLOURS = {"pilot": PALETTE["green"], "commissioned": PALETTE["sky"],
                       "collapsed": PALETTE["vermillion"]}
 
 
-def validation_figure(series: Any, statements: Any, title: str) -> Figure:
+def validation_figure(series: Any, statements: Any, title: str,
+                      contrasts: dict[str, Any] | None = None) -> Figure:
     """The model's shares of sites over months (mean, 95% band across replicates) for one
     configuration, per site group, with each evidence statement's allowed range drawn as a
     bar at its month. ``series``: ``sim.studies.validation.shares``; ``statements``: the
-    configuration's rows of the verdict table."""
-    groups = ["all"] + (["funded"] if series[series.sites == "funded"]["mean"].notna().any()
-                        else [])
+    configuration's rows of the verdict table; ``contrasts``: the shares of the
+    configurations its contrast statements compare it with, drawn dashed."""
+    groups = ["all"] + [g for g in ("funded", "programme")
+                        if series[series.sites == g]["mean"].notna().any()]
     fig = new_figure(5.6 * len(groups), 4.6)
     axes = fig.subplots(1, len(groups), sharey=True, squeeze=False)[0]
-    for ax, group in zip(axes, groups, strict=True):
+    dashed: dict[int, list[Any]] = {}  # per panel, the contrasts' lines
+    for index, (ax, group) in enumerate(zip(axes, groups, strict=True)):
         part = series[series.sites == group]
         for stat, colour in VALIDATION_COLOURS.items():
             line = part[part.statistic == stat]
@@ -693,15 +696,31 @@ def validation_figure(series: Any, statements: Any, title: str) -> Figure:
             ax.plot(line["month"], line["mean"], color=colour, linewidth=2, label=label)
             ax.fill_between(line["month"], line["lo"], line["hi"], color=colour, alpha=0.2,
                             linewidth=0)
+        drawn: set[tuple[str, str]] = set()
+        for row in statements[statements.sites == group].itertuples():
+            other = getattr(row, "contrast", "")
+            if not (isinstance(other, str) and other and contrasts and other in contrasts
+                    and (other, row.statistic) not in drawn):
+                continue
+            drawn.add((other, row.statistic))
+            line = contrasts[other]
+            line = line[(line.sites == group) & (line.statistic == row.statistic)]
+            dashed.setdefault(index, []).extend(ax.plot(
+                line["month"], line["mean"], color=VALIDATION_COLOURS[row.statistic],
+                linewidth=1.5, linestyle="--", marker="x" if len(line) == 1 else None,
+                label=f"{row.statistic.replace('_', ' ')}: {other}"))
         placed: dict[tuple[int, float], int] = {}  # labels at one spot are stacked
         for row in statements[statements.sites == group].itertuples():
             colour = VALIDATION_COLOURS[row.statistic]
-            if row.verdict != "not comparable":  # a statement with no range to draw
+            contrast = isinstance(getattr(row, "contrast", ""), str) and bool(row.contrast)
+            if row.verdict != "not comparable" and not contrast:  # else no range to draw
                 ax.vlines(row.month, row.low, row.high, colors=colour, linewidth=7,
                           alpha=0.45)
             mark = {"consistent": "✓", "inconsistent": "✗"}.get(row.verdict,
                                                                "(not comparable)")
-            spot = (int(row.month), float(row.high))
+            if contrast:
+                mark += f" (vs {row.contrast}: table)"
+            spot = (int(row.month), 1.0 if contrast else float(row.high))
             placed[spot] = placed.get(spot, 0) + 1
             ax.annotate(f"{row.id} {mark}", spot, xytext=(5, -10 * placed[spot]),
                         textcoords="offset points", fontsize=8, color=colour)
@@ -710,5 +729,8 @@ def validation_figure(series: Any, statements: Any, title: str) -> Figure:
         ax.set_ylim(0, 1.02)
     axes[0].set_ylabel("share of sites (95% CI across replicates)")
     axes[0].legend(loc="upper left", fontsize=8, frameon=False)
+    for index, lines in dashed.items():
+        if index:  # the first panel's legend has them already
+            axes[index].legend(handles=lines, loc="upper left", fontsize=8, frameon=False)
     fig.suptitle(f"{title}: the model's shares, and the evidence's ranges (bars)")
     return fig

@@ -21,12 +21,35 @@ def _pct(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{round(100 * x, 1):.1f}%"
 
 
+def _points(x: float) -> str:
+    """A difference of shares, in signed percentage points."""
+    return "n/a" if math.isnan(x) else f"{100 * x:+.1f} pp"
+
+
+def _contrast(row: Any) -> bool:
+    return isinstance(row.contrast, str) and bool(row.contrast)
+
+
 def _value(row: Any) -> str:
+    show = _points if _contrast(row) else _pct
     if math.isnan(row.model):
         return "n/a"
     if math.isnan(row.model_lo):
-        return f"{_pct(row.model)} (one replicate)"
-    return f"{_pct(row.model)} [{_pct(row.model_lo)}, {_pct(row.model_hi)}]"
+        return f"{show(row.model)} (one replicate)"
+    return f"{show(row.model)} [{show(row.model_lo)}, {show(row.model_hi)}]"
+
+
+def _statistic(row: Any) -> str:
+    text = f"{row.statistic.replace('_', ' ')} by month {row.month} ({row.sites} sites)"
+    if _contrast(row):
+        text += f": {row.contrast} minus {row.configuration}, paired by replicate"
+    return text
+
+
+def _allowed(row: Any) -> str:
+    if _contrast(row):
+        return f"{_points(row.low)} to {_points(row.high)}"
+    return f"{_pct(row.low)}–{_pct(row.high)}"
 
 
 def _cell(text: str) -> str:
@@ -67,11 +90,16 @@ def markdown(spec: ValidationFile, table: pd.DataFrame, replicates: dict[str, in
         "",
         provenance(posterior, posterior_sha256),
         "",
-        "**How the verdict is reached.** Each statistic is the share of sites (all, or those "
-        "the national budget funded) that reached it by the month named, computed per "
+        "**How the verdict is reached.** Each statistic is the share of sites (all, those "
+        "the national budget funded, or those the programme took) that reached it by the "
+        "month named, computed per "
         "replicate -- each replicate a new country of sites drawn from the same "
         "distributions" + (" and a new posterior draw" if posterior else "") + " -- and "
-        "shown as the mean with a 95% t interval across replicates. *Consistent*: the "
+        "shown as the mean with a 95% t interval across replicates. A *contrast* is the "
+        "difference of that share between two configurations (the second minus the first), "
+        "replicate by replicate -- replicate *r* of both is the same country with the same "
+        "seeds" + (" and draw" if posterior else "") + " -- with a paired 95% t interval, in "
+        "percentage points (pp). *Consistent*: the "
         "interval overlaps the range the statement allows; *inconsistent*: it does not (the "
         "mechanism the model blames is named; nothing was tuned to pass); *not comparable*: "
         "the model has no statistic that measures the statement (the reason is given). "
@@ -88,7 +116,10 @@ def markdown(spec: ValidationFile, table: pd.DataFrame, replicates: dict[str, in
             f"funding rule `{conf.funding_rule}`, budget {conf.budget_per_site:g} full-pilot "
             f"costs per site ({conf.budget_per_site * conf.sites:g} in all), {conf.sites} "
             f"sites, {replicates[conf.name]} replicates, {conf.months} months, seed "
-            f"{conf.seed}. *Money*: {conf.money_note}"]
+            f"{conf.seed}"
+            + (f"; the programme took {conf.programme.describe()} ({conf.programme.share:g}"
+               f", by {conf.programme.by})" if conf.programme else "")
+            + f". *Money*: {conf.money_note}"]
     lines += [
         "",
         "## Verdicts",
@@ -102,8 +133,8 @@ def markdown(spec: ValidationFile, table: pd.DataFrame, replicates: dict[str, in
                row.mechanism if row.verdict == "inconsistent" else "")
         lines.append(
             f"| {row.id} | {_cell(row.passage)} ({_cell(row.source)}) | {row.configuration} | "
-            f"{row.statistic.replace('_', ' ')} by month {row.month} ({row.sites} sites) | "
-            f"{_pct(row.low)}–{_pct(row.high)} | {_value(row)} | **{row.verdict}** | "
+            f"{_statistic(row)} | "
+            f"{_allowed(row)} | {_value(row)} | **{row.verdict}** | "
             f"{row.comparability} | {_cell(why)} |")
     lines += ["", "## Figures", ""]
     for conf in spec.configurations:
@@ -111,7 +142,9 @@ def markdown(spec: ValidationFile, table: pd.DataFrame, replicates: dict[str, in
             lines += [f"![{conf.name}]({figures[conf.name]})", ""]
     lines += ["Lines: the model's shares by month with 95% bands across replicates; bars: the "
               "range each statement allows, at its month (✓ consistent, ✗ inconsistent; a "
-              "statement not comparable has a label and no bar). Each configuration's full "
+              "statement not comparable, or a contrast of two configurations, has a label and no "
+              "bar: a contrast's numbers are in the table, and the configuration it compares "
+              "with is drawn dashed). Each configuration's full "
               "national outputs (`summary.md`, `sites.parquet`, `national.csv`) are in "
               f"`{out}/<configuration>/`.", ""]
     return "\n".join(lines)
@@ -127,7 +160,8 @@ def write_outputs(out: Path, spec: ValidationFile, table: pd.DataFrame,
         table.to_csv(stage / "validation.csv", index=False, float_format="%.6g")
         for conf in spec.configurations:
             fig = plots.validation_figure(series[conf.name],
-                                          table[table.configuration == conf.name], conf.name)
+                                          table[table.configuration == conf.name], conf.name,
+                                          series)
             for fmt in formats:
                 plots.save(fig, stage / f"validation_{conf.name}.{fmt}")
         (stage / "validation.md").write_text(

@@ -144,10 +144,18 @@ def allocate(rule: str, budget: float, readiness: np.ndarray) -> np.ndarray:
         return amounts
     if rule == "universal_small":
         return np.full(n, budget / n)
-    k = max(1, math.ceil(FUNDED_SHARE * n))
-    order = np.argsort(-readiness if rule == "competitive" else readiness, kind="stable")
-    amounts[order[:k]] = budget / k
+    funded = chosen(readiness if rule == "competitive" else -readiness, FUNDED_SHARE)
+    amounts[funded] = budget / max(1, len(funded))
     return amounts
+
+
+def chosen(score: np.ndarray, share: float) -> np.ndarray:
+    """The sites a programme takes: the ``ceil(share x n)`` sites (at least one) of highest
+    ``score``, highest first, ties in site order. A competitive programme funds by
+    readiness, a targeted one by its opposite; a validation file's ``programme`` selects
+    by readiness, prior work or a seeded random score (``sim.studies.validation``)."""
+    k = max(1, math.ceil(share * len(score)))
+    return np.argsort(-np.asarray(score, dtype=float), kind="stable")[:k]
 
 
 @lru_cache(maxsize=8)

@@ -369,7 +369,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         national.check_same_request(out / name, nspec)
         experiments[name] = nspec.experiment()
         experiment_plan(experiments[name], args.workers, args.scheduler, posterior)
-    series = {}
+    sites, series = {}, {}
     with DirectoryLock(out):  # one validation into this folder at a time
         for conf in spec.configurations:
             target, nspec = out / conf.name, specs[conf.name]
@@ -386,8 +386,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
                           "still to do; rerun with --resume", file=sys.stderr)
                     return 1
                 national_report.write_outputs(target, nspec, formats)
-            series[conf.name] = validation.series_of(target, conf.months)
-        table = validation.verdicts(spec, series)
+            sites[conf.name] = validation.load_sites(target, conf)
+            series[conf.name] = validation.shares(sites[conf.name], conf.months)
+        table = validation.verdicts(spec, sites)
         first = next(iter(specs.values()))
         validation_report.write_outputs(
             out, spec, table, series, {n: s.replicates for n, s in specs.items()},

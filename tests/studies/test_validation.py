@@ -3,12 +3,13 @@
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import assert_refused, icsim
 
 from sim.core.errors import UsageError
-from sim.studies import validation
+from sim.studies import national, validation
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +27,54 @@ replicates = 3
 months = 6
 description = "Twenty sites for six months."
 money_note = "half a full pilot's cost per site."
+programme = { share = 0.25, by = "readiness" }
+"""
+
+#: The same country (sites, seed, replicates) with no money: a contrast for ``tiny``.
+BROKE = """
+[[configurations]]
+name = "broke"
+approach = "baseline"
+funding_rule = "competitive"
+budget_per_site = 0.0
+sites = 20
+replicates = 3
+months = 6
+description = "The same country without money."
+money_note = "none."
+"""
+
+#: A contrast no model of six months can meet: integration 50 points more common without
+#: money than with it.
+CONTRAST = """
+[[statements]]
+id = "contrast"
+configuration = "tiny"
+contrast = "broke"
+statistic = "integrated"
+month = 6
+sites = "all"
+low = 0.5
+high = 1.0
+source = "a test"
+passage = "without money half the sites more integrate by month 6"
+comparability = "direct"
+mechanism = "integration needs a pilot first"
+"""
+
+#: A statement about the programme's sites.
+PROGRAMME = """
+[[statements]]
+id = "programme"
+configuration = "tiny"
+statistic = "small_tasks"
+month = 6
+sites = "programme"
+low = 0.0
+high = 1.0
+source = "a test"
+passage = "any share of the programme's sites"
+comparability = "proxy"
 """
 
 IMPOSSIBLE = """
@@ -77,7 +126,7 @@ reason = "a test of the third verdict"
 def validated(tmp_path_factory):
     root = tmp_path_factory.mktemp("validate")
     path = root / "small.toml"
-    path.write_text(CONFIG + IMPOSSIBLE + TRIVIAL + APART)
+    path.write_text(CONFIG + BROKE + IMPOSSIBLE + TRIVIAL + APART + CONTRAST + PROGRAMME)
     out = root / "out"
     proc = icsim("validate", str(path), "--workers", "1", "--quiet", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
@@ -91,11 +140,23 @@ def test_end_to_end_verdicts(validated):
     assert table.loc["trivial", "verdict"] == "consistent"
     assert table.loc["apart", "verdict"] == "not comparable"
     assert table.loc["impossible", "model_hi"] < 0.99
+    assert table.loc["contrast", "verdict"] == "inconsistent"
+    assert table.loc["contrast", "model_hi"] < 0.5 and table.loc["contrast", "contrast"] == \
+        "broke"
+    assert table.loc["programme", "verdict"] == "consistent"
     text = (validated / "validation.md").read_text()
-    assert "1 consistent, 1 inconsistent, 1 not comparable" in text
+    assert "2 consistent, 2 inconsistent, 1 not comparable" in text
+    assert "broke minus tiny, paired by replicate" in text
+    assert "the programme took the readiest 25% of sites" in text
     assert "never used to fit" in text and "registry's point values" in text
     assert "integration needs a pilot" in text  # the mechanism of the inconsistency
     assert (validated / "validation_tiny.png").stat().st_size > 0
+    # the programme's sites, recomputed from the run: the readiest 5 of 20 per replicate
+    sites = validation.load_sites(validated / "tiny", validation.load_validation(
+        validated.parent / "small.toml").configuration("tiny"))
+    for _, part in sites.groupby("replicate"):
+        assert part.programme.sum() == 5
+        assert part[part.programme].readiness.min() >= part[~part.programme].readiness.max()
     assert (validated / "tiny" / "sites.parquet").exists()  # the national run's own outputs
 
 
@@ -129,9 +190,83 @@ def test_shipped_file_loads():
     ids = [s.id for s in spec.statements]
     for sid in ("E1.3", "E1.4", "E1.5", "E1.6", "E2.3a", "E2.3b", "E2.4", "E2.5"):
         assert sid in ids
-    assert {c.name for c in spec.configurations} == {"pioneers", "vanguards"}
+    assert {c.name for c in spec.configurations} == {"pioneers", "vanguards",
+                                                      "vanguards_half_budget"}
     for conf in spec.configurations:  # every configuration is a valid national request
         validation.national_spec(conf, replicates=2)
+    # E1.1: the Pioneers are the readiest ~12% (25 of ~211 areas); E1.3-E1.6 about them
+    assert spec.configuration("pioneers").programme == validation.Programme(0.12, "readiness")
+    by_id = {s.id: s for s in spec.statements}
+    assert {by_id[f"E1.{i}"].sites for i in (3, 4, 5, 6)} == {"programme"}
+    # E2.5: comparable, a contrast with half the budget that must come out lower
+    e25 = by_id["E2.5"]
+    assert e25.comparability != "not comparable" and e25.contrast == "vanguards_half_budget"
+    assert e25.high < 0
+    full, half = spec.configuration("vanguards"), spec.configuration("vanguards_half_budget")
+    assert half.budget_per_site == pytest.approx(full.budget_per_site / 2)
+    assert (half.approach, half.funding_rule) == (full.approach, full.funding_rule)
+
+
+def _sites(shares_by_replicate, group="funded", n=10):
+    """A synthetic sites.parquet: per replicate, ``n`` sites of which the given share
+    piloted by month 5 (and never otherwise); all in ``group``."""
+    rows = []
+    for replicate, share in enumerate(shares_by_replicate):
+        for site in range(n):
+            rows.append({"rule": "competitive", "replicate": replicate, "site": site,
+                         "funded": group == "funded", "outcome": "stalled",
+                         "pilot_month": 5.0 if site < round(share * n) else math.nan,
+                         **dict.fromkeys(("commissioned_month", "integrated_month",
+                                          "small_tasks_month"), math.nan),
+                         "readiness": float(site), "prior_work": float(n - site)})
+    return pd.DataFrame(rows)
+
+
+def test_contrast_is_paired_by_replicate():
+    # the replicates differ a lot, the difference hardly: a paired interval is narrow
+    base = _sites([0.2, 0.5, 0.8, 0.3])
+    other = _sites([0.1, 0.4, 0.6, 0.2])
+    s = validation.Statement("d", "a", "pilot", 6, "funded", -1.0, -0.02, "src", "p",
+                             "proxy", contrast="b")
+    mean, lo, hi = validation.model_value(s, {"a": base, "b": other})
+    d = np.array([-0.1, -0.1, -0.2, -0.1])
+    assert mean == pytest.approx(d.mean())
+    half = 3.182446305284263 * d.std(ddof=1) / 2  # t(0.975, 3) x sd / sqrt(4)
+    assert (lo, hi) == pytest.approx((d.mean() - half, d.mean() + half))
+    assert validation.verdict(s, mean, lo, hi) == "consistent"
+    # the other way round: the difference is positive, outside [-1, -0.02]
+    flipped = validation.Statement("d", "b", "pilot", 6, "funded", -1.0, -0.02, "src", "p",
+                                   "proxy", contrast="a")
+    assert validation.verdict(flipped, *validation.model_value(
+        flipped, {"a": base, "b": other})) == "inconsistent"
+    # no difference at all (money that changes nothing) is inconsistent with 'lower'
+    assert validation.verdict(s, *validation.model_value(s, {"a": base, "b": base})) == \
+        "inconsistent"
+
+
+def test_programme_by_readiness_is_the_competitive_rule():
+    """``by = "readiness"`` at the funded share takes exactly the sites a competitive
+    programme funds (one selection, ``national.chosen``, not a copy)."""
+    country = national.draw_sites(200, 7, 3)
+    funded = national.allocate("competitive", 100.0, country.readiness.to_numpy()) > 0
+    sites = country.assign(rule="competitive", replicate=3, site=range(200))
+    taken = validation.programme_mask(
+        sites, validation.Programme(national.FUNDED_SHARE, "readiness"), seed=7)
+    assert (taken.to_numpy() == funded).all()
+    few = validation.programme_mask(sites, validation.Programme(0.12, "readiness"), 7)
+    assert few.sum() == 24 and not (few & ~taken).any()  # the readiest 12% of the 22%
+    by_work = validation.programme_mask(sites, validation.Programme(0.12, "prior_work"), 7)
+    assert sites[by_work].prior_work.min() >= sites[~by_work].prior_work.max()
+
+
+def test_random_programme_is_deterministic_from_the_seed():
+    sites = _sites([0.5] * 2, n=50).assign(readiness=0.0)
+    pick = validation.Programme(0.2, "random")
+    first = validation.programme_mask(sites, pick, seed=1)
+    assert (first == validation.programme_mask(sites, pick, seed=1)).all()
+    assert not (first == validation.programme_mask(sites, pick, seed=2)).all()
+    per = [set(p.site[first[p.index]]) for _, p in sites.groupby("replicate")]
+    assert [len(p) for p in per] == [10, 10] and per[0] != per[1]  # a new draw a replicate
 
 
 #: (what is wrong, replacement applied to IMPOSSIBLE, words the one line must contain)
@@ -147,7 +282,23 @@ BAD = [
     ("empty source", ('source = "a test"', 'source = " "'), ["'impossible'", "missing source"]),
     ("unknown configuration", ('configuration = "tiny"', 'configuration = "huge"'),
      ["'impossible'", "unknown configuration 'huge'", "known: tiny"]),
-    ("unknown sites", ('sites = "all"', 'sites = "some"'), ["'impossible'", "all, funded"]),
+    ("unknown sites", ('sites = "all"', 'sites = "some"'),
+     ["'impossible'", "all, funded, programme"]),
+    ("unknown contrast", ('configuration = "tiny"', 'configuration = "tiny"\ncontrast = "x"'),
+     ["'impossible'", "contrast must name another configuration", "known: broke"]),
+    ("contrast not a name", ('configuration = "tiny"',
+                             'configuration = "tiny"\ncontrast = ["broke"]'),
+     ["'impossible'", "contrast must name another configuration"]),
+    ("configuration not a name", ('configuration = "tiny"', 'configuration = ["tiny"]'),
+     ["'impossible'", "unknown configuration"]),
+    ("contrast with itself", ('configuration = "tiny"',
+                              'configuration = "tiny"\ncontrast = "tiny"'),
+     ["'impossible'", "contrast must name another configuration"]),
+    ("contrast range below -1", ('low = 0.99', 'low = -1.5\ncontrast = "broke"'),
+     ["'impossible'", "-1 <= low <= high <= 1 (a difference of shares)"]),
+    ("programme sites of a configuration with none", (
+        'month = 6\nsites = "all"', 'month = 6\nsites = "programme"\ncontrast = "broke"'),
+     ["'impossible'", "configuration 'broke'", "programme = { share"]),
     ("unknown comparability", ('comparability = "direct"', 'comparability = "close"'),
      ["'impossible'", "direct, proxy, not comparable"]),
     ("not comparable without reason", ('comparability = "direct"',
@@ -161,7 +312,7 @@ def test_bad_files_refused_in_one_line(tmp_path_factory, tmp_path, what, change,
     old, new = change
     assert old in IMPOSSIBLE
     path = tmp_path_factory.mktemp("bad") / "bad.toml"
-    path.write_text(CONFIG + IMPOSSIBLE.replace(old, new, 1))
+    path.write_text(CONFIG + BROKE + IMPOSSIBLE.replace(old, new, 1))
     with pytest.raises(UsageError) as caught:
         validation.load_validation(path)
     message = str(caught.value)
@@ -198,6 +349,17 @@ BAD_CONFIG = [
      "'money_note'"),
     ("zero months", ("months = 6", "months = 0"), "'months' must be a whole number >= 1"),
     ("not TOML", ("[[configurations]]", "[[configurations]"), "not valid TOML"),
+    ("programme share 0", ("share = 0.25", "share = 0"), "programme share must be a number "
+     "in (0, 1]"),
+    ("programme share above 1", ("share = 0.25", "share = 1.5"), "in (0, 1]"),
+    ("programme by unknown", ('by = "readiness"', 'by = "luck"'),
+     "readiness, prior_work, random"),
+    ("programme unknown key", ('by = "readiness"', 'by = "readiness", size = 3'),
+     "unknown key 'size'; allowed: share, by"),
+    ("programme without by", ('share = 0.25, by = "readiness"', 'share = 0.25'),
+     "programme by must be one of readiness, prior_work, random, got None"),
+    ("programme not a table", ('programme = { share = 0.25, by = "readiness" }',
+                               'programme = "readiest"'), "programme (a table"),
 ]
 
 
@@ -209,6 +371,20 @@ def test_bad_configurations_refused_in_one_line(tmp_path_factory, tmp_path, what
     path = tmp_path_factory.mktemp("badconf") / "bad.toml"
     path.write_text(CONFIG.replace(old, new, 1) + TRIVIAL)
     assert_refused(tmp_path, ["validate", str(path), "--out", str(tmp_path / "out")], words)
+
+
+@pytest.mark.parametrize("key,value", [("sites", 21), ("seed", 1), ("replicates", 4)])
+def test_contrast_needs_the_same_countries(tmp_path, key, value):
+    path = tmp_path / "c.toml"
+    old = {"sites": "sites = 20", "seed": "months = 6", "replicates": "replicates = 3"}[key]
+    new = {"sites": "sites = 21", "seed": "months = 6\nseed = 1",
+           "replicates": "replicates = 4"}[key]
+    path.write_text(CONFIG + BROKE.replace(old, new, 1) + CONTRAST)
+    with pytest.raises(UsageError) as caught:
+        validation.load_validation(path)
+    message = str(caught.value)
+    assert "'contrast'" in message and f"'{key}' must be equal" in message
+    assert "\n" not in message
 
 
 @pytest.mark.slow
@@ -225,3 +401,20 @@ def test_posterior_is_carried_and_reported(tmp_path):
     assert "2 replicates" in text
     manifest = (out / "tiny" / "manifest.json").read_text()
     assert "posterior_sha256" in manifest
+
+
+def test_figure_draws_the_contrast_dashed():
+    from sim.report import figures
+
+    base, other = _sites([0.2, 0.5]), _sites([0.1, 0.4])
+    series = {"a": validation.shares(base, 6), "b": validation.shares(other, 6)}
+    s = validation.Statement("d", "a", "pilot", 6, "funded", -1.0, -0.02, "src", "p",
+                             "proxy", contrast="b")
+    table = validation.verdicts(validation.ValidationFile(
+        Path("x.toml"), "x", "", "", (), (s,)), {"a": base, "b": other})
+    fig = figures.validation_figure(series["a"], table, "a", series)
+    funded = fig.axes[1]
+    assert funded.get_title() == "funded sites"
+    dashed = [line for line in funded.get_lines() if line.get_linestyle() == "--"]
+    assert [line.get_label() for line in dashed] == ["pilot: b"]
+    assert list(dashed[0].get_ydata())[-1] == pytest.approx(0.25)  # b's mean at month 6
