@@ -130,8 +130,8 @@ ALTERNATIVES = {
     # working small from the start and commissioners who decide at once
     pattern_1: dict(n_localities=1, evaluation_months=6, enablers_form="mean",
                     commission_enabler_weight=0.5, small_tasks=True, commission_rate=1.0),
-    # strong competing agendas under heavy savings pressure
-    pattern_2_team: dict(agenda_pull=0.045, savings_pressure=0.9),
+    # strong competing agendas (five times the case's pull) under heavy savings pressure
+    pattern_2_team: dict(agenda_pull=0.15, savings_pressure=0.9),
     # a stable host: one change in ten years
     pattern_3: dict(host_change_rate=0.1),
     # the earlier newcomer: a clean slate, productive at once, no lost ties or re-opening
@@ -143,13 +143,15 @@ ALTERNATIVES = {
                         lead_reopen_multiplier=1.0),
     # managers who ignore national tools and commissioners who do not need them
     pattern_5: dict(w_incentives=0.0, w_regulation=0.0, commission_enabler_weight=0.0),
-    # a baseline team that switches to small tasks at once, with the same lift of a win
-    pattern_6_engagement: dict(learn_threshold=0.0, win_boost=0.15),
-    # a team that stops only after three years of failing meetings
-    pattern_6_collapse: dict(collapse_months=36),
-    # a fast team working small from the start, with pathways and management leads
-    pattern_7: dict(small_tasks=True, progress_rate=0.3, decision_pathway_prob=1.0,
-                    management_lead_prob=1.0),
+    # a baseline team that switches to small tasks at once, wins that lift no one, and
+    # milestones of the same size either way
+    pattern_6_engagement: dict(learn_threshold=0.0, win_boost=0.0, task_size=0.5),
+    # a team that never counts as failing (no engagement floor)
+    pattern_6_collapse: dict(collapse_floor=0.0),
+    # a fast team working small from the start, with pathways, management leads and
+    # managers who back it
+    pattern_7: dict(small_tasks=True, progress_rate=0.5, decision_pathway_prob=1.0,
+                    management_lead_prob=1.0, management_support=0.9),
 }
 
 
