@@ -2,8 +2,35 @@ import contextlib
 import io
 import os
 import subprocess
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+TESTS = Path(__file__).resolve().parent
+
+#: The test files that hold the suite's longest tests (``pytest --durations``: the browser,
+#: the calibrations, the notebooks, the Dask clusters and Ctrl-C, the national views, the
+#: engine and Dask sweeps), heaviest first. They run first: with ``--dist worksteal`` the
+#: first worker starts on them while the other takes the short tests, and work is stolen
+#: from the end of a queue, so the run ends on short tests rather than one worker alone
+#: in a 30-second test. Whole files move, so a module's fixtures are still built once; a
+#: name not found is simply not moved.
+LONG_FIRST = ("ui/test_dashboard.py", "studies/test_calibration.py",
+              "docs/test_notebooks.py", "experiment/test_plugin_faults.py",
+              "studies/test_national.py", "experiment/test_sweep.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        try:
+            name = item.path.relative_to(TESTS).as_posix()
+        except ValueError:
+            return len(LONG_FIRST)
+        return LONG_FIRST.index(name) if name in LONG_FIRST else len(LONG_FIRST)
+
+    items.sort(key=rank)  # stable: every other file, and every file's tests, keep their order
 
 #: A small grid sweep of a registered example plug-in: 16 runs in 4 parts.
 GRID = """

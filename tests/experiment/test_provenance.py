@@ -38,13 +38,25 @@ def _runs(out: Path) -> pd.DataFrame:
         drop=True)
 
 
+@pytest.fixture(scope="module")
+def _finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One finished 16-run sweep in four parts (``out``, of ``exp.toml``), made once per
+    module; tests damage copies of it."""
+    root = tmp_path_factory.mktemp("finished")
+    (root / "exp.toml").write_text(textwrap.dedent(GRID))
+    run_sweep(root / "exp.toml", root / "out", workers=1, progress=False)
+    return root
+
+
 @pytest.fixture
-def sweep(tmp_path: Path) -> tuple[Path, Path, pd.DataFrame]:
-    """A finished 16-run sweep in four parts: (experiment file, directory, its runs)."""
+def sweep(_finished: Path, tmp_path: Path) -> tuple[Path, Path, pd.DataFrame]:
+    """A finished 16-run sweep in four parts: (experiment file, directory, its runs), a
+    fresh copy for each test (a sweep records no path of its own, so a copy resumes and
+    is read as the original would be)."""
     exp = tmp_path / "exp.toml"
-    exp.write_text(textwrap.dedent(GRID))
+    shutil.copy(_finished / "exp.toml", exp)
     out = tmp_path / "out"
-    run_sweep(exp, out, workers=1, progress=False)
+    shutil.copytree(_finished / "out", out)
     return exp, out, _runs(out)
 
 
@@ -253,12 +265,28 @@ def _national(out: Path) -> list[str]:
             "1", "--quiet", "--out", str(out)]
 
 
+@pytest.fixture(scope="module")
+def _finished_national(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One finished ``_national`` run, made once per module (about 2 s of CPU each)."""
+    nat = tmp_path_factory.mktemp("finished_national") / "nat"
+    assert main(_national(nat)) == 0
+    return nat
+
+
+@pytest.fixture
+def national_run(_finished_national: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the finished national run, at ``tmp_path / "nat"``."""
+    nat = tmp_path / "nat"
+    shutil.copytree(_finished_national, nat)
+    return nat
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("damage", [*MANIFESTS, "a directory", "a FIFO", "too big"])
-def test_a_damaged_manifest_gives_one_line_everywhere(sweep, tmp_path: Path, capsys,
+def test_a_damaged_manifest_gives_one_line_everywhere(sweep, national_run: Path,
+                                                      tmp_path: Path, capsys,
                                                       monkeypatch, damage: str) -> None:
     exp, out, _ = sweep
-    assert main([*_national(tmp_path / "nat")]) == 0
     capsys.readouterr()
     for root in (out, tmp_path / "nat"):
         manifest = root / "manifest.json"
@@ -286,12 +314,11 @@ def test_a_damaged_manifest_gives_one_line_everywhere(sweep, tmp_path: Path, cap
 @pytest.mark.slow
 @pytest.mark.parametrize("stray", ["notes.txt", "part-abc.parquet", "part-0000001.parquet",
                                    "a-directory/"])
-def test_a_stray_file_in_runs_is_refused_naming_it(sweep, tmp_path: Path, capsys,
+def test_a_stray_file_in_runs_is_refused_naming_it(sweep, national_run: Path, capsys,
                                                    stray: str) -> None:
     exp, out, _ = sweep
     (out / "runs" / PARTS[3]).unlink()
-    nat = tmp_path / "nat"
-    assert main([*_national(nat)]) == 0
+    nat = national_run
     for root in (out, nat):
         path = root / "runs" / stray.rstrip("/")
         if stray.endswith("/"):
@@ -421,9 +448,8 @@ def test_national_holds_its_lock_until_its_outputs_are_written(tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_national_resume_reruns_a_damaged_part(tmp_path: Path, capsys) -> None:
-    nat = tmp_path / "nat"
-    assert main(_national(nat)) == 0
+def test_national_resume_reruns_a_damaged_part(national_run: Path, capsys) -> None:
+    nat = national_run
     sites = pd.read_parquet(nat / "sites.parquet")
     _flip_bytes(nat / "runs" / PARTS[0])
     capsys.readouterr()
