@@ -33,6 +33,27 @@ ENGINES = ("fast", "mesa")
 Values = Sequence[Mapping[str, Any]] | np.ndarray
 
 
+def engine_modules(engine: str | None) -> list[str]:
+    """The modules an engine runs on, worth importing (and compiling: see
+    :func:`sim.engine.fast.warm`) once in a coordinator before it forks its workers. The
+    fast engine's never include Mesa."""
+    if engine == "mesa":
+        return ["sim.engine.fast", "sim.mesa.model"]
+    return ["sim.engine.fast"]
+
+
+def warm(engines: Sequence[str] = ENGINES) -> None:
+    """Compile the engines now (or load them from the cache): ``make setup`` calls it, so
+    the first real run compiles nothing."""
+    for engine in engines:
+        check_engine(engine)
+    fast.warm()
+    if "mesa" in engines:
+        from sim.mesa.model import warm as warm_mesa  # Mesa only when asked for
+
+        warm_mesa()
+
+
 def check_engine(engine: str) -> str:
     """``engine`` must be one of :data:`ENGINES` (one line naming the allowed values)."""
     if engine not in ENGINES:

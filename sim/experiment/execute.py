@@ -258,9 +258,17 @@ class LocalExecutor(Executor):
         self.description = f"local processes ({workers}, {method})"
         self._pool: ProcessPoolExecutor | None = None
         self._processes: dict[int, Any] = {}
+        # Imported once here, before any worker starts, and icsim's engines compiled (a
+        # module's ``warm()``): forked workers inherit them; a fork server's or spawned
+        # workers load the engines from the compile cache instead of each compiling them.
+        # A plug-in's module is imported here only to be forked.
+        for name in self._preload:
+            ours = name.startswith("sim.")
+            if method == "fork" or ours:
+                module = importlib.import_module(name)
+                if ours and callable(getattr(module, "warm", None)):
+                    module.warm()
         if method == "fork":
-            for name in self._preload:  # imported once here, inherited by every worker
-                importlib.import_module(name)
             self._start()
 
     def _use(self, method: str) -> None:

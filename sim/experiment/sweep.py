@@ -45,6 +45,7 @@ from sim.experiment.store import (
     schema,
 )
 from sim.experiment.timeout import check_timeout, limit_for
+from sim.run import engine_modules
 
 
 @dataclass
@@ -84,11 +85,12 @@ def model_call(experiment: Experiment, engine: str | None = None,
                      engine=engine or experiment.engine, timeout=timeout)
 
 
-def _preload(experiment: Experiment) -> list[str]:
+def _preload(experiment: Experiment, engine: str | None = None) -> list[str]:
     """Modules worth importing once before workers start (inherited by forked workers, or
-    preloaded in the fork server)."""
+    preloaded in the fork server): the project model's engine (never Mesa for the fast
+    engine), or a plug-in's module."""
     if experiment.is_project_model:
-        return ["sim.mesa.model", "sim.engine.fast"]
+        return engine_modules(engine or experiment.engine)
     return [experiment.model.partition(":")[0]]
 
 
@@ -213,7 +215,7 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
             if len(verified.parts) < -(-design.n_runs // experiment.runs_per_part):
                 mixed = _check_code(store.root, verified, code, allow_mixed_code)
         if executor is None:
-            executor = make_executor(workers, scheduler, preload=_preload(experiment))
+            executor = make_executor(workers, scheduler, preload=_preload(experiment, engine))
     except BaseException:
         lock.release(discard=True)
         raise

@@ -29,6 +29,7 @@ from sim.core.errors import UsageError
 from sim.core.inputs import check_months, check_rng, check_seed
 from sim.core.scenarios import check_schedule, parameters_for
 from sim.core.team import team_roles
+from sim.engine import compiling
 from sim.engine import layout as L
 from sim.engine import rng as engine_rng
 from sim.engine.kernels import (
@@ -264,6 +265,21 @@ def simulate(scenario: str = "baseline", seed: int = 0, months: int = 60,
                              schedule=schedule, **overrides)
     model.run_for(months)
     return model
+
+
+_warm = False
+
+
+def warm() -> None:
+    """Compile the submodels the Mesa engine calls one at a time, or load them from the
+    cache (``sim.engine``), with a two-month run: before forking workers, so they inherit
+    them. A compile says so on stderr, once."""
+    global _warm
+    if _warm:
+        return
+    _warm = True
+    with compiling("mesa"):
+        simulate("baseline", 0, 2, collect=True)
 
 
 def run_project(scenario: str = "baseline", seed: int = 0, months: int = 60,
