@@ -72,16 +72,16 @@ def with_draws(values: Mapping[str, Any], draws: Sequence[Mapping[str, Any]] | N
 
 
 @overload
-def run_projects(values: Values, seeds: Sequence[int], months: int = 60, *,
+def run_projects(values: Values, seeds: Sequence[int] | np.ndarray, months: int = 60, *,
                  engine: str = "fast", schedule: Any = None,
                  histogram: np.ndarray | None = None, probe_months: Sequence[int] = (),
                  as_arrays: Literal[False] = False) -> pd.DataFrame: ...
 @overload
-def run_projects(values: Values, seeds: Sequence[int], months: int = 60, *,
+def run_projects(values: Values, seeds: Sequence[int] | np.ndarray, months: int = 60, *,
                  engine: str = "fast", schedule: Any = None,
                  histogram: np.ndarray | None = None, probe_months: Sequence[int] = (),
                  as_arrays: Literal[True]) -> dict[str, np.ndarray]: ...
-def run_projects(values: Values, seeds: Sequence[int], months: int = 60, *,
+def run_projects(values: Values, seeds: Sequence[int] | np.ndarray, months: int = 60, *,
                  engine: str = "fast", schedule: Any = None,
                  histogram: np.ndarray | None = None, probe_months: Sequence[int] = (),
                  as_arrays: bool = False) -> pd.DataFrame | dict[str, np.ndarray]:
@@ -112,7 +112,8 @@ def run_projects(values: Values, seeds: Sequence[int], months: int = 60, *,
     return _run_mesa(values, seeds, months, schedule, histogram)
 
 
-def _run_mesa(values: Sequence[Mapping[str, Any]], seeds: Sequence[int], months: int,
+def _run_mesa(values: Sequence[Mapping[str, Any]], seeds: Sequence[int] | np.ndarray,
+              months: int,
               schedule: Any, histogram: np.ndarray | None) -> pd.DataFrame:
     """The reference engine, one Mesa model per run; the same frame as the fast engine's."""
     from sim.mesa.model import simulate  # Mesa is imported only when it runs

@@ -159,7 +159,7 @@ def warm() -> None:
         run_arrays(pack_many([resolve({})]), [0], 2, histogram=histogram, probe_months=(1,))
 
 
-def streams_for(seeds: Sequence[int]) -> np.ndarray:
+def streams_for(seeds: Sequence[int] | np.ndarray) -> np.ndarray:
     """The random streams of runs with these seeds, ``uint64[runs, 2, 4]`` (numpy's
     ``default_rng(seed)`` and its first spawned child, seeded in compiled code)."""
     array = np.asarray(seeds)
@@ -188,7 +188,7 @@ def _schedule_arrays(params: np.ndarray,
     return np.asarray(months, dtype=np.int64), out
 
 
-def run_many(params: np.ndarray, seeds: Sequence[int], months: int = 60,
+def run_many(params: np.ndarray, seeds: Sequence[int] | np.ndarray, months: int = 60,
              schedule: Mapping[int, Mapping[str, Any]] | None = None,
              histogram: np.ndarray | None = None,
              probe_months: Sequence[int] = ()) -> pd.DataFrame:
@@ -219,7 +219,7 @@ def run_many(params: np.ndarray, seeds: Sequence[int], months: int = 60,
     return frame[list(SUMMARY_FIELDS) + [c for c in frame.columns if c not in SUMMARY_FIELDS]]
 
 
-def run_arrays(params: np.ndarray, seeds: Sequence[int], months: int = 60,
+def run_arrays(params: np.ndarray, seeds: Sequence[int] | np.ndarray, months: int = 60,
                schedule: Mapping[int, Mapping[str, Any]] | None = None,
                histogram: np.ndarray | None = None,
                probe_months: Sequence[int] = ()) -> dict[str, np.ndarray]:

@@ -28,6 +28,7 @@ from sim.experiment.models import (
     Batch,
     BatchResult,
     ModelCall,
+    Rows,
     failed_batch,
     run_batch,
     split_batch,
@@ -121,13 +122,11 @@ class _Plan:
         for chunk in self.todo:
             start, stop = self.chunk_range(chunk)
             columns = self.design.run_columns(start, stop)
-            names = self.design.names
-            params = [{name: columns[name][i].item() if hasattr(columns[name][i], "item")
-                       else columns[name][i] for name in names} for i in range(stop - start)]
-            if self.draws:  # replicate r takes posterior draw r; swept values win
-                n = len(self.draws)
-                params = [{**self.draws[int(columns["replicate"][i]) % n], **p}
-                          for i, p in enumerate(params)]
+            values = {name: columns[name] for name in self.design.names}
+            # Columns, not a dict per run (sim.experiment.models.Rows); replicate r takes
+            # posterior draw r, and swept values win.
+            params = Rows(values, stop - start, self.draws,
+                          columns["replicate"] % len(self.draws) if self.draws else None)
             step = self.runs_per_task
             # Counted in runs, not tasks: a batch may come back split run by run.
             self.open[chunk] = _OpenChunk(columns, stop - start)
