@@ -71,6 +71,10 @@ class Executor(ABC):
     #: Whether one lost worker loses every task in flight (a local process pool does;
     #: Dask reschedules the tasks of a lost worker itself).
     pool_breaks: bool = False
+    #: How many tasks a sweep cuts each part into: a local pool's tasks cost little to
+    #: send, so four per part keep both cores busy; a Dask task costs milliseconds of
+    #: scheduling and transfer, tens of fast-engine runs, so Dask gets whole parts.
+    tasks_per_part: int = 4
 
     @abstractmethod
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -448,6 +452,8 @@ class DaskExecutor(Executor):
     ``LocalCluster``, or dask-jobqueue on SLURM or PBS. Dask resubmits the tasks of a lost
     worker itself. Workers must be able to import ``sim`` (and a plug-in model's module).
     """
+
+    tasks_per_part = 1
 
     def __init__(self, address: str, timeout: float | None = None) -> None:
         try:

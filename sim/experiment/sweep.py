@@ -316,7 +316,8 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
     manifest["sessions"][-1]["run_timeout_s"] = call.timeout
     n_chunks = -(-design.n_runs // experiment.runs_per_part)
     todo = [c for c in range(n_chunks) if c not in state.chunks]
-    per_task = runs_per_task or max(1, -(-experiment.runs_per_part // 4))
+    per_task = runs_per_task or max(1, -(-experiment.runs_per_part
+                                         // max(1, executor.tasks_per_part)))
     plan = _Plan(experiment, design, todo, per_task, draws)
     window = max(4 * executor.workers, 2 * -(-experiment.runs_per_part // per_task))
     before = state.runs_done
