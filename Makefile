@@ -99,7 +99,14 @@ lint: setup
 	$(BIN)/python -m sim.layers || { status=1; echo "lint: layer contract failed" >&2; }; \
 	exit $$status
 
+# One script per goal of issue 24 (start-up, runner, national at scale, Dask), then the
+# earlier ones. The calibration's benchmark comes with the lead's new calibration.
 bench: setup
+	$(BIN)/python benchmarks/bench_startup.py
+	$(BIN)/python benchmarks/bench_runner.py
+	$(BIN)/python benchmarks/bench_national_scale.py
+	$(BIN)/python benchmarks/bench_dask.py
+	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_model.py
 	$(BIN)/python benchmarks/bench_compare.py
 	$(BIN)/python benchmarks/bench_national.py
