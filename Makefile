@@ -102,6 +102,7 @@ lint: setup
 # One script per goal of issue 24 (start-up, runner, national at scale, Dask), then the
 # earlier ones. The calibration's benchmark comes with the lead's new calibration.
 bench: setup
+	$(BIN)/python benchmarks/bench_kernel.py
 	$(BIN)/python benchmarks/bench_startup.py
 	$(BIN)/python benchmarks/bench_runner.py
 	$(BIN)/python benchmarks/bench_national_scale.py

@@ -114,3 +114,30 @@ def test_stale_cache_folders_are_pruned(tmp_path: Path) -> None:
     os.utime(keep, (old, old))
     assert engine.prune(keep, now) == [stale]
     assert keep.exists() and fresh.exists() and other.exists() and not stale.exists()
+
+
+def test_the_native_128_bit_multiply_equals_the_portable_one() -> None:
+    """The PCG64 step's high product, one native multiply, against four 32-bit products
+    (numba), on random and edge operands."""
+    import numba
+    import numpy as np
+
+    from sim.engine import rng
+
+    @numba.njit
+    def both(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        native = np.empty_like(a)
+        portable = np.empty_like(a)
+        for i in range(a.size):
+            native[i] = rng._mulhi(a[i], b[i])
+            portable[i] = rng._mulhi_portable(a[i], b[i])
+        return native, portable
+
+    draws = np.random.default_rng(5).integers(0, 2**64, size=(2, 20_000), dtype=np.uint64)
+    edges = np.array([0, 1, 2**32 - 1, 2**32, 2**63, 2**64 - 1], dtype=np.uint64)
+    a = np.concatenate([draws[0], np.repeat(edges, edges.size)])
+    b = np.concatenate([draws[1], np.tile(edges, edges.size)])
+    native, portable = both(a, b)
+    assert (native == portable).all()
+    expected = [(int(x) * int(y)) >> 64 for x, y in zip(a[:200], b[:200], strict=True)]
+    assert native[:200].tolist() == expected
