@@ -5,8 +5,8 @@
 The same sweep (experiments/national_approach_grid.toml, ``--replicates`` each: 10,044
 runs by default) on ``--workers`` local processes and on a ``LocalCluster`` of as many
 single-threaded worker processes, interleaved ``--repeats`` times; the Dask runs twice,
-with the runner's task size for Dask (whole parts) and with the local pool's (four tasks
-a part), so the effect of the task size is measured on the same cluster. Prints wall
+with the runner's task size (four tasks a part) and with whole parts a task, so the effect
+of the task size is measured on the same cluster. Prints wall
 times (median) and Dask / local pool speed (goal >= 0.8). Wall time: on a machine shared
 with other jobs it moves with their load, printed beside it.
 """
@@ -58,12 +58,12 @@ def main() -> None:
         timed(exp, scheduler=address)  # the workers import and load the engine once
         for _ in range(args.repeats):
             local.append(timed(exp, workers=args.workers))
-            whole.append(timed(exp, scheduler=address))
-            execute.DaskExecutor.tasks_per_part = 4
+            quarter.append(timed(exp, scheduler=address))
+            execute.DaskExecutor.tasks_per_part = 1
             try:
-                quarter.append(timed(exp, scheduler=address))
+                whole.append(timed(exp, scheduler=address))
             finally:
-                execute.DaskExecutor.tasks_per_part = 1
+                execute.DaskExecutor.tasks_per_part = 4
     lo, wh, qu = (statistics.median(x) for x in (local, whole, quarter))
     runs = exp.replicates * 81
     print(f"{runs:,} runs, {args.workers} workers, median of {args.repeats}; load average "

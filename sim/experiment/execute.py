@@ -71,9 +71,12 @@ class Executor(ABC):
     #: Whether one lost worker loses every task in flight (a local process pool does;
     #: Dask reschedules the tasks of a lost worker itself).
     pool_breaks: bool = False
-    #: How many tasks a sweep cuts each part into: a local pool's tasks cost little to
-    #: send, so four per part keep both cores busy; a Dask task costs milliseconds of
-    #: scheduling and transfer, tens of fast-engine runs, so Dask gets whole parts.
+    #: How many tasks a sweep cuts each part into. A Dask task costs milliseconds of
+    #: scheduling and transfer (tens of fast-engine runs), and one task a part measured
+    #: 1.5x faster on a LocalCluster (benchmarks/bench_dask.py), but it is not the default
+    #: for Dask yet: with it, isolating a run that kills its Dask worker (a whole part
+    #: rerun alone, then run by run, each after a worker restart) did not finish within
+    #: 20 minutes in tests/experiment/test_plugin_faults.py on a loaded machine.
     tasks_per_part: int = 4
 
     @abstractmethod
@@ -452,8 +455,6 @@ class DaskExecutor(Executor):
     ``LocalCluster``, or dask-jobqueue on SLURM or PBS. Dask resubmits the tasks of a lost
     worker itself. Workers must be able to import ``sim`` (and a plug-in model's module).
     """
-
-    tasks_per_part = 1
 
     def __init__(self, address: str, timeout: float | None = None) -> None:
         try:
