@@ -33,6 +33,27 @@ ENGINES = ("fast", "mesa")
 Values = Sequence[Mapping[str, Any]] | np.ndarray
 
 
+def engine_modules(engine: str | None) -> list[str]:
+    """The modules an engine runs on, worth importing (and compiling: see
+    :func:`sim.engine.fast.warm`) once in a coordinator before it forks its workers. The
+    fast engine's never include Mesa."""
+    if engine == "mesa":
+        return ["sim.engine.fast", "sim.mesa.model"]
+    return ["sim.engine.fast"]
+
+
+def warm(engines: Sequence[str] = ENGINES) -> None:
+    """Compile the engines now (or load them from the cache): ``make setup`` calls it, so
+    the first real run compiles nothing."""
+    for engine in engines:
+        check_engine(engine)
+    fast.warm()
+    if "mesa" in engines:
+        from sim.mesa.model import warm as warm_mesa  # Mesa only when asked for
+
+        warm_mesa()
+
+
 def check_engine(engine: str) -> str:
     """``engine`` must be one of :data:`ENGINES` (one line naming the allowed values)."""
     if engine not in ENGINES:
@@ -51,16 +72,16 @@ def with_draws(values: Mapping[str, Any], draws: Sequence[Mapping[str, Any]] | N
 
 
 @overload
-def run_projects(values: Values, seeds: Sequence[int], months: int = 60, *,
+def run_projects(values: Values, seeds: Sequence[int] | np.ndarray, months: int = 60, *,
                  engine: str = "fast", schedule: Any = None,
                  histogram: np.ndarray | None = None, probe_months: Sequence[int] = (),
                  as_arrays: Literal[False] = False) -> pd.DataFrame: ...
 @overload
-def run_projects(values: Values, seeds: Sequence[int], months: int = 60, *,
+def run_projects(values: Values, seeds: Sequence[int] | np.ndarray, months: int = 60, *,
                  engine: str = "fast", schedule: Any = None,
                  histogram: np.ndarray | None = None, probe_months: Sequence[int] = (),
                  as_arrays: Literal[True]) -> dict[str, np.ndarray]: ...
-def run_projects(values: Values, seeds: Sequence[int], months: int = 60, *,
+def run_projects(values: Values, seeds: Sequence[int] | np.ndarray, months: int = 60, *,
                  engine: str = "fast", schedule: Any = None,
                  histogram: np.ndarray | None = None, probe_months: Sequence[int] = (),
                  as_arrays: bool = False) -> pd.DataFrame | dict[str, np.ndarray]:
@@ -91,7 +112,8 @@ def run_projects(values: Values, seeds: Sequence[int], months: int = 60, *,
     return _run_mesa(values, seeds, months, schedule, histogram)
 
 
-def _run_mesa(values: Sequence[Mapping[str, Any]], seeds: Sequence[int], months: int,
+def _run_mesa(values: Sequence[Mapping[str, Any]], seeds: Sequence[int] | np.ndarray,
+              months: int,
               schedule: Any, histogram: np.ndarray | None) -> pd.DataFrame:
     """The reference engine, one Mesa model per run; the same frame as the fast engine's."""
     from sim.mesa.model import simulate  # Mesa is imported only when it runs

@@ -26,8 +26,8 @@ from sim.core.outputs import (
     SUMMARY_FIELDS,
     outcome_name,
 )
-from sim.core.registry import PARAMETERS
-from sim.engine import rng
+from sim.core.registry import PARAMETERS, resolve
+from sim.engine import compiling, rng
 from sim.engine.kernels import (
     allocate,
     apply_levers,
@@ -49,6 +49,7 @@ from sim.engine.layout import (
     PARAM_DTYPE,
     T_ENGAGEMENT,
     T_FRUSTRATION,
+    pack_many,
 )
 
 _INT_SOURCES = np.array(INT_SOURCES, dtype=np.int64)
@@ -142,7 +143,23 @@ def _add_to_histogram(histogram: np.ndarray, month: int, dac: np.ndarray, bins: 
         histogram[month, k, min(max(b, 0), bins - 1)] += 1
 
 
-def streams_for(seeds: Sequence[int]) -> np.ndarray:
+_warm = False
+
+
+def warm() -> None:
+    """Compile the fast engine now, or load it from the cache (``sim.engine``): call it
+    before forking workers so they inherit it instead of each compiling or loading it;
+    the first :func:`run_arrays` calls it otherwise. A compile says so on stderr, once."""
+    global _warm
+    if _warm:
+        return
+    _warm = True  # first: the warm-up run goes through run_arrays itself
+    with compiling("fast"):
+        histogram = np.zeros((3, N_DAC, HIST_BINS), dtype=np.int64)
+        run_arrays(pack_many([resolve({})]), [0], 2, histogram=histogram, probe_months=(1,))
+
+
+def streams_for(seeds: Sequence[int] | np.ndarray) -> np.ndarray:
     """The random streams of runs with these seeds, ``uint64[runs, 2, 4]`` (numpy's
     ``default_rng(seed)`` and its first spawned child, seeded in compiled code)."""
     array = np.asarray(seeds)
@@ -171,7 +188,7 @@ def _schedule_arrays(params: np.ndarray,
     return np.asarray(months, dtype=np.int64), out
 
 
-def run_many(params: np.ndarray, seeds: Sequence[int], months: int = 60,
+def run_many(params: np.ndarray, seeds: Sequence[int] | np.ndarray, months: int = 60,
              schedule: Mapping[int, Mapping[str, Any]] | None = None,
              histogram: np.ndarray | None = None,
              probe_months: Sequence[int] = ()) -> pd.DataFrame:
@@ -202,13 +219,14 @@ def run_many(params: np.ndarray, seeds: Sequence[int], months: int = 60,
     return frame[list(SUMMARY_FIELDS) + [c for c in frame.columns if c not in SUMMARY_FIELDS]]
 
 
-def run_arrays(params: np.ndarray, seeds: Sequence[int], months: int = 60,
+def run_arrays(params: np.ndarray, seeds: Sequence[int] | np.ndarray, months: int = 60,
                schedule: Mapping[int, Mapping[str, Any]] | None = None,
                histogram: np.ndarray | None = None,
                probe_months: Sequence[int] = ()) -> dict[str, np.ndarray]:
     """What :func:`run_many` returns, as a dict of numpy arrays (gate months as floats,
     NaN where not reached): no DataFrame, for callers that run few projects many times
     (calibration)."""
+    warm()
     params = np.ascontiguousarray(params, dtype=PARAM_DTYPE).reshape(-1)
     if len(seeds) != params.shape[0]:
         raise ValueError(f"{len(seeds)} seeds for {params.shape[0]} parameter sets")

@@ -10,10 +10,38 @@ interface: local processes or Dask), ``store`` (Parquet parts, manifest, resume)
 (ties them together) and ``commands`` (the ``sweep`` and ``analyze`` subcommands).
 """
 
-from sim.experiment.design import SEED_SCHEME, Design, make_design, run_seed
-from sim.experiment.execute import DaskExecutor, Executor, LocalExecutor, make_executor
-from sim.experiment.spec import Experiment, load_experiment, parse_experiment
-from sim.experiment.sweep import SweepReport, run_sweep
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sim.experiment.design import SEED_SCHEME, Design, make_design, run_seed
+    from sim.experiment.execute import DaskExecutor, Executor, LocalExecutor, make_executor
+    from sim.experiment.spec import Experiment, load_experiment, parse_experiment
+    from sim.experiment.sweep import SweepReport, run_sweep
+
+#: Where each name lives: imported on first use (PEP 562), so importing one light module
+#: of this package (``sim.experiment.timeout``, say) does not import the whole runner.
+_WHERE = {
+    **dict.fromkeys(("SEED_SCHEME", "Design", "make_design", "run_seed"),
+                    "sim.experiment.design"),
+    **dict.fromkeys(("DaskExecutor", "Executor", "LocalExecutor", "make_executor"),
+                    "sim.experiment.execute"),
+    **dict.fromkeys(("Experiment", "load_experiment", "parse_experiment"),
+                    "sim.experiment.spec"),
+    **dict.fromkeys(("SweepReport", "run_sweep"), "sim.experiment.sweep"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'sim.experiment' has no attribute {name!r}")
+    value = getattr(importlib.import_module(where), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "SEED_SCHEME",

@@ -29,6 +29,84 @@ def run_seed(experiment_seed: int, point: int, replicate: int) -> int:
     return int(state[0] >> np.uint64(1))
 
 
+# numpy's SeedSequence (numpy/random/bit_generator.pyx), its constants and steps, on
+# many entropy arrays at once: run_seeds gives run_seed's seeds, bit for bit.
+_INIT_A, _MULT_A = np.uint32(0x43B0D7E5), np.uint32(0x931E8875)
+_INIT_B, _MULT_B = np.uint32(0x8B51F9DD), np.uint32(0x58F38DED)
+_MIX_L, _MIX_R = np.uint32(0xCA01F9DD), np.uint32(0x4973F715)
+_XSHIFT = np.uint32(16)
+_POOL = 4
+
+
+def _words(values: np.ndarray) -> list[np.ndarray]:
+    """A non-negative integer's little-endian 32-bit words, as SeedSequence coerces it
+    (one word below 2**32, two below 2**64); all values here need the same count."""
+    low = (values & 0xFFFFFFFF).astype(np.uint32)
+    return [low] if int(values.max(initial=0)) < 2**32 else \
+        [low, (values >> 32).astype(np.uint32)]
+
+
+def _seed_group(entropy: list[np.ndarray]) -> np.ndarray:
+    n = len(entropy[0])
+    hash_const = np.full(n, _INIT_A, dtype=np.uint32)
+
+    def hashmix(value: np.ndarray) -> np.ndarray:
+        nonlocal hash_const
+        value = value ^ hash_const
+        hash_const = hash_const * _MULT_A
+        value = value * hash_const
+        return value ^ (value >> _XSHIFT)
+
+    def mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        result: np.ndarray = _MIX_L * x - _MIX_R * y
+        mixed: np.ndarray = result ^ (result >> _XSHIFT)
+        return mixed
+
+    zero = np.zeros(n, dtype=np.uint32)
+    pool = [hashmix(entropy[i] if i < len(entropy) else zero) for i in range(_POOL)]
+    for src in range(_POOL):
+        for dst in range(_POOL):
+            if src != dst:
+                pool[dst] = mix(pool[dst], hashmix(pool[src]))
+    for src in range(_POOL, len(entropy)):
+        for dst in range(_POOL):
+            pool[dst] = mix(pool[dst], hashmix(entropy[src]))
+    out = []
+    hash_b = np.full(n, _INIT_B, dtype=np.uint32)
+    for k in range(2):  # one uint64: two 32-bit words, low first
+        value = pool[k] ^ hash_b
+        hash_b = hash_b * _MULT_B
+        value = value * hash_b
+        out.append(value ^ (value >> _XSHIFT))
+    state = out[0].astype(np.uint64) | (out[1].astype(np.uint64) << np.uint64(32))
+    return (state >> np.uint64(1)).astype(np.int64)
+
+
+def run_seeds(experiment_seed: int, points: np.ndarray, replicates: np.ndarray) -> np.ndarray:
+    """:func:`run_seed` of many runs at once, ``int64``: the same seeds, bit for bit, about
+    a hundred times faster (numpy's SeedSequence steps on whole columns)."""
+    points = np.asarray(points, dtype=np.int64)
+    replicates = np.asarray(replicates, dtype=np.int64)
+    if experiment_seed < 0 or (points.size and (points.min() < 0 or replicates.min() < 0)):
+        raise ValueError("seeds, points and replicates must be >= 0")
+    out = np.empty(points.shape, dtype=np.int64)
+    big_p = points >= 2**32
+    big_r = replicates >= 2**32
+    seed_words = _words(np.full(1, experiment_seed, dtype=np.uint64))
+    with np.errstate(over="ignore"):
+        for wide_p in (False, True):
+            for wide_r in (False, True):
+                take = (big_p == wide_p) & (big_r == wide_r)
+                if not take.any():
+                    continue
+                p, r = points[take], replicates[take]
+                entropy = [np.broadcast_to(w, p.shape) for w in seed_words]
+                entropy += _words(p.astype(np.uint64)) if wide_p else [p.astype(np.uint32)]
+                entropy += _words(r.astype(np.uint64)) if wide_r else [r.astype(np.uint32)]
+                out[take] = _seed_group(entropy)
+    return out
+
+
 @dataclass(frozen=True)
 class Design:
     """The points of a sweep and how runs map onto them.
@@ -81,8 +159,7 @@ class Design:
         index = np.arange(start, stop, dtype=np.int64)
         points = index // self.replicates
         replicates = index % self.replicates
-        seeds = np.array([run_seed(self.seed, int(p), int(r))
-                          for p, r in zip(points, replicates, strict=True)], dtype=np.int64)
+        seeds = run_seeds(self.seed, points, replicates)
         columns: dict[str, np.ndarray] = {"point": points, "replicate": replicates,
                                           "seed": seeds}
         for name, col in self.point_columns.items():

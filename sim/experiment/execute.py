@@ -71,6 +71,13 @@ class Executor(ABC):
     #: Whether one lost worker loses every task in flight (a local process pool does;
     #: Dask reschedules the tasks of a lost worker itself).
     pool_breaks: bool = False
+    #: How many tasks a sweep cuts each part into. A Dask task costs milliseconds of
+    #: scheduling and transfer (tens of fast-engine runs), and one task a part measured
+    #: 1.5x faster on a LocalCluster (benchmarks/bench_dask.py), but it is not the default
+    #: for Dask yet: with it, isolating a run that kills its Dask worker (a whole part
+    #: rerun alone, then run by run, each after a worker restart) did not finish within
+    #: 20 minutes in tests/experiment/test_plugin_faults.py on a loaded machine.
+    tasks_per_part: int = 4
 
     @abstractmethod
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -258,9 +265,17 @@ class LocalExecutor(Executor):
         self.description = f"local processes ({workers}, {method})"
         self._pool: ProcessPoolExecutor | None = None
         self._processes: dict[int, Any] = {}
+        # Imported once here, before any worker starts, and icsim's engines compiled (a
+        # module's ``warm()``): forked workers inherit them; a fork server's or spawned
+        # workers load the engines from the compile cache instead of each compiling them.
+        # A plug-in's module is imported here only to be forked.
+        for name in self._preload:
+            ours = name.startswith("sim.")
+            if method == "fork" or ours:
+                module = importlib.import_module(name)
+                if ours and callable(getattr(module, "warm", None)):
+                    module.warm()
         if method == "fork":
-            for name in self._preload:  # imported once here, inherited by every worker
-                importlib.import_module(name)
             self._start()
 
     def _use(self, method: str) -> None:

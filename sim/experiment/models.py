@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.core.outputs import _number, frame_outcomes, project_outcomes
-from sim.core.registry import validate
+from sim.core.outputs import _number, project_outcomes, reached_pilot
+from sim.core.registry import PARAMETERS, Parameter, validate
 from sim.core.scenarios import parameters_for
+from sim.engine.layout import pack_many
 from sim.experiment.timeout import KILL_SIGNALS, RunTimeout, run_limit
 from sim.experiment.timeout import PREFIX as TIMEOUT_PREFIX
 from sim.experiment.timeout import describe as describe_timeout
@@ -63,6 +64,65 @@ class ModelCall:
 
 #: The project's engines: the fast engine and the Mesa (reference) engine.
 ENGINES = ("fast", "mesa")
+
+
+class Rows(Sequence[dict[str, Any]]):
+    """Consecutive runs' parameter values held as columns, as the design makes them (and,
+    under a posterior, the draw each run takes): the fast engine packs the columns as they
+    are, and a run becomes a dict only where it needs one -- a plug-in, the Mesa engine, a
+    run rerun alone, a value that fails validation. ``rows[i]`` is the dict the runner
+    always passed: the swept values as Python scalars over the run's draw."""
+
+    __slots__ = ("columns", "draw_of", "draws", "size")
+
+    def __init__(self, columns: Mapping[str, np.ndarray], size: int,
+                 draws: Sequence[Mapping[str, Any]] | None = None,
+                 draw_of: np.ndarray | None = None) -> None:
+        self.columns = dict(columns)
+        self.size = size
+        self.draws = list(draws) if draws else None
+        self.draw_of = draw_of
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _row(self, i: int) -> dict[str, Any]:
+        row = {}
+        for name, column in self.columns.items():
+            value = column[i]
+            row[name] = value.item() if hasattr(value, "item") else value
+        if self.draws is not None and self.draw_of is not None:
+            return {**self.draws[int(self.draw_of[i])], **row}
+        return row
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self.size)
+            if step != 1:
+                return [self._row(j) for j in range(start, stop, step)]
+            columns = {name: c[start:stop] for name, c in self.columns.items()}
+            if self.draws is None or self.draw_of is None:
+                return Rows(columns, max(0, stop - start))
+            # only the draws this slice uses travel with it
+            used, draw_of = np.unique(self.draw_of[start:stop], return_inverse=True)
+            return Rows(columns, max(0, stop - start), [self.draws[int(u)] for u in used],
+                        draw_of.reshape(-1))
+        if not -self.size <= i < self.size:
+            raise IndexError(i)
+        return self._row(i % self.size)
+
+    def value_columns(self) -> dict[str, np.ndarray]:
+        """Every parameter a run sets, as one array per parameter: the draws' (where no
+        swept value replaces them), then the swept values."""
+        out: dict[str, np.ndarray] = {}
+        if self.draws is not None and self.draw_of is not None:
+            for name in self.draws[0] if self.draws else ():
+                if name not in self.columns:
+                    values = [d[name] for d in self.draws]
+                    out[name] = np.asarray(values)[self.draw_of] if values else \
+                        np.empty(0)
+        out.update(self.columns)
+        return out
 
 
 @dataclass(frozen=True)
@@ -172,6 +232,8 @@ def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
         func = _function(call.model)
     except BaseException as exc:  # noqa: BLE001 - e.g. the module raises on import here
         return failed_batch(call, batch, describe(exc))
+    if call.engine == "fast" and hasattr(func, "columns") and isinstance(batch.params, Rows):
+        return _run_plugin_columns(func.columns, call, batch, batch.params)
     if call.engine == "fast" and hasattr(func, "batch"):
         return _run_plugin_batch(func.batch, call, batch)
     n, k = len(batch.seeds), len(call.outcomes)
@@ -219,8 +281,131 @@ def _base_values(scenario: str, constants: Mapping[str, Any]) -> dict[str, Any]:
     return base
 
 
+_RECORDS: dict[tuple[Any, ...], np.ndarray] = {}
+
+
+def _base_record(scenario: str, constants: Mapping[str, Any]) -> np.ndarray:
+    """:func:`_base_values` packed for the engine (``PARAM_DTYPE``), once per batch key."""
+    key = (scenario, tuple(sorted(constants.items())))
+    record = _RECORDS.get(key)
+    if record is None:
+        record = _RECORDS[key] = pack_many([_base_values(scenario, constants)])
+    return record
+
+
+def _pack_column(param: Parameter, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One parameter's values for many runs as the engine packs them, and which of them
+    pass validation (``Parameter.coerce``), checked on the whole column at once: what
+    ``pack_many([{**base, **validate(row)}])`` gives run by run, bit for bit."""
+    kind = param.kind
+    if kind in ("float", "int") and values.dtype.kind in "fiu":
+        v = values.astype(np.float64)
+        ok = (v >= param.low) & (v <= param.high)  # NaN fails, as in coerce
+        if kind == "int":
+            ok &= np.floor(v) == v
+            v = v + 0.0  # coerce makes an int: -0.0 packs as 0.0
+        return v, ok
+    if kind == "bool" and values.dtype.kind == "b":
+        return values.astype(np.float64), np.ones(len(values), dtype=bool)
+    packed = np.zeros(len(values))
+    ok = np.ones(len(values), dtype=bool)
+    known: dict[Any, float | None] = {}
+    for j, value in enumerate(values.tolist()):  # Python scalars, as rows[i] holds them
+        try:
+            key = (type(value), repr(value))  # repr: -0.0 is not 0.0
+            if key not in known:
+                try:
+                    coerced = param.coerce(value)
+                    known[key] = float(param.choices.index(coerced) if kind == "choice"
+                                       else coerced)
+                except Exception:  # noqa: BLE001 - the run's own message is made later
+                    known[key] = None
+            result = known[key]
+        except Exception:  # noqa: BLE001 - an odd value: checked run by run later
+            result = None
+        if result is None:
+            ok[j] = False
+        else:
+            packed[j] = result
+    return packed, ok
+
+
+def array_outcomes(columns: Mapping[str, np.ndarray], months: int,
+                   names: Sequence[str]) -> np.ndarray:
+    """``sim.core.outputs.frame_outcomes`` on the fast engine's arrays (``as_arrays``:
+    gate months as floats, NaN where not reached) instead of a DataFrame."""
+    outcome = columns["outcome"]
+    pilot_month = np.asarray(columns["pilot_month"], dtype=float)
+    out = np.empty((len(outcome), len(names)))
+    for j, name in enumerate(names):
+        if name == "pilot":
+            out[:, j] = reached_pilot(outcome)
+        elif name in ("integrated", "collapsed", "stalled"):
+            out[:, j] = outcome == name
+        elif name == "pilot_month":
+            out[:, j] = pilot_month
+        elif name == "time_to_pilot":
+            out[:, j] = np.where(np.isnan(pilot_month), float(months), pilot_month)
+        elif name in columns:
+            out[:, j] = np.asarray(columns[name], dtype=float)
+        else:
+            raise KeyError(f"outcome '{name}' missing from the run summary")
+    return out
+
+
+def _run_fast_columns(call: ModelCall, batch: Batch, rows: Rows) -> BatchResult:
+    """A batch held as columns in one call of the fast engine: the scenario's values packed
+    once, each swept parameter validated and packed as a column, no dict or DataFrame per
+    run. A run whose values fail validation is checked alone, as the runner always did,
+    for its own message."""
+    n, k = len(batch.seeds), len(call.outcomes)
+    values = np.full((n, k), np.nan)
+    ok = np.zeros(n, dtype=bool)
+    errors: list[str | None] = [None] * n
+    try:
+        base = _base_values(call.scenario, call.constants)
+        params = np.repeat(_base_record(call.scenario, call.constants), n)
+    except BaseException as exc:  # noqa: BLE001 - recorded for every run of the batch
+        return BatchResult(batch.chunk, batch.first, ok, [describe(exc)] * n, values)
+    bad = np.zeros(n, dtype=bool)
+    for name, column in rows.value_columns().items():
+        param = PARAMETERS.get(name)
+        if param is None:
+            bad[:] = True
+            continue
+        packed, good = _pack_column(param, np.asarray(column))
+        params[name] = packed
+        bad |= ~good
+    for i in np.flatnonzero(bad):
+        try:
+            params[i] = pack_many([{**base, **validate(rows[int(i)])}])[0]
+        except BaseException as exc:  # noqa: BLE001 - every failure is recorded, none stops
+            errors[i] = describe(exc)
+            continue
+        bad[i] = False
+    index = np.flatnonzero(~bad)
+    if index.size:
+        seeds = np.asarray(batch.seeds, dtype=np.int64)
+        try:
+            with run_limit(call.timeout and call.timeout * index.size):
+                columns = run_projects(params[index], seeds[index], call.months,
+                                       as_arrays=True)
+            values[index] = array_outcomes(columns, call.months, call.outcomes)
+            ok[index] = True
+        except RunTimeout:
+            for i in index:
+                errors[i] = describe_timeout(call.timeout or 0.0) + " (its batch of " \
+                    f"{index.size} runs in the fast engine passed {index.size} x the limit)"
+        except BaseException as exc:  # noqa: BLE001 - recorded for every run of the batch
+            for i in index:
+                errors[i] = describe(exc)
+    return _result(batch, ok, errors, values, call.outcomes)
+
+
 def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
     """A batch of the project's model in one call of the fast engine."""
+    if isinstance(batch.params, Rows):
+        return _run_fast_columns(call, batch, batch.params)
     n, k = len(batch.seeds), len(call.outcomes)
     values = np.full((n, k), np.nan)
     ok = np.zeros(n, dtype=bool)
@@ -242,8 +427,8 @@ def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
         try:
             with run_limit(call.timeout and call.timeout * len(index)):
                 frame = run_projects(rows, [int(batch.seeds[i]) for i in index],
-                                     call.months, schedule=_schedule(call))
-            values[index] = frame_outcomes(frame, call.months, call.outcomes)
+                                     call.months, schedule=_schedule(call), as_arrays=True)
+            values[index] = array_outcomes(frame, call.months, call.outcomes)
             ok[index] = True
         except RunTimeout:
             for i in index:
@@ -276,6 +461,31 @@ def _run_plugin_batch(batch_func: Callable[..., Any], call: ModelCall,
     values[:] = rows
     ok[:] = True
     return _result(batch, ok, errors, values, call.outcomes)
+
+
+def _run_plugin_columns(columns_func: Callable[..., Any], call: ModelCall, batch: Batch,
+                        rows: Rows) -> BatchResult:
+    """A batch of a plug-in through its columnar form, ``columns(columns, constants)`` ->
+    one array per outcome (one value per run); if it raises, the batch goes through the
+    plug-in's other forms, so one bad run costs one run."""
+    n = len(batch.seeds)
+    try:
+        with run_limit(call.timeout and call.timeout * n):
+            out = columns_func(rows.value_columns(), dict(call.constants))
+        values = np.empty((n, len(call.outcomes)))
+        for j, name in enumerate(call.outcomes):
+            if name not in out:
+                raise KeyError(f"outcome '{name}' missing from the model's result")
+            values[:, j] = np.asarray(out[name], dtype=float)
+    except BaseException:  # noqa: BLE001 - fall back to the batch or scalar form
+        func = _function(call.model)
+        if hasattr(func, "batch"):
+            return _run_plugin_batch(func.batch, call, Batch(batch.chunk, batch.first,
+                                                              list(rows), batch.seeds))
+        return run_batch(ModelCall(call.model, call.outcomes, call.scenario, call.months,
+                                   call.constants, engine="mesa", timeout=call.timeout),
+                         batch)
+    return _result(batch, np.ones(n, dtype=bool), [None] * n, values, call.outcomes)
 
 
 def _result(batch: Batch, ok: np.ndarray, errors: list[str | None], values: np.ndarray,

@@ -28,6 +28,7 @@ from sim.experiment.models import (
     Batch,
     BatchResult,
     ModelCall,
+    Rows,
     failed_batch,
     run_batch,
     split_batch,
@@ -45,6 +46,7 @@ from sim.experiment.store import (
     schema,
 )
 from sim.experiment.timeout import check_timeout, limit_for
+from sim.run import engine_modules
 
 
 @dataclass
@@ -95,11 +97,12 @@ def model_call(experiment: Experiment, engine: str | None = None,
                      engine=engine or experiment.engine, timeout=timeout, schedule=schedule)
 
 
-def _preload(experiment: Experiment) -> list[str]:
+def _preload(experiment: Experiment, engine: str | None = None) -> list[str]:
     """Modules worth importing once before workers start (inherited by forked workers, or
-    preloaded in the fork server)."""
+    preloaded in the fork server): the project model's engine (never Mesa for the fast
+    engine), or a plug-in's module."""
     if experiment.is_project_model:
-        return ["sim.mesa.model", "sim.engine.fast"]
+        return engine_modules(engine or experiment.engine)
     return [experiment.model.partition(":")[0]]
 
 
@@ -130,13 +133,11 @@ class _Plan:
         for chunk in self.todo:
             start, stop = self.chunk_range(chunk)
             columns = self.design.run_columns(start, stop)
-            names = self.design.names
-            params = [{name: columns[name][i].item() if hasattr(columns[name][i], "item")
-                       else columns[name][i] for name in names} for i in range(stop - start)]
-            if self.draws:  # replicate r takes posterior draw r; swept values win
-                n = len(self.draws)
-                params = [{**self.draws[int(columns["replicate"][i]) % n], **p}
-                          for i, p in enumerate(params)]
+            values = {name: columns[name] for name in self.design.names}
+            # Columns, not a dict per run (sim.experiment.models.Rows); replicate r takes
+            # posterior draw r, and swept values win.
+            params = Rows(values, stop - start, self.draws,
+                          columns["replicate"] % len(self.draws) if self.draws else None)
             step = self.runs_per_task
             # Counted in runs, not tasks: a batch may come back split run by run.
             self.open[chunk] = _OpenChunk(columns, stop - start)
@@ -224,7 +225,7 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
             if len(verified.parts) < -(-design.n_runs // experiment.runs_per_part):
                 mixed = _check_code(store.root, verified, code, allow_mixed_code)
         if executor is None:
-            executor = make_executor(workers, scheduler, preload=_preload(experiment))
+            executor = make_executor(workers, scheduler, preload=_preload(experiment, engine))
     except BaseException:
         lock.release(discard=True)
         raise
@@ -329,7 +330,8 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
     manifest["sessions"][-1]["run_timeout_s"] = call.timeout
     n_chunks = -(-design.n_runs // experiment.runs_per_part)
     todo = [c for c in range(n_chunks) if c not in state.chunks]
-    per_task = runs_per_task or max(1, -(-experiment.runs_per_part // 4))
+    per_task = runs_per_task or max(1, -(-experiment.runs_per_part
+                                         // max(1, executor.tasks_per_part)))
     plan = _Plan(experiment, design, todo, per_task, draws)
     window = max(4 * executor.workers, 2 * -(-experiment.runs_per_part // per_task))
     before = state.runs_done

@@ -35,6 +35,7 @@ from sim.core.scenarios import (
     resolve_scenario,
 )
 from sim.core.team import team_roles
+from sim.engine import compiling
 from sim.engine import layout as L
 from sim.engine import rng as engine_rng
 from sim.engine.kernels import (
@@ -282,6 +283,21 @@ def simulate(scenario: str = "baseline", seed: int = 0, months: int = 60,
                              schedule=schedule, **overrides)
     model.run_for(months)
     return model
+
+
+_warm = False
+
+
+def warm() -> None:
+    """Compile the submodels the Mesa engine calls one at a time, or load them from the
+    cache (``sim.engine``), with a two-month run: before forking workers, so they inherit
+    them. A compile says so on stderr, once."""
+    global _warm
+    if _warm:
+        return
+    _warm = True
+    with compiling("mesa"):
+        simulate("baseline", 0, 2, collect=True)
 
 
 def run_project(scenario: str = "baseline", seed: int = 0, months: int = 60,

@@ -34,7 +34,7 @@ from sim.core.scenarios import SCENARIOS, ResolvedScenario, resolve_scenario
 from sim.engine.fast import HIST_BINS, histogram_quantiles
 from sim.experiment.design import run_seed
 from sim.experiment.execute import make_executor
-from sim.run import run_projects, with_draws
+from sim.run import engine_modules, run_projects, with_draws
 
 #: Runs per task sent to a worker: large enough to amortise the hand-off.
 CHUNK = {"mesa": 25, "fast": 500}
@@ -161,7 +161,7 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
     rows: list[dict[str, Any]] = []
     histograms: dict[str, np.ndarray] = {}
     total = len(resolved) * replicates
-    with make_executor(workers, scheduler, preload=["sim.mesa.model", "sim.engine.fast"]) \
+    with make_executor(workers, scheduler, preload=engine_modules(engine)) \
             as executor, \
             tqdm(total=total, unit="run", desc="compare", disable=not progress) as bar:
         for batch, histogram in executor.imap_unordered(

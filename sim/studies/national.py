@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -46,7 +46,8 @@ from sim.core.outputs import reached_pilot
 from sim.core.registry import PARAMETERS
 from sim.core.scenarios import parameters_for, resolve_scenario
 from sim.core.tomlfile import loads as toml_loads
-from sim.experiment.design import run_seed
+from sim.engine.layout import PARAM_DTYPE, pack_many
+from sim.experiment.design import run_seed, run_seeds
 from sim.experiment.plugins import register_model
 from sim.experiment.posterior import load_posterior
 from sim.experiment.spec import Experiment, Lever, Scalar
@@ -258,9 +259,76 @@ def _site_run_batch(params_list: list[dict[str, Any]], seeds: list[int],
             for i, (_, values, _, funded, readiness) in enumerate(prepared)]
 
 
-# The fast engine's vectorised form (sim.experiment.models); mypy does not model
+def _site_run_columns(columns: Mapping[str, np.ndarray], constants: Mapping[str, Any],
+                      ) -> dict[str, np.ndarray]:
+    """``site_run`` for a batch of sites held as columns (``rule``, ``repeat``, ``site``)
+    in one call of the fast engine: each country's sites, allocations and parameters
+    taken a (rule, replicate) group at a time, the outcomes as columns -- no dict, frame
+    row or parameter pack per run. The same runs and outcomes as :func:`site_run`, bit for
+    bit (tests/studies/test_national.py)."""
+    rules = np.asarray(columns["rule"]).astype(str)
+    repeats = np.asarray(columns["repeat"], dtype=np.int64)
+    site = np.asarray(columns["site"], dtype=np.int64)
+    n = len(site)
+    n_sites, seed = int(constants["sites"]), int(constants["national_seed"])
+    budget, months = float(constants["budget"]), int(constants["months"])
+    redraw = constants.get("country", "fixed") == "redraw"
+    approach_values, schedule = _approach(constants.get("approach_values", "{}"),
+                                          constants.get("approach_schedule", "[]"))
+    draws = _draws(constants["posterior"]) if constants.get("posterior") else None
+    base = parameters_for("baseline")
+    params = np.zeros(n, dtype=PARAM_DTYPE)
+    allocated = np.zeros(n)
+    readiness = np.zeros(n)
+    conditions = {name: np.zeros(n) for name in SITE_CONDITIONS}
+    for rule, replicate in dict.fromkeys(zip(rules.tolist(), repeats.tolist(), strict=True)):
+        take = np.flatnonzero((rules == rule) & (repeats == replicate))
+        country = int(replicate) if redraw else None
+        sites = draw_sites(n_sites, seed, country)
+        amounts = _amounts(rule, budget, n_sites, seed, country)[site[take]]
+        values: dict[str, Any] = {}
+        if draws:
+            values.update(draws[int(replicate) % len(draws)])
+        values.update(approach_values)
+        grant = float(values.get("initial_funding", _P["initial_funding"]))
+        params[take] = pack_many([{**base, **values}])[0]
+        for name in SITE_CONDITIONS:
+            column = sites[name].to_numpy()[site[take]]
+            conditions[name][take] = column
+            params[name][take] = column
+        params["initial_funding"][take] = grant + amounts
+        allocated[take] = amounts
+        readiness[take] = sites["readiness"].to_numpy()[site[take]]
+    run = run_projects(params, run_seeds(seed, site, repeats), months, schedule=schedule,
+                       as_arrays=True)
+    outcome = run["outcome"]
+    received = np.asarray(run["funding_received"], dtype=float)
+    return {
+        "funded": (allocated > 0).astype(float),
+        "funding_received": received,
+        "pilot": reached_pilot(outcome).astype(float),
+        "commissioned": (~np.isnan(run["commissioned_month"])).astype(float),
+        "integrated": (outcome == "integrated").astype(float),
+        "collapsed": (outcome == "collapsed").astype(float),
+        "small_tasks_month": run["small_tasks_month"],
+        "pilot_month": run["pilot_month"],
+        "commissioned_month": run["commissioned_month"],
+        "integrated_month": run["integrated_month"],
+        "localities_live": np.asarray(run["localities_live"], dtype=float),
+        "readiness": readiness,
+        "prior_work": conditions["prior_relationships"],
+        "allocated": allocated,
+        "approach_money": received - allocated,
+        **{name: np.asarray(run[name], dtype=float) for name in
+           ("local_committed", "pooled", "withdrawn", "spent", "unspent")},
+        **conditions,
+    }
+
+
+# The fast engine's vectorised forms (sim.experiment.models); mypy does not model
 # attributes set on a function.
 site_run.batch = _site_run_batch  # type: ignore[attr-defined]
+site_run.columns = _site_run_columns  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -17,28 +17,14 @@ from typing import Any, NoReturn
 
 from sim.core import limits as _limits
 from sim.core.errors import JobStopped, UsageError, one_line
-from sim.core.inputs import check_months
-from sim.core.registry import markdown_table, parse_assignment, table_rows
-from sim.core.scenarios import SCENARIOS, resolve_scenario
-from sim.experiment.inputs import with_inputs
-from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
 from sim.experiment.safepaths import check_path_length
-from sim.experiment.store import DirectoryLock
-from sim.experiment.sweep import run_sweep
 from sim.experiment.timeout import PLUGIN_DEFAULT, check_timeout
-from sim.report import figures as plots
-from sim.report import national as national_report
-from sim.report import validation as validation_report
-from sim.report.calibration import write_report as write_calibration_report
-from sim.report.compare import console_table, markdown
-from sim.report.files import write_json
-from sim.studies import national, validation
-from sim.studies.calibration.run import calibrate
-from sim.studies.calibration.spec import load_calibration
-from sim.studies.compare import check_reference, check_replicates, check_scenarios, compare
 from sim.ui.commands import add_parsers, announce, experiment_plan
 from sim.ui.options import FIGURE_FORMATS, HelpFormatter, figure_formats, save_figures
-from sim.ui.outputs import OutputDir
+
+# Each command imports what it uses inside its handler (sim/layers.py allows it in the
+# command line's modules): `icsim --help` builds the parser without numpy, and `icsim
+# compare` on the fast engine never imports Mesa, the calibration or the dashboard.
 
 __all__ = ["FIGURE_FORMATS", "build_parser", "figure_formats", "main", "save_figures"]
 
@@ -115,6 +101,8 @@ def check_out(out: Path) -> None:
 
 # ------------------------------------------------------------------ params / scenarios
 def cmd_params(args: argparse.Namespace) -> int:
+    from sim.core.registry import markdown_table, table_rows
+
     if args.markdown:
         print(markdown_table(args.group))
         return 0
@@ -131,6 +119,8 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
+    from sim.core.scenarios import SCENARIOS
+
     width = max(len(n) for n in SCENARIOS)
     for kind, title in (("national", "National approaches"), ("toolkit", "Local toolkit"),
                         ("team", "Team")):
@@ -144,7 +134,13 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ run
 def cmd_run(args: argparse.Namespace) -> int:
+    from sim.core.inputs import check_months
+    from sim.core.registry import parse_assignment
+    from sim.core.scenarios import resolve_scenario
     from sim.mesa.model import simulate, timeseries_frame  # Mesa: heavy
+    from sim.report import figures as plots
+    from sim.report.files import write_json
+    from sim.ui.outputs import OutputDir
 
     overrides = dict(parse_assignment(text) for text in args.set)
     resolved = resolve_scenario(args.scenario, overrides)  # a bad name or file: one line
@@ -192,6 +188,8 @@ def describe(summary: dict) -> str:
 def posterior_source(args: argparse.Namespace) -> str | None:
     """The posterior a comparison or national run takes: ``--posterior``, else the shipped
     case posterior; ``None`` with ``--point`` (the registry's values)."""
+    from sim.experiment.posterior import CASE_POSTERIOR
+
     if args.point:
         return None
     return args.posterior if args.posterior is not None else str(CASE_POSTERIOR)
@@ -217,6 +215,15 @@ def _posterior_options(p: argparse.ArgumentParser, replicate: str) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from sim.core.inputs import check_months
+    from sim.core.registry import parse_assignment
+    from sim.experiment.inputs import with_inputs
+    from sim.experiment.posterior import load_posterior
+    from sim.report import figures as plots
+    from sim.report.compare import console_table, markdown
+    from sim.studies.compare import check_reference, check_replicates, check_scenarios, compare
+    from sim.ui.outputs import OutputDir
+
     overrides = dict(parse_assignment(text) for text in args.set)
     formats = figure_formats(args.format)
     scenarios = check_scenarios(args.scenarios, overrides)
@@ -271,6 +278,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ calibrate
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    from sim.report.calibration import write_report as write_calibration_report
+    from sim.studies.calibration.run import calibrate
+    from sim.studies.calibration.spec import load_calibration
+
     spec = load_calibration(args.file)
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be a whole number >= 1, got {args.workers}")
@@ -314,6 +325,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def with_reference(rules: str, reference: str) -> str:
     """The funding rules with the reference first (run too if not named): every report
     line compares each rule with it, replicate by replicate."""
+    from sim.studies import national
+
     if reference not in national.RULES:
         raise UsageError(f"--reference must be a funding rule: {', '.join(national.RULES)}; "
                          f"got {reference!r}")
@@ -322,6 +335,11 @@ def with_reference(rules: str, reference: str) -> str:
 
 
 def cmd_national(args: argparse.Namespace) -> int:
+    from sim.experiment.store import DirectoryLock
+    from sim.experiment.sweep import run_sweep
+    from sim.report import national as national_report
+    from sim.studies import national
+
     spec = national.check(args.sites, args.approach,
                           with_reference(args.funding_rule, args.reference), args.budget,
                           args.replicates, args.seed, args.months, args.engine,
@@ -356,6 +374,12 @@ def cmd_national(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Run every configuration of a validation file as ``icsim national`` would, into
     ``OUT/<configuration>/``, and judge every evidence statement against the runs."""
+    from sim.experiment.store import DirectoryLock
+    from sim.experiment.sweep import run_sweep
+    from sim.report import national as national_report
+    from sim.report import validation as validation_report
+    from sim.studies import national, validation
+
     spec = validation.load_validation(args.file)
     if args.replicates is not None:
         _limits.check_size("replicates", args.replicates)
@@ -631,12 +655,17 @@ def use_headless_backend() -> None:
     """Draw without a display: the command line only writes files.
 
     ``sim.report.figures`` chooses no backend (so Jupyter shows its figures inline); the
-    command line picks Agg here unless ``MPLBACKEND`` says otherwise.
+    command line picks Agg here unless ``MPLBACKEND`` says otherwise -- through the
+    environment when matplotlib is not imported yet, so a command that draws nothing
+    never imports it.
     """
     if not os.environ.get("MPLBACKEND"):
-        import matplotlib
+        if "matplotlib" in sys.modules:
+            import matplotlib
 
-        matplotlib.use("Agg")
+            matplotlib.use("Agg")
+        else:
+            os.environ["MPLBACKEND"] = "Agg"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,15 +11,19 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim.core.errors import JobStopped, UsageError
 from sim.core.limits import Plan, sweep_plan
 from sim.experiment.inputs import posterior_shape, with_inputs
-from sim.experiment.spec import Experiment, load_experiment, planned_points
-from sim.experiment.sweep import run_sweep
 from sim.experiment.timeout import PLUGIN_DEFAULT
-from sim.report.analysis import analyze
 from sim.ui.options import figure_formats
+
+if TYPE_CHECKING:
+    from sim.experiment.spec import Experiment
+
+# A handler imports the runner or the analysis when it runs (sim/layers.py allows it
+# here), so building the parser (`icsim --help`) imports neither.
 
 EXIT_INTERRUPTED = 130
 
@@ -100,6 +104,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 def sweep_command(args: argparse.Namespace) -> int:
     """``icsim sweep FILE [--out DIR] [--workers N | --scheduler ADDRESS] [--resume]``."""
+    from sim.experiment.spec import load_experiment
+    from sim.experiment.sweep import run_sweep
+
     experiment = load_experiment(args.file, allow_plugin=args.allow_plugin)
     announce(experiment_plan(experiment, args.workers, args.scheduler, args.posterior),
              args.quiet)
@@ -138,6 +145,8 @@ def experiment_plan(experiment: Experiment, workers: int | None,
     """The runs, memory and output of a sweep (with a ``posterior``'s draws, counted from
     its footer), checked against the ceilings (``UsageError`` past them) before anything
     starts."""
+    from sim.experiment.spec import planned_points
+
     points = planned_points(experiment.method, experiment.samples, experiment.levels,
                             experiment.levers, experiment.second_order)
     local = 0 if scheduler is not None else (workers or os.cpu_count() or 1)
@@ -156,6 +165,8 @@ def announce(plan: Plan, quiet: bool) -> None:
 
 def analyze_command(args: argparse.Namespace) -> int:
     """``icsim analyze DIR``."""
+    from sim.report.analysis import analyze
+
     formats = figure_formats(args.format)
     root = Path(args.dir)
     if not root.is_dir():

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim.core.errors import UsageError
-from sim.report import figures as plots
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -63,6 +62,8 @@ def figure_formats(text: str) -> list[str]:
 def save_figures(figures: Iterable[tuple[str, Figure]], folder: Path,
                  formats: Sequence[str]) -> list[str]:
     """Save ``(stem, figure)`` pairs in every format; return the file names written."""
+    from sim.report import figures as plots  # matplotlib: only when figures are saved
+
     written = []
     for stem, fig in figures:
         for fmt in formats:
