@@ -159,7 +159,11 @@ def render(inside: pd.DataFrame, table: pd.DataFrame, budget: int, npe: str) -> 
               "of the seed (exact resumption on any number of workers), its coverage is "
               "measured on every calibration, and a new target file conditions on its table "
               "in seconds. `method = \"smc\"` stays selectable for problems of few "
-              "dimensions.", ""]
+              "dimensions. "
+              + ("`method = \"npe\"` (section 3, the optional `sbi` extra) is selectable "
+                 "too; it would earn the default only by winning by enough to pay for its "
+                 "install and training, which section 3's measurements do not show."
+                 if npe else ""), ""]
     return "\n".join(lines)
 
 
