@@ -154,16 +154,17 @@ def render(inside: pd.DataFrame, table: pd.DataFrame, budget: int, npe: str) -> 
     if npe:
         lines += ["", "## 3. Neural posterior estimation (sbi)", "", npe.strip()]
     lines += ["", "## The choice", "",
-              "`icsim calibrate` defaults to rejection ABC: it is the only one of the methods "
-              "measured here that runs on the full problem, its posterior is a pure function "
-              "of the seed (exact resumption on any number of workers), its coverage is "
-              "measured on every calibration, and a new target file conditions on its table "
-              "in seconds. `method = \"smc\"` stays selectable for problems of few "
-              "dimensions. "
-              + ("`method = \"npe\"` (section 3, the optional `sbi` extra) is selectable "
-                 "too; it would earn the default only by winning by enough to pay for its "
-                 "install and training, which section 3's measurements do not show."
-                 if npe else ""), ""]
+              "`icsim calibrate` defaults to rejection ABC. ABC-SMC cannot run the full "
+              "problem (section 1) and, where it can, gave the same fit at many times the "
+              "CPU (section 2). "
+              + ("Neural posterior estimation runs the full problem but, in section 3, gave "
+                 "the same coverage and no better fit at several times the CPU and a "
+                 "multi-gigabyte optional install. " if npe else "")
+              + "Rejection's posterior is a pure function of the seed (exact resumption on "
+              "any number of workers), its coverage is checked on every calibration, and a "
+              "new target file conditions on its table in seconds. `method = \"smc\"` "
+              "stays selectable for problems of few dimensions"
+              + (", `method = \"npe\"` with the optional `sbi` extra." if npe else "."), ""]
     return "\n".join(lines)
 
 
