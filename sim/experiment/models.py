@@ -389,7 +389,7 @@ def _run_fast_columns(call: ModelCall, batch: Batch, rows: Rows) -> BatchResult:
         try:
             with run_limit(call.timeout and call.timeout * index.size):
                 columns = run_projects(params[index], seeds[index], call.months,
-                                       as_arrays=True)
+                                       schedule=_schedule(call), as_arrays=True)
             values[index] = array_outcomes(columns, call.months, call.outcomes)
             ok[index] = True
         except RunTimeout:

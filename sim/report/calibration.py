@@ -298,8 +298,8 @@ def summary(result: CalibrationResult, ident: pd.DataFrame, form_table: pd.DataF
               "`targets.csv`, `predictive.csv`"
               + (", `coverage.csv`" if cover is not None else "")
               + (", `generations.csv`, `history.db`" if result.generations is not None else
-                 ", `reference/` (the table; `--resume` continues it, `--reference` "
-                 "conditions other targets on it)")
+                 ", the folder `reference` (the table; `--resume` continues it, "
+                 "`--reference` conditions other targets on it)")
               + ", `marginals.png/.svg`" + (", `forms.png/.svg`" if len(form_table) else "")
               + ".", ""]
     return "\n".join(lines)

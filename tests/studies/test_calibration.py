@@ -127,6 +127,13 @@ def test_the_case_file_states_the_fourteen_targets_of_docs_case_targets():
             "toolkit_strength"} <= set(spec.inferred)
 
 
+def test_the_shipped_example_of_a_researchers_own_case_parses():
+    spec = load_calibration(ROOT / "experiments" / "calibrate_own_case.toml")
+    assert [t.name for t in spec.targets] == ["pilot_late", "hosts", "no_collapse"]
+    assert spec.inferred == tuple(n for n in PARAMETERS if n in (
+        "progress_rate", "initial_engagement", "host_change_rate", "pilot_scope"))
+
+
 def test_prior_draws_are_a_pure_function_of_seed_stream_and_chunk():
     spec = parse_calibration(textwrap.dedent(OWN))
     a, seeds_a = priors.chunk(spec, priors.REFERENCE, 3)

@@ -214,7 +214,7 @@ def test_paired_differences_use_the_pairs():
 @pytest.mark.slow
 def test_set_applies_to_every_scenario(tmp_path):
     out = tmp_path / "cmp"
-    assert main(["compare", "baseline", "toolkit", "--set", "turnover_rate=0.3",
+    assert main(["compare", "baseline", "toolkit", "--set", "turnover_rate=0.3", "--point",
                  "--replicates", "8", "--quiet", "--out", str(out)]) == 0
     runs = pd.read_parquet(out / "runs.parquet")
     for scenario in ("baseline", "toolkit"):
@@ -315,7 +315,8 @@ def test_compare_runs_under_the_case_posterior_unless_point(tmp_path):
     post = (tmp_path / "post" / "comparison.md").read_text()
     assert "run-to-run noise and parametric uncertainty" in post
     assert CASE_POSTERIOR.name in post and f"of {len(draws)} draws" in post
-    assert "structural choices are not among them" in post
+    # the case posterior carries the structural choices too, and the report names them
+    assert "structural choices" in post and "`pilot_scope`" in post
     point = (tmp_path / "point" / "comparison.md").read_text()
     assert "run-to-run noise only" in point and "parametric uncertainty" not in point
 
@@ -327,7 +328,8 @@ def test_a_posterior_with_structural_choices_is_used_and_named(tmp_path):
     from sim.core.registry import PARAMETERS, defaults, resolve
     from sim.experiment.posterior import CASE_POSTERIOR
 
-    frame = pd.read_parquet(CASE_POSTERIOR).head(8)
+    frame = pd.read_parquet(CASE_POSTERIOR).head(8).drop(
+        columns=["pilot_scope", "enablers_form"], errors="ignore")
     full = {name: [value] * len(frame) for name, value in defaults().items()
             if name not in frame.columns}
     choices = PARAMETERS["pilot_scope"].choices

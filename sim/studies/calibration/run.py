@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from sim.core.errors import UsageError
-from sim.experiment.execute import make_executor
+from sim.core.limits import check_scheduler_address
+from sim.experiment.execute import make_executor, probe_scheduler
 from sim.experiment.store import LOCK, DirectoryLock, write_atomic
 from sim.studies.calibration import npe, priors, reference, rejection, smc
 from sim.studies.calibration.spec import CalibrationSpec
@@ -109,6 +110,8 @@ def calibrate(spec: CalibrationSpec, out: str | Path, workers: int | None = None
     if spec.method == "npe":
         npe.check_installed()  # a refusal writes nothing
     source = Path(reference_dir) if reference_dir is not None else None
+    if scheduler is not None:  # not a Dask scheduler: one line, before anything is written
+        probe_scheduler(check_scheduler_address(scheduler))
     if source is not None:
         reference.check_table(source / reference.FOLDER, spec)  # before anything is written
     lock = DirectoryLock(out).acquire()
