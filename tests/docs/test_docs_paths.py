@@ -201,6 +201,7 @@ def problems(root: Path = ROOT) -> list[str]:
     return sorted(set(out))
 
 
+@pytest.mark.slow
 def test_every_document_names_only_repository_files():
     found = problems()
     assert not found, "\n" + "\n".join(found)

@@ -22,7 +22,10 @@ def reference() -> pd.DataFrame:
     return pd.read_parquet(REFERENCE)
 
 
-@pytest.mark.parametrize("scenario", sorted(sim.SCENARIOS))
+#: The baseline runs in make test-fast; every scenario in make test (about a second each).
+@pytest.mark.parametrize("scenario", [
+    pytest.param(name, marks=() if name == "baseline" else pytest.mark.slow)
+    for name in sorted(sim.SCENARIOS)])
 def test_summaries_match_the_stored_reference(reference, scenario):
     expected = reference[reference["scenario"] == scenario].reset_index(drop=True)
     assert len(expected) == 200

@@ -425,6 +425,7 @@ def test_disk_full_before_anything_is_written_leaves_nothing(tmp_path: Path, cap
 # ----------------------------------------------------------------------------- national
 
 
+@pytest.mark.slow
 def test_national_holds_its_lock_until_its_outputs_are_written(tmp_path: Path,
                                                                monkeypatch) -> None:
     from sim.experiment.store import DirectoryLock

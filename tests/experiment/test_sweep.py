@@ -382,6 +382,7 @@ def test_an_unknown_engine_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_a_posterior_is_the_base_point_replicate_r_takes_draw_r(tmp_path: Path) -> None:
     from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
     from sim.mesa.model import run_project

@@ -369,6 +369,7 @@ def test_a_second_calibration_into_the_same_out_is_refused(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == [".icsim.lock"]
 
 
+@pytest.mark.slow
 def test_a_damaged_chunk_of_the_table_is_one_line_naming_it(tmp_path, capsys):
     from sim.ui.cli import main
 
@@ -386,6 +387,7 @@ def test_a_damaged_chunk_of_the_table_is_one_line_naming_it(tmp_path, capsys):
     assert len(lines) == 1 and "chunk-000001.npy" in lines[0], lines
 
 
+@pytest.mark.slow
 def test_the_shipped_case_posterior_is_a_joint_draw_of_every_inferred_entry():
     draws = load_posterior(CASE_POSTERIOR)
     spec = load_calibration(CASE_FILE)

@@ -12,6 +12,7 @@ from sim.experiment.posterior import CASE_POSTERIOR
 from sim.studies import national
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("country", "posterior"), [("redraw", False), ("fixed", True)])
 def test_columns_give_the_per_run_outcomes_bit_for_bit(country: str, posterior: bool) -> None:
     spec = national.check(sites=30, approach="baseline+toolkit",

@@ -32,6 +32,9 @@ from sim.core.scenarios import scenario_values
 from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
 from sim.run import run_projects
 
+#: Ensembles of 2,000 runs a condition under the posterior: slow (make test, not test-fast).
+pytestmark = pytest.mark.slow
+
 N = 2000
 ALPHA = 0.01
 TAIL = 0.05
