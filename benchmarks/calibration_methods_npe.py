@@ -36,20 +36,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.analysis.stats import wilson
 from sim.report.calibration import NOT_IDENTIFIED, coverage_table, identification
 from sim.studies.calibration import npe, priors, reference, rejection
 from sim.studies.calibration.spec import load_calibration
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return math.nan, math.nan
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 def summarise(method: str, spec_draws: pd.DataFrame, cover_cases: pd.DataFrame,

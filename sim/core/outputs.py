@@ -139,12 +139,14 @@ def project_outcomes(summary: Mapping[str, Any], months: int,
     return row
 
 
-def frame_outcomes(frame: Any, months: int, names: Sequence[str]) -> np.ndarray:
-    """The named numeric outcomes of many runs' summaries (a DataFrame), as
-    :func:`project_outcomes` derives them from one summary: runs x outcomes."""
-    outcome = frame["outcome"].to_numpy()
-    pilot_month = frame["pilot_month"].to_numpy(dtype=float, na_value=np.nan)
-    out = np.empty((len(frame), len(names)))
+def column_outcomes(columns: Mapping[str, Any], months: int,
+                    names: Sequence[str]) -> np.ndarray:
+    """The named numeric outcomes of many runs, as :func:`project_outcomes` derives them
+    from one summary: runs x outcomes. ``columns`` are the fast engine's arrays
+    (``as_arrays``: gate months as floats, NaN where not reached)."""
+    outcome = columns["outcome"]
+    pilot_month = np.asarray(columns["pilot_month"], dtype=float)
+    out = np.empty((len(outcome), len(names)))
     for j, name in enumerate(names):
         if name == "pilot":
             out[:, j] = reached_pilot(outcome)
@@ -154,8 +156,8 @@ def frame_outcomes(frame: Any, months: int, names: Sequence[str]) -> np.ndarray:
             out[:, j] = pilot_month
         elif name == "time_to_pilot":
             out[:, j] = np.where(np.isnan(pilot_month), float(months), pilot_month)
-        elif name in frame.columns:
-            out[:, j] = frame[name].to_numpy(dtype=float, na_value=np.nan)
+        elif name in columns:
+            out[:, j] = np.asarray(columns[name], dtype=float)
         else:
             raise KeyError(f"outcome '{name}' missing from the run summary")
     return out

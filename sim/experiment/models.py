@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.core.outputs import _number, project_outcomes, reached_pilot
+from sim.core.outputs import _number, column_outcomes, project_outcomes
 from sim.core.registry import PARAMETERS, Parameter, validate
 from sim.core.scenarios import parameters_for
 from sim.engine.layout import pack_many
@@ -330,29 +330,6 @@ def _pack_column(param: Parameter, values: np.ndarray) -> tuple[np.ndarray, np.n
     return packed, ok
 
 
-def array_outcomes(columns: Mapping[str, np.ndarray], months: int,
-                   names: Sequence[str]) -> np.ndarray:
-    """``sim.core.outputs.frame_outcomes`` on the fast engine's arrays (``as_arrays``:
-    gate months as floats, NaN where not reached) instead of a DataFrame."""
-    outcome = columns["outcome"]
-    pilot_month = np.asarray(columns["pilot_month"], dtype=float)
-    out = np.empty((len(outcome), len(names)))
-    for j, name in enumerate(names):
-        if name == "pilot":
-            out[:, j] = reached_pilot(outcome)
-        elif name in ("integrated", "collapsed", "stalled"):
-            out[:, j] = outcome == name
-        elif name == "pilot_month":
-            out[:, j] = pilot_month
-        elif name == "time_to_pilot":
-            out[:, j] = np.where(np.isnan(pilot_month), float(months), pilot_month)
-        elif name in columns:
-            out[:, j] = np.asarray(columns[name], dtype=float)
-        else:
-            raise KeyError(f"outcome '{name}' missing from the run summary")
-    return out
-
-
 def _run_fast_columns(call: ModelCall, batch: Batch, rows: Rows) -> BatchResult:
     """A batch held as columns in one call of the fast engine: the scenario's values packed
     once, each swept parameter validated and packed as a column, no dict or DataFrame per
@@ -390,7 +367,7 @@ def _run_fast_columns(call: ModelCall, batch: Batch, rows: Rows) -> BatchResult:
             with run_limit(call.timeout and call.timeout * index.size):
                 columns = run_projects(params[index], seeds[index], call.months,
                                        schedule=_schedule(call), as_arrays=True)
-            values[index] = array_outcomes(columns, call.months, call.outcomes)
+            values[index] = column_outcomes(columns, call.months, call.outcomes)
             ok[index] = True
         except RunTimeout:
             for i in index:
@@ -428,7 +405,7 @@ def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
             with run_limit(call.timeout and call.timeout * len(index)):
                 frame = run_projects(rows, [int(batch.seeds[i]) for i in index],
                                      call.months, schedule=_schedule(call), as_arrays=True)
-            values[index] = array_outcomes(frame, call.months, call.outcomes)
+            values[index] = column_outcomes(frame, call.months, call.outcomes)
             ok[index] = True
         except RunTimeout:
             for i in index:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.analysis.stats import wilson
 from sim.core.registry import PARAMETERS
 from sim.experiment.store import write_atomic
 from sim.report import figures as plots
@@ -70,13 +71,8 @@ def forms(spec: CalibrationSpec, draws: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return math.nan, math.nan
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    return wilson(k, n) if n else (math.nan, math.nan)
 
 
 def coverage_table(spec: CalibrationSpec, cases: pd.DataFrame,

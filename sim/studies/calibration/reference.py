@@ -71,10 +71,7 @@ def simulate_chunk(spec: CalibrationSpec, stream: int, index: int, size: int,
     task)."""
     started = time.process_time()
     params, seeds = priors.chunk(spec, stream, index, size)
-    columns = simulate(spec.targets, params, seeds, spec.months)
-    for name in fields:
-        if name not in columns and name in PARAMETERS:
-            columns[name] = np.asarray(params[name], dtype=float)
+    columns = simulate(spec.targets, params, seeds, spec.months)  # inputs read included
     stats = np.stack([np.asarray(columns[f], dtype=np.float32) for f in fields], axis=1)
     return index, stats, time.process_time() - started
 

@@ -173,31 +173,53 @@ def _table(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str
     return rejection.table_features(spec.targets, table_ref)
 
 
+def _where(workers: int | None, scheduler: str | None) -> str:
+    if scheduler:
+        return f"Dask at {scheduler}"
+    return "1 process" if workers == 1 else f"{workers or os.cpu_count() or 1} processes"
+
+
+@dataclass
+class _Checks:
+    """What a posterior drawn from a reference table is checked by."""
+
+    predictive: pd.DataFrame
+    posterior_terms: pd.DataFrame
+    reach: pd.DataFrame
+    prior_met: pd.Series
+
+
+def _checks(spec: CalibrationSpec, table: np.ndarray, params: np.ndarray) -> _Checks:
+    """The predictive table (the table's first runs are the prior's), the reach of the
+    first draws and each target's share of prior runs meeting it."""
+    names = [t.name for t in spec.targets]
+    prior_terms = pd.DataFrame(table[:spec.predictive_runs].astype(float), columns=names)
+    posterior_terms = rejection.predictive(spec, params)
+    return _Checks(predictive=_predictive_table(spec, prior_terms, posterior_terms),
+                   posterior_terms=posterior_terms,
+                   reach=rejection.per_draw(spec, params[:REACH_DRAWS], REACH_REPLICATES),
+                   prior_met=pd.Series((table == 0).mean(axis=0), index=names))
+
+
 def _rejection(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str | None,
                progress: bool, source: Path | None, coverage: bool) -> CalibrationResult:
-    where = f"Dask at {scheduler}" if scheduler else \
-        f"{workers or os.cpu_count() or 1} processes"
     worker_cpu = [0.0]
     table = _table(spec, out, workers, scheduler, progress, source, worker_cpu)
     post = rejection.posterior(spec, table)
-    prior_terms = pd.DataFrame(table[:spec.predictive_runs].astype(float),
-                               columns=[t.name for t in spec.targets])
-    posterior_terms = rejection.predictive(spec, post.params)
-    predictive = _predictive_table(spec, prior_terms, posterior_terms)
-    reach = rejection.per_draw(spec, post.params[:REACH_DRAWS], REACH_REPLICATES)
-    informative = pd.Series((table == 0).mean(axis=0), index=[t.name for t in spec.targets])
+    checks = _checks(spec, table, post.params)
     cover = None
     if coverage and spec.coverage_cases:
         bar = _bar(spec.coverage_cases, "case", progress, "coverage check")
         cover = rejection.coverage(spec, table, spec.coverage_cases, bar.update)
         bar.close()
     return CalibrationResult(
-        spec=spec, out=out, method="rejection", where=where, seconds=0.0,
-        cpu_seconds=worker_cpu[0],
+        spec=spec, out=out, method="rejection", where=_where(workers, scheduler),
+        seconds=0.0, cpu_seconds=worker_cpu[0],
         simulations=spec.simulations, resumed=False, posterior=post.values,
-        distances=post.distances, predictive=predictive, posterior_terms=posterior_terms,
-        reach=reach, coverage=cover, reference_from=source,
-        extra={"prior_met": informative, "params": post.params,
+        distances=post.distances, predictive=checks.predictive,
+        posterior_terms=checks.posterior_terms, reach=checks.reach, coverage=cover,
+        reference_from=source,
+        extra={"prior_met": checks.prior_met, "params": post.params,
                "table_cost": reference.cost((source or out) / reference.FOLDER)})
 
 
@@ -206,8 +228,6 @@ def _npe(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str |
     """Neural posterior estimation (:mod:`sim.studies.calibration.npe`) trained on the
     first ``spec.training`` runs of the same reference table as rejection; the posterior
     is ``accept`` draws at the case (every term 0)."""
-    where = f"Dask at {scheduler}" if scheduler else \
-        f"{workers or os.cpu_count() or 1} processes"
     worker_cpu = [0.0]
     table = _table(spec, out, workers, scheduler, progress, source, worker_cpu)
     n = min(spec.training, spec.simulations)
@@ -216,21 +236,17 @@ def _npe(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str |
                         seed=spec.seed, progress=progress)
     del params
     drawn = npe.sample(trained, np.zeros(table.shape[1]), spec.accept, seed=spec.seed)
-    prior_terms = pd.DataFrame(table[:spec.predictive_runs].astype(float),
-                               columns=[t.name for t in spec.targets])
-    posterior_terms = rejection.predictive(spec, drawn)
-    predictive = _predictive_table(spec, prior_terms, posterior_terms)
-    informative = pd.Series((table == 0).mean(axis=0), index=[t.name for t in spec.targets])
+    checks = _checks(spec, table, drawn)
     cover = None
     if coverage and spec.coverage_cases:
         cover = npe.coverage(trained, spec.coverage_cases, seed=spec.seed)
     return CalibrationResult(
-        spec=spec, out=out, method="npe", where=where, seconds=0.0,
+        spec=spec, out=out, method="npe", where=_where(workers, scheduler), seconds=0.0,
         cpu_seconds=worker_cpu[0], simulations=spec.simulations, resumed=False,
-        posterior=priors.as_values(spec, drawn), distances=None, predictive=predictive,
-        posterior_terms=posterior_terms, coverage=cover, reference_from=source,
-        reach=rejection.per_draw(spec, drawn[:REACH_DRAWS], REACH_REPLICATES),
-        extra={"prior_met": informative, "params": drawn,
+        posterior=priors.as_values(spec, drawn), distances=None,
+        predictive=checks.predictive, posterior_terms=checks.posterior_terms,
+        coverage=cover, reference_from=source, reach=checks.reach,
+        extra={"prior_met": checks.prior_met, "params": drawn,
                "training": {"simulations": trained.simulations, "epochs": trained.epochs,
                             "cpu_seconds": trained.cpu_seconds,
                             "validation_loss": trained.validation_loss,
@@ -239,8 +255,6 @@ def _npe(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str |
 
 def _smc(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str | None,
          resume: bool, progress: bool, model: Any) -> CalibrationResult:
-    where = f"Dask at {scheduler}" if scheduler else \
-        ("1 process" if workers == 1 else f"{workers or os.cpu_count() or 1} processes")
     history = smc.run_smc(spec, out, workers, scheduler, resume, progress, model)
     params, w = smc.smc_posterior(spec, history)
     generations = history.get_all_populations()
@@ -252,7 +266,8 @@ def _smc(spec: CalibrationSpec, out: Path, workers: int | None, scheduler: str |
     prior_params, _ = priors.chunk(spec, priors.REFERENCE, 0, spec.predictive_runs)
     prior_terms = rejection.predictive(spec, prior_params, stream=priors.PREDICTIVE + 20)
     return CalibrationResult(
-        spec=spec, out=out, method="smc", where=where, seconds=0.0, cpu_seconds=0.0,
+        spec=spec, out=out, method="smc", where=_where(workers, scheduler), seconds=0.0,
+        cpu_seconds=0.0,
         simulations=int(generations.samples.sum()), resumed=resume,
         posterior=priors.as_values(spec, params), distances=None,
         predictive=_predictive_table(spec, prior_terms, posterior_terms),
