@@ -281,11 +281,16 @@ def summary(result: CalibrationResult, ident: pd.DataFrame, form_table: pd.DataF
             mark = " (default)" if r.default else ""
             lines.append(f"| `{r.choice}` | {r.form}{mark} | {r.prior:.2f} | "
                          f"{r.posterior:.2f} [{r.posterior_low:.2f}, {r.posterior_high:.2f}] |")
-    lines += ["", "## Targets", "", "| target | statistic | weight | prior runs meeting it | "
-              "informative |", "|---|---|---|---|---|"]
+    lines += ["", "## Targets", "", "| target | what it says | of | statistic | weight | "
+              "prior runs meeting it | informative |", "|---|---|---|---|---|---|---|"]
+    nat = spec.national
+    national = (f"a national run ({nat.sites} sites, rule `{nat.rule}`, budget "
+                f"{nat.budget_per_site:g} a site, country {nat.country})" if nat else "")
     for t, met, informative in zip(spec.targets, targets.prior_met, targets.informative,
                                    strict=True):
-        lines.append(f"| {t.name} | {t.label} | {t.weight:g} | {met:.2f} | "
+        what = "; ".join(c.describe() for c in t.conditions).replace("|", "\\|")
+        lines.append(f"| {t.name} | {t.label} | {national if t.of == 'national' else 'a run'}"
+                     f" | `{what}` | {t.weight:g} | {met:.2f} | "
                      f"{'yes' if informative else 'no'} |")
     if spec.fixed:
         lines += ["", "Held at the case's facts: " + "; ".join(

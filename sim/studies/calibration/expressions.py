@@ -43,7 +43,9 @@ class Expression:
         return np.asarray(value, dtype=float)
 
 
-def parse_expression(text: object, known: Callable[[str], bool]) -> Expression:
+def parse_expression(text: object, known: Callable[[str], bool],
+                     hint: str = "no output of a run (see docs/case_targets.md for the fields)",
+                     ) -> Expression:
     """Parse ``text``; every name must satisfy ``known``. Raises ``UsageError`` in one line
     naming what is wrong (the caller adds the target)."""
     if not isinstance(text, str) or not text.strip():
@@ -58,8 +60,7 @@ def parse_expression(text: object, known: Callable[[str], bool]) -> Expression:
     _check(tree, text, names)
     for name in names:
         if not known(name):
-            raise UsageError(f"statistic {text!r} reads {name!r}, which is no output of a "
-                             "run (see docs/case_targets.md for the fields)")
+            raise UsageError(f"statistic {text!r} reads {name!r}, which is {hint}")
     return Expression(text=text.strip(), tree=tree, names=tuple(dict.fromkeys(names)))
 
 

@@ -247,7 +247,8 @@ def coverage(trained: Trained, cases: int, draws: int = 1000, batch: int = 20,
     random tie-breaking on the registry values): one row per case and entry."""
     spec, box = trained.spec, trained.box
     params, seeds = priors.chunk(spec, priors.SYNTHETIC, 0, cases)
-    observed = features(spec.targets, simulate(spec.targets, params, seeds, spec.months))
+    observed = features(spec.targets,
+                        simulate(spec.targets, params, seeds, spec.months, spec.national))
     truth = np.stack([np.asarray(params[n], dtype=float) for n in box.names], axis=1)
     base = priors.base(spec)
     rng = priors.generator(spec, priors.SYNTHETIC, 2)

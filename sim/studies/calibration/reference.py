@@ -44,8 +44,10 @@ def fields_of(targets: tuple[Target, ...]) -> tuple[str, ...]:
 
 
 def prior_key(spec: CalibrationSpec) -> dict[str, Any]:
-    """What a reference table depends on besides the targets' fields."""
-    return {"seed": spec.seed, "scenario": spec.scenario, "months": spec.months,
+    """What a reference table depends on besides the targets' fields (and, with national
+    targets, how the national runs are made)."""
+    national = {"national": spec.national.key()} if spec.national is not None else {}
+    return {**national, "seed": spec.seed, "scenario": spec.scenario, "months": spec.months,
             "chunk": spec.chunk, "simulations": spec.simulations,
             "priors": {k: list(v) for k, v in spec.priors.items()},
             "choices": {k: list(v) for k, v in spec.choices.items()},
@@ -71,7 +73,8 @@ def simulate_chunk(spec: CalibrationSpec, stream: int, index: int, size: int,
     task)."""
     started = time.process_time()
     params, seeds = priors.chunk(spec, stream, index, size)
-    columns = simulate(spec.targets, params, seeds, spec.months)  # inputs read included
+    # the inputs the targets read included
+    columns = simulate(spec.targets, params, seeds, spec.months, spec.national)
     stats = np.stack([np.asarray(columns[f], dtype=np.float32) for f in fields], axis=1)
     return index, stats, time.process_time() - started
 

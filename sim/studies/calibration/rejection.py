@@ -82,7 +82,8 @@ def coverage(spec: CalibrationSpec, table: np.ndarray, cases: int,
     inferred entry with the normalised rank of the truth among the accepted draws
     (ties broken at random) and whether the central 90% interval covers it."""
     params, seeds = priors.chunk(spec, priors.SYNTHETIC, 0, cases)
-    observed = features(spec.targets, simulate(spec.targets, params, seeds, spec.months))
+    observed = features(spec.targets,
+                        simulate(spec.targets, params, seeds, spec.months, spec.national))
     truth = _codes(spec, params)
     w = weights(spec.targets)
     accepted = np.empty((cases, spec.accept), dtype=np.int64)
@@ -112,7 +113,8 @@ def predictive(spec: CalibrationSpec, params: np.ndarray, stream: int = priors.P
     runs = np.repeat(params, replicates)
     rng = priors.generator(spec, stream, 0)
     seeds = rng.integers(0, 2**62, size=len(runs), dtype=np.int64)
-    terms = features(spec.targets, simulate(spec.targets, runs, seeds, spec.months))
+    terms = features(spec.targets,
+                     simulate(spec.targets, runs, seeds, spec.months, spec.national))
     return pd.DataFrame(terms, columns=[t.name for t in spec.targets])
 
 

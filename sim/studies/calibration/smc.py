@@ -57,7 +57,8 @@ class CaseModel:
     def __call__(self, par: Any) -> dict[str, float]:
         seed = int(np.random.randint(0, 2**62))
         try:
-            columns = simulate(self.spec.targets, self.params(par), [seed], self.spec.months)
+            columns = simulate(self.spec.targets, self.params(par), [seed], self.spec.months,
+                                self.spec.national)
             d = float(distance(self.spec.targets, columns)[0])
         except Exception as exc:  # noqa: BLE001 - a failed run is counted, never fatal
             d = math.inf

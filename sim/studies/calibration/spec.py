@@ -38,6 +38,10 @@
     [fixed]                     # facts of the case: held at the scenario's value
     initial_funding = "did not initially have additional funding"
 
+    [national]                  # only with targets of = "national": each simulation's
+    sites = 40                  # national run (sim.studies.calibration.national_runs)
+    rule = "competitive"
+
 Every error is a one-line ``UsageError`` naming the file and the culprit.
 """
 
@@ -55,13 +59,14 @@ from sim.core.limits import IDENTIFIER, ceiling, read_text_file
 from sim.core.registry import PARAMETERS
 from sim.core.scenarios import split
 from sim.core.tomlfile import loads as toml_loads
+from sim.studies.calibration.national_runs import NationalRuns, parse_national
 from sim.studies.calibration.targets import Target, parse_targets
 
 METHODS = ("rejection", "smc", "npe")
 ALLOWED = ("name", "description", "seed", "method", "scenario", "months", "simulations",
            "accept", "population", "generations", "min_epsilon", "min_acceptance_rate",
            "coverage_cases", "predictive_runs", "chunk", "infer", "constants", "targets",
-           "priors", "fixed", "training", "epochs")
+           "priors", "fixed", "training", "epochs", "national")
 #: Ceilings that keep a calibration from running away (raise them deliberately here).
 MAX_POPULATION = 100_000
 MAX_GENERATIONS = 100
@@ -92,6 +97,8 @@ class CalibrationSpec:
     chunk: int = 20_000
     training: int = 300_000
     epochs: int = 50
+    #: how each simulation's national run is made; None: no target reads a national run
+    national: NationalRuns | None = None
     description: str = ""
     text: str = ""
     source: str = "<string>"
@@ -171,11 +178,17 @@ def parse_calibration(text: str, source: str = "<string>") -> CalibrationSpec:
                 or not isinstance(value, int | float) or not math.isfinite(value):
             err(f"constant '{key}' must be a finite number, got {value!r}")
     targets = parse_targets(data.get("targets"), constants, months, source)
+    seed = whole("seed", 0, 0)
+    national = None
+    if any(t.of == "national" for t in targets):
+        national = parse_national(data.get("national", {}), seed, source)
+    elif "national" in data:
+        err("[national] is read only by targets with of = \"national\"; none has it")
     priors, choices, fixed = _priors(data, err)
     return CalibrationSpec(
         name=name, targets=targets, priors=priors, choices=choices, fixed=fixed,
         constants={k: float(v) for k, v in constants.items()}, method=method,
-        seed=whole("seed", 0, 0), scenario=scenario, months=months,
+        seed=seed, scenario=scenario, months=months, national=national,
         simulations=simulations, accept=accept, population=population,
         generations=whole("generations", 10, 1, MAX_GENERATIONS),
         min_epsilon=number("min_epsilon", 0.0, 0.0, math.inf),

@@ -48,16 +48,23 @@ from sim.core.outputs import FLOAT_FIELDS, GATE_FIELDS, INT_FIELDS, PROBE_FIELDS
 from sim.core.registry import PARAMETERS
 from sim.run import run_projects
 from sim.studies.calibration.expressions import PROBE, Expression, parse_expression
+from sim.studies.calibration.national_runs import NationalRuns, national_field, national_fields
 
 #: Fields of a run a statistic may read (besides probes ``<field>_m<month>`` and the
 #: numeric registry inputs); event months read +inf when the event did not happen.
 RUN_FIELDS = tuple(INT_FIELDS) + tuple(FLOAT_FIELDS) + ("pilot_funding",)
 BOUNDS = ("min", "max", "above", "below")
-TARGET_KEYS = ("name", "label", "passage", "statistic", "statistics", "conditions",
+TARGET_KEYS = ("name", "label", "passage", "of", "statistic", "statistics", "conditions",
                "combine", "weight", *BOUNDS, "near")
+#: What a target's statistics are of: one run, or a national run of many sites
+#: (``sim.studies.calibration.national_runs``).
+OF = ("run", "national")
 CONDITION_KEYS = ("statistic", *BOUNDS, "near")
 #: A target met by at least this share of prior runs says little: flagged uninformative.
 UNINFORMATIVE = 0.95
+NATIONAL_HINT = ("no field of a national run (share_<gate>_m<month>[_funded|_unfunded] with "
+                 "gate pilot, commissioned, integrated, small_tasks or collapse; share_funded; "
+                 "average_<float output>)")
 MAX_TARGETS = 200
 
 
@@ -113,6 +120,7 @@ class Target:
     combine: str = "all"  # "all": missed if any is; "mean": the mean of the terms
     weight: float = 1.0
     passage: str = ""
+    of: str = "run"  # "national": the statistics read a national run's fields
 
     def term(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         terms = np.stack([c.term(columns) for c in self.conditions])
@@ -126,7 +134,7 @@ class Target:
 
 def probe_months(targets: Sequence[Target]) -> tuple[int, ...]:
     """The months at whose end the targets read a probe."""
-    months = {int(m["month"]) for t in targets for name in t.fields
+    months = {int(m["month"]) for t in targets if t.of == "run" for name in t.fields
               if (m := PROBE.match(name)) and name not in RUN_FIELDS}
     return tuple(sorted(months))
 
@@ -159,16 +167,25 @@ def distance(targets: Sequence[Target], columns: Mapping[str, np.ndarray]) -> np
 
 
 def simulate(targets: Sequence[Target], params: np.ndarray, seeds: Sequence[int] | np.ndarray,
-             months: int) -> dict[str, np.ndarray]:
+             months: int, national: NationalRuns | None = None) -> dict[str, np.ndarray]:
     """Runs of the fast engine (packed parameters) with the probes and inputs the targets
-    read, as a dict of arrays."""
+    read, as a dict of arrays; with national targets, also each simulation's national run
+    (``national``: how it is made) reduced to the national fields they read."""
     columns: dict[str, np.ndarray] = run_projects(params, cast(Sequence[int], seeds), months,
                                                   probe_months=probe_months(targets),
                                                   as_arrays=True)
     for t in targets:
+        if t.of != "run":
+            continue
         for name in t.fields:
             if name in PARAMETERS and name not in columns:
                 columns[name] = np.asarray(params[name], dtype=float)
+    wanted = tuple(dict.fromkeys(n for t in targets if t.of == "national" for n in t.fields))
+    if wanted:
+        if national is None:
+            raise ValueError("national targets need the [national] configuration")
+        columns.update(national_fields(national, params, np.asarray(seeds, dtype=np.int64),
+                                       months, wanted))
     return columns
 
 
@@ -210,6 +227,9 @@ def parse_targets(raw: Any, constants: Mapping[str, float], months: int,
         for key in ("label", "passage"):
             if not isinstance(table.get(key, ""), str):
                 err(f"'{key}' must be a string")
+        of = table.get("of", "run")
+        if of not in OF:
+            err(f"'of' must be one of {', '.join(OF)}, got {of!r}")
         try:
             if given[0] == "conditions":
                 items = table["conditions"]
@@ -219,20 +239,21 @@ def parse_targets(raw: Any, constants: Mapping[str, float], months: int,
                 extra = [k for k in BOUNDS + ("near",) if k in table]
                 if extra:
                     err(f"'{extra[0]}' belongs inside each condition")
-                conditions = [_condition(c, constants, months) for c in items]
+                conditions = [_condition(c, constants, months, of) for c in items]
             else:
                 texts = table[given[0]]
                 if given[0] == "statistics" and (not isinstance(texts, list) or not texts):
                     err("'statistics' must be a non-empty list of statistics")
                 texts = texts if isinstance(texts, list) else [texts]
                 bounds = {k: table[k] for k in BOUNDS + ("near",) if k in table}
-                conditions = [_condition({"statistic": s, **bounds}, constants, months)
+                conditions = [_condition({"statistic": s, **bounds}, constants, months, of)
                               for s in texts]
         except UsageError as exc:
             err(str(exc))
         targets.append(Target(name=name, label=str(table.get("label", "")) or name,
                               conditions=tuple(conditions), combine=combine,
-                              weight=float(weight), passage=str(table.get("passage", ""))))
+                              weight=float(weight), passage=str(table.get("passage", "")),
+                              of=of))
     return tuple(targets)
 
 
@@ -249,14 +270,18 @@ def _bound(value: Any, constants: Mapping[str, float], key: str) -> float:
 
 
 def _condition(table: Mapping[str, Any], constants: Mapping[str, float],
-               months: int) -> Condition:
+               months: int, of: str = "run") -> Condition:
     unknown = [k for k in table if k not in CONDITION_KEYS]
     if unknown:
         raise UsageError(f"unknown key '{unknown[0]}' in a condition; allowed: "
                          f"{', '.join(CONDITION_KEYS)}")
     if "statistic" not in table:
         raise UsageError("a condition needs a 'statistic'")
-    statistic = parse_expression(table["statistic"], lambda n: known_field(n, months))
+    if of == "national":
+        statistic = parse_expression(table["statistic"], lambda n: national_field(n, months),
+                                     NATIONAL_HINT)
+    else:
+        statistic = parse_expression(table["statistic"], lambda n: known_field(n, months))
     if "min" in table and "above" in table or "max" in table and "below" in table:
         raise UsageError("give 'min' or 'above', and 'max' or 'below', not both")
     if not any(k in table for k in BOUNDS):
