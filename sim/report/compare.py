@@ -272,20 +272,32 @@ def markdown(comparison: Comparison) -> str:
         lines += _pairs_section(comparison.pairs)
     if not comparison.variance.empty:
         v = comparison.variance
-        lines += ["## Parametric and run-to-run variance", "",
+        lines += ["## What the intervals carry: luck, parameters, model form", "",
                   f"Law of total variance over {int(v.draws.iloc[0])} posterior draws x "
-                  f"{int(v.seeds_per_draw.iloc[0])} seeds each: the share of each outcome's "
-                  "variance that comes from the parameters (what the case leaves uncertain) "
-                  "rather than from luck. *variance* is the variance of the yes/no outcome "
-                  "over all those runs (p(1 - p) for a share p: 0.25 at most, at p = 50%); "
-                  "*parametric share* is the part of it between posterior draws (the "
-                  "variance of the draws' own shares), the rest is between seeds at one "
-                  "draw; — where no run differs (the variance is 0).", "",
-                  "| scenario | outcome | variance | parametric share |", "|---|---|---|---|"]
+                  f"{int(v.seeds_per_draw.iloc[0])} seeds each, per scenario and outcome: "
+                  "*variance* is the variance of the yes/no outcome over all those runs "
+                  "(p(1 - p) for a share p: 0.25 at most, at p = 50%). It splits into "
+                  "*luck* (between seeds at one draw: what more replicates cannot remove) "
+                  "and *parameters* (between draws: what the case leaves uncertain; it "
+                  "includes the noise of each draw's share over its seeds). *Model form* is "
+                  "the part of the parameters' share that the draws' structural choices "
+                  "explain (main effects corrected for small samples, summed over choices; the "
+                  "largest named); — where no run differs or the posterior carries no "
+                  "structural choice. "
+                  "(`sim.analysis.variance`)", "",
+                  "| scenario | outcome | variance | luck | parameters | of which model form "
+                  "| largest form effect |", "|---|---|---|---|---|---|---|"]
+
+        def pct(x: float) -> str:
+            return "—" if x != x else f"{x:.0%}"
+
         for r in row_tuples(v):
-            share = "—" if r.parametric_share != r.parametric_share \
-                else f"{r.parametric_share:.0%}"
-            lines.append(f"| {r.scenario} | P({r.outcome}) | {r.variance:.3f} | {share} |")
+            largest = (f"`{r.largest_structural}` {pct(r.largest_structural_share)}"
+                       if isinstance(r.largest_structural, str) and r.largest_structural
+                       else "—")
+            lines.append(f"| {r.scenario} | P({r.outcome}) | {r.variance:.3f} | "
+                         f"{pct(r.stochastic_share)} | {pct(r.parametric_share)} | "
+                         f"{pct(r.structural_share)} | {largest} |")
         lines.append("")
     lines += ["Figures: `outcomes` (outcome shares with intervals), `dac_trajectories` "
               "(median and 10-90% band per level and scenario), `time_to_pilot` (Kaplan-Meier "

@@ -16,10 +16,12 @@ from sim.experiment.store import staged
 from sim.report import figures as plots
 from sim.report.compare import intervals_include
 from sim.studies.national import FUNDED_SHARE, NationalSpec, results
+from sim.studies.national_variance import replicate_shares, variance_table
 
 
 def summary_markdown(spec: NationalSpec, table: pd.DataFrame,
-                     pairs: pd.DataFrame | None = None) -> str:
+                     pairs: pd.DataFrame | None = None,
+                     variance: pd.DataFrame | None = None) -> str:
     """``summary.md`` for policy analysts: every number from one rounding (``_pct``). It
     leads with each rule's paired effect against the first rule (the reference, ``none``
     by default), then every pair of rules (``pairs``, Bonferroni-adjusted), and shows the
@@ -40,6 +42,8 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame,
         "",
     ]
     lines += _effects(spec, table, pairs)
+    if variance is not None and not variance.empty:
+        lines += _variance_section(spec, variance)
     lines += _funded_description(table)
     lines += [
         f"**Budget.** The national budget is {budget:g} full-pilot costs (one unit pays for "
@@ -69,7 +73,8 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame,
               "and the approach's rounds) divided by the sites that reached a pilot, in "
               "full-pilot costs.", "",
               "Files: `sites.parquet` (one row per site, replicate and rule), "
-              "`national.csv` (shares by month with intervals), `rules.csv`, `national_pilot`, "
+              "`national.csv` (shares by month with intervals), `rules.csv`, `variance.csv` "
+              "(what the intervals carry), `national_pilot`, "
               "`funded_gap` (figures); the raw runs are in `runs/` (the sweep runner's parts).",
               ""]
     return "\n".join(lines)
@@ -124,6 +129,39 @@ def _effects(spec: NationalSpec, table: pd.DataFrame,
                   f"adjustment), so all {m} hold together with at least 95% confidence. "
                   "File: `pairs.csv`.", ""]
     return lines
+
+
+def _variance_section(spec: NationalSpec, variance: pd.DataFrame) -> list[str]:
+    """What the intervals across replicates carry, per rule and outcome."""
+    rest = ("the parameters (replicate *i* takes posterior draw *i*)"
+            if spec.posterior else "nothing parametric: every site runs at the registry's "
+            "point values (`--point`)")
+    country = (" and the country (redrawn per replicate)" if spec.country == "redraw"
+               else "")
+    lines = ["## What the intervals carry: luck, parameters, model form", "",
+             f"The spread of a national share across replicates (*sd*, in points) comes from "
+             f"the sites' luck and from {rest}{country}. *Luck* is the binomial variance of "
+             f"{spec.sites} sites given the replicate's draw and country (mean p(1 - p) / "
+             f"{spec.sites}: an upper bound, as sites that differ vary less than identical "
+             "ones); *between replicates* is the rest; *model form* is the part of it that the "
+             "draws' structural choices explain (main effects, summed; the largest named). "
+             "— where the share does not vary, nothing of the kind is drawn, or fewer than 20 "
+             "replicates cannot tell. "
+             "(`sim.analysis.variance`)", "",
+             "| rule | outcome | replicates | sd | luck | between replicates | of which model "
+             "form | largest form effect |", "|---|---|---|---|---|---|---|---|"]
+
+    def share(x: float) -> str:
+        return "—" if x != x else f"{x:.0%}"
+
+    for r in row_tuples(variance):
+        largest = (f"`{r.largest_structural}` {share(r.largest_structural_share)}"
+                   if isinstance(r.largest_structural, str) and r.largest_structural else "—")
+        lines.append(f"| {r.rule} | P({r.outcome}) | {r.replicates} | "
+                     f"{100 * r.sd:.1f} | {share(r.luck_share)} | "
+                     f"{share(r.parameters_share)} | {share(r.structural_share)} | "
+                     f"{largest} |")
+    return [*lines, ""]
 
 
 def _funded_description(table: pd.DataFrame) -> list[str]:
@@ -236,7 +274,9 @@ def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png"
         pairs = rule_pairs(sites)
         if not pairs.empty:
             pairs.to_csv(stage / "pairs.csv", index=False, float_format="%.6g")
-        (stage / "summary.md").write_text(summary_markdown(spec, table, pairs))
+        variance = variance_table(replicate_shares(sites), spec)
+        variance.to_csv(stage / "variance.csv", index=False, float_format="%.6g")
+        (stage / "summary.md").write_text(summary_markdown(spec, table, pairs, variance))
         for stem, fig in (("national_pilot", plots.national_figure(series, "pilot")),
                           ("funded_gap", plots.funded_gap_figure(table))):
             for fmt in formats:

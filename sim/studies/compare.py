@@ -25,11 +25,12 @@ from sim.analysis.stats import (
     paired_differences,
     wilson,
 )
+from sim.analysis.variance import forms_of, split_draws
 from sim.core.errors import UsageError
 from sim.core.inputs import check_months, check_seed
 from sim.core.limits import check_size
 from sim.core.outputs import DAC_KEYS, GATE_FIELDS, OUTCOMES
-from sim.core.registry import resolve, validate
+from sim.core.registry import PARAMETERS, resolve, validate
 from sim.core.scenarios import SCENARIOS, ResolvedScenario, resolve_scenario
 from sim.engine.fast import HIST_BINS, histogram_quantiles
 from sim.experiment.design import run_seed
@@ -215,22 +216,32 @@ SPLIT_DRAWS, SPLIT_SEEDS = 200, 10
 
 def variance_split(scenarios: Sequence[ResolvedScenario], draws: list[dict[str, Any]],
                    months: int, seed: int) -> pd.DataFrame:
-    """How much of the variance of each outcome indicator is parametric (between
-    posterior draws) and how much run-to-run noise (between seeds at one draw): the law of
-    total variance over ``SPLIT_DRAWS`` draws x ``SPLIT_SEEDS`` seeds, fast engine."""
+    """How much of the variance of each outcome indicator is run-to-run noise (between
+    seeds at one draw), parametric (between posterior draws) and, of the parametric part,
+    structural (explained by the draws' structural choices): the law of total variance over
+    ``SPLIT_DRAWS`` draws x ``SPLIT_SEEDS`` seeds, fast engine (``sim.analysis.variance``)."""
     n = min(SPLIT_DRAWS, len(draws))
     seeds = [run_seed(seed, 1, i) for i in range(n * SPLIT_SEEDS)]
+    choices = [name for name, p in PARAMETERS.items() if p.kind == "choice"]
+    forms = forms_of(draws[:n], choices)
     rows = []
     for scenario in scenarios:
         values = [resolve({**draws[i // SPLIT_SEEDS], **scenario.values})
                   for i in range(n * SPLIT_SEEDS)]
         frame = run_projects(values, seeds, months, schedule=scenario.schedule_list())
+        # a scenario that sets a structural choice holds it: it explains no variance there
+        held = forms[[c for c in forms.columns if c not in scenario.values]]
         for label, test in (("pilot", ("pilot", "integrated")), ("integrated", ("integrated",))):
             y = frame.outcome.isin(test).to_numpy(float).reshape(n, SPLIT_SEEDS)
-            total = y.var()
-            within = y.var(axis=1).mean()
-            rows.append({"scenario": scenario.name, "outcome": label, "variance": total,
-                         "parametric_share": (1 - within / total) if total > 0 else np.nan,
+            part = split_draws(y, held if len(held.columns) else None)
+            largest = max(part.by_form, key=lambda k: part.by_form[k]) if part.by_form \
+                else ""
+            rows.append({"scenario": scenario.name, "outcome": label, "variance": part.total,
+                         "stochastic_share": part.stochastic,
+                         "parametric_share": part.parametric,
+                         "structural_share": part.structural,
+                         "largest_structural": largest,
+                         "largest_structural_share": part.by_form.get(largest, np.nan),
                          "draws": n, "seeds_per_draw": SPLIT_SEEDS})
     return pd.DataFrame(rows)
 

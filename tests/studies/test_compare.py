@@ -281,9 +281,19 @@ def test_a_posterior_gives_replicate_i_draw_i_in_every_scenario(tmp_path):
     varies = split.variance > 0
     assert split.parametric_share[varies].between(0, 1).all()
     assert split.parametric_share[~varies].isna().all()
+    total = split.stochastic_share[varies] + split.parametric_share[varies]
+    assert np.allclose(total, 1.0)  # the law of total variance
+    # the case posterior carries structural choices: their part is within the parametric
+    assert (split.structural_share[varies] <= split.parametric_share[varies] + 1e-12).all()
+    assert (split.structural_share[varies] >= 0).all()
     from sim.report.compare import markdown
-    assert "uses draw *i* of the posterior" in markdown(result)
-    assert "Parametric and run-to-run variance" in markdown(result)
+    text = markdown(result)
+    assert "uses draw *i* of the posterior" in text
+    assert "What the intervals carry: luck, parameters, model form" in text
+    row = split[varies].iloc[0]
+    assert (f"| {row.scenario} | P({row.outcome}) | {row.variance:.3f} | "
+            f"{row.stochastic_share:.0%} | {row.parametric_share:.0%} | "
+            f"{row.structural_share:.0%} | `{row.largest_structural}`") in text
 
 
 def _expected_run(values, seed, months):

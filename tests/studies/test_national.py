@@ -90,6 +90,35 @@ def test_the_summary_leads_with_each_rules_paired_effect_against_none(
     assert f"{100 * r.d_p_pilot:+.1f} pp [{100 * r.d_p_pilot_lo:+.1f} pp, " in text
 
 
+@pytest.mark.slow
+def test_the_summary_says_what_the_intervals_carry(competitive_vs_universal):
+    """Issue 20 item 5: per rule and outcome, the spread across replicates split into the
+    sites' luck (binomial, given the replicate), the rest between replicates and, under
+    the posterior (the default), the part its structural choices explain."""
+    from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
+
+    out = competitive_vs_universal
+    sites = pd.read_parquet(out / "sites.parquet")
+    variance = pd.read_csv(out / "variance.csv")
+    assert list(variance.rule.unique()) == ["none", "competitive", "universal_small"]
+    draws = load_posterior(CASE_POSTERIOR)
+    for rule in ("none", "competitive"):
+        part = sites[sites.rule == rule]
+        p = part.outcome.isin(["pilot", "integrated"]).groupby(part.replicate).mean()
+        row = variance[(variance.rule == rule) & (variance.outcome == "pilot")].iloc[0]
+        assert row.sd == pytest.approx(p.std(ddof=0), rel=1e-5)
+        luck = (p * (1 - p)).mean() / 60 / p.var(ddof=0)
+        assert row.luck_share == pytest.approx(min(1, luck), rel=1e-5)
+        assert row.parameters_share == pytest.approx(1 - min(1, luck), rel=1e-5, abs=1e-9)
+        # 5 replicates cannot tell the forms' effects (sim.analysis.variance.MIN_UNITS)
+        assert np.isnan(row.structural_share)
+    assert len(draws) >= 5
+    text = (out / "summary.md").read_text()
+    assert "What the intervals carry: luck, parameters, model form" in text
+    row = variance.iloc[0]
+    assert f"| none | P(pilot) | 5 | {100 * row.sd:.1f} | {row.luck_share:.0%} |" in text
+
+
 def test_the_country_and_the_allocation():
     sites = national.draw_sites(200, 0)
     assert len(sites) == 200
