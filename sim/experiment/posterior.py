@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 
 from sim.core.errors import UsageError
@@ -96,6 +97,10 @@ def load_posterior(path: str | Path) -> pd.DataFrame:
         raise UsageError(f"{path}: column '{unknown[0]}' is not a registry parameter")
     if not columns or frame.empty:
         raise UsageError(f"{path} holds no draws")
+    checked = _checked_columns(frame[columns])
+    if checked is not None:
+        return checked
+    # a column failed its whole-column check: find the first draw at fault, row by row
     rows = []
     for i, row in enumerate(frame[columns].to_dict("records")):
         try:
@@ -103,3 +108,38 @@ def load_posterior(path: str | Path) -> pd.DataFrame:
         except UsageError as exc:
             raise UsageError(f"{path}, draw {i}: {exc}") from None
     return pd.DataFrame(rows, columns=columns)
+
+
+def _checked_columns(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """``frame`` validated a column at a time (as ``validate`` row by row would, with the
+    same types: float, int, bool, str), or None when any column fails (the caller then
+    names the draw)."""
+    out: dict[str, Any] = {}
+    for name in frame.columns:
+        p, column = PARAMETERS[name], frame[name]
+        values = column.to_numpy()
+        if p.kind == "choice":
+            if not all(isinstance(v, str) for v in values):
+                return None
+            stripped = [v.strip() for v in values]
+            if not set(stripped) <= set(p.choices):
+                return None
+            out[name] = stripped
+        elif p.kind == "bool":
+            if values.dtype != bool and not (values.dtype.kind in "iuf"
+                                             and np.isin(values, (0, 1)).all()):
+                return None
+            out[name] = values.astype(bool)
+        else:
+            if values.dtype.kind not in "iuf":
+                return None
+            numbers = values.astype(float)
+            if np.isnan(numbers).any() or (numbers < p.low).any() or (numbers > p.high).any():
+                return None
+            if p.kind == "int":
+                if not (numbers == np.round(numbers)).all():
+                    return None
+                out[name] = numbers.astype(np.int64)
+            else:
+                out[name] = numbers
+    return pd.DataFrame(out, columns=list(frame.columns))
