@@ -150,7 +150,7 @@ def write_analysis(analysis: SweepAnalysis, formats: Sequence[str] = ("png",),
                     figure(plots.prim_box_limits(found.boxes, found.stats,
                                                  f"PRIM boxes: {case}"),
                            "prim_stall_limits.png")
-                md.prim(found, case if finding.custom else None)
+                md.prim(found, case if finding.custom else None, finding.sampled)
             else:
                 md.prim_skipped(finding.rate)
 
@@ -461,7 +461,8 @@ class _Summary:
             lines += ["", f"File: `grid_{outcome}.csv`.", ""]
         self.body += lines
 
-    def prim(self, found: PrimResult, case: str | None = None) -> None:
+    def prim(self, found: PrimResult, case: str | None = None,
+             sampled: tuple[int, int] | None = None) -> None:
         if case is None:
             lines = ["## Where projects stall (PRIM scenario discovery)", "",
                      f"A project *stalls* when it has no pilot by the horizon: "
@@ -492,6 +493,11 @@ class _Summary:
                          f"of projects stall (vs {_pct(found.base_rate)} overall); the box "
                          f"holds {_pct(stat.coverage)} of all stalls and {_pct(stat.mass)} "
                          f"of the runs.")
+        if sampled is not None:
+            lines += ["", f"PRIM ran on a random sample of {sampled[0]:,} of the "
+                      f"{sampled[1]:,} runs (seeded by the experiment's seed; the Workbench's "
+                      "memory grows with the runs, and a larger sample moves the boxes only "
+                      "by sampling error)."]
         lines += ["", "Files: `prim_stall_boxes.csv`, `prim_stall_limits.csv` (restricted "
                   "ranges, with quasi-p values), `prim_stall_trajectory.csv`, "
                   "`prim_stall_tradeoff.png`, `prim_stall_limits.png`.", ""]

@@ -329,6 +329,7 @@ class PrimFinding:
     custom: bool  # --prim-outcome named the case, not stalling
     found: PrimResult | None = None
     rate: float = math.nan
+    sampled: tuple[int, int] | None = None  # (runs PRIM saw, runs there were) if sampled
 
 
 @dataclass
@@ -412,6 +413,12 @@ def compute(root: str | Path, resamples: int = 1000, prim_outcome: str | None = 
                          notes, captured)
 
 
+#: PRIM runs on at most this many runs (a seeded random sample beyond it): the EMA
+#: Workbench's peeling holds a copy of the box's rows at every step, about 8 GB at 700,000
+#: runs, and the boxes of a larger sample differ only by sampling error.
+PRIM_MAX_RUNS = 250_000
+
+
 def _prim(sweep: Sweep, prim_outcome: str | None, threshold: float, above: bool,
           ) -> PrimFinding | None:
     reached = reached_pilot(sweep)
@@ -429,8 +436,14 @@ def _prim(sweep: Sweep, prim_outcome: str | None, threshold: float, above: bool,
         stall = value < 0.5
     else:
         stall = value > threshold if above else value < threshold
+    x = sweep.runs.loc[ok, sweep.design.names]
+    if len(stall) > PRIM_MAX_RUNS:  # PRIM's memory grows with the runs: a seeded sample
+        rng = np.random.default_rng(np.random.SeedSequence([sweep.experiment.seed, 0x9217]))
+        keep = np.sort(rng.choice(len(stall), PRIM_MAX_RUNS, replace=False))
+        finding.sampled = (PRIM_MAX_RUNS, len(stall))
+        x, stall = x.iloc[keep], stall[keep]
     if 0 < stall.sum() < len(stall):
-        finding.found = prim_boxes(sweep.runs.loc[ok, sweep.design.names], stall)
+        finding.found = prim_boxes(x, stall)
     else:
         finding.rate = float(stall.mean()) if len(stall) else math.nan
     return finding

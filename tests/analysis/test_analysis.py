@@ -154,6 +154,35 @@ def test_prim_finds_where_the_toy_project_stalls(toy: Path) -> None:
 
 
 @pytest.mark.slow
+def test_prim_on_a_large_sweep_runs_on_a_seeded_sample(toy: Path, monkeypatch) -> None:
+    """Above PRIM_MAX_RUNS runs PRIM sees a seeded random sample (its memory grows with the
+    runs), says so, and still finds the toy's stalling corner."""
+    from sim.studies import sweep_analysis
+
+    runs = load_sweep(toy).runs
+    cap = len(runs) // 2
+    monkeypatch.setattr(sweep_analysis, "PRIM_MAX_RUNS", cap)
+    seen = []
+    real = sweep_analysis.prim_boxes
+    monkeypatch.setattr(sweep_analysis, "prim_boxes",
+                        lambda x, y: seen.append((len(x), x.index[:5].tolist())) or real(x, y))
+    sweep = load_sweep(toy)
+    first = sweep_analysis._prim(sweep, None, 0.5, False)
+    again = sweep_analysis._prim(sweep, None, 0.5, False)
+    assert first is not None and first.sampled == (cap, len(runs))
+    assert seen[0] == seen[1] and seen[0][0] == cap  # the same sample twice
+    assert first.found is not None
+    box1 = first.found.boxes[first.found.boxes["box"] == 1].set_index("parameter")
+    assert set(box1.index) == {"early", "late"}
+    assert again is not None and again.found is not None
+    from sim.report.analysis import _Summary
+
+    md = _Summary(sweep)
+    md.prim(first.found, None, first.sampled)
+    assert f"random sample of {cap:,} of the {len(runs):,} runs" in "\n".join(md.body)
+
+
+@pytest.mark.slow
 def test_summary_reads_as_a_report(toy: Path) -> None:
     summary = (toy / "analysis" / "summary.md").read_text()
     for heading in ("# toy: what the sweep says", "## What drives P(pilot)",
