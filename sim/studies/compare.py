@@ -226,8 +226,8 @@ def variance_split(scenarios: Sequence[ResolvedScenario], draws: list[dict[str, 
     forms = forms_of(draws[:n], choices)
     rows = []
     for scenario in scenarios:
-        values = [resolve({**draws[i // SPLIT_SEEDS], **scenario.values})
-                  for i in range(n * SPLIT_SEEDS)]
+        resolved = [resolve({**draws[d], **scenario.values}) for d in range(n)]
+        values = [resolved[i // SPLIT_SEEDS] for i in range(n * SPLIT_SEEDS)]
         frame = run_projects(values, seeds, months, schedule=scenario.schedule_list())
         # a scenario that sets a structural choice holds it: it explains no variance there
         held = forms[[c for c in forms.columns if c not in scenario.values]]
