@@ -439,10 +439,14 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     print(f"serving the icsim dashboard on http://127.0.0.1:{args.port} (Ctrl-C stops it)",
           flush=True)
     # Offline and private: no version check against the package index (solara is pinned,
-    # see pyproject.toml) and no usage telemetry.
+    # see pyproject.toml) and no usage telemetry. No "runs on Solara" banner either: at a
+    # projector's 1024 px it covered the team figure's colour bar (and it, like the
+    # "Made with Solara" of the default loader, links to solara.dev).
     command = [sys.executable, "-m", "solara", "run", "sim.ui.app:page", "--host", "127.0.0.1",
-               "--port", str(args.port), "--production", "--no-open", "--no-check-version"]
-    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+               "--port", str(args.port), "--production", "--no-open", "--no-check-version",
+               "--theme-loader", "plain"]
+    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+           "SOLARA_THEME_SHOW_BANNER": "False"}
     os.execve(sys.executable, command, env)  # become the server: stopping icsim stops it
 
 

@@ -313,7 +313,9 @@ def team_figure(run: ProjectRun, width: float = 13.0, height: float = 6.0) -> Fi
 
 
 def _organisation(index: int) -> str:
-    return ORGANISATIONS[index] if index < len(ORGANISATIONS) else "patients"
+    """The organisation a seat belongs to, as a person reads it ("hospital trust")."""
+    name = ORGANISATIONS[index] if index < len(ORGANISATIONS) else "patients"
+    return name.replace("_", " ").replace("gp ", "GP ")
 
 
 # ------------------------------------------------------------------ many runs
