@@ -115,16 +115,21 @@ TIMING_COLUMNS = ["scenario", "median months to pilot (KM)", "KM 95% CI",
 
 
 def compact_table(comparison: Comparison) -> pd.DataFrame:
-    """The comparison's main numbers in six columns, for a notebook or a narrow page: each
-    scenario by its label, P(pilot) with its 95% interval, P(integrated), stalled,
-    collapsed and the Kaplan-Meier median months to pilot, rounded as the report rounds."""
-    shown = formatted(comparison.table, shown_names(comparison))
+    """The comparison's main numbers in seven short columns, for a notebook or a narrow
+    page: each scenario by its label, P(pilot) with its 95% interval, P(integrated),
+    stalled, collapsed, the Kaplan-Meier median months to pilot (rounded as the report
+    rounds), and last the name or file a command takes. (Label and name apart: pandas
+    cuts a cell past 50 characters.)"""
+    shown = formatted(comparison.table)
+    scenarios = {s.name: s for s in comparison.scenarios}
+    order = [scenarios[name] for name in comparison.table.scenario]
     return pd.DataFrame({
-        "scenario": shown["scenario"],
+        "scenario": [s.label for s in order],
         "P(pilot) [95% CI]": shown["P(pilot)"] + " [" + shown["P(pilot) 95% CI"] + "]",
         "P(integrated)": shown["P(integrated)"], "stalled": shown["stalled"],
         "collapsed": shown["collapsed"],
-        "median months to pilot (KM)": shown["median months to pilot (KM)"]})
+        "median months to pilot (KM)": shown["median months to pilot (KM)"],
+        "name": [s.path or s.name for s in order]})
 
 
 def _markdown_table(frame: pd.DataFrame) -> list[str]:

@@ -501,7 +501,8 @@ def test_reports_and_figures_name_scenarios_by_their_labels():
     console = console_table(result)
     assert all(label in console for label in shown)
     compact = compact_table(result)
-    assert list(compact.scenario) == shown and len(compact.columns) == 6
+    assert [f"{a} ({b})" for a, b in zip(compact.scenario, compact.name, strict=True)] == shown
+    assert len(compact.columns) == 7 and compact.scenario.str.len().max() <= 50
     assert compact["P(pilot) [95% CI]"].str.fullmatch(r"\d+% \[\d+%-\d+%\]").all()
     labels = {s.name: s.label for s in result.scenarios}
     fig = plots.outcome_shares_figure(result.table, labels)
