@@ -109,8 +109,12 @@ def Controls(scenario: solara.Reactive[str], seed: solara.Reactive[int],
         scenario.set(spec)
         values.set(views.scenario_sliders(spec))
 
+    # The chosen label wraps rather than being cut off in a narrow sidebar (1024 px).
+    solara.Style(".icsim-picker .v-select__selection { white-space: normal; "
+                 "overflow: visible; text-overflow: clip; max-width: 100%; }")
     solara.Select("scenario", values=list(choices),
-                  value=labels.get(scenario.value, scenario.value), on_value=pick)
+                  value=labels.get(scenario.value, scenario.value), on_value=pick,
+                  classes=["icsim-picker"])
     for problem in problems:
         solara.Warning(f"Not listed: {problem}", dense=True)
     with solara.Column(gap="0px"):

@@ -194,11 +194,11 @@ COVERING = """img => {
 
 
 @pytest.mark.slow
-def test_nothing_covers_the_colour_bar_at_1024_px(dashboard):
+def test_at_1024_px_nothing_covers_the_colour_bar_and_the_scenario_is_whole(dashboard):
     """Issue 22 item 13: at a projector's 1024 px, Solara's "This website runs on Solara"
     banner lay over the team figure's colour bar. No banner (nor the loader's "Made with
     Solara", both links to solara.dev), and nothing on top of the colour bar wherever the
-    page is scrolled."""
+    page is scrolled. The picker shows the scenario's whole label (item 11), wrapped."""
     from playwright.sync_api import expect, sync_playwright
 
     url, _, _ = dashboard
@@ -212,6 +212,11 @@ def test_nothing_covers_the_colour_bar_at_1024_px(dashboard):
         expect(page.get_by_text("runs on Solara")).to_have_count(0)
         expect(page.get_by_text("Made with Solara")).to_have_count(0)
         assert page.locator("a[href*='solara.dev']").count() == 0
+        chosen = page.locator(".icsim-picker .v-select__selection").first
+        expect(chosen).to_have_text("Flexible national approach (baseline)")
+        assert chosen.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+        box = chosen.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 1024 / 3
         team = figures.nth(1)
         checked = 0
         for block in ("end", "center", "start"):  # the colour bar at the window's foot too
