@@ -215,6 +215,18 @@ def scenario_label(spec: str) -> str:
     return labelled(spec)
 
 
+def described(spec: str) -> str:
+    """A scenario as a report names it: "Flexible national approach (`baseline`)", a file
+    by its description up to the first colon with its path; a spec that names nothing
+    known (a file since moved) in backticks alone."""
+    spec = str(spec).strip()
+    try:
+        words = load_scenario_file(spec).label if is_scenario_file(spec) else readable(spec)
+    except UsageError:
+        words = spec
+    return f"`{spec}`" if words == spec else f"{words} (`{spec}`)"
+
+
 def readable(name: str) -> str:
     """The readable name of a named scenario or a ``+`` composition ("Enabling national
     approach + Full local toolkit"); any other name (a scenario file's own) as it is."""
