@@ -12,6 +12,7 @@ import pandas as pd
 
 from sim.analysis.frames import row_tuples
 from sim.analysis.stats import all_pairs
+from sim.core.registry import PARAMETERS
 from sim.core.scenarios import readable
 from sim.experiment.store import staged
 from sim.report import figures as plots
@@ -166,8 +167,10 @@ def _variance_section(spec: NationalSpec, variance: pd.DataFrame) -> list[str]:
         return "—" if x != x else f"{x:.0%}"
 
     for r in row_tuples(variance):
-        largest = (f"`{r.largest_structural}` {share(r.largest_structural_share)}"
-                   if isinstance(r.largest_structural, str) and r.largest_structural else "—")
+        form = r.largest_structural  # by the registry's label, with its name
+        largest = (f"{PARAMETERS[form].display if form in PARAMETERS else form} (`{form}`) "
+                   f"{share(r.largest_structural_share)}"
+                   if isinstance(form, str) and form else "—")
         lines.append(f"| {r.rule} | P({r.outcome}) | {r.replicates} | "
                      f"{100 * r.sd:.1f} | {share(r.luck_share)} | "
                      f"{share(r.parameters_share)} | {share(r.structural_share)} | "
