@@ -17,7 +17,7 @@ help:
 	@echo "make demo   set up .venv and compare the national approaches and the toolkit -> results/"
 	@echo "make test   set up .venv and run the whole test suite, slow tests included (as CI)"
 	@echo "make test-fast   the tests not marked slow (no calibration, notebooks, Dask, browser)"
-	@echo "make notebooks   run every notebook and write HTML versions -> results/notebooks/"
+	@echo "make notebooks   run every notebook and write HTML versions that open offline -> results/notebooks/"
 	@echo "make lint   ruff, mypy and the layer contract (sim/layers.py)"
 	@echo "make bench   speed benchmarks;  make clean"
 	@echo "make docs   regenerate the registry tables in docs/ODD.md and the CLI reference docs/cli.md"
@@ -116,11 +116,11 @@ $(BIN)/.teach: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test,teach]"
 	touch $@
 
+# HTML versions that open with no network: no script from a CDN, figures inline, the live
+# dashboard replaced by a note; the export fails if a page still names an external host.
 notebooks: $(BIN)/.teach
-	mkdir -p results/notebooks
-	$(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=600 \
-		--output-dir results/notebooks notebooks/*.ipynb
-	@echo "HTML versions: results/notebooks/*.html"
+	$(BIN)/python tools/export_notebooks.py --out results/notebooks notebooks/*.ipynb
+	@echo "HTML versions (they open offline): results/notebooks/*.html"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

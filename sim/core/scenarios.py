@@ -210,11 +210,37 @@ def scenario_label(spec: str) -> str:
     """A readable name for a scenario, a ``+`` composition or a scenario file, with the
     name a command takes in brackets: "Flexible national approach (baseline)"."""
     if is_scenario_file(spec):
-        resolved = load_scenario_file(spec)
-        words = resolved.description.split(":")[0].strip() or resolved.name
-        return f"{words} ({spec})"
-    parts = split(spec)
-    return f"{' + '.join(LABELS.get(p, p) for p in parts)} ({spec.strip()})"
+        return load_scenario_file(spec).labelled
+    split(spec)  # an unknown name is refused
+    return labelled(spec)
+
+
+def described(spec: str) -> str:
+    """A scenario as a report names it: "Flexible national approach (`baseline`)", a file
+    by its description up to the first colon with its path; a spec that names nothing
+    known (a file since moved) in backticks alone."""
+    spec = str(spec).strip()
+    try:
+        words = load_scenario_file(spec).label if is_scenario_file(spec) else readable(spec)
+    except UsageError:
+        words = spec
+    return f"`{spec}`" if words == spec else f"{words} (`{spec}`)"
+
+
+def readable(name: str) -> str:
+    """The readable name of a named scenario or a ``+`` composition ("Enabling national
+    approach + Full local toolkit"); any other name (a scenario file's own) as it is."""
+    parts = [part.strip() for part in str(name).split("+")]
+    if not all(part in SCENARIOS for part in parts):
+        return str(name).strip()
+    return " + ".join(LABELS.get(part, part) for part in parts)
+
+
+def labelled(name: str) -> str:
+    """``readable(name)`` with the name a command takes in brackets ("Flexible national
+    approach (baseline)"); a name without a label as it is."""
+    words, name = readable(name), str(name).strip()
+    return name if words == name else f"{words} ({name})"
 
 
 def split(spec: str) -> list[str]:
@@ -281,6 +307,21 @@ class ResolvedScenario:
     description: str = ""
     source: str = ""
     path: str | None = None
+
+    @property
+    def label(self) -> str:
+        """What a person reads: a file's description up to its first colon (or its name),
+        a named scenario's or composition's label (``readable``)."""
+        if self.path:
+            return self.description.split(":")[0].strip() or self.name
+        return readable(self.name)
+
+    @property
+    def labelled(self) -> str:
+        """The label with what a command takes in brackets, the name or the file:
+        "Flexible national approach (baseline)", "Stop-go funding (scenarios/x.toml)"."""
+        spec = self.path or self.name
+        return spec if self.label == spec else f"{self.label} ({spec})"
 
     def schedule_list(self) -> list[tuple[int, dict[str, Value]]] | None:
         """The schedule as the model takes it (``None`` when nothing varies in time)."""

@@ -19,6 +19,7 @@ from sim.analysis.frames import row_tuples
 from sim.analysis.indices import CONVERGED
 from sim.analysis.prim import PrimResult
 from sim.core.registry import PARAMETERS
+from sim.core.scenarios import described
 from sim.experiment.safepaths import refuse_symlinks
 from sim.experiment.spec import DISTRIBUTIONS
 from sim.experiment.store import code_label, staged, write_atomic
@@ -240,7 +241,7 @@ class _Summary:
         self.head = [f"# {exp.name}: what the sweep says", ""]
         if exp.description:
             self.head += [exp.description, ""]
-        model = ("the project's model" + (f", scenario `{exp.scenario}`, horizon "
+        model = ("the project's model" + (f", scenario {described(exp.scenario)}, horizon "
                                           f"{exp.months} months"
                                           if exp.is_project_model else "")
                  if exp.is_project_model else f"plug-in model `{exp.model}`")

@@ -4,7 +4,7 @@ and the rounded strings both print (``sim.studies.compare`` computes the numbers
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,21 @@ import pandas as pd
 from sim.analysis.frames import row_tuples
 from sim.analysis.stats import BOOTSTRAP
 from sim.core.registry import PARAMETERS
+from sim.core.scenarios import labelled
 from sim.studies.compare import Comparison
+
+#: A scenario's name in the tables -> what a report prints for it (``shown_names``).
+Names = Mapping[str, str]
+
+
+def shown_names(comparison: Comparison) -> dict[str, str]:
+    """What the report prints for each scenario: its label, with the name or file a
+    command takes in brackets ("Flexible national approach (baseline)")."""
+    return {s.name: s.labelled for s in comparison.scenarios}
+
+
+def _shown(name: str, names: Names | None) -> str:
+    return (names or {}).get(name) or labelled(name)
 
 
 def _pct(x: float) -> str:
@@ -38,16 +52,17 @@ def _signed(x: float, digits: int = 1) -> str:
     return "-" if not math.isfinite(x) else f"{x:+.{digits}f}"
 
 
-def formatted(table: pd.DataFrame) -> pd.DataFrame:
-    """The table as the report shows it: every number rounded once, as text. The Markdown
-    table, its sentences and the console all print these strings."""
+def formatted(table: pd.DataFrame, names: Names | None = None) -> pd.DataFrame:
+    """The table as the report shows it: every number rounded once, as text, each scenario
+    by its label (``names``; default ``labelled``). The Markdown table, its sentences and
+    the console all print these strings."""
     rows = []
     for r in row_tuples(table):
         km = _month(r.km_median_pilot_month)
         km_ci = (f"{_month(r.km_median_lo)}-{_month(r.km_median_hi)}"
                  if math.isfinite(r.km_median_lo) else "not reached")
         rows.append({
-            "scenario": r.scenario, "runs": str(r.runs),
+            "scenario": _shown(r.scenario, names), "runs": str(r.runs),
             "P(pilot)": _pct(r.p_pilot),
             "P(pilot) 95% CI": f"{_pct(r.p_pilot_lo)}-{_pct(r.p_pilot_hi)}",
             "P(integrated)": _pct(r.p_integrated),
@@ -63,12 +78,13 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def formatted_differences(differences: pd.DataFrame) -> pd.DataFrame:
+def formatted_differences(differences: pd.DataFrame, names: Names | None = None,
+                          ) -> pd.DataFrame:
     """The paired differences as the report shows them (one rounding, as text)."""
     rows = []
     for r in row_tuples(differences):
         rows.append({
-            "scenario": r.scenario,
+            "scenario": _shown(r.scenario, names),
             "ΔP(pilot) [95% CI]": f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, "
                                   f"{_pp(r.d_p_pilot_hi)}]",
             "ΔP(integrated) [95% CI]": f"{_pp(r.d_p_integrated)} [{_pp(r.d_p_integrated_lo)}, "
@@ -86,6 +102,34 @@ def formatted_differences(differences: pd.DataFrame) -> pd.DataFrame:
                 f"{_signed(r.d_restricted_mean_pilot_month_hi)}]",
         })
     return pd.DataFrame(rows)
+
+
+#: The report's two tables of ``formatted`` columns: the outcomes, then the time to pilot
+#: and the levels at the horizon (one table of fourteen columns was cut off on a page or a
+#: projector).
+OUTCOME_COLUMNS = ["scenario", "runs", "P(pilot)", "P(pilot) 95% CI", "P(integrated)",
+                   "P(integrated) 95% CI", "stalled", "collapsed"]
+TIMING_COLUMNS = ["scenario", "median months to pilot (KM)", "KM 95% CI",
+                  "median pilot month if piloted", "team commitment",
+                  "organisation alignment", "system alignment"]
+
+
+def compact_table(comparison: Comparison) -> pd.DataFrame:
+    """The comparison's main numbers in seven short columns, for a notebook or a narrow
+    page: each scenario by its label, P(pilot) with its 95% interval, P(integrated),
+    stalled, collapsed, the Kaplan-Meier median months to pilot (rounded as the report
+    rounds), and last the name or file a command takes. (Label and name apart: pandas
+    cuts a cell past 50 characters.)"""
+    shown = formatted(comparison.table)
+    scenarios = {s.name: s for s in comparison.scenarios}
+    order = [scenarios[name] for name in comparison.table.scenario]
+    return pd.DataFrame({
+        "scenario": [s.label for s in order],
+        "P(pilot) [95% CI]": shown["P(pilot)"] + " [" + shown["P(pilot) 95% CI"] + "]",
+        "P(integrated)": shown["P(integrated)"], "stalled": shown["stalled"],
+        "collapsed": shown["collapsed"],
+        "median months to pilot (KM)": shown["median months to pilot (KM)"],
+        "name": [s.path or s.name for s in order]})
 
 
 def _markdown_table(frame: pd.DataFrame) -> list[str]:
@@ -112,16 +156,18 @@ def sentence(row: pd.Series | dict, months: int) -> str:
             f"{row['collapsed']}.")
 
 
-def _distinguishable(d: pd.DataFrame, shown: pd.DataFrame, first: str) -> list[str]:
-    """Which differences from the first scenario the replicates resolve, and how many
-    replicates the smallest would need."""
+def _distinguishable(d: pd.DataFrame, shown: pd.DataFrame, first: str,
+                     names: Names | None = None) -> list[str]:
+    """Which differences from the first scenario (``first``, as printed) the replicates
+    resolve, and how many replicates the smallest would need."""
     if d.empty:
         return []
     lines = []
     for r, f in zip(row_tuples(d), row_tuples(shown, index=False), strict=True):
         resolved = r.d_p_pilot_lo > 0 or r.d_p_pilot_hi < 0
         verdict = "distinguishable from" if resolved else "not distinguishable from"
-        lines.append(f"- **{r.scenario}**: P(pilot) {verdict} {first}'s at {r.pairs} paired "
+        lines.append(f"- **{_shown(r.scenario, names)}**: P(pilot) {verdict} {first}'s at "
+                     f"{r.pairs} paired "
                      f"replicates (ΔP(pilot) {f[1]}).")
     open_ = d[~((d.d_p_pilot_lo > 0) | (d.d_p_pilot_hi < 0))]
     if open_.empty:  # every difference resolved: no replicate count to give
@@ -131,14 +177,16 @@ def _distinguishable(d: pd.DataFrame, shown: pd.DataFrame, first: str) -> list[s
     if math.isfinite(need):
         lines.append(
             f"- The smallest difference in P(pilot) not yet resolved, "
-            f"{_pp(smallest.d_p_pilot)} (**{smallest.scenario}**), would need about "
+            f"{_pp(smallest.d_p_pilot)} (**{_shown(smallest.scenario, names)}**), would "
+            f"need about "
             f"{need:.0f} paired replicates to be resolved (two-sided 5% test, 80% power, "
             f"assuming the true difference equals "
             f"the estimate and the paired differences' standard deviation "
             f"{smallest.d_p_pilot_sd:.2f} holds).")
     else:
         lines.append(f"- The smallest difference in P(pilot) not yet resolved "
-                     f"(**{smallest.scenario}**) is 0 in these runs: no replicate count can "
+                     f"(**{_shown(smallest.scenario, names)}**) is 0 in these runs: no "
+                     "replicate count can "
                      "be given to resolve it.")
     return lines
 
@@ -181,8 +229,10 @@ def _edge_note(shown: pd.DataFrame) -> list[str]:
             "months the curve's band crosses one half in, and it may begin or end there."]
 
 
-def _rounding_note(table: pd.DataFrame, d: pd.DataFrame, first: str) -> list[str]:
-    """Say why a rounded difference can differ from the difference of rounded shares."""
+def _rounding_note(table: pd.DataFrame, d: pd.DataFrame, first: str,
+                   names: Names | None = None) -> list[str]:
+    """Say why a rounded difference can differ from the difference of rounded shares
+    (``first`` is the reference's name in the table)."""
     shares = {r.scenario: r for r in row_tuples(table)}
     for r in row_tuples(d):
         for key, label in (("p_pilot", "P(pilot)"), ("p_integrated", "P(integrated)")):
@@ -192,13 +242,14 @@ def _rounding_note(table: pd.DataFrame, d: pd.DataFrame, first: str) -> list[str
                     rounded != round(100 * getattr(r, f"d_{key}")):
                 return [f"Differences are computed from the unrounded shares and rounded "
                         f"once, so one can differ by a point from the difference of the "
-                        f"rounded shares in the table: **{r.scenario}** {label} "
-                        f"{_pct(a)} against {first}'s {_pct(b)} ({100 * a:.1f}% against "
+                        f"rounded shares in the table: **{_shown(r.scenario, names)}** "
+                        f"{label} {_pct(a)} against {_shown(first, names)}'s {_pct(b)} "
+                        f"({100 * a:.1f}% against "
                         f"{100 * b:.1f}%) is {_pp(getattr(r, f'd_{key}'))}.", ""]
     return []
 
 
-def _pairs_section(pairs: pd.DataFrame) -> list[str]:
+def _pairs_section(pairs: pd.DataFrame, names: Names | None = None) -> list[str]:
     """Every pair of scenarios, P(pilot), with Bonferroni-adjusted intervals."""
     m = int(pairs.comparisons.iloc[0])
     each = float(pairs.level_each.iloc[0])
@@ -206,7 +257,8 @@ def _pairs_section(pairs: pd.DataFrame) -> list[str]:
              "| second minus first | ΔP(pilot) | adjusted interval | resolved? |",
              "|---|---|---|---|"]
     for r in row_tuples(pairs):
-        lines.append(f"| {r.second} − {r.first} | {_pp1(r.difference)} | "
+        lines.append(f"| {_shown(r.second, names)} − {_shown(r.first, names)} | "
+                     f"{_pp1(r.difference)} | "
                      f"[{_pp1(r.lo)}, {_pp1(r.hi)}] | "
                      f"{'yes' if r.resolved else 'no: cannot tell them apart'} |")
     lines += ["", f"Paired replicate by replicate; each interval is a t interval at "
@@ -220,12 +272,14 @@ def _pairs_section(pairs: pd.DataFrame) -> list[str]:
 
 def console_table(comparison: Comparison) -> str:
     """What ``icsim compare`` prints: the report's own strings."""
-    shown = formatted(comparison.table)
+    names = shown_names(comparison)
+    shown = formatted(comparison.table, names)
     cols = ["scenario", "runs", "P(pilot)", "P(pilot) 95% CI", "P(integrated)", "stalled",
             "collapsed", "median months to pilot (KM)", "KM 95% CI"]
     text = shown[cols].to_string(index=False)
     if not comparison.differences.empty:
-        text += "\n\n" + formatted_differences(comparison.differences).to_string(index=False)
+        text += "\n\n" + formatted_differences(comparison.differences, names).to_string(
+            index=False)
     return text
 
 
@@ -233,8 +287,10 @@ def markdown(comparison: Comparison) -> str:
     """``comparison.md``: the table, a sentence per scenario (from the same rounded
     strings), the paired differences, and what each scenario is."""
     t = comparison.table
-    shown = formatted(t)
-    first = comparison.reference or t.scenario.iloc[0]
+    names = shown_names(comparison)
+    shown = formatted(t, names)
+    reference = comparison.reference or t.scenario.iloc[0]
+    first = _shown(reference, names)
     lines = [f"# Scenario comparison ({int(t.runs.iloc[0])} replicates each, "
              f"{comparison.months} months, seed {comparison.seed})", "",
              "Replicate *i* has the same seed in every scenario (common random numbers), so "
@@ -245,7 +301,9 @@ def markdown(comparison: Comparison) -> str:
     if comparison.overrides:
         lines.append("Set in every scenario: " + ", ".join(
             f"`{k} = {v}`" for k, v in comparison.overrides.items()) + ".")
-    lines += ["", "## Outcomes", "", *_markdown_table(shown), ""]
+    lines += ["", "## Outcomes", "", *_markdown_table(shown[OUTCOME_COLUMNS]), "",
+              "### Time to pilot, and the levels at the horizon", "",
+              *_markdown_table(shown[TIMING_COLUMNS]), ""]
     lines += [f"- {sentence(row, comparison.months)}" for row in shown.to_dict("records")]
     lines += ["", "Shares are of all runs, with 95% Wilson intervals. *Median months to pilot "
               "(KM)* is the Kaplan-Meier median time to pilot over all runs, those without a "
@@ -257,7 +315,7 @@ def markdown(comparison: Comparison) -> str:
               "commitment, Drath et al. 2008; each on 0-1, see docs/ODD.md).",
               *_edge_note(shown), ""]
     if not comparison.differences.empty:
-        diffs = formatted_differences(comparison.differences)
+        diffs = formatted_differences(comparison.differences, names)
         lines += [f"## Paired differences from {first}", "",
                   *_markdown_table(diffs), "",
                   "Differences are scenario minus "
@@ -266,10 +324,10 @@ def markdown(comparison: Comparison) -> str:
                   "restricted mean months to pilot (a run without a pilot counts as the "
                   "horizon); a paired bootstrap "
                   f"({BOOTSTRAP} resamples) for the Kaplan-Meier median.", "",
-                  *_rounding_note(t, comparison.differences, first),
-                  *_distinguishable(comparison.differences, diffs, first), ""]
+                  *_rounding_note(t, comparison.differences, reference, names),
+                  *_distinguishable(comparison.differences, diffs, first, names), ""]
     if not comparison.pairs.empty:
-        lines += _pairs_section(comparison.pairs)
+        lines += _pairs_section(comparison.pairs, names)
     if not comparison.variance.empty:
         v = comparison.variance
         lines += ["## What the intervals carry: luck, parameters, model form", "",
@@ -292,19 +350,22 @@ def markdown(comparison: Comparison) -> str:
             return "—" if x != x else f"{x:.0%}"
 
         for r in row_tuples(v):
-            largest = (f"`{r.largest_structural}` {pct(r.largest_structural_share)}"
-                       if isinstance(r.largest_structural, str) and r.largest_structural
-                       else "—")
-            lines.append(f"| {r.scenario} | P({r.outcome}) | {r.variance:.3f} | "
-                         f"{pct(r.stochastic_share)} | {pct(r.parametric_share)} | "
-                         f"{pct(r.structural_share)} | {largest} |")
+            form = r.largest_structural
+            largest = (f"{PARAMETERS[form].display if form in PARAMETERS else form} "
+                       f"(`{form}`) {pct(r.largest_structural_share)}"
+                       if isinstance(form, str) and form else "—")
+            lines.append(f"| {_shown(r.scenario, names)} | P({r.outcome}) | "
+                         f"{r.variance:.3f} | {pct(r.stochastic_share)} | "
+                         f"{pct(r.parametric_share)} | {pct(r.structural_share)} | "
+                         f"{largest} |")
         lines.append("")
     lines += ["Figures: `outcomes` (outcome shares with intervals), `dac_trajectories` "
               "(median and 10-90% band per level and scenario), `time_to_pilot` (Kaplan-Meier "
               "with 95% bands and numbers at risk).", "", "## The scenarios", ""]
     for scenario in comparison.scenarios:
-        where = f" (file `{scenario.path}`)" if scenario.path else ""
-        text = f"- `{scenario.name}`{where}: {scenario.description} ({scenario.source})"
+        spec = f"file `{scenario.path}`" if scenario.path else f"`{scenario.name}`"
+        text = (f"- **{scenario.label}** ({spec}): {scenario.description} "
+                f"({scenario.source})")
         if scenario.schedule:
             text += " Changes in time: " + "; ".join(
                 f"month {m}: " + ", ".join(f"{k} = {v}" for k, v in values.items())

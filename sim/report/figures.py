@@ -8,6 +8,7 @@ Colours are the Okabe-Ito palette, which is safe for the common forms of colour 
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from matplotlib.ticker import MaxNLocator
 
 from sim.analysis.frames import row_tuples
 from sim.core.registry import PARAMETERS
+from sim.core.scenarios import readable as scenario_readable
 from sim.report.palette import CYCLE, LEVEL_COLOURS, OUTCOME_COLOURS, PALETTE
 
 if TYPE_CHECKING:
@@ -157,9 +159,21 @@ def _mark_gates(axes: Sequence[Axes], frame: pd.DataFrame) -> None:
 # ---- scenario comparison
 
 
-def outcome_shares_figure(table: pd.DataFrame) -> Figure:
+def scenario_names(names: Sequence[str], labels: Mapping[str, str] | None = None,
+                   width: int = 28, lines: int = 3) -> list[str]:
+    """What a figure prints for each scenario: its label (``labels``, else the named
+    scenario's or composition's label), wrapped at ``width`` characters to at most
+    ``lines`` lines."""
+    return ["\n".join(textwrap.wrap((labels or {}).get(n) or scenario_readable(n), width,
+                                    max_lines=lines, placeholder=" …"))
+            for n in names]
+
+
+def outcome_shares_figure(table: pd.DataFrame, labels: Mapping[str, str] | None = None,
+                          ) -> Figure:
     """Share of runs per outcome and scenario, with 95% Wilson intervals for pilot and
-    integration. ``table`` is ``comparison.csv`` as a DataFrame."""
+    integration. ``table`` is ``comparison.csv`` as a DataFrame; scenarios are shown by
+    their labels (``scenario_names``)."""
     fig = new_figure(10, 0.6 * len(table) + 2.2)
     ax = fig.subplots()
     y = np.arange(len(table))
@@ -172,7 +186,7 @@ def outcome_shares_figure(table: pd.DataFrame) -> Figure:
     p = table["p_pilot"].to_numpy()
     ax.errorbar(p, y, xerr=[p - table["p_pilot_lo"], table["p_pilot_hi"] - p], fmt="o",
                 color=PALETTE["black"], capsize=4, label="P(pilot or better), 95% CI")
-    ax.set_yticks(y, table["scenario"])
+    ax.set_yticks(y, scenario_names(list(table["scenario"]), labels, width=32, lines=2))
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of runs")
@@ -186,20 +200,35 @@ OUTCOME_LINES = {"direction": ("blue", "-"), "alignment": ("orange", "--"),
                  "commitment": ("green", ":")}
 
 
-def dac_trajectories_figure(bands: dict) -> Figure:
+#: The most scenario columns a row of the DAC figure holds: more wrap to another row, so
+#: that seven scenarios stay readable on a page or a projector (1024 px).
+DAC_COLUMNS = 4
+
+
+def dac_trajectories_figure(bands: dict, labels: Mapping[str, str] | None = None) -> Figure:
     """Small multiples: one column per scenario, one row per level; in each panel the
     median and 10-90% band of direction, alignment and commitment across replicates.
 
     ``bands[scenario][key]`` is an array of shape (3, months+1): the 10th, 50th and 90th
     percentiles of ``dac_<key>`` month by month. Each scenario has its own panels, so six
-    scenarios stay as readable as two.
+    scenarios stay as readable as two; past ``DAC_COLUMNS`` scenarios the columns wrap to
+    further blocks of three rows, as evenly as they go (seven: four and three). Scenarios
+    are shown by their labels (``scenario_names``).
     """
     levels = ("system", "organisation", "team")
     names = list(bands)
-    fig = new_figure(max(6.0, 2.9 * len(names) + 1.0), 7.6)
-    axes = fig.subplots(3, len(names), sharex=True, sharey=True, squeeze=False)
-    for j, scenario in enumerate(names):
+    blocks = -(-len(names) // DAC_COLUMNS)
+    cols = -(-len(names) // blocks)
+    fig = new_figure(max(6.0, 2.9 * cols + 1.0), 0.4 + 7.2 * blocks)
+    grid = fig.subplots(3 * blocks, cols, sharex=True, sharey=True, squeeze=False)
+    titles = scenario_names(names, labels)
+    for extra in range(len(names), blocks * cols):
+        for i in range(3):
+            grid[3 * (extra // cols) + i, extra % cols].set_visible(False)
+    for k, scenario in enumerate(names):
         series = bands[scenario]
+        axes = grid[3 * (k // cols):3 * (k // cols) + 3]
+        j = k % cols
         for i, level in enumerate(levels):
             ax = axes[i, j]
             for outcome, (colour, style) in OUTCOME_LINES.items():
@@ -208,13 +237,14 @@ def dac_trajectories_figure(bands: dict) -> Figure:
                 ax.fill_between(months, lo, hi, color=PALETTE[colour], alpha=0.18,
                                 linewidth=0)
                 ax.plot(months, mid, style, color=PALETTE[colour], linewidth=1.8,
-                        label=outcome if (i, j) == (0, 0) else None)
+                        label=outcome if (i, k) == (0, 0) else None)
             ax.grid(alpha=0.3, linewidth=0.5)
-        axes[0, j].set_title(scenario, fontsize=10)
+        axes[0, j].set_title(titles[k], fontsize=10)
         axes[-1, j].set_xlabel("Month")
-    for i, level in enumerate(levels):
-        axes[i, 0].set_ylabel(f"{level.capitalize()} level\nvalue (0-1)")
-    axes[0, 0].set_ylim(0, 1.02)
+        axes[-1, j].tick_params(labelbottom=True)  # every block's bottom row has months
+    for row in range(3 * blocks):
+        grid[row, 0].set_ylabel(f"{levels[row % 3].capitalize()} level\nvalue (0-1)")
+    grid[0, 0].set_ylim(0, 1.02)
     fig.legend(loc="outside lower center", ncol=3, frameon=False,
                title="median (line) and 10-90% of replicates (band)")
     fig.suptitle("Direction, alignment and commitment by level and scenario")
@@ -226,13 +256,15 @@ def dac_trajectories_figure(bands: dict) -> Figure:
 TIME_TO_PILOT_LABEL = "Share of projects with a pilot by this month"
 
 
-def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
+def time_to_pilot_figure(curves: dict, horizon: int, labels: Mapping[str, str] | None = None,
+                         ) -> Figure:
     """The share of projects with a pilot by each month (one minus the Kaplan-Meier curve of
     'no pilot yet', censored at the horizon), rising, with 95% pointwise bands (log-log
     Greenwood) and a table of the numbers at risk below: the convention of every view.
 
     ``curves[scenario]`` is a ``sim.studies.compare.KaplanMeier`` (or a plain ``(months,
-    surviving)`` pair, drawn without band or numbers at risk).
+    surviving)`` pair, drawn without band or numbers at risk). Scenarios are shown by their
+    labels (``scenario_names``).
     """
     from matplotlib.transforms import blended_transform_factory
 
@@ -241,11 +273,13 @@ def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
     ax = fig.add_subplot(grid[0])
     table_ax = fig.add_subplot(grid[1], sharex=ax)
     ticks = np.linspace(0, horizon, 7 if horizon % 6 == 0 else 6).round().astype(int)
-    for s, (scenario, curve) in enumerate(curves.items()):
+    legend = scenario_names(list(curves), labels, width=40, lines=2)
+    short = scenario_names(list(curves), labels, width=30, lines=1)
+    for s, curve in enumerate(curves.values()):
         colour = CYCLE[s % len(CYCLE)]
         months, surviving = curve
         ax.step(months, 1 - np.asarray(surviving), where="post", color=colour, linewidth=2,
-                label=scenario)
+                label=legend[s])
         if hasattr(curve, "lower"):
             ax.fill_between(curve.months, 1 - np.asarray(curve.upper),
                             1 - np.asarray(curve.lower), step="post",
@@ -254,7 +288,7 @@ def time_to_pilot_figure(curves: dict, horizon: int) -> Figure:
             for t in ticks:
                 table_ax.text(t, row, str(curve.at_risk(t)), ha="center", va="center",
                               fontsize=8, color=colour)
-            table_ax.text(-0.035, row, scenario, ha="right", va="center", fontsize=8,
+            table_ax.text(-0.035, row, short[s], ha="right", va="center", fontsize=8,
                           color=colour, transform=blended_transform_factory(
                               table_ax.transAxes, table_ax.transData))
     ax.axhline(0.5, color="0.6", linewidth=0.8, linestyle="--")

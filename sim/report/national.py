@@ -12,6 +12,8 @@ import pandas as pd
 
 from sim.analysis.frames import row_tuples
 from sim.analysis.stats import all_pairs
+from sim.core.registry import PARAMETERS
+from sim.core.scenarios import readable
 from sim.experiment.store import staged
 from sim.report import figures as plots
 from sim.report.compare import intervals_include
@@ -30,7 +32,7 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame,
     budget = spec.total_budget
     k = max(1, math.ceil(FUNDED_SHARE * spec.sites))
     lines = [
-        f"# The national view: {spec.sites} sites under `{spec.approach}`",
+        f"# The national view: {spec.sites} sites under {approach_label(spec)}",
         "",
         f"{spec.replicates} replicates, {spec.months} months, seed {spec.seed}. "
         + (f"`{spec.approach}`: {spec.approach_description}. " if spec.approach_description
@@ -78,6 +80,16 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame,
               "`funded_gap` (figures); the raw runs are in `runs/` (the sweep runner's parts).",
               ""]
     return "\n".join(lines)
+
+
+def approach_label(spec: NationalSpec) -> str:
+    """The national approach as a person reads it, with the name a command takes:
+    "Flexible national approach (`baseline`)"; a scenario file's approach by its
+    description up to the first colon."""
+    words = readable(spec.approach)
+    if words == spec.approach and spec.approach_description:  # a scenario file's own name
+        words = spec.approach_description.split(":")[0].strip() or spec.approach
+    return f"`{spec.approach}`" if words == spec.approach else f"{words} (`{spec.approach}`)"
 
 
 def _effects(spec: NationalSpec, table: pd.DataFrame,
@@ -155,8 +167,10 @@ def _variance_section(spec: NationalSpec, variance: pd.DataFrame) -> list[str]:
         return "—" if x != x else f"{x:.0%}"
 
     for r in row_tuples(variance):
-        largest = (f"`{r.largest_structural}` {share(r.largest_structural_share)}"
-                   if isinstance(r.largest_structural, str) and r.largest_structural else "—")
+        form = r.largest_structural  # by the registry's label, with its name
+        largest = (f"{PARAMETERS[form].display if form in PARAMETERS else form} (`{form}`) "
+                   f"{share(r.largest_structural_share)}"
+                   if isinstance(form, str) and form else "—")
         lines.append(f"| {r.rule} | P({r.outcome}) | {r.replicates} | "
                      f"{100 * r.sd:.1f} | {share(r.luck_share)} | "
                      f"{share(r.parameters_share)} | {share(r.structural_share)} | "

@@ -30,7 +30,9 @@ from typing import Any
 
 import pandas as pd
 import solara
+import solara.checks
 from solara.server import settings as _solara_settings
+from solara.server import telemetry as _solara_telemetry
 
 from sim.core.registry import PARAMETERS, principal
 from sim.core.scenarios import scenario_label
@@ -38,6 +40,12 @@ from sim.experiment.posterior import CASE_POSTERIOR
 from sim.ui import dashboard_views as views
 
 _solara_settings.telemetry.mixpanel_enable = False  # also when shown inside Jupyter
+# Shown in Jupyter for the first time on a machine, Solara (1.58.2, pinned) adds hidden
+# iframes to solara.dev (an installation check, kept in the notebook's outputs and its HTML
+# export), and its Jupyter telemetry asks api.ipify.org for the machine's address before
+# it looks whether telemetry is on. The notebook route stays offline and private: neither.
+setattr(solara.checks, "should_perform_jupyter_check", lambda: False)  # noqa: B010
+setattr(_solara_telemetry, "jupyter_start", lambda: None)  # noqa: B010
 
 MANY_CHOICES = [100, 300, 1000]
 #: "Run many" under the shipped case posterior (the default) or the registry's values.
@@ -101,8 +109,12 @@ def Controls(scenario: solara.Reactive[str], seed: solara.Reactive[int],
         scenario.set(spec)
         values.set(views.scenario_sliders(spec))
 
+    # The chosen label wraps rather than being cut off in a narrow sidebar (1024 px).
+    solara.Style(".icsim-picker .v-select__selection { white-space: normal; "
+                 "overflow: visible; text-overflow: clip; max-width: 100%; }")
     solara.Select("scenario", values=list(choices),
-                  value=labels.get(scenario.value, scenario.value), on_value=pick)
+                  value=labels.get(scenario.value, scenario.value), on_value=pick,
+                  classes=["icsim-picker"])
     for problem in problems:
         solara.Warning(f"Not listed: {problem}", dense=True)
     with solara.Column(gap="0px"):

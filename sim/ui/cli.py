@@ -164,11 +164,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def describe(summary: dict) -> str:
     """A short human-readable summary of one run."""
+    from sim.core.scenarios import labelled
+
     def when(key: str) -> str:
         return "-" if summary[key] is None else f"month {summary[key]}"
 
     lines = [
-        f"scenario {summary.get('scenario', '?')}, seed {summary['seed']}, "
+        f"scenario {labelled(str(summary.get('scenario', '?')))}, seed {summary['seed']}, "
         f"{summary['months']} months: {summary['outcome'].upper()}",
         f"  business case {when('business_case_month')}, pilot {when('pilot_month')}, "
         f"integrated {when('integrated_month')}, collapse {when('collapse_month')}",
@@ -264,10 +266,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 result.pairs.to_csv(stage / "pairs.csv", index=False, float_format="%.6g")
             (stage / "comparison.md").write_text(markdown(result))
             result.runs.to_parquet(stage / "runs.parquet", index=False)
-            figures = [("outcomes", plots.outcome_shares_figure(result.table)),
-                       ("dac_trajectories", plots.dac_trajectories_figure(result.bands)),
+            labels = {scenario.name: scenario.label for scenario in result.scenarios}
+            figures = [("outcomes", plots.outcome_shares_figure(result.table, labels)),
+                       ("dac_trajectories", plots.dac_trajectories_figure(result.bands,
+                                                                          labels)),
                        ("time_to_pilot",
-                        plots.time_to_pilot_figure(result.curves, result.months))]
+                        plots.time_to_pilot_figure(result.curves, result.months, labels))]
             written = save_figures(figures, stage, formats)
     if not args.quiet:
         print(console_table(result))
@@ -435,10 +439,14 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     print(f"serving the icsim dashboard on http://127.0.0.1:{args.port} (Ctrl-C stops it)",
           flush=True)
     # Offline and private: no version check against the package index (solara is pinned,
-    # see pyproject.toml) and no usage telemetry.
+    # see pyproject.toml) and no usage telemetry. No "runs on Solara" banner either: at a
+    # projector's 1024 px it covered the team figure's colour bar (and it, like the
+    # "Made with Solara" of the default loader, links to solara.dev).
     command = [sys.executable, "-m", "solara", "run", "sim.ui.app:page", "--host", "127.0.0.1",
-               "--port", str(args.port), "--production", "--no-open", "--no-check-version"]
-    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+               "--port", str(args.port), "--production", "--no-open", "--no-check-version",
+               "--theme-loader", "plain"]
+    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+           "SOLARA_THEME_SHOW_BANNER": "False"}
     os.execve(sys.executable, command, env)  # become the server: stopping icsim stops it
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from io import BytesIO
@@ -29,6 +30,7 @@ from sim.core.registry import Parameter, principal, resolve
 from sim.core.scenarios import (
     NATIONAL_APPROACHES,
     SCENARIOS,
+    readable,
     resolve_scenario,
     scenario_label,
 )
@@ -311,7 +313,9 @@ def team_figure(run: ProjectRun, width: float = 13.0, height: float = 6.0) -> Fi
 
 
 def _organisation(index: int) -> str:
-    return ORGANISATIONS[index] if index < len(ORGANISATIONS) else "patients"
+    """The organisation a seat belongs to, as a person reads it ("hospital trust")."""
+    name = ORGANISATIONS[index] if index < len(ORGANISATIONS) else "patients"
+    return name.replace("_", " ").replace("gp ", "GP ")
 
 
 # ------------------------------------------------------------------ many runs
@@ -438,7 +442,8 @@ def paired_figure(pair: Mapping[str, IntegrationModel], runs: Mapping[str, pd.Da
     """One pair of runs with the same seed beside the outcome shares over many seeds.
 
     ``pair`` maps two scenario names to models run with ``collect=True`` and seed
-    ``seed``; ``runs`` maps the same names to ``many_runs`` frames (the same seeds).
+    ``seed``; ``runs`` maps the same names to ``many_runs`` frames (the same seeds). The
+    scenarios are shown by their labels.
     """
     fig = Figure(figsize=(13, 4.8), layout="constrained")
     left, right = fig.subplots(1, 2)
@@ -446,9 +451,9 @@ def paired_figure(pair: Mapping[str, IntegrationModel], runs: Mapping[str, pd.Da
     for name, model in pair.items():
         frame = timeseries_frame(model)
         left.plot(frame.month, frame.progress, color=colours[name], linewidth=2.2,
-                  label=f"{name}: progress ({model.outcome})")
+                  label=f"{readable(name)}: progress ({model.outcome})")
         left.plot(frame.month, frame.dac_team_commitment, ":", color=colours[name],
-                  linewidth=2.2, label=f"{name}: team commitment")
+                  linewidth=2.2, label=f"{readable(name)}: team commitment")
         if model.pilot_month is not None:
             left.axvline(model.pilot_month, color=colours[name], linestyle="--", linewidth=1)
     left.set(xlabel="month", ylabel="share (0-1)", ylim=(0, 1.05),
@@ -459,12 +464,14 @@ def paired_figure(pair: Mapping[str, IntegrationModel], runs: Mapping[str, pd.Da
     bottom = np.zeros(len(names))
     for outcome in OUTCOMES:
         share = np.array([(runs[k].outcome == outcome).mean() for k in names])
-        right.bar(names, share, bottom=bottom, label=outcome, color=OUTCOME_COLOURS[outcome])
+        right.bar(range(len(names)), share, bottom=bottom, label=outcome,
+                  color=OUTCOME_COLOURS[outcome])
         for i, s in enumerate(share):
             if s >= 0.05:
                 right.text(i, bottom[i] + s / 2, f"{s:.0%}", ha="center", va="center",
                            fontsize=11, color="white")
         bottom += share
+    right.set_xticks(range(len(names)), [textwrap.fill(readable(k), 22) for k in names])
     right.set(ylabel=f"share of {n} seeds", ylim=(0, 1),
               title=f"All {n} seeds: the distribution behind the pair")
     right.legend(loc="upper left", bbox_to_anchor=(1, 1))

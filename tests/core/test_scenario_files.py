@@ -174,3 +174,21 @@ def test_a_sweep_runs_over_a_scenario_file_and_refuses_a_changed_one(tmp_path):
     scenario_file.write_text(scenario_file.read_text().replace("0.7", "0.8"))
     with pytest.raises(UsageError, match="the file has changed since"):
         run_sweep(exp, tmp_path / "sweep", workers=1, progress=False, resume=True)
+
+
+def test_scenarios_are_named_by_their_labels_for_people():
+    """Issue 22 item 11: labels for people, with the name or file a command takes."""
+    from sim.core.scenarios import described, labelled, readable, resolve_scenario
+
+    assert readable("enabling_national+toolkit") == \
+        "Enabling national approach + Full local toolkit"
+    assert labelled(" baseline ") == "Flexible national approach (baseline)"
+    assert labelled("a_plugin_scenario") == readable("a_plugin_scenario") == "a_plugin_scenario"
+    assert described("toolkit") == "Full local toolkit (`toolkit`)"
+    assert described("moved_away.toml") == "`moved_away.toml`"  # nothing to read: as it is
+    path = str(Path(__file__).resolve().parents[2] / "scenarios" / "case_waves.toml")
+    waves = resolve_scenario(path, {"turnover_rate": 0.2})
+    words = waves.description.split(":")[0].strip()
+    assert waves.label == words and waves.labelled == f"{words} ({path})"
+    assert described(path) == f"{words} (`{path}`)"
+    assert resolve_scenario("stable_team").labelled == "Stable team (stable_team)"

@@ -2,6 +2,7 @@
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from sim.analysis.stats import (
     replicates_needed,
     wilson,
 )
+from sim.core.scenarios import labelled, readable
 from sim.studies.compare import compare
 from sim.ui.cli import main
 
@@ -123,6 +125,11 @@ def _table_rows(text: str, heading: str) -> dict[str, dict[str, str]]:
     return rows
 
 
+def _name(shown: str) -> str:
+    """The scenario's name in a report's "Label (name)"."""
+    return shown.rsplit(" (", 1)[1].removesuffix(")")
+
+
 SENTENCE = re.compile(
     r"^- \*\*(?P<name>[^*]+)\*\* reaches a pilot within (?P<months>\d+) months in "
     r"(?P<p>\d+%) of runs \(95% CI (?P<ci>\d+%-\d+%)\); (?P<when>.*?); full integration in "
@@ -136,7 +143,15 @@ def test_every_sentence_of_comparison_md_matches_its_table(tmp_path, capsys):
                  "--replicates", "120", "--seed", "0", "--out", str(out)]) == 0
     console = capsys.readouterr().out
     text = (out / "comparison.md").read_text()
+    # the outcomes, and the time to pilot and the levels in a second table (one table of
+    # fourteen columns was cut off on a page); each scenario by its label and name
     table = _table_rows(text, "## Outcomes")
+    timing = _table_rows(text, "### Time to pilot, and the levels at the horizon")
+    assert list(table) == list(timing) == [
+        "Flexible national approach (baseline)", "Enabling national approach "
+        "(enabling_national)", "Austerity (austerity)", "Full local toolkit (toolkit)"]
+    assert max(len(row) for row in (*table.values(), *timing.values())) <= 8
+    table = {k: {**row, **timing[k]} for k, row in table.items()}
     csv = pd.read_csv(out / "comparison.csv").set_index("scenario")
     sentences = [line for line in text.splitlines() if line.startswith("- **")
                  and "reaches a pilot" in line]
@@ -144,37 +159,40 @@ def test_every_sentence_of_comparison_md_matches_its_table(tmp_path, capsys):
     for line in sentences:
         m = SENTENCE.match(line)
         assert m, line
-        row = table[m["name"]]
+        row, name = table[m["name"]], _name(m["name"])
         assert m["p"] == row["P(pilot)"] and m["ci"] == row["P(pilot) 95% CI"]
         assert m["integ"] == row["P(integrated)"]
         assert m["stalled"] == row["stalled"] and m["collapsed"] == row["collapsed"]
         km = row["median months to pilot (KM)"]
         if km == "not reached":
             assert "median time to pilot is not reached" in m["when"]
-            assert csv.loc[m["name"], "p_pilot"] < 0.5
+            assert csv.loc[name, "p_pilot"] < 0.5
         else:
             assert f"median time to pilot {km} months" in m["when"]
             assert f"95% CI {row['KM 95% CI']}" in m["when"]
-            assert float(km) == csv.loc[m["name"], "km_median_pilot_month"]
+            assert float(km) == csv.loc[name, "km_median_pilot_month"]
         if row["median pilot month if piloted"] != "-":
             assert f"median of month {row['median pilot month if piloted']}" in m["when"]
         # the table's cells are the CSV's numbers rounded once
-        assert row["P(pilot)"] == f"{round(100 * csv.loc[m['name'], 'p_pilot'])}%"
+        assert row["P(pilot)"] == f"{round(100 * csv.loc[name, 'p_pilot'])}%"
         # ... and the console prints the same strings
-        console_line = next(c for c in console.splitlines() if c.split()[:1] == [m["name"]])
+        console_line = next(c for c in console.splitlines()
+                            if c.strip().startswith(m["name"]))
         for cell in (row["P(pilot)"], row["P(pilot) 95% CI"], row["stalled"], km.split()[0]):
             assert cell in console_line
     # the austerity median is not reached: fewer than half its runs pilot
-    assert table["austerity"]["median months to pilot (KM)"] == "not reached"
-    diffs = _table_rows(text, "## Paired differences from baseline")
-    assert list(diffs) == ["enabling_national", "austerity", "toolkit"]
-    for name, row in diffs.items():
+    assert table["Austerity (austerity)"]["median months to pilot (KM)"] == "not reached"
+    diffs = _table_rows(text, "## Paired differences from Flexible national approach "
+                              "(baseline)")
+    assert list(diffs) == [labelled(n) for n in ("enabling_national", "austerity", "toolkit")]
+    for shown_name, row in diffs.items():
+        name = _name(shown_name)
         shown = row["ΔP(pilot) [95% CI]"]
         assert shown.startswith(f"{round(100 * csv.loc[name, 'd_p_pilot']):+.0f} pp")
         resolved = csv.loc[name, "d_p_pilot_lo"] > 0 or csv.loc[name, "d_p_pilot_hi"] < 0
         verdict = "P(pilot) distinguishable" if resolved else "P(pilot) not distinguishable"
-        assert f"- **{name}**: {verdict} from baseline's at 120 paired replicates " \
-            f"(ΔP(pilot) {shown})." in text
+        assert f"- **{shown_name}**: {verdict} from Flexible national approach (baseline)'s " \
+            f"at 120 paired replicates (ΔP(pilot) {shown})." in text
     # the replicates a difference would need: given only while one is not yet resolved
     unresolved = ~((csv.d_p_pilot_lo > 0) | (csv.d_p_pilot_hi < 0)) & csv.d_p_pilot.notna()
     assert ("paired replicates to be resolved" in text) == bool(unresolved.any())
@@ -247,11 +265,11 @@ def test_figures_show_bands_numbers_at_risk_and_one_panel_per_scenario():
     assert len(curves_ax.collections) == 3  # one 95% band per scenario
     shown = {t.get_text() for t in table_ax.texts}
     for name, km in result.curves.items():
-        assert name in shown
+        assert readable(name) in shown  # by label: "Full local toolkit", not "toolkit"
         assert str(km.at_risk(30)) in shown and str(km.at_risk(60)) in shown
     fig = plots.dac_trajectories_figure(result.bands)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles == ["baseline", "austerity", "toolkit"]
+    assert titles == ["Flexible national approach", "Austerity", "Full local toolkit"]
     assert len(fig.axes) == 9  # 3 levels x 3 scenarios
 
 
@@ -291,9 +309,11 @@ def test_a_posterior_gives_replicate_i_draw_i_in_every_scenario(tmp_path):
     assert "uses draw *i* of the posterior" in text
     assert "What the intervals carry: luck, parameters, model form" in text
     row = split[varies].iloc[0]
-    assert (f"| {row.scenario} | P({row.outcome}) | {row.variance:.3f} | "
+    from sim.core.registry import PARAMETERS
+    form = PARAMETERS[row.largest_structural].display  # by label, with the name
+    assert (f"| {labelled(row.scenario)} | P({row.outcome}) | {row.variance:.3f} | "
             f"{row.stochastic_share:.0%} | {row.parametric_share:.0%} | "
-            f"{row.structural_share:.0%} | `{row.largest_structural}`") in text
+            f"{row.structural_share:.0%} | {form} (`{row.largest_structural}`)") in text
 
 
 def _expected_run(values, seed, months):
@@ -390,10 +410,11 @@ def test_reference_and_every_pair_with_bonferroni_intervals(tmp_path):
     assert (row.lo, row.hi) == pytest.approx((d.mean() - half, d.mean() + half))
     assert row.resolved == (row.lo > 0 or row.hi < 0)
     text = (out / "comparison.md").read_text()
-    assert "compared with **toolkit** (the reference)" in text
+    assert "compared with **Full local toolkit (toolkit)** (the reference)" in text
     assert "adjusted for 3 comparisons" in text and "Bonferroni" in text
     verdict = "yes" if row.resolved else "no: cannot tell them apart"
-    assert f"| enabling_national − baseline | {100 * row.difference:+.1f} pp | " \
+    assert f"| Enabling national approach (enabling_national) − Flexible national approach " \
+           f"(baseline) | {100 * row.difference:+.1f} pp | " \
            f"[{100 * row.lo:+.1f} pp, {100 * row.hi:+.1f} pp] | {verdict} |" in text
 
 
@@ -454,3 +475,66 @@ def test_time_to_pilot_rises_in_every_view_with_one_label():
     runs = pd.DataFrame({"outcome": ["pilot"] * 5 + ["stalled"] * 5, "pilot_month": months})
     dash = many_runs_figure(runs, 60, "t")
     assert dash.axes[1].get_ylabel() == plots.TIME_TO_PILOT_LABEL.replace("projects", "runs")
+
+
+def test_reports_and_figures_name_scenarios_by_their_labels():
+    """Issue 22 item 11: a person reads labels, with the name or file a command takes in
+    brackets ("Flexible national approach (baseline)"); figures show the labels alone."""
+    from sim.report import figures as plots
+    from sim.report.compare import compact_table, console_table, markdown
+
+    path = str(Path(__file__).resolve().parents[2] / "scenarios" / "enabling_no_money.toml")
+    result = compare(["baseline", "toolkit+stable_team", path], replicates=4,
+                     seed=0, months=24, workers=1, progress=False)
+    shown = ["Flexible national approach (baseline)",
+             "Full local toolkit + Stable team (toolkit+stable_team)",
+             f"Enabling national approach without programme money ({path})"]
+    text = markdown(result)
+    for label in shown:
+        assert f"| {label} |" in text and f"- **{label}** reaches a pilot" in text
+    assert "compared with **Flexible national approach (baseline)** (the reference)" in text
+    assert "- **Full local toolkit + Stable team** (`toolkit+stable_team`): " in text
+    assert f"- **Enabling national approach without programme money** (file `{path}`): " \
+        in text
+    assert not re.search(r"^\| (baseline|toolkit\+stable_team|enabling_no_money) \|", text,
+                         re.MULTILINE)
+    console = console_table(result)
+    assert all(label in console for label in shown)
+    compact = compact_table(result)
+    assert [f"{a} ({b})" for a, b in zip(compact.scenario, compact.name, strict=True)] == shown
+    assert len(compact.columns) == 7 and compact.scenario.str.len().max() <= 50
+    assert compact["P(pilot) [95% CI]"].str.fullmatch(r"\d+% \[\d+%-\d+%\]").all()
+    labels = {s.name: s.label for s in result.scenarios}
+    fig = plots.outcome_shares_figure(result.table, labels)
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert ticks == ["Flexible national approach", "Full local toolkit + Stable team",
+                     "Enabling national approach\nwithout programme money"]
+    fig = plots.time_to_pilot_figure(result.curves, result.months, labels)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend[:2] == ["Flexible national approach", "Full local toolkit + Stable team"]
+
+
+def test_the_dac_figure_wraps_past_four_scenarios():
+    """Issue 22 item 13: seven scenarios in two blocks of rows (four and three columns), each
+    block with its month ticks, so the figure stays readable at 1024 px."""
+    from sim.report import figures as plots
+
+    names = ["baseline", "enabling_national", "funded_vanguard", "prescriptive_national",
+             "austerity", "toolkit", "enabling_national+toolkit"]
+    band = np.tile(np.linspace(0, 1, 61), (3, 1))
+    bands = {n: {f"{level}_{o}": band for level in ("system", "organisation", "team")
+                 for o in ("direction", "alignment", "commitment")} for n in names}
+    fig = plots.dac_trajectories_figure(bands)
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(fig.axes) == 6 * 4 and len(shown) == 3 * 7
+    titles = [ax.get_title() for ax in shown if ax.get_title()]
+    assert titles == [plots.scenario_names([n])[0] for n in names]
+    assert titles[-1] == "Enabling national approach +\nFull local toolkit"
+    assert fig.get_size_inches()[0] <= 13  # four columns, not seven
+    fig.canvas.draw()
+    with_months = [ax for ax in shown if ax.get_xlabel() == "Month"]
+    assert len(with_months) == 7  # the bottom row of each block, one per scenario
+    for ax in with_months:
+        assert any(t.get_text() for t in ax.get_xticklabels() if t.get_visible())
+    few = plots.dac_trajectories_figure({n: bands[n] for n in names[:3]})
+    assert len(few.axes) == 9  # up to four scenarios: one block, as before

@@ -195,6 +195,9 @@ def test_rules_in_the_order_given_all_compared_and_explained(tmp_path):
     assert list(dict.fromkeys(pd.read_parquet(out / "sites.parquet").rule)) == order
     assert list(dict.fromkeys(pd.read_csv(out / "national.csv").rule)) == order
     text = (out / "summary.md").read_text()
+    # the approach by its label, with the name --approach takes (issue 22 item 11)
+    assert text.startswith("# The national view: 30 sites under Flexible national approach "
+                           "(`baseline`)\n")
     table_text = text.split("| rule | funded sites")[1].split("\n\n")[0]  # the P(pilot) table
     rows = [line.split("|")[1].strip() for line in table_text.splitlines()
             if line.startswith("| ")]
@@ -408,3 +411,20 @@ def test_national_builds_its_experiment_and_records_text_that_parses_back():
 def test_a_bad_reference_rule_is_refused(tmp_path):
     assert_refused(tmp_path, ["national", "--reference", "lottery", "--out",
                               str(tmp_path / "out")], "lottery")
+
+
+def test_the_approach_is_named_by_its_label():
+    """Issue 22 item 11: summary.md names the approach as a person reads it, with the
+    name --approach takes; a scenario file's approach by its description."""
+    from pathlib import Path
+
+    from sim.core.scenarios import load_scenario_file
+    from sim.report.national import approach_label
+
+    spec = national.check(sites=5, approach="enabling_national+toolkit", replicates=1)
+    assert approach_label(spec) == \
+        "Enabling national approach + Full local toolkit (`enabling_national+toolkit`)"
+    waves = Path(__file__).resolve().parents[2] / "scenarios" / "case_waves.toml"
+    words = load_scenario_file(waves).description.split(":")[0].strip()
+    assert approach_label(national.check(sites=5, approach=str(waves), replicates=1)) == \
+        f"{words} (`case_waves`)"

@@ -176,13 +176,66 @@ def test_dashboard_driven_like_a_class(dashboard, tmp_path):
     assert "New version of Solara available" not in log_path.read_text()
 
 
+#: In the browser: the points of the team figure's right strip (its colour bar) that lie in
+#: the window, and what the page shows on top at each (it must be the figure itself).
+COVERING = """img => {
+  const r = img.getBoundingClientRect();
+  const out = [];
+  for (let fx = 0.90; fx <= 0.985; fx += 0.02) {
+    for (let fy = 0.05; fy <= 0.95; fy += 0.05) {
+      const x = r.left + fx * r.width, y = r.top + fy * r.height;
+      if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) continue;
+      const top = document.elementFromPoint(x, y);
+      out.push(top === img ? '' : (top ? top.outerHTML.slice(0, 80) : 'nothing'));
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.slow
+def test_at_1024_px_nothing_covers_the_colour_bar_and_the_scenario_is_whole(dashboard):
+    """Issue 22 item 13: at a projector's 1024 px, Solara's "This website runs on Solara"
+    banner lay over the team figure's colour bar. No banner (nor the loader's "Made with
+    Solara", both links to solara.dev), and nothing on top of the colour bar wherever the
+    page is scrolled. The picker shows the scenario's whole label (item 11), wrapped."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _, _ = dashboard
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1024, "height": 768})
+        page.goto(url)
+        expect(page.get_by_text("Month 0 of 60")).to_be_visible(timeout=60_000)
+        figures = page.locator("img")
+        expect(figures).to_have_count(2)
+        expect(page.get_by_text("runs on Solara")).to_have_count(0)
+        expect(page.get_by_text("Made with Solara")).to_have_count(0)
+        assert page.locator("a[href*='solara.dev']").count() == 0
+        chosen = page.locator(".icsim-picker .v-select__selection").first
+        expect(chosen).to_have_text("Flexible national approach (baseline)")
+        assert chosen.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+        box = chosen.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 1024 / 3
+        team = figures.nth(1)
+        checked = 0
+        for block in ("end", "center", "start"):  # the colour bar at the window's foot too
+            team.evaluate(f"img => img.scrollIntoView({{block: '{block}'}})")
+            page.wait_for_timeout(300)
+            tops = team.evaluate(COVERING)
+            checked += len(tops)
+            assert not any(tops), [t for t in tops if t]
+        assert checked > 50  # the strip was in the window
+        browser.close()
+
+
 # ------------------------------------------------------------------ offline, no browser
 def test_dashboard_starts_offline_and_private(monkeypatch, capsys):
     """``icsim dashboard`` becomes Solara's server with the version check against the
     package index off and telemetry off -- as Solara itself reads its flags and settings."""
     import click
     from solara.__main__ import run as solara_run
-    from solara.server.settings import Telemetry
+    from solara.server.settings import Telemetry, ThemeSettings
 
     from sim.ui.cli import main
 
@@ -200,9 +253,11 @@ def test_dashboard_starts_offline_and_private(monkeypatch, capsys):
     with solara_run.make_context("run", list(argv[4:])) as ctx:
         assert ctx.params["check_version"] is False
         assert ctx.params["host"] == "127.0.0.1" and ctx.params["open"] is False
+        assert ctx.params["theme_loader"] == "plain"  # no "Made with Solara" link
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert Telemetry().mixpanel_enable is False
+    assert ThemeSettings().show_banner is False  # no "This website runs on Solara"
     assert isinstance(solara_run, click.Command)
     # shown inside Jupyter, importing the app turns telemetry off too
     from solara.server import settings
@@ -282,6 +337,19 @@ def test_many_runs_are_the_summaries_of_single_runs():
     shares = outcome_shares(runs)
     assert shares.runs.sum() == 12
     assert ((shares.lo <= shares.share) & (shares.share <= shares.hi)).all()
+
+
+def test_the_team_view_names_organisations_as_people_read_them():
+    """Issue 22 item 11: the team view's rows say "(hospital trust)", not
+    "(hospital_trust)"."""
+    from sim.ui.dashboard_views import ProjectRun, Settings, team_figure
+
+    run = ProjectRun(Settings.make("baseline", 0, 12, {}))
+    run.run_to_end()
+    rows = [t.get_text() for ax in team_figure(run).axes for t in ax.get_yticklabels()]
+    assert rows and not any("_" in row for row in rows)
+    assert any(row.endswith("(hospital trust)") for row in rows)
+    assert any(row.endswith("(GP federation)") for row in rows)
 
 
 def test_the_project_figure_shows_the_teams_frustration():
