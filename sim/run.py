@@ -147,11 +147,14 @@ def _add_trajectory(histogram: np.ndarray, model: Any) -> None:
 
 
 def run_project(scenario: str = "baseline", seed: int = 0, months: int = 60,
-                schedule: Any = None, **overrides: Any) -> dict[str, Any]:
+                schedule: Any = None, probe_months: Sequence[int] = (),
+                **overrides: Any) -> dict[str, Any]:
     """One project on the Mesa (reference) engine; its summary, the fields of
     ``summary.json`` (``sim.mesa.model.run_project``). For callers that run one project
     at a time and want the reference engine: a plug-in's scalar form, the runner's
-    ``engine = "mesa"``."""
+    ``engine = "mesa"``. ``probe_months`` adds the probes' ``<field>_m<month>`` entries,
+    as the fast engine's."""
     from sim.mesa.model import run_project as run_on_mesa  # Mesa only when it runs
 
-    return run_on_mesa(scenario, seed, months, schedule=schedule, **overrides)
+    return run_on_mesa(scenario, seed, months, schedule=schedule,
+                       probe_months=probe_months, **overrides)

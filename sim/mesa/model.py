@@ -18,7 +18,7 @@ series.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import mesa
@@ -301,17 +301,46 @@ def warm() -> None:
 
 
 def run_project(scenario: str = "baseline", seed: int = 0, months: int = 60,
-                schedule: Any = None, **overrides: Any) -> dict[str, Any]:
+                schedule: Any = None, probe_months: Sequence[int] = (),
+                **overrides: Any) -> dict[str, Any]:
     """Run one project and return its summary (the fields of ``summary.json``).
 
     ``scenario`` names a scenario or a composition (``"enabling_national+toolkit"``);
     ``overrides`` are parameter values by registry name, validated as on the command line
     (a ``ValueError`` naming the parameter and its bounds); ``schedule`` gives
-    time-varying national levers (see :class:`IntegrationModel`).
+    time-varying national levers (see :class:`IntegrationModel`). ``probe_months`` adds
+    ``<field>_m<month>`` entries, every ``PROBE_FIELDS`` entry at the end of each of those
+    months, as the fast engine's probes give them (the same compiled function reads both).
     """
-    model = simulate(scenario, seed, months, collect=False, schedule=schedule, **overrides)
+    if not probe_months:
+        model = simulate(scenario, seed, months, collect=False, schedule=schedule,
+                         **overrides)
+        out = model.summary()
+        out["seed"] = seed
+        return out
+    from sim.engine.fast import probe  # the fast engine's probe, run on this state
+
+    months, seed = check_months(months), check_seed(seed)
+    at = sorted({int(m) for m in probe_months})
+    if at[0] < 1 or at[-1] > months:
+        raise ValueError(f"probe months must lie in [1, {months}]")
+    model = IntegrationModel(months=months, collect=False, rng=seed, scenario_name=scenario,
+                             schedule=schedule, **overrides)
+    probes: dict[str, float] = {}
+    values = np.empty(len(measures.PROBE_FIELDS))
+    done = 0
+    for month in at:
+        model.run_for(month - done)
+        done = month
+        s = model.state
+        probe(values, s.g, s.c, s.dac, s.t)
+        probes.update({f"{name}_m{month}": float(v)
+                       for name, v in zip(measures.PROBE_FIELDS, values, strict=True)})
+    if months > done:
+        model.run_for(months - done)
     out = model.summary()
     out["seed"] = seed
+    out.update(probes)
     return out
 
 

@@ -152,8 +152,11 @@ def experiment_plan(experiment: Experiment, workers: int | None,
     local = 0 if scheduler is not None else (workers or os.cpu_count() or 1)
     columns = len(experiment.levers) + len(experiment.outcomes)
 
+    series = experiment.timeseries
     return with_inputs(sweep_plan(points, experiment.replicates, columns,
-                                  experiment.runs_per_part, local),
+                                  experiment.runs_per_part, local,
+                                  len(series.months) if series else 0,
+                                  len(series.outcomes) if series else 0),
                        *posterior_shape(posterior)).check()
 
 
