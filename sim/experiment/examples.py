@@ -88,7 +88,11 @@ def toy_pilot(params: Mapping[str, Any], seed: int) -> dict[str, float]:
     P(pilot by month 12) depends on ``early`` alone, and ``late`` matters only later;
     stalls concentrate where both are low. ``piloted`` is the monthly series of the same
     story for ``[timeseries]``: 1 from the pilot month on, month 1 first, 60 months.
+    Optional: ``sleep`` (seconds per run, to make a sweep last long enough to be
+    interrupted in tests).
     """
+    if params.get("sleep"):
+        time.sleep(float(params["sleep"]))
     rng = np.random.default_rng(seed)
     early, late = float(params["early"]), float(params["late"])
     u = rng.random()
