@@ -80,7 +80,7 @@ def dies_once(params: Mapping[str, Any], seed: int) -> dict[str, float]:
 
 
 @register_model
-def toy_pilot(params: Mapping[str, Any], seed: int) -> dict[str, float]:
+def toy_pilot(params: Mapping[str, Any], seed: int) -> dict[str, Any]:
     """A toy project with a known story: ``early`` makes pilots come early, ``late`` late.
 
     With probability ``early`` a pilot starts in months 1-12; otherwise, with probability

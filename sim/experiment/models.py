@@ -30,12 +30,12 @@ import dataclasses
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import numpy as np
 
-from sim.core.outputs import PROBE_FIELDS, _number, column_outcomes, column_series, \
-    project_outcomes
+from sim.core.outputs import PROBE_FIELDS, _number, column_outcomes, column_series, project_outcomes
 from sim.core.registry import PARAMETERS, Parameter, validate
 from sim.core.scenarios import parameters_for
 from sim.engine.layout import pack_many
@@ -229,6 +229,11 @@ def _function(ref: str) -> Callable[..., Any]:
     return func
 
 
+def _probed() -> Callable[..., Any]:
+    """``sim.run.probe_project``: the project's model with probes (the Mesa engine)."""
+    return cast(Callable[..., Any], importlib.import_module("sim.run").probe_project)
+
+
 def _plugin_outcomes(result: Any, names: Sequence[str]) -> list[float]:
     if not isinstance(result, Mapping):
         raise TypeError(f"the model returned {type(result).__name__}, not a dict of outcomes")
@@ -290,10 +295,9 @@ def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
         try:
             with run_limit(call.timeout):
                 if call.model == PROJECT_MODEL:
-                    probes = {"probe_months": call.probe_months} if call.probe_months else {}
-                    summary = func(scenario=call.scenario, seed=int(seed), months=call.months,
-                                   schedule=_schedule(call), **probes, **call.constants,
-                                   **params)
+                    run = partial(_probed(), call.probe_months) if call.probe_months else func
+                    summary = run(scenario=call.scenario, seed=int(seed), months=call.months,
+                                  schedule=_schedule(call), **call.constants, **params)
                     row = project_outcomes(summary, call.months, call.outcomes)
                     if series is not None:
                         series[i] = column_series(_summary_columns(summary),

@@ -38,6 +38,7 @@ from sim.core.team import team_roles
 from sim.engine import compiling
 from sim.engine import layout as L
 from sim.engine import rng as engine_rng
+from sim.engine.fast import probe
 from sim.engine.kernels import (
     Project,
     apply_levers,
@@ -301,28 +302,28 @@ def warm() -> None:
 
 
 def run_project(scenario: str = "baseline", seed: int = 0, months: int = 60,
-                schedule: Any = None, probe_months: Sequence[int] = (),
-                **overrides: Any) -> dict[str, Any]:
+                schedule: Any = None, **overrides: Any) -> dict[str, Any]:
     """Run one project and return its summary (the fields of ``summary.json``).
 
     ``scenario`` names a scenario or a composition (``"enabling_national+toolkit"``);
     ``overrides`` are parameter values by registry name, validated as on the command line
     (a ``ValueError`` naming the parameter and its bounds); ``schedule`` gives
-    time-varying national levers (see :class:`IntegrationModel`). ``probe_months`` adds
-    ``<field>_m<month>`` entries, every ``PROBE_FIELDS`` entry at the end of each of those
-    months, as the fast engine's probes give them (the same compiled function reads both).
+    time-varying national levers (see :class:`IntegrationModel`).
     """
-    if not probe_months:
-        model = simulate(scenario, seed, months, collect=False, schedule=schedule,
-                         **overrides)
-        out = model.summary()
-        out["seed"] = seed
-        return out
-    from sim.engine.fast import probe  # the fast engine's probe, run on this state
+    model = simulate(scenario, seed, months, collect=False, schedule=schedule, **overrides)
+    out = model.summary()
+    out["seed"] = seed
+    return out
 
+
+def probe_project(probe_months: Sequence[int], scenario: str = "baseline", seed: int = 0,
+                  months: int = 60, schedule: Any = None, **overrides: Any) -> dict[str, Any]:
+    """:func:`run_project` with ``<field>_m<month>`` entries: every ``PROBE_FIELDS`` entry
+    at the end of each of ``probe_months``, as the fast engine's probes give them (the same
+    compiled function reads both engines' state)."""
     months, seed = check_months(months), check_seed(seed)
     at = sorted({int(m) for m in probe_months})
-    if at[0] < 1 or at[-1] > months:
+    if not at or at[0] < 1 or at[-1] > months:
         raise ValueError(f"probe months must lie in [1, {months}]")
     model = IntegrationModel(months=months, collect=False, rng=seed, scenario_name=scenario,
                              schedule=schedule, **overrides)

@@ -508,9 +508,9 @@ class _Summary:
                     return ", ".join(f"{_named(str(r.parameter))} ({words} "
                                      f"{_num(getattr(r, key))})" for r in top.itertuples())
 
-                def mean(m: int, part: pd.DataFrame = rows) -> str:
+                def mean(m: int, part: pd.DataFrame = rows, name: str = outcome) -> str:
                     value = float(part[part["month"] == m]["mean"].iloc[0])
-                    return _pct(value) if outcome in BINARY_HINT else f"mean {_num(value)}"
+                    return _pct(value) if name in BINARY_HINT else f"mean {_num(value)}"
 
                 first, last = reliable[0], reliable[-1]
                 lines.append(f"At month {first} ({mean(first)}) the levers that matter most "
