@@ -42,7 +42,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from sim.analysis.indices import convergence, delta_table, morris_table, sobol_table
 from sim.analysis.prim import PrimResult, prim_boxes
@@ -330,25 +329,33 @@ def indices_over_time(sweep: Sweep, months: Iterable[int],
 
 def stored_series(sweep: Sweep) -> Callable[[int], dict[str, np.ndarray]]:
     """The sweep's recorded monthly outcomes (``[timeseries]``) as ``values_at(month)``
-    for :func:`indices_over_time`: each call reads that month only -- one row group of
-    each time-series part, chosen with a pyarrow filter -- so memory holds one month of
-    one outcome set, never the whole series."""
+    for :func:`indices_over_time`: each call reads that month only -- a pyarrow filter on
+    ``month`` over the time-series parts, which skips every row group of another month
+    (a part holds a row group a month) -- so memory holds one month of the series, never
+    all of it. The rows come back aligned with ``sweep.runs`` (checked)."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
     series = sweep.experiment.timeseries
     if series is None or not sweep.series_parts:
         raise UsageError(f"{sweep.root} records no time series ([timeseries])")
     names = list(series.outcomes)
-    points = sweep.runs["point"].to_numpy()
-    replicates = sweep.runs["replicate"].to_numpy()
+    replicates = sweep.design.replicates
+    wanted = (sweep.runs["point"].to_numpy() * replicates
+              + sweep.runs["replicate"].to_numpy())
+    dataset = ds.dataset([str(p) for p in sweep.series_parts], format="parquet")
 
     def values_at(month: int) -> dict[str, np.ndarray]:
-        table = pa.concat_tables([pq.read_table(path, filters=[("month", "==", month)],
-                                                columns=["point", "replicate", *names])
-                                  for path in sweep.series_parts])
-        if not (np.array_equal(table.column("point").to_numpy(), points)
-                and np.array_equal(table.column("replicate").to_numpy(), replicates)):
+        table = dataset.to_table(filter=ds.field("month") == month,
+                                 columns=["point", "replicate", *names])
+        run = pc.add(pc.multiply(table.column("point"), replicates),
+                     table.column("replicate")).to_numpy()
+        if not np.array_equal(run, wanted):  # the parts' order, should a reader change it
+            table = table.take(np.argsort(run, kind="stable"))
+            run = run[np.argsort(run, kind="stable")]
+        if not np.array_equal(run, wanted):
             raise UsageError(f"{sweep.root / 'timeseries'}: month {month} does not hold "
-                             "one row for every run, in run order; run the sweep again "
-                             "into a new --out")
+                             "one row for every run; run the sweep again into a new --out")
         return {name: table.column(name).to_numpy() for name in names}
 
     return values_at

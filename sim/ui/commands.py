@@ -83,8 +83,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "analyze", help="sensitivity and scenario-discovery analysis of a sweep",
         description="Analyse the sweep in DIR: Sobol or Morris indices on replicate means, "
                     "the stochastic share of variance, Sobol indices of P(pilot by month), "
-                    "PRIM boxes of stalling projects; CSV, figures and summary.md in "
-                    "DIR/analysis/.")
+                    "indices over time of the monthly outcomes an experiment records "
+                    "([timeseries]), PRIM boxes of stalling projects; CSV, figures and "
+                    "summary.md in DIR/analysis/.")
     analyze.add_argument("dir", metavar="DIR", help="a sweep directory")
     analyze.add_argument("--resamples", metavar="N", type=_positive_int, default=1000,
                          help="bootstrap resamples for the confidence intervals")
