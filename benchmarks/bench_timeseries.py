@@ -11,7 +11,8 @@ own peak resident memory (``ru_maxrss``) and the largest of its worker processes
 (``RUSAGE_CHILDREN``, read after the pool is shut down). If the series were gathered in
 memory anywhere, the peak would grow with the runs; streamed, a worker holds only its
 batch and the coordinator only the parts in flight, so it stays flat. ``analyze`` holds
-the runs' table (one row a run, like any sweep's) and one month of the series at a time.
+the runs' table (one row a run, like any sweep's) and one month of the series at a time;
+each sweep is analysed with and without its series.
 """
 
 from __future__ import annotations
@@ -95,10 +96,10 @@ def main() -> None:
                 print(f"{label:<16} {got['runs']:>8,} {got['wall']:>7.1f} {got['cpu']:>7.1f} "
                       f"{got['self_mb']:>15.0f} {got['workers_mb']:>18.0f} {disk:>18.1f}",
                       flush=True)
-                if series:
-                    got = child("analyze", str(exp), str(out))
-                    print(f"{'analyze':<16} {'':>8} {got['wall']:>7.1f} {got['cpu']:>7.1f} "
-                          f"{got['self_mb']:>15.0f} {'':>18} {'':>18}", flush=True)
+                got = child("analyze", str(exp), str(out))
+                label = "analyze + series" if series else "analyze"
+                print(f"{label:<16} {'':>8} {got['wall']:>7.1f} {got['cpu']:>7.1f} "
+                      f"{got['self_mb']:>15.0f} {'':>18} {'':>18}", flush=True)
 
 
 if __name__ == "__main__":

@@ -327,35 +327,61 @@ def indices_over_time(sweep: Sweep, months: Iterable[int],
     return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()), notes
 
 
+def _month_of_part(path: Path, month: int, index: int, columns: list[str]) -> pa.Table:
+    """The rows of one time-series part at ``month``: the row groups whose statistics
+    admit that month (a part holds a row group a month: the one at ``index``, checked
+    first), read alone, then filtered on ``month`` -- one part's footer and one month's
+    rows in memory at a time."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    with open(path, "rb") as fh:
+        part = pq.ParquetFile(fh)
+        meta, at = part.metadata, part.schema_arrow.get_field_index("month")
+
+        def admits(group: int) -> bool:
+            stats = meta.row_group(group).column(at).statistics
+            return stats is None or not stats.has_min_max or stats.min <= month <= stats.max
+
+        if index < meta.num_row_groups and admits(index):
+            stats = meta.row_group(index).column(at).statistics
+            groups = [index] if stats is not None and stats.has_min_max \
+                and stats.min == stats.max == month else \
+                [g for g in range(meta.num_row_groups) if admits(g)]
+        else:
+            groups = [g for g in range(meta.num_row_groups) if admits(g)]
+        table = part.read_row_groups(groups, columns=["month", *columns])
+    return table.filter(pc.equal(table.column("month"), month)).select(columns)
+
+
 def stored_series(sweep: Sweep) -> Callable[[int], dict[str, np.ndarray]]:
     """The sweep's recorded monthly outcomes (``[timeseries]``) as ``values_at(month)``
-    for :func:`indices_over_time`: each call reads that month only -- a pyarrow filter on
-    ``month`` over the time-series parts, which skips every row group of another month
-    (a part holds a row group a month) -- so memory holds one month of the series, never
-    all of it. The rows come back aligned with ``sweep.runs`` (checked)."""
-    import pyarrow.compute as pc
-    import pyarrow.dataset as ds
-
+    for :func:`indices_over_time`: each call reads that month only -- in each part, the
+    row group of that month, found by its statistics, then filtered on ``month`` -- so
+    memory holds one part's footer and one month of the series, never all of it. (A
+    pyarrow dataset over all parts was twice as fast but held every part's footer, 240 MB
+    at 100k runs x 60 months: benchmarks/README.md.) The rows come back aligned with
+    ``sweep.runs`` (checked)."""
     series = sweep.experiment.timeseries
     if series is None or not sweep.series_parts:
         raise UsageError(f"{sweep.root} records no time series ([timeseries])")
     names = list(series.outcomes)
+    months = list(series.months)
     replicates = sweep.design.replicates
     wanted = (sweep.runs["point"].to_numpy() * replicates
               + sweep.runs["replicate"].to_numpy())
-    dataset = ds.dataset([str(p) for p in sweep.series_parts], format="parquet")
 
     def values_at(month: int) -> dict[str, np.ndarray]:
-        table = dataset.to_table(filter=ds.field("month") == month,
-                                 columns=["point", "replicate", *names])
-        run = pc.add(pc.multiply(table.column("point"), replicates),
-                     table.column("replicate")).to_numpy()
-        if not np.array_equal(run, wanted):  # the parts' order, should a reader change it
-            table = table.take(np.argsort(run, kind="stable"))
-            run = run[np.argsort(run, kind="stable")]
+        index = months.index(month) if month in months else 0
+        table = pa.concat_tables([_month_of_part(path, month, index,
+                                                 ["point", "replicate", *names])
+                                  for path in sweep.series_parts])
+        run = (table.column("point").to_numpy() * replicates
+               + table.column("replicate").to_numpy())
         if not np.array_equal(run, wanted):
             raise UsageError(f"{sweep.root / 'timeseries'}: month {month} does not hold "
-                             "one row for every run; run the sweep again into a new --out")
+                             "one row for every run, in run order; run the sweep again into "
+                             "a new --out")
         return {name: table.column(name).to_numpy() for name in names}
 
     return values_at

@@ -389,6 +389,7 @@ def tree(tmp_path_factory) -> Path:
             shutil.rmtree(root / name / link)
         else:
             (root / name / link).unlink(missing_ok=True)
+        (root / name / link).parent.mkdir(exist_ok=True)
         os.symlink(elsewhere / target, root / name / link)
     (root / "cal_link").mkdir()
     (root / "cal_link" / "calibration.json").write_text("{}")
@@ -406,6 +407,8 @@ SYMLINKS = {
     "link_lock": (".icsim.lock", "nothing_here_yet"),
     "link_manifest": ("manifest.json", "manifest.json"),
     "link_part": ("runs/part-000000.parquet", "runs/part-000000.parquet"),
+    "link_series": ("timeseries", "timeseries"),
+    "link_series_part": ("timeseries/part-000000.parquet", "runs/part-000000.parquet"),
 }
 
 
