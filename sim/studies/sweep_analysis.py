@@ -327,41 +327,55 @@ def indices_over_time(sweep: Sweep, months: Iterable[int],
     return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()), notes
 
 
-def _month_of_part(path: Path, month: int, index: int, columns: list[str]) -> pa.Table:
-    """The rows of one time-series part at ``month``: the row groups whose statistics
-    admit that month (a part holds a row group a month: the one at ``index``, checked
-    first), read alone, then filtered on ``month`` -- one part's footer and one month's
-    rows in memory at a time."""
+#: Bytes of the time series ``analyze`` reads at once: a block of consecutive recorded
+#: months (at least one), so that each part's footer is read once a block, not once a
+#: month (benchmarks/README.md). The block is held about twice (Arrow, then numpy).
+SERIES_BLOCK_BYTES = 16 * 2**20
+
+
+def _months_of_part(path: Path, months: Sequence[int], first: int,
+                    columns: list[str]) -> pa.Table:
+    """The rows of one time-series part at ``months`` (consecutive recorded months, the
+    first at row group ``first``): the row groups whose statistics admit them (a part
+    holds a row group a month, so those at ``first``, ``first + 1``, ..., checked), read
+    alone, then filtered on ``month`` -- one part's footer and those months' rows in
+    memory at a time."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    low, high = min(months), max(months)
     with open(path, "rb") as fh:
         part = pq.ParquetFile(fh)
         meta, at = part.metadata, part.schema_arrow.get_field_index("month")
 
-        def admits(group: int) -> bool:
+        def bounds(group: int) -> tuple[Any, Any] | None:
             stats = meta.row_group(group).column(at).statistics
-            return stats is None or not stats.has_min_max or stats.min <= month <= stats.max
+            return (stats.min, stats.max) if stats is not None and stats.has_min_max \
+                else None
 
-        if index < meta.num_row_groups and admits(index):
-            stats = meta.row_group(index).column(at).statistics
-            groups = [index] if stats is not None and stats.has_min_max \
-                and stats.min == stats.max == month else \
-                [g for g in range(meta.num_row_groups) if admits(g)]
-        else:
-            groups = [g for g in range(meta.num_row_groups) if admits(g)]
+        expected = range(first, first + len(months))
+        if expected.stop <= meta.num_row_groups and all(
+                bounds(g) == (m, m) for g, m in zip(expected, months, strict=True)):
+            groups = list(expected)
+        else:  # another layout: every row group that may hold one of the months
+            groups = [g for g in range(meta.num_row_groups)
+                      if (b := bounds(g)) is None or (b[0] <= high and b[1] >= low)]
         table = part.read_row_groups(groups, columns=["month", *columns])
-    return table.filter(pc.equal(table.column("month"), month)).select(columns)
+    return table.filter(pc.is_in(table.column("month"), pa.array(list(months), pa.int64())))
 
 
-def stored_series(sweep: Sweep) -> Callable[[int], dict[str, np.ndarray]]:
+def stored_series(sweep: Sweep, block_bytes: int = SERIES_BLOCK_BYTES,
+                  ) -> Callable[[int], dict[str, np.ndarray]]:
     """The sweep's recorded monthly outcomes (``[timeseries]``) as ``values_at(month)``
-    for :func:`indices_over_time`: each call reads that month only -- in each part, the
-    row group of that month, found by its statistics, then filtered on ``month`` -- so
-    memory holds one part's footer and one month of the series, never all of it. (A
-    pyarrow dataset over all parts was twice as fast but held every part's footer, 240 MB
-    at 100k runs x 60 months: benchmarks/README.md.) The rows come back aligned with
-    ``sweep.runs`` (checked)."""
+    for :func:`indices_over_time`, aligned with ``sweep.runs`` (checked).
+
+    The series are read a block of consecutive recorded months at a time, at most
+    ``block_bytes`` of values (at least one month): in each part, the row groups of those
+    months, found by their statistics, then a pyarrow filter on ``month``. Memory holds one
+    block and one part's footer, never the whole series. (A pyarrow dataset over all parts
+    held every part's footer, 240 MB at 100k runs x 60 months; reading month by month
+    parsed every footer once a month: benchmarks/README.md.)
+    """
     series = sweep.experiment.timeseries
     if series is None or not sweep.series_parts:
         raise UsageError(f"{sweep.root} records no time series ([timeseries])")
@@ -370,19 +384,41 @@ def stored_series(sweep: Sweep) -> Callable[[int], dict[str, np.ndarray]]:
     replicates = sweep.design.replicates
     wanted = (sweep.runs["point"].to_numpy() * replicates
               + sweep.runs["replicate"].to_numpy())
+    per_month = max(1, len(wanted) * (len(names) + 3) * 8)
+    size = max(1, min(len(months), block_bytes // per_month))
+    block: dict[int, dict[str, np.ndarray]] = {}
 
-    def values_at(month: int) -> dict[str, np.ndarray]:
-        index = months.index(month) if month in months else 0
-        table = pa.concat_tables([_month_of_part(path, month, index,
-                                                 ["point", "replicate", *names])
+    def read_block(first: int) -> None:
+        block.clear()  # the previous block goes before the next is read
+        chosen = months[first:first + size]
+        table = pa.concat_tables([_months_of_part(path, chosen, first,
+                                                  ["month", "point", "replicate", *names])
                                   for path in sweep.series_parts])
+        month_of = table.column("month").to_numpy()
         run = (table.column("point").to_numpy() * replicates
                + table.column("replicate").to_numpy())
-        if not np.array_equal(run, wanted):
-            raise UsageError(f"{sweep.root / 'timeseries'}: month {month} does not hold "
-                             "one row for every run, in run order; run the sweep again into "
-                             "a new --out")
-        return {name: table.column(name).to_numpy() for name in names}
+        rows = {month: np.flatnonzero(month_of == month) for month in chosen}
+        for month in chosen:
+            if not np.array_equal(run[rows[month]], wanted):
+                raise UsageError(f"{sweep.root / 'timeseries'}: month {month} does not hold "
+                                 "one row for every run, in run order; run the sweep again "
+                                 "into a new --out")
+        del month_of, run
+        for month in chosen:
+            block[month] = {}
+        for name in names:  # a column at a time: one column of the block beside the table
+            values = table.column(name).to_numpy()
+            for month in chosen:
+                block[month][name] = values[rows[month]]
+        del table
+
+    def values_at(month: int) -> dict[str, np.ndarray]:
+        if month not in block:
+            if month not in months:
+                raise UsageError(f"month {month} is not recorded; the sweep records months "
+                                 f"{months[0]}..{months[-1]} every {series.every}")
+            read_block(months.index(month))
+        return block[month]
 
     return values_at
 

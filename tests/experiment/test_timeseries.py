@@ -126,6 +126,18 @@ def test_series_parts_are_long_month_by_month_and_agree_with_the_runs(tmp_path: 
     assert (wide[60] == runs["pilot"]).all()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["timeseries"]["months"] == list(range(6, 61, 6))
+    # analyze's reader: a month at a time or a block of months, aligned with the runs
+    from sim.studies.sweep_analysis import load_sweep, stored_series
+
+    sweep = load_sweep(out)
+    one, block = stored_series(sweep, block_bytes=1), stored_series(sweep)
+    ordered = (runs["pilot_month"].reset_index().sort_values(["point", "replicate"])
+               ["pilot_month"].fillna(np.inf).to_numpy())
+    for month in (60, 6, 30, 36):  # out of order: blocks are read again
+        assert np.array_equal(one(month)["piloted"], block(month)["piloted"])
+        assert np.array_equal(block(month)["piloted"], (ordered <= month).astype(float))
+    with pytest.raises(UsageError, match="month 7 is not recorded"):
+        block(7)
     assert all("timeseries_sha256" in entry for entry in manifest["parts"].values())
 
 
@@ -292,3 +304,18 @@ def test_morris_indices_over_time_give_the_known_elementary_effects(tmp_path: Pa
     assert mu.loc[60, "late"] > mu.loc[12, "late"] + 0.3
     assert mu.loc[18].equals(mu.loc[12])
     assert "### piloted at month m" in (analysis / "summary.md").read_text()
+
+
+def test_a_part_in_another_layout_is_read_by_its_row_group_statistics(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from sim.studies.sweep_analysis import _months_of_part
+
+    table = pa.table({"point": np.tile(np.arange(4), 3), "replicate": np.zeros(12, int),
+                      "month": np.repeat([2, 4, 6], 4), "y": np.arange(12.0)})
+    for groups in (12, 5, 4):  # one row group; groups across months; a group a month
+        path = tmp_path / f"part-{groups}.parquet"
+        pq.write_table(table, path, row_group_size=groups)
+        got = _months_of_part(path, [4, 6], 1, ["month", "y"])
+        assert got.column("y").to_pylist() == list(np.arange(4.0, 12.0))
+        assert _months_of_part(path, [2], 0, ["y"]).column("y").to_pylist() == [0, 1, 2, 3]
