@@ -200,6 +200,9 @@ def series_label(outcome: str) -> str:
         return "P(stalled at month m)"
     if outcome in BINARY_HINT:
         return f"P({outcome} by month m)"
+    if outcome.startswith("dac_"):  # dac_team_commitment: the team's commitment (DAC)
+        level, _, measure = outcome[4:].partition("_")
+        return f"{level} {measure} (DAC) at month m"
     return f"{outcome.replace('_', ' ')} at month m"
 
 
@@ -491,7 +494,7 @@ class _Summary:
         key = RANK_INDEX[method]
         words = {"sobol": "ST", "morris": "mu*", "delta": "delta"}[method]
         lines += [f"The experiment records monthly outcomes (`[timeseries]`); at each "
-                  f"recorded month the {method} indices of the mean over each "
+                  f"recorded month the {method.capitalize()} indices of the mean over each "
                   f"combination's replicates rank the levers ({words} below).", ""]
         for outcome in dict.fromkeys(table["outcome"]):
             rows = table[table["outcome"] == outcome]
@@ -520,9 +523,11 @@ class _Summary:
                 lines.append("")
                 noisy = [m for m in sorted(noise.index) if noise[m] >= NOISY]
                 if noisy:
-                    lines += [f"Months {', '.join(map(str, noisy))}: replicate noise is "
-                              f"{_pct(NOISY)} or more of the variance; their indices are in "
-                              "the CSV but are not to be trusted.", ""]
+                    which = (f"At month {noisy[0]}" if len(noisy) == 1
+                             else f"At months {', '.join(map(str, noisy))}")
+                    lines += [f"{which} replicate noise is {_pct(NOISY)} or more of the "
+                              "variance: the indices are in the CSV but are not to be "
+                              "trusted.", ""]
             lines += [f"Figure: `indices_over_time_{outcome}.png`.", ""]
         if notes:
             shown = "; ".join(notes[:8]) + (f"; and {len(notes) - 8} more" if len(notes) > 8
