@@ -155,3 +155,14 @@ def run_project(scenario: str = "baseline", seed: int = 0, months: int = 60,
     from sim.mesa.model import run_project as run_on_mesa  # Mesa only when it runs
 
     return run_on_mesa(scenario, seed, months, schedule=schedule, **overrides)
+
+
+def probe_project(probe_months: Sequence[int], scenario: str = "baseline", seed: int = 0,
+                  months: int = 60, schedule: Any = None, **overrides: Any) -> dict[str, Any]:
+    """:func:`run_project` with the probes' ``<field>_m<month>`` entries at the end of each
+    of ``probe_months``, as the fast engine's ``probe_months`` gives them (the runner's
+    ``engine = "mesa"`` with ``[timeseries]``)."""
+    from sim.mesa.model import probe_project as probe_on_mesa  # Mesa only when it runs
+
+    return probe_on_mesa(probe_months, scenario, seed, months, schedule=schedule,
+                         **overrides)

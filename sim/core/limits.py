@@ -134,15 +134,18 @@ WORKER_MEMORY = 120 * _MB
 
 
 def sweep_plan(points: int, replicates: int, columns: int, runs_per_part: int,
-               workers: int) -> Plan:
+               workers: int, series_months: int = 0, series: int = 0) -> Plan:
     """The plan of a sweep: the design (values per point and column, twice: coordinates and
     model values), the chunks in flight, and the parts written (8 bytes a value, before
-    compression: an upper bound)."""
+    compression: an upper bound). With a time series (``series`` outcomes at
+    ``series_months`` months), its rows in flight and in the parts too (3 key columns)."""
     runs = points * replicates
     design = points * columns * 8 * 2
-    in_flight = min(runs, 4 * max(workers, 1) * runs_per_part) * (columns + 8) * 8 * 3
+    per_run = series_months * (series + 3)
+    in_flight = min(runs, 4 * max(workers, 1) * runs_per_part) * (columns + 8 + per_run) \
+        * 8 * 3
     memory = BASE_MEMORY + workers * WORKER_MEMORY + design + in_flight
-    output = runs * (columns + 5) * 8
+    output = runs * (columns + 5 + per_run) * 8
     return Plan(runs, memory, output)
 
 

@@ -161,3 +161,44 @@ def column_outcomes(columns: Mapping[str, Any], months: int,
         else:
             raise KeyError(f"outcome '{name}' missing from the run summary")
     return out
+
+
+# ------------------------------------------------------------------- monthly time series
+#: Gate outcomes as monthly series: whether the project had reached a pilot (or
+#: integration), integration, a collapse (without a pilot) or none of them -- stalled --
+#: by the end of month m. At the horizon each equals the run's outcome of the same name.
+GATE_SERIES = ("pilot", "integrated", "collapsed", "stalled")
+#: Every monthly series a sweep of the project's model can record (``[timeseries]``):
+#: the gate series, then the state the probes read at the end of a month
+#: (:data:`PROBE_FIELDS`), the same in both engines.
+SERIES_OUTCOMES = GATE_SERIES + PROBE_FIELDS
+
+
+def column_series(columns: Mapping[str, Any], months: Sequence[int],
+                  names: Sequence[str]) -> np.ndarray:
+    """The named monthly series of many runs at ``months``: runs x months x series.
+
+    ``columns`` are the engines' arrays (gate months as floats, NaN where not reached;
+    ``<field>_m<month>`` probe columns for every probed month). A gate series is 1 where
+    the gate was reached by the end of the month, else 0 (see :data:`GATE_SERIES`); a
+    probe field is its value at the end of the month.
+    """
+    at = np.asarray(months, dtype=float)[None, :]
+    n = len(columns["outcome"])
+
+    def by(name: str) -> np.ndarray:
+        gate = np.asarray(columns[name], dtype=float)[:, None]
+        return np.nan_to_num(gate, nan=np.inf) <= at
+
+    pilot = by("pilot_month") | by("integrated_month")
+    collapsed = by("collapse_month") & ~pilot
+    gates = {"pilot": pilot, "integrated": by("integrated_month"), "collapsed": collapsed,
+             "stalled": ~pilot & ~collapsed}
+    out = np.empty((n, len(months), len(names)))
+    for k, name in enumerate(names):
+        if name in gates:
+            out[:, :, k] = gates[name]
+        else:
+            for j, month in enumerate(months):
+                out[:, j, k] = np.asarray(columns[f"{name}_m{month}"], dtype=float)
+    return out

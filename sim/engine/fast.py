@@ -102,7 +102,7 @@ def run_batch(params: np.ndarray, streams: np.ndarray, months: int,
                     pilot_funding[r] = g[G_FUNDING_RECEIVED]
                 for j in range(probe_months.shape[0]):
                     if probe_months[j] == month:
-                        _probe(probes[r, j], g, c, dac, t)
+                        probe(probes[r, j], g, c, dac, t)
         for k in range(len(_INT_SOURCES)):
             ints[r, k] = c[_INT_SOURCES[k]]
         months_run = max(c[C_MONTHS_RUN], 1)
@@ -114,8 +114,10 @@ def run_batch(params: np.ndarray, streams: np.ndarray, months: int,
 
 
 @numba.njit(cache=True)
-def _probe(out: np.ndarray, g: np.ndarray, c: np.ndarray, dac: np.ndarray,
-           t: np.ndarray) -> None:
+def probe(out: np.ndarray, g: np.ndarray, c: np.ndarray, dac: np.ndarray,
+          t: np.ndarray) -> None:
+    """Write the ``PROBE_FIELDS`` of a project's state (``g``, ``c``, ``dac``, ``t``) to
+    ``out``: both engines read their probes through this one function."""
     n = t.shape[1]
     out[0] = c[C_HOST_CHANGES]
     out[1] = c[C_POLICY_CHURNS]

@@ -80,14 +80,19 @@ def dies_once(params: Mapping[str, Any], seed: int) -> dict[str, float]:
 
 
 @register_model
-def toy_pilot(params: Mapping[str, Any], seed: int) -> dict[str, float]:
+def toy_pilot(params: Mapping[str, Any], seed: int) -> dict[str, Any]:
     """A toy project with a known story: ``early`` makes pilots come early, ``late`` late.
 
     With probability ``early`` a pilot starts in months 1-12; otherwise, with probability
     ``late``, in months 30-60; otherwise never (a stall). ``dud`` does nothing. So
     P(pilot by month 12) depends on ``early`` alone, and ``late`` matters only later;
-    stalls concentrate where both are low.
+    stalls concentrate where both are low. ``piloted`` is the monthly series of the same
+    story for ``[timeseries]``: 1 from the pilot month on, month 1 first, 60 months.
+    Optional: ``sleep`` (seconds per run, to make a sweep last long enough to be
+    interrupted in tests).
     """
+    if params.get("sleep"):
+        time.sleep(float(params["sleep"]))
     rng = np.random.default_rng(seed)
     early, late = float(params["early"]), float(params["late"])
     u = rng.random()
@@ -98,5 +103,6 @@ def toy_pilot(params: Mapping[str, Any], seed: int) -> dict[str, float]:
     else:
         month = math.nan
     pilot = 0.0 if math.isnan(month) else 1.0
+    piloted = np.zeros(60) if math.isnan(month) else (np.arange(1, 61) >= month) * 1.0
     return {"pilot": pilot, "pilot_month": month,
-            "time_to_pilot": 60.0 if math.isnan(month) else month}
+            "time_to_pilot": 60.0 if math.isnan(month) else month, "piloted": piloted}

@@ -26,14 +26,16 @@ by :func:`failed_batch`.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import numpy as np
 
-from sim.core.outputs import _number, column_outcomes, project_outcomes
+from sim.core.outputs import PROBE_FIELDS, _number, column_outcomes, column_series, project_outcomes
 from sim.core.registry import PARAMETERS, Parameter, validate
 from sim.core.scenarios import parameters_for
 from sim.engine.layout import pack_many
@@ -60,6 +62,21 @@ class ModelCall:
     #: National levers changing in time (a scenario file's [[changes]]): ``((month,
     #: {lever: value}), ...)``, the same for every run.
     schedule: tuple[tuple[int, Mapping[str, Any]], ...] = ()
+    #: Monthly outcomes to record (``[timeseries]``) and the months to record them at.
+    series: tuple[str, ...] = ()
+    series_months: tuple[int, ...] = ()
+
+    @property
+    def probe_months(self) -> tuple[int, ...]:
+        """The months the project's engines must probe: none unless a recorded series is
+        a probe field (the gate series come from the summary's gate months)."""
+        return self.series_months if set(self.series) & set(PROBE_FIELDS) else ()
+
+    def empty_series(self, n: int) -> np.ndarray | None:
+        """NaN series for ``n`` runs (runs x months x series), or ``None`` without any."""
+        if not self.series:
+            return None
+        return np.full((n, len(self.series_months), len(self.series)), np.nan)
 
 
 #: The project's engines: the fast engine and the Mesa (reference) engine.
@@ -145,6 +162,8 @@ class BatchResult:
     errors: list[str | None]
     values: np.ndarray  # float64, runs x outcomes (NaN where a run failed)
     invalid: np.ndarray | None = None  # bool, one per run: an outcome is infinite
+    #: float64, runs x months x series (``[timeseries]``; NaN where a run failed), or None
+    series: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.invalid is None:
@@ -186,7 +205,7 @@ def failed_batch(call: ModelCall, batch: Batch, cause: str) -> BatchResult:
     if call.timeout and any(f"signal {name})" in cause for name in KILL_SIGNALS):
         cause = f"{describe_timeout(call.timeout)}; its worker was killed ({cause})"
     return BatchResult(batch.chunk, batch.first, np.zeros(n, dtype=bool), [cause] * n,
-                       np.full((n, k), np.nan))
+                       np.full((n, k), np.nan), series=call.empty_series(n))
 
 
 def split_batch(call: ModelCall, batch: Batch) -> list[tuple[ModelCall, Batch]]:
@@ -210,6 +229,11 @@ def _function(ref: str) -> Callable[..., Any]:
     return func
 
 
+def _probed() -> Callable[..., Any]:
+    """``sim.run.probe_project``: the project's model with probes (the Mesa engine)."""
+    return cast(Callable[..., Any], importlib.import_module("sim.run").probe_project)
+
+
 def _plugin_outcomes(result: Any, names: Sequence[str]) -> list[float]:
     if not isinstance(result, Mapping):
         raise TypeError(f"the model returned {type(result).__name__}, not a dict of outcomes")
@@ -222,6 +246,32 @@ def _plugin_outcomes(result: Any, names: Sequence[str]) -> list[float]:
         except TypeError as exc:
             raise TypeError(f"outcome '{name}' {exc}") from None
     return row
+
+
+def _plugin_series(result: Mapping[str, Any], call: ModelCall) -> np.ndarray:
+    """A plug-in's monthly series at the recorded months (months x series): each is a
+    sequence of numbers, month 1 first, at least as long as the last month recorded."""
+    months = np.asarray(call.series_months) - 1
+    out = np.empty((len(months), len(call.series)))
+    for k, name in enumerate(call.series):
+        if name not in result:
+            raise KeyError(f"time series '{name}' missing from the model's result")
+        try:
+            values = np.asarray([_number(v) for v in result[name]], dtype=float)
+        except TypeError as exc:
+            raise TypeError(f"time series '{name}': a value {exc}") from None
+        if values.ndim != 1 or len(values) <= months[-1]:
+            raise ValueError(f"time series '{name}' has {values.size} values; month "
+                             f"{months[-1] + 1} is recorded, so it needs at least that many")
+        out[:, k] = values[months]
+    return out
+
+
+def _summary_columns(summary: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """One run's summary as the engines' one-row columns (``None``: NaN)."""
+    return {name: np.array([value if isinstance(value, str)
+                            else np.nan if value is None else value])
+            for name, value in summary.items() if not isinstance(value, Mapping)}
 
 
 def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
@@ -238,18 +288,25 @@ def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
         return _run_plugin_batch(func.batch, call, batch)
     n, k = len(batch.seeds), len(call.outcomes)
     values = np.full((n, k), np.nan)
+    series = call.empty_series(n)
     ok = np.zeros(n, dtype=bool)
     errors: list[str | None] = [None] * n
     for i, (params, seed) in enumerate(zip(batch.params, batch.seeds, strict=True)):
         try:
             with run_limit(call.timeout):
                 if call.model == PROJECT_MODEL:
-                    summary = func(scenario=call.scenario, seed=int(seed), months=call.months,
-                                   schedule=_schedule(call), **call.constants, **params)
+                    run = partial(_probed(), call.probe_months) if call.probe_months else func
+                    summary = run(scenario=call.scenario, seed=int(seed), months=call.months,
+                                  schedule=_schedule(call), **call.constants, **params)
                     row = project_outcomes(summary, call.months, call.outcomes)
+                    if series is not None:
+                        series[i] = column_series(_summary_columns(summary),
+                                                  call.series_months, call.series)[0]
                 else:
                     result = func({**call.constants, **params}, int(seed))
                     row = _plugin_outcomes(result, call.outcomes)
+                    if series is not None:
+                        series[i] = _plugin_series(result, call)
         except RunTimeout as exc:
             errors[i] = str(exc)
             continue
@@ -260,7 +317,9 @@ def run_batch(call: ModelCall, batch: Batch) -> BatchResult:
             continue
         values[i] = row
         ok[i] = True
-    return _result(batch, ok, errors, values, call.outcomes)
+    if series is not None:
+        series[~ok] = np.nan  # a run that failed after its series were read records none
+    return _result(batch, ok, errors, values, call.outcomes, series, call)
 
 
 _BASES: dict[tuple[Any, ...], Any] = {}
@@ -337,13 +396,15 @@ def _run_fast_columns(call: ModelCall, batch: Batch, rows: Rows) -> BatchResult:
     for its own message."""
     n, k = len(batch.seeds), len(call.outcomes)
     values = np.full((n, k), np.nan)
+    series = call.empty_series(n)
     ok = np.zeros(n, dtype=bool)
     errors: list[str | None] = [None] * n
     try:
         base = _base_values(call.scenario, call.constants)
         params = np.repeat(_base_record(call.scenario, call.constants), n)
     except BaseException as exc:  # noqa: BLE001 - recorded for every run of the batch
-        return BatchResult(batch.chunk, batch.first, ok, [describe(exc)] * n, values)
+        return BatchResult(batch.chunk, batch.first, ok, [describe(exc)] * n, values,
+                           series=series)
     bad = np.zeros(n, dtype=bool)
     for name, column in rows.value_columns().items():
         param = PARAMETERS.get(name)
@@ -366,8 +427,11 @@ def _run_fast_columns(call: ModelCall, batch: Batch, rows: Rows) -> BatchResult:
         try:
             with run_limit(call.timeout and call.timeout * index.size):
                 columns = run_projects(params[index], seeds[index], call.months,
-                                       schedule=_schedule(call), as_arrays=True)
+                                       schedule=_schedule(call), as_arrays=True,
+                                       probe_months=call.probe_months)
             values[index] = column_outcomes(columns, call.months, call.outcomes)
+            if series is not None:
+                series[index] = column_series(columns, call.series_months, call.series)
             ok[index] = True
         except RunTimeout:
             for i in index:
@@ -376,7 +440,7 @@ def _run_fast_columns(call: ModelCall, batch: Batch, rows: Rows) -> BatchResult:
         except BaseException as exc:  # noqa: BLE001 - recorded for every run of the batch
             for i in index:
                 errors[i] = describe(exc)
-    return _result(batch, ok, errors, values, call.outcomes)
+    return _result(batch, ok, errors, values, call.outcomes, series, call)
 
 
 def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
@@ -385,6 +449,7 @@ def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
         return _run_fast_columns(call, batch, batch.params)
     n, k = len(batch.seeds), len(call.outcomes)
     values = np.full((n, k), np.nan)
+    series = call.empty_series(n)
     ok = np.zeros(n, dtype=bool)
     errors: list[str | None] = [None] * n
     rows: list[dict[str, Any]] = []
@@ -392,7 +457,8 @@ def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
     try:
         base = _base_values(call.scenario, call.constants)
     except BaseException as exc:  # noqa: BLE001 - recorded for every run of the batch
-        return BatchResult(batch.chunk, batch.first, ok, [describe(exc)] * n, values)
+        return BatchResult(batch.chunk, batch.first, ok, [describe(exc)] * n, values,
+                           series=series)
     for i, params in enumerate(batch.params):
         try:
             rows.append({**base, **validate(params)})
@@ -404,8 +470,11 @@ def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
         try:
             with run_limit(call.timeout and call.timeout * len(index)):
                 frame = run_projects(rows, [int(batch.seeds[i]) for i in index],
-                                     call.months, schedule=_schedule(call), as_arrays=True)
+                                     call.months, schedule=_schedule(call), as_arrays=True,
+                                     probe_months=call.probe_months)
             values[index] = column_outcomes(frame, call.months, call.outcomes)
+            if series is not None:
+                series[index] = column_series(frame, call.series_months, call.series)
             ok[index] = True
         except RunTimeout:
             for i in index:
@@ -414,7 +483,7 @@ def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
         except BaseException as exc:  # noqa: BLE001 - recorded for every run of the batch
             for i in index:
                 errors[i] = describe(exc)
-    return _result(batch, ok, errors, values, call.outcomes)
+    return _result(batch, ok, errors, values, call.outcomes, series, call)
 
 
 def _run_plugin_batch(batch_func: Callable[..., Any], call: ModelCall,
@@ -423,6 +492,7 @@ def _run_plugin_batch(batch_func: Callable[..., Any], call: ModelCall,
     each run is tried alone through the scalar form, so one bad run costs one run."""
     n, k = len(batch.seeds), len(call.outcomes)
     values = np.full((n, k), np.nan)
+    series = call.empty_series(n)
     ok = np.zeros(n, dtype=bool)
     errors: list[str | None] = [None] * n
     params = [{**call.constants, **p} for p in batch.params]
@@ -430,14 +500,13 @@ def _run_plugin_batch(batch_func: Callable[..., Any], call: ModelCall,
         with run_limit(call.timeout and call.timeout * n):
             results = batch_func(params, [int(s) for s in batch.seeds])
         rows = [_plugin_outcomes(r, call.outcomes) for r in results]
+        if series is not None:
+            series[:] = [_plugin_series(r, call) for r in results]
     except BaseException:  # noqa: BLE001 - fall back to one run at a time
-        return run_batch(ModelCall(call.model, call.outcomes, call.scenario, call.months,
-                                   call.constants, engine="mesa", timeout=call.timeout,
-                                   schedule=call.schedule),
-                         batch)
+        return run_batch(dataclasses.replace(call, engine="mesa"), batch)
     values[:] = rows
     ok[:] = True
-    return _result(batch, ok, errors, values, call.outcomes)
+    return _result(batch, ok, errors, values, call.outcomes, series, call)
 
 
 def _run_plugin_columns(columns_func: Callable[..., Any], call: ModelCall, batch: Batch,
@@ -446,6 +515,7 @@ def _run_plugin_columns(columns_func: Callable[..., Any], call: ModelCall, batch
     one array per outcome (one value per run); if it raises, the batch goes through the
     plug-in's other forms, so one bad run costs one run."""
     n = len(batch.seeds)
+    series = call.empty_series(n)
     try:
         with run_limit(call.timeout and call.timeout * n):
             out = columns_func(rows.value_columns(), dict(call.constants))
@@ -454,24 +524,40 @@ def _run_plugin_columns(columns_func: Callable[..., Any], call: ModelCall, batch
             if name not in out:
                 raise KeyError(f"outcome '{name}' missing from the model's result")
             values[:, j] = np.asarray(out[name], dtype=float)
+        if series is not None:  # one array per series: runs x months, month 1 first
+            months = np.asarray(call.series_months) - 1
+            for k, name in enumerate(call.series):
+                if name not in out:
+                    raise KeyError(f"time series '{name}' missing from the model's result")
+                series[:, :, k] = np.asarray(out[name], dtype=float)[:, months]
     except BaseException:  # noqa: BLE001 - fall back to the batch or scalar form
         func = _function(call.model)
         if hasattr(func, "batch"):
             return _run_plugin_batch(func.batch, call, Batch(batch.chunk, batch.first,
                                                               list(rows), batch.seeds))
-        return run_batch(ModelCall(call.model, call.outcomes, call.scenario, call.months,
-                                   call.constants, engine="mesa", timeout=call.timeout),
-                         batch)
-    return _result(batch, np.ones(n, dtype=bool), [None] * n, values, call.outcomes)
+        return run_batch(dataclasses.replace(call, engine="mesa"), batch)
+    return _result(batch, np.ones(n, dtype=bool), [None] * n, values, call.outcomes, series,
+                   call)
 
 
 def _result(batch: Batch, ok: np.ndarray, errors: list[str | None], values: np.ndarray,
-            outcomes: Sequence[str]) -> BatchResult:
-    """The batch's result, with runs that returned an infinite outcome marked invalid."""
+            outcomes: Sequence[str], series: np.ndarray | None = None,
+            call: ModelCall | None = None) -> BatchResult:
+    """The batch's result, with runs that returned an infinite outcome (or an infinite
+    value in a recorded series) marked invalid."""
     infinite = np.isinf(values) & ok[:, None]
     invalid = infinite.any(axis=1)
     for i in np.flatnonzero(invalid):
         j = int(np.flatnonzero(infinite[i])[0])
         errors[i] = (f"invalid: outcome '{outcomes[j]}' is {values[i, j]:g}; a non-finite "
                      f"outcome is left out of the analysis")
-    return BatchResult(batch.chunk, batch.first, ok & ~invalid, errors, values, invalid)
+    if series is not None and call is not None:
+        endless = np.isinf(series) & ok[:, None, None] & ~invalid[:, None, None]
+        for i in np.flatnonzero(endless.any(axis=(1, 2))):
+            j, k = (int(x[0]) for x in np.nonzero(endless[i]))
+            errors[i] = (f"invalid: time series '{call.series[k]}' is {series[i, j, k]:g} in "
+                         f"month {call.series_months[j]}; a non-finite value is left out of "
+                         f"the analysis")
+            invalid[i] = True
+    return BatchResult(batch.chunk, batch.first, ok & ~invalid, errors, values, invalid,
+                       series)

@@ -1,14 +1,15 @@
 """Nothing icsim writes or moves follows a symbolic link inside an output directory.
 
 A results directory received from someone else may hold links that point elsewhere:
-``runs/`` (a resume writes new parts there), ``discarded/`` (a resume moves a damaged part
-there), ``checksums.jsonl`` (a line is appended), ``analysis/`` (analyze writes there),
-``history.db`` (a calibration writes into it), a dangling ``.icsim.lock`` (opening it
-would create its target), ``manifest.json``. Writing through any of them would write
-outside the directory. So a directory that holds a symbolic link where icsim writes -- at
-its top level, or inside ``runs/``, ``discarded/`` or ``analysis/`` -- is refused in one
-line naming the link, before anything is written. (The directory itself may be a link:
-that is the user's own choice of ``--out``.)
+``runs/`` and ``timeseries/`` (a resume writes new parts there), ``discarded/`` (a resume
+moves a damaged part there), ``checksums.jsonl`` (a line is appended), ``analysis/``
+(analyze writes there), ``history.db`` (a calibration writes into it), a dangling
+``.icsim.lock`` (opening it would create its target), ``manifest.json``. Writing through
+any of them would write outside the directory. So a directory that holds a symbolic link
+where icsim writes -- at its top level, or inside ``runs/``, ``timeseries/``,
+``discarded/`` or ``analysis/`` -- is refused in one line naming the link, before anything
+is written. (The directory itself may be a link: that is the user's own choice of
+``--out``.)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from sim.core.errors import UsageError
 
 #: Sub-directories icsim writes into, whose entries are checked too.
-WRITTEN_DIRS = ("runs", "discarded", "analysis", "reference")
+WRITTEN_DIRS = ("runs", "timeseries", "discarded", "analysis", "reference")
 
 
 def find_symlink(root: Path) -> Path | None:

@@ -21,6 +21,12 @@ An experiment file declares what to sweep and how::
     [constants]                  # fixed values over the scenario (optional)
     team_size = 12
 
+    [timeseries]                 # monthly outcomes, streamed to DIR/timeseries (optional)
+    outcomes = ["pilot", "dac_team_commitment"]
+    every = 6                    # record every 6th month (default 1)
+    months = [6, 60]             # first and last month recorded (default: every..horizon;
+                                 # required for a plug-in)
+
 A range samples real numbers (whole numbers for the project's integer parameters); for a
 plug-in's integer or categorical inputs, list the ``values``.
 
@@ -43,7 +49,7 @@ from typing import Any, NoReturn, cast
 from sim.core import scenarios
 from sim.core.errors import UsageError
 from sim.core.limits import IDENTIFIER, ceiling, how_to_raise, read_text_file
-from sim.core.outputs import NUMERIC_OUTCOMES
+from sim.core.outputs import NUMERIC_OUTCOMES, SERIES_OUTCOMES
 from sim.core.registry import PARAMETERS, unknown_message
 from sim.core.scenarios import ResolvedScenario
 from sim.core.tomlfile import loads as toml_loads
@@ -55,7 +61,12 @@ METHODS = ("sobol", "morris", "lhs", "grid")
 DEFAULT_OUTCOMES = ("pilot", "time_to_pilot", "integrated", "collapsed")
 ALLOWED_KEYS = ("name", "description", "model", "scenario", "method", "samples",
                 "second_order", "levels", "replicates", "seed", "months", "outcomes",
-                "runs_per_part", "engine", "parameters", "constants", "run_timeout_s")
+                "runs_per_part", "engine", "parameters", "constants", "run_timeout_s",
+                "timeseries")
+#: The keys of the ``[timeseries]`` table.
+TIMESERIES_KEYS = ("outcomes", "every", "months")
+#: The key columns of every time-series part, before the series.
+SERIES_COLUMNS = ("point", "replicate", "month")
 DEFAULT_RUNS_PER_PART = 256
 #: The runner's own columns in every results part.
 RESULT_COLUMNS = ("point", "replicate", "seed", "status", "error")
@@ -155,6 +166,27 @@ class Lever:
 
 
 @dataclass(frozen=True)
+class TimeSeries:
+    """An experiment's ``[timeseries]``: the monthly ``outcomes`` recorded at months
+    ``first``, ``first + every``, ... up to ``last``."""
+
+    outcomes: tuple[str, ...]
+    every: int
+    first: int
+    last: int
+
+    @property
+    def months(self) -> tuple[int, ...]:
+        """The months recorded, in order."""
+        return tuple(range(self.first, self.last + 1, self.every))
+
+    def content(self) -> dict[str, Any]:
+        """What the experiment's hash records of it."""
+        return {"outcomes": list(self.outcomes), "every": self.every, "first": self.first,
+                "last": self.last}
+
+
+@dataclass(frozen=True)
 class Experiment:
     """A validated experiment file."""
 
@@ -189,6 +221,8 @@ class Experiment:
     #: Seconds a run may take (``None``: the model's default); not part of the hash, so a
     #: resume may give another limit.
     run_timeout_s: float | None = field(default=None, compare=False)
+    #: Monthly outcomes to record (``[timeseries]``), or ``None``.
+    timeseries: TimeSeries | None = None
 
     @property
     def sha256(self) -> str:
@@ -211,6 +245,8 @@ class Experiment:
             content["posterior"] = self.posterior_sha256
         if self.scenario_sha256:  # a scenario file: what it says, not only its path
             content["scenario_file"] = self.scenario_sha256
+        if self.timeseries is not None:  # (absent: the hash of a sweep without one)
+            content["timeseries"] = self.timeseries.content()
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str)
                               .encode("utf-8")).hexdigest()
 
@@ -246,6 +282,11 @@ class Experiment:
         if self.constants:
             lines += ["", "[constants]"]
             lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in self.constants.items()]
+        if self.timeseries is not None:
+            series = self.timeseries
+            lines += ["", "[timeseries]", f"outcomes = {toml_value(list(series.outcomes))}",
+                      f"every = {series.every}",
+                      f"months = {toml_value([series.first, series.last])}"]
         return "\n".join(lines) + "\n"
 
     @property
@@ -448,6 +489,8 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
     if clash:
         err(f"outcome name '{clash[0]}' clashes with a column of the results; rename it")
 
+    timeseries = _timeseries(data, project, months, outcomes, set(raw_params), err)
+
     runs = planned_points(method, samples, levels, levers, second_order) * replicates
     if runs > ceiling("runs"):
         err(f"the design makes {runs:,} runs, past the ceiling {ceiling('runs'):,}; use fewer "
@@ -459,7 +502,7 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
         months=months, second_order=second_order, levels=levels, runs_per_part=runs_per_part,
         description=description, text=text, source=source, engine=engine,
         plugin_allowed=allow_plugin, run_timeout_s=run_timeout_s,
-        scenario_file=scenario_file,
+        scenario_file=scenario_file, timeseries=timeseries,
         scenario_sha256=scenario_digest(scenario_file) if scenario_file else "")
     if check_model:
         _check_model(experiment, err)
@@ -511,6 +554,60 @@ def planned_points(method: str, samples: int, levels: int, levers: Sequence[Leve
     if method == "grid":
         return math.prod(len(lever.grid_values(levels)) for lever in levers)
     return samples
+
+
+def _timeseries(data: Mapping[str, Any], project: bool, horizon: int,
+                outcomes: Sequence[str], swept: set[str], err: _Errors) -> TimeSeries | None:
+    """Validate ``[timeseries]`` (``None`` where the file has none)."""
+    if "timeseries" not in data:
+        return None
+    table = data["timeseries"]
+    if not isinstance(table, dict):
+        err("[timeseries] must be a table: outcomes = [...], every = N, months = [first, "
+            "last]")
+    unknown = [k for k in table if k not in TIMESERIES_KEYS]
+    if unknown:
+        err(f"unknown key '{unknown[0]}' in [timeseries]; allowed keys: "
+            f"{', '.join(TIMESERIES_KEYS)}")
+    names = table.get("outcomes")
+    if not isinstance(names, list) or not names or not all(
+            isinstance(o, str) and o for o in names):
+        err("[timeseries] 'outcomes' must be a non-empty list of monthly outcome names"
+            + (f": {', '.join(SERIES_OUTCOMES)}" if project else ""))
+    for name in names:  # column names of the time-series parts
+        if not IDENTIFIER.match(name) or len(name) > 100:
+            err(f"[timeseries] outcome name {name!r} must be a plain identifier (letters, "
+                "digits and underscores, not starting with a digit)")
+        if project and name not in SERIES_OUTCOMES:
+            err(f"[timeseries]: unknown monthly outcome '{name}'; monthly outcomes of the "
+                f"project's model: {', '.join(SERIES_OUTCOMES)}")
+    dup = _first_duplicate(names)
+    if dup is not None:
+        err(f"[timeseries] outcome '{dup}' is listed twice")
+    if not project:
+        reserved = set(RESULT_COLUMNS) | set(SERIES_COLUMNS) | swept | set(outcomes)
+        clash = [o for o in names if o in reserved]
+        if clash:
+            err(f"[timeseries] outcome '{clash[0]}' clashes with a column or a scalar "
+                "outcome (a plug-in returns one value or one series per name); rename it")
+    top = horizon if project else ceiling("months")
+    every = table.get("every", 1)
+    if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= top:
+        err(f"[timeseries] 'every' must be a whole number of months in [1, {top}], got "
+            f"{every!r}")
+    window = table.get("months")
+    if window is None:
+        if not project:
+            err("[timeseries] 'months' = [first, last] is required for a plug-in: the "
+                "months its series cover (it returns a sequence per outcome, month 1 first)")
+        window = [every, horizon]
+    if not (isinstance(window, list) and len(window) == 2 and all(
+            isinstance(m, int) and not isinstance(m, bool) for m in window)
+            and 1 <= window[0] <= window[1] <= top):
+        err(f"[timeseries] 'months' must be [first, last], whole numbers with "
+            f"1 <= first <= last <= {top}" + (" (the horizon, 'months')" if project else "")
+            + f", got {window!r}")
+    return TimeSeries(tuple(names), every, window[0], window[1])
 
 
 def _boolean(data: Mapping[str, Any], key: str, err: _Errors, default: bool) -> bool:

@@ -5,6 +5,9 @@ Layout::
     DIR/manifest.json            what ran, with which code, seeds and versions; progress
     DIR/checksums.jsonl          the sha256 of every part, appended as each is written
     DIR/runs/part-000000.parquet one part per chunk of consecutive runs, named by chunk
+    DIR/timeseries/part-000000.parquet  with [timeseries]: the chunk's monthly outcomes,
+                                 long form (point, replicate, month, one column a series),
+                                 one row group a month; written and checked with its part
 
 Only the coordinating process writes, each file to a temporary name first and then
 ``os.replace`` -- so a part either exists whole or not at all, whenever the coordinator is
@@ -55,11 +58,13 @@ from sim.experiment.leftovers import (
     staging_prefix,
 )
 from sim.experiment.safepaths import refuse_symlinks
-from sim.experiment.spec import Experiment
+from sim.experiment.spec import SERIES_COLUMNS, Experiment
 
 MANIFEST = "manifest.json"
 LOCK = ".icsim.lock"
 RUNS = "runs"
+#: The time-series parts (``[timeseries]``), one beside each part of ``runs/``.
+TIMESERIES = "timeseries"
 #: The append-only ledger of part checksums, one JSON line a part, written (and fsynced)
 #: before the part is moved into place; the manifest gathers them at the end of a session.
 #: Appending keeps the cost of a part constant however many parts the sweep has.
@@ -96,6 +101,15 @@ def schema(experiment: Experiment) -> pa.Schema:
     fields += [pa.field(lever.name, types[lever.arrow_type]) for lever in experiment.levers]
     fields += [pa.field(name, pa.float64()) for name in experiment.outcomes]
     return pa.schema(fields)
+
+
+def series_schema(experiment: Experiment) -> pa.Schema:
+    """The schema of every time-series part: ``point``, ``replicate``, ``month``, then one
+    float64 column a monthly outcome."""
+    assert experiment.timeseries is not None
+    return pa.schema([pa.field(name, pa.int64()) for name in SERIES_COLUMNS]
+                     + [pa.field(name, pa.float64())
+                        for name in experiment.timeseries.outcomes])
 
 
 class WriteError(OSError):
@@ -267,6 +281,7 @@ class Part:
     code: dict[str, Any]
     table: pa.Table | None = None
     invalid: int = 0  # rows with status "invalid" (an infinite outcome)
+    series: Path | None = None  # its time-series part ([timeseries]), checked with it
 
 
 @dataclass
@@ -385,6 +400,7 @@ class SweepStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.runs = self.root / RUNS
+        self.series = self.root / TIMESERIES
         self.manifest_path = self.root / MANIFEST
         self.manifest: dict[str, Any] | None = None
         self._metadata: dict[bytes, bytes] = {}
@@ -504,16 +520,77 @@ class SweepStore:
             chunk = int(match.group(1))
             reason, part = self._verify_part(path, chunk, n_chunks, experiment, design,
                                              recorded.get(name), tables)
+            if not reason and experiment.timeseries is not None:
+                assert part is not None
+                reason = self._verify_series(chunk, part, experiment, design,
+                                             recorded.get(name))
             if reason:
                 found.damaged.append((path, reason))
             else:
                 assert part is not None  # a part without a reason is sound
                 found.parts[chunk] = part
+        if experiment.timeseries is not None:
+            self._scan_series(found, strays)
         if strays:
+            where = strays[0].parent
             more = f" (and {len(strays) - 1} more)" if len(strays) > 1 else ""
             raise UsageError(f"{strays[0]} is not a part of this sweep{more}; move it out of "
-                             f"{self.runs} and run again")
+                             f"{where} and run again")
         return found
+
+    def _scan_series(self, found: Verified, strays: list[Path]) -> None:
+        """Temporary files and strays in ``timeseries/``. A time-series part without a
+        sound part in ``runs/`` (its coordinator killed between the two renames) is left:
+        its chunk runs again and replaces it."""
+        if not self.series.exists() and not self.series.is_symlink():
+            return
+        if not self.series.is_dir():
+            raise UsageError(f"{self.series} is not a directory; move it out of {self.root} "
+                             "and run again")
+        for path in sorted(self.series.iterdir()):
+            name = path.name
+            if name.startswith("."):
+                if ".tmp-" in name and path.is_file():
+                    found.temporary.append(path)
+                continue
+            match = _PART.match(name)
+            if not match or name != part_name(int(match.group(1))) or path.is_symlink() \
+                    or not path.is_file():
+                strays.append(path)
+
+    def _verify_series(self, chunk: int, part: Part, experiment: Experiment, design: Design,
+                       entry: Any) -> str:
+        """Why the time-series part of a sound part fails (``""`` if it passes): it must
+        exist, have the checksum the ledger recorded with the part, this sweep's
+        provenance, schema and row count."""
+        assert experiment.timeseries is not None
+        path = self.series / part_name(chunk)
+        want = entry.get("timeseries_sha256") if isinstance(entry, Mapping) else None
+        if not path.is_file() or path.is_symlink():
+            return f"its time-series part {TIMESERIES}/{path.name} is missing"
+        if not isinstance(want, str):
+            return f"no checksum recorded for its time-series part {TIMESERIES}/{path.name}"
+        try:
+            if file_sha256(path) != want:
+                return (f"checksum mismatch in its time-series part {TIMESERIES}/{path.name} "
+                        "(the file changed after it was written)")
+            with open(path, "rb") as fh:
+                reader = pq.ParquetFile(fh)
+                provenance = _read_provenance(reader.schema_arrow.metadata)
+                schema_ok = reader.schema_arrow.remove_metadata().equals(
+                    series_schema(experiment))
+                rows = reader.metadata.num_rows
+        except (OSError, pa.ArrowException) as exc:
+            return (f"its time-series part {TIMESERIES}/{path.name} is not a readable "
+                    f"Parquet file ({str(exc).splitlines()[0]})")
+        if provenance is None or provenance["experiment_sha256"] != experiment.sha256 \
+                or provenance["design_sha256"] != design.sha256:
+            return f"its time-series part {TIMESERIES}/{path.name} is another sweep's"
+        if not schema_ok or rows != part.rows * len(experiment.timeseries.months):
+            return (f"its time-series part {TIMESERIES}/{path.name} does not hold its "
+                    f"runs' {len(experiment.timeseries.months)} months")
+        part.series = path
+        return ""
 
     def read_ledger(self) -> dict[str, dict[str, Any]]:
         """The part checksums in the ledger, the last line of a part winning. Lines that do
@@ -613,8 +690,11 @@ class SweepStore:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
         for path, reason in damaged:
             target = aside / f"{stamp}-{path.name}"
+            series = self.series / path.name
             try:
                 aside.mkdir(exist_ok=True)
+                if series.is_file() and not series.is_symlink():  # it goes with its part
+                    os.replace(series, aside / f"{stamp}-{TIMESERIES}-{path.name}")
                 os.replace(path, target)
             except OSError as exc:
                 raise WriteError(target, exc) from exc
@@ -635,10 +715,11 @@ class SweepStore:
         """
         code = dict(code) if code is not None else code_state()
         versions = package_versions()
-        try:
-            self.runs.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise WriteError(self.runs, exc) from exc
+        for folder in (self.runs, self.series) if experiment.timeseries else (self.runs,):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise WriteError(folder, exc) from exc
         if resumed:
             manifest = self.read_manifest()
         else:
@@ -655,6 +736,10 @@ class SweepStore:
                            "runs": design.n_runs, "runs_per_part": experiment.runs_per_part,
                            "parts": n_parts, "sha256": design.sha256},
                 "outcomes": list(experiment.outcomes),
+                **({"timeseries": {"outcomes": list(experiment.timeseries.outcomes),
+                                   "months": list(experiment.timeseries.months),
+                                   "dir": TIMESERIES}}
+                   if experiment.timeseries else {}),
                 "seed": experiment.seed,
                 "seed_scheme": SEED_SCHEME,
                 "started": now(),
@@ -741,7 +826,23 @@ class SweepStore:
         self._update_mixed(manifest)
         self.write_manifest(manifest)
 
-    def write_part(self, chunk: int, table: pa.Table) -> Path:
+    def _write_temporary(self, path: Path, table: pa.Table, **options: Any) -> tuple[Path, str]:
+        """``table`` written to a temporary file beside ``path`` with the provenance
+        (``options``: pyarrow's, zstd compression by default), fsynced; the file and its
+        sha256. :class:`WriteError`, no file left, on failure."""
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            pq.write_table(table.replace_schema_metadata(self._metadata), tmp,
+                           **{"compression": "zstd", **options})
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            return tmp, file_sha256(tmp)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise WriteError(path, exc) from exc
+
+    def write_part(self, chunk: int, table: pa.Table, series: pa.Table | None = None,
+                   ) -> Path:
         """Write one part atomically, its checksum recorded first.
 
         The part goes to a temporary file (with its provenance in the Parquet metadata),
@@ -750,22 +851,33 @@ class SweepStore:
         therefore always has its checksum recorded; the manifest gathers the checksums at
         the end of the session. Raises :class:`WriteError` on failure, leaving no temporary
         file.
+
+        ``series`` (``[timeseries]``) is the chunk's time-series part: written the same way
+        (one row group a month: its rows come month by month), its checksum recorded in
+        the part's ledger line, and moved into ``timeseries/`` just before the part, so a
+        part in ``runs/`` always has its time series beside it.
         """
         if self.manifest is None:
             raise RuntimeError("write_part before begin")
         path = self.runs / part_name(chunk)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        series_tmp: Path | None = None
+        entry: dict[str, Any] = {}
+        if series is not None:
+            per_month = max(1, table.num_rows)
+            # Snappy without dictionaries: with a row group a month, zstd and dictionaries
+            # cost 3x the CPU for 4% less disk (benchmarks/bench_timeseries.py).
+            series_tmp, series_digest = self._write_temporary(
+                self.series / part_name(chunk), series, row_group_size=per_month,
+                compression="snappy", use_dictionary=False)
+            entry = {"timeseries_sha256": series_digest, "timeseries_rows": series.num_rows}
         try:
-            pq.write_table(table.replace_schema_metadata(self._metadata), tmp,
-                           compression="zstd")
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            digest = file_sha256(tmp)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise WriteError(path, exc) from exc
+            tmp, digest = self._write_temporary(path, table)
+        except WriteError:
+            if series_tmp is not None:
+                series_tmp.unlink(missing_ok=True)
+            raise
         entry = {"sha256": digest, "rows": table.num_rows,
-                 "session": len(self.manifest["sessions"]) - 1}
+                 "session": len(self.manifest["sessions"]) - 1, **entry}
         ledger = self.root / LEDGER
         try:  # a leading newline sets a line cut short by an earlier failure apart
             with open(ledger, "a", encoding="utf-8") as fh:
@@ -774,12 +886,18 @@ class SweepStore:
                 os.fsync(fh.fileno())
         except OSError as exc:
             tmp.unlink(missing_ok=True)
+            if series_tmp is not None:
+                series_tmp.unlink(missing_ok=True)
             raise WriteError(ledger, exc) from exc
         self.manifest["parts"][path.name] = entry
         try:
+            if series_tmp is not None:
+                os.replace(series_tmp, self.series / path.name)
             os.replace(tmp, path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
+            if series_tmp is not None:
+                series_tmp.unlink(missing_ok=True)
             raise WriteError(path, exc) from exc
         return path
 

@@ -44,6 +44,7 @@ from sim.experiment.store import (
     code_label,
     code_state,
     schema,
+    series_schema,
 )
 from sim.experiment.timeout import check_timeout, limit_for
 from sim.run import engine_modules
@@ -92,9 +93,12 @@ def model_call(experiment: Experiment, engine: str | None = None,
     elif experiment.scenario_sha256:
         raise UsageError(f"{experiment.source}: its scenario file {experiment.scenario} "
                          "was not read; load the experiment with its model checked")
+    series = experiment.timeseries
     return ModelCall(model=experiment.model, outcomes=experiment.outcomes,
                      scenario=scenario, months=experiment.months, constants=constants,
-                     engine=engine or experiment.engine, timeout=timeout, schedule=schedule)
+                     engine=engine or experiment.engine, timeout=timeout, schedule=schedule,
+                     series=series.outcomes if series else (),
+                     series_months=series.months if series else ())
 
 
 def _preload(experiment: Experiment, engine: str | None = None) -> list[str]:
@@ -145,8 +149,10 @@ class _Plan:
                 yield call, Batch(chunk, start + i, params[i:i + step],
                                   columns["seed"][i:i + step].tolist())
 
-    def table(self, chunk: int, experiment: Experiment) -> pa.Table:
-        """The part of a complete chunk: one row per run, in run order."""
+    def table(self, chunk: int, experiment: Experiment) -> tuple[pa.Table, pa.Table | None]:
+        """The part of a complete chunk, one row per run in run order, and with
+        ``[timeseries]`` its time-series part: one row per run and recorded month, month
+        by month (each month a row group), runs in run order within a month."""
         entry = self.open.pop(chunk)
         results = sorted(entry.results, key=lambda r: r.first)
         status = [s for r in results for s in r.status]
@@ -164,8 +170,21 @@ class _Plan:
             arrays[name] = col.tolist() if col.dtype == object else col
         for j, name in enumerate(experiment.outcomes):
             arrays[name] = values[:, j]
-        return pa.Table.from_arrays(
+        table = pa.Table.from_arrays(
             [pa.array(arrays[f.name], type=f.type) for f in target], schema=target)
+        if experiment.timeseries is None:
+            return table, None
+        months = np.asarray(experiment.timeseries.months, dtype=np.int64)
+        n = len(status)
+        # runs x months x series -> (months x runs) x series: month-major rows
+        series = np.concatenate([r.series for r in results if r.series is not None])
+        flat = series.transpose(1, 0, 2).reshape(len(months) * n, -1)
+        target = series_schema(experiment)
+        keys = [np.tile(columns["point"], len(months)),
+                np.tile(columns["replicate"], len(months)), np.repeat(months, n)]
+        return table, pa.Table.from_arrays(
+            [pa.array(a, type=f.type) for a, f in zip(keys + list(flat.T), target,
+                                                      strict=True)], schema=target)
 
 
 def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None, *,
@@ -359,7 +378,7 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
             if n_failed:
                 bar.set_postfix(failed=state.runs_failed, refresh=False)
             if entry.remaining == 0:
-                store.write_part(result.chunk, plan.table(result.chunk, experiment))
+                store.write_part(result.chunk, *plan.table(result.chunk, experiment))
                 state.chunks.add(result.chunk)
         status = "complete"
     except KeyboardInterrupt:

@@ -18,7 +18,7 @@ series.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import mesa
@@ -38,6 +38,7 @@ from sim.core.team import team_roles
 from sim.engine import compiling
 from sim.engine import layout as L
 from sim.engine import rng as engine_rng
+from sim.engine.fast import probe
 from sim.engine.kernels import (
     Project,
     apply_levers,
@@ -312,6 +313,35 @@ def run_project(scenario: str = "baseline", seed: int = 0, months: int = 60,
     model = simulate(scenario, seed, months, collect=False, schedule=schedule, **overrides)
     out = model.summary()
     out["seed"] = seed
+    return out
+
+
+def probe_project(probe_months: Sequence[int], scenario: str = "baseline", seed: int = 0,
+                  months: int = 60, schedule: Any = None, **overrides: Any) -> dict[str, Any]:
+    """:func:`run_project` with ``<field>_m<month>`` entries: every ``PROBE_FIELDS`` entry
+    at the end of each of ``probe_months``, as the fast engine's probes give them (the same
+    compiled function reads both engines' state)."""
+    months, seed = check_months(months), check_seed(seed)
+    at = sorted({int(m) for m in probe_months})
+    if not at or at[0] < 1 or at[-1] > months:
+        raise ValueError(f"probe months must lie in [1, {months}]")
+    model = IntegrationModel(months=months, collect=False, rng=seed, scenario_name=scenario,
+                             schedule=schedule, **overrides)
+    probes: dict[str, float] = {}
+    values = np.empty(len(measures.PROBE_FIELDS))
+    done = 0
+    for month in at:
+        model.run_for(month - done)
+        done = month
+        s = model.state
+        probe(values, s.g, s.c, s.dac, s.t)
+        probes.update({f"{name}_m{month}": float(v)
+                       for name, v in zip(measures.PROBE_FIELDS, values, strict=True)})
+    if months > done:
+        model.run_for(months - done)
+    out = model.summary()
+    out["seed"] = seed
+    out.update(probes)
     return out
 
 

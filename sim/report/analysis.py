@@ -25,7 +25,15 @@ from sim.experiment.spec import DISTRIBUTIONS
 from sim.experiment.store import code_label, staged, write_atomic
 from sim.report import figures as plots
 from sim.report.palette import CYCLE, LEVEL_COLOURS
-from sim.studies.sweep_analysis import NOISY, Sweep, SweepAnalysis, compute
+from sim.studies.sweep_analysis import (
+    BINARY_HINT,
+    NOISY,
+    RANK_INDEX,
+    Sweep,
+    SweepAnalysis,
+    compute,
+    over_time_method,
+)
 from sim.studies.sweep_analysis import label as _label
 
 
@@ -133,6 +141,24 @@ def write_analysis(analysis: SweepAnalysis, formats: Sequence[str] = ("png",),
                     "sobol_pilot_by_month.png")
             md.by_month(by_month, analysis.by_month_notes)
 
+        over_time = analysis.over_time
+        if over_time is not None:
+            method = over_time_method(exp.method)
+            if len(over_time) and method is not None:
+                csv(over_time, "indices_over_time.csv")
+                for outcome in dict.fromkeys(over_time["outcome"]):
+                    rows = over_time[over_time["outcome"] == outcome]
+                    # the months whose indices are not dominated by noise, as above
+                    shown = rows[rows["noise_in_means"] < NOISY]
+                    figure(plots.sensitivity_over_time(
+                        shown if len(shown) else rows,
+                        f"Which levers decide {series_label(outcome)}, month by month"
+                        + (f" (months with replicate noise < {NOISY:.0%})"
+                           if len(shown) else ""),
+                        method=method, ylabel=f"index of {series_label(outcome)}"),
+                        f"indices_over_time_{outcome}.png")
+            md.over_time(over_time, analysis.over_time_notes, method)
+
         if exp.method == "grid":
             for outcome in exp.outcomes:
                 csv(analysis.grid[outcome], f"grid_{outcome}.csv")
@@ -166,6 +192,19 @@ def write_analysis(analysis: SweepAnalysis, formats: Sequence[str] = ("png",),
                 stale.unlink()
     result.files = [final / path.name for path in result.files]
     return result
+
+
+def series_label(outcome: str) -> str:
+    """A monthly outcome as the reports name it: P(pilot by month m), or "mean frustration
+    at month m"."""
+    if outcome == "stalled":
+        return "P(stalled at month m)"
+    if outcome in BINARY_HINT:
+        return f"P({outcome} by month m)"
+    if outcome.startswith("dac_"):  # dac_team_commitment: the team's commitment (DAC)
+        level, _, measure = outcome[4:].partition("_")
+        return f"{level} {measure} (DAC) at month m"
+    return f"{outcome.replace('_', ' ')} at month m"
 
 
 def _code_words(manifest: dict[str, Any]) -> str:
@@ -442,6 +481,60 @@ class _Summary:
         if notes:
             lines += ["Not computed: " + "; ".join(notes) + ".", ""]
         lines += ["Files: `sobol_pilot_by_month.csv`, `sobol_pilot_by_month.png`.", ""]
+        self.body += lines
+
+    def over_time(self, table: pd.DataFrame, notes: list[str], method: str | None) -> None:
+        """The indices of the recorded monthly outcomes (``[timeseries]``), outcome by
+        outcome: the leading levers at the first and last month the noise allows."""
+        lines = ["## Over time: the levers behind each monthly outcome", ""]
+        if method is None or not len(table):
+            why = "; ".join(notes[:5]) + (f"; and {len(notes) - 5} more" if len(notes) > 5
+                                          else "")
+            self.body += lines + [f"No indices over time: {why or 'nothing to index'}.", ""]
+            return
+        key = RANK_INDEX[method]
+        words = {"sobol": "ST", "morris": "mu*", "delta": "delta"}[method]
+        lines += [f"The experiment records monthly outcomes (`[timeseries]`); at each "
+                  f"recorded month the {method.capitalize()} indices of the mean over each "
+                  f"combination's replicates rank the levers ({words} below).", ""]
+        for outcome in dict.fromkeys(table["outcome"]):
+            rows = table[table["outcome"] == outcome]
+            lines += [f"### {series_label(outcome)}", ""]
+            noise = rows.groupby("month")["noise_in_means"].first()
+            reliable = [m for m in sorted(noise.index) if noise[m] < NOISY]
+            if not reliable:
+                lines += [f"At every month, replicate noise is at least {_pct(NOISY)} of the "
+                          "variance the indices apportion: they mostly measure noise. Run "
+                          "more replicates.", ""]
+            else:
+                def leaders(m: int, part: pd.DataFrame = rows) -> str:
+                    top = part[part["month"] == m].sort_values(key, ascending=False).head(3)
+                    return ", ".join(f"{_named(str(r.parameter))} ({words} "
+                                     f"{_num(getattr(r, key))})" for r in top.itertuples())
+
+                def mean(m: int, part: pd.DataFrame = rows, name: str = outcome) -> str:
+                    value = float(part[part["month"] == m]["mean"].iloc[0])
+                    return _pct(value) if name in BINARY_HINT else f"mean {_num(value)}"
+
+                first, last = reliable[0], reliable[-1]
+                lines.append(f"At month {first} ({mean(first)}) the levers that matter most "
+                             f"are {leaders(first)}.")
+                if last != first:
+                    lines.append(f"At month {last} ({mean(last)}) they are {leaders(last)}.")
+                lines.append("")
+                noisy = [m for m in sorted(noise.index) if noise[m] >= NOISY]
+                if noisy:
+                    which = (f"At month {noisy[0]}" if len(noisy) == 1
+                             else f"At months {', '.join(map(str, noisy))}")
+                    lines += [f"{which} replicate noise is {_pct(NOISY)} or more of the "
+                              "variance: the indices are in the CSV but are not to be "
+                              "trusted.", ""]
+            lines += [f"Figure: `indices_over_time_{outcome}.png`.", ""]
+        if notes:
+            shown = "; ".join(notes[:8]) + (f"; and {len(notes) - 8} more" if len(notes) > 8
+                                            else "")
+            lines += [f"Not computed: {shown}.", ""]
+        lines += ["File: `indices_over_time.csv` (one row per outcome, month and lever).", ""]
         self.body += lines
 
     def grid(self, sweep: Sweep, frames: dict[str, pd.DataFrame]) -> None:

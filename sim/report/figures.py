@@ -407,35 +407,51 @@ def morris_scatter(table: pd.DataFrame, title: str, colours: Sequence[str] | Non
     return fig
 
 
-def sensitivity_over_time(table: pd.DataFrame, title: str, top: int = 6) -> Figure:
-    """Sobol S1 and ST of P(pilot by month m) against m, for the ``top`` levers by ST.
+#: The two indices shown over time for each method, and their panel titles.
+OVER_TIME_INDICES = {"sobol": (("S1", "first order S1"), ("ST", "total ST")),
+                     "morris": (("mu_star", "mu* (mean absolute elementary effect)"),
+                                ("sigma", "sigma (interactions, non-linearity)")),
+                     "delta": (("S1", "first order S1"), ("delta", "delta (moment-free)"))}
 
-    ``table`` has columns ``month``, ``parameter``, ``S1``, ``S1_conf``, ``ST``,
-    ``ST_conf`` (``sobol_pilot_by_month.csv``).
+
+def sensitivity_over_time(table: pd.DataFrame, title: str, top: int = 6,
+                          method: str = "sobol",
+                          ylabel: str = "Sobol index of P(pilot by month m)") -> Figure:
+    """Two indices of one monthly outcome against the month, for the ``top`` levers by
+    the second: Sobol S1 and ST, Morris mu* and sigma, or delta's S1 and delta.
+
+    ``table`` has columns ``month``, ``parameter`` and the method's indices (with their
+    ``_conf`` half-widths where the method gives them), as ``sobol_pilot_by_month.csv``
+    and ``indices_over_time.csv`` (one outcome) have them. Months are whole numbers on
+    the axis; levers are named as the registry labels them.
     """
-    names = list(table.groupby("parameter")["ST"].mean().sort_values(ascending=False)
+    (left, left_title), (right, right_title) = OVER_TIME_INDICES[method]
+    names = list(table.groupby("parameter")[right].mean().sort_values(ascending=False)
                  .index[:top])
     fig = new_figure(11, 5)
-    axes = fig.subplots(1, 2, sharey=True)
+    axes = fig.subplots(1, 2, sharey=method != "morris")
     for k, name in enumerate(names):
         rows = table[table["parameter"] == name].sort_values("month")
         colour = CYCLE[k % len(CYCLE)]
-        for ax, index in zip(axes, ("S1", "ST"), strict=True):
+        for ax, index in zip(axes, (left, right), strict=True):
             ax.plot(rows["month"], rows[index], "-o", color=colour, markersize=3,
-                    linewidth=2, label=readable(name) if index == "ST" else None)
-            ax.fill_between(rows["month"], rows[index] - rows[f"{index}_conf"],
-                            rows[index] + rows[f"{index}_conf"], color=colour, alpha=0.12,
-                            linewidth=0)
-    if "noise_in_means" in table.columns:
+                    linewidth=2, label=readable(name) if index == right else None)
+            if f"{index}_conf" in rows.columns:
+                ax.fill_between(rows["month"], rows[index] - rows[f"{index}_conf"],
+                                rows[index] + rows[f"{index}_conf"], color=colour,
+                                alpha=0.12, linewidth=0)
+    if "noise_in_means" in table.columns and method != "morris":
         noise = table.groupby("month")["noise_in_means"].first()
         axes[1].plot(noise.index, noise.to_numpy(), "--", color=PALETTE["black"],
                      linewidth=1.2, label="replicate noise (share)")
-    axes[0].set_title("first order S1")
-    axes[1].set_title("total ST")
-    axes[0].set_ylabel("Sobol index of P(pilot by month m)")
-    axes[0].set_ylim(-0.25, 1.1)  # noise-dominated months can stray far outside [0, 1]
+    axes[0].set_title(left_title)
+    axes[1].set_title(right_title)
+    axes[0].set_ylabel(ylabel)
+    if method != "morris":
+        axes[0].set_ylim(-0.25, 1.1)  # noise-dominated months can stray far outside [0, 1]
     for ax in axes:
         ax.set_xlabel("month m")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.axhline(0, color=PALETTE["black"], linewidth=0.8)
     fig.legend(loc="outside lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(title)

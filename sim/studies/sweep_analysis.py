@@ -8,8 +8,12 @@ Everything works on a sweep directory written by ``icsim sweep``:
 * beside them, the stochastic share of variance: how much of the run-to-run variance is
   noise between replicates of the same point, and how much of that noise is left in the
   means the indices decompose;
-* Sobol indices of P(pilot by month m), every six months, from the stored pilot month:
-  which levers matter early and which late;
+* indices over time: of every monthly outcome an experiment records (``[timeseries]``)
+  at every recorded month -- Sobol S1/ST, Morris mu*/sigma or, for a Latin hypercube,
+  delta -- read one month at a time from ``DIR/timeseries`` (:func:`indices_over_time`);
+  Sobol indices of P(pilot by month m), every six months, from the stored pilot month, are
+  one case of the same machinery (:func:`pilot_by_month`): which levers matter early and
+  which late;
 * scenario discovery of stalling projects (no pilot by the horizon) with the EMA
   Workbench's PRIM;
 * :func:`load_ema`, the sweep as the EMA Workbench's ``(experiments, outcomes)`` pair.
@@ -30,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +68,8 @@ class Sweep:
     experiment: Experiment
     design: Design
     runs: pd.DataFrame
+    #: The time-series parts (``[timeseries]``), in chunk order: read a month at a time.
+    series_parts: list[Path] = field(default_factory=list)
 
     @property
     def ok(self) -> pd.DataFrame:
@@ -126,7 +132,10 @@ def load_sweep(root: str | Path, require_complete: bool = True) -> Sweep:
         raise UsageError(
             f"the sweep in {root} is incomplete ({len(runs)} of {design.n_runs} runs); "
             f"complete it with: {resume}")
-    return Sweep(root, manifest, experiment, design, _mark_infinite(runs, experiment.outcomes))
+    series_parts = [path for c in sorted(verified.parts)
+                    if (path := verified.parts[c].series) is not None]
+    return Sweep(root, manifest, experiment, design, _mark_infinite(runs, experiment.outcomes),
+                 series_parts)
 
 
 def _posterior_option(experiment: Experiment) -> str:
@@ -257,35 +266,196 @@ def horizon(sweep: Sweep, months: np.ndarray) -> int:
     return int(math.ceil(top / MONTH_STEP) * MONTH_STEP)
 
 
+#: The index each method ranks levers by over time.
+RANK_INDEX = {"sobol": "ST", "morris": "mu_star", "delta": "delta"}
+
+
+def over_time_method(method: str) -> str | None:
+    """The indices a design gives over time: sobol, morris, delta (a Latin hypercube), or
+    ``None`` (a grid: no indices)."""
+    return {"sobol": "sobol", "morris": "morris", "lhs": "delta"}.get(method)
+
+
+def indices_over_time(sweep: Sweep, months: Iterable[int],
+                      values_at: Callable[[int], Mapping[str, np.ndarray]],
+                      resamples: int = 1000, captured: list[str] | None = None,
+                      ) -> tuple[pd.DataFrame, list[str]]:
+    """The indices of monthly outcomes at each month: one row per outcome, month and
+    lever, with the outcome's mean over the points (``mean``; for a yes/no series, the
+    probability) and the noise left in the replicate means (``noise_in_means``).
+
+    ``values_at(m)`` gives each outcome's values at month ``m``, one per run (aligned
+    with ``sweep.runs``): only one month is held at a time. Sobol S1/ST (seeded with the
+    experiment's seed + m), Morris mu*/sigma or, for a Latin hypercube, delta. A month at
+    which an outcome cannot be indexed (constant over the points, undefined, points
+    without a successful run) is named in the returned notes instead.
+    """
+    method = over_time_method(sweep.experiment.method)
+    if method is None:
+        return pd.DataFrame(), ["a grid has no sensitivity indices, over time or not"]
+    seed = sweep.experiment.seed
+    rows: list[pd.DataFrame] = []
+    notes: list[str] = []
+    for m in months:
+        for outcome, values in values_at(m).items():
+            v = np.asarray(values, dtype=float)
+            y, counts = replicate_means(sweep, v)
+            if np.any(counts == 0):
+                notes.append(f"month {m}: points without a successful run; no indices")
+                continue
+            if np.isnan(y).any():
+                notes.append(f"month {m}: {label(outcome)} is undefined at "
+                             f"{int(np.isnan(y).sum())} points; no indices")
+                continue
+            if np.ptp(y) == 0:
+                notes.append(f"month {m}: {label(outcome)} = {y[0]:.2f} at every point; no "
+                             "indices")
+                continue
+            if method == "sobol":
+                table, _ = sobol_table(sweep.design, y, resamples, seed=seed + m,
+                                       captured=captured)
+            elif method == "morris":
+                table = morris_table(sweep.design, y, resamples, seed=seed + m,
+                                     captured=captured)
+            else:
+                table = delta_table(sweep.design, y, seed=seed + m, captured=captured)
+            table.insert(0, "month", m)
+            table.insert(0, "outcome", outcome)
+            table["mean"] = float(np.mean(y))
+            table["noise_in_means"] = stochastic_variance(sweep, v)["noise_in_means"]
+            rows.append(table)
+    return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()), notes
+
+
+#: Bytes of the time series ``analyze`` reads at once: a block of consecutive recorded
+#: months (at least one), so that each part's footer is read once a block, not once a
+#: month (benchmarks/README.md). The block is held about twice (Arrow, then numpy).
+SERIES_BLOCK_BYTES = 16 * 2**20
+
+
+def _months_of_part(path: Path, months: Sequence[int], first: int,
+                    columns: list[str]) -> pa.Table:
+    """The rows of one time-series part at ``months`` (consecutive recorded months, the
+    first at row group ``first``): the row groups whose statistics admit them (a part
+    holds a row group a month, so those at ``first``, ``first + 1``, ..., checked), read
+    alone, then filtered on ``month`` -- one part's footer and those months' rows in
+    memory at a time."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    low, high = min(months), max(months)
+    with open(path, "rb") as fh:
+        part = pq.ParquetFile(fh)
+        meta, at = part.metadata, part.schema_arrow.get_field_index("month")
+
+        def bounds(group: int) -> tuple[Any, Any] | None:
+            stats = meta.row_group(group).column(at).statistics
+            return (stats.min, stats.max) if stats is not None and stats.has_min_max \
+                else None
+
+        expected = range(first, first + len(months))
+        if expected.stop <= meta.num_row_groups and all(
+                bounds(g) == (m, m) for g, m in zip(expected, months, strict=True)):
+            groups = list(expected)
+        else:  # another layout: every row group that may hold one of the months
+            groups = [g for g in range(meta.num_row_groups)
+                      if (b := bounds(g)) is None or (b[0] <= high and b[1] >= low)]
+        table = part.read_row_groups(groups, columns=["month", *columns])
+    return table.filter(pc.is_in(table.column("month"), pa.array(list(months), pa.int64())))
+
+
+def stored_series(sweep: Sweep, block_bytes: int = SERIES_BLOCK_BYTES,
+                  ) -> Callable[[int], dict[str, np.ndarray]]:
+    """The sweep's recorded monthly outcomes (``[timeseries]``) as ``values_at(month)``
+    for :func:`indices_over_time`, aligned with ``sweep.runs`` (checked).
+
+    The series are read a block of consecutive recorded months at a time, at most
+    ``block_bytes`` of values (at least one month): in each part, the row groups of those
+    months, found by their statistics, then a pyarrow filter on ``month``. Memory holds one
+    block and one part's footer, never the whole series. (A pyarrow dataset over all parts
+    held every part's footer, 240 MB at 100k runs x 60 months; reading month by month
+    parsed every footer once a month: benchmarks/README.md.)
+    """
+    series = sweep.experiment.timeseries
+    if series is None or not sweep.series_parts:
+        raise UsageError(f"{sweep.root} records no time series ([timeseries])")
+    names = list(series.outcomes)
+    months = list(series.months)
+    replicates = sweep.design.replicates
+    wanted = (sweep.runs["point"].to_numpy() * replicates
+              + sweep.runs["replicate"].to_numpy())
+    per_month = max(1, len(wanted) * (len(names) + 3) * 8)
+    size = max(1, min(len(months), block_bytes // per_month))
+    block: dict[int, dict[str, np.ndarray]] = {}
+
+    def read_block(first: int) -> None:
+        block.clear()  # the previous block goes before the next is read
+        chosen = months[first:first + size]
+        table = pa.concat_tables([_months_of_part(path, chosen, first,
+                                                  ["month", "point", "replicate", *names])
+                                  for path in sweep.series_parts])
+        month_of = table.column("month").to_numpy()
+        run = (table.column("point").to_numpy() * replicates
+               + table.column("replicate").to_numpy())
+        rows = {month: np.flatnonzero(month_of == month) for month in chosen}
+        for month in chosen:
+            if not np.array_equal(run[rows[month]], wanted):
+                raise UsageError(f"{sweep.root / 'timeseries'}: month {month} does not hold "
+                                 "one row for every run, in run order; run the sweep again "
+                                 "into a new --out")
+        del month_of, run
+        for month in chosen:
+            block[month] = {}
+        for name in names:  # a column at a time: one column of the block beside the table
+            values = table.column(name).to_numpy()
+            for month in chosen:
+                block[month][name] = values[rows[month]]
+        del table
+
+    def values_at(month: int) -> dict[str, np.ndarray]:
+        if month not in block:
+            if month not in months:
+                raise UsageError(f"month {month} is not recorded; the sweep records months "
+                                 f"{months[0]}..{months[-1]} every {series.every}")
+            read_block(months.index(month))
+        return block[month]
+
+    return values_at
+
+
+def series_over_time(sweep: Sweep, resamples: int = 1000, captured: list[str] | None = None,
+                     ) -> tuple[pd.DataFrame, list[str]]:
+    """The indices of every recorded monthly outcome at every recorded month
+    (``indices_over_time.csv``)."""
+    series = sweep.experiment.timeseries
+    assert series is not None
+    return indices_over_time(sweep, series.months, stored_series(sweep), resamples,
+                             captured)
+
+
 def pilot_by_month(sweep: Sweep, resamples: int = 1000, captured: list[str] | None = None,
                    ) -> tuple[pd.DataFrame, list[str]]:
-    """Sobol indices of P(pilot by month m) for m = 6, 12, ... up to the horizon.
+    """Sobol indices of P(pilot by month m) for m = 6, 12, ... up to the horizon: the
+    indices over time (:func:`indices_over_time`) of the series "pilot by month m" derived
+    from the stored pilot month, as ``sobol_pilot_by_month.csv`` has them (the mean is
+    ``p_pilot``).
 
     Months at which the probability is the same at every point (e.g. no pilot anywhere
     yet) have no indices; they are named in the returned notes.
     """
     months = pilot_months(sweep)
-    notes: list[str] = []
     if months is None:
         return pd.DataFrame(), ["no pilot month stored: time-varying indices skipped"]
     end = horizon(sweep, months)
-    rows = []
-    for m in range(MONTH_STEP, end + 1, MONTH_STEP):
-        by_m = (months <= m).astype(float)
-        y, _ = replicate_means(sweep, by_m)
-        if np.isnan(y).any():
-            notes.append(f"month {m}: points without a successful run; no indices")
-            continue
-        if np.ptp(y) == 0:
-            notes.append(f"month {m}: P(pilot) = {y[0]:.2f} at every point; no indices")
-            continue
-        table, _ = sobol_table(sweep.design, y, resamples, seed=sweep.experiment.seed + m,
-                               captured=captured)
-        table.insert(0, "month", m)
-        table["p_pilot"] = float(np.mean(y))
-        table["noise_in_means"] = stochastic_variance(sweep, by_m)["noise_in_means"]
-        rows.append(table)
-    return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()), notes
+
+    def values_at(m: int) -> dict[str, np.ndarray]:
+        return {"pilot": (months <= m).astype(float)}
+
+    table, notes = indices_over_time(sweep, range(MONTH_STEP, end + 1, MONTH_STEP),
+                                     values_at, resamples, captured)
+    if len(table):
+        table = table.drop(columns="outcome").rename(columns={"mean": "p_pilot"})
+    return table, notes
 
 
 def _cannot_index(y: np.ndarray, counts: np.ndarray, outcome: str) -> str | None:
@@ -345,6 +515,10 @@ class SweepAnalysis:
     prim: PrimFinding | None
     notes: list[str] = field(default_factory=list)
     library_warnings: list[str] = field(default_factory=list)
+    #: Indices of the recorded monthly outcomes at every recorded month (``None``: the
+    #: experiment records no ``[timeseries]``), and the months without them.
+    over_time: pd.DataFrame | None = None
+    over_time_notes: list[str] = field(default_factory=list)
 
 
 def compute(root: str | Path, resamples: int = 1000, prim_outcome: str | None = None,
@@ -398,6 +572,10 @@ def compute(root: str | Path, resamples: int = 1000, prim_outcome: str | None = 
     if exp.method == "sobol" and pilot_months(sweep) is not None:
         by_month, month_notes = pilot_by_month(sweep, resamples, captured)
         notes += month_notes
+    over_time: pd.DataFrame | None = None
+    time_notes: list[str] = []
+    if exp.timeseries is not None:
+        over_time, time_notes = series_over_time(sweep, resamples, captured)
 
     grid = {}
     if exp.method == "grid":
@@ -410,7 +588,7 @@ def compute(root: str | Path, resamples: int = 1000, prim_outcome: str | None = 
 
     return SweepAnalysis(sweep, outcomes, pd.DataFrame(noise_rows), by_month, month_notes,
                          grid, _prim(sweep, prim_outcome, prim_threshold, prim_above),
-                         notes, captured)
+                         notes, captured, over_time, time_notes)
 
 
 #: PRIM runs on at most this many runs (a seeded random sample beyond it): the EMA

@@ -83,8 +83,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "analyze", help="sensitivity and scenario-discovery analysis of a sweep",
         description="Analyse the sweep in DIR: Sobol or Morris indices on replicate means, "
                     "the stochastic share of variance, Sobol indices of P(pilot by month), "
-                    "PRIM boxes of stalling projects; CSV, figures and summary.md in "
-                    "DIR/analysis/.")
+                    "indices over time of the monthly outcomes an experiment records "
+                    "([timeseries]), PRIM boxes of stalling projects; CSV, figures and "
+                    "summary.md in DIR/analysis/.")
     analyze.add_argument("dir", metavar="DIR", help="a sweep directory")
     analyze.add_argument("--resamples", metavar="N", type=_positive_int, default=1000,
                          help="bootstrap resamples for the confidence intervals")
@@ -152,8 +153,11 @@ def experiment_plan(experiment: Experiment, workers: int | None,
     local = 0 if scheduler is not None else (workers or os.cpu_count() or 1)
     columns = len(experiment.levers) + len(experiment.outcomes)
 
+    series = experiment.timeseries
     return with_inputs(sweep_plan(points, experiment.replicates, columns,
-                                  experiment.runs_per_part, local),
+                                  experiment.runs_per_part, local,
+                                  len(series.months) if series else 0,
+                                  len(series.outcomes) if series else 0),
                        *posterior_shape(posterior)).check()
 
 

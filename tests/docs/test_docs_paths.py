@@ -63,10 +63,11 @@ OUTPUT_NAMES = frozenset({
     "manifest.json", "checksums.jsonl", "experiment.toml", "last_generation.parquet",
     "validation.md", "validation.csv", "index.html", "sensitivity.md", "analysis.md",
     "generations.csv", "identification.csv", "marginals.png", "pairs.png",
-    "population.parquet", "part-000003.parquet",
+    "population.parquet", "part-000003.parquet", "indices_over_time.csv",
+    "sobol_pilot_by_month.csv",
 })
 # Folders inside a command's output directory.
-OUTPUT_FOLDERS = frozenset({"runs", "analysis", "discarded", "figures"})
+OUTPUT_FOLDERS = frozenset({"runs", "timeseries", "analysis", "discarded", "figures"})
 
 # The new layout of issue 18, named by the documents before the move reaches this branch.
 PENDING = frozenset({

@@ -39,6 +39,27 @@ level = { values = ["low", "mid", "high"] }
 """
 
 
+#: A plug-in with monthly outcomes (``[timeseries]``): parts in runs/ and timeseries/.
+TOY_SERIES = """
+name = "toy_series"
+model = "sim.experiment.examples:toy_pilot"
+method = "sobol"
+samples = 32
+replicates = 4
+seed = 3
+outcomes = ["pilot", "pilot_month"]
+runs_per_part = 24
+[parameters]
+early = [0.0, 0.5]
+late = [0.0, 0.9]
+dud = [0.0, 1.0]
+[timeseries]
+outcomes = ["piloted"]
+every = 6
+months = [6, 60]
+"""
+
+
 def write(tmp_path: Path, text: str, name: str = "exp.toml") -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))
@@ -92,13 +113,18 @@ def test_sweep_writes_one_row_per_run_with_seeds_and_manifest(tmp_path: Path) ->
     assert "commit" in manifest["git"]
 
 
-def test_results_do_not_depend_on_worker_count(tmp_path: Path) -> None:
-    exp = write(tmp_path, LINEAR)
+@pytest.mark.parametrize("text", [LINEAR, TOY_SERIES], ids=["plain", "timeseries"])
+def test_results_do_not_depend_on_worker_count(tmp_path: Path, text: str) -> None:
+    exp = write(tmp_path, text)
     one = run_sweep(exp, tmp_path / "one", workers=1, progress=False)
     two = run_sweep(exp, tmp_path / "two", workers=2, progress=False, runs_per_task=3)
     pd.testing.assert_frame_equal(runs(one.out), runs(two.out))
-    for part in sorted((one.out / "runs").iterdir()):
-        assert part.read_bytes() == (two.out / "runs" / part.name).read_bytes()
+    folders = ("runs", "timeseries") if "[timeseries]" in text else ("runs",)
+    for folder in folders:
+        parts = sorted((one.out / folder).iterdir())
+        assert len(parts) == len(list((two.out / folder).iterdir())) > 1
+        for part in parts:
+            assert part.read_bytes() == (two.out / folder / part.name).read_bytes()
 
 
 # ------------------------------------------------------------------------ failures
@@ -210,11 +236,18 @@ def _live_members(pgid: int) -> list[int]:
 
 SLOW = LINEAR.replace("samples = 40", "samples = 100").replace(
     "[parameters]", "[constants]\nsleep = 0.01\n[parameters]")
+#: (the sweep a kill -9 interrupts, the same without the sleep, runs, runs per part)
+KILLED = {"plain": (SLOW, LINEAR.replace("samples = 40", "samples = 100"), 300, 16),
+          "timeseries": (TOY_SERIES.replace("[parameters]",
+                                            "[constants]\nsleep = 0.01\n[parameters]"),
+                         TOY_SERIES, 640, 24)}
 
 
 @pytest.mark.slow
-def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
-    exp = write(tmp_path, SLOW)
+@pytest.mark.parametrize("kind", list(KILLED))
+def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path, kind: str) -> None:
+    slow, uninterrupted, total, per_part = KILLED[kind]
+    exp = write(tmp_path, slow)
     out = tmp_path / "out"
     proc = _start_sweep(exp, out)
     deadline = time.monotonic() + 60
@@ -237,24 +270,29 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path) -> Non
             os.killpg(proc.pid, signal.SIGKILL)  # its orphaned workers, if any
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
     kept = {p.name: p.stat().st_ino for p in (out / "runs").glob("part-*.parquet")}
-    total_parts = -(-300 // 16)
+    total_parts = -(-total // per_part)
     assert 3 <= len(kept) < total_parts
     assert json.loads((out / "manifest.json").read_text())["status"] == "running"
 
     report = run_sweep(exp, out, workers=2, resume=True, progress=False)
     assert report.resumed and report.complete
-    assert report.runs_this_session == 300 - sum(
+    assert report.runs_this_session == total - sum(
         len(pd.read_parquet(out / "runs" / name)) for name in kept)
     # Parts finished before the kill were kept, not rewritten.
     assert all((out / "runs" / name).stat().st_ino == ino for name, ino in kept.items())
     assert not [p for p in (out / "runs").iterdir() if p.name.startswith(".")]
 
     # The same experiment without the sleep (constants are not stored): uninterrupted.
-    reference = run_sweep(write(tmp_path, LINEAR.replace("samples = 40", "samples = 100"),
-                                "ref.toml"), tmp_path / "ref", workers=1, progress=False)
+    reference = run_sweep(write(tmp_path, uninterrupted, "ref.toml"), tmp_path / "ref",
+                          workers=1, progress=False)
     resumed = runs(out)
     assert not resumed.duplicated(["point", "replicate"]).any()
     pd.testing.assert_frame_equal(resumed, runs(reference.out))
+    if "[timeseries]" in slow:  # each part's series beside it, as uninterrupted
+        assert not [p for p in (out / "timeseries").iterdir() if p.name.startswith(".")]
+        pd.testing.assert_frame_equal(pd.read_parquet(out / "timeseries"),
+                                      pd.read_parquet(reference.out / "timeseries"))
+        assert len(list((out / "timeseries").iterdir())) == total_parts
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and len(manifest["sessions"]) == 2
 

@@ -81,6 +81,14 @@ def _add(text: str, line: str) -> str:
     return f"{head}\n{line}{sep}{tail}"
 
 
+#: A good [timeseries] table for GOOD_EXPERIMENT (horizon 12 months).
+GOOD_SERIES = """\
+[timeseries]
+outcomes = ["pilot", "dac_team_commitment"]
+every = 3
+months = [3, 12]
+"""
+
 # --------------------------------------------------------------------- bad experiment files
 E = GOOD_EXPERIMENT
 P = """\
@@ -190,6 +198,37 @@ BAD_EXPERIMENTS = {
     "file_timeout_nan": (_add(E, "run_timeout_s = nan"), "'run_timeout_s'"),
     "not_toml": ("name = \n[[[", "not valid TOML"),
     "empty_file": ("", "[parameters]"),
+    # [timeseries]: monthly outcomes (GOOD_SERIES is accepted; each case breaks one thing)
+    "series_unknown_key": (E + GOOD_SERIES + "evry = 2\n", "evry"),
+    "series_not_a_table": (_add(E, "timeseries = 3"), "[timeseries]"),
+    "series_unknown_outcome": (E + _edit(GOOD_SERIES, '"dac_team_commitment"',
+                                         '"happiness"'), "happiness"),
+    "series_scalar_only_outcome": (E + _edit(GOOD_SERIES, '"dac_team_commitment"',
+                                             '"time_to_pilot"'), "time_to_pilot"),
+    "series_outcomes_empty": (E + "[timeseries]\noutcomes = []\n", "'outcomes'"),
+    "series_outcomes_missing": (E + "[timeseries]\nevery = 2\n", "'outcomes'"),
+    "series_outcome_twice": (E + _edit(GOOD_SERIES, '"dac_team_commitment"', '"pilot"'),
+                             "twice"),
+    "series_outcome_path": (E + _edit(GOOD_SERIES, '"dac_team_commitment"', '"../x"'),
+                            "../x"),
+    "series_every_zero": (E + _edit(GOOD_SERIES, "every = 3", "every = 0"), "'every'"),
+    "series_every_past_horizon": (E + _edit(GOOD_SERIES, "every = 3", "every = 13"),
+                                  "'every'"),
+    "series_every_text": (E + _edit(GOOD_SERIES, "every = 3", 'every = "3"'), "'every'"),
+    "series_every_bool": (E + _edit(GOOD_SERIES, "every = 3", "every = true"), "'every'"),
+    "series_months_past_horizon": (E + _edit(GOOD_SERIES, "[3, 12]", "[3, 13]"),
+                                   "'months'"),
+    "series_months_reversed": (E + _edit(GOOD_SERIES, "[3, 12]", "[9, 3]"), "'months'"),
+    "series_months_zero": (E + _edit(GOOD_SERIES, "[3, 12]", "[0, 12]"), "'months'"),
+    "series_months_one": (E + _edit(GOOD_SERIES, "[3, 12]", "[3]"), "'months'"),
+    "series_months_float": (E + _edit(GOOD_SERIES, "[3, 12]", "[3.0, 12]"), "'months'"),
+    "series_plugin_no_months": (P + '[timeseries]\noutcomes = ["z"]\n', "'months'"),
+    "series_plugin_scalar_clash": (P + '[timeseries]\noutcomes = ["y"]\nmonths = [1, 6]\n',
+                                   "'y'"),
+    "series_plugin_parameter_clash": (P + '[timeseries]\noutcomes = ["x1"]\n'
+                                      'months = [1, 6]\n', "'x1'"),
+    "series_plugin_month_clash": (P + '[timeseries]\noutcomes = ["month"]\n'
+                                  'months = [1, 6]\n', "'month'"),
 }
 
 # --------------------------------------------------------------------- bad scenario files
@@ -350,6 +389,7 @@ def tree(tmp_path_factory) -> Path:
             shutil.rmtree(root / name / link)
         else:
             (root / name / link).unlink(missing_ok=True)
+        (root / name / link).parent.mkdir(exist_ok=True)
         os.symlink(elsewhere / target, root / name / link)
     (root / "cal_link").mkdir()
     (root / "cal_link" / "calibration.json").write_text("{}")
@@ -367,6 +407,8 @@ SYMLINKS = {
     "link_lock": (".icsim.lock", "nothing_here_yet"),
     "link_manifest": ("manifest.json", "manifest.json"),
     "link_part": ("runs/part-000000.parquet", "runs/part-000000.parquet"),
+    "link_series": ("timeseries", "timeseries"),
+    "link_series_part": ("timeseries/part-000000.parquet", "runs/part-000000.parquet"),
 }
 
 
@@ -690,6 +732,9 @@ def test_the_good_fixtures_are_accepted(tree, capsys, monkeypatch):
     from sim.experiment.spec import parse_experiment
 
     parse_experiment(P)
+    assert parse_experiment(E + GOOD_SERIES).timeseries is not None
+    assert parse_experiment(P + '[timeseries]\noutcomes = ["z"]\nmonths = [1, 6]\n'
+                            ).timeseries is not None
     monkeypatch.chdir(tree)
     assert main(["compare", "baseline", "late.toml", "--replicates", "2", "--months", "30",
                  "--posterior", "posterior.parquet", "--quiet", "--out",
