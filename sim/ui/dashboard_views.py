@@ -285,8 +285,8 @@ def team_figure(run: ProjectRun, width: float = 13.0, height: float = 6.0) -> Fi
         history[:, month] = engagement
     fig = Figure(figsize=(width, height), layout="constrained")
     ax = fig.subplots()
-    cmap = LinearSegmentedColormap.from_list("engagement", [VERMILLION, "#F7F7F7", BLUE])
-    cmap.set_bad("#FFFFFF")
+    cmap = LinearSegmentedColormap.from_list("engagement", [VERMILLION, "#F7F7F7", BLUE]
+                                             ).with_extremes(bad="#FFFFFF")
     image = ax.imshow(history, aspect="auto", cmap=cmap, vmin=0, vmax=1,
                       interpolation="nearest", extent=(-0.5, model.months + 0.5, n - 0.5, -0.5))
     bar = fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
