@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sim.analysis.frames import row_tuples
@@ -212,15 +213,13 @@ def _funded_description(table: pd.DataFrame) -> list[str]:
     return lines
 
 
-def rule_pairs(sites: pd.DataFrame) -> pd.DataFrame:
-    """Every pair of rules' national pilot share, replicate by replicate, Bonferroni-
+def rule_pairs(shares: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """Every pair of rules' national pilot share, replicate by replicate (``shares``: per
+    rule, its share in each replicate; ``NationalResult.pilot_shares``), Bonferroni-
     adjusted (empty with fewer than three rules)."""
-    per = sites.assign(piloted=sites.outcome.isin(["pilot", "integrated"])).groupby(
-        ["rule", "replicate"], sort=False).piloted.mean()
-    rules = list(dict.fromkeys(sites.rule))
-    if len(rules) < 3:
+    if len(shares) < 3:
         return pd.DataFrame()
-    return all_pairs({r: per.loc[r].sort_index().to_numpy(float) for r in rules})
+    return all_pairs(dict(shares))
 
 
 def _posterior_text(spec: NationalSpec) -> str:
@@ -276,16 +275,31 @@ def _pct(x: float) -> str:
 
 def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png",),
                   ) -> pd.DataFrame:
-    """Read the finished runs in ``out/runs`` and write the national outputs."""
-    result = results(out, spec)
-    sites, series, table = result.sites, result.series, result.table
-    with staged(out) as stage:
-        sites.to_parquet(stage / "sites.parquet", index=False)
+    """Read the finished runs in ``out/runs``, one part at a time, and write the national
+    outputs: ``sites.parquet`` is written as the parts are read, and the tables come from
+    statistics gathered on the way (``sim.studies.national.NationalTotals``), so memory
+    does not grow with the number of runs."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with staged(out) as stage, contextlib.ExitStack() as files:
+        writer: list[pq.ParquetWriter] = []
+
+        def sink(frame: pd.DataFrame) -> None:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if not writer:
+                writer.append(files.enter_context(
+                    pq.ParquetWriter(stage / "sites.parquet", table.schema)))
+            writer[0].write_table(table)
+
+        result = results(out, spec, sink)
+        files.close()  # sites.parquet complete before the stage is moved into place
+        series, table = result.series, result.table
         series.to_csv(stage / "national.csv", index=False, float_format="%.6g")
         # no p-value of the funded-unfunded gap: it is selection, not an effect
         table = table.drop(columns=["gap_p_value"], errors="ignore")
         table.to_csv(stage / "rules.csv", index=False, float_format="%.6g")
-        pairs = rule_pairs(sites)
+        pairs = rule_pairs(result.pilot_shares)
         if not pairs.empty:
             pairs.to_csv(stage / "pairs.csv", index=False, float_format="%.6g")
         variance = variance_table(replicate_shares(sites), spec)

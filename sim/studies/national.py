@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -51,7 +51,7 @@ from sim.experiment.design import run_seed, run_seeds
 from sim.experiment.plugins import register_model
 from sim.experiment.posterior import load_posterior
 from sim.experiment.spec import Experiment, Lever, Scalar
-from sim.experiment.store import MANIFEST, SweepStore
+from sim.experiment.store import MANIFEST, SweepStore, part_name
 from sim.run import run_project, run_projects
 from sim.studies.compare import check_horizon
 
@@ -486,6 +486,17 @@ def check_same_request(out: Path, spec: NationalSpec) -> None:
 
 
 # ------------------------------------------------------------------ analysis
+#: The gates ``national.csv`` follows month by month, and the column holding each's month.
+GATES = (("pilot", "pilot_month"), ("commissioned", "commissioned_month"),
+         ("integrated", "integrated_month"))
+#: The site groups ``national.csv`` splits by: every site, the funded and the unfunded.
+GROUPS = ("all", "funded", "unfunded")
+#: The columns of ``sites.parquet``, in order.
+SITE_COLUMNS = ("rule", "replicate", "site", "funded", "funding_received", "outcome",
+                "small_tasks_month", "pilot_month", "commissioned_month", "integrated_month",
+                "localities_live", "readiness", "prior_work", *SITE_MONEY, *SITE_CONDITIONS)
+
+
 def sites_frame(runs: pd.DataFrame, rules: Sequence[str] | None = None) -> pd.DataFrame:
     """``sites.parquet``: one row per site, replicate and rule, rules in the order given."""
     frame = runs[runs.status == "ok"].drop(columns=["replicate"]).rename(
@@ -495,126 +506,274 @@ def sites_frame(runs: pd.DataFrame, rules: Sequence[str] | None = None) -> pd.Da
         ["integrated", "pilot", "collapsed"], "stalled")
     frame["funded"] = frame.funded.astype(bool)
     frame["team_size"] = frame.team_size.astype(int)
-    cols = ["rule", "replicate", "site", "funded", "funding_received", "outcome",
-            "small_tasks_month", "pilot_month", "commissioned_month", "integrated_month",
-            "localities_live", "readiness", "prior_work", *SITE_MONEY, *SITE_CONDITIONS]
     order = {r: i for i, r in enumerate(rules or sorted(frame.rule.unique()))}
-    return frame[cols].sort_values(
+    return frame[list(SITE_COLUMNS)].sort_values(
         ["rule", "replicate", "site"],
         key=lambda c: c.map(order) if c.name == "rule" else c).reset_index(drop=True)
+
+
+@dataclass
+class _Country:
+    """The sufficient statistics of one rule's sites in one replicate: counts, money sums
+    and, per site group and gate, how many sites reached the gate by each month."""
+
+    n: dict[str, int]  # sites per group (all, funded, unfunded)
+    piloted: dict[str, int]  # sites per group that reached a pilot
+    integrated: int
+    commissioned: int
+    money: dict[str, float]  # SITE_MONEY and funding_received summed over the sites
+    #: per group and gate, sites reaching it by month m: ``int64[3, 3, months + 1]``
+    reached: np.ndarray
+
+
+def _country(group: pd.DataFrame, months: int) -> _Country:
+    """One rule x replicate's sites (``sites.parquet`` rows, in site order) reduced to
+    what the outputs need. Sums go through the same pandas reduction as a whole-frame
+    ``groupby("replicate").sum()``, over the same values in the same order, so the
+    streamed totals equal the ones computed from every run at once, bit for bit."""
+    funded = group.funded.to_numpy(dtype=bool)
+    piloted = group.outcome.isin(["pilot", "integrated"]).to_numpy()
+    masks = {"all": np.ones(len(group), dtype=bool), "funded": funded, "unfunded": ~funded}
+    key = group.replicate
+    money = {name: float(group[name].groupby(key).sum().iloc[0])
+             for name in (*SITE_MONEY, "funding_received")}
+    reached = np.zeros((len(GROUPS), len(GATES), months + 1), dtype=np.int64)
+    for j, (_, column) in enumerate(GATES):
+        month = group[column].to_numpy(dtype=float)
+        seen = ~np.isnan(month)
+        # x <= m for a whole month m exactly when floor(x) <= m; months past the horizon
+        # fall in the last bin, which is cut off
+        bins = np.clip(np.floor(month[seen]), 0, months + 1).astype(np.int64)
+        for i, g in enumerate(GROUPS):
+            counts = np.bincount(bins[masks[g][seen]], minlength=months + 2)
+            reached[i, j] = np.cumsum(counts)[:months + 1]
+    return _Country(
+        n={g: int(m.sum()) for g, m in masks.items()},
+        piloted={g: int(piloted[m].sum()) for g, m in masks.items()},
+        integrated=int((group.outcome == "integrated").sum()),
+        commissioned=int(group.commissioned_month.notna().sum()),
+        money=money, reached=reached)
+
+
+class NationalTotals:
+    """The national outputs' statistics, gathered one rule x replicate at a time
+    (:meth:`add`), so a national run's outputs need memory for one country's sites, not
+    for every run; :meth:`series`, :meth:`table` and :meth:`pilot_shares` give what
+    :func:`monthly`, :func:`rule_table` and the pairs of rules always gave from the whole
+    frame, bit for bit (``tests/studies/test_national_stream.py``)."""
+
+    def __init__(self, months: int, budget: float) -> None:
+        self.months = months
+        self.budget = budget
+        # rule -> replicate -> statistics, rules in the order first seen
+        self.countries: dict[str, dict[int, _Country]] = {}
+        self.sites: dict[str, np.ndarray] = {}  # rule -> which site numbers ran
+
+    def add(self, group: pd.DataFrame) -> None:
+        """One rule x replicate's ``sites.parquet`` rows (all of them, in site order)."""
+        rule, replicate = group.rule.iloc[0], int(group.replicate.iloc[0])
+        by_rule = self.countries.setdefault(rule, {})
+        if replicate in by_rule:
+            raise ValueError(f"rule {rule}, replicate {replicate} added twice")
+        by_rule[replicate] = _country(group, self.months)
+        site = group.site.to_numpy(dtype=np.int64)
+        seen = self.sites.get(rule, np.zeros(0, dtype=bool))
+        if site.size and site.max() >= seen.size:
+            seen = np.concatenate([seen, np.zeros(int(site.max()) + 1 - seen.size, bool)])
+        seen[site] = True
+        self.sites[rule] = seen
+
+    def add_frame(self, sites: pd.DataFrame) -> NationalTotals:
+        """Every rule x replicate of a whole ``sites.parquet`` frame."""
+        for _, group in sites.groupby(["rule", "replicate"], sort=False):
+            self.add(group)
+        return self
+
+    def _by_rule(self) -> Iterator[tuple[str, list[_Country]]]:
+        for rule, by_replicate in self.countries.items():
+            yield rule, [by_replicate[r] for r in sorted(by_replicate)]
+
+    def series(self) -> pd.DataFrame:
+        """``national.csv`` (see :func:`monthly`)."""
+        rows = []
+        for rule, countries in self._by_rule():
+            for month in range(self.months + 1):
+                row: dict[str, Any] = {"rule": rule, "month": month}
+                for i, group in enumerate(GROUPS):
+                    # a replicate without sites in the group has no share (as a groupby)
+                    present = [c for c in countries if c.n[group]]
+                    for j, (gate, _) in enumerate(GATES):
+                        reached = np.array([c.reached[i, j, month] / c.n[group]
+                                            for c in present])
+                        mean, lo, hi = mean_ci(reached.astype(float))
+                        row[f"{gate}_{group}"] = mean
+                        row[f"{gate}_{group}_lo"] = lo
+                        row[f"{gate}_{group}_hi"] = hi
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def pilot_shares(self) -> dict[str, np.ndarray]:
+        """Per rule, the share of sites that reached a pilot in each replicate, in
+        replicate order: what every paired comparison of rules compares."""
+        return {rule: np.array([c.piloted["all"] / c.n["all"] for c in countries],
+                               dtype=float)
+                for rule, countries in self._by_rule()}
+
+    def table(self) -> pd.DataFrame:
+        """``rules.csv`` (see :func:`rule_table`)."""
+        rows = []
+        for rule, countries in self._by_rule():
+            def shares(count: list[int], n: list[int]) -> np.ndarray:
+                return np.array([k / m for k, m in zip(count, n, strict=True) if m],
+                                dtype=float)
+
+            n = [c.n["all"] for c in countries]
+            pilot, lo, hi = mean_ci(shares([c.piloted["all"] for c in countries], n))
+            integ, ilo, ihi = mean_ci(shares([c.integrated for c in countries], n))
+            comm, clo, chi = mean_ci(shares([c.commissioned for c in countries], n))
+            # Every unit of money, summed over the country and averaged over replicates.
+            money = {f"{name}_per_replicate": float(
+                pd.Series([c.money[name] for c in countries], dtype=float).mean())
+                for name in SITE_MONEY}
+            money["balance_per_replicate"] = (
+                money["allocated_per_replicate"] + money["approach_money_per_replicate"]
+                + money["local_committed_per_replicate"] + money["pooled_per_replicate"]
+                - money["withdrawn_per_replicate"] - money["spent_per_replicate"]
+                - money["unspent_per_replicate"])
+            n_funded = sum(c.n["funded"] for c in countries)
+            n_unfunded = sum(c.n["unfunded"] for c in countries)
+            k_funded = sum(c.piloted["funded"] for c in countries)
+            k_unfunded = sum(c.piloted["unfunded"] for c in countries)
+            p_value = float("nan")
+            if n_funded and n_unfunded:
+                counts = [[k_funded, n_funded - k_funded], [k_unfunded, n_unfunded - k_unfunded]]
+                p_value = float(stats.fisher_exact(counts, alternative="greater").pvalue)
+            spent = float(pd.Series([c.money["funding_received"] for c in countries],
+                                    dtype=float).mean())
+            sites_at_pilot = float(pd.Series([c.piloted["all"] for c in countries],
+                                             dtype=np.int64).mean())
+
+            def share(group: str, countries: list[_Country] = countries,
+                      ) -> tuple[float, float, float]:
+                if not any(c.n[group] for c in countries):
+                    return float("nan"), float("nan"), float("nan")
+                return mean_ci(shares([c.piloted[group] for c in countries],
+                                      [c.n[group] for c in countries]))
+
+            f_mean, f_lo, f_hi = share("funded")
+            u_mean, u_lo, u_hi = share("unfunded")
+            rows.append({
+                "rule": rule, "sites": int(self.sites[rule].sum()),
+                "replicates": len(countries),
+                "funded_sites": int(countries[0].n["funded"]),
+                "p_pilot": pilot, "p_pilot_lo": lo, "p_pilot_hi": hi,
+                "p_integrated": integ, "p_integrated_lo": ilo, "p_integrated_hi": ihi,
+                "p_commissioned": comm, "p_commissioned_lo": clo, "p_commissioned_hi": chi,
+                "p_pilot_funded": k_funded / n_funded if n_funded else float("nan"),
+                "p_pilot_unfunded": k_unfunded / n_unfunded if n_unfunded else float("nan"),
+                "p_pilot_funded_lo": f_lo, "p_pilot_funded_hi": f_hi,
+                "p_pilot_unfunded_lo": u_lo, "p_pilot_unfunded_hi": u_hi,
+                "gap_p_value": p_value, "budget": self.budget,
+                "national_per_replicate": spent,
+                "cost_per_pilot_site": spent / sites_at_pilot if sites_at_pilot
+                else float("nan"),
+                **money,
+            })
+        table = pd.DataFrame(rows)
+        # every rule against the first, replicate by replicate (the same sites and seeds)
+        per = self.pilot_shares()
+        first = table.rule.iloc[0]
+        for key in ("d_p_pilot", "d_p_pilot_lo", "d_p_pilot_hi"):
+            table[key] = float("nan")
+        for i, rule in enumerate(table.rule):
+            if i == 0:
+                continue
+            d = per[rule] - per[first]
+            mean = float(d.mean())
+            half = (stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
+                    if d.size > 1 else float("nan"))
+            table.loc[i, ["d_p_pilot", "d_p_pilot_lo", "d_p_pilot_hi"]] = \
+                [mean, mean - half, mean + half]
+        return table
 
 
 def monthly(sites: pd.DataFrame, months: int) -> pd.DataFrame:
     """``national.csv``: per rule and month, shares at pilot and at integration, with 95%
     intervals across replicates, for all, funded and unfunded sites."""
-    rows = []
-    for rule, by_rule in sites.groupby("rule", sort=False):
-        for month in range(months + 1):
-            row: dict[str, Any] = {"rule": rule, "month": month}
-            for group, mask in (("all", slice(None)), ("funded", by_rule.funded),
-                                ("unfunded", ~by_rule.funded)):
-                part = by_rule[mask] if group != "all" else by_rule
-                for gate, col in (("pilot", "pilot_month"),
-                                  ("commissioned", "commissioned_month"),
-                                  ("integrated", "integrated_month")):
-                    reached = (part[col] <= month).groupby(part.replicate).mean().to_numpy() \
-                        if len(part) else np.array([])
-                    mean, lo, hi = mean_ci(reached.astype(float))
-                    row[f"{gate}_{group}"] = mean
-                    row[f"{gate}_{group}_lo"] = lo
-                    row[f"{gate}_{group}_hi"] = hi
-            rows.append(row)
-    return pd.DataFrame(rows)
+    return NationalTotals(months, 0.0).add_frame(sites).series()
 
 
 def rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
     """Per rule: national pilot rate with its interval, the funded-unfunded gap (Fisher
     exact test), and the cost per site reaching a pilot."""
-    rows = []
-    for rule, part in sites.groupby("rule", sort=False):
-        per_rep = part.groupby("replicate")
-        piloted = part.outcome.isin(["pilot", "integrated"])
-        # per replicate: the share of sites that piloted, and that integrated
-        pilot, lo, hi = mean_ci(piloted.groupby(part.replicate).mean().to_numpy(dtype=float))
-        integ, ilo, ihi = mean_ci((part.outcome == "integrated").groupby(part.replicate)
-                                  .mean().to_numpy(dtype=float))
-        comm, clo, chi = mean_ci(per_rep.commissioned_month.apply(
-            lambda c: c.notna().mean()).to_numpy(dtype=float))
-        # Every unit of money, summed over the country and averaged over replicates.
-        money = {f"{name}_per_replicate": float(per_rep[name].sum().mean())
-                 for name in SITE_MONEY}
-        money["balance_per_replicate"] = (
-            money["allocated_per_replicate"] + money["approach_money_per_replicate"]
-            + money["local_committed_per_replicate"] + money["pooled_per_replicate"]
-            - money["withdrawn_per_replicate"] - money["spent_per_replicate"]
-            - money["unspent_per_replicate"])
-        funded, unfunded = piloted[part.funded], piloted[~part.funded]
-        p_value = float("nan")
-        if len(funded) and len(unfunded):
-            counts = [[funded.sum(), len(funded) - funded.sum()],
-                      [unfunded.sum(), len(unfunded) - unfunded.sum()]]
-            p_value = float(stats.fisher_exact(counts, alternative="greater").pvalue)
-        spent = float(part.groupby("replicate").funding_received.sum().mean())
-        sites_at_pilot = float(piloted.groupby(part.replicate).sum().mean())
-        def share(mask: pd.Series, part: pd.DataFrame = part) -> tuple[float, float, float]:
-            sub = part[mask]
-            if not len(sub):
-                return float("nan"), float("nan"), float("nan")
-            return mean_ci(sub.outcome.isin(["pilot", "integrated"]).groupby(
-                sub.replicate).mean().to_numpy(dtype=float))
-
-        f_mean, f_lo, f_hi = share(part.funded)
-        u_mean, u_lo, u_hi = share(~part.funded)
-        rows.append({
-            "rule": rule, "sites": int(part.site.nunique()),
-            "replicates": int(part.replicate.nunique()),
-            "funded_sites": int(part[part.replicate == part.replicate.min()].funded.sum()),
-            "p_pilot": pilot, "p_pilot_lo": lo, "p_pilot_hi": hi,
-            "p_integrated": integ, "p_integrated_lo": ilo, "p_integrated_hi": ihi,
-            "p_commissioned": comm, "p_commissioned_lo": clo, "p_commissioned_hi": chi,
-            "p_pilot_funded": float(funded.mean()) if len(funded) else float("nan"),
-            "p_pilot_unfunded": float(unfunded.mean()) if len(unfunded) else float("nan"),
-            "p_pilot_funded_lo": f_lo, "p_pilot_funded_hi": f_hi,
-            "p_pilot_unfunded_lo": u_lo, "p_pilot_unfunded_hi": u_hi,
-            "gap_p_value": p_value, "budget": budget, "national_per_replicate": spent,
-            "cost_per_pilot_site": spent / sites_at_pilot if sites_at_pilot else float("nan"),
-            **money,
-        })
-    table = pd.DataFrame(rows)
-    # every rule against the first, replicate by replicate (the same sites and seeds)
-    per = sites.assign(piloted=sites.outcome.isin(["pilot", "integrated"])).groupby(
-        ["rule", "replicate"], sort=False).piloted.mean()
-    first = table.rule.iloc[0]
-    for key in ("d_p_pilot", "d_p_pilot_lo", "d_p_pilot_hi"):
-        table[key] = float("nan")
-    for i, rule in enumerate(table.rule):
-        if i == 0:
-            continue
-        d = (per.loc[rule] - per.loc[first]).to_numpy(dtype=float)
-        mean = float(d.mean())
-        half = (stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
-                if d.size > 1 else float("nan"))
-        table.loc[i, ["d_p_pilot", "d_p_pilot_lo", "d_p_pilot_hi"]] = \
-            [mean, mean - half, mean + half]
-    return table
+    return NationalTotals(0, budget).add_frame(sites).table()
 
 
 @dataclass
 class NationalResult:
-    """A finished national run read back: one row per site run, the monthly shares and
-    the table per funding rule."""
+    """A finished national run's outputs: the monthly shares, the table per funding rule
+    and each rule's pilot share replicate by replicate (the site rows themselves are
+    streamed to ``sites.parquet``, never held together)."""
 
-    sites: pd.DataFrame
     series: pd.DataFrame
     table: pd.DataFrame
+    pilot_shares: dict[str, np.ndarray]
 
 
-def results(out: Path, spec: NationalSpec) -> NationalResult:
-    """Read the finished runs in ``out/runs`` and compute the national outputs."""
-    runs = pd.read_parquet(out / "runs")
-    failed = int((runs.status != "ok").sum())
+def part_paths(out: Path, spec: NationalSpec) -> list[Path]:
+    """The finished run's parts, in run order: rule, then replicate, then site."""
+    experiment = spec.experiment()
+    runs = len(spec.rules) * spec.replicates * spec.sites
+    return [Path(out) / "runs" / part_name(chunk)
+            for chunk in range(-(-runs // experiment.runs_per_part))]
+
+
+def stream_sites(out: Path, spec: NationalSpec) -> Iterator[pd.DataFrame]:
+    """``sites.parquet``'s rows, one part of the finished runs at a time, in order."""
+    import pyarrow.parquet as pq
+
+    columns = ["status", "rule", "repeat", "site", "replicate", *SITE_OUTCOMES]
+    for path in part_paths(out, spec):
+        yield sites_frame(pq.read_table(path, columns=columns).to_pandas(), spec.rules)
+
+
+def failed_runs(out: Path, spec: NationalSpec) -> int:
+    """How many of the finished runs did not end ok (their status column only)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    return sum(int(pc.sum(pc.not_equal(pq.read_table(p, columns=["status"])["status"],
+                                       "ok")).as_py() or 0)
+               for p in part_paths(out, spec))
+
+
+def results(out: Path, spec: NationalSpec,
+            sink: Callable[[pd.DataFrame], None] | None = None) -> NationalResult:
+    """Read the finished runs in ``out/runs`` one part at a time and compute the national
+    outputs; ``sink`` receives each part's ``sites.parquet`` rows, in order. Memory holds
+    one part and one rule x replicate's sites at a time, however many runs there are."""
+    failed = failed_runs(out, spec)
     if failed:
         raise RuntimeError(f"{failed} site runs failed; see {out / 'runs'} (column 'error')")
-    sites = sites_frame(runs, spec.rules)
-    return NationalResult(sites, monthly(sites, spec.months),
-                          rule_table(sites, spec.total_budget))
+    totals = NationalTotals(spec.months, spec.total_budget)
+    pending: list[pd.DataFrame] = []  # the rows of the rule x replicate still arriving
+    for frame in stream_sites(out, spec):
+        if sink is not None:
+            sink(frame)
+        rule = frame.rule.to_numpy()
+        replicate = frame.replicate.to_numpy()
+        # where the (rule, replicate) changes: the groups this part closes
+        cuts = np.flatnonzero((rule[1:] != rule[:-1]) | (replicate[1:] != replicate[:-1])) + 1
+        if pending and len(frame) and (rule[0] != pending[-1].rule.iloc[-1]
+                                       or replicate[0] != pending[-1].replicate.iloc[-1]):
+            cuts = np.concatenate([[0], cuts])
+        start = 0
+        for cut in cuts:
+            if cut > start:
+                pending.append(frame.iloc[start:cut])
+            totals.add(pd.concat(pending, ignore_index=True))
+            pending, start = [], int(cut)
+        pending.append(frame.iloc[start:])
+    if pending:
+        totals.add(pd.concat(pending, ignore_index=True))
+    return NationalResult(totals.series(), totals.table(), totals.pilot_shares())
