@@ -43,6 +43,7 @@ import numbers
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
@@ -148,9 +149,10 @@ class Lever:
         return tuple(float(self.low + i * (self.high - self.low) / (levels - 1))
                      for i in range(levels))
 
-    @property
+    @cached_property
     def arrow_type(self) -> str:
-        """The column type in the Parquet store: float64, int64, bool or string."""
+        """The column type in the Parquet store: float64, int64, bool or string (worked
+        out once per lever: it scans the values, and every part's schema asks for it)."""
         if self.kind == "float":
             return "float64"
         if self.kind == "int":
