@@ -95,6 +95,15 @@ def outcome_name(integrated_month: int | None, pilot_month: int | None,
     return "stalled"
 
 
+def outcome_names(integrated_month: np.ndarray, pilot_month: np.ndarray,
+                  collapse_month: np.ndarray) -> np.ndarray:
+    """:func:`outcome_name` of many runs at once, from their gate months as whole numbers
+    (negative: not reached): an array of outcome names, no Python loop over the runs."""
+    return np.select([np.asarray(integrated_month) >= 0, np.asarray(pilot_month) >= 0,
+                      np.asarray(collapse_month) >= 0],
+                     ["integrated", "pilot", "collapsed"], "stalled")
+
+
 
 def _number(value: Any) -> float:
     """A summary value as a float: ``None`` (not reached) becomes NaN."""

@@ -24,7 +24,7 @@ from sim.core.outputs import (
     INT_FIELDS,
     PROBE_FIELDS,
     SUMMARY_FIELDS,
-    outcome_name,
+    outcome_names,
 )
 from sim.core.registry import PARAMETERS, resolve
 from sim.engine import compiling, rng
@@ -252,8 +252,7 @@ def run_arrays(params: np.ndarray, seeds: Sequence[int] | np.ndarray, months: in
             out[f"{name}_m{month}"] = probes[:, j, k]
     if probe_at.size:
         out["pilot_funding"] = pilot_funding
-    out["outcome"] = np.array([outcome_name(i, p, c) for i, p, c in
-                               zip(ints[:, 1], ints[:, 0], ints[:, 2], strict=True)])
+    out["outcome"] = outcome_names(ints[:, 1], ints[:, 0], ints[:, 2])
     out["seed"] = np.asarray(seeds, dtype=np.int64)
     return out
 
