@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy import stats
 
 from sim.analysis.stats import mean_ci
@@ -526,20 +527,28 @@ class _Country:
     reached: np.ndarray
 
 
-def _country(group: pd.DataFrame, months: int) -> _Country:
-    """One rule x replicate's sites (``sites.parquet`` rows, in site order) reduced to
-    what the outputs need. Sums go through the same pandas reduction as a whole-frame
-    ``groupby("replicate").sum()``, over the same values in the same order, so the
-    streamed totals equal the ones computed from every run at once, bit for bit."""
-    funded = group.funded.to_numpy(dtype=bool)
-    piloted = group.outcome.isin(["pilot", "integrated"]).to_numpy()
-    masks = {"all": np.ones(len(group), dtype=bool), "funded": funded, "unfunded": ~funded}
-    key = group.replicate
-    money = {name: float(group[name].groupby(key).sum().iloc[0])
-             for name in (*SITE_MONEY, "funding_received")}
+#: What a rule x replicate's statistics are computed from (``sites.parquet`` columns).
+_STAT_COLUMNS = ("rule", "replicate", "site", "funded", "outcome", "pilot_month",
+                 "commissioned_month", "integrated_month", "funding_received", *SITE_MONEY)
+
+
+def _country(group: Mapping[str, Any], months: int) -> _Country:
+    """One rule x replicate's sites (``sites.parquet`` columns, a frame or arrays, rows in
+    site order) reduced to what the outputs need. Sums go through the same pandas
+    reduction as a whole-frame ``groupby("replicate").sum()``, over the same values in
+    the same order, so the streamed totals equal the ones computed from every run at once,
+    bit for bit."""
+    funded = np.asarray(group["funded"], dtype=bool)
+    outcome = np.asarray(group["outcome"], dtype=object)
+    piloted = np.isin(outcome, ["pilot", "integrated"])
+    masks = {"all": np.ones(len(funded), dtype=bool), "funded": funded, "unfunded": ~funded}
+    names = (*SITE_MONEY, "funding_received")
+    sums = pd.DataFrame({name: np.asarray(group[name], dtype=float) for name in names}
+                        ).groupby(np.asarray(group["replicate"])).sum()
+    money = {name: float(sums[name].iloc[0]) for name in names}
     reached = np.zeros((len(GROUPS), len(GATES), months + 1), dtype=np.int64)
     for j, (_, column) in enumerate(GATES):
-        month = group[column].to_numpy(dtype=float)
+        month = np.asarray(group[column], dtype=float)
         seen = ~np.isnan(month)
         # x <= m for a whole month m exactly when floor(x) <= m; months past the horizon
         # fall in the last bin, which is cut off
@@ -550,8 +559,9 @@ def _country(group: pd.DataFrame, months: int) -> _Country:
     return _Country(
         n={g: int(m.sum()) for g, m in masks.items()},
         piloted={g: int(piloted[m].sum()) for g, m in masks.items()},
-        integrated=int((group.outcome == "integrated").sum()),
-        commissioned=int(group.commissioned_month.notna().sum()),
+        integrated=int((outcome == "integrated").sum()),
+        commissioned=int((~np.isnan(np.asarray(group["commissioned_month"],
+                                                dtype=float))).sum()),
         money=money, reached=reached)
 
 
@@ -569,14 +579,15 @@ class NationalTotals:
         self.countries: dict[str, dict[int, _Country]] = {}
         self.sites: dict[str, np.ndarray] = {}  # rule -> which site numbers ran
 
-    def add(self, group: pd.DataFrame) -> None:
-        """One rule x replicate's ``sites.parquet`` rows (all of them, in site order)."""
-        rule, replicate = group.rule.iloc[0], int(group.replicate.iloc[0])
+    def add(self, group: Mapping[str, Any]) -> None:
+        """One rule x replicate's ``sites.parquet`` rows (all of them, in site order): a
+        frame, or its columns as arrays."""
+        rule, replicate = str(group["rule"][0]), int(group["replicate"][0])
         by_rule = self.countries.setdefault(rule, {})
         if replicate in by_rule:
             raise ValueError(f"rule {rule}, replicate {replicate} added twice")
         by_rule[replicate] = _country(group, self.months)
-        site = group.site.to_numpy(dtype=np.int64)
+        site = np.asarray(group["site"], dtype=np.int64)
         seen = self.sites.get(rule, np.zeros(0, dtype=bool))
         if site.size and site.max() >= seen.size:
             seen = np.concatenate([seen, np.zeros(int(site.max()) + 1 - seen.size, bool)])
@@ -586,7 +597,7 @@ class NationalTotals:
     def add_frame(self, sites: pd.DataFrame) -> NationalTotals:
         """Every rule x replicate of a whole ``sites.parquet`` frame."""
         for _, group in sites.groupby(["rule", "replicate"], sort=False):
-            self.add(group)
+            self.add({name: group[name].to_numpy() for name in _STAT_COLUMNS})
         return self
 
     def _by_rule(self) -> Iterator[tuple[str, list[_Country]]]:
@@ -728,52 +739,113 @@ def part_paths(out: Path, spec: NationalSpec) -> list[Path]:
             for chunk in range(-(-runs // experiment.runs_per_part))]
 
 
-def stream_sites(out: Path, spec: NationalSpec) -> Iterator[pd.DataFrame]:
-    """``sites.parquet``'s rows, one part of the finished runs at a time, in order."""
-    import pyarrow.parquet as pq
-
-    columns = ["status", "rule", "repeat", "site", "replicate", *SITE_OUTCOMES]
-    for path in part_paths(out, spec):
-        yield sites_frame(pq.read_table(path, columns=columns).to_pandas(), spec.rules)
+#: What the outputs read of each part of the runs.
+_PART_COLUMNS = ("status", "rule", "repeat", "site", *SITE_OUTCOMES)
+#: Rows of ``sites.parquet`` gathered before they are written, one row group each.
+_ROWS_PER_GROUP = 65_536
 
 
-def failed_runs(out: Path, spec: NationalSpec) -> int:
-    """How many of the finished runs did not end ok (their status column only)."""
+def _sites_columns(part: pa.Table, rules: Sequence[str]) -> dict[str, np.ndarray]:
+    """A part's runs as ``sites.parquet``'s columns (all ok), in rule, replicate and site
+    order: :func:`sites_frame` on numpy arrays, with no frame per part."""
+    col = {name: part.column(name).to_numpy() for name in _PART_COLUMNS if name != "status"}
+    out: dict[str, np.ndarray] = {
+        "rule": col["rule"].astype(object), "replicate": col["repeat"].astype(np.int64),
+        "site": col["site"].astype(np.int64), "funded": col["funded"].astype(bool),
+        "outcome": np.select([col["integrated"] == 1, col["pilot"] == 1,
+                              col["collapsed"] == 1],
+                             ["integrated", "pilot", "collapsed"], "stalled").astype(object)}
+    for name in SITE_COLUMNS:
+        if name not in out:
+            out[name] = col[name]
+    out["team_size"] = out["team_size"].astype(int)
+    order = {r: i for i, r in enumerate(rules)}
+    code = np.array([order[r] for r in col["rule"].tolist()], dtype=np.int64)
+    keys = (out["site"], out["replicate"], code)
+    if not _sorted(keys):  # the runner's parts are in this order; any other is sorted
+        index = np.lexsort(keys)
+        out = {name: column[index] for name, column in out.items()}
+    return out
+
+
+def _sorted(keys: tuple[np.ndarray, ...]) -> bool:
+    """Whether rows are in lexicographic order of ``keys`` (last key first)."""
+    *minor, major = keys
+    n = len(major)
+    if n < 2:
+        return True
+    ties = np.ones(n - 1, dtype=bool)
+    for key in (major, *reversed(minor)):
+        step = np.diff(key)
+        if (step[ties] < 0).any():
+            return False
+        ties &= step == 0
+    return True
+
+
+def stream_sites(out: Path, spec: NationalSpec,
+                 ) -> Iterator[tuple[dict[str, np.ndarray], int]]:
+    """Each part of the finished runs, in run order, as ``sites.parquet``'s columns and
+    the number of its runs that did not end ok (their columns are then not built)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    return sum(int(pc.sum(pc.not_equal(pq.read_table(p, columns=["status"])["status"],
-                                       "ok")).as_py() or 0)
-               for p in part_paths(out, spec))
+    for path in part_paths(out, spec):
+        part = pq.ParquetFile(path).read(columns=list(_PART_COLUMNS), use_threads=False)
+        failed = int(pc.sum(pc.not_equal(part.column("status"), "ok")).as_py() or 0)
+        yield ({} if failed else _sites_columns(part, spec.rules)), failed
 
 
 def results(out: Path, spec: NationalSpec,
             sink: Callable[[pd.DataFrame], None] | None = None) -> NationalResult:
     """Read the finished runs in ``out/runs`` one part at a time and compute the national
-    outputs; ``sink`` receives each part's ``sites.parquet`` rows, in order. Memory holds
-    one part and one rule x replicate's sites at a time, however many runs there are."""
-    failed = failed_runs(out, spec)
-    if failed:
-        raise RuntimeError(f"{failed} site runs failed; see {out / 'runs'} (column 'error')")
+    outputs; ``sink`` receives ``sites.parquet``'s rows in order, a frame of at most
+    ``_ROWS_PER_GROUP`` rows at a time. Memory holds a part, one rule x replicate's sites
+    and one such frame, however many runs there are. Runs that failed are counted over
+    every part and raise ``RuntimeError`` at the end (the caller writes into a staging
+    folder, so nothing is left half-written)."""
     totals = NationalTotals(spec.months, spec.total_budget)
-    pending: list[pd.DataFrame] = []  # the rows of the rule x replicate still arriving
-    for frame in stream_sites(out, spec):
-        if sink is not None:
-            sink(frame)
-        rule = frame.rule.to_numpy()
-        replicate = frame.replicate.to_numpy()
-        # where the (rule, replicate) changes: the groups this part closes
+    failed = 0
+    pending: list[dict[str, np.ndarray]] = []  # the rule x replicate still arriving
+    waiting: list[dict[str, np.ndarray]] = []  # rows not yet handed to the sink
+    waiting_rows = 0
+
+    def close_group() -> None:
+        totals.add({name: np.concatenate([p[name] for p in pending])
+                    for name in _STAT_COLUMNS})
+        pending.clear()
+
+    def flush() -> None:
+        nonlocal waiting_rows
+        if sink is not None and waiting:
+            sink(pd.DataFrame({name: np.concatenate([w[name] for w in waiting])
+                               for name in SITE_COLUMNS}))
+        waiting.clear()
+        waiting_rows = 0
+
+    for columns, bad in stream_sites(out, spec):
+        failed += bad
+        if failed:
+            continue  # counted to the end, for the message; nothing more is built
+        waiting.append(columns)
+        waiting_rows += len(columns["site"])
+        if waiting_rows >= _ROWS_PER_GROUP:
+            flush()
+        rule, replicate = columns["rule"], columns["replicate"]
+        # where (rule, replicate) changes: the groups this part closes
         cuts = np.flatnonzero((rule[1:] != rule[:-1]) | (replicate[1:] != replicate[:-1])) + 1
-        if pending and len(frame) and (rule[0] != pending[-1].rule.iloc[-1]
-                                       or replicate[0] != pending[-1].replicate.iloc[-1]):
-            cuts = np.concatenate([[0], cuts])
+        if pending and (rule[0] != pending[-1]["rule"][-1]
+                        or replicate[0] != pending[-1]["replicate"][-1]):
+            close_group()
         start = 0
         for cut in cuts:
-            if cut > start:
-                pending.append(frame.iloc[start:cut])
-            totals.add(pd.concat(pending, ignore_index=True))
-            pending, start = [], int(cut)
-        pending.append(frame.iloc[start:])
+            pending.append({name: columns[name][start:cut] for name in _STAT_COLUMNS})
+            close_group()
+            start = int(cut)
+        pending.append({name: columns[name][start:] for name in _STAT_COLUMNS})
+    if failed:
+        raise RuntimeError(f"{failed} site runs failed; see {out / 'runs'} (column 'error')")
     if pending:
-        totals.add(pd.concat(pending, ignore_index=True))
+        close_group()
+    flush()
     return NationalResult(totals.series(), totals.table(), totals.pilot_shares())
