@@ -23,6 +23,7 @@ import pandas as pd
 
 from sim.core.errors import UsageError
 from sim.core.outputs import DAC_KEYS, SUMMARY_FIELDS
+from sim.core.registry import PARAMETERS, resolve
 from sim.core.scenarios import check_schedule
 from sim.engine import fast
 from sim.engine.layout import pack_many
@@ -69,6 +70,38 @@ def with_draws(values: Mapping[str, Any], draws: Sequence[Mapping[str, Any]] | N
     if not draws:
         return [dict(values) for _ in replicates]
     return [{**draws[i % len(draws)], **values} for i in replicates]
+
+
+def pack_draws(values: Mapping[str, Any], draws: pd.DataFrame | None = None) -> np.ndarray:
+    """The engine's records (``PARAM_DTYPE``) of :func:`with_draws`, validated and packed
+    once, column by column: without ``draws`` one record, ``values`` over the defaults;
+    with a posterior's ``draws`` (validated registry values, one row per draw;
+    ``sim.experiment.posterior.load_posterior``) one record per draw, the draw's values
+    and ``values`` over them. Replicate *i* takes record ``i % len(records)``
+    (:func:`for_replicates`): what ``pack_many([resolve(v) for v in with_draws(values,
+    draws, replicates)])`` gives, bit for bit, with no dict per run."""
+    base = pack_many([resolve(values)])
+    if draws is None or draws.empty:
+        return base
+    records = np.repeat(base, len(draws))
+    for name in draws.columns:
+        if name in values:
+            continue  # the scenario's own value wins over the draw's
+        param = PARAMETERS[name]
+        column = draws[name]
+        if param.kind == "choice":
+            codes = {choice: float(i) for i, choice in enumerate(param.choices)}
+            records[name] = [codes[value] for value in column.tolist()]
+        else:
+            records[name] = column.to_numpy(dtype=np.float64)
+    return records
+
+
+def for_replicates(records: np.ndarray, replicates: Sequence[int] | np.ndarray,
+                   ) -> np.ndarray:
+    """Each replicate's record of :func:`pack_draws`: replicate *i* takes record *i*
+    (cycling over the draws)."""
+    return records[np.asarray(replicates, dtype=np.int64) % len(records)]
 
 
 @overload

@@ -29,13 +29,13 @@ from sim.analysis.variance import forms_of, split_draws
 from sim.core.errors import UsageError
 from sim.core.inputs import check_months, check_seed
 from sim.core.limits import check_size
-from sim.core.outputs import DAC_KEYS, GATE_FIELDS, OUTCOMES
+from sim.core.outputs import DAC_KEYS, GATE_FIELDS, OUTCOMES, SUMMARY_FIELDS
 from sim.core.registry import PARAMETERS, resolve, validate
 from sim.core.scenarios import SCENARIOS, ResolvedScenario, resolve_scenario
 from sim.engine.fast import HIST_BINS, histogram_quantiles
 from sim.experiment.design import run_seed
 from sim.experiment.execute import make_executor
-from sim.run import engine_modules, run_projects, with_draws
+from sim.run import engine_modules, for_replicates, pack_draws, run_projects, with_draws
 
 #: Runs per task sent to a worker: large enough to amortise the hand-off.
 CHUNK = {"mesa": 25, "fast": 500}
@@ -101,32 +101,64 @@ def check_replicates(replicates: Any) -> int:
 
 def _run_chunk(scenario: ResolvedScenario, months: int, seeds: list[tuple[int, int]],
                engine: str = "fast", draws: list[dict[str, Any]] | None = None,
-               ) -> tuple[list[dict[str, Any]], np.ndarray]:
+               params: np.ndarray | None = None,
+               ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Worker task: run ``(replicate, seed)`` pairs of one scenario; return the summaries
-    and the runs' monthly DAC histogram (``int64[months + 1, 9, HIST_BINS]``). With
-    posterior ``draws``, replicate *i* takes draw *i* (cycling), under the scenario's own
-    values, which win where both set a parameter."""
+    as columns (one array per field, gate months as floats with NaN; ``scenario``,
+    ``months`` and ``replicate`` added) and the runs' monthly DAC histogram
+    (``int64[months + 1, 9, HIST_BINS]``). The fast engine takes the runs' packed
+    ``params`` (``sim.run.pack_draws``: no dict or frame per run); the Mesa engine one
+    dict a run, where with posterior ``draws`` replicate *i* takes draw *i* (cycling),
+    under the scenario's own values, which win where both set a parameter."""
     histogram = np.zeros((months + 1, len(DAC_KEYS), HIST_BINS), dtype=np.int64)
-    replicates = [i for i, _ in seeds]
-    values = [resolve(v) for v in with_draws(scenario.values, draws, replicates)]
-    frame = run_projects(values, [s for _, s in seeds], months, engine=engine,
-                         schedule=scenario.schedule_list(), histogram=histogram)
-    rows: list[dict[str, Any]] = []
-    records = frame.astype(object).where(frame.notna(), None).to_dict("records", into=dict)
-    for row, (replicate, seed) in zip(records, seeds, strict=True):
-        row = {k: v.item() if hasattr(v, "item") else v for k, v in row.items()}
-        row.update(seed=seed, scenario=scenario.name, months=months, replicate=replicate)
-        rows.append(row)
-    return rows, histogram
+    replicates = np.array([i for i, _ in seeds], dtype=np.int64)
+    run_seeds = np.array([s for _, s in seeds], dtype=np.int64)
+    if params is not None:
+        columns = run_projects(params, run_seeds, months, schedule=scenario.schedule_list(),
+                               histogram=histogram, as_arrays=True)
+        out = {name: columns[name] for name in SUMMARY_FIELDS}
+    else:
+        values = [resolve(v) for v in with_draws(scenario.values, draws, replicates.tolist())]
+        frame = run_projects(values, run_seeds, months, engine=engine,
+                             schedule=scenario.schedule_list(), histogram=histogram)
+        out = {name: (frame[name].astype("float64").to_numpy() if name in GATE_FIELDS
+                      else frame[name].to_numpy()) for name in SUMMARY_FIELDS}
+    out["seed"] = run_seeds
+    out["scenario"] = np.full(len(seeds), scenario.name, dtype=object)
+    out["months"] = np.full(len(seeds), months, dtype=np.int64)
+    out["replicate"] = replicates
+    return out, histogram
 
 
 def _tasks(scenarios: list[ResolvedScenario], replicates: int, seed: int, months: int,
-           engine: str, draws: list[dict[str, Any]] | None = None) -> Iterator[tuple]:
+           engine: str, posterior: pd.DataFrame | None = None) -> Iterator[tuple]:
     seeds = [(i, run_seed(seed, 0, i)) for i in range(replicates)]
     chunk = CHUNK[engine]
+    draws = (posterior.to_dict("records", into=dict) if posterior is not None
+             and engine != "fast" else None)  # into=dict: str keys, as the default
     for scenario in scenarios:
+        # the fast engine: each draw under the scenario validated and packed once
+        records = pack_draws(scenario.values, posterior) if engine == "fast" else None
         for start in range(0, replicates, chunk):
-            yield scenario, months, seeds[start:start + chunk], engine, draws
+            part = seeds[start:start + chunk]
+            params = (for_replicates(records, [i for i, _ in part]) if records is not None
+                      else None)
+            yield scenario, months, part, engine, draws, params
+
+
+def _runs_frame(columns: list[dict[str, np.ndarray]], names: Sequence[str]) -> pd.DataFrame:
+    """``runs.parquet``: one row per run, scenarios in the order given, then replicates;
+    scenario, replicate, seed and outcome first; gate months as floats."""
+    runs = pd.DataFrame({name: np.concatenate([c[name] for c in columns])
+                         for name in columns[0]})
+    order = {s: i for i, s in enumerate(names)}
+    runs = runs.sort_values(["scenario", "replicate"], key=lambda c: c.map(order)
+                            if c.name == "scenario" else c).reset_index(drop=True)
+    front = ["scenario", "replicate", "seed", "outcome"]
+    runs = runs[front + [c for c in runs.columns if c not in front]]
+    for column in GATE_FIELDS:
+        runs[column] = runs[column].astype("float64")
+    return runs
 
 
 def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, seed: int = 0,
@@ -157,31 +189,22 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
     from tqdm.auto import tqdm
 
     names = [s.name for s in resolved]
-    draws = (posterior.to_dict("records", into=dict) if posterior is not None
-             else None)  # into=dict: str keys, as the default
-    rows: list[dict[str, Any]] = []
+    chunks: list[dict[str, np.ndarray]] = []
     histograms: dict[str, np.ndarray] = {}
     total = len(resolved) * replicates
     with make_executor(workers, scheduler, preload=engine_modules(engine)) \
             as executor, \
             tqdm(total=total, unit="run", desc="compare", disable=not progress) as bar:
-        for batch, histogram in executor.imap_unordered(
-                _run_chunk, _tasks(resolved, replicates, seed, months, engine, draws)):
-            scenario = batch[0]["scenario"]
-            rows.extend(batch)
+        for columns, histogram in executor.imap_unordered(
+                _run_chunk, _tasks(resolved, replicates, seed, months, engine, posterior)):
+            scenario = str(columns["scenario"][0])
+            chunks.append(columns)
             if scenario in histograms:
                 histograms[scenario] += histogram
             else:
                 histograms[scenario] = histogram
-            bar.update(len(batch))
-    order = {s: i for i, s in enumerate(names)}
-    runs = pd.DataFrame(rows)
-    runs = runs.sort_values(["scenario", "replicate"], key=lambda c: c.map(order)
-                            if c.name == "scenario" else c).reset_index(drop=True)
-    front = ["scenario", "replicate", "seed", "outcome"]
-    runs = runs[front + [c for c in runs.columns if c not in front]]
-    for column in GATE_FIELDS:
-        runs[column] = runs[column].astype("float64")
+            bar.update(len(columns["seed"]))
+    runs = _runs_frame(chunks, names)
     table = summarise(runs, names, months)
     bands = {s: _bands(histograms[s]) for s in names}
     curves = {s: kaplan_meier(runs.loc[runs.scenario == s, "pilot_month"], months)
@@ -191,10 +214,11 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
     pairs = all_pairs({name: runs.loc[runs.scenario == name].sort_values("replicate")
                        .outcome.isin(["pilot", "integrated"]).to_numpy(float)
                        for name in names}) if len(names) >= 3 else pd.DataFrame()
-    split = (variance_split(resolved, draws, months, seed) if draws
-             else pd.DataFrame())
+    split = (variance_split(resolved, posterior, months, seed)
+             if posterior is not None and not posterior.empty else pd.DataFrame())
     return Comparison(runs, table, bands, curves, months, seed, differences, resolved,
-                      dict(validate(overrides or {})), split, len(draws or []),
+                      dict(validate(overrides or {})), split,
+                      len(posterior) if posterior is not None else 0,
                       posterior_columns=tuple(posterior.columns) if posterior is not None
                       else (), pairs=pairs, reference=reference)
 
@@ -214,7 +238,7 @@ def check_reference(reference: str | None, names: Sequence[str]) -> str:
 SPLIT_DRAWS, SPLIT_SEEDS = 200, 10
 
 
-def variance_split(scenarios: Sequence[ResolvedScenario], draws: list[dict[str, Any]],
+def variance_split(scenarios: Sequence[ResolvedScenario], draws: pd.DataFrame,
                    months: int, seed: int) -> pd.DataFrame:
     """How much of the variance of each outcome indicator is run-to-run noise (between
     seeds at one draw), parametric (between posterior draws) and, of the parametric part,
@@ -223,16 +247,19 @@ def variance_split(scenarios: Sequence[ResolvedScenario], draws: list[dict[str, 
     n = min(SPLIT_DRAWS, len(draws))
     seeds = [run_seed(seed, 1, i) for i in range(n * SPLIT_SEEDS)]
     choices = [name for name, p in PARAMETERS.items() if p.kind == "choice"]
-    forms = forms_of(draws[:n], choices)
+    forms = forms_of(draws.iloc[:n].to_dict("records"), choices)
     rows = []
     for scenario in scenarios:
-        resolved = [resolve({**draws[d], **scenario.values}) for d in range(n)]
-        values = [resolved[i // SPLIT_SEEDS] for i in range(n * SPLIT_SEEDS)]
-        frame = run_projects(values, seeds, months, schedule=scenario.schedule_list())
+        # run i takes draw i // SPLIT_SEEDS under the scenario's values, each draw
+        # validated and packed once (sim.run.pack_draws)
+        params = pack_draws(scenario.values, draws.iloc[:n])[
+            np.arange(n * SPLIT_SEEDS) // SPLIT_SEEDS]
+        columns = run_projects(params, seeds, months, schedule=scenario.schedule_list(),
+                               as_arrays=True)
         # a scenario that sets a structural choice holds it: it explains no variance there
         held = forms[[c for c in forms.columns if c not in scenario.values]]
         for label, test in (("pilot", ("pilot", "integrated")), ("integrated", ("integrated",))):
-            y = frame.outcome.isin(test).to_numpy(float).reshape(n, SPLIT_SEEDS)
+            y = np.isin(columns["outcome"], test).astype(float).reshape(n, SPLIT_SEEDS)
             part = split_draws(y, held if len(held.columns) else None)
             largest = max(part.by_form, key=lambda k: part.by_form[k]) if part.by_form \
                 else ""
