@@ -39,7 +39,7 @@ from sim.experiment.posterior import load_posterior
 from sim.mesa.model import IntegrationModel, run_project, timeseries_frame
 from sim.report.figures import TIME_TO_PILOT_LABEL, whole_month_ticks
 from sim.report.palette import LEVEL_COLOURS, OUTCOME_COLOURS, PALETTE
-from sim.run import run_projects, with_draws
+from sim.run import for_replicates, pack_draws, run_projects, with_draws
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -341,12 +341,15 @@ def many_runs(scenario: str, overrides: Mapping[str, Any] | None = None, n: int 
     seeds = list(range(seed, seed + n))
     resolved = resolve_scenario(scenario, overrides)
     schedule = resolved.schedule_list()
-    draws = _draws(str(posterior)) if posterior is not None else None
-    values = [resolve(v) for v in with_draws(resolved.values, draws, range(n))]
-    if engine == "fast":
-        frame = run_projects(values, seeds, months, schedule=schedule)
+    frame_of_draws = _posterior(str(posterior)) if posterior is not None else None
+    if engine == "fast":  # validated and packed once, no dict per run (sim.run.pack_draws)
+        params = for_replicates(pack_draws(resolved.values, frame_of_draws), range(n))
+        frame = run_projects(params, seeds, months, schedule=schedule)
         frame["seed"] = seeds
     else:
+        draws = (cast(list[dict[str, Any]], frame_of_draws.to_dict("records"))
+                 if frame_of_draws is not None else None)
+        values = [resolve(v) for v in with_draws(resolved.values, draws, range(n))]
         rows = []
         for run_values, s in zip(values, seeds, strict=True):
             row = run_project("baseline", seed=s, months=months, schedule=schedule,
@@ -360,9 +363,9 @@ def many_runs(scenario: str, overrides: Mapping[str, Any] | None = None, n: int 
 
 
 @functools.lru_cache(maxsize=2)
-def _draws(path: str) -> list[dict[str, Any]]:
+def _posterior(path: str) -> pd.DataFrame:
     """A posterior's draws, read once per file."""
-    return cast(list[dict[str, Any]], load_posterior(path).to_dict("records"))
+    return load_posterior(path)
 
 
 def outcome_shares(runs: pd.DataFrame) -> pd.DataFrame:

@@ -352,6 +352,29 @@ def test_the_team_view_names_organisations_as_people_read_them():
     assert any(row.endswith("(GP federation)") for row in rows)
 
 
+def test_run_many_under_the_posterior_is_the_old_dict_per_run_path():
+    """Issue 24: "Run many" packs the posterior's draws once (no dict per run) and gives
+    the frame the dict-per-run path gave (main at c3df84e), bit for bit."""
+    import pandas as pd
+
+    from sim.core.registry import resolve
+    from sim.core.scenarios import resolve_scenario
+    from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
+    from sim.run import run_projects, with_draws
+    from sim.ui.dashboard_views import many_runs
+
+    runs = many_runs("toolkit", {"turnover_rate": 0.2}, n=25, seed=7, months=36,
+                     posterior=CASE_POSTERIOR)
+    resolved = resolve_scenario("toolkit", {"turnover_rate": 0.2})
+    draws = load_posterior(CASE_POSTERIOR).to_dict("records")
+    values = [resolve(v) for v in with_draws(resolved.values, draws, range(25))]
+    old = run_projects(values, list(range(7, 32)), 36, schedule=resolved.schedule_list())
+    old["seed"] = list(range(7, 32))
+    old["scenario"] = "toolkit"
+    old["months"] = 36
+    pd.testing.assert_frame_equal(runs, old, check_exact=True)
+
+
 def test_the_project_figure_shows_the_teams_frustration():
     """Case target T5 (frustration higher at month 36 than at month 6) must be visible: the
     project figure draws the team's mean frustration, month by month, from the model."""
