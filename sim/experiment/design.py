@@ -9,7 +9,7 @@ order in which runs complete.
 from __future__ import annotations
 
 import hashlib
-import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -175,18 +175,21 @@ class Design:
         if cached is None:
             digest = hashlib.sha256()
             digest.update(f"{self.method}|{self.replicates}|{self.seed}|{self.names}".encode())
-            digest.update(np.ascontiguousarray(self.x, dtype=np.float64).tobytes())
+            # the matrix's bytes as they lie (no copy of them): the digest of tobytes()
+            digest.update(np.ascontiguousarray(self.x, dtype=np.float64).data)
             cached = digest.hexdigest()
             object.__setattr__(self, "_sha256", cached)
         return cached
 
 
 def _column(lever: Lever, x: np.ndarray, levels: Sequence[Scalar] | None) -> np.ndarray:
-    if levels is not None:
-        values = [levels[int(i)] for i in x]
-    else:
-        values = [lever.to_value(float(v)) for v in x]
     kind = lever.arrow_type
+    if levels is not None:  # a grid: the levels typed once, then taken by index
+        dtype = {"float64": np.float64, "int64": np.int64, "bool": bool}.get(kind, object)
+        typed = np.empty(len(levels), dtype=dtype)
+        typed[:] = list(levels)
+        return typed[x.astype(np.int64)]
+    values = [lever.to_value(float(v)) for v in x]
     if kind == "float64":
         return np.asarray(values, dtype=np.float64)
     if kind == "int64":
@@ -194,6 +197,18 @@ def _column(lever: Lever, x: np.ndarray, levels: Sequence[Scalar] | None) -> np.
     if kind == "bool":
         return np.asarray(values, dtype=bool)
     return np.asarray(values, dtype=object)
+
+
+def _grid_points(sizes: Sequence[int]) -> np.ndarray:
+    """Every combination of level indices, one row each, the last lever fastest (the
+    order of ``itertools.product``), as floats: built a column at a time, so a grid of
+    millions of points holds no tuple per point and no copy of the whole matrix."""
+    n = math.prod(sizes)
+    x = np.empty((n, len(sizes)))
+    for j, size in enumerate(sizes):
+        inner = math.prod(sizes[j + 1:])
+        x[:, j] = np.tile(np.repeat(np.arange(size, dtype=float), inner), n // (size * inner))
+    return x
 
 
 def make_design(experiment: Experiment) -> Design:
@@ -225,13 +240,13 @@ def make_design(experiment: Experiment) -> Design:
         x = qmc.scale(unit, low, high)
     elif method == "grid":
         grids = [lever.grid_values(experiment.levels) for lever in levers]
-        x = np.array(list(itertools.product(*(range(len(g)) for g in grids))), dtype=float)
+        x = _grid_points([len(g) for g in grids])
         problem["bounds"] = [[0.0, float(len(g))] for g in grids]
     else:  # pragma: no cover - the spec validates the method
         raise ValueError(f"unknown method {method!r}")
     grid = tuple(tuple(g) for g in grids) if method == "grid" else ()
-    x = np.clip(np.asarray(x, dtype=np.float64), [b[0] for b in problem["bounds"]],
-                [b[1] for b in problem["bounds"]])
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    np.clip(x, [b[0] for b in problem["bounds"]], [b[1] for b in problem["bounds"]], out=x)
     return Design(method=method, levers=levers, x=x, problem=problem,
                   replicates=experiment.replicates, seed=experiment.seed,
                   second_order=experiment.second_order, levels=experiment.levels, grid=grid)

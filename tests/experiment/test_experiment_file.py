@@ -380,3 +380,30 @@ def test_canonical_text_of_plug_ins_distributions_and_awkward_values():
     assert again.sha256 == experiment.sha256
     assert again.levers == experiment.levers and dict(again.constants) == dict(
         experiment.constants) and again.run_timeout_s == 12.5
+
+
+def test_a_grid_is_built_as_arrays_in_itertools_order() -> None:
+    """Issue 24: a grid's points and values come from arrays (no tuple per point), in the
+    order and with the types the itertools.product construction gave, so a sweep's
+    design hash -- and its resume -- do not change."""
+    import itertools
+
+    from sim.experiment.spec import load_experiment
+    from sim.studies import national
+
+    for experiment in (load_experiment(Path("experiments/national_approach_grid.toml")),
+                       national.check(sites=7, rules="none,targeted", replicates=3
+                                      ).experiment()):
+        design = make_design(experiment)
+        grids = [lever.grid_values(experiment.levels) for lever in experiment.levers]
+        old_x = np.array(list(itertools.product(*(range(len(g)) for g in grids))), dtype=float)
+        assert np.array_equal(design.x, old_x)
+        for j, lever in enumerate(experiment.levers):
+            column = design.point_columns[lever.name]
+            old = [grids[j][int(i)] for i in old_x[:, j]]
+            dtype = {"float64": np.float64, "int64": np.int64, "bool": bool
+                     }.get(lever.arrow_type, object)
+            assert column.dtype == dtype
+            assert column.tolist() == old
+            assert [type(v) for v in column.tolist()] == [type(v) for v in
+                                                          np.asarray(old, dtype).tolist()]
