@@ -759,8 +759,9 @@ def _sites_columns(part: pa.Table, rules: Sequence[str]) -> dict[str, np.ndarray
         if name not in out:
             out[name] = col[name]
     out["team_size"] = out["team_size"].astype(int)
-    order = {r: i for i, r in enumerate(rules)}
-    code = np.array([order[r] for r in col["rule"].tolist()], dtype=np.int64)
+    names, index = np.unique(col["rule"].astype(str), return_inverse=True)
+    code = np.array([list(rules).index(r) for r in names.tolist()],
+                    dtype=np.int64)[index.reshape(-1)]
     keys = (out["site"], out["replicate"], code)
     if not _sorted(keys):  # the runner's parts are in this order; any other is sorted
         index = np.lexsort(keys)
