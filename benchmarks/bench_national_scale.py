@@ -113,7 +113,7 @@ def main() -> None:
         print(f"{sites:,} sites x {replicates} replicates x {RULES} rules = {runs:,} runs "
               f"(load average {load:.1f} before, {os.getloadavg()[0]:.1f} after)")
         print(f"  wall {wall:.1f} s; CPU {cpu:.1f} s = {per_run:.1f} CPU-us a run; goal "
-              f"(10 s for 200,000 runs on 2 cores) = {budget:.0f} CPU-us a run: "
+              f"(10 s for {GOAL_RUNS:,} runs on 2 cores) = {budget:.0f} CPU-us a run: "
               f"{per_run / budget:.2f}x the budget; on {CORES} idle cores "
               f"~{cpu / CORES:.1f} s at best")
         shown = ", ".join(f"{mb:.0f}" for mb in workers) or "-"
