@@ -12,6 +12,10 @@ reference rule, none: SITES x REPLICATES x 2 runs) into a temporary folder and p
 * the CPU of the command and its workers together (``getrusage`` of the children), per
   run, and the ratio to the goal's budget (``icsim national --sites 10000 --replicates
   20``, 400,000 runs, in 10 s on two cores is 50 CPU-us a run at most);
+* in this process, the workers' share: the batch function a worker runs
+  (``site_run.columns``) on 20,000 of the same runs, and within it the kernel alone
+  (``sim.engine.fast.run_arrays``), in CPU-us a run -- what the command costs beyond
+  the kernel is the difference;
 * the peak resident memory of every process: the command (the coordinator) and each
   worker, from ``VmHWM`` in ``/proc/PID/status`` sampled every 0.1 s while they run,
   and the largest of any process from ``getrusage`` (exact, kept by the kernel), with
@@ -96,6 +100,47 @@ def run_case(sites: int, replicates: int, workers: int,
     return wall, cpu, after.ru_maxrss / 1024, coordinator, sorted(peaks.values())
 
 
+def kernel_share(sites: int = 1000, replicates: int = 20) -> tuple[float, float]:
+    """(CPU-us a run of the workers' batch function, of the kernel within it) on
+    ``sites`` x ``replicates`` runs of the competitive rule, in this process."""
+    from sim.engine import fast
+    from sim.experiment.design import make_design
+    from sim.experiment.models import Rows
+    from sim.experiment.posterior import CASE_POSTERIOR
+    from sim.experiment.sweep import model_call
+    from sim.studies import national
+
+    spec = national.check(sites=sites, replicates=replicates, posterior=str(CASE_POSTERIOR))
+    experiment = spec.experiment()
+    design = make_design(experiment)
+    constants = dict(model_call(experiment).constants)
+    columns = design.run_columns(0, design.n_runs)
+    rows = Rows({name: columns[name] for name in design.names}, design.n_runs)
+    values = rows.value_columns()
+    fast.warm()
+    national._site_run_columns({k: v[:400] for k, v in values.items()}, constants)  # caches
+    spent = [0.0]
+    inner = fast.run_arrays
+
+    def timed(*args: object, **kwargs: object) -> object:
+        start = time.process_time()
+        try:
+            return inner(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            spent[0] += time.process_time() - start
+
+    fast.run_arrays = timed  # type: ignore[assignment]
+    try:
+        start = time.process_time()
+        for i in range(0, design.n_runs, 400):  # the runner's batches
+            national._site_run_columns({k: v[i:i + 400] for k, v in values.items()},
+                                       constants)
+        total = time.process_time() - start
+    finally:
+        fast.run_arrays = inner  # type: ignore[assignment]
+    return total / design.n_runs * 1e6, spent[0] / design.n_runs * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="10000x20,50000x20")
@@ -116,6 +161,10 @@ def main() -> None:
               f"(10 s for {GOAL_RUNS:,} runs on 2 cores) = {budget:.0f} CPU-us a run: "
               f"{per_run / budget:.2f}x the budget; on {CORES} idle cores "
               f"~{cpu / CORES:.1f} s at best")
+        batch, kernel = kernel_share()
+        print(f"  in one process, load {os.getloadavg()[0]:.1f}: a worker's batch function "
+              f"{batch:.1f} CPU-us a run, the kernel (run_arrays) {kernel:.1f} of it; the "
+              f"command costs {per_run / kernel:.2f}x the kernel")
         shown = ", ".join(f"{mb:.0f}" for mb in workers) or "-"
         print(f"  peak RSS: any process {peak:.0f} MB ({peak / GOAL_MB:.2f}x the 600 MB "
               f"goal); coordinator {coordinator:.0f} MB, workers {shown} MB (sampled)")
