@@ -19,7 +19,7 @@ from sim.experiment.store import staged
 from sim.report import figures as plots
 from sim.report.compare import intervals_include
 from sim.studies.national import FUNDED_SHARE, NationalSpec, results
-from sim.studies.national_variance import replicate_shares, variance_table
+from sim.studies.national_variance import variance_table
 
 
 def summary_markdown(spec: NationalSpec, table: pd.DataFrame,
@@ -302,7 +302,7 @@ def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png"
         pairs = rule_pairs(result.pilot_shares)
         if not pairs.empty:
             pairs.to_csv(stage / "pairs.csv", index=False, float_format="%.6g")
-        variance = variance_table(replicate_shares(sites), spec)
+        variance = variance_table(result.replicate_shares, spec)
         variance.to_csv(stage / "variance.csv", index=False, float_format="%.6g")
         (stage / "summary.md").write_text(summary_markdown(spec, table, pairs, variance))
         for stem, fig in (("national_pilot", plots.national_figure(series, "pilot")),

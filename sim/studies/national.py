@@ -630,6 +630,18 @@ class NationalTotals:
                                dtype=float)
                 for rule, countries in self._by_rule()}
 
+    def replicate_shares(self) -> pd.DataFrame:
+        """Per rule and replicate, the shares of sites that reached a pilot and that
+        integrated, in rule then replicate order (``variance.csv`` splits their variance:
+        ``sim.studies.national_variance``)."""
+        rows = [(rule, replicate, c.piloted["all"] / c.n["all"], c.integrated / c.n["all"])
+                for rule, by_replicate in self.countries.items()
+                for replicate, c in sorted(by_replicate.items())]
+        return pd.DataFrame({"rule": [r[0] for r in rows],
+                             "replicate": np.array([r[1] for r in rows], dtype=np.int64),
+                             "pilot": np.array([r[2] for r in rows], dtype=float),
+                             "integrated": np.array([r[3] for r in rows], dtype=float)})
+
     def table(self) -> pd.DataFrame:
         """``rules.csv`` (see :func:`rule_table`)."""
         rows = []
@@ -729,6 +741,8 @@ class NationalResult:
     series: pd.DataFrame
     table: pd.DataFrame
     pilot_shares: dict[str, np.ndarray]
+    #: per rule and replicate, the shares that piloted and integrated (``variance.csv``)
+    replicate_shares: pd.DataFrame
 
 
 def part_paths(out: Path, spec: NationalSpec) -> list[Path]:
@@ -849,4 +863,5 @@ def results(out: Path, spec: NationalSpec,
     if pending:
         close_group()
     flush()
-    return NationalResult(totals.series(), totals.table(), totals.pilot_shares())
+    return NationalResult(totals.series(), totals.table(), totals.pilot_shares(),
+                          totals.replicate_shares())

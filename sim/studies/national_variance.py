@@ -13,16 +13,10 @@ from sim.core.registry import PARAMETERS
 from sim.studies.national import NationalSpec, _draws
 
 
-def replicate_shares(sites: pd.DataFrame) -> pd.DataFrame:
-    """Per rule and replicate: the shares of sites that reached a pilot and integration."""
-    return (sites.assign(pilot=sites.outcome.isin(["pilot", "integrated"]),
-                         integrated=sites.outcome == "integrated")
-            .groupby(["rule", "replicate"], sort=False)[["pilot", "integrated"]].mean()
-            .reset_index())
-
-
 def variance_table(shares: pd.DataFrame, spec: NationalSpec) -> pd.DataFrame:
     """One row per rule and outcome: the variance of the national share across replicates
+    (``shares``: per rule and replicate, the shares that piloted and integrated;
+    ``sim.studies.national.NationalResult.replicate_shares``)
     and its luck, parameters and model-form shares. Under a posterior replicate *r* takes
     draw *r* (cycling), so its structural choices are the draw's."""
     choices = [n for n, p in PARAMETERS.items() if p.kind == "choice"]

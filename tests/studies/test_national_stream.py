@@ -11,11 +11,12 @@ from scipy import stats
 
 from sim.analysis.stats import all_pairs, mean_ci
 from sim.studies import national
+from sim.studies.national_variance import variance_table
 from sim.ui.cli import main
 
 # ------------------------------------------------------------------ the oracle
 # monthly, rule_table and rule_pairs as they were before the outputs were streamed
-# (main at c3df84e): every run read back into one frame, then grouped by pandas.
+# (main at 23203a6): every run read back into one frame, then grouped by pandas.
 
 
 def old_monthly(sites: pd.DataFrame, months: int) -> pd.DataFrame:
@@ -116,6 +117,14 @@ def old_pairs(sites: pd.DataFrame) -> pd.DataFrame:
     return all_pairs({r: per.loc[r].sort_index().to_numpy(float) for r in rules})
 
 
+def old_replicate_shares(sites: pd.DataFrame) -> pd.DataFrame:
+    """sim.studies.national_variance.replicate_shares as it was (main at 23203a6)."""
+    return (sites.assign(pilot=sites.outcome.isin(["pilot", "integrated"]),
+                         integrated=sites.outcome == "integrated")
+            .groupby(["rule", "replicate"], sort=False)[["pilot", "integrated"]].mean()
+            .reset_index())
+
+
 def csv(frame: pd.DataFrame) -> str:
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, float_format="%.6g")
@@ -150,6 +159,9 @@ def test_streamed_outputs_equal_the_whole_frame_computation(streamed):
     result = national.results(out, spec)
     pd.testing.assert_frame_equal(result.series, series, check_exact=True)
     pd.testing.assert_frame_equal(result.table, table, check_exact=True)
+    shares = old_replicate_shares(sites)
+    pd.testing.assert_frame_equal(result.replicate_shares, shares, check_exact=True)
+    assert (out / "variance.csv").read_text() == csv(variance_table(shares, spec))
     assert (out / "national.csv").read_text() == csv(series)
     assert (out / "rules.csv").read_text() == csv(table.drop(columns=["gap_p_value"]))
     assert (out / "pairs.csv").read_text() == csv(old_pairs(sites))
