@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.analysis.variance import forms_of, split_draws
 from sim.core.outputs import GATE_FIELDS
-from sim.core.registry import resolve
+from sim.core.registry import PARAMETERS, resolve
 from sim.core.scenarios import resolve_scenario
 from sim.experiment.design import run_seed
 from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
@@ -17,7 +18,7 @@ from sim.studies.compare import SPLIT_SEEDS, compare, summarise, variance_split
 
 
 def old_runs(names, replicates, seed, months, draws):
-    """The runs frame as compare built it before (main at c3df84e): a resolved dict per
+    """The runs frame as compare built it before (main at 23203a6): a resolved dict per
     run, a frame per task turned into a dict per run, a frame of the dicts."""
     rows = []
     for name in names:
@@ -43,18 +44,29 @@ def old_runs(names, replicates, seed, months, draws):
 
 
 def old_variance_split(names, draws, months, seed, n):
+    """compare.variance_split as it was (main at 23203a6): a resolved dict per draw, a
+    frame of the runs."""
     rows = []
     seeds = [run_seed(seed, 1, i) for i in range(n * SPLIT_SEEDS)]
+    choices = [name for name, p in PARAMETERS.items() if p.kind == "choice"]
+    forms = forms_of(draws[:n], choices)
     for name in names:
         scenario = resolve_scenario(name)
-        values = [resolve({**draws[i // SPLIT_SEEDS], **scenario.values})
-                  for i in range(n * SPLIT_SEEDS)]
+        resolved = [resolve({**draws[d], **scenario.values}) for d in range(n)]
+        values = [resolved[i // SPLIT_SEEDS] for i in range(n * SPLIT_SEEDS)]
         frame = run_projects(values, seeds, months, schedule=scenario.schedule_list())
+        held = forms[[c for c in forms.columns if c not in scenario.values]]
         for label, test in (("pilot", ("pilot", "integrated")), ("integrated", ("integrated",))):
             y = frame.outcome.isin(test).to_numpy(float).reshape(n, SPLIT_SEEDS)
-            total, within = y.var(), y.var(axis=1).mean()
-            rows.append({"scenario": name, "outcome": label, "variance": total,
-                         "parametric_share": (1 - within / total) if total > 0 else np.nan,
+            part = split_draws(y, held if len(held.columns) else None)
+            largest = max(part.by_form, key=lambda k: part.by_form[k]) if part.by_form \
+                else ""
+            rows.append({"scenario": name, "outcome": label, "variance": part.total,
+                         "stochastic_share": part.stochastic,
+                         "parametric_share": part.parametric,
+                         "structural_share": part.structural,
+                         "largest_structural": largest,
+                         "largest_structural_share": part.by_form.get(largest, np.nan),
                          "draws": n, "seeds_per_draw": SPLIT_SEEDS})
     return pd.DataFrame(rows)
 
