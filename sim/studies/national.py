@@ -357,6 +357,9 @@ class NationalSpec:
     #: A calibration's posterior (absolute path and content hash), or "" for none.
     posterior: str = ""
     posterior_sha256: str = ""
+    #: Runs a part of the runner's store holds (``with_stored_parts``: a folder written
+    #: with another part size keeps it on a resume).
+    runs_per_part: int = 4000
 
     @property
     def total_budget(self) -> float:
@@ -381,7 +384,7 @@ class NationalSpec:
             levers=(Lever("rule", "values", values=self.rules),
                     Lever("repeat", "values", values=tuple(range(self.replicates))),
                     Lever("site", "values", values=tuple(range(self.sites)))),
-            constants=constants, runs_per_part=400,
+            constants=constants, runs_per_part=self.runs_per_part,
             description="icsim national: many local projects under one national policy",
             source=SOURCE)
         return replace(experiment, text=experiment.to_toml())
@@ -450,6 +453,30 @@ ARGUMENTS = {"rule": "--funding-rule", "repeat": "--replicates", "site": "--site
              "approach_schedule": "--approach", "months": "--months",
              "posterior": "--posterior", "posterior_sha256": "--posterior",
              "country": "--country"}
+
+
+#: The part size icsim national used before parts grew to 4,000 runs (issue 24): 400 runs
+#: a part cost the coordinator ~6 ms of CPU each, as much as the kernel's time for 100 runs.
+EARLIER_RUNS_PER_PART = 400
+
+
+def with_stored_parts(out: Path, spec: NationalSpec) -> NationalSpec:
+    """``spec`` with the part size of the national run already in ``out``, if any, so that
+    a folder written with parts of another size (400 runs, before issue 24) resumes: the
+    part size is part of the experiment's text, which a resume must match. Call it after
+    :func:`check_same_request`, which has refused any other difference."""
+    path = Path(out) / MANIFEST
+    if not path.exists():
+        return spec
+    try:
+        old = toml_loads(SweepStore(out).read_manifest()["experiment"]["text"])
+        size = old.get("runs_per_part")
+    except (OSError, KeyError, TypeError, ValueError):
+        return spec
+    if old.get("model") != NATIONAL_MODEL or isinstance(size, bool) \
+            or not isinstance(size, int) or size < 1 or size == spec.runs_per_part:
+        return spec
+    return replace(spec, runs_per_part=size)
 
 
 def check_same_request(out: Path, spec: NationalSpec) -> None:

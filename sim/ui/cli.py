@@ -350,6 +350,7 @@ def cmd_national(args: argparse.Namespace) -> int:
                           posterior_source(args), args.country)
     formats = figure_formats(args.format)
     national.check_same_request(Path(args.out), spec)
+    spec = national.with_stored_parts(Path(args.out), spec)
     experiment = spec.experiment()
     announce(experiment_plan(experiment, args.workers, args.scheduler, spec.posterior or None),
              args.quiet)
@@ -395,6 +396,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     experiments = {}
     for name, nspec in specs.items():  # every check before anything is written
         national.check_same_request(out / name, nspec)
+        specs[name] = nspec = national.with_stored_parts(out / name, nspec)
         experiments[name] = nspec.experiment()
         experiment_plan(experiments[name], args.workers, args.scheduler, posterior)
     sites, series = {}, {}

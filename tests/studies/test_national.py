@@ -1,6 +1,7 @@
 """icsim national: many local projects under one national policy and budget."""
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -405,7 +406,35 @@ def test_national_builds_its_experiment_and_records_text_that_parses_back():
     assert make_design(again).sha256 == make_design(experiment).sha256
     old = OLD_TEXT.replace("OUTCOMES", ", ".join(f'"{o}"' for o in national.SITE_OUTCOMES)
                            ).replace("APPROACH", json.dumps(spec.approach_values))
-    assert parse_experiment(old, source="icsim national").sha256 == experiment.sha256
+    # parts of 400 runs then (with_stored_parts keeps that size for such a folder)
+    earlier = replace(spec, runs_per_part=national.EARLIER_RUNS_PER_PART).experiment()
+    assert parse_experiment(old, source="icsim national").sha256 == earlier.sha256
+    assert spec.runs_per_part == 4000 and experiment.sha256 != earlier.sha256
+
+
+def test_a_run_written_in_parts_of_400_resumes_in_parts_of_400(tmp_path):
+    """Issue 24: parts grew from 400 to 4,000 runs; a folder written with parts of 400
+    (its manifest says so) resumes, and is completed, with parts of 400."""
+    import json
+
+    from sim.experiment.store import MANIFEST
+    from sim.experiment.sweep import run_sweep
+
+    out = tmp_path / "nat"
+    args = ["national", "--sites", "250", "--replicates", "2", "--months", "12", "--point",
+            "--workers", "1", "--quiet", "--out", str(out)]
+    spec = national.with_stored_parts(out, national.check(
+        250, "baseline", "none,competitive", None, 2, 0, 12))
+    assert spec.runs_per_part == 4000  # nothing there yet
+    earlier = replace(spec, runs_per_part=national.EARLIER_RUNS_PER_PART)
+    run_sweep(earlier.experiment(), out, workers=1, progress=False)  # 1,000 runs, 3 parts
+    (out / "runs" / "part-000001.parquet").unlink()  # as if interrupted
+    assert national.with_stored_parts(out, spec).runs_per_part == 400
+    assert main([*args, "--resume"]) == 0
+    assert sorted(p.name for p in (out / "runs").glob("part-*")) == \
+        [f"part-00000{i}.parquet" for i in range(3)]
+    assert json.loads((out / MANIFEST).read_text())["status"] == "complete"
+    assert len(pd.read_parquet(out / "sites.parquet")) == 1000
 
 
 def test_a_bad_reference_rule_is_refused(tmp_path):

@@ -134,8 +134,9 @@ def csv(frame: pd.DataFrame) -> str:
 # ------------------------------------------------------------------ the tests
 @pytest.fixture(scope="module")
 def streamed(tmp_path_factory):
-    """450 sites: each rule x replicate's sites span two of the runner's parts (400 runs
-    a part), and parts hold the end of one country and the start of the next."""
+    """4 rules x 3 replicates x 450 sites = 5,400 runs in parts of 4,000: the first part
+    holds eight whole countries and the start of the ninth, which ends in the second
+    part. (tests/studies/test_national.py resumes a run in parts of 400.)"""
     out = tmp_path_factory.mktemp("national_stream") / "nat"
     code = main(["national", "--sites", "450", "--replicates", "3", "--funding-rule",
                  "competitive,targeted,universal_small", "--seed", "5", "--months", "36",
