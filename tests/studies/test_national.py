@@ -150,8 +150,8 @@ def test_bad_input(tmp_path, argv, culprit):
 
 @pytest.mark.slow
 def test_an_interrupted_national_run_resumes_to_the_same_result(tmp_path):
-    argv = ["national", "--sites", "70", "--replicates", "3", "--funding-rule",
-            "targeted,none", "--workers", "1"]
+    argv = ["national", "--sites", "1000", "--replicates", "3", "--funding-rule",
+            "targeted,none", "--months", "24", "--point", "--workers", "1"]
     full, cut = tmp_path / "full", tmp_path / "cut"
     assert main([*argv, "--out", str(full)]) == 0
     # The cut run is a copy of the full one (a second run would write the same bytes, and
@@ -159,13 +159,13 @@ def test_an_interrupted_national_run_resumes_to_the_same_result(tmp_path):
     # leaves it; resume must rebuild the full result from it.
     shutil.copytree(full, cut)
     parts = sorted((cut / "runs").glob("*.parquet"))
-    assert len(parts) == 2  # 420 runs, 400 a part: one part survives the cut
+    assert len(parts) == 2  # 6,000 runs, 4,000 a part: one part survives the cut
     parts[-1].unlink()  # as if the coordinator had been killed before its last part
     (cut / "sites.parquet").unlink()
     assert main([*argv, "--resume", "--out", str(cut)]) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(full / "sites.parquet"),
                                   pd.read_parquet(cut / "sites.parquet"))
-    assert main([*argv[:2], "71", *argv[3:], "--resume", "--out", str(cut)]) == 2
+    assert main([*argv[:2], "1001", *argv[3:], "--resume", "--out", str(cut)]) == 2
 
 
 @pytest.mark.slow
