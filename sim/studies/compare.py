@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -247,7 +247,7 @@ def variance_split(scenarios: Sequence[ResolvedScenario], draws: pd.DataFrame,
     n = min(SPLIT_DRAWS, len(draws))
     seeds = [run_seed(seed, 1, i) for i in range(n * SPLIT_SEEDS)]
     choices = [name for name, p in PARAMETERS.items() if p.kind == "choice"]
-    forms = forms_of(draws.iloc[:n].to_dict("records"), choices)
+    forms = forms_of(cast(list[dict[str, Any]], draws.iloc[:n].to_dict("records")), choices)
     rows = []
     for scenario in scenarios:
         # run i takes draw i // SPLIT_SEEDS under the scenario's values, each draw

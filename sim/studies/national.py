@@ -423,11 +423,14 @@ def check(sites: Any = 200, approach: str = "baseline", rules: str | Sequence[st
         raise UsageError(f"--engine must be fast or mesa, got {engine!r}")
     if country not in COUNTRIES:
         raise UsageError(f"--country must be one of {', '.join(COUNTRIES)}, got {country!r}")
+    drawn = _posterior_fields(posterior)
     return NationalSpec(
         sites, resolved.name, tuple(names), budget, replicates, seed, months, engine, country,
         approach_values=json.dumps(dict(resolved.values), sort_keys=True),
         approach_schedule=json.dumps([[m, dict(v)] for m, v in resolved.schedule]),
-        approach_description=resolved.description, **_posterior_fields(posterior))
+        approach_description=resolved.description,
+        posterior=drawn.get("posterior", ""),
+        posterior_sha256=drawn.get("posterior_sha256", ""))
 
 
 def _posterior_fields(posterior: Any) -> dict[str, str]:
