@@ -17,9 +17,11 @@ TESTS = Path(__file__).resolve().parent
 #: from the end of a queue, so the run ends on short tests rather than one worker alone
 #: in a 30-second test. Whole files move, so a module's fixtures are still built once; a
 #: name not found is simply not moved.
-LONG_FIRST = ("ui/test_dashboard.py", "studies/test_calibration.py",
-              "docs/test_notebooks.py", "experiment/test_plugin_faults.py",
-              "studies/test_national.py", "experiment/test_sweep.py")
+LONG_FIRST = ("studies/test_calibration.py", "ui/test_dashboard.py",
+              "docs/test_notebooks.py", "experiment/test_timeseries.py",
+              "experiment/test_plugin_faults.py", "studies/test_calibration_national.py",
+              "studies/test_national.py", "experiment/test_sweep.py", "ui/test_hostile.py",
+              "studies/test_compare.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

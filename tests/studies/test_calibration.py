@@ -204,7 +204,12 @@ def test_killed_at_any_point_a_resumed_calibration_equals_an_uninterrupted_one(t
     """kill -9 after the record, and in the middle of the table; --resume on another
     number of workers gives the same posterior, byte for byte."""
     path = tmp_path / "own.toml"
-    path.write_text(textwrap.dedent(OWN).replace("coverage_cases = 12", "coverage_cases = 0"))
+    # 4 chunks of 1,000 (killed after 2), 100 draws, 200 predictive runs: the smallest
+    # calibration that still has a table to kill in the middle of
+    path.write_text(textwrap.dedent(OWN).replace("coverage_cases = 12", "coverage_cases = 0")
+                    .replace("simulations = 6000", "simulations = 4000")
+                    .replace("accept = 150", "accept = 100")
+                    .replace("predictive_runs = 500", "predictive_runs = 200"))
     whole = tmp_path / "whole"
     base = [sys.executable, "-m", "sim", "calibrate", str(path), "--quiet"]
     done = subprocess.run([*base, "--out", str(whole), "--workers", "1"], capture_output=True,
