@@ -48,15 +48,16 @@ import numpy as np
 
 from sim.core.errors import UsageError
 from sim.core.outputs import FLOAT_FIELDS
-from sim.core.registry import PARAMETERS
 from sim.engine.layout import PARAM_DTYPE
 from sim.experiment.design import run_seeds
 from sim.run import run_projects
-
-# sim.studies.national (and the scipy.stats it brings, about 1.4 s) is imported only when
-# a file has national targets: most calibrations read single runs.
-#: The registry's national budget per site (what sim.studies.national defaults to).
-DEFAULT_BUDGET_PER_SITE = float(PARAMETERS["national_budget_per_site"].default)
+from sim.studies.national import (
+    DEFAULT_BUDGET_PER_SITE,
+    RULES,
+    SITE_CONDITIONS,
+    allocate,
+    draw_sites,
+)
 
 #: The gates a national share reads, and the run field holding the month each was reached.
 GATES = {"pilot": "pilot_month", "commissioned": "commissioned_month",
@@ -87,8 +88,6 @@ class NationalRuns:
 
 def parse_national(raw: Any, seed: int, where: str) -> NationalRuns:
     """A calibration file's ``[national]`` table; one-line ``UsageError`` naming the key."""
-    from sim.studies.national import RULES
-
     if not isinstance(raw, dict):
         raise UsageError(f"{where}: [national] must be a table ({', '.join(KEYS)})")
     unknown = [k for k in raw if k not in KEYS]
@@ -131,8 +130,6 @@ def national_fields(config: NationalRuns, params: np.ndarray, seeds: np.ndarray,
     """The national fields ``names`` of one national run per simulation: ``params``
     (``PARAM_DTYPE[m]``, the draws) and ``seeds`` (``int[m]``) give ``m`` national runs of
     ``config.sites`` sites each, in one call of the fast engine."""
-    from sim.studies.national import SITE_CONDITIONS, allocate, draw_sites
-
     m, n = len(params), config.sites
     seeds = np.asarray(seeds, dtype=np.int64)
     sites = np.tile(np.arange(n, dtype=np.int64), m)
