@@ -99,6 +99,7 @@ def _widget_notebook():
     return book
 
 
+@pytest.mark.slow
 def test_the_offline_page_loads_nothing_and_replaces_the_widget_by_a_note():
     """nbconvert's own page loads require.js and the widget renderer from CDNs (the check
     finds them); the offline page loads nothing, shows the figure inline and a note where

@@ -417,6 +417,7 @@ def test_a_real_ctrl_c_to_the_coordinator_is_still_an_interrupt(tmp_path: Path) 
 # ------------------------------------------------------------- runs that hang
 
 
+@pytest.mark.slow
 def test_a_run_that_hangs_costs_one_run_recorded_timeout(tmp_path: Path) -> None:
     """run_timeout_s: a run past it is stopped and recorded 'timeout'; the sweep goes on and
     every other run has the clean sweep's result."""

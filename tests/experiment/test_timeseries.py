@@ -141,6 +141,7 @@ def test_series_parts_are_long_month_by_month_and_agree_with_the_runs(tmp_path: 
     assert all("timeseries_sha256" in entry for entry in manifest["parts"].values())
 
 
+@pytest.mark.slow
 def test_a_missing_or_damaged_series_part_is_rerun_on_resume(tmp_path: Path, capfd) -> None:
     exp = write(tmp_path, TOY_TS)
     out = tmp_path / "out"

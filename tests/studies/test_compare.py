@@ -477,6 +477,7 @@ def test_time_to_pilot_rises_in_every_view_with_one_label():
     assert dash.axes[1].get_ylabel() == plots.TIME_TO_PILOT_LABEL.replace("projects", "runs")
 
 
+@pytest.mark.slow
 def test_reports_and_figures_name_scenarios_by_their_labels():
     """Issue 22 item 11: a person reads labels, with the name or file a command takes in
     brackets ("Flexible national approach (baseline)"); figures show the labels alone."""

@@ -104,6 +104,7 @@ def test_compare_gives_the_old_runs_table_and_split_bit_for_bit():
         check_exact=True)
 
 
+@pytest.mark.slow
 def test_compare_at_point_values_gives_the_old_runs():
     names = ["baseline", "austerity"]
     result = compare(names, replicates=8, seed=1, months=24, workers=1, progress=False)

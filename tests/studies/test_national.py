@@ -412,6 +412,7 @@ def test_national_builds_its_experiment_and_records_text_that_parses_back():
     assert spec.runs_per_part == 4000 and experiment.sha256 != earlier.sha256
 
 
+@pytest.mark.slow
 def test_a_run_written_in_parts_of_400_resumes_in_parts_of_400(tmp_path):
     """Issue 24: parts grew from 400 to 4,000 runs; a folder written with parts of 400
     (its manifest says so) resumes, and is completed, with parts of 400."""

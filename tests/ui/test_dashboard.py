@@ -230,6 +230,7 @@ def test_at_1024_px_nothing_covers_the_colour_bar_and_the_scenario_is_whole(dash
 
 
 # ------------------------------------------------------------------ offline, no browser
+@pytest.mark.slow
 def test_dashboard_starts_offline_and_private(monkeypatch, capsys):
     """``icsim dashboard`` becomes Solara's server with the version check against the
     package index off and telemetry off -- as Solara itself reads its flags and settings."""
