@@ -424,23 +424,30 @@ def _run_fast_columns(call: ModelCall, batch: Batch, rows: Rows) -> BatchResult:
     index = np.flatnonzero(~bad)
     if index.size:
         seeds = np.asarray(batch.seeds, dtype=np.int64)
-        try:
-            with run_limit(call.timeout and call.timeout * index.size):
-                columns = run_projects(params[index], seeds[index], call.months,
-                                       schedule=_schedule(call), as_arrays=True,
-                                       probe_months=call.probe_months)
-            values[index] = column_outcomes(columns, call.months, call.outcomes)
-            if series is not None:
-                series[index] = column_series(columns, call.series_months, call.series)
-            ok[index] = True
-        except RunTimeout:
-            for i in index:
-                errors[i] = describe_timeout(call.timeout or 0.0) + " (its batch of " \
-                    f"{index.size} runs in the fast engine passed {index.size} x the limit)"
-        except BaseException as exc:  # noqa: BLE001 - recorded for every run of the batch
-            for i in index:
-                errors[i] = describe(exc)
+        _run_valid(call, params[index], seeds[index], index, values, series, ok, errors)
     return _result(batch, ok, errors, values, call.outcomes, series, call)
+
+
+def _run_valid(call: ModelCall, params: Any, seeds: Any, index: Any, values: np.ndarray,
+               series: np.ndarray | None, ok: np.ndarray, errors: list[str | None]) -> None:
+    """The batch's valid runs (``index``) in one call of the fast engine: their outcomes and
+    series filled in, or the batch's timeout or error recorded for each of them."""
+    n = len(index)
+    try:
+        with run_limit(call.timeout and call.timeout * n):
+            columns = run_projects(params, seeds, call.months, schedule=_schedule(call),
+                                   as_arrays=True, probe_months=call.probe_months)
+        values[index] = column_outcomes(columns, call.months, call.outcomes)
+        if series is not None:
+            series[index] = column_series(columns, call.series_months, call.series)
+        ok[index] = True
+    except RunTimeout:
+        for i in index:
+            errors[i] = describe_timeout(call.timeout or 0.0) + " (its batch of " \
+                f"{n} runs in the fast engine passed {n} x the limit)"
+    except BaseException as exc:  # noqa: BLE001 - recorded for every run of the batch
+        for i in index:
+            errors[i] = describe(exc)
 
 
 def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
@@ -467,22 +474,8 @@ def _run_fast(call: ModelCall, batch: Batch) -> BatchResult:
             continue
         index.append(i)
     if index:
-        try:
-            with run_limit(call.timeout and call.timeout * len(index)):
-                frame = run_projects(rows, [int(batch.seeds[i]) for i in index],
-                                     call.months, schedule=_schedule(call), as_arrays=True,
-                                     probe_months=call.probe_months)
-            values[index] = column_outcomes(frame, call.months, call.outcomes)
-            if series is not None:
-                series[index] = column_series(frame, call.series_months, call.series)
-            ok[index] = True
-        except RunTimeout:
-            for i in index:
-                errors[i] = describe_timeout(call.timeout or 0.0) + " (its batch of " \
-                    f"{len(index)} runs in the fast engine passed {len(index)} x the limit)"
-        except BaseException as exc:  # noqa: BLE001 - recorded for every run of the batch
-            for i in index:
-                errors[i] = describe(exc)
+        _run_valid(call, rows, [int(batch.seeds[i]) for i in index], index, values, series,
+                   ok, errors)
     return _result(batch, ok, errors, values, call.outcomes, series, call)
 
 

@@ -499,25 +499,12 @@ class SweepStore:
         found = Verified()
         if not self.runs.exists() and not self.runs.is_symlink():
             return found
-        if not self.runs.is_dir():
-            raise UsageError(f"{self.runs} is not a directory; move it out of {self.root} "
-                             "and run again")
         recorded = {**(manifest.get("parts") or {}), **self.read_ledger()}
         size = experiment.runs_per_part
         n_chunks = -(-design.n_runs // size)
-        strays = []
-        for path in sorted(self.runs.iterdir()):
+        strays: list[Path] = []
+        for chunk, path in self._part_files(self.runs, found, strays):
             name = path.name
-            if name.startswith("."):
-                if ".tmp-" in name and path.is_file():
-                    found.temporary.append(path)
-                continue
-            match = _PART.match(name)
-            if not match or name != part_name(int(match.group(1))) or path.is_symlink() \
-                    or not path.is_file():
-                strays.append(path)
-                continue
-            chunk = int(match.group(1))
             reason, part = self._verify_part(path, chunk, n_chunks, experiment, design,
                                              recorded.get(name), tables)
             if not reason and experiment.timeseries is not None:
@@ -542,12 +529,18 @@ class SweepStore:
         """Temporary files and strays in ``timeseries/``. A time-series part without a
         sound part in ``runs/`` (its coordinator killed between the two renames) is left:
         its chunk runs again and replaces it."""
-        if not self.series.exists() and not self.series.is_symlink():
-            return
-        if not self.series.is_dir():
-            raise UsageError(f"{self.series} is not a directory; move it out of {self.root} "
+        if self.series.exists() or self.series.is_symlink():
+            for _ in self._part_files(self.series, found, strays):
+                pass
+
+    def _part_files(self, folder: Path, found: Verified, strays: list[Path],
+                    ) -> Iterator[tuple[int, Path]]:
+        """Every part file in ``folder`` as (chunk, path), in name order; hidden temporary
+        files go to ``found.temporary``, anything else that is not a part to ``strays``."""
+        if not folder.is_dir():
+            raise UsageError(f"{folder} is not a directory; move it out of {self.root} "
                              "and run again")
-        for path in sorted(self.series.iterdir()):
+        for path in sorted(folder.iterdir()):
             name = path.name
             if name.startswith("."):
                 if ".tmp-" in name and path.is_file():
@@ -557,6 +550,8 @@ class SweepStore:
             if not match or name != part_name(int(match.group(1))) or path.is_symlink() \
                     or not path.is_file():
                 strays.append(path)
+                continue
+            yield int(match.group(1)), path
 
     def _verify_series(self, chunk: int, part: Part, experiment: Experiment, design: Design,
                        entry: Any) -> str:
