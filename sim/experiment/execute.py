@@ -280,8 +280,9 @@ class LocalExecutor(Executor):
 
     def _use(self, method: str) -> None:
         self._context = multiprocessing.get_context(method)
-        if method == "forkserver":
-            self._context.set_forkserver_preload(self._preload)
+        if method == "forkserver":  # the server compiles the engines it preloads, once
+            self._context.set_forkserver_preload(
+                [*self._preload, "sim.experiment.forkserver_warmup"])
 
     def _start(self) -> None:
         """Start all workers now (a forking pool launches them all on its first task)."""

@@ -41,6 +41,7 @@ accepted while they are missing and ``sim/core/`` does not yet exist; once it do
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -183,9 +184,15 @@ def missing(doc: Path, kind: str, word: str, root: Path = ROOT,
 
 
 def _repository_names(root: Path) -> frozenset[str]:
+    """Every file and folder name in the repository; the skipped folders are not walked
+    (``.venv`` alone holds some 40,000 files)."""
     skip = {".git", ".venv", "results", "__pycache__", "node_modules"}
-    return frozenset(p.name for p in root.rglob("*")
-                     if not skip.intersection(p.relative_to(root).parts))
+    names: set[str] = set()
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in skip]
+        names.update(dirs)
+        names.update(files)
+    return frozenset(names)
 
 
 def problems(root: Path = ROOT) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_refused
+from conftest import assert_refused, icsim
 
 from sim.core.outputs import DAC_KEYS
 from sim.core.registry import PARAMETERS
@@ -202,7 +202,9 @@ def _kill_after(cmd: list[str], out: Path, chunks: int) -> None:
 @pytest.mark.slow
 def test_killed_at_any_point_a_resumed_calibration_equals_an_uninterrupted_one(tmp_path):
     """kill -9 after the record, and in the middle of the table; --resume on another
-    number of workers gives the same posterior, byte for byte."""
+    number of workers gives the same posterior, byte for byte. Only the killed runs are
+    real processes (a kill -9 needs one); the rest run in-process, as the command line
+    would run them (``icsim``), without paying Python's start-up and imports each time."""
     path = tmp_path / "own.toml"
     # 4 chunks of 1,000 (killed after 2), 100 draws, 200 predictive runs: the smallest
     # calibration that still has a table to kill in the middle of
@@ -211,25 +213,23 @@ def test_killed_at_any_point_a_resumed_calibration_equals_an_uninterrupted_one(t
                     .replace("accept = 150", "accept = 100")
                     .replace("predictive_runs = 500", "predictive_runs = 200"))
     whole = tmp_path / "whole"
-    base = [sys.executable, "-m", "sim", "calibrate", str(path), "--quiet"]
-    done = subprocess.run([*base, "--out", str(whole), "--workers", "1"], capture_output=True,
-                          text=True)
+    args = ["calibrate", str(path), "--quiet"]
+    done = icsim(*args, "--out", str(whole), "--workers", "1")
     assert done.returncode == 0, done.stderr
     for chunks in (0, 2):
         out = tmp_path / f"killed{chunks}"
-        _kill_after([*base, "--out", str(out), "--workers", "1"], out, chunks)
+        _kill_after([sys.executable, "-m", "sim", *args, "--out", str(out), "--workers", "1"],
+                    out, chunks)
         assert not (out / "posterior.parquet").exists()
-        refused = subprocess.run([*base, "--out", str(out)], capture_output=True, text=True)
+        refused = icsim(*args, "--out", str(out))
         assert refused.returncode == 2 and "--resume" in refused.stderr
-        resumed = subprocess.run([*base, "--out", str(out), "--resume", "--workers", "2"],
-                                 capture_output=True, text=True)
+        resumed = icsim(*args, "--out", str(out), "--resume", "--workers", "2")
         assert resumed.returncode == 0, resumed.stderr
         assert (out / "posterior.parquet").read_bytes() == \
             (whole / "posterior.parquet").read_bytes(), chunks
     changed = tmp_path / "changed.toml"
     changed.write_text(path.read_text().replace("seed = 5", "seed = 6"))
-    refused = subprocess.run([*base[:4], str(changed), "--quiet", "--out", str(whole),
-                              "--resume"], capture_output=True, text=True)
+    refused = icsim("calibrate", str(changed), "--quiet", "--out", str(whole), "--resume")
     assert refused.returncode == 2 and "different file" in refused.stderr
 
 
