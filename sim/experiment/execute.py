@@ -10,6 +10,7 @@ writes them; workers need no shared filesystem.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import logging
 import multiprocessing
@@ -71,13 +72,14 @@ class Executor(ABC):
     #: Whether one lost worker loses every task in flight (a local process pool does;
     #: Dask reschedules the tasks of a lost worker itself).
     pool_breaks: bool = False
-    #: How many tasks a sweep cuts each part into. A Dask task costs milliseconds of
-    #: scheduling and transfer (tens of fast-engine runs), and one task a part measured
-    #: 1.5x faster on a LocalCluster (benchmarks/bench_dask.py), but it is not the default
-    #: for Dask yet: with it, isolating a run that kills its Dask worker (a whole part
-    #: rerun alone, then run by run, each after a worker restart) did not finish within
-    #: 20 minutes in tests/experiment/test_plugin_faults.py on a loaded machine.
-    tasks_per_part: int = 4
+    #: How many tasks a sweep cuts each part into, at least (a sweep with few parts cuts
+    #: them finer so that every worker has work: ``sim.experiment.sweep``). Whole parts:
+    #: each task costs the coordinator a submission, two pickles and its bookkeeping, and
+    #: the worker an engine call's fixed cost (about half a millisecond of the fast
+    #: engine's), so a part of 256 runs in 4 tasks cost a quarter more CPU in all than in
+    #: one (benchmarks/bench_runner.py); on Dask a task also costs milliseconds of
+    #: scheduling.
+    tasks_per_part: int = 1
 
     @abstractmethod
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -210,6 +212,25 @@ class Executor(ABC):
                         suspects.append((task, 0))
                 pending.clear()
                 self.recover()
+
+
+def progress_bar(**kwargs: Any) -> Any:
+    """A ``tqdm.auto`` progress bar without tqdm's monitor thread.
+
+    tqdm starts that thread with its first bar, even a disabled one, and it outlives the
+    bar; a coordinator that runs a thread is never forked (:class:`LocalExecutor`), so every
+    later local pool in the process -- each configuration of a validation after the
+    first, the second stage of ``icsim sensitivity`` -- started its workers from a fork
+    server: slower, and their CPU time not counted as the coordinator's children. The thread only adjusts ``miniters`` of a bar
+    that stalls; the runner's bars do without."""
+    return _bar_class()(**kwargs)
+
+
+@functools.cache
+def _bar_class() -> Any:
+    from tqdm.auto import tqdm
+
+    return type("ProgressBar", (tqdm,), {"monitor_interval": 0})
 
 
 def _ready() -> bool:
