@@ -235,8 +235,8 @@ def progress_bar(**kwargs: Any) -> Any:
     bar; a coordinator that runs a thread is never forked (:class:`LocalExecutor`), so every
     later local pool in the process -- each configuration of a validation after the
     first, the second stage of ``icsim sensitivity`` -- started its workers from a fork
-    server: slower, and their CPU time not counted as the coordinator's children. The thread only adjusts ``miniters`` of a bar
-    that stalls; the runner's bars do without."""
+    server: slower, and their CPU time not counted as the coordinator's children. The
+    thread only adjusts ``miniters`` of a bar that stalls; the runner's bars do without."""
     return _bar_class()(**kwargs)
 
 
