@@ -1,35 +1,53 @@
 """A Dask LocalCluster against the local process pool on the same cores (issue 24, item 6).
 
-    python benchmarks/bench_dask.py [--replicates 124] [--workers 2] [--repeats 2]
+    python benchmarks/bench_dask.py [--replicates 124,1240] [--workers 2] [--repeats 2]
 
-The same sweep (experiments/national_approach_grid.toml, ``--replicates`` each: 10,044
-runs by default) on ``--workers`` local processes and on a ``LocalCluster`` of as many
-single-threaded worker processes, interleaved ``--repeats`` times; the Dask runs twice,
-with the runner's task size (four tasks a part) and with whole parts a task, so the effect
-of the task size is measured on the same cluster. Prints wall
-times (median) and Dask / local pool speed (goal >= 0.8). Wall time: on a machine shared
-with other jobs it moves with their load, printed beside it.
+The same sweep (experiments/national_approach_grid.toml, 81 points, each of
+``--replicates``: 10,044 and 100,440 runs by default) on ``--workers`` local processes and
+on a ``LocalCluster`` of as many single-threaded worker processes, interleaved
+``--repeats`` times. Wall time of ``run_sweep``, from the call to its return:
+
+* **local pool**: in a fresh Python process each time (as ``icsim sweep --workers N``; in
+  this process the cluster's threads would keep the pool from forking), so it includes
+  forking and warming the workers and creating the store, not starting Python;
+* **Dask**: against a cluster started once beforehand (its start-up printed apart) whose
+  workers have run one sweep already (the engine loaded), as ``icsim sweep --scheduler``
+  against a running cluster: it includes connecting a client and creating the store; the
+  runner's default task size (whole parts) and, for comparison, four tasks a part.
+
+The **marginal** time of a run (the difference between the two sizes over the difference
+in runs) leaves out every fixed cost of both sides. Prints Dask / local pool speed, total
+and marginal (goal >= 0.8). Wall time: on a machine shared with other jobs it moves with
+their load, printed beside it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
-
-from sim.experiment import execute
-from sim.experiment.spec import parse_experiment
-from sim.experiment.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ROOT / "experiments" / "national_approach_grid.toml"
 
 
+def experiment(replicates: int):  # noqa: ANN201 - an Experiment
+    from sim.experiment.spec import parse_experiment
+
+    text = GRID.read_text().replace("replicates = 100", f"replicates = {replicates}")
+    return parse_experiment(text, source="grid.toml")
+
+
 def timed(exp, **where) -> float:  # noqa: ANN001, ANN003
+    from sim.experiment.sweep import run_sweep
+
     out = Path(tempfile.mkdtemp(prefix="bench-dask-"))
     try:
         start = time.perf_counter()
@@ -41,36 +59,63 @@ def timed(exp, **where) -> float:  # noqa: ANN001, ANN003
     return seconds
 
 
+def local(replicates: int, workers: int) -> float:
+    proc = subprocess.run([sys.executable, __file__, "--child", str(replicates),
+                           "--workers", str(workers)], capture_output=True, text=True,
+                          check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return float(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replicates", type=int, default=124)
+    parser.add_argument("--replicates", default="124,1240",
+                        help="two design sizes, comma-separated (replicates of 81 points)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child is not None:
+        print(json.dumps(timed(experiment(args.child), workers=args.workers)))
+        return
     from distributed import LocalCluster
 
-    text = GRID.read_text().replace("replicates = 100", f"replicates = {args.replicates}")
-    exp = parse_experiment(text, source="grid.toml")
-    local, whole, quarter = [], [], []
+    sizes = [int(r) for r in args.replicates.split(",")]
+    assert len(sizes) == 2 and sizes[0] < sizes[1], "--replicates SMALL,LARGE"
+    exps = {r: experiment(r) for r in sizes}
+    quarter = -(-exps[sizes[0]].runs_per_part // 4)
+    got: dict[tuple[str, int], list[float]] = {}
+    loads = []
+    start = time.perf_counter()
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
+        started = time.perf_counter() - start
         address = cluster.scheduler_address
-        timed(exp, scheduler=address)  # the workers import and load the engine once
+        timed(exps[sizes[0]], scheduler=address)  # the workers load the engine once
         for _ in range(args.repeats):
-            local.append(timed(exp, workers=args.workers))
-            quarter.append(timed(exp, scheduler=address))
-            execute.DaskExecutor.tasks_per_part = 1
-            try:
-                whole.append(timed(exp, scheduler=address))
-            finally:
-                execute.DaskExecutor.tasks_per_part = 4
-    lo, wh, qu = (statistics.median(x) for x in (local, whole, quarter))
-    runs = exp.replicates * 81
-    print(f"{runs:,} runs, {args.workers} workers, median of {args.repeats}; load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"  local process pool                     {lo:6.2f} s")
-    print(f"  Dask LocalCluster, whole parts a task  {wh:6.2f} s   {lo / wh:4.2f} x the pool")
-    print(f"  Dask LocalCluster, 4 tasks a part      {qu:6.2f} s   {lo / qu:4.2f} x the pool")
+            for r in sizes:
+                got.setdefault(("local", r), []).append(local(r, args.workers))
+                got.setdefault(("dask", r), []).append(timed(exps[r], scheduler=address))
+                got.setdefault(("quarter", r), []).append(
+                    timed(exps[r], scheduler=address, runs_per_task=quarter))
+                loads.append(os.getloadavg()[0])
+    med = {key: statistics.median(v) for key, v in got.items()}
+    small, large = sizes
+    n0, n1 = small * 81, large * 81
+    print(f"{args.workers} workers, median of {args.repeats} interleaved repeats; load "
+          f"average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores; the "
+          f"LocalCluster started in {started:.2f} s (not counted below)")
+    rows = (("local process pool", "local"), ("Dask LocalCluster (whole parts a task)", "dask"),
+            (f"Dask, 4 tasks a part ({quarter} runs)", "quarter"))
+    print(f"  {'':40s} {n0:>8,} runs {n1:>9,} runs   marginal us a run")
+    for label, key in rows:
+        marginal = (med[key, large] - med[key, small]) / (n1 - n0)
+        print(f"  {label:40s} {med[key, small]:8.2f} s {med[key, large]:9.2f} s   "
+              f"{marginal * 1e6:8.1f}")
+    for label, key in rows[1:]:
+        lo = (med["local", large] - med["local", small]) / (med[key, large] - med[key, small])
+        print(f"  {label}: {med['local', small] / med[key, small]:4.2f}x the pool at "
+              f"{n0:,} runs, {med['local', large] / med[key, large]:4.2f}x at {n1:,}, "
+              f"{lo:4.2f}x marginal")
     print("  (goal: Dask >= 0.8 x the local pool)")
 
 

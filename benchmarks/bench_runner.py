@@ -1,65 +1,80 @@
 """The sweep runner against one batched core of the fast engine (issue 24, item 1).
 
-    python benchmarks/bench_runner.py [--replicates 124] [--workers 2] [--repeats 3]
+    python benchmarks/bench_runner.py [--replicates 124,1240] [--workers 2] [--repeats 3]
 
-The design is experiments/national_approach_grid.toml (81 national approaches) with
-``--replicates`` each: 10,044 runs by default. Two measurements, interleaved ``--repeats``
-times so that a shared machine's load falls on both alike:
+The design is experiments/national_approach_grid.toml (81 national approaches) with each
+of ``--replicates``: 10,044 and 100,440 runs by default. Measured, interleaved ``--repeats``
+times so that a shared machine's load falls on all alike:
 
-* **one batched core**: every run of the design in one ``sim.engine.fast.run_arrays`` call
-  (parameters packed beforehand), CPU time of this process -- the kernel's cost per run;
+* **one batched core**: every run of the smaller design in one
+  ``sim.engine.fast.run_arrays`` call (parameters packed beforehand, engine loaded), CPU
+  time of this process -- the kernel's cost per run;
 * **the runner**: ``run_sweep`` on ``--workers`` local processes, Parquet parts and
-  manifest written; CPU of the coordinator and its workers (``getrusage``, the workers
-  counted once the pool is shut down) and wall time.
+  manifest written, for each design size, each in a fresh Python process (so that its
+  workers are forked from it, as ``icsim sweep``'s are, and are its children): CPU of the
+  coordinator (``getrusage(RUSAGE_SELF)``) and of its workers (``RUSAGE_CHILDREN``, read
+  once ``run_sweep`` has shut the pool down and reaped them) and wall time, from the call
+  to the return of ``run_sweep`` (forking and warming the workers, creating the store
+  included; starting Python and importing ``sim`` not).
 
-It prints the runner's CPU per run over the kernel's (goal <= 1.5) and the runner's speed
-on two workers over one batched core, ``kernel CPU / runner wall`` (goal >= 1.8; only
-meaningful on an otherwise idle machine, so the load average is printed beside it).
-The script uses public functions only, so it runs against any commit.
+The totals include fixed costs (the pool, the store, loading the engine in the
+coordinator); the **marginal** cost of a run is the difference between the two sizes over
+the difference in runs. It prints the runner's CPU per run over the kernel's, total and
+marginal (goal <= 1.5), and the runner's speed on two workers over one batched core,
+``kernel CPU per run / runner wall per run`` (goal >= 1.8; only meaningful on an otherwise
+idle machine, so the load average is printed beside it). The script uses public functions
+only, so it runs against any commit.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from sim.core.registry import resolve
-from sim.core.scenarios import parameters_for
-from sim.engine import fast
-from sim.engine.layout import pack_many
-from sim.experiment.design import make_design
-from sim.experiment.spec import parse_experiment
-from sim.experiment.sweep import run_sweep
-
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ROOT / "experiments" / "national_approach_grid.toml"
 
 
 def experiment(replicates: int):  # noqa: ANN201 - an Experiment
+    from sim.experiment.spec import parse_experiment
+
     text = GRID.read_text().replace("replicates = 100", f"replicates = {replicates}")
     return parse_experiment(text, source="grid.toml")
 
 
-def kernel(exp) -> tuple[float, int]:  # noqa: ANN001
-    """CPU seconds of one run_arrays call on every run of the design."""
+def packed(exp):  # noqa: ANN001, ANN201
+    """The design's runs packed for the engine, and their seeds."""
+    from sim.core.registry import resolve
+    from sim.core.scenarios import parameters_for
+    from sim.engine.layout import pack_many
+    from sim.experiment.design import make_design
+
     design = make_design(exp)
     columns = design.run_columns(0, design.n_runs)
     base = parameters_for(exp.scenario, dict(exp.constants))
     rows = [resolve(base, {n: columns[n][i].item() for n in design.names})
             for i in range(design.n_runs)]
-    params = pack_many(rows)
-    seeds = columns["seed"]
-    fast.run_arrays(params[:10], seeds[:10], exp.months)  # compiled / loaded beforehand
+    return pack_many(rows), columns["seed"]
+
+
+def kernel(params, seeds, months: int) -> float:  # noqa: ANN001
+    """CPU seconds of one run_arrays call on every run."""
+    from sim.engine import fast
+
+    fast.run_arrays(params[:10], seeds[:10], months)  # compiled / loaded beforehand
     start = time.process_time()
-    fast.run_arrays(params, seeds, exp.months)
-    return time.process_time() - start, design.n_runs
+    fast.run_arrays(params, seeds, months)
+    return time.process_time() - start
 
 
 def cpu(who: int) -> float:
@@ -67,45 +82,86 @@ def cpu(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def runner(exp, workers: int) -> tuple[float, float]:  # noqa: ANN001
-    """(CPU seconds of coordinator and workers, wall seconds) of one sweep."""
+def child(replicates: int, workers: int) -> None:
+    """One sweep in this (fresh) process; prints its costs as JSON."""
+    from sim.experiment.sweep import run_sweep
+
+    exp = experiment(replicates)
     out = Path(tempfile.mkdtemp(prefix="bench-runner-"))
     try:
         self0, kids0 = cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         report = run_sweep(exp, out / "sweep", workers=workers, progress=False)
         wall = time.perf_counter() - start
-        spent = cpu(resource.RUSAGE_SELF) - self0 + cpu(resource.RUSAGE_CHILDREN) - kids0
+        self1, kids1 = cpu(resource.RUSAGE_SELF), cpu(resource.RUSAGE_CHILDREN)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     assert report.complete and report.runs_failed == 0
-    return spent, wall
+    print(json.dumps({"runs": report.runs_total, "coordinator": self1 - self0,
+                      "workers": kids1 - kids0, "wall": wall, "executor": report.executor}))
+
+
+def runner(replicates: int, workers: int) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", str(replicates),
+                           "--workers", str(workers)], capture_output=True, text=True,
+                          check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replicates", type=int, default=124)
+    parser.add_argument("--replicates", default="124,1240",
+                        help="two design sizes, comma-separated (replicates of 81 points)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    exp = experiment(args.replicates)
-    kernels, cpus, walls = [], [], []
-    runs = 0
+    if args.child is not None:
+        child(args.child, args.workers)
+        return
+    sizes = [int(r) for r in args.replicates.split(",")]
+    assert len(sizes) == 2 and sizes[0] < sizes[1], "--replicates SMALL,LARGE"
+    exp = experiment(sizes[0])
+    params, seeds = packed(exp)
+    kernels: list[float] = []
+    got: dict[int, list[dict]] = {r: [] for r in sizes}
+    loads = []
     for _ in range(args.repeats):
-        seconds, runs = kernel(exp)
-        kernels.append(seconds)
-        spent, wall = runner(exp, args.workers)
-        cpus.append(spent)
-        walls.append(wall)
-    k, c, w = (float(np.median(x)) for x in (kernels, cpus, walls))
-    print(f"{runs:,} runs of experiments/national_approach_grid.toml, {args.workers} workers, "
-          f"median of {args.repeats} interleaved repeats; load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"  one batched core (run_arrays)   {k / runs * 1e6:7.1f} CPU-us a run")
-    print(f"  the runner (run_sweep)          {c / runs * 1e6:7.1f} CPU-us a run, "
-          f"{w:.2f} s wall")
-    print(f"  runner CPU / kernel CPU           {c / k:5.2f}   (goal <= 1.5)")
-    print(f"  runner on {args.workers} workers / one batched core {k / w:5.2f}x "
+        kernels.append(kernel(params, seeds, exp.months) / len(seeds))
+        for r in sizes:
+            got[r].append(runner(r, args.workers))
+            loads.append(os.getloadavg()[0])
+    k = float(np.median(kernels))
+
+    def med(r: int, key: str) -> float:
+        if key == "cpu":
+            return float(np.median([g["coordinator"] + g["workers"] for g in got[r]]))
+        return float(np.median([g[key] for g in got[r]]))
+
+    small, large = sizes
+    n0, n1 = got[small][0]["runs"], got[large][0]["runs"]
+    print(f"experiments/national_approach_grid.toml, {args.workers} workers "
+          f"({got[large][0]['executor']}), median of {args.repeats} interleaved repeats; "
+          f"load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores")
+    print(f"  one batched core (run_arrays)  {k * 1e6:7.1f} CPU-us a run")
+    for r, n in ((small, n0), (large, n1)):
+        print(f"  runner, {n:>7,} runs: coordinator {med(r, 'coordinator'):6.2f} + workers "
+              f"{med(r, 'workers'):6.2f} = {med(r, 'cpu'):6.2f} CPU-s "
+              f"({med(r, 'cpu') / n * 1e6:6.1f} us a run, {med(r, 'cpu') / n / k:4.2f}x "
+              f"the kernel), {med(r, 'wall'):6.2f} s wall")
+    dn = n1 - n0
+    mc = (med(large, "coordinator") - med(small, "coordinator")) / dn
+    mw = (med(large, "workers") - med(small, "workers")) / dn
+    mwall = (med(large, "wall") - med(small, "wall")) / dn
+    fixed_cpu = med(small, "cpu") - (mc + mw) * n0
+    fixed_wall = med(small, "wall") - mwall * n0
+    print(f"  marginal run: coordinator {mc * 1e6:5.1f} + workers {mw * 1e6:5.1f} = "
+          f"{(mc + mw) * 1e6:5.1f} CPU-us, {mwall * 1e6:5.1f} us wall; "
+          f"fixed: {fixed_cpu:5.2f} CPU-s, {fixed_wall:5.2f} s wall")
+    print(f"  runner CPU / kernel CPU, marginal      {(mc + mw) / k:5.2f}   (goal <= 1.5)")
+    print(f"  runner CPU / kernel CPU, {n1:,} runs  {med(large, 'cpu') / n1 / k:5.2f}")
+    print(f"  runner on {args.workers} workers / one batched core, marginal "
+          f"{k / mwall:5.2f}x; {n1:,} runs {k * n1 / med(large, 'wall'):5.2f}x "
           "(goal >= 1.8; wall time, needs an idle machine)")
 
 

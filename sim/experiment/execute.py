@@ -10,6 +10,7 @@ writes them; workers need no shared filesystem.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import logging
 import multiprocessing
@@ -36,6 +37,12 @@ MAX_RETRIES = 3
 ALONE_TRIES = 2
 #: Seconds to wait for a Dask scheduler before giving up.
 DASK_CONNECT_TIMEOUT = 10.0
+#: Seconds to wait, after a lost Dask worker, for the cluster's workers to be back up
+#: before a suspect runs alone (then it runs anyway).
+DASK_SETTLE_TIMEOUT = 30.0
+#: Seconds more once they are: a worker lost again at once, while its nanny was still
+#: finishing the restart, was seen never to be restarted.
+DASK_SETTLE_GRACE = 1.0
 #: A Dask client's states while it still has (or is getting) its scheduler.
 _CONNECTED = ("running", "connecting", "newly-created")
 #: What a Dask future or client raises when its scheduler went away.
@@ -71,13 +78,14 @@ class Executor(ABC):
     #: Whether one lost worker loses every task in flight (a local process pool does;
     #: Dask reschedules the tasks of a lost worker itself).
     pool_breaks: bool = False
-    #: How many tasks a sweep cuts each part into. A Dask task costs milliseconds of
-    #: scheduling and transfer (tens of fast-engine runs), and one task a part measured
-    #: 1.5x faster on a LocalCluster (benchmarks/bench_dask.py), but it is not the default
-    #: for Dask yet: with it, isolating a run that kills its Dask worker (a whole part
-    #: rerun alone, then run by run, each after a worker restart) did not finish within
-    #: 20 minutes in tests/experiment/test_plugin_faults.py on a loaded machine.
-    tasks_per_part: int = 4
+    #: How many tasks a sweep cuts each part into, at least (a sweep with few parts cuts
+    #: them finer so that every worker has work: ``sim.experiment.sweep``). Whole parts:
+    #: each task costs the coordinator a submission, two pickles and its bookkeeping, and
+    #: the worker an engine call's fixed cost (about half a millisecond of the fast
+    #: engine's), so a part of 256 runs in 4 tasks cost a quarter more CPU in all than in
+    #: one (benchmarks/bench_runner.py); on Dask a task also costs milliseconds of
+    #: scheduling.
+    tasks_per_part: int = 1
 
     @abstractmethod
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -93,6 +101,10 @@ class Executor(ABC):
 
     def recover(self) -> None:  # noqa: B027 - optional hook
         """Make the executor usable again after a lost worker."""
+
+    def settle(self) -> None:  # noqa: B027 - optional hook
+        """Wait, after a lost worker, until the workers are back (a suspect then runs alone
+        on a worker that is fully up)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the workers."""
@@ -139,6 +151,7 @@ class Executor(ABC):
         pending: dict[Any, tuple[T, bool, int]] = {}  # task, alone, tries
         suspects: deque[tuple[T, int]] = deque()
         limit = ALONE_TRIES if give_up is not None else MAX_RETRIES + 1
+        unsettled = False  # a worker was lost since the last settle()
         task: T | None
 
         while True:
@@ -146,6 +159,9 @@ class Executor(ABC):
                 # A suspect runs with nothing else in flight, so a crash names it.
                 if not pending:
                     task, tries = suspects.popleft()
+                    if unsettled:
+                        self.settle()
+                        unsettled = False
                     try:
                         pending[self.submit(fn, *task)] = (task, True, tries)
                     except BaseException as exc:
@@ -184,7 +200,7 @@ class Executor(ABC):
                             raise RuntimeError(f"a task raised {type(exc).__name__}") \
                                 from None
                         raise
-                    lost = True
+                    lost = unsettled = True
                     if not alone:
                         suspects.append((task, 0))
                         continue
@@ -210,6 +226,25 @@ class Executor(ABC):
                         suspects.append((task, 0))
                 pending.clear()
                 self.recover()
+
+
+def progress_bar(**kwargs: Any) -> Any:
+    """A ``tqdm.auto`` progress bar without tqdm's monitor thread.
+
+    tqdm starts that thread with its first bar, even a disabled one, and it outlives the
+    bar; a coordinator that runs a thread is never forked (:class:`LocalExecutor`), so every
+    later local pool in the process -- each configuration of a validation after the
+    first, the second stage of ``icsim sensitivity`` -- started its workers from a fork
+    server: slower, and their CPU time not counted as the coordinator's children. The
+    thread only adjusts ``miniters`` of a bar that stalls; the runner's bars do without."""
+    return _bar_class()(**kwargs)
+
+
+@functools.cache
+def _bar_class() -> Any:
+    from tqdm.auto import tqdm
+
+    return type("ProgressBar", (tqdm,), {"monitor_interval": 0})
 
 
 def _ready() -> bool:
@@ -449,12 +484,27 @@ def probe_scheduler(address: str, timeout: float | None = None) -> None:
                          f"{length:,} bytes); not a Dask scheduler")
 
 
+def _nanny_up(dask_worker: Any) -> bool:
+    """Run on a Dask nanny: whether its worker process is up (started and connected to the
+    scheduler, as the nanny sees it)."""
+    process = getattr(dask_worker, "process", None)
+    return process is not None and getattr(process.status, "name", "") == "running"
+
+
 class DaskExecutor(Executor):
     """Workers of a Dask distributed cluster, reached through its scheduler's address.
 
     Any cluster will do -- ``dask scheduler`` / ``dask worker`` processes, a
     ``LocalCluster``, or dask-jobqueue on SLURM or PBS. Dask resubmits the tasks of a lost
     worker itself. Workers must be able to import ``sim`` (and a plug-in model's module).
+
+    A lost worker's nanny restarts it; but a worker that dies *while its nanny is still
+    starting it* is not restarted (distributed 2026.8: a crashing task that waits for a
+    worker is handed to the first one that registers, before its nanny has seen it
+    start), and with every worker gone that way the cluster runs nothing again -- a sweep
+    isolating a run that segfaults hung so. So after a lost worker, :meth:`settle` waits
+    until as many workers as before are registered and their nannies have them up before
+    the next suspect runs alone.
     """
 
     def __init__(self, address: str, timeout: float | None = None) -> None:
@@ -475,6 +525,7 @@ class DaskExecutor(Executor):
         self.address = address
         nthreads = self._client.nthreads()
         self.workers = max(1, sum(nthreads.values()))
+        self._worker_count = len(nthreads)
         self.description = f"dask {address} ({len(nthreads)} workers, {self.workers} threads)"
         self._quiet = contextlib.ExitStack()
         self._quiet.enter_context(quiet_client_log())
@@ -508,6 +559,35 @@ class DaskExecutor(Executor):
         if any(f.status == "cancelled" for f in done) and not self._connected():
             raise self._lost()
         return {by_future[f] for f in done}
+
+    def settle(self) -> None:
+        """Wait (up to :data:`DASK_SETTLE_TIMEOUT` seconds) until the cluster has as many
+        workers as it had and each worker's nanny has it up."""
+        deadline = time.monotonic() + DASK_SETTLE_TIMEOUT
+        while True:
+            count = 0
+            try:
+                count = len(self._client.nthreads())
+                up = count >= self._worker_count and all(
+                    v is True for v in self._client.run(_nanny_up, nanny=True,
+                                                        on_error="return").values())
+            except Exception as exc:
+                if not self._connected():
+                    raise self._lost(exc) from None
+                up = False  # e.g. a worker went away while asked
+            if up:
+                self._worker_count = count
+                time.sleep(DASK_SETTLE_GRACE)
+                return
+            if time.monotonic() > deadline:
+                if count == 0:  # every worker gone: nothing would ever run
+                    raise UsageError(
+                        f"the Dask cluster at {self.address} has had no workers for "
+                        f"{DASK_SETTLE_TIMEOUT:g} s after losing one (its nannies did not "
+                        "restart them); restart the cluster and resume the sweep")
+                self._worker_count = count  # fewer workers now: wait for those next time
+                return
+            time.sleep(0.1)
 
     def worker_lost(self, exc: BaseException) -> bool:
         """Dask retries a task whose worker died itself (``distributed.scheduler.

@@ -18,11 +18,10 @@ from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
-from tqdm.auto import tqdm
 
 from sim.core.errors import UsageError
 from sim.experiment.design import Design, make_design
-from sim.experiment.execute import Executor, make_executor
+from sim.experiment.execute import Executor, make_executor, progress_bar
 from sim.experiment.models import (
     ENGINES,
     Batch,
@@ -323,6 +322,18 @@ def _with_posterior(experiment: Experiment, posterior: str | Path,
                                         posterior_file=str(path))
 
 
+#: A sweep with fewer parts to run than this many a worker cuts them into more tasks (up
+#: to this many a part), so that every worker has work.
+TASKS_PER_WORKER = 4
+
+
+def _tasks_per_part(executor: Executor, parts: int) -> int:
+    """How many tasks each of ``parts`` parts is cut into: the executor's (whole parts),
+    or more when there are few parts for its workers."""
+    few = -(-TASKS_PER_WORKER * executor.workers // max(1, parts))
+    return max(1, executor.tasks_per_part, min(TASKS_PER_WORKER, few))
+
+
 def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Executor,
          resumed: bool, progress: bool, runs_per_task: int | None,
          engine: str | None = None, draws: list[dict[str, Any]] | None = None,
@@ -350,13 +361,14 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
     n_chunks = -(-design.n_runs // experiment.runs_per_part)
     todo = [c for c in range(n_chunks) if c not in state.chunks]
     per_task = runs_per_task or max(1, -(-experiment.runs_per_part
-                                         // max(1, executor.tasks_per_part)))
+                                         // _tasks_per_part(executor, len(todo))))
     plan = _Plan(experiment, design, todo, per_task, draws)
     window = max(4 * executor.workers, 2 * -(-experiment.runs_per_part // per_task))
     before = state.runs_done
     started = time.perf_counter()
-    bar = tqdm(total=design.n_runs, initial=state.runs_done, unit="run", disable=not progress,
-               desc=experiment.name, dynamic_ncols=True, smoothing=0.05)
+    bar = progress_bar(total=design.n_runs, initial=state.runs_done, unit="run",
+                       disable=not progress, desc=experiment.name, dynamic_ncols=True,
+                       smoothing=0.05)
     status = "failed"
     failure: WriteError | None = None
     manifest_error: WriteError | None = None

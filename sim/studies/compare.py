@@ -34,7 +34,7 @@ from sim.core.registry import PARAMETERS, resolve, validate
 from sim.core.scenarios import SCENARIOS, ResolvedScenario, resolve_scenario
 from sim.engine.fast import HIST_BINS, histogram_quantiles
 from sim.experiment.design import run_seed
-from sim.experiment.execute import make_executor
+from sim.experiment.execute import make_executor, progress_bar
 from sim.run import engine_modules, for_replicates, pack_draws, run_projects, with_draws
 
 #: Runs per task sent to a worker: large enough to amortise the hand-off.
@@ -186,15 +186,14 @@ def compare(scenarios: Sequence[str | ResolvedScenario], replicates: int = 100, 
     check_horizon(resolved, months)
     if engine not in ENGINES:
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got {engine!r}")
-    from tqdm.auto import tqdm
-
     names = [s.name for s in resolved]
     chunks: list[dict[str, np.ndarray]] = []
     histograms: dict[str, np.ndarray] = {}
     total = len(resolved) * replicates
     with make_executor(workers, scheduler, preload=engine_modules(engine)) \
             as executor, \
-            tqdm(total=total, unit="run", desc="compare", disable=not progress) as bar:
+            progress_bar(total=total, unit="run", desc="compare",
+                         disable=not progress) as bar:
         for columns, histogram in executor.imap_unordered(
                 _run_chunk, _tasks(resolved, replicates, seed, months, engine, posterior)):
             scenario = str(columns["scenario"][0])

@@ -338,7 +338,9 @@ def test_a_decorated_function_of_a_declared_module_runs_without_the_flag(
 @pytest.mark.slow
 def test_a_segfault_on_a_dask_cluster_costs_those_runs(tmp_path: Path) -> None:
     """Dask retries a task whose worker died (here 0 times, to keep the test short), then
-    raises KilledWorker; the runner isolates the run as it does locally."""
+    raises KilledWorker; the runner isolates the run as it does locally, here from whole
+    parts of 8 runs a task, each worker restarted by its nanny before the next suspect
+    runs alone (it once hung here with every worker lost)."""
     import dask
     from distributed import LocalCluster
 
@@ -347,7 +349,7 @@ def test_a_segfault_on_a_dask_cluster_costs_those_runs(tmp_path: Path) -> None:
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                          dashboard_address=None) as cluster:
         report = run_sweep(exp, tmp_path / "dask", scheduler=cluster.scheduler_address,
-                           progress=False, allow_plugin=True)
+                           progress=False, allow_plugin=True, runs_per_task=8)
     assert report.complete and report.runs_failed == 2
     bad, clean = runs(tmp_path / "dask"), sweep(tmp_path, "clean", "clean")
     assert_one_run_per_fault(bad, clean, (bad["x1"] == 7).to_numpy(),

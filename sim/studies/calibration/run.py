@@ -26,7 +26,7 @@ import pandas as pd
 
 from sim.core.errors import UsageError
 from sim.core.limits import check_scheduler_address
-from sim.experiment.execute import make_executor, probe_scheduler
+from sim.experiment.execute import make_executor, probe_scheduler, progress_bar
 from sim.experiment.store import LOCK, DirectoryLock, write_atomic
 from sim.studies.calibration import npe, priors, reference, rejection, smc
 from sim.studies.calibration.spec import CalibrationSpec
@@ -83,10 +83,8 @@ def check_out(out: Path, spec: CalibrationSpec, resume: bool) -> None:
 
 
 def _bar(total: int, unit: str, progress: bool, what: str) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit=unit, disable=not progress, desc=what, leave=False,
-                unit_scale=True, dynamic_ncols=True)
+    return progress_bar(total=total, unit=unit, disable=not progress, desc=what, leave=False,
+                        unit_scale=True, dynamic_ncols=True)
 
 
 def _cpu() -> float:
