@@ -4,6 +4,8 @@ and the shipped posterior."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import signal
 import subprocess
 import sys
@@ -197,6 +199,20 @@ def _kill_after(cmd: list[str], out: Path, chunks: int) -> None:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
+    # Its workers, forked with the directory's lock open, notice their coordinator is gone
+    # and exit; until then the lock is held (a rerun is told the directory is in use).
+    lock = os.open(out / ".icsim.lock", os.O_RDWR)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "the killed run's workers kept its lock"
+                time.sleep(0.05)
+    finally:
+        os.close(lock)  # closing releases it
 
 
 @pytest.mark.slow
