@@ -18,9 +18,13 @@ newcomer. The Mesa engine (:mod:`sim.mesa.model`) and the fast engine
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
+from llvmlite import ir  # type: ignore[import-untyped]
+from numba.core import types
+from numba.extending import intrinsic
 
 from sim.engine import rng
 from sim.engine.layout import (
@@ -158,6 +162,30 @@ _jit = numba.njit(cache=True)
 # separate compiled calls would pass a dozen arrays each, twenty times a month.
 _inline = numba.njit(cache=True, inline="always")
 _TOL = 1e-12  # tolerance of progress comparisons (floating-point accumulation)
+
+
+@intrinsic
+def _opaque(typingctx: Any, x: Any) -> Any:
+    """``x`` (an int64) through an empty inline-assembly statement: the same value, but
+    the optimiser no longer knows it is 0 or 1, so :func:`flag` converts it instead of
+    choosing between two constants."""
+    if x != types.int64:
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        word = ir.IntType(64)
+        barrier = ir.InlineAsm(ir.FunctionType(word, [word]), "", "=r,0")
+        return builder.call(barrier, [args[0]])
+
+    return types.int64(types.int64), codegen
+
+
+@_inline
+def flag(x: bool) -> float:
+    """1.0 if ``x`` else 0.0, without a branch. The compiler turns ``1.0 if x else 0.0``
+    (and ``float(x)``) into a jump on x86-64, mispredicted half the time when ``x`` is a
+    coin toss such as attending a meeting; this converts the integer 0 or 1 instead."""
+    return float(_opaque(np.int64(x)))  # type: ignore[call-arg]  # numba passes typingctx
 
 
 # ================================================================ the project's state
@@ -566,16 +594,25 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
     mean_backing = 0.0
     for o in range(N_ORGS):
         mean_backing += 0.5 * (m[o, M_LEAD] + m[o, M_PM]) * (1.0 / N_ORGS)
+    # Branch-free, as attendance is a coin toss the processor cannot predict (a branch on
+    # it, or on a float chosen by it, was mispredicted half the time): every seat's values
+    # are multiplied by a = 1.0 or 0.0 and added. That changes no bit: x * 1.0 is x, and
+    # adding x * 0.0 (+-0.0, the state being finite) leaves a sum that started at +0.0
+    # as it was. The patients' seat reads organisation 0's managers, unused.
     for s in range(n):
         o = ti[TI_ORG, s]
-        backing = 0.5 * (m[o, M_LEAD] + m[o, M_PM]) if o < N_ORGS else 1.0
-        a = u[U_LEAVE + n + s] < t[T_ENGAGEMENT, s] * (1.0 + w_cap * (backing - mean_backing))
-        attend[s] = a
-        if a:
-            present += 1
-            known += t[T_KNOWLEDGE, s]
-            contribution += floor + (1.0 - floor) * t[T_TIES, s]
-            frustrated += t[T_FRUSTRATION, s]
+        own = o < N_ORGS
+        r = o if own else 0
+        backing = 0.5 * (m[r, M_LEAD] + m[r, M_PM])
+        backing = backing if own else 1.0
+        came = u[U_LEAVE + n + s] < t[T_ENGAGEMENT, s] \
+            * (1.0 + w_cap * (backing - mean_backing))
+        attend[s] = came
+        present += came
+        a = flag(came)
+        known += a * t[T_KNOWLEDGE, s]
+        contribution += a * (floor + (1.0 - floor) * t[T_TIES, s])
+        frustrated += a * t[T_FRUSTRATION, s]
     attendance = present * (1.0 / n)
     knowledge = known / present if present else 0.0
     frustrated = frustrated / present if present else 0.0
@@ -601,8 +638,11 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
     role_rate = g[G_K_ROLE] * leadership
     ceiling, pull, learn, decay = g[G_K_CEILING], g[G_K_PULL], g[G_K_LEARN], p.knowledge_decay
     contagion = p.frustration_contagion
-    for s in range(n):  # branch-free: a is 1.0 for those present, 0.0 for the absent
-        a = 1.0 if attend[s] else 0.0
+    ramp_lead, ramp_member = g[G_K_TIES_LEAD], g[G_K_TIES_MEMBER]
+    # Branch-free: a is 1.0 for those present, 0.0 for the absent (converted, not chosen:
+    # a float chosen by a flag compiles to a branch).
+    for s in range(n):
+        a = flag(attend[s])
         org_support = support[ti[TI_ORG, s]]
         converge = a * converge_rate
         v = t[T_VISION, s]
@@ -610,7 +650,7 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
         t[T_ROLE, s] += a * role_rate * (1.0 - t[T_ROLE, s])
         k = t[T_KNOWLEDGE, s]
         t[T_KNOWLEDGE, s] = k + (a * learn * (1.0 - k) - (1.0 - a) * decay * k)
-        ramp = g[G_K_TIES_LEAD] if ti[TI_IS_LEAD, s] else g[G_K_TIES_MEMBER]
+        ramp = ramp_lead if ti[TI_IS_LEAD, s] else ramp_member
         t[T_TIES, s] += a * ramp * (1.0 - t[T_TIES, s])
         t[T_FRUSTRATION, s] += a * contagion * (frustrated - t[T_FRUSTRATION, s])
     g[G_LEADERSHIP] += p.leadership_recovery * (p.clinical_leadership - leadership)
@@ -632,13 +672,13 @@ def wins_and_engagement(p, g, c, support, t, ti, attend, attendance: float,
         relief, boost = 1.0 - p.win_relief, p.win_boost
         for s in range(n):
             t[T_FRUSTRATION, s] *= relief
-            a = 1.0 if attend[s] else 0.0
+            a = flag(attend[s])
             t[T_ENGAGEMENT, s] += a * boost * (1.0 - t[T_ENGAGEMENT, s])
         c[C_EVENTS] |= E_SMALL_WIN
     else:
         grow = g[G_K_FRUSTRATION] * (p.frustration_leadership - leadership)
         for s in range(n):
-            a = 1.0 if attend[s] else 0.0
+            a = flag(attend[s])
             t[T_FRUSTRATION, s] += a * grow * (1.0 - t[T_FRUSTRATION, s])
     g[G_RECENT_WINS] = p.win_memory * g[G_RECENT_WINS] + (1.0 if win else 0.0)
     # Motivation: own disposition less frustration, times what peers do (Granovetter 1978),
