@@ -162,6 +162,13 @@ _jit = numba.njit(cache=True)
 # separate compiled calls would pass a dozen arrays each, twenty times a month.
 _inline = numba.njit(cache=True, inline="always")
 _TOL = 1e-12  # tolerance of progress comparisons (floating-point accumulation)
+# What a seat's organisation contributes to its attendance and motivation is worked out
+# once a month per organisation (and the patients' seat), not once per seat, and kept in
+# the work space after the month's uniforms: slot month_draws(n) + W_* + organisation.
+_ORG_SLOTS = N_ORGS + 1
+W_ATTEND = 0                  # the factor on engagement in the chance to attend
+W_LOYAL = _ORG_SLOTS          # the loyalty factor on motivation
+W_GOAL = 2 * _ORG_SLOTS       # the goal gradient's term of motivation
 
 
 @intrinsic
@@ -210,8 +217,10 @@ class Project:
 
 @_jit
 def scratch(n: int):
-    """Work space of the month: the month's uniforms, and who attends."""
-    return np.empty(N_FIXED_DRAWS + 2 * n), np.empty(n, dtype=np.bool_)
+    """Work space of the month: the month's uniforms followed by the per-organisation
+    factors of the meeting and of motivation (:data:`W_ATTEND`, :data:`W_LOYAL`,
+    :data:`W_GOAL`), and who attends."""
+    return np.empty(N_FIXED_DRAWS + 2 * n + 3 * _ORG_SLOTS), np.empty(n, dtype=np.bool_)
 
 
 @_jit
@@ -440,7 +449,7 @@ def month_step(p, g, c, dac, dac_sum, m, support, t, ti, streams, work, attend,
         turnover(p, g, c, dac, t, ti, u, streams, month)
         leadership = g[G_LEADERSHIP]  # the month's processes read it before recovery
         attendance = meeting(p, g, dac, m, support, t, ti, u, attend)
-        wins_and_engagement(p, g, c, support, t, ti, attend, attendance, leadership)
+        wins_and_engagement(p, g, c, support, t, ti, work, attend, attendance, leadership)
         learn_small_tasks(p, g, c, t, month, leadership)
         gates(p, g, c, dac, m, support, t, u, month)
         if month >= horizon:
@@ -594,19 +603,18 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
     mean_backing = 0.0
     for o in range(N_ORGS):
         mean_backing += 0.5 * (m[o, M_LEAD] + m[o, M_PM]) * (1.0 / N_ORGS)
+    factor = N_FIXED_DRAWS + 2 * n + W_ATTEND  # by organisation; the patients' seat backed
+    for o in range(N_ORGS):
+        backing = 0.5 * (m[o, M_LEAD] + m[o, M_PM])
+        u[factor + o] = 1.0 + w_cap * (backing - mean_backing)
+    u[factor + N_ORGS] = 1.0 + w_cap * (1.0 - mean_backing)
     # Branch-free, as attendance is a coin toss the processor cannot predict (a branch on
     # it, or on a float chosen by it, was mispredicted half the time): every seat's values
     # are multiplied by a = 1.0 or 0.0 and added. That changes no bit: x * 1.0 is x, and
     # adding x * 0.0 (+-0.0, the state being finite) leaves a sum that started at +0.0
-    # as it was. The patients' seat reads organisation 0's managers, unused.
+    # as it was.
     for s in range(n):
-        o = ti[TI_ORG, s]
-        own = o < N_ORGS
-        r = o if own else 0
-        backing = 0.5 * (m[r, M_LEAD] + m[r, M_PM])
-        backing = backing if own else 1.0
-        came = u[U_LEAVE + n + s] < t[T_ENGAGEMENT, s] \
-            * (1.0 + w_cap * (backing - mean_backing))
+        came = u[U_LEAVE + n + s] < t[T_ENGAGEMENT, s] * u[factor + ti[TI_ORG, s]]
         attend[s] = came
         present += came
         a = flag(came)
@@ -658,7 +666,7 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
 
 
 @_inline
-def wins_and_engagement(p, g, c, support, t, ti, attend, attendance: float,
+def wins_and_engagement(p, g, c, support, t, ti, work, attend, attendance: float,
                         leadership: float) -> None:
     """Small wins, frustration, motivation and engagement (ODD §7.8); ``leadership`` is
     the clarity before this month's recovery, as in the meeting."""
@@ -692,12 +700,17 @@ def wins_and_engagement(p, g, c, support, t, ti, attend, attendance: float,
     # priorities'), centred on the organisations' mean support: members of a well-backing
     # organisation are more motivated than those of a reluctant one, the mean unchanged.
     mean_support = (support[0] + support[1] + support[2] + support[3]) * (1.0 / N_ORGS)
+    u = work
+    loyal = N_FIXED_DRAWS + 2 * n + W_LOYAL
+    goals = N_FIXED_DRAWS + 2 * n + W_GOAL
+    for o in range(N_ORGS + 1):
+        u[loyal + o] = 1.0 + w_loyal * (support[o] - mean_support)
+        u[goals + o] = goal * ((1.0 - w_goal) + w_goal * support[o])
     for s in range(n):
-        org_support = support[ti[TI_ORG, s]]
+        o = ti[TI_ORG, s]
         motivation = (t[T_DISPOSITION, s] * peers
                       * (1.0 - w_frustration * t[T_FRUSTRATION, s])
-                      * (1.0 + w_loyal * (org_support - mean_support))
-                      + goal * ((1.0 - w_goal) + w_goal * org_support))
+                      * u[loyal + o] + u[goals + o])
         motivation *= disengage if motivation < t[T_THRESHOLD, s] else 1.0
         t[T_ENGAGEMENT, s] += adjust * (min(motivation, 1.0) - t[T_ENGAGEMENT, s])
 
