@@ -95,14 +95,17 @@ def main() -> None:
     if args.count_draws:
         env = {**os.environ, "PYTHONPATH": str(trees[0].resolve())}
         subprocess.run([sys.executable, "-c", COUNT.format(runs=args.runs)], env=env,
-                       check=True)
+                       cwd=trees[0], check=True)
         return
     results: dict[Path, list[tuple[float, float]]] = {t: [] for t in trees}
     for _ in range(args.repeats):
         for tree in trees:
+            # In the tree's folder: ``python -c`` puts the working folder first on the path,
+            # ahead of PYTHONPATH, so from elsewhere every tree would import that checkout.
             env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
             done = subprocess.run([sys.executable, "-c", PROBE.format(runs=args.runs)],
-                                  env=env, capture_output=True, text=True, check=True)
+                                  env=env, cwd=tree, capture_output=True, text=True,
+                                  check=True)
             run_us, draw_ns = (float(x) for x in done.stdout.split())
             results[tree].append((run_us, draw_ns))
     print(f"baseline runs, {args.runs} a call, median of {args.repeats} interleaved; load "
