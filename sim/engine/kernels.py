@@ -18,9 +18,13 @@ newcomer. The Mesa engine (:mod:`sim.mesa.model`) and the fast engine
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
+from llvmlite import ir  # type: ignore[import-untyped]
+from numba.core import types
+from numba.extending import intrinsic
 
 from sim.engine import rng
 from sim.engine.layout import (
@@ -158,6 +162,37 @@ _jit = numba.njit(cache=True)
 # separate compiled calls would pass a dozen arrays each, twenty times a month.
 _inline = numba.njit(cache=True, inline="always")
 _TOL = 1e-12  # tolerance of progress comparisons (floating-point accumulation)
+# What a seat's organisation contributes to its attendance and motivation is worked out
+# once a month per organisation (and the patients' seat), not once per seat, and kept in
+# the work space after the month's uniforms: slot month_draws(n) + W_* + organisation.
+_ORG_SLOTS = N_ORGS + 1
+W_ATTEND = 0                  # the factor on engagement in the chance to attend
+W_LOYAL = _ORG_SLOTS          # the loyalty factor on motivation
+W_GOAL = 2 * _ORG_SLOTS       # the goal gradient's term of motivation
+
+
+@intrinsic
+def _opaque(typingctx: Any, x: Any) -> Any:
+    """``x`` (an int64) through an empty inline-assembly statement: the same value, but
+    the optimiser no longer knows it is 0 or 1, so :func:`flag` converts it instead of
+    choosing between two constants."""
+    if x != types.int64:
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        word = ir.IntType(64)
+        barrier = ir.InlineAsm(ir.FunctionType(word, [word]), "", "=r,0")
+        return builder.call(barrier, [args[0]])
+
+    return types.int64(types.int64), codegen
+
+
+@_inline
+def flag(x: bool) -> float:
+    """1.0 if ``x`` else 0.0, without a branch. The compiler turns ``1.0 if x else 0.0``
+    (and ``float(x)``) into a jump on x86-64, mispredicted half the time when ``x`` is a
+    coin toss such as attending a meeting; this converts the integer 0 or 1 instead."""
+    return float(_opaque(np.int64(x)))  # type: ignore[call-arg]  # numba passes typingctx
 
 
 # ================================================================ the project's state
@@ -182,8 +217,10 @@ class Project:
 
 @_jit
 def scratch(n: int):
-    """Work space of the month: the month's uniforms, and who attends."""
-    return np.empty(N_FIXED_DRAWS + 2 * n), np.empty(n, dtype=np.bool_)
+    """Work space of the month: the month's uniforms followed by the per-organisation
+    factors of the meeting and of motivation (:data:`W_ATTEND`, :data:`W_LOYAL`,
+    :data:`W_GOAL`), and who attends."""
+    return np.empty(N_FIXED_DRAWS + 2 * n + 3 * _ORG_SLOTS), np.empty(n, dtype=np.bool_)
 
 
 @_jit
@@ -412,7 +449,7 @@ def month_step(p, g, c, dac, dac_sum, m, support, t, ti, streams, work, attend,
         turnover(p, g, c, dac, t, ti, u, streams, month)
         leadership = g[G_LEADERSHIP]  # the month's processes read it before recovery
         attendance = meeting(p, g, dac, m, support, t, ti, u, attend)
-        wins_and_engagement(p, g, c, support, t, ti, attend, attendance, leadership)
+        wins_and_engagement(p, g, c, support, t, ti, work, attend, attendance, leadership)
         learn_small_tasks(p, g, c, t, month, leadership)
         gates(p, g, c, dac, m, support, t, u, month)
         if month >= horizon:
@@ -566,16 +603,24 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
     mean_backing = 0.0
     for o in range(N_ORGS):
         mean_backing += 0.5 * (m[o, M_LEAD] + m[o, M_PM]) * (1.0 / N_ORGS)
+    factor = N_FIXED_DRAWS + 2 * n + W_ATTEND  # by organisation; the patients' seat backed
+    for o in range(N_ORGS):
+        backing = 0.5 * (m[o, M_LEAD] + m[o, M_PM])
+        u[factor + o] = 1.0 + w_cap * (backing - mean_backing)
+    u[factor + N_ORGS] = 1.0 + w_cap * (1.0 - mean_backing)
+    # Branch-free, as attendance is a coin toss the processor cannot predict (a branch on
+    # it, or on a float chosen by it, was mispredicted half the time): every seat's values
+    # are multiplied by a = 1.0 or 0.0 and added. That changes no bit: x * 1.0 is x, and
+    # adding x * 0.0 (+-0.0, the state being finite) leaves a sum that started at +0.0
+    # as it was.
     for s in range(n):
-        o = ti[TI_ORG, s]
-        backing = 0.5 * (m[o, M_LEAD] + m[o, M_PM]) if o < N_ORGS else 1.0
-        a = u[U_LEAVE + n + s] < t[T_ENGAGEMENT, s] * (1.0 + w_cap * (backing - mean_backing))
-        attend[s] = a
-        if a:
-            present += 1
-            known += t[T_KNOWLEDGE, s]
-            contribution += floor + (1.0 - floor) * t[T_TIES, s]
-            frustrated += t[T_FRUSTRATION, s]
+        came = u[U_LEAVE + n + s] < t[T_ENGAGEMENT, s] * u[factor + ti[TI_ORG, s]]
+        attend[s] = came
+        present += came
+        a = flag(came)
+        known += a * t[T_KNOWLEDGE, s]
+        contribution += a * (floor + (1.0 - floor) * t[T_TIES, s])
+        frustrated += a * t[T_FRUSTRATION, s]
     attendance = present * (1.0 / n)
     knowledge = known / present if present else 0.0
     frustrated = frustrated / present if present else 0.0
@@ -601,8 +646,11 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
     role_rate = g[G_K_ROLE] * leadership
     ceiling, pull, learn, decay = g[G_K_CEILING], g[G_K_PULL], g[G_K_LEARN], p.knowledge_decay
     contagion = p.frustration_contagion
-    for s in range(n):  # branch-free: a is 1.0 for those present, 0.0 for the absent
-        a = 1.0 if attend[s] else 0.0
+    ramp_lead, ramp_member = g[G_K_TIES_LEAD], g[G_K_TIES_MEMBER]
+    # Branch-free: a is 1.0 for those present, 0.0 for the absent (converted, not chosen:
+    # a float chosen by a flag compiles to a branch).
+    for s in range(n):
+        a = flag(attend[s])
         org_support = support[ti[TI_ORG, s]]
         converge = a * converge_rate
         v = t[T_VISION, s]
@@ -610,7 +658,7 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
         t[T_ROLE, s] += a * role_rate * (1.0 - t[T_ROLE, s])
         k = t[T_KNOWLEDGE, s]
         t[T_KNOWLEDGE, s] = k + (a * learn * (1.0 - k) - (1.0 - a) * decay * k)
-        ramp = g[G_K_TIES_LEAD] if ti[TI_IS_LEAD, s] else g[G_K_TIES_MEMBER]
+        ramp = ramp_lead if ti[TI_IS_LEAD, s] else ramp_member
         t[T_TIES, s] += a * ramp * (1.0 - t[T_TIES, s])
         t[T_FRUSTRATION, s] += a * contagion * (frustrated - t[T_FRUSTRATION, s])
     g[G_LEADERSHIP] += p.leadership_recovery * (p.clinical_leadership - leadership)
@@ -618,7 +666,7 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
 
 
 @_inline
-def wins_and_engagement(p, g, c, support, t, ti, attend, attendance: float,
+def wins_and_engagement(p, g, c, support, t, ti, work, attend, attendance: float,
                         leadership: float) -> None:
     """Small wins, frustration, motivation and engagement (ODD §7.8); ``leadership`` is
     the clarity before this month's recovery, as in the meeting."""
@@ -632,13 +680,13 @@ def wins_and_engagement(p, g, c, support, t, ti, attend, attendance: float,
         relief, boost = 1.0 - p.win_relief, p.win_boost
         for s in range(n):
             t[T_FRUSTRATION, s] *= relief
-            a = 1.0 if attend[s] else 0.0
+            a = flag(attend[s])
             t[T_ENGAGEMENT, s] += a * boost * (1.0 - t[T_ENGAGEMENT, s])
         c[C_EVENTS] |= E_SMALL_WIN
     else:
         grow = g[G_K_FRUSTRATION] * (p.frustration_leadership - leadership)
         for s in range(n):
-            a = 1.0 if attend[s] else 0.0
+            a = flag(attend[s])
             t[T_FRUSTRATION, s] += a * grow * (1.0 - t[T_FRUSTRATION, s])
     g[G_RECENT_WINS] = p.win_memory * g[G_RECENT_WINS] + (1.0 if win else 0.0)
     # Motivation: own disposition less frustration, times what peers do (Granovetter 1978),
@@ -652,12 +700,17 @@ def wins_and_engagement(p, g, c, support, t, ti, attend, attendance: float,
     # priorities'), centred on the organisations' mean support: members of a well-backing
     # organisation are more motivated than those of a reluctant one, the mean unchanged.
     mean_support = (support[0] + support[1] + support[2] + support[3]) * (1.0 / N_ORGS)
+    u = work
+    loyal = N_FIXED_DRAWS + 2 * n + W_LOYAL
+    goals = N_FIXED_DRAWS + 2 * n + W_GOAL
+    for o in range(N_ORGS + 1):
+        u[loyal + o] = 1.0 + w_loyal * (support[o] - mean_support)
+        u[goals + o] = goal * ((1.0 - w_goal) + w_goal * support[o])
     for s in range(n):
-        org_support = support[ti[TI_ORG, s]]
+        o = ti[TI_ORG, s]
         motivation = (t[T_DISPOSITION, s] * peers
                       * (1.0 - w_frustration * t[T_FRUSTRATION, s])
-                      * (1.0 + w_loyal * (org_support - mean_support))
-                      + goal * ((1.0 - w_goal) + w_goal * org_support))
+                      * u[loyal + o] + u[goals + o])
         motivation *= disengage if motivation < t[T_THRESHOLD, s] else 1.0
         t[T_ENGAGEMENT, s] += adjust * (min(motivation, 1.0) - t[T_ENGAGEMENT, s])
 

@@ -89,14 +89,33 @@ def next_uint64(streams: np.ndarray, row: int) -> np.uint64:
 @numba.njit(inline="always", cache=True)
 def draw(streams: np.ndarray, row: int) -> float:
     """One double in [0, 1) from stream ``row``, as ``Generator.random()``."""
-    return float(next_uint64(streams, row) >> _S11) * _DOUBLE_UNIT
+    # Below 2**53, so exact as an int64, whose conversion is one instruction (a uint64's
+    # is not on x86-64).
+    return float(np.int64(next_uint64(streams, row) >> _S11)) * _DOUBLE_UNIT
 
 
 @numba.njit(inline="always", cache=True)
 def draw_into(streams: np.ndarray, row: int, out: np.ndarray, count: int) -> None:
-    """``out[:count]`` = the next ``count`` doubles of stream ``row``."""
+    """``out[:count]`` = the next ``count`` doubles of stream ``row``.
+
+    The same steps as :func:`next_uint64`, but the state stays in registers for the whole
+    loop and is stored once at the end: stepped through ``streams``, each step waited on the
+    store of the one before (the compiler cannot tell that ``out`` does not overlap
+    ``streams``)."""
+    hi, lo = streams[row, 0], streams[row, 1]
+    inc_hi, inc_lo = streams[row, 2], streams[row, 3]
     for i in range(count):
-        out[i] = draw(streams, row)
+        new_lo = lo * _MULT_LO
+        new_hi = _mulhi(lo, _MULT_LO) + lo * _MULT_HI + hi * _MULT_LO
+        lo = new_lo + inc_lo
+        carry = _ONE if lo < new_lo else np.uint64(0)
+        hi = new_hi + inc_hi + carry
+        x = hi ^ lo
+        rot = hi >> _S58
+        bits = ((x >> rot) | (x << ((-rot) & _S63))) >> _S11
+        out[i] = float(np.int64(bits)) * _DOUBLE_UNIT  # as draw()
+    streams[row, 0] = hi
+    streams[row, 1] = lo
 
 
 @numba.njit(cache=True)
