@@ -514,9 +514,13 @@ def prim_box_limits(limits: pd.DataFrame, stats: pd.DataFrame, title: str) -> Fi
 # ---- the national view
 
 
-def national_figure(series: pd.DataFrame, gate: str = "pilot") -> Figure:
+def national_figure(series: pd.DataFrame, gate: str = "pilot",
+                    labels: Mapping[str, str] | None = None) -> Figure:
     """Share of sites at ``gate`` by month, per funding rule: all, funded and unfunded
-    sites, with 95% intervals across replicates. ``series`` is ``national.csv``."""
+    sites, with 95% intervals across replicates. ``series`` is ``national.csv``; each
+    panel is titled by its rule's label (``labels``: rule -> label, e.g.
+    ``sim.studies.national.RULE_LABELS``; the identifier where none is given)."""
+    labels = labels or {}
     rules = list(dict.fromkeys(series["rule"]))
     # A page's width (8 inches) whatever the number of rules: two panels a row.
     cols = min(2, len(rules))
@@ -538,19 +542,29 @@ def national_figure(series: pd.DataFrame, gate: str = "pilot") -> Figure:
             ax.fill_between(part["month"], part[f"{gate}_{group}_lo"],
                             part[f"{gate}_{group}_hi"], color=PALETTE[colour], alpha=0.2,
                             linewidth=0)
-        ax.set_title(f"funding rule: {rule}", fontsize=10)
+        ax.set_title(textwrap.fill(labels.get(rule, rule), 44), fontsize=10)
         ax.set_xlabel("month")
         ax.set_ylim(0, 1)
         whole_months(ax)
     for ax in grid[:, 0]:
         ax.set_ylabel(f"share of sites at {gate}\n(95% CI)")
-    axes[0].legend(loc="upper left", fontsize=9, frameon=False)
+    # every group once, from whichever panel draws it (no funded line where the first
+    # rule funds no site)
+    shown: dict[str, Any] = {}
+    for ax in axes:
+        for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
+            shown.setdefault(text, handle)
+    axes[0].legend(list(shown.values()), list(shown), loc="upper left", fontsize=9,
+                   frameon=False)
     fig.suptitle(f"Sites reaching a {gate}, by national funding rule", fontsize=11)
     return fig
 
 
-def funded_gap_figure(table: pd.DataFrame) -> Figure:
-    """P(pilot) of funded and unfunded sites, and nationally, per funding rule."""
+def funded_gap_figure(table: pd.DataFrame, labels: Mapping[str, str] | None = None,
+                      ) -> Figure:
+    """P(pilot) of funded and unfunded sites, and nationally, per funding rule (each
+    named by its label in ``labels``, as :func:`national_figure`)."""
+    labels = labels or {}
     fig = new_figure(8, 4.8)
     ax = fig.subplots()
     x = np.arange(len(table))
@@ -572,7 +586,8 @@ def funded_gap_figure(table: pd.DataFrame) -> Figure:
            yerr=[p - table["p_pilot_lo"].fillna(table["p_pilot"]),
                  table["p_pilot_hi"].fillna(table["p_pilot"]) - p],
            capsize=4)
-    ax.set_xticks(x, table["rule"])
+    ax.set_xticks(x, [textwrap.fill(labels.get(rule, rule), 22) for rule in table["rule"]],
+                  fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of site runs reaching a pilot")
     ax.set_xlabel("national funding rule")

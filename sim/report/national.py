@@ -18,7 +18,7 @@ from sim.core.scenarios import readable
 from sim.experiment.store import staged
 from sim.report import figures as plots
 from sim.report.compare import intervals_include
-from sim.studies.national import FUNDED_SHARE, NationalSpec, results
+from sim.studies.national import FUNDED_SHARE, RULE_LABELS, NationalSpec, results, rule_label
 from sim.studies.national_variance import variance_table
 
 
@@ -43,6 +43,8 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame,
         "",
         _posterior_text(spec),
         "",
+        _rules_text(table),
+        "",
     ]
     lines += _effects(spec, table, pairs)
     if variance is not None and not variance.empty:
@@ -52,7 +54,8 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame,
         f"**Budget.** The national budget is {budget:g} full-pilot costs (one unit pays for "
         f"one full-scope pilot), {budget / spec.sites:.3g} per site. A competitive or targeted "
         f"rule gives it to {k} sites ({FUNDED_SHARE:.0%}), {budget / k:.3g} pilot costs each; "
-        f"universal_small gives every site {budget / spec.sites:.3g}; none gives nothing.",
+        f"the universal rule gives every site {budget / spec.sites:.3g}; with no national "
+        "funding nothing is given.",
         "",
         "**Money.** Every site runs the approach's levers as given, its own national funding "
         "rounds included; the rule's share of the budget is added at the start. Per "
@@ -61,13 +64,15 @@ def summary_markdown(spec: NationalSpec, table: pd.DataFrame,
         "| rule | from the budget | approach's grants and rounds | local money | pooled | "
         "withdrawn | spent | unspent | balance |",
         "|---|---|---|---|---|---|---|---|---|",
-        *[f"| {r.rule} | {r.allocated_per_replicate:.3g} | {r.approach_money_per_replicate:.3g}"
+        *[f"| {rule_label(r.rule)} | {r.allocated_per_replicate:.3g} | "
+          f"{r.approach_money_per_replicate:.3g}"
           f" | {r.local_committed_per_replicate:.3g} | {r.pooled_per_replicate:.3g} | "
           f"{r.withdrawn_per_replicate:.3g} | {r.spent_per_replicate:.3g} | "
           f"{r.unspent_per_replicate:.3g} | {r.balance_per_replicate:.2g} |"
           for r in row_tuples(table)],
         "",
-        "A rule that allocates nothing (`none`) still leaves the approach's own rounds and "
+        "A rule that allocates nothing (no national funding) still leaves the approach's "
+        "own rounds and "
         "local money; the balance column is the accounting check (money in minus money out "
         "minus money left: zero up to rounding).",
         "",
@@ -96,20 +101,21 @@ def approach_label(spec: NationalSpec) -> str:
 def _effects(spec: NationalSpec, table: pd.DataFrame,
              pairs: pd.DataFrame | None) -> list[str]:
     """Each rule against the reference, replicate by replicate; then every pair."""
-    first = table.rule.iloc[0]
-    lines = [f"## What each rule does: its paired effect against `{first}`", "",
+    first = rule_label(table.rule.iloc[0])
+    lines = [f"## What each rule does: its paired effect against {_quoted(first)}", "",
              f"The share of all {spec.sites} sites reaching a pilot within {spec.months} "
-             f"months under each rule, and its difference from `{first}` replicate by "
+             f"months under each rule, and its difference from {_quoted(first)} replicate by "
              f"replicate (the same country and seeds under every rule): the effect of the "
              "rule on the national pilot rate.", "",
              "| rule | funded sites | P(pilot) [95% CI] | P(integrated) [95% CI] | "
-             f"effect against {first} [95% CI] | budget per site at pilot |",
+             f"effect against {_quoted(first)} [95% CI] | budget per site at pilot |",
              "|---|---|---|---|---|---|"]
     for r in row_tuples(table):
-        diff = "(reference)" if r.rule == first else (
+        diff = "(reference)" if rule_label(r.rule) == first else (
             f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}]")
         lines.append(
-            f"| {r.rule} | {r.funded_sites} | {_ci(r.p_pilot, r.p_pilot_lo, r.p_pilot_hi)} | "
+            f"| {rule_label(r.rule)} | {r.funded_sites} | "
+            f"{_ci(r.p_pilot, r.p_pilot_lo, r.p_pilot_hi)} | "
             f"{_ci(r.p_integrated, r.p_integrated_lo, r.p_integrated_hi)} | {diff} | "
             f"{r.cost_per_pilot_site:.3g} |")
     lines.append("")
@@ -123,7 +129,7 @@ def _effects(spec: NationalSpec, table: pd.DataFrame,
         else:
             verdict = "cannot be told apart from it at these replicates"
         lines.append(
-            f"- **{r.rule}** against **{first}**: {_pct(r.p_pilot)} against "
+            f"- **{rule_label(r.rule)}** against **{first}**: {_pct(r.p_pilot)} against "
             f"{_pct(table.p_pilot.iloc[0])} of sites, an effect of {_pp(r.d_p_pilot)} "
             f"[{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}] paired over {spec.replicates} "
             f"replicates: {verdict}.")
@@ -134,7 +140,8 @@ def _effects(spec: NationalSpec, table: pd.DataFrame,
                   "| second minus first | Δ national P(pilot) | adjusted interval | resolved? |",
                   "|---|---|---|---|"]
         for r in row_tuples(pairs):
-            lines.append(f"| {r.second} − {r.first} | {_pp(r.difference)} | "
+            lines.append(f"| {rule_label(r.second)} − {rule_label(r.first)} | "
+                         f"{_pp(r.difference)} | "
                          f"[{_pp(r.lo)}, {_pp(r.hi)}] | "
                          f"{'yes' if r.resolved else 'no: cannot tell them apart'} |")
         lines += ["", f"Replicate by replicate; each interval is a t interval at "
@@ -172,7 +179,7 @@ def _variance_section(spec: NationalSpec, variance: pd.DataFrame) -> list[str]:
         largest = (f"{PARAMETERS[form].display if form in PARAMETERS else form} (`{form}`) "
                    f"{share(r.largest_structural_share)}"
                    if isinstance(form, str) and form else "—")
-        lines.append(f"| {r.rule} | P({r.outcome}) | {r.replicates} | "
+        lines.append(f"| {rule_label(r.rule)} | P({r.outcome}) | {r.replicates} | "
                      f"{100 * r.sd:.1f} | {share(r.luck_share)} | "
                      f"{share(r.parameters_share)} | {share(r.structural_share)} | "
                      f"{largest} |")
@@ -182,9 +189,9 @@ def _variance_section(spec: NationalSpec, variance: pd.DataFrame) -> list[str]:
 def _funded_description(table: pd.DataFrame) -> list[str]:
     """Funded against unfunded sites: a description, with why it is not an effect."""
     lines = ["## Funded and unfunded sites: a description, not an effect", "",
-             "A rule that funds some sites chooses them: `competitive` funds the readiest, "
-             "`targeted` the least ready. Funded and unfunded sites therefore differed "
-             "before any money arrived, and the gap between them mixes what the money did "
+             "A rule that funds some sites chooses them: the competitive rule funds the "
+             "readiest, the targeted one the least ready. Funded and unfunded sites therefore "
+             "differed before any money arrived, and the gap between them mixes what the money did "
              "with who was chosen (selection). It is shown to describe where pilots happen, "
              "not tested: the effect of a rule is its paired difference from the reference "
              "above.", "",
@@ -192,25 +199,37 @@ def _funded_description(table: pd.DataFrame) -> list[str]:
              "|---|---|---|---|"]
     for r in row_tuples(table):
         lines.append(
-            f"| {r.rule} | {r.funded_sites} | "
+            f"| {rule_label(r.rule)} | {r.funded_sites} | "
             f"{_ci(r.p_pilot_funded, r.p_pilot_funded_lo, r.p_pilot_funded_hi)} | "
             f"{_ci(r.p_pilot_unfunded, r.p_pilot_unfunded_lo, r.p_pilot_unfunded_hi)} |")
     lines.append("")
     for r in row_tuples(table):
         if not math.isnan(r.p_pilot_funded) and not math.isnan(r.p_pilot_unfunded):
             lines.append(
-                f"- Under **{r.rule}**, {_pct(r.p_pilot_funded)} of funded and "
+                f"- Under **{rule_label(r.rule)}**, {_pct(r.p_pilot_funded)} of funded and "
                 f"{_pct(r.p_pilot_unfunded)} of unfunded site runs reached a pilot; the sites "
                 "were chosen by the rule, so this gap is not the effect of the money.")
         elif not math.isnan(r.p_pilot_unfunded):
-            lines.append(f"- Under **{r.rule}** the budget funds no site: "
+            lines.append(f"- Under **{rule_label(r.rule)}** the budget funds no site: "
                          f"{_pct(r.p_pilot_unfunded)} of site runs reached a pilot with the "
                          "approach's own rounds and local money only.")
         else:
-            lines.append(f"- Under **{r.rule}** every site is funded: "
+            lines.append(f"- Under **{rule_label(r.rule)}** every site is funded: "
                          f"{_pct(r.p_pilot_funded)} of site runs reached a pilot.")
     lines.append("")
     return lines
+
+
+def _rules_text(table: pd.DataFrame) -> str:
+    """The rules compared, by label, with the names ``--funding-rule`` and the files'
+    ``rule`` column use."""
+    return ("**Funding rules** (`--funding-rule`, and the `rule` column of the files): "
+            + "; ".join(f"{rule_label(rule)} (`{rule}`)" for rule in table.rule) + ".")
+
+
+def _quoted(label: str) -> str:
+    """A rule's label inside a sentence or a heading: in quotation marks."""
+    return f"“{label}”"
 
 
 def rule_pairs(shares: Mapping[str, np.ndarray]) -> pd.DataFrame:
@@ -305,8 +324,9 @@ def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png"
         variance = variance_table(result.replicate_shares, spec)
         variance.to_csv(stage / "variance.csv", index=False, float_format="%.6g")
         (stage / "summary.md").write_text(summary_markdown(spec, table, pairs, variance))
-        for stem, fig in (("national_pilot", plots.national_figure(series, "pilot")),
-                          ("funded_gap", plots.funded_gap_figure(table))):
+        for stem, fig in (("national_pilot", plots.national_figure(series, "pilot",
+                                                                   RULE_LABELS)),
+                          ("funded_gap", plots.funded_gap_figure(table, RULE_LABELS))):
             for fmt in formats:
                 plots.save(fig, stage / f"{stem}.{fmt}")
     return table
@@ -317,10 +337,11 @@ def console_table(table: pd.DataFrame) -> str:
     its paired effect against the reference (the first rule)."""
     first = table.rule.iloc[0]
     shown = pd.DataFrame({
-        "rule": table.rule, "funded sites": table.funded_sites,
+        "funding rule": [rule_label(rule) for rule in table.rule],
+        "funded sites": table.funded_sites,
         "P(pilot) [95% CI]": [_ci(r.p_pilot, r.p_pilot_lo, r.p_pilot_hi)
                               for r in row_tuples(table)],
-        f"effect against {first} [95% CI]": [
+        f"effect against “{rule_label(first)}” [95% CI]": [
             "(reference)" if r.rule == first else
             f"{_pp(r.d_p_pilot)} [{_pp(r.d_p_pilot_lo)}, {_pp(r.d_p_pilot_hi)}]"
             for r in row_tuples(table)],

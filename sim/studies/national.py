@@ -76,6 +76,20 @@ _P: dict[str, float] = {name: p.default for name, p in PARAMETERS.items()
 FUNDED_SHARE = _P["national_funded_share"]
 #: Default national budget per site, in full-pilot-cost units.
 DEFAULT_BUDGET_PER_SITE = _P["national_budget_per_site"]
+#: Each funding rule as a person reads it (reports, figures, the table ``icsim national``
+#: prints), worded after what :func:`allocate` does with the budget; the identifiers in
+#: ``RULES`` stay in files (``rule`` columns) and on the command line.
+RULE_LABELS: dict[str, str] = {
+    "none": "No national funding",
+    "competitive": f"Competitive: readiest {FUNDED_SHARE:.0%} funded",
+    "targeted": f"Targeted: least ready {FUNDED_SHARE:.0%} funded",
+    "universal_small": "Universal: a small grant to every site",
+}
+
+
+def rule_label(rule: str) -> str:
+    """A funding rule as a person reads it ("No national funding" for ``none``)."""
+    return RULE_LABELS.get(rule, rule)
 SITE_CONDITIONS = ("team_size", "turnover_rate", "clinical_leadership", "management_support",
                    "initial_vision", "prior_progress", "prior_relationships")
 #: Every unit of a site's money (x a full pilot's cost): what the national budget allocated

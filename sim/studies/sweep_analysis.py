@@ -59,9 +59,21 @@ NOISY = 0.3
 BINARY_HINT = ("pilot", "integrated", "collapsed", "stalled")
 
 
+#: The columns of a part every analysis reads; the outcomes follow. The inputs of each run
+#: are not read: they are the design's values at its point (``Sweep.inputs``).
+RUN_COLUMNS = ("point", "replicate", "seed", "status", "error")
+
+
 @dataclass
 class Sweep:
-    """A finished sweep, read back: its experiment, design and runs."""
+    """A finished sweep, read back: its experiment, design and runs.
+
+    ``runs`` holds ``point``, ``replicate``, ``seed``, ``status``, ``error`` and the
+    outcomes of every run -- and the varied inputs too only if loaded with ``inputs=True``
+    (:func:`load_ema`): each run's inputs are its point's values in the design, so
+    :meth:`inputs` gives them for the rows that need them, and memory grows with the runs
+    times the outcomes, not times every input (1.9 million runs of 146 inputs were 6.7 GB).
+    """
 
     root: Path
     manifest: dict[str, Any]
@@ -71,20 +83,36 @@ class Sweep:
     #: The time-series parts (``[timeseries]``), in chunk order: read a month at a time.
     series_parts: list[Path] = field(default_factory=list)
 
+    def inputs(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The varied inputs of the runs ``rows`` (rows of ``runs``, their index kept), as
+        the parts store them: the design's values at each run's point."""
+        points = rows["point"].to_numpy()
+        return pd.DataFrame({name: column[points]
+                             for name, column in self.design.point_columns.items()},
+                            index=rows.index)
+
     @property
     def ok(self) -> pd.DataFrame:
         return self.runs[self.runs["status"] == "ok"]
 
     @property
     def failed(self) -> pd.DataFrame:
-        return self.runs[self.runs["status"] != "ok"]
+        """The runs that failed or are invalid, with their inputs (``failed_runs.csv``)."""
+        failed = self.runs[self.runs["status"] != "ok"]
+        if all(name in failed.columns for name in self.design.names):
+            return failed
+        return pd.concat([failed, self.inputs(failed)], axis=1)
 
 
 # ------------------------------------------------------------------------------ loading
 
 
-def load_sweep(root: str | Path, require_complete: bool = True) -> Sweep:
+def load_sweep(root: str | Path, require_complete: bool = True, inputs: bool = False,
+               ) -> Sweep:
     """Read a sweep directory; regenerate its design from the stored experiment file.
+
+    Only the columns :data:`RUN_COLUMNS` and the outcomes of each part are read, unless
+    ``inputs`` (then every column, the varied inputs of every run too).
 
     Every part is verified first -- its checksum against the manifest, its provenance (this
     experiment, this design) and its rows -- and parts from different code versions are
@@ -116,7 +144,8 @@ def load_sweep(root: str | Path, require_complete: bool = True) -> Sweep:
               if experiment.source == "icsim national"
               else f"icsim sweep {experiment.source} --out {root} --resume"
               + _posterior_option(experiment))
-    verified = store.verify(experiment, design, manifest, tables=True)
+    columns = True if inputs else [*RUN_COLUMNS, *experiment.outcomes]
+    verified = store.verify(experiment, design, manifest, tables=columns)
     if verified.damaged:
         raise UsageError(verified.damage_message(resume))
     if len(verified.codes()) > 1 and not manifest.get("mixed_code", {}).get("allowed"):
@@ -127,6 +156,8 @@ def load_sweep(root: str | Path, require_complete: bool = True) -> Sweep:
         raise UsageError(f"{root} holds no runs yet; run icsim sweep first")
     runs = pa.concat_tables([verified.parts[c].table for c in sorted(verified.parts)]
                             ).to_pandas()
+    if not inputs:  # the schema's order, as a full read gives it
+        runs = runs[[*RUN_COLUMNS, *experiment.outcomes]]
     runs = runs.sort_values(["point", "replicate"], kind="stable").reset_index(drop=True)
     if require_complete and len(runs) != design.n_runs:
         raise UsageError(
@@ -168,7 +199,7 @@ def load_ema(root: str | Path, include_failed: bool = False,
     outcomes, if ``include_failed``). All of the Workbench's analysis -- ``prim.Prim``,
     ``feature_scoring``, ``cart``, ``dimensional_stacking`` -- applies to the pair.
     """
-    sweep = load_sweep(root, require_complete=False)
+    sweep = load_sweep(root, require_complete=False, inputs=True)
     runs = sweep.runs
     n_failed = int((runs["status"] != "ok").sum())
     if n_failed and not include_failed:
@@ -533,7 +564,8 @@ def compute(root: str | Path, resamples: int = 1000, prim_outcome: str | None = 
     check_size("resamples", resamples)
     sweep = load_sweep(root)
     exp = sweep.experiment
-    if prim_outcome is not None and prim_outcome not in sweep.runs.columns:
+    if prim_outcome is not None and prim_outcome not in sweep.runs.columns \
+            and prim_outcome not in sweep.design.names:
         raise UsageError(f"--prim-outcome: unknown outcome '{prim_outcome}'; the sweep has: "
                          f"{', '.join(exp.outcomes)}")
     captured: list[str] = []
@@ -602,7 +634,9 @@ def _prim(sweep: Sweep, prim_outcome: str | None, threshold: float, above: bool,
     reached = reached_pilot(sweep)
     case = "stalled projects (no pilot by the horizon)"
     if prim_outcome is not None:
-        reached = sweep.runs[prim_outcome].to_numpy(dtype=float)
+        reached = (sweep.runs[prim_outcome].to_numpy(dtype=float)
+                   if prim_outcome in sweep.runs.columns else  # a varied input, as before
+                   sweep.inputs(sweep.runs[["point"]])[prim_outcome].to_numpy(dtype=float))
         case = (f"runs with {label(prim_outcome)} {'above' if above else 'below'} "
                 f"{threshold:g}")
     if reached is None:
@@ -614,12 +648,13 @@ def _prim(sweep: Sweep, prim_outcome: str | None, threshold: float, above: bool,
         stall = value < 0.5
     else:
         stall = value > threshold if above else value < threshold
-    x = sweep.runs.loc[ok, sweep.design.names]
+    rows = sweep.runs.loc[ok, ["point"]]
     if len(stall) > PRIM_MAX_RUNS:  # PRIM's memory grows with the runs: a seeded sample
         rng = np.random.default_rng(np.random.SeedSequence([sweep.experiment.seed, 0x9217]))
         keep = np.sort(rng.choice(len(stall), PRIM_MAX_RUNS, replace=False))
         finding.sampled = (PRIM_MAX_RUNS, len(stall))
-        x, stall = x.iloc[keep], stall[keep]
+        rows, stall = rows.iloc[keep], stall[keep]
+    x = sweep.inputs(rows)  # the sampled runs' inputs only
     if 0 < stall.sum() < len(stall):
         finding.found = prim_boxes(x, stall)
     else:

@@ -214,6 +214,14 @@ def test_failed_runs_are_counted_not_hidden(tmp_path: Path) -> None:
     assert n_failed > 0
     failed = pd.read_csv(out / "analysis" / "failed_runs.csv")
     assert len(failed) == n_failed and failed["error"].str.contains("unlucky seed").all()
+    # analyze reads no run's inputs: a failed run's are its point's in the design, the
+    # values the parts hold
+    assert "x1" not in runs.columns
+    stored = load_sweep(out, inputs=True).runs
+    stored = stored[stored["status"] != "ok"]
+    assert list(failed.columns) == ["point", "replicate", "seed", "x1", "x2", "status", "error"]
+    assert failed[["x1", "x2"]].to_numpy() == pytest.approx(stored[["x1", "x2"]].to_numpy(),
+                                                             rel=1e-5)  # %.6g
     summary = (out / "analysis" / "summary.md").read_text()
     assert f"**Failed runs**: {n_failed:,} of {len(runs):,}" in summary
     # Every point kept a successful replicate, so the indices exist: y = x1 exactly.

@@ -9,6 +9,7 @@ import pytest
 from conftest import assert_refused, icsim
 
 from sim.studies import national
+from sim.studies.national import RULE_LABELS
 from sim.ui.cli import main
 
 
@@ -82,12 +83,13 @@ def test_the_summary_leads_with_each_rules_paired_effect_against_none(
     half = st.t.ppf(1 - 0.05 / 6, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
     assert row["lo"].item() == pytest.approx(d.mean() - half, rel=1e-5, abs=1e-9)
     text = (out / "summary.md").read_text()
-    effect = text.index("paired effect against `none`")
+    effect = text.index("paired effect against “No national funding”")
     assert effect < text.index("a description, not an effect") < text.index("**Budget.**")
     assert "Fisher" not in text and " p = " not in text
     assert "selection" in text
     r = table.loc["competitive"]
-    assert f"| competitive | {int(r.funded_sites)} | {100 * r.p_pilot:.1f}% " in text
+    assert f"| {RULE_LABELS['competitive']} | {int(r.funded_sites)} | {100 * r.p_pilot:.1f}% " \
+        in text
     assert f"{100 * r.d_p_pilot:+.1f} pp [{100 * r.d_p_pilot_lo:+.1f} pp, " in text
 
 
@@ -117,7 +119,8 @@ def test_the_summary_says_what_the_intervals_carry(competitive_vs_universal):
     text = (out / "summary.md").read_text()
     assert "What the intervals carry: luck, parameters, model form" in text
     row = variance.iloc[0]
-    assert f"| none | P(pilot) | 5 | {100 * row.sd:.1f} | {row.luck_share:.0%} |" in text
+    assert f"| {RULE_LABELS['none']} | P(pilot) | 5 | {100 * row.sd:.1f} | " \
+        f"{row.luck_share:.0%} |" in text
 
 
 def test_the_country_and_the_allocation():
@@ -202,11 +205,12 @@ def test_rules_in_the_order_given_all_compared_and_explained(tmp_path):
     table_text = text.split("| rule | funded sites")[1].split("\n\n")[0]  # the P(pilot) table
     rows = [line.split("|")[1].strip() for line in table_text.splitlines()
             if line.startswith("| ")]
-    assert rows == order
+    assert rows == [RULE_LABELS[rule] for rule in order]  # by label (issue 22 item 11)
     for rule in order[1:]:  # every rule against the first, with a paired interval
         row = table.set_index("rule").loc[rule]
         assert row.d_p_pilot_lo <= row.d_p_pilot <= row.d_p_pilot_hi
-        assert f"- **{rule}** against **universal_small**: " in text
+        assert f"- **{RULE_LABELS[rule]}** against **{RULE_LABELS['universal_small']}**: " \
+            in text
     first = table.set_index("rule")
     paired = (first.loc["none", "p_pilot"] - first.loc["universal_small", "p_pilot"])
     assert first.loc["none", "d_p_pilot"] == pytest.approx(paired, abs=1e-6)  # %.6g
@@ -458,3 +462,27 @@ def test_the_approach_is_named_by_its_label():
     words = load_scenario_file(waves).description.split(":")[0].strip()
     assert approach_label(national.check(sites=5, approach=str(waves), replicates=1)) == \
         f"{words} (`case_waves`)"
+
+
+@pytest.mark.slow
+def test_people_read_the_funding_rules_by_label(tmp_path, capsys):
+    """Issue 22 item 11: the summary, the printed table and the figures name each rule by
+    its label; the files keep the identifiers --funding-rule takes."""
+    assert set(RULE_LABELS) == set(national.RULES)
+    out = tmp_path / "nat"
+    assert main(["national", "--sites", "12", "--replicates", "2", "--funding-rule",
+                 ",".join(national.RULES), "--reference", "none", "--format", "svg",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    text = (out / "summary.md").read_text()
+    for rule in national.RULES:
+        assert RULE_LABELS[rule] in printed
+        assert f"| {RULE_LABELS[rule]} | " in text  # the tables' rows
+        assert f"{RULE_LABELS[rule]} (`{rule}`)" in text  # the names --funding-rule takes
+    assert "| none |" not in text and "**competitive**" not in text
+    assert list(pd.read_csv(out / "rules.csv").rule) == list(national.RULES)
+    # SVG keeps text as text: the panels' titles and the bars' labels
+    pilot = (out / "national_pilot.svg").read_text()
+    gap = (out / "funded_gap.svg").read_text()
+    assert "No national funding" in pilot and "No national funding" in gap
+    assert "funding rule: none" not in pilot and ">universal_small<" not in gap
