@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import textwrap
 from pathlib import Path
 
@@ -415,16 +416,37 @@ SYMLINKS = {
 def snapshot(root: Path) -> dict[str, tuple]:
     """Every path under ``root`` with its type, and for files their size and modification
     time. (A directory's own modification time is left out: a job refused after taking
-    its directory lock creates and removes the lock file, leaving nothing behind.)"""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            info = path.lstat()
-            out[str(path.relative_to(root))] = (
-                (info.st_mode,) if path.is_dir() and not path.is_symlink()
-                else (info.st_mode, info.st_size, info.st_mtime_ns))
+    its directory lock creates and removes the lock file, leaving nothing behind.) One
+    ``lstat`` an entry, through ``os.scandir``: it runs twice for each of some 400 cases."""
+    out: dict[str, tuple] = {}
+
+    def walk(folder: str, prefix: str) -> None:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                info = entry.stat(follow_symlinks=False)
+                name = prefix + entry.name
+                if stat.S_ISDIR(info.st_mode):  # a real folder (a link to one is a link)
+                    out[name] = (info.st_mode,)
+                    walk(entry.path, name + "/")
+                else:
+                    out[name] = (info.st_mode, info.st_size, info.st_mtime_ns)
+
+    walk(str(root), "")
     return out
+
+
+def test_the_snapshot_sees_a_new_file_a_rewrite_a_new_folder_and_a_link(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "f.txt").write_text("one")
+    before = snapshot(tmp_path)
+    assert set(before) == {"a", "a/f.txt"}
+    os.utime(tmp_path / "a" / "f.txt", ns=(1, 1))
+    touched = snapshot(tmp_path)
+    assert touched != before
+    (tmp_path / "a" / "b").mkdir()
+    assert set(snapshot(tmp_path)) == {"a", "a/f.txt", "a/b"}
+    os.symlink(tmp_path / "a", tmp_path / "link")  # a link to a folder is not walked
+    assert set(snapshot(tmp_path)) == {"a", "a/f.txt", "a/b", "link"}
 
 
 def refused(tree: Path, argv: list[str], culprit: str, capsys, monkeypatch,
