@@ -34,6 +34,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     items.sort(key=rank)  # stable: every other file, and every file's tests, keep their order
 
+@pytest.fixture(scope="session")
+def dask_scheduler():
+    """The address of a Dask LocalCluster (2 single-threaded worker processes) shared by
+    the tests that only run work on one: starting a cluster costs some 5 s of CPU. Tests
+    that kill a worker or the scheduler start their own."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
 #: A small grid sweep of a registered example plug-in: 16 runs in 4 parts.
 GRID = """
 name = "grid"

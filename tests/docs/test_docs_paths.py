@@ -188,7 +188,7 @@ def _repository_names(root: Path) -> frozenset[str]:
     (``.venv`` alone holds some 40,000 files)."""
     skip = {".git", ".venv", "results", "__pycache__", "node_modules"}
     names: set[str] = set()
-    for folder, dirs, files in os.walk(root):
+    for _folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d not in skip]
         names.update(dirs)
         names.update(files)

@@ -185,15 +185,11 @@ def test_a_lost_worker_is_replaced_and_its_runs_redone(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_dask_cluster_gives_the_same_results_as_local_processes(tmp_path: Path) -> None:
-    from distributed import LocalCluster
-
+def test_dask_cluster_gives_the_same_results_as_local_processes(
+        tmp_path: Path, dask_scheduler: str) -> None:
     exp = write(tmp_path, LINEAR)
     local = run_sweep(exp, tmp_path / "local", workers=2, progress=False)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
-        remote = run_sweep(exp, tmp_path / "dask", scheduler=cluster.scheduler_address,
-                           progress=False)
+    remote = run_sweep(exp, tmp_path / "dask", scheduler=dask_scheduler, progress=False)
     assert remote.executor.startswith("dask tcp://127.0.0.1")
     assert remote.complete
     pd.testing.assert_frame_equal(runs(local.out), runs(remote.out))
@@ -390,18 +386,13 @@ team_size = [8, 30]
 
 @pytest.mark.slow
 def test_fast_and_mesa_engines_write_identical_parts_on_any_worker_count_and_dask(
-        tmp_path: Path) -> None:
-    from distributed import LocalCluster
-
+        tmp_path: Path, dask_scheduler: str) -> None:
     exp = write(tmp_path, PROJECT_LHS)
     assert load_experiment(exp).engine == "fast"  # the default
     fast1 = run_sweep(exp, tmp_path / "fast1", workers=1, progress=False)
     fast2 = run_sweep(exp, tmp_path / "fast2", workers=2, progress=False, runs_per_task=5)
     mesa = run_sweep(exp, tmp_path / "mesa", workers=2, progress=False, engine="mesa")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
-        dask = run_sweep(exp, tmp_path / "dask", scheduler=cluster.scheduler_address,
-                         progress=False)
+    dask = run_sweep(exp, tmp_path / "dask", scheduler=dask_scheduler, progress=False)
     reference = runs(fast1.out)
     assert len(reference) == 96 and (reference.status == "ok").all()
     for other in (fast2, mesa, dask):

@@ -205,17 +205,12 @@ months = [4, 36]
 
 @pytest.mark.slow
 def test_fast_and_mesa_engines_write_identical_series_on_any_worker_count_and_dask(
-        tmp_path: Path) -> None:
-    from distributed import LocalCluster
-
+        tmp_path: Path, dask_scheduler: str) -> None:
     exp = write(tmp_path, PROJECT_SERIES)
     fast1 = run_sweep(exp, tmp_path / "fast1", workers=1, progress=False)
     fast2 = run_sweep(exp, tmp_path / "fast2", workers=2, progress=False, runs_per_task=3)
     mesa = run_sweep(exp, tmp_path / "mesa", workers=2, progress=False, engine="mesa")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
-        dask = run_sweep(exp, tmp_path / "dask", scheduler=cluster.scheduler_address,
-                         progress=False)
+    dask = run_sweep(exp, tmp_path / "dask", scheduler=dask_scheduler, progress=False)
     reference = files(fast1.out)
     assert len(reference) == 2 * 3  # 24 runs, 10 a part
     for other in (fast2, mesa, dask):

@@ -250,17 +250,12 @@ def test_killed_at_any_point_a_resumed_calibration_equals_an_uninterrupted_one(t
 
 
 @pytest.mark.slow
-def test_a_calibration_on_a_dask_cluster_equals_the_local_one(tmp_path):
+def test_a_calibration_on_a_dask_cluster_equals_the_local_one(tmp_path, dask_scheduler):
     """The table's chunks run on Dask workers; the posterior is the same, byte for byte."""
-    from distributed import LocalCluster
-
     spec = parse_calibration(textwrap.dedent(OWN).replace("coverage_cases = 12",
                                                           "coverage_cases = 0"))
     calibrate(spec, tmp_path / "local", workers=1, progress=False)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
-        result = calibrate(spec, tmp_path / "dask", scheduler=cluster.scheduler_address,
-                           progress=False)
+    result = calibrate(spec, tmp_path / "dask", scheduler=dask_scheduler, progress=False)
     assert result.where.startswith("Dask")
     assert (tmp_path / "dask" / "posterior.parquet").read_bytes() == \
         (tmp_path / "local" / "posterior.parquet").read_bytes()
