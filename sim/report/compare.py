@@ -191,6 +191,20 @@ def _distinguishable(d: pd.DataFrame, shown: pd.DataFrame, first: str,
     return lines
 
 
+def share_or_dash(x: float) -> str:
+    """A share in whole percent, or — where it is not a number (nothing to split)."""
+    return "—" if x != x else f"{x:.0%}"
+
+
+def form_effect(form: object, share: float) -> str:
+    """The variance split's largest structural choice, by its registry label with its name
+    and its share of the variance, or — where there is none."""
+    if not (isinstance(form, str) and form):
+        return "—"
+    label = PARAMETERS[form].display if form in PARAMETERS else form
+    return f"{label} (`{form}`) {share_or_dash(share)}"
+
+
 def intervals_include(draws: int, source: str = "", columns: Sequence[str] = ()) -> str:
     """One sentence on what a report's intervals include: run-to-run noise only at the
     registry's point values; noise and the uncertainty of the parameters the posterior
@@ -346,14 +360,9 @@ def markdown(comparison: Comparison) -> str:
                   "| scenario | outcome | variance | luck | parameters | of which model form "
                   "| largest form effect |", "|---|---|---|---|---|---|---|"]
 
-        def pct(x: float) -> str:
-            return "—" if x != x else f"{x:.0%}"
-
+        pct = share_or_dash
         for r in row_tuples(v):
-            form = r.largest_structural
-            largest = (f"{PARAMETERS[form].display if form in PARAMETERS else form} "
-                       f"(`{form}`) {pct(r.largest_structural_share)}"
-                       if isinstance(form, str) and form else "—")
+            largest = form_effect(r.largest_structural, r.largest_structural_share)
             lines.append(f"| {_shown(r.scenario, names)} | P({r.outcome}) | "
                          f"{r.variance:.3f} | {pct(r.stochastic_share)} | "
                          f"{pct(r.parametric_share)} | {pct(r.structural_share)} | "

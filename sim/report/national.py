@@ -13,11 +13,10 @@ import pandas as pd
 
 from sim.analysis.frames import row_tuples
 from sim.analysis.stats import all_pairs
-from sim.core.registry import PARAMETERS
 from sim.core.scenarios import readable
 from sim.experiment.store import staged
 from sim.report import figures as plots
-from sim.report.compare import intervals_include
+from sim.report.compare import form_effect, intervals_include, share_or_dash
 from sim.studies.national import FUNDED_SHARE, RULE_LABELS, NationalSpec, results, rule_label
 from sim.studies.national_variance import variance_table
 
@@ -171,14 +170,9 @@ def _variance_section(spec: NationalSpec, variance: pd.DataFrame) -> list[str]:
              "| rule | outcome | replicates | sd | luck | between replicates | of which model "
              "form | largest form effect |", "|---|---|---|---|---|---|---|---|"]
 
-    def share(x: float) -> str:
-        return "—" if x != x else f"{x:.0%}"
-
+    share = share_or_dash
     for r in row_tuples(variance):
-        form = r.largest_structural  # by the registry's label, with its name
-        largest = (f"{PARAMETERS[form].display if form in PARAMETERS else form} (`{form}`) "
-                   f"{share(r.largest_structural_share)}"
-                   if isinstance(form, str) and form else "—")
+        largest = form_effect(r.largest_structural, r.largest_structural_share)
         lines.append(f"| {rule_label(r.rule)} | P({r.outcome}) | {r.replicates} | "
                      f"{100 * r.sd:.1f} | {share(r.luck_share)} | "
                      f"{share(r.parameters_share)} | {share(r.structural_share)} | "
