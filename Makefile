@@ -49,11 +49,13 @@ demo: setup
 	@echo "shipped case posterior; at the registry's point values (--point):"
 	@echo "results/national_approaches_point/comparison.md"
 
-# Two pytest workers (pytest-xdist) on the machine's two cores; --dist loadfile keeps a
-# file's tests, and the module fixtures they share (the hostile tree, the toy sweep, the
-# national run), in one worker. test-fast leaves out the tests marked slow (pyproject).
+# Three pytest workers (pytest-xdist) on the machine's two cores: many tests wait (a browser,
+# notebook kernels, worker pools and Dask clusters starting), and a third worker fills the
+# cores meanwhile. --dist loadfile keeps a file's tests, and the module fixtures they share
+# (the hostile tree, the toy sweep, the national run), in one worker, so none is built
+# twice. test-fast leaves out the tests marked slow (pyproject).
 test: setup
-	$(BIN)/python -m pytest -n 2 --dist worksteal
+	$(BIN)/python -m pytest -n 3 --dist loadfile
 
 test-fast: setup
 	$(BIN)/python -m pytest -n 2 -m "not slow"

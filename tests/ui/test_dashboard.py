@@ -139,7 +139,7 @@ def test_dashboard_driven_like_a_class(dashboard, tmp_path):
         page.wait_for_function("() => /Month [1-9]\\d* of 60/.test(document.body.innerText)",
                                timeout=30_000)
         page.get_by_role("button", name="Pause").click()
-        expect(page.get_by_role("button", name="Play")).to_be_visible(timeout=10_000)
+        expect(page.get_by_role("button", name="Play")).to_be_visible(timeout=30_000)
 
         # Run to end: the final outcome replaces "in progress".
         page.get_by_role("button", name="Run to end").click()
