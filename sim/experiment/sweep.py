@@ -33,7 +33,12 @@ from sim.experiment.models import (
     split_batch,
 )
 from sim.experiment.posterior import load_posterior
-from sim.experiment.spec import Experiment, check_plugin, load_experiment
+from sim.experiment.spec import (
+    Experiment,
+    check_plugin,
+    load_experiment,
+    with_stored_part_size,
+)
 from sim.experiment.store import (
     DirectoryLock,
     SweepStore,
@@ -226,8 +231,9 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
     draws = None
     if posterior is not None:
         draws, experiment = _with_posterior(experiment, posterior)
-    design = make_design(experiment)
     store = SweepStore(out if out is not None else default_out(experiment))
+    experiment = _stored_part_size(experiment, store)
+    design = make_design(experiment)
     # One writer per directory for the whole job: a second sweep, national run or resume
     # into the same directory is refused instead of mixing its parts with this one's.
     own_lock = lock is None
@@ -262,6 +268,19 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
             executor.close()
         if own_lock:
             lock.release()
+
+
+def _stored_part_size(experiment: Experiment, store: SweepStore) -> Experiment:
+    """``experiment`` in the part size of the sweep already in ``store`` (written with
+    another default part size: :func:`sim.experiment.spec.with_stored_part_size`); a
+    missing or unreadable manifest changes nothing (:meth:`SweepStore.check` reports it)."""
+    path = store.manifest_path
+    if experiment.runs_per_part_given or path.is_symlink() or not path.is_file():
+        return experiment
+    try:
+        return with_stored_part_size(experiment, store.read_manifest())
+    except UsageError:
+        return experiment
 
 
 def _check_code(root: Path, verified: Verified, code: dict[str, Any],
