@@ -125,12 +125,16 @@ class _Plan:
     """Cuts the missing chunks into batches, lazily, remembering the chunks in flight."""
 
     def __init__(self, experiment: Experiment, design: Design, todo: list[int],
-                 runs_per_task: int, draws: list[dict[str, Any]] | None = None) -> None:
+                 runs_per_task: int, draws: list[dict[str, Any]] | None = None,
+                 tail: tuple[int, int] = (0, 0)) -> None:
         self.draws = draws
         self.experiment = experiment
         self.design = design
         self.todo = todo
         self.runs_per_task = runs_per_task
+        #: (chunks, runs a task): the last chunks cut into smaller tasks, so that the
+        #: workers finish together instead of one waiting for another's last whole part.
+        self.tail = tail
         self.open: dict[int, _OpenChunk] = {}
 
     def chunk_range(self, chunk: int) -> tuple[int, int]:
@@ -138,7 +142,8 @@ class _Plan:
         return chunk * size, min((chunk + 1) * size, self.design.n_runs)
 
     def tasks(self, call: ModelCall) -> Iterator[tuple[ModelCall, Batch]]:
-        for chunk in self.todo:
+        last, tail_step = self.tail
+        for index, chunk in enumerate(self.todo):
             start, stop = self.chunk_range(chunk)
             columns = self.design.run_columns(start, stop)
             values = {name: columns[name] for name in self.design.names}
@@ -147,6 +152,8 @@ class _Plan:
             params = Rows(values, stop - start, self.draws,
                           columns["replicate"] % len(self.draws) if self.draws else None)
             step = self.runs_per_task
+            if index >= len(self.todo) - last:
+                step = min(step, tail_step)
             # Counted in runs, not tasks: a batch may come back split run by run.
             self.open[chunk] = _OpenChunk(columns, stop - start)
             for i in range(0, stop - start, step):
@@ -381,8 +388,14 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
     todo = [c for c in range(n_chunks) if c not in state.chunks]
     per_task = runs_per_task or max(1, -(-experiment.runs_per_part
                                          // _tasks_per_part(executor, len(todo))))
-    plan = _Plan(experiment, design, todo, per_task, draws)
-    window = max(4 * executor.workers, 2 * -(-experiment.runs_per_part // per_task))
+    # The last part a worker in smaller tasks (up to TASKS_PER_WORKER a part): whole
+    # parts of 4,096 fast-engine runs are 0.2 s of a core each, which one worker would
+    # otherwise still be running while the others sit idle at the end of the sweep.
+    tail = (0, per_task) if runs_per_task else \
+        (executor.workers, max(1, -(-experiment.runs_per_part // TASKS_PER_WORKER)))
+    plan = _Plan(experiment, design, todo, per_task, draws, tail)
+    window = max(4 * executor.workers,
+                 2 * -(-experiment.runs_per_part // min(per_task, tail[1])))
     before = state.runs_done
     started = time.perf_counter()
     bar = progress_bar(total=design.n_runs, initial=state.runs_done, unit="run",
