@@ -22,7 +22,9 @@ coordinator); the **marginal** cost of a run is the difference between the two s
 the difference in runs. It prints the runner's CPU per run over the kernel's, total and
 marginal (goal <= 1.5), and the runner's speed on two workers over one batched core,
 ``kernel CPU per run / runner wall per run`` (goal >= 1.8; only meaningful on an otherwise
-idle machine, so the load average is printed beside it). The script uses public functions
+idle machine, so the load average is printed beside it, and so is the most the measured CPU
+allows on that many idle cores: ``workers x kernel CPU / runner CPU``, coordinator
+included, since it shares the cores). The script uses public functions
 only, so it runs against any commit.
 """
 
@@ -158,12 +160,16 @@ def main() -> None:
     print(f"  marginal run: coordinator {mc * 1e6:5.1f} + workers {mw * 1e6:5.1f} = "
           f"{(mc + mw) * 1e6:5.1f} CPU-us, {mwall * 1e6:5.1f} us wall; "
           f"fixed: {fixed_cpu:5.2f} CPU-s, {fixed_wall:5.2f} s wall")
-    print(f"  runner CPU / kernel CPU, marginal      {(mc + mw) / k:5.2f}   (goal <= 1.5)")
-    print(f"  runner CPU / kernel CPU, {n1:,} runs  {med(large, 'cpu') / n1 / k:5.2f}")
-    print(f"  runner on {args.workers} workers / one batched core, marginal "
-          f"{k / mwall:5.2f}x; {n1:,} runs {k * n1 / med(large, 'wall'):5.2f}x "
-          "(goal >= 1.8; wall time, needs an idle machine)")
-
+    total = med(large, "cpu") / n1 / k
+    print(f"  GOAL runner CPU <= 1.5x the kernel's: {(mc + mw) / k:4.2f}x per marginal run, "
+          f"{total:4.2f}x at {n1:,} runs")
+    print(f"  GOAL {args.workers} workers >= 1.8x one batched core (wall time): "
+          f"{k / mwall:4.2f}x per marginal run, {k * n1 / med(large, 'wall'):4.2f}x at "
+          f"{n1:,} runs (load average {min(loads):.1f}-{max(loads):.1f}: needs an idle "
+          "machine)")
+    print(f"  (on {args.workers} idle cores shared by the workers and the coordinator, this CPU "
+          f"allows at most {args.workers * k / (mc + mw):4.2f}x per marginal run, "
+          f"{args.workers / total:4.2f}x at {n1:,} runs)")
 
 if __name__ == "__main__":
     main()

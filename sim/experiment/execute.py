@@ -84,7 +84,7 @@ class Executor(ABC):
     #: the worker an engine call's fixed cost (about half a millisecond of the fast
     #: engine's), so a part of 256 runs in 4 tasks cost a quarter more CPU in all than in
     #: one (benchmarks/bench_runner.py); on Dask a task also costs milliseconds of
-    #: scheduling.
+    #: scheduling. (The last part a worker is cut finer too, so the workers end together.)
     tasks_per_part: int = 1
 
     @abstractmethod

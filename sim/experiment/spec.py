@@ -36,6 +36,7 @@ culprit and what is allowed; nothing is written before a file has passed validat
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import math
@@ -68,7 +69,16 @@ ALLOWED_KEYS = ("name", "description", "model", "scenario", "method", "samples",
 TIMESERIES_KEYS = ("outcomes", "every", "months")
 #: The key columns of every time-series part, before the series.
 SERIES_COLUMNS = ("point", "replicate", "month")
+#: Runs a part holds when the experiment file does not say (``runs_per_part``): a
+#: plug-in's runs may take seconds each, so its parts stay small (the unit of resume).
 DEFAULT_RUNS_PER_PART = 256
+#: The same for the project's model. A part costs the coordinator about 5 ms whatever its
+#: size (its table, a zstd Parquet file, two fsyncs, a checksum): 20 us a run in parts of
+#: 256, a third of a fast-engine run; in parts of 4,096, about 1 us, while a part is still
+#: about 0.2 s of one core's work on the fast engine, 6 s on the Mesa engine
+#: (benchmarks/bench_runner.py). Sweeps written before it (parts of 256 runs) keep theirs:
+#: :func:`with_stored_part_size`.
+PROJECT_RUNS_PER_PART = 4096
 #: The runner's own columns in every results part.
 RESULT_COLUMNS = ("point", "replicate", "seed", "status", "error")
 
@@ -207,6 +217,9 @@ class Experiment:
     levels: int = 4
     runs_per_part: int = DEFAULT_RUNS_PER_PART
     description: str = ""
+    #: Whether the file set ``runs_per_part`` (else the default applies, and a sweep
+    #: folder written with another default keeps its part size: ``with_stored_part_size``).
+    runs_per_part_given: bool = field(default=True, compare=False)
     text: str = ""
     source: str = "<string>"
     engine: str = "fast"  # the project's model: "fast" or "mesa"
@@ -402,8 +415,8 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
     replicates = _integer(data, "replicates", err, default=1, minimum=1, bounded=True)
     seed = _integer(data, "seed", err, default=0, minimum=0)
     months = _integer(data, "months", err, default=60, minimum=1, bounded=True)
-    runs_per_part = _integer(data, "runs_per_part", err, default=DEFAULT_RUNS_PER_PART,
-                             minimum=1, bounded=True)
+    runs_per_part = _integer(data, "runs_per_part", err, minimum=1, bounded=True,
+                             default=PROJECT_RUNS_PER_PART if project else DEFAULT_RUNS_PER_PART)
     second_order = _boolean(data, "second_order", err, default=False)
     if "second_order" in data and method != "sobol":
         err("'second_order' applies to method = \"sobol\" only")
@@ -502,13 +515,36 @@ def parse_experiment(text: str, source: str = "<string>", check_model: bool = Tr
         name=name, model=model, method=method, samples=samples, replicates=replicates,
         seed=seed, outcomes=outcomes, levers=levers, constants=constants, scenario=scenario,
         months=months, second_order=second_order, levels=levels, runs_per_part=runs_per_part,
-        description=description, text=text, source=source, engine=engine,
+        runs_per_part_given="runs_per_part" in data, description=description, text=text,
+        source=source, engine=engine,
         plugin_allowed=allow_plugin, run_timeout_s=run_timeout_s,
         scenario_file=scenario_file, timeseries=timeseries,
         scenario_sha256=scenario_digest(scenario_file) if scenario_file else "")
     if check_model:
         _check_model(experiment, err)
     return experiment
+
+
+def with_stored_part_size(experiment: Experiment, manifest: Mapping[str, Any]) -> Experiment:
+    """``experiment`` with the part size of the sweep a ``manifest`` records, when the
+    experiment file does not set ``runs_per_part`` and the stored sweep is this experiment
+    in parts of another size -- a folder written before the project's model's default
+    became :data:`PROJECT_RUNS_PER_PART` (parts of 256) resumes and analyzes as it was. The
+    part size is part of the experiment's hash, so the stored size is taken only if the
+    experiment with it has exactly the stored hash; otherwise ``experiment`` as it is (and
+    a resume is refused as before, naming the difference)."""
+    if experiment.runs_per_part_given:
+        return experiment
+    try:
+        size = manifest["design"]["runs_per_part"]
+        stored = manifest["experiment"]["sha256"]
+    except (KeyError, TypeError):
+        return experiment
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1 \
+            or size == experiment.runs_per_part:
+        return experiment
+    candidate = dataclasses.replace(experiment, runs_per_part=size)
+    return candidate if candidate.sha256 == stored else experiment
 
 
 # ----------------------------------------------------------------------------- helpers

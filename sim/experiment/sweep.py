@@ -33,7 +33,12 @@ from sim.experiment.models import (
     split_batch,
 )
 from sim.experiment.posterior import load_posterior
-from sim.experiment.spec import Experiment, check_plugin, load_experiment
+from sim.experiment.spec import (
+    Experiment,
+    check_plugin,
+    load_experiment,
+    with_stored_part_size,
+)
 from sim.experiment.store import (
     DirectoryLock,
     SweepStore,
@@ -120,12 +125,16 @@ class _Plan:
     """Cuts the missing chunks into batches, lazily, remembering the chunks in flight."""
 
     def __init__(self, experiment: Experiment, design: Design, todo: list[int],
-                 runs_per_task: int, draws: list[dict[str, Any]] | None = None) -> None:
+                 runs_per_task: int, draws: list[dict[str, Any]] | None = None,
+                 tail: tuple[int, int] = (0, 0)) -> None:
         self.draws = draws
         self.experiment = experiment
         self.design = design
         self.todo = todo
         self.runs_per_task = runs_per_task
+        #: (chunks, runs a task): the last chunks cut into smaller tasks, so that the
+        #: workers finish together instead of one waiting for another's last whole part.
+        self.tail = tail
         self.open: dict[int, _OpenChunk] = {}
 
     def chunk_range(self, chunk: int) -> tuple[int, int]:
@@ -133,7 +142,8 @@ class _Plan:
         return chunk * size, min((chunk + 1) * size, self.design.n_runs)
 
     def tasks(self, call: ModelCall) -> Iterator[tuple[ModelCall, Batch]]:
-        for chunk in self.todo:
+        last, tail_step = self.tail
+        for index, chunk in enumerate(self.todo):
             start, stop = self.chunk_range(chunk)
             columns = self.design.run_columns(start, stop)
             values = {name: columns[name] for name in self.design.names}
@@ -142,6 +152,8 @@ class _Plan:
             params = Rows(values, stop - start, self.draws,
                           columns["replicate"] % len(self.draws) if self.draws else None)
             step = self.runs_per_task
+            if index >= len(self.todo) - last:
+                step = min(step, tail_step)
             # Counted in runs, not tasks: a batch may come back split run by run.
             self.open[chunk] = _OpenChunk(columns, stop - start)
             for i in range(0, stop - start, step):
@@ -226,8 +238,9 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
     draws = None
     if posterior is not None:
         draws, experiment = _with_posterior(experiment, posterior)
-    design = make_design(experiment)
     store = SweepStore(out if out is not None else default_out(experiment))
+    experiment = _stored_part_size(experiment, store)
+    design = make_design(experiment)
     # One writer per directory for the whole job: a second sweep, national run or resume
     # into the same directory is refused instead of mixing its parts with this one's.
     own_lock = lock is None
@@ -262,6 +275,19 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
             executor.close()
         if own_lock:
             lock.release()
+
+
+def _stored_part_size(experiment: Experiment, store: SweepStore) -> Experiment:
+    """``experiment`` in the part size of the sweep already in ``store`` (written with
+    another default part size: :func:`sim.experiment.spec.with_stored_part_size`); a
+    missing or unreadable manifest changes nothing (:meth:`SweepStore.check` reports it)."""
+    path = store.manifest_path
+    if experiment.runs_per_part_given or path.is_symlink() or not path.is_file():
+        return experiment
+    try:
+        return with_stored_part_size(experiment, store.read_manifest())
+    except UsageError:
+        return experiment
 
 
 def _check_code(root: Path, verified: Verified, code: dict[str, Any],
@@ -362,8 +388,14 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
     todo = [c for c in range(n_chunks) if c not in state.chunks]
     per_task = runs_per_task or max(1, -(-experiment.runs_per_part
                                          // _tasks_per_part(executor, len(todo))))
-    plan = _Plan(experiment, design, todo, per_task, draws)
-    window = max(4 * executor.workers, 2 * -(-experiment.runs_per_part // per_task))
+    # The last part a worker in smaller tasks (up to TASKS_PER_WORKER a part): whole
+    # parts of 4,096 fast-engine runs are 0.2 s of a core each, which one worker would
+    # otherwise still be running while the others sit idle at the end of the sweep.
+    tail = (0, per_task) if runs_per_task else \
+        (executor.workers, max(1, -(-experiment.runs_per_part // TASKS_PER_WORKER)))
+    plan = _Plan(experiment, design, todo, per_task, draws, tail)
+    window = max(4 * executor.workers,
+                 2 * -(-experiment.runs_per_part // min(per_task, tail[1])))
     before = state.runs_done
     started = time.perf_counter()
     bar = progress_bar(total=design.n_runs, initial=state.runs_done, unit="run",

@@ -48,7 +48,7 @@ from sim.analysis.prim import PrimResult, prim_boxes
 from sim.core.errors import UsageError
 from sim.core.limits import check_size
 from sim.experiment.design import Design, make_design
-from sim.experiment.spec import Experiment, parse_experiment
+from sim.experiment.spec import Experiment, parse_experiment, with_stored_part_size
 from sim.experiment.store import SweepStore, mixed_code_message
 
 #: Months between the time-varying Sobol indices of P(pilot by month).
@@ -136,6 +136,8 @@ def load_sweep(root: str | Path, require_complete: bool = True, inputs: bool = F
     if stored.get("scenario_sha256"):  # a scenario file's content, hashed when it ran
         experiment = dataclasses.replace(experiment,
                                          scenario_sha256=str(stored["scenario_sha256"]))
+    # a sweep written before the default part size changed keeps its parts' size
+    experiment = with_stored_part_size(experiment, manifest)
     design = make_design(experiment)
     if design.sha256 != manifest["design"]["sha256"]:
         raise UsageError(f"{root}: the design regenerated from the manifest differs from the "

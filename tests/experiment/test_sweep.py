@@ -313,6 +313,40 @@ def test_resume_with_a_changed_experiment_file_is_refused(tmp_path: Path) -> Non
     assert (tmp_path / "out" / "manifest.json").read_text() == manifest
 
 
+def test_a_sweep_in_the_earlier_default_part_size_resumes_and_analyzes(
+        tmp_path: Path) -> None:
+    """A folder written when the project's model's parts held 256 runs by default (the
+    file does not set ``runs_per_part``) keeps its parts' size: resumed, then analyzed."""
+    import dataclasses
+
+    from sim.experiment.spec import PROJECT_RUNS_PER_PART
+    from sim.studies.sweep_analysis import load_sweep
+
+    path = write(tmp_path, """
+    name = "old_parts"
+    method = "grid"
+    replicates = 150
+    seed = 2
+    months = 12
+    outcomes = ["pilot", "time_to_pilot"]
+    [parameters]
+    incentives = { values = [0.2, 0.8] }
+    """)
+    exp = load_experiment(path)
+    assert exp.runs_per_part == PROJECT_RUNS_PER_PART and not exp.runs_per_part_given
+    out = tmp_path / "out"
+    # as the earlier icsim wrote it: the same file, its hash with parts of 256 runs
+    run_sweep(dataclasses.replace(exp, runs_per_part=256), out, workers=1, progress=False)
+    written = {p.name: p.read_bytes() for p in (out / "runs").iterdir()}
+    assert sorted(written) == ["part-000000.parquet", "part-000001.parquet"]
+    (out / "runs" / "part-000001.parquet").unlink()
+    report = run_sweep(path, out, workers=1, resume=True, progress=False)
+    assert report.resumed and report.complete and report.runs_this_session == 300 - 256
+    assert {p.name: p.read_bytes() for p in (out / "runs").iterdir()} == written
+    sweep = load_sweep(out)
+    assert sweep.experiment.runs_per_part == 256 and len(sweep.runs) == 300
+
+
 def test_resume_needs_a_sweep_and_out_must_be_a_sweep_directory(tmp_path: Path) -> None:
     exp = write(tmp_path, LINEAR)
     with pytest.raises(UsageError, match="holds no sweep to resume"):
