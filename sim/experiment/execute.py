@@ -504,7 +504,9 @@ class DaskExecutor(Executor):
     start), and with every worker gone that way the cluster runs nothing again -- a sweep
     isolating a run that segfaults hung so. So after a lost worker, :meth:`settle` waits
     until as many workers as before are registered and their nannies have them up before
-    the next suspect runs alone.
+    the next suspect runs alone. (A ``LocalCluster`` also closes a nanny whose worker is
+    still restarting when its ``distributed.deploy.lost-worker-timeout`` timer from an
+    earlier loss fires: docs/hpc.md.)
     """
 
     def __init__(self, address: str, timeout: float | None = None) -> None:
