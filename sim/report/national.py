@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -287,11 +287,13 @@ def _pct(x: float) -> str:
 
 
 def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png",),
-                  ) -> pd.DataFrame:
+                  parts: Iterable[Path] | None = None) -> pd.DataFrame:
     """Read the finished runs in ``out/runs``, one part at a time, and write the national
     outputs: ``sites.parquet`` is written as the parts are read, and the tables come from
     statistics gathered on the way (``sim.studies.national.NationalTotals``), so memory
-    does not grow with the number of runs."""
+    does not grow with the number of runs. ``parts``: the part files in run order, by
+    default every part there (``sim.studies.national.follow_parts`` reads them while the
+    sweep still runs; the outputs are put in place only once it has completed)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -305,7 +307,7 @@ def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png"
                     pq.ParquetWriter(stage / "sites.parquet", table.schema)))
             writer[0].write_table(table)
 
-        result = results(out, spec, sink)
+        result = results(out, spec, sink, parts)
         files.close()  # sites.parquet complete before the stage is moved into place
         series, table = result.series, result.table
         series.to_csv(stage / "national.csv", index=False, float_format="%.6g")
