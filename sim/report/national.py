@@ -303,8 +303,13 @@ def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png"
         def sink(frame: pd.DataFrame) -> None:
             table = pa.Table.from_pandas(frame, preserve_index=False)
             if not writer:
-                writer.append(files.enter_context(
-                    pq.ParquetWriter(stage / "sites.parquet", table.schema)))
+                # Dictionary pages for the text columns only (rule, outcome): tried on the
+                # numbers too, where nearly every value differs, they cost 0.46 against
+                # 0.20 CPU-s at 400,000 sites and made the file 9% larger. The same values.
+                text = [f.name for f in table.schema
+                        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+                writer.append(files.enter_context(pq.ParquetWriter(
+                    stage / "sites.parquet", table.schema, use_dictionary=text)))
             writer[0].write_table(table)
 
         result = results(out, spec, sink, parts)
