@@ -22,7 +22,8 @@ Runs go through the sweep runner (``sim.experiment``): the same executor interfa
 processes or Dask), seed scheme, resumable Parquet parts and progress bar. With the fast
 engine (the default) each batch of sites runs in one call of ``sim.engine.fast``
 (``site_run.batch``); the Mesa engine runs them one by one; both give the same runs.
-The finished runs are read back one part at a time (:func:`results`): ``sites.parquet``
+The runs are read back one part at a time (:func:`results`), on a fresh run as the sweep
+writes them (:func:`follow_parts`, on a thread of ``icsim national``): ``sites.parquet``
 is written as the parts are read and the tables come from each rule x replicate's counts
 and sums (:class:`NationalTotals`), so the coordinator's memory does not grow with the
 number of runs.
