@@ -8,11 +8,14 @@ import math
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+# scipy.stats (about 1 CPU-s to import) is imported where it is used: the modules that
+# import this one (icsim national's, before it forks its workers) do not pay for it.
 
 
 def bootstrap_rng(seed: int) -> np.random.Generator:
@@ -27,8 +30,27 @@ LEVEL, POWER = 0.95, 0.80
 BOOTSTRAP = 1000
 
 
+@lru_cache(maxsize=1024)
+def t_quantile(q: float, df: int) -> Any:
+    """Student's t quantile (``scipy.stats.t.ppf``, the same float), each (q, df) worked
+    out once: a national report asks for the same few over a thousand times."""
+    from scipy import stats
+
+    return stats.t.ppf(q, df)
+
+
+@lru_cache(maxsize=16)
+def _norm_quantile(q: float) -> Any:
+    """The standard normal quantile (``scipy.stats.norm.ppf``)."""
+    from scipy import stats
+
+    return stats.norm.ppf(q)
+
+
 def wilson(successes: int, n: int) -> tuple[float, float]:
     """95% Wilson score interval for a binomial proportion."""
+    from scipy import stats
+
     ci = stats.binomtest(int(successes), int(n)).proportion_ci(0.95, method="wilson")
     return float(ci.low), float(ci.high)
 
@@ -78,6 +100,8 @@ def kaplan_meier(pilot_month: pd.Series, horizon: int) -> KaplanMeier:
     if observed.size == 0:
         ones = np.array([1.0, 1.0])
         return KaplanMeier(np.array([0.0, horizon]), ones, ones, ones, times, horizon)
+    from scipy import stats
+
     data = stats.CensoredData(uncensored=observed, right=censored)
     sf = stats.ecdf(data).sf
     months = np.concatenate([[0.0], sf.quantiles, [float(horizon)]])
@@ -112,7 +136,7 @@ def paired_mean(d: np.ndarray) -> tuple[float, float, float, float]:
     """Mean of paired differences, its normal 95% interval and the standard deviation."""
     n = d.size
     mean, sd = float(d.mean()), float(d.std(ddof=1)) if n > 1 else float("nan")
-    half = stats.norm.ppf(0.5 + LEVEL / 2) * sd / math.sqrt(n)
+    half = _norm_quantile(0.5 + LEVEL / 2) * sd / math.sqrt(n)
     return mean, mean - half, mean + half, sd
 
 
@@ -122,7 +146,7 @@ def replicates_needed(difference: float, sd: float) -> float:
     approximation: n = ((z_0.975 + z_0.80) sd / difference)^2). NaN if no difference."""
     if not difference or not math.isfinite(sd) or not math.isfinite(difference):
         return float("nan")
-    z = stats.norm.ppf(0.5 + LEVEL / 2) + stats.norm.ppf(POWER)
+    z = _norm_quantile(0.5 + LEVEL / 2) + _norm_quantile(POWER)
     return float(math.ceil((z * sd / abs(difference)) ** 2))
 
 
@@ -190,7 +214,7 @@ def mean_ci(values: np.ndarray, bounds: tuple[float, float] = (0.0, 1.0),
     mean = float(values.mean())
     if values.size < 2:
         return mean, float("nan"), float("nan")
-    half = stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
+    half = t_quantile(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
     return mean, max(bounds[0], mean - half), min(bounds[1], mean + half)
 
 
@@ -205,7 +229,7 @@ def paired_t(d: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
     mean = float(d.mean()) if d.size else float("nan")
     if d.size < 2:
         return mean, float("nan"), float("nan")
-    half = stats.t.ppf(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
+    half = t_quantile(0.5 + level / 2, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
     return mean, mean - half, mean + half
 
 

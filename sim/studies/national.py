@@ -22,7 +22,8 @@ Runs go through the sweep runner (``sim.experiment``): the same executor interfa
 processes or Dask), seed scheme, resumable Parquet parts and progress bar. With the fast
 engine (the default) each batch of sites runs in one call of ``sim.engine.fast``
 (``site_run.batch``); the Mesa engine runs them one by one; both give the same runs.
-The finished runs are read back one part at a time (:func:`results`): ``sites.parquet``
+The runs are read back one part at a time (:func:`results`), on a fresh run as the sweep
+writes them (:func:`follow_parts`, on a thread of ``icsim national``): ``sites.parquet``
 is written as the parts are read and the tables come from each rule x replicate's counts
 and sums (:class:`NationalTotals`), so the coordinator's memory does not grow with the
 number of runs.
@@ -33,7 +34,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -42,9 +44,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy import stats
 
-from sim.analysis.stats import mean_ci
+from sim.analysis.stats import mean_ci, t_quantile
 from sim.core.errors import UsageError
 from sim.core.limits import check_runs, check_size
 from sim.core.outputs import reached_pilot
@@ -199,8 +200,7 @@ def _site_values(params: dict[str, Any]) -> tuple[str, dict[str, Any], int, floa
                                    params.get("approach_schedule", "[]"))
     values: dict[str, Any] = {}
     if params.get("posterior"):  # replicate r of every site takes posterior draw r
-        draws = _draws(params["posterior"])
-        values.update(draws[replicate % len(draws)])
+        values.update(_draw(params["posterior"], replicate))
     values.update(approach_values)  # the approach wins over the draw where both set a value
     values.update({name: conditions[name].item() for name in SITE_CONDITIONS})
     approach_grant = float(values.get("initial_funding", _P["initial_funding"]))
@@ -294,7 +294,7 @@ def _site_run_columns(columns: Mapping[str, np.ndarray], constants: Mapping[str,
     redraw = constants.get("country", "fixed") == "redraw"
     approach_values, schedule = _approach(constants.get("approach_values", "{}"),
                                           constants.get("approach_schedule", "[]"))
-    draws = _draws(constants["posterior"]) if constants.get("posterior") else None
+    posterior = constants.get("posterior")
     base = parameters_for("baseline")
     params = np.zeros(n, dtype=PARAM_DTYPE)
     allocated = np.zeros(n)
@@ -306,8 +306,8 @@ def _site_run_columns(columns: Mapping[str, np.ndarray], constants: Mapping[str,
         sites = draw_sites(n_sites, seed, country)
         amounts = _amounts(rule, budget, n_sites, seed, country)[site[take]]
         values: dict[str, Any] = {}
-        if draws:
-            values.update(draws[int(replicate) % len(draws)])
+        if posterior:
+            values.update(_draw(posterior, int(replicate)))
         values.update(approach_values)
         grant = float(values.get("initial_funding", _P["initial_funding"]))
         params[take] = pack_many([{**base, **values}])[0]
@@ -459,8 +459,18 @@ def _posterior_fields(posterior: Any) -> dict[str, str]:
 
 
 @lru_cache(maxsize=4)
-def _draws(path: str) -> list[dict[str, Any]]:
-    return load_posterior(path).to_dict("records", into=dict)  # str keys (the default)
+def _posterior(path: str) -> pd.DataFrame:
+    return load_posterior(path)
+
+
+@lru_cache(maxsize=256)
+def _draw(path: str, replicate: int) -> dict[str, Any]:
+    """The posterior draw that replicate ``replicate`` takes (draw r % draws, cycling) as
+    a dict (``to_dict("records")``'s values and str keys), made only for the replicates a
+    process meets: a dict for each of the case posterior's 4,000 draws cost each worker
+    and the report ~0.25 s of CPU."""
+    draws = _posterior(path)
+    return draws.iloc[[replicate % len(draws)]].to_dict("records", into=dict)[0]
 
 
 #: Which ``icsim national`` argument each entry of the stored experiment comes from.
@@ -692,6 +702,9 @@ class NationalTotals:
 
     def table(self) -> pd.DataFrame:
         """``rules.csv`` (see :func:`rule_table`)."""
+        # scipy when the tables are made: icsim national forks its workers without it
+        from scipy import stats
+
         rows = []
         for rule, countries in self._by_rule():
             def shares(count: list[int], n: list[int]) -> np.ndarray:
@@ -761,7 +774,7 @@ class NationalTotals:
                 continue
             d = per[rule] - per[first]
             mean = float(d.mean())
-            half = (stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
+            half = (t_quantile(0.975, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
                     if d.size > 1 else float("nan"))
             table.loc[i, ["d_p_pilot", "d_p_pilot_lo", "d_p_pilot_hi"]] = \
                 [mean, mean - half, mean + half]
@@ -846,27 +859,57 @@ def _sorted(keys: tuple[np.ndarray, ...]) -> bool:
     return True
 
 
-def stream_sites(out: Path, spec: NationalSpec,
+class RunsStopped(Exception):
+    """The runs that :func:`follow_parts` waits for will not all come (the sweep ended
+    incomplete, failed or was interrupted)."""
+
+
+def follow_parts(paths: Sequence[Path], finished: Callable[[], bool | None],
+                 poll: float = 0.02) -> Iterator[Path]:
+    """``paths`` in order, each once it exists, while a sweep writes them: the reader can
+    build the outputs as the runs come instead of after the last one. ``finished()`` is
+    ``None`` while the sweep runs, then whether it completed. A part is yielded as soon as
+    it is there (it appears whole, by ``os.replace``), and the iteration ends only once
+    the sweep has completed: :class:`RunsStopped` if it did not, or if a part is missing
+    at its end. Only for a fresh sweep: on a resume the parts already there are checked
+    (and a damaged one replaced) by the sweep, not here."""
+    for path in paths:
+        while not path.exists():
+            state = finished()
+            if state is not None and not path.exists():  # ended, and the part never came
+                raise RunsStopped(f"{path.name} was not written")
+            time.sleep(poll)
+        yield path
+    while (state := finished()) is None:
+        time.sleep(poll)
+    if not state:
+        raise RunsStopped("the runs did not complete")
+
+
+def stream_sites(out: Path, spec: NationalSpec, parts: Iterable[Path] | None = None,
                  ) -> Iterator[tuple[dict[str, np.ndarray], int]]:
-    """Each part of the finished runs, in run order, as ``sites.parquet``'s columns and
-    the number of its runs that did not end ok (their columns are then not built)."""
+    """Each part of the finished runs (``parts``, by default all of them), in run order,
+    as ``sites.parquet``'s columns and the number of its runs that did not end ok (their
+    columns are then not built)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    for path in part_paths(out, spec):
+    for path in part_paths(out, spec) if parts is None else parts:
         part = pq.ParquetFile(path).read(columns=list(_PART_COLUMNS), use_threads=False)
         failed = int(pc.sum(pc.not_equal(part.column("status"), "ok")).as_py() or 0)
         yield ({} if failed else _sites_columns(part, spec.rules)), failed
 
 
 def results(out: Path, spec: NationalSpec,
-            sink: Callable[[pd.DataFrame], None] | None = None) -> NationalResult:
+            sink: Callable[[pd.DataFrame], None] | None = None,
+            parts: Iterable[Path] | None = None) -> NationalResult:
     """Read the finished runs in ``out/runs`` one part at a time and compute the national
     outputs; ``sink`` receives ``sites.parquet``'s rows in order, a frame of at most
     ``_ROWS_PER_GROUP`` rows at a time. Memory holds a part, one rule x replicate's sites
     and one such frame, however many runs there are. Runs that failed are counted over
     every part and raise ``RuntimeError`` at the end (the caller writes into a staging
-    folder, so nothing is left half-written)."""
+    folder, so nothing is left half-written). ``parts``: the part files in run order
+    (default: every part of ``out``; :func:`follow_parts` while the sweep runs)."""
     totals = NationalTotals(spec.months, spec.total_budget)
     failed = 0
     pending: list[dict[str, np.ndarray]] = []  # the rule x replicate still arriving
@@ -886,7 +929,7 @@ def results(out: Path, spec: NationalSpec,
         waiting.clear()
         waiting_rows = 0
 
-    for columns, bad in stream_sites(out, spec):
+    for columns, bad in stream_sites(out, spec, parts):
         failed += bad
         if failed:
             continue  # counted to the end, for the message; nothing more is built

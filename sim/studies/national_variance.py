@@ -10,7 +10,7 @@ import pandas as pd
 
 from sim.analysis.variance import forms_of, split_replicates
 from sim.core.registry import PARAMETERS
-from sim.studies.national import NationalSpec, _draws
+from sim.studies.national import NationalSpec, _draw
 
 
 def variance_table(shares: pd.DataFrame, spec: NationalSpec) -> pd.DataFrame:
@@ -26,8 +26,7 @@ def variance_table(shares: pd.DataFrame, spec: NationalSpec) -> pd.DataFrame:
         part = part.sort_values("replicate")
         forms = None
         if spec.posterior:
-            draws = _draws(spec.posterior)
-            held = forms_of([draws[int(r) % len(draws)] for r in part.replicate], choices)
+            held = forms_of([_draw(spec.posterior, int(r)) for r in part.replicate], choices)
             forms = held[[c for c in held.columns if c not in set_by_approach]] \
                 if len(held.columns) else None
         for outcome in ("pilot", "integrated"):

@@ -338,10 +338,58 @@ def with_reference(rules: str, reference: str) -> str:
     return ",".join([reference, *(r for r in names if r != reference)])
 
 
+class _NationalOutputs:
+    """``icsim national``'s outputs written on a thread while the runs run
+    (``sim.report.national.write_outputs`` reading each part as the sweep writes it:
+    ``sim.studies.national.follow_parts``), so that reading the runs back, writing
+    ``sites.parquet`` and importing the report's modules (matplotlib, scipy) overlap the
+    workers instead of following them on one core. Start it only once the workers are
+    forked (a coordinator with a thread no longer forks them), and only for a fresh run.
+    """
+
+    def __init__(self, out: Path, spec: Any, formats: Sequence[str]) -> None:
+        import threading
+
+        self.out, self.spec, self.formats = out, spec, formats
+        self.completed: bool | None = None  # None while the sweep runs
+        self.table: Any = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._write, name="icsim-national-outputs",
+                                       daemon=True)
+        self.thread.start()
+
+    def _write(self) -> None:
+        try:
+            # imported now, while the workers run: the tables need scipy.stats (about
+            # 1 CPU-s to import) only once the last part is in
+            import scipy.stats  # noqa: F401
+
+            from sim.report import national as national_report
+            from sim.studies import national
+
+            parts = national.follow_parts(national.part_paths(self.out, self.spec),
+                                          lambda: self.completed)
+            self.table = national_report.write_outputs(self.out, self.spec, self.formats,
+                                                       parts)
+        except BaseException as exc:  # raised in the command's thread by finish()
+            self.error = exc
+
+    def finish(self, completed: bool) -> Any:
+        """Tell the thread how the sweep ended and wait for it: the rules' table once the
+        outputs are in place (``completed``), else ``None`` with nothing written."""
+        self.completed = completed
+        self.thread.join()
+        if not completed:
+            return None
+        if self.error is not None:
+            raise self.error
+        return self.table
+
+
 def cmd_national(args: argparse.Namespace) -> int:
-    from sim.experiment.store import DirectoryLock
+    from sim.experiment.execute import make_executor
+    from sim.experiment.store import MANIFEST, DirectoryLock
     from sim.experiment.sweep import run_sweep
-    from sim.report import national as national_report
     from sim.studies import national
 
     spec = national.check(args.sites, args.approach,
@@ -349,24 +397,44 @@ def cmd_national(args: argparse.Namespace) -> int:
                           args.replicates, args.seed, args.months, args.engine,
                           posterior_source(args), args.country)
     formats = figure_formats(args.format)
-    national.check_same_request(Path(args.out), spec)
-    spec = national.with_stored_parts(Path(args.out), spec)
+    out = Path(args.out)
+    national.check_same_request(out, spec)
+    spec = national.with_stored_parts(out, spec)
     experiment = spec.experiment()
     announce(experiment_plan(experiment, args.workers, args.scheduler, spec.posterior or None),
              args.quiet)
+    fresh = not (out / MANIFEST).exists()
     # The lock is held from the first run to the last output written: a second national
     # run into the same --out cannot interleave its runs or outputs with this one's.
     with DirectoryLock(args.out) as lock:
-        report = run_sweep(experiment, args.out, workers=args.workers,
-                           scheduler=args.scheduler, resume=args.resume,
-                           progress=not args.quiet, engine=spec.engine,
-                           allow_mixed_code=args.allow_mixed_code, lock=lock,
-                           run_timeout=args.run_timeout)
+        try:  # the workers start now, before the report's modules are imported
+            executor = make_executor(args.workers, args.scheduler,
+                                     preload=[national.NATIONAL_MODEL.partition(":")[0]])
+        except BaseException:
+            lock.release(discard=True)
+            raise
+        outputs = _NationalOutputs(out, spec, formats) if fresh else None
+        completed = False
+        try:
+            report = run_sweep(experiment, args.out, executor=executor, resume=args.resume,
+                               progress=not args.quiet, engine=spec.engine,
+                               allow_mixed_code=args.allow_mixed_code, lock=lock,
+                               run_timeout=args.run_timeout)
+            completed = report.complete
+        except BaseException:
+            executor.abort()  # Ctrl-C or an error: never wait for runs that may hang
+            raise
+        finally:
+            executor.close()
+            table: Any = outputs.finish(completed) if outputs is not None else None
         if not report.complete:
             print(f"icsim: {report.runs_total - report.runs_done} runs still to do; rerun "
                   "with --resume", file=sys.stderr)
             return 1
-        table = national_report.write_outputs(Path(args.out), spec, formats)
+        from sim.report import national as national_report  # the thread's, if it ran
+
+        if outputs is None:  # a resume: the sweep has checked the parts already there
+            table = national_report.write_outputs(out, spec, formats)
     if not args.quiet:
         print(national_report.console_table(table))
         figures = ", ".join(f"{s}.{f}" for s in ("national_pilot", "funded_gap")

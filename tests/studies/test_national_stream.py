@@ -3,6 +3,7 @@ as the whole-frame computation they replace, which is kept here as the oracle.""
 
 import io
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -192,3 +193,30 @@ def test_totals_equal_the_whole_frame_on_uneven_groups():
                                   check_exact=True)
     pd.testing.assert_frame_equal(national.rule_table(sites, 12.0),
                                   old_rule_table(sites, 12.0), check_exact=True)
+
+
+def test_follow_parts_yields_each_part_as_it_comes_and_stops_on_an_incomplete_sweep(
+        tmp_path: Path) -> None:
+    """The outputs' thread reads parts while the sweep writes them: each in order once it
+    exists, the end only once the sweep has completed; a sweep that ended without a part,
+    or incomplete, stops the reader (nothing is published)."""
+    paths = [tmp_path / f"part-{i}" for i in range(3)]
+    state: list[bool | None] = [None]
+    got = []
+    follow = national.follow_parts(paths, lambda: state[0], poll=0.001)
+    for path in paths:
+        path.write_text("x")
+        got.append(next(follow))
+    assert got == paths
+    state[0] = True
+    assert list(follow) == []
+    state[0] = None  # the last part is in, but the sweep has not ended: no end yet
+    follow = national.follow_parts(paths, lambda: state[0], poll=0.001)
+    assert [next(follow) for _ in paths] == paths
+    state[0] = False
+    with pytest.raises(national.RunsStopped, match="did not complete"):
+        next(follow)
+    paths[2].unlink()
+    state[0] = True
+    with pytest.raises(national.RunsStopped, match="part-2 was not written"):
+        list(national.follow_parts(paths, lambda: state[0], poll=0.001))
