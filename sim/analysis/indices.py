@@ -127,19 +127,29 @@ def separated(values: np.ndarray, confs: np.ndarray, i: int, j: int) -> bool:
 
 def tie_groups(values: np.ndarray, confs: np.ndarray, top: int) -> list[list[int]]:
     """The first ``top`` entries by value (positions into ``values``), grouped where their
-    order cannot be told: ranked neighbours whose 95% intervals overlap fall into one group
-    (a group may reach past ``top`` when the last of the top overlaps the next). Groups of
-    one are entries whose place the data do tell."""
+    order cannot be told: ranked neighbours whose 95% intervals overlap fall into one group.
+    Groups of one are entries whose place among the ``top`` the data do tell."""
     order = [int(k) for k in np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")]
     groups: list[list[int]] = []
-    for rank, k in enumerate(order):
+    for k in order[:top]:
         if groups and not separated(values, confs, groups[-1][-1], k):
             groups[-1].append(k)
-        elif rank < top:
-            groups.append([k])
         else:
-            break
+            groups.append([k])
     return groups
+
+
+def rank_ranges(values: np.ndarray, confs: np.ndarray) -> list[tuple[int, int]]:
+    """Each entry's possible ranks (1 = largest) given the 95% intervals: from one more
+    than the entries whose intervals lie wholly above its own, to the number of entries
+    less those whose intervals lie wholly below it."""
+    n = len(values)
+    out = []
+    for i in range(n):
+        above = sum(separated(values, confs, j, i) for j in range(n) if j != i)
+        below = sum(separated(values, confs, i, j) for j in range(n) if j != i)
+        out.append((above + 1, n - below))
+    return out
 
 
 def convergence(design: Design, y: np.ndarray, resamples: int = 200, seed: int = 0,

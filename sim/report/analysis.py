@@ -466,9 +466,8 @@ class _Summary:
         first, last = reliable[0], reliable[-1]
 
         def leaders(m: int) -> str:
-            rows = table[table["month"] == m].sort_values("ST", ascending=False).head(3)
-            return ", ".join(f"{_named(str(r.parameter))} (ST {_num(r.ST)})"
-                             for r in rows.itertuples())
+            return _in_order(table[table["month"] == m].reset_index(drop=True), "ST", 3,
+                             lambda r: f"{_named(str(r.parameter))} (ST {_num(r.ST)})")
 
         p_first = table[table["month"] == first]["p_pilot"].iloc[0]
         p_last = table[table["month"] == last]["p_pilot"].iloc[0]
@@ -538,9 +537,9 @@ class _Summary:
                           "more replicates.", ""]
             else:
                 def leaders(m: int, part: pd.DataFrame = rows) -> str:
-                    top = part[part["month"] == m].sort_values(key, ascending=False).head(3)
-                    return ", ".join(f"{_named(str(r.parameter))} ({words} "
-                                     f"{_num(getattr(r, key))})" for r in top.itertuples())
+                    return _in_order(part[part["month"] == m].reset_index(drop=True), key, 3,
+                                     lambda r: f"{_named(str(r.parameter))} ({words} "
+                                               f"{_num(r[key])})")
 
                 def mean(m: int, part: pd.DataFrame = rows, name: str = outcome) -> str:
                     value = float(part[part["month"] == m]["mean"].iloc[0])

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from sim.analysis.frames import row_tuples
-from sim.analysis.indices import tie_groups
+from sim.analysis.indices import CONVERGED, rank_ranges
 from sim.studies.sensitivity import OUTCOMES, SHARED_MIN, Screening, SobolResult, Stability
 
 
@@ -23,30 +23,30 @@ def _interval(value: float, conf: float) -> str:
 
 
 def _ranks(table: pd.DataFrame, value: str, top: int) -> list[str]:
-    """The rank of each of the first ``top`` rows (``table`` sorted by ``value``): "3", or
-    "2–4" for rows whose 95% intervals overlap their neighbours' (tied: not ordered)."""
-    groups = tie_groups(table[value].to_numpy(float), table[f"{value}_conf"].to_numpy(float),
-                        top)
-    ranks: list[str] = []
-    for group in groups:
-        first, last = len(ranks) + 1, len(ranks) + len(group)
-        ranks += [str(first) if first == last else f"{first}–{last}"] * len(group)
-    return ranks[:top]
+    """The rank of each of the first ``top`` rows (``table`` sorted by ``value``): "3" where
+    the 95% intervals tell it, else the ranks they allow, "2–4" (tied rows: not ordered)."""
+    ranges = rank_ranges(table[value].to_numpy(float), table[f"{value}_conf"].to_numpy(float))
+    return [str(lo) if lo == hi else f"{lo}–{hi}" for lo, hi in ranges[:top]]
 
 
-def _stability(st: Stability, half: str, rows: str, shared_rule: bool) -> str:
-    """The half-run check in words, and its verdict."""
+def _stability(st: Stability, half: str, rows: str, shared_rule: bool,
+               change_rule: bool = False) -> str:
+    """The half-run check in words, and its verdict: the top sets (``shared_rule``), the
+    orders the intervals tell, and (``change_rule``) the largest change of an index."""
     if st.rho != st.rho:
         return f"Stability: {half} against all: cannot tell (no variation)."
-    ok = not st.reversed and (st.shared >= SHARED_MIN or not shared_rule)
+    ok = not st.reversed and (st.shared >= SHARED_MIN or not shared_rule) and (
+        not change_rule or st.max_change <= CONVERGED)
     flipped = ("no order that the full run's 95% intervals tell is reversed" if not
                st.reversed else f"{len(st.reversed)} order(s) that the full run's 95% "
                "intervals tell are reversed, e.g. " + ", ".join(
                    f"`{hi}` above `{lo}`" for hi, lo in st.reversed[:3]))
     rule = (f"stable: at least {SHARED_MIN} of the top {st.top} shared and " if shared_rule
-            else "stable: ") + f"no order of {rows} that the intervals tell reversed"
+            else "stable: ") + f"no order of {rows} that the intervals tell reversed" + (
+        f", and no index moving by more than {CONVERGED:g}" if change_rule else "")
+    moved = f"the largest change of an index {st.max_change:.3f}; " if change_rule else ""
     return (f"Stability: {half} against all: {st.shared} of the top {st.top} shared; "
-            f"{flipped} — **{'stable' if ok else 'NOT stable'}** ({rule}; rows whose "
+            f"{moved}{flipped} — **{'stable' if ok else 'NOT stable'}** ({rule}; rows whose "
             f"intervals overlap are tied and not ordered). Spearman rho over every entry: "
             f"{st.rho:.2f} (information: the order of entries whose intervals overlap is "
             "not claimed).")
@@ -90,8 +90,9 @@ def report(screening: Screening, sob: SobolResult | None, alt: pd.DataFrame | No
                          f"{_fmt(r.mu_star)} [{_fmt(r.mu_star - r.mu_star_conf)}, "
                          f"{_fmt(r.mu_star + r.mu_star_conf)}]{zero} | {_fmt(r.sigma)} | "
                          f"{_fmt(r.mu_star_half)} |")
-        lines += ["", "(A rank such as 2–4 marks tied rows: their 95% intervals overlap, so the "
-                  "data do not tell their order.)", "",
+        lines += ["", "(A rank such as 2–4: the ranks this row's 95% interval allows "
+                  "against every other entry's; rows whose intervals overlap are tied, and "
+                  "the data do not tell their order.)", "",
                   _stability(screening.stability[outcome], f"the first "
                              f"{screening.trajectories // 2} of {screening.trajectories} "
                              "trajectories", "the ten rows", True), ""]
@@ -121,7 +122,7 @@ def report(screening: Screening, sob: SobolResult | None, alt: pd.DataFrame | No
                       "tied, not ordered.", "",
                       _stability(sob.stability[outcome], f"ST from the first "
                                  f"{sob.samples // 2} of {sob.samples} base samples",
-                                 "the rows", False), ""]
+                                 "the rows", False, True), ""]
     if alt is not None and len(alt):
         n = int(alt.runs.iloc[0])
         lines += ["## 3 Structural alternatives", "",

@@ -76,12 +76,16 @@ class Stability(NamedTuple):
     share; ``reversed``: pairs (higher, lower) that the full run separates -- the first of
     the top ``top``, its 95% interval wholly above the second's -- and that half the run
     puts the other way round. Stable: ``reversed`` is empty (and, for the screening, the
-    top sets share at least ``SHARED_MIN``)."""
+    top sets share at least ``SHARED_MIN``; for the Sobol follow-up, whose numbers are
+    shares of variance, also no index moves by more than ``indices.CONVERGED``, as in
+    ``icsim analyze``'s check). ``max_change``: the largest change of an index (Morris:
+    of mu* over the largest mu*)."""
 
     rho: float
     shared: int
     top: int
     reversed: list[tuple[str, str]]
+    max_change: float = math.nan
 
 
 #: The screening's top-10 sets from half and all the trajectories must share this many.
@@ -135,6 +139,14 @@ def _reversed(full: pd.DataFrame, value: str, top: int) -> list[tuple[str, str]]
             if j != i and indices.separated(a, conf, i, j) and b[i] <= b[j]]
 
 
+def _max_change(full: pd.DataFrame, value: str) -> float:
+    """The largest change of an index between half and all the run (mu* over the largest
+    mu*, so that Morris compares with the same threshold as Sobol)."""
+    scale = float(full[value].max()) if value == "mu_star" else 1.0
+    change = (full[value] - full[f"{value}_half"]).abs() / (scale or 1.0)
+    return float(change.max())
+
+
 def _rank(sweep: Sweep, indices: IndexPair, value: str, top: int, claimed: int,
           ) -> tuple[dict[str, pd.DataFrame], dict[str, float], dict[str, Stability]]:
     """Per outcome: ``indices(y) -> (full, half)`` tables ranked by ``value``, with the
@@ -152,7 +164,8 @@ def _rank(sweep: Sweep, indices: IndexPair, value: str, top: int, claimed: int,
         full = full.set_index("parameter")
         stability[outcome] = Stability(_spearman(full[value], full[f"{value}_half"]),
                                        _overlap(full[value], full[f"{value}_half"], top),
-                                       top, _reversed(full, value, claimed))
+                                       top, _reversed(full, value, claimed),
+                                       _max_change(full, value))
         tables[outcome] = full.sort_values(value, ascending=False)
         noise[outcome] = _noise(sweep, outcome)
     return tables, noise, stability

@@ -478,7 +478,7 @@ def _morris_design(trajectories: int = 64):
 
 
 def test_tied_levers_may_swap_but_separated_ones_may_not() -> None:
-    from sim.analysis.indices import convergence, tie_groups
+    from sim.analysis.indices import convergence, rank_ranges, tie_groups
 
     design = _morris_design()
     x = design.x
@@ -495,10 +495,14 @@ def test_tied_levers_may_swap_but_separated_ones_may_not() -> None:
     check = convergence(design, y, resamples=100)
     assert check["tied"] == [] and check["ranking_changed"] is True
     assert check["converged"] is False
-    # groups: a tie at the last place of the top takes in what it ties with
+    # groups within the top; the ranks each interval allows
     values, confs = np.array([1.0, 0.5, 0.49, 0.48, 0.1]), np.full(5, 0.02)
-    assert tie_groups(values, confs, 2) == [[0], [1, 2, 3]]
-    assert tie_groups(values, confs, 1) == [[0]]
+    assert tie_groups(values, confs, 4) == [[0], [1, 2, 3]]
+    assert tie_groups(values, confs, 2) == [[0], [1]]
+    assert rank_ranges(values, confs) == [(1, 1), (2, 4), (2, 4), (2, 4), (5, 5)]
+    # a chain of overlaps is not one tie: 0.5 and 0.44 are apart, though each overlaps 0.47
+    values = np.array([0.5, 0.47, 0.44])
+    assert rank_ranges(values, confs[:3]) == [(1, 2), (1, 3), (2, 3)]
 
 
 def test_the_summary_states_no_order_between_tied_levers() -> None:

@@ -83,6 +83,11 @@ def test_tied_entries_get_one_rank_range_and_stability_asks_only_told_orders():
     assert "**NOT stable**" in text and "`a` above `f`" in text
     # too few of the top shared: not stable whatever the order
     assert "**NOT stable**" in R._stability(S.Stability(0.95, 7, 10, []), "half", "r", True)
+    # the Sobol follow-up also asks the values: an index that moves by 0.26 is not stable
+    moved = R._stability(S.Stability(0.95, 10, 10, [], 0.26), "half", "r", False, True)
+    assert "**NOT stable**" in moved and "largest change of an index 0.260" in moved
+    assert "**stable**" in R._stability(S.Stability(0.95, 10, 10, [], 0.01), "half", "r",
+                                        False, True)
 
 
 def test_the_follow_up_takes_the_top_numeric_entries(tiny):
