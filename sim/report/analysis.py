@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sim.analysis.frames import row_tuples
-from sim.analysis.indices import CONVERGED, tie_groups
+from sim.analysis.indices import CONVERGED, separated, tie_groups
 from sim.analysis.prim import PrimResult
 from sim.core.registry import PARAMETERS
 from sim.core.scenarios import described
@@ -228,17 +229,24 @@ TIED = "cannot be ordered: their 95% intervals overlap"
 
 def _in_order(table: pd.DataFrame, key: str, top: int, word: Any) -> str:
     """The ``top`` levers of ``table`` by ``key``, in order only where their 95% intervals
-    (``<key>_conf``) tell it: levers whose intervals overlap are named together as tied
-    (a tie at the last place takes in every lever it ties with)."""
+    (``<key>_conf``) tell it: levers whose intervals overlap are named together as tied,
+    and a last lever the data cannot tell from the next one down says so."""
     values, confs = table[key].to_numpy(float), table[f"{key}_conf"].to_numpy(float)
     parts = []
-    for group in tie_groups(values, confs, top):
+    groups = tie_groups(values, confs, top)
+    for group in groups:
         words = [word(table.iloc[k]) for k in group]
         if len(words) == 1:
             parts.append(words[0])
         else:
             parts.append(", ".join(words[:-1]) + f" and {words[-1]} ({TIED})")
-    return "; then ".join(parts)
+    text = "; then ".join(parts)
+    order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
+    if len(order) > top and groups and not separated(values, confs, groups[-1][-1],
+                                                      int(order[top])):
+        text += (f" (the last cannot be told from the next lever down, "
+                 f"`{table.iloc[int(order[top])]['parameter']}`)")
+    return text
 
 
 def _ties(check: dict[str, Any]) -> str:

@@ -513,6 +513,8 @@ def test_the_summary_states_no_order_between_tied_levers() -> None:
                           "mu_star_conf": [0.01, 0.02, 0.02, 0.02]})
     assert _in_order(table, "mu_star", 3, lambda row: row.parameter) == \
         f"b; then c and d ({TIED})"
+    assert _in_order(table, "mu_star", 2, lambda row: row.parameter) == \
+        "b; then c (the last cannot be told from the next lever down, `d`)"
     assert _in_order(table, "mu_star", 4, lambda row: row.parameter) == \
         f"b; then c and d ({TIED}); then a"
     separated = table.assign(mu_star_conf=0.001)
