@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this tree's sim, whatever the working folder
 
+from sim.studies.national import rule_label  # noqa: E402
 from sim.studies.validation import (  # noqa: E402
     Programme,
     ValidationFile,
@@ -231,8 +232,9 @@ def report(before_ref: str, before: dict, after: dict, nat_before: dict, nat_aft
               f"`icsim national`, {sites} sites x {replicates} replicates (a new country each), "
               "60 months. Shares of sites by month, mean across replicates [95% t interval].",
               "",
-              *[f"- **{c.name}**: `{Path(c.approach).name}`, rule `{c.funding_rule}`, budget "
-                f"{c.budget_per_site:g} full pilot costs a site. {c.money_note}"
+              *[f"- **{c.name}**: `{Path(c.approach).name}`, rule "
+                f"“{rule_label(c.funding_rule)}”, budget {c.budget_per_site:g} full pilot costs "
+                f"a site. {c.money_note}"
                 for c in evidence.configurations],
               "",
               "| configuration | statistic | sites | 24 | 36 | 48 | 60 |",

@@ -118,14 +118,55 @@ def delta_table(design: Design, y: np.ndarray, seed: int = 0,
                          "S1_conf": result["S1_conf"]})
 
 
+def separated(values: np.ndarray, confs: np.ndarray, i: int, j: int) -> bool:
+    """Whether index ``i`` lies above index ``j`` with their 95% intervals apart (the
+    lower end of ``i``'s above the upper end of ``j``'s): only then can the data tell their
+    order."""
+    return bool(values[i] - confs[i] > values[j] + confs[j])
+
+
+def tie_groups(values: np.ndarray, confs: np.ndarray, top: int) -> list[list[int]]:
+    """The first ``top`` entries by value (positions into ``values``), grouped where their
+    order cannot be told: ranked neighbours whose 95% intervals overlap fall into one group.
+    Groups of one are entries whose place among the ``top`` the data do tell."""
+    order = [int(k) for k in np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")]
+    groups: list[list[int]] = []
+    for k in order[:top]:
+        if groups and not separated(values, confs, groups[-1][-1], k):
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+    return groups
+
+
+def rank_ranges(values: np.ndarray, confs: np.ndarray) -> list[tuple[int, int]]:
+    """Each entry's possible ranks (1 = largest) given the 95% intervals: from one more
+    than the entries whose intervals lie wholly above its own, to the number of entries
+    less those whose intervals lie wholly below it."""
+    n = len(values)
+    out = []
+    for i in range(n):
+        above = sum(separated(values, confs, j, i) for j in range(n) if j != i)
+        below = sum(separated(values, confs, i, j) for j in range(n) if j != i)
+        out.append((above + 1, n - below))
+    return out
+
+
 def convergence(design: Design, y: np.ndarray, resamples: int = 200, seed: int = 0,
-                captured: list[str] | None = None) -> dict[str, Any]:
+                captured: list[str] | None = None,
+                full: pd.DataFrame | None = None) -> dict[str, Any]:
     """Indices from the first half of the samples against all of them.
 
     Sobol: ST from the first half of the base samples (each base sample is a block of
     D+2, or 2D+2, design rows); Morris: mu* (scaled by the largest) from the first half of
     the trajectories (D+1 rows each). The indices have converged when no index moves by
-    more than ``CONVERGED`` and the ranking of the top three does not change.
+    more than ``CONVERGED`` and the top three keep their order wherever the data can tell
+    it: for every lever of the top three (from all the samples) and every other lever
+    whose 95% bootstrap interval lies wholly below its own, the half samples must rank
+    them the same way. Levers whose intervals overlap are *tied* (``tied``: groups of
+    names, from :func:`tie_groups`): an order the full sample cannot tell is not asked of
+    half of it, and the report states none. ``full``: the table already computed from all
+    the samples (the same estimates; its intervals, from more resamples, are used).
     """
     d = len(design.names)
     key = "ST" if design.method == "sobol" else "mu_star"
@@ -135,22 +176,28 @@ def convergence(design: Design, y: np.ndarray, resamples: int = 200, seed: int =
     half = blocks // 2
     out: dict[str, Any] = {"samples": blocks, "half": half, "converged": None,
                            "max_change": float("nan"), "ranking_changed": None,
-                           "suggested_samples": None}
+                           "suggested_samples": None, "tied": []}
     if half < 2:
         return out
     rows = half * block
     if design.method == "sobol":
-        full, _ = sobol_table(design, y, resamples, seed, captured)
+        if full is None:
+            full, _ = sobol_table(design, y, resamples, seed, captured)
         part, _ = sobol_table(design, y[:rows], resamples, seed, captured)
-        a, b = full[key].to_numpy(), part[key].to_numpy()
+        scale = 1.0
     else:
-        full = morris_table(design, y, resamples, seed, captured)
+        if full is None:
+            full = morris_table(design, y, resamples, seed, captured)
         part = morris_table(design, y[:rows], resamples, seed, captured, x=design.x[:rows])
         scale = float(full[key].max()) or 1.0
-        a, b = full[key].to_numpy() / scale, part[key].to_numpy() / scale
+    a, b = full[key].to_numpy() / scale, part[key].to_numpy() / scale
+    conf = full[f"{key}_conf"].to_numpy() / scale
     top = min(3, d)
-    ranking_changed = list(np.argsort(-a, kind="stable")[:top]) != \
-        list(np.argsort(-b, kind="stable")[:top])
+    leaders = [int(k) for k in np.argsort(-a, kind="stable")[:top]]
+    ranking_changed = any(b[i] <= b[j] for i in leaders for j in range(d)
+                          if j != i and separated(a, conf, i, j))
+    tied = [[design.names[k] for k in group] for group in tie_groups(a, conf, top)
+            if len(group) > 1]
     change = float(np.nanmax(np.abs(a - b)))
     converged = bool(change <= CONVERGED and not ranking_changed)
     # Monte-Carlo error shrinks as 1/sqrt(N): the samples for the change to fall to the
@@ -158,5 +205,5 @@ def convergence(design: Design, y: np.ndarray, resamples: int = 200, seed: int =
     factor = max(2.0, (change / CONVERGED) ** 2) if math.isfinite(change) else 2.0
     suggested = int(2 ** math.ceil(math.log2(blocks * factor)))
     out.update(converged=converged, max_change=change, ranking_changed=ranking_changed,
-               suggested_samples=None if converged else suggested, index=key)
+               suggested_samples=None if converged else suggested, index=key, tied=tied)
     return out

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sim.analysis.frames import row_tuples
-from sim.analysis.indices import CONVERGED
+from sim.analysis.indices import CONVERGED, separated, tie_groups
 from sim.analysis.prim import PrimResult
 from sim.core.registry import PARAMETERS
 from sim.core.scenarios import described
@@ -222,6 +223,40 @@ def _named(name: str) -> str:
     return f"{param.display} (`{name}`)" if param is not None else f"`{name}`"
 
 
+#: What the report says of levers whose order the data cannot tell.
+TIED = "cannot be ordered: their 95% intervals overlap"
+
+
+def _in_order(table: pd.DataFrame, key: str, top: int, word: Any) -> str:
+    """The ``top`` levers of ``table`` by ``key``, in order only where their 95% intervals
+    (``<key>_conf``) tell it: levers whose intervals overlap are named together as tied,
+    and a last lever the data cannot tell from the next one down says so."""
+    values, confs = table[key].to_numpy(float), table[f"{key}_conf"].to_numpy(float)
+    parts = []
+    groups = tie_groups(values, confs, top)
+    for group in groups:
+        words = [word(table.iloc[k]) for k in group]
+        if len(words) == 1:
+            parts.append(words[0])
+        else:
+            parts.append(", ".join(words[:-1]) + f" and {words[-1]} ({TIED})")
+    text = "; then ".join(parts)
+    order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
+    if len(order) > top and groups and not separated(values, confs, groups[-1][-1],
+                                                      int(order[top])):
+        text += (f" (the last cannot be told from the next lever down, "
+                 f"`{table.iloc[int(order[top])]['parameter']}`)")
+    return text
+
+
+def _ties(check: dict[str, Any]) -> str:
+    """The convergence check's tied groups, in words ('' when none)."""
+    groups = [", ".join(f"`{p}`" for p in g[:-1]) + f" and `{g[-1]}`"
+              for g in check.get("tied", [])]
+    return (f"; tied, their 95% intervals overlapping, so not ordered: {'; '.join(groups)}"
+            if groups else "")
+
+
 def _base_point(manifest: dict[str, Any]) -> list[str]:
     """The summary's line on the base point: a posterior's draws, when the sweep had one."""
     stored = manifest["experiment"]
@@ -329,11 +364,10 @@ class _Summary:
         ranked = table.sort_values("ST", ascending=False)
         lines = [f"## What drives {label}", ""]
         if noise["noise_in_means"] < NOISY:
-            words = []
-            for _, row in ranked.head(3).iterrows():
-                words.append(f"{_named(row.parameter)} (alone {_index(row.S1, row.S1_conf)}, "
-                             f"with its interactions {_index(row.ST, row.ST_conf)})")
-            lines += ["The levers that matter most: " + "; ".join(words) + ".", ""]
+            words = _in_order(table, "ST", 3, lambda row: (
+                f"{_named(row.parameter)} (alone {_index(row.S1, row.S1_conf)}, with its "
+                f"interactions {_index(row.ST, row.ST_conf)})"))
+            lines += ["The levers that matter most, by ST: " + words + ".", ""]
             first, total = float(table["S1"].sum()), float(table["ST"].sum())
             lines += [f"The first-order indices (S1) sum to {_num(first)} and the total "
                       f"indices (ST) to {_num(total)}, as computed (estimates, each with its "
@@ -357,7 +391,8 @@ class _Summary:
                          f"{_num(row.ST)} [{_num(row.ST - row.ST_conf)}, "
                          f"{_num(row.ST + row.ST_conf)}]{_zero_mark(row.ST, row.ST_conf)} |")
         lines += ["", "(\\* indistinguishable from 0: the index is negative or its 95% "
-                  "interval spans 0.)", "",
+                  "interval spans 0. Rows are sorted by ST; rows whose ST intervals overlap "
+                  "are not ordered by the data.)", "",
                   f"Files: `sobol_{outcome}.csv`, `sobol_{outcome}.png`"
                   + (f", `sobol_{outcome}_S2.csv`" if pairs is not None else "") + ".", ""]
         self.body += lines
@@ -371,8 +406,9 @@ class _Summary:
                  "Levers ranked by mu* (mean absolute effect of moving the lever across "
                  "its range); a large sigma means the effect depends on the other levers.",
                  ""]
-        lines += ["Most influential: " + ", ".join(_named(p) for p in
-                                                   ranked["parameter"].head(5)) + ".", ""]
+        lines += ["Most influential: " + _in_order(table, "mu_star", 5,
+                                                   lambda row: _named(row.parameter)) + ".",
+                  ""]
         if small:
             lines += [f"Negligible (mu* below a tenth of the largest): "
                       f"{', '.join(f'`{p}`' for p in small)}.", ""]
@@ -390,7 +426,9 @@ class _Summary:
                          f"{_num(row.mu_star + row.mu_star_conf, 3)}]"
                          f"{_zero_mark(row.mu_star, row.mu_star_conf)} | "
                          f"{_num(row.sigma, 3)} |")
-        lines += ["", f"Files: `morris_{outcome}.csv`, `morris_{outcome}.png`.", ""]
+        lines += ["", "(Rows are sorted by mu*; rows whose mu* intervals overlap are not "
+                  "ordered by the data.)", "",
+                  f"Files: `morris_{outcome}.csv`, `morris_{outcome}.png`.", ""]
         self.body += lines
 
     @staticmethod
@@ -436,9 +474,8 @@ class _Summary:
         first, last = reliable[0], reliable[-1]
 
         def leaders(m: int) -> str:
-            rows = table[table["month"] == m].sort_values("ST", ascending=False).head(3)
-            return ", ".join(f"{_named(str(r.parameter))} (ST {_num(r.ST)})"
-                             for r in rows.itertuples())
+            return _in_order(table[table["month"] == m].reset_index(drop=True), "ST", 3,
+                             lambda r: f"{_named(str(r.parameter))} (ST {_num(r.ST)})")
 
         p_first = table[table["month"] == first]["p_pilot"].iloc[0]
         p_last = table[table["month"] == last]["p_pilot"].iloc[0]
@@ -508,9 +545,9 @@ class _Summary:
                           "more replicates.", ""]
             else:
                 def leaders(m: int, part: pd.DataFrame = rows) -> str:
-                    top = part[part["month"] == m].sort_values(key, ascending=False).head(3)
-                    return ", ".join(f"{_named(str(r.parameter))} ({words} "
-                                     f"{_num(getattr(r, key))})" for r in top.itertuples())
+                    return _in_order(part[part["month"] == m].reset_index(drop=True), key, 3,
+                                     lambda r: f"{_named(str(r.parameter))} ({words} "
+                                               f"{_num(r[key])})")
 
                 def mean(m: int, part: pd.DataFrame = rows, name: str = outcome) -> str:
                     value = float(part[part["month"] == m]["mean"].iloc[0])
@@ -611,14 +648,15 @@ class _Summary:
             self.body += [f"Convergence: with half the samples ({check['half']}) every "
                           f"{check['index']} is within {_num(check['max_change'])} of the "
                           f"value from all {check['samples']} and the top three keep their "
-                          f"order.", ""]
+                          f"order wherever the intervals tell it{_ties(check)}.", ""]
         else:
             why = []
             if check["max_change"] > CONVERGED:
                 why.append(f"an index moves by {_num(check['max_change'])} between half "
                            f"({check['half']}) and all ({check['samples']}) samples")
             if check["ranking_changed"]:
-                why.append("the order of the top three levers changes")
+                why.append("the order of the top three levers changes where their intervals "
+                           f"tell it{_ties(check)}")
             self.body += [f"**Warning: the indices of {_label(outcome)} have not converged**"
                           f" -- {' and '.join(why)}. Read rankings as provisional and run "
                           f"again with `samples = {check['suggested_samples']}` or more.", ""]

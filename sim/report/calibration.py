@@ -31,6 +31,7 @@ from sim.report import figures as plots
 from sim.studies.calibration.run import REACH_REPLICATES, CalibrationResult
 from sim.studies.calibration.spec import CalibrationSpec
 from sim.studies.calibration.targets import UNINFORMATIVE
+from sim.studies.national import rule_label
 
 #: Posterior 90% width / prior 90% width below which the case identifies a parameter,
 #: and above which it does not (between: partly).
@@ -284,7 +285,7 @@ def summary(result: CalibrationResult, ident: pd.DataFrame, form_table: pd.DataF
     lines += ["", "## Targets", "", "| target | what it says | of | statistic | weight | "
               "prior runs meeting it | informative |", "|---|---|---|---|---|---|---|"]
     nat = spec.national
-    national = (f"a national run ({nat.sites} sites, rule `{nat.rule}`, budget "
+    national = (f"a national run ({nat.sites} sites, rule “{rule_label(nat.rule)}”, budget "
                 f"{nat.budget_per_site:g} a site, country {nat.country})" if nat else "")
     for t, met, informative in zip(spec.targets, targets.prior_met, targets.informative,
                                    strict=True):

@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 
 from sim.analysis.frames import row_tuples
-from sim.studies.sensitivity import OUTCOMES, Screening, SobolResult
+from sim.analysis.indices import CONVERGED, rank_ranges
+from sim.studies.sensitivity import OUTCOMES, SHARED_MIN, Screening, SobolResult, Stability
 
 
 def _fmt(x: float, digits: int = 3) -> str:
@@ -19,6 +20,36 @@ def _interval(value: float, conf: float) -> str:
     """An index with its interval; 'indistinguishable from 0' where it spans zero."""
     text = f"{value:.3f} ± {conf:.3f}"
     return text + " (indistinguishable from 0)" if value - conf <= 0 else text
+
+
+def _ranks(table: pd.DataFrame, value: str, top: int) -> list[str]:
+    """The rank of each of the first ``top`` rows (``table`` sorted by ``value``): "3" where
+    the 95% intervals tell it, else the ranks they allow, "2–4" (tied rows: not ordered)."""
+    ranges = rank_ranges(table[value].to_numpy(float), table[f"{value}_conf"].to_numpy(float))
+    return [str(lo) if lo == hi else f"{lo}–{hi}" for lo, hi in ranges[:top]]
+
+
+def _stability(st: Stability, half: str, rows: str, shared_rule: bool,
+               change_rule: bool = False) -> str:
+    """The half-run check in words, and its verdict: the top sets (``shared_rule``), the
+    orders the intervals tell, and (``change_rule``) the largest change of an index."""
+    if st.rho != st.rho:
+        return f"Stability: {half} against all: cannot tell (no variation)."
+    ok = not st.reversed and (st.shared >= SHARED_MIN or not shared_rule) and (
+        not change_rule or st.max_change <= CONVERGED)
+    flipped = ("no order that the full run's 95% intervals tell is reversed" if not
+               st.reversed else f"{len(st.reversed)} order(s) that the full run's 95% "
+               "intervals tell are reversed, e.g. " + ", ".join(
+                   f"`{hi}` above `{lo}`" for hi, lo in st.reversed[:3]))
+    rule = (f"stable: at least {SHARED_MIN} of the top {st.top} shared and " if shared_rule
+            else "stable: ") + f"no order of {rows} that the intervals tell reversed" + (
+        f", and no index moving by more than {CONVERGED:g}" if change_rule else "")
+    moved = f"the largest change of an index {st.max_change:.3f}; " if change_rule else ""
+    return (f"Stability: {half} against all: {st.shared} of the top {st.top} shared; "
+            f"{moved}{flipped} — **{'stable' if ok else 'NOT stable'}** ({rule}; rows whose "
+            f"intervals overlap are tied and not ordered). Spearman rho over every entry: "
+            f"{st.rho:.2f} (information: the order of entries whose intervals overlap is "
+            "not claimed).")
 
 
 def report(screening: Screening, sob: SobolResult | None, alt: pd.DataFrame | None,
@@ -46,25 +77,25 @@ def report(screening: Screening, sob: SobolResult | None, alt: pd.DataFrame | No
     ]
     for outcome, title in OUTCOMES.items():
         table = screening.tables[outcome]
-        rho, overlap = screening.stability[outcome]
+        ranks = _ranks(table, "mu_star", 10)
         lines += [f"### {title}", "",
                   f"Noise: {screening.noise[outcome]:.0%} of the variance of the means. "
                   f"Assumptions among the top 10: "
                   f"{int((table.head(10).group == 'assumption').sum())}.", "",
                   "| rank | entry | group | mu* [95% CI] | sigma | mu* from half the "
                   "trajectories |", "|---|---|---|---|---|---|"]
-        for rank, (name, r) in enumerate(table.head(10).iterrows(), start=1):
+        for rank, (name, r) in zip(ranks, table.head(10).iterrows(), strict=True):
             zero = " (indistinguishable from 0)" if r.mu_star - r.mu_star_conf <= 0 else ""
             lines.append(f"| {rank} | `{name}` ({r.label}) | {r.group} | "
                          f"{_fmt(r.mu_star)} [{_fmt(r.mu_star - r.mu_star_conf)}, "
                          f"{_fmt(r.mu_star + r.mu_star_conf)}]{zero} | {_fmt(r.sigma)} | "
                          f"{_fmt(r.mu_star_half)} |")
-        stable = ("cannot tell (no variation)" if rho != rho
-                  else "stable" if rho >= 0.9 and overlap >= 8 else "NOT stable")
-        lines += ["", f"Stability: the ranking from the first {screening.trajectories // 2} "
-                  f"of {screening.trajectories} trajectories against all of them: Spearman "
-                  f"rho {rho:.2f}, {overlap} of the top 10 shared — **{stable}** "
-                  "(stable: rho ≥ 0.9 and ≥ 8 of 10 shared).", ""]
+        lines += ["", "(A rank such as 2–4: the ranks this row's 95% interval allows "
+                  "against every other entry's; rows whose intervals overlap are tied, and "
+                  "the data do not tell their order.)", "",
+                  _stability(screening.stability[outcome], f"the first "
+                             f"{screening.trajectories // 2} of {screening.trajectories} "
+                             "trajectories", "the ten rows", True), ""]
     lines += ["## 2 Sobol follow-up on the most influential entries", "",
               f"Rule: each numeric entry's largest normalised mu* over the four outcomes "
               f"(mu* divided by the outcome's largest mu*); the top {len(top_names)}: "
@@ -77,7 +108,6 @@ def report(screening: Screening, sob: SobolResult | None, alt: pd.DataFrame | No
                   ""]
         for outcome, title in OUTCOMES.items():
             table = sob.tables[outcome]
-            rho, overlap = sob.stability[outcome]
             lines += [f"### {title}", "",
                       f"Noise: {sob.noise[outcome]:.0%} of the variance of the means. "
                       f"Sum of S1 = {table.S1.sum():.2f}, sum of ST = {table.ST.sum():.2f} "
@@ -88,12 +118,11 @@ def report(screening: Screening, sob: SobolResult | None, alt: pd.DataFrame | No
                 lines.append(f"| `{name}` ({r.label}) | {r.group} | "
                              f"{_interval(r.S1, r.S1_conf)} | {_interval(r.ST, r.ST_conf)} | "
                              f"{_fmt(r.ST_half)} |")
-            stable = ("cannot tell (no variation)" if rho != rho
-                      else "stable" if rho >= 0.9 else "NOT stable")
-            lines += ["", f"Stability: ST ranking from the first {sob.samples // 2} of "
-                      f"{sob.samples} base samples against all: Spearman rho {rho:.2f}, "
-                      f"{overlap} of the top {min(10, len(table))} shared — **{stable}**.",
-                      ""]
+            lines += ["", "Rows are sorted by ST; rows whose ST intervals overlap are "
+                      "tied, not ordered.", "",
+                      _stability(sob.stability[outcome], f"ST from the first "
+                                 f"{sob.samples // 2} of {sob.samples} base samples",
+                                 "the rows", False, True), ""]
     if alt is not None and len(alt):
         n = int(alt.runs.iloc[0])
         lines += ["## 3 Structural alternatives", "",

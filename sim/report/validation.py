@@ -14,6 +14,7 @@ import pandas as pd
 from sim.analysis.frames import row_tuples
 from sim.experiment.store import staged
 from sim.report import figures as plots
+from sim.studies.national import rule_label
 from sim.studies.validation import ValidationFile, counts
 
 
@@ -113,8 +114,9 @@ def markdown(spec: ValidationFile, table: pd.DataFrame, replicates: dict[str, in
     for conf in spec.configurations:
         lines += [
             f"- **{conf.name}**: {conf.description} Approach `{Path(conf.approach).name}`, "
-            f"funding rule `{conf.funding_rule}`, budget {conf.budget_per_site:g} full-pilot "
-            f"costs per site ({conf.budget_per_site * conf.sites:g} in all), {conf.sites} "
+            f"funding rule “{rule_label(conf.funding_rule)}”, budget "
+            f"{conf.budget_per_site:g} full-pilot costs per site "
+            f"({conf.budget_per_site * conf.sites:g} in all), {conf.sites} "
             f"sites, {replicates[conf.name]} replicates, {conf.months} months, seed "
             f"{conf.seed}"
             + (f"; the programme took {conf.programme.describe()} ({conf.programme.share:g}"

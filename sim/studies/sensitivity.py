@@ -8,7 +8,9 @@
    ``experiments/sobol_top.toml`` is the published copy), through the sweep runner
    (``--resume``: finished parts are reused);
 2. a stability check: the Morris ranking from the first half of the trajectories and the
-   Sobol ranking from the first half of the base samples, against the full runs;
+   Sobol ranking from the first half of the base samples, against the full runs -- every
+   order the full run tells (95% intervals apart) must hold at half the run; entries whose
+   intervals overlap are tied and the report puts them in no order (:class:`Stability`);
 3. the structural alternatives (registry choices) against today's forms, paired over
    common seeds in a few scenarios;
 4. docs/sensitivity.md and the figures in docs/images/sensitivity/
@@ -23,6 +25,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -65,6 +68,30 @@ def sobol_indices(problem: dict, y: np.ndarray, seed: int = 0) -> pd.DataFrame:
         problem, y, resamples=RESAMPLES, seed=seed, second_order=False))
 
 
+class Stability(NamedTuple):
+    """The ranking from half the run against all of it.
+
+    ``rho``: Spearman's rho over every entry (information: most entries' small indices
+    overlap, so their order is not claimed); ``shared``: entries the two top-``top`` sets
+    share; ``reversed``: pairs (higher, lower) that the full run separates -- the first of
+    the top ``top``, its 95% interval wholly above the second's -- and that half the run
+    puts the other way round. Stable: ``reversed`` is empty (and, for the screening, the
+    top sets share at least ``SHARED_MIN``; for the Sobol follow-up, whose numbers are
+    shares of variance, also no index moves by more than ``indices.CONVERGED``, as in
+    ``icsim analyze``'s check). ``max_change``: the largest change of an index (Morris:
+    of mu* over the largest mu*)."""
+
+    rho: float
+    shared: int
+    top: int
+    reversed: list[tuple[str, str]]
+    max_change: float = math.nan
+
+
+#: The screening's top-10 sets from half and all the trajectories must share this many.
+SHARED_MIN = 8
+
+
 @dataclass
 class Screening:
     """The Morris screening: indices per outcome, noise shares, the half-run check."""
@@ -75,7 +102,7 @@ class Screening:
     replicates: int
     runs: int
     trajectories: int
-    stability: dict[str, tuple[float, int]]  # outcome -> (Spearman rho, top-10 overlap)
+    stability: dict[str, Stability]  # outcome -> the half-run check
 
 
 def _means(sweep: Sweep, outcome: str) -> np.ndarray:
@@ -102,22 +129,43 @@ def _overlap(a: pd.Series, b: pd.Series, k: int = 10) -> int:
 IndexPair = Callable[[np.ndarray], tuple[pd.DataFrame, pd.DataFrame]]
 
 
-def _rank(sweep: Sweep, indices: IndexPair, value: str, top: int,
-          ) -> tuple[dict[str, pd.DataFrame], dict[str, float], dict[str, tuple[float, int]]]:
+def _reversed(full: pd.DataFrame, value: str, top: int) -> list[tuple[str, str]]:
+    """Pairs the full run orders (intervals apart, the higher among the top ``top``) that
+    the half run reverses."""
+    a, b = full[value].to_numpy(float), full[f"{value}_half"].to_numpy(float)
+    conf, names = full[f"{value}_conf"].to_numpy(float), list(full.index)
+    leaders = [int(k) for k in np.argsort(-a, kind="stable")[:top]]
+    return [(names[i], names[j]) for i in leaders for j in range(len(a))
+            if j != i and indices.separated(a, conf, i, j) and b[i] <= b[j]]
+
+
+def _max_change(full: pd.DataFrame, value: str) -> float:
+    """The largest change of an index between half and all the run (mu* over the largest
+    mu*, so that Morris compares with the same threshold as Sobol)."""
+    scale = float(full[value].max()) if value == "mu_star" else 1.0
+    change = (full[value] - full[f"{value}_half"]).abs() / (scale or 1.0)
+    return float(change.max())
+
+
+def _rank(sweep: Sweep, indices: IndexPair, value: str, top: int, claimed: int,
+          ) -> tuple[dict[str, pd.DataFrame], dict[str, float], dict[str, Stability]]:
     """Per outcome: ``indices(y) -> (full, half)`` tables ranked by ``value``, with the
     half-run column, labels and groups; the outcome's noise; the stability of the ranking
-    (Spearman rho and overlap of the top ``top``) at half the run against all of it."""
+    at half the run against all of it (:class:`Stability`): the top ``top`` sets, and the
+    order of the first ``claimed`` entries (the rows the report lists in order)."""
     tables: dict[str, pd.DataFrame] = {}
     noise: dict[str, float] = {}
-    stability: dict[str, tuple[float, int]] = {}
+    stability: dict[str, Stability] = {}
     for outcome in OUTCOMES:
         full, part = indices(_means(sweep, outcome))
         full[f"{value}_half"] = part[value]
         full["group"] = [PARAMETERS[n].group for n in full.parameter]
         full["label"] = [PARAMETERS[n].display for n in full.parameter]
         full = full.set_index("parameter")
-        stability[outcome] = (_spearman(full[value], full[f"{value}_half"]),
-                              _overlap(full[value], full[f"{value}_half"], top))
+        stability[outcome] = Stability(_spearman(full[value], full[f"{value}_half"]),
+                                       _overlap(full[value], full[f"{value}_half"], top),
+                                       top, _reversed(full, value, claimed),
+                                       _max_change(full, value))
         tables[outcome] = full.sort_values(value, ascending=False)
         noise[outcome] = _noise(sweep, outcome)
     return tables, noise, stability
@@ -133,7 +181,7 @@ def screen(root: Path) -> Screening:
     tables, noise, stability = _rank(
         sweep, lambda y: (morris_indices(design.problem, design.x, y, design.levels),
                           morris_indices(design.problem, design.x[:half], y[:half],
-                                         design.levels)), "mu_star", 10)
+                                         design.levels)), "mu_star", 10, 10)
     return Screening(tables, noise, design.n_points, design.replicates, design.n_runs,
                      trajectories, stability)
 
@@ -182,7 +230,7 @@ class SobolResult:
     points: int
     replicates: int
     runs: int
-    stability: dict[str, tuple[float, int]]
+    stability: dict[str, Stability]
 
 
 def sobol(root: Path) -> SobolResult:
@@ -194,7 +242,7 @@ def sobol(root: Path) -> SobolResult:
     half = (samples // 2) * (k + 2)
     tables, noise, stability = _rank(
         sweep, lambda y: (sobol_indices(design.problem, y),
-                          sobol_indices(design.problem, y[:half])), "ST", min(10, k))
+                          sobol_indices(design.problem, y[:half])), "ST", min(10, k), k)
     return SobolResult(tables, noise, samples, design.n_points, design.replicates,
                        design.n_runs, stability)
 

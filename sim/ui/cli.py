@@ -473,7 +473,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             target, nspec = out / conf.name, specs[conf.name]
             if not args.quiet:
                 print(f"{conf.name}: {nspec.sites} sites x {nspec.replicates} replicates, "
-                      f"{nspec.months} months, rule {conf.funding_rule}", flush=True)
+                      f"{nspec.months} months, rule "
+                      f"“{national.rule_label(conf.funding_rule)}”", flush=True)
             with DirectoryLock(target) as lock:
                 report = run_sweep(experiments[conf.name], target, workers=args.workers,
                                    scheduler=args.scheduler, resume=args.resume,

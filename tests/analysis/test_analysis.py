@@ -465,3 +465,57 @@ def test_the_methods_table_gives_each_inputs_distribution_with_its_parameters():
     assert _range_text(Lever("t", "float", 0.0, 1.0, dist="triangular",
                              dist_params=(0.0, 0.2, 1.0))) == \
         "triangular (low 0, mode 0.2, high 1), within [0, 1]"
+
+
+def _morris_design(trajectories: int = 64):
+    from sim.experiment.design import make_design
+    from sim.experiment.spec import parse_experiment
+
+    return make_design(parse_experiment(
+        'model = "sim.experiment.examples:ishigami"\nmethod = "morris"\n'
+        f'samples = {trajectories}\nseed = 1\noutcomes = ["y"]\n'
+        '[parameters]\nx1 = [0, 1]\nx2 = [0, 1]\nx3 = [0, 1]\nx4 = [0, 1]\n'))
+
+
+def test_tied_levers_may_swap_but_separated_ones_may_not() -> None:
+    from sim.analysis.indices import convergence, rank_ranges, tie_groups
+
+    design = _morris_design()
+    x = design.x
+    # x1 and x2 act alike (tied), x3 less, x4 not at all: the tie is named, not ordered
+    y = 5 * x[:, 0] + 5 * x[:, 1] + 1 * x[:, 2] + 0.01 * np.sin(40 * x[:, 0] * x[:, 1])
+    check = convergence(design, y, resamples=100)
+    assert check["tied"] == [["x1", "x2"]] or check["tied"] == [["x2", "x1"]]
+    assert check["ranking_changed"] is False and check["converged"] is True
+    # the second half of the trajectories turns the order round: x1 is clearly first in
+    # the first half, x2 clearly first over all of them -- an order the data tell changed
+    half = (design.n_points // 5 // 2) * 5
+    y = np.where(np.arange(len(x)) < half, 4 * x[:, 0] + 1 * x[:, 1],
+                 0.5 * x[:, 0] + 12 * x[:, 1]) + x[:, 2]
+    check = convergence(design, y, resamples=100)
+    assert check["tied"] == [] and check["ranking_changed"] is True
+    assert check["converged"] is False
+    # groups within the top; the ranks each interval allows
+    values, confs = np.array([1.0, 0.5, 0.49, 0.48, 0.1]), np.full(5, 0.02)
+    assert tie_groups(values, confs, 4) == [[0], [1, 2, 3]]
+    assert tie_groups(values, confs, 2) == [[0], [1]]
+    assert rank_ranges(values, confs) == [(1, 1), (2, 4), (2, 4), (2, 4), (5, 5)]
+    # a chain of overlaps is not one tie: 0.5 and 0.44 are apart, though each overlaps 0.47
+    values = np.array([0.5, 0.47, 0.44])
+    assert rank_ranges(values, confs[:3]) == [(1, 2), (1, 3), (2, 3)]
+
+
+def test_the_summary_states_no_order_between_tied_levers() -> None:
+    from sim.report.analysis import TIED, _in_order
+
+    table = pd.DataFrame({"parameter": ["a", "b", "c", "d"],
+                          "mu_star": [0.2, 1.0, 0.91, 0.9],
+                          "mu_star_conf": [0.01, 0.02, 0.02, 0.02]})
+    assert _in_order(table, "mu_star", 3, lambda row: row.parameter) == \
+        f"b; then c and d ({TIED})"
+    assert _in_order(table, "mu_star", 2, lambda row: row.parameter) == \
+        "b; then c (the last cannot be told from the next lever down, `d`)"
+    assert _in_order(table, "mu_star", 4, lambda row: row.parameter) == \
+        f"b; then c and d ({TIED}); then a"
+    separated = table.assign(mu_star_conf=0.001)
+    assert _in_order(separated, "mu_star", 3, lambda row: row.parameter) == "b; then c; then d"

@@ -177,4 +177,8 @@ def test_a_calibration_with_a_national_target_runs_end_to_end(tmp_path):
     # N2 admits every difference: met by every run whose country has funded and unfunded
     assert predictive.loc["prior", "N2"] == pytest.approx(1.0)
     assert 0 < predictive.loc["prior", "N1"] < 1
-    assert "between a fifth and two thirds" in (out / "summary.md").read_text()
+    text = (out / "summary.md").read_text()
+    assert "between a fifth and two thirds" in text
+    # the funding rule as a person reads it, not its identifier
+    assert f"rule “{national.rule_label('competitive')}”" in text
+    assert "rule `competitive`" not in text

@@ -55,12 +55,39 @@ def test_the_report_states_what_the_sweeps_hold(tiny):
         table = screening.tables[outcome]
         assert list(table.mu_star) == sorted(table.mu_star, reverse=True)
         section = text.split(f"### {title}")[1]
-        first = re.search(r"\| 1 \| `(\w+)`", section).group(1)
+        first = re.search(r"\| 1(–\d+)? \| `(\w+)`", section).group(2)
         assert first == table.index[0]  # the top row is the table's top entry
+        assert "Stability: the first 3 of 6 trajectories against all" in section
         assert f"{screening.noise[outcome]:.0%} of the variance" in section
     # an index whose interval spans zero is said to be indistinguishable from 0
     assert R._interval(0.01, 0.02).endswith("(indistinguishable from 0)")
     assert not R._interval(0.3, 0.02).endswith("(indistinguishable from 0)")
+
+
+def test_tied_entries_get_one_rank_range_and_stability_asks_only_told_orders():
+    import pandas as pd
+
+    table = pd.DataFrame({"mu_star": [1.0, 0.6, 0.58, 0.57, 0.2, 0.1],
+                          "mu_star_conf": [0.05, 0.02, 0.02, 0.02, 0.02, 0.02]},
+                         index=list("abcdef"))
+    assert R._ranks(table, "mu_star", 5) == ["1", "2–4", "2–4", "2–4", "5"]
+    # the half run swaps the tied b, c, d: stable; it lifts f above a: not stable
+    table["mu_star_half"] = [1.0, 0.55, 0.6, 0.59, 0.2, 0.1]
+    st = S.Stability(0.95, 10, 10, S._reversed(table, "mu_star", 5))
+    assert st.reversed == []
+    assert "**stable**" in R._stability(st, "half", "the rows", True)
+    table.loc["f", "mu_star_half"] = 1.1
+    st = S.Stability(0.95, 10, 10, S._reversed(table, "mu_star", 5))
+    assert st.reversed == [(hi, "f") for hi in "abcde"]  # f was told below all five
+    text = R._stability(st, "half", "the rows", True)
+    assert "**NOT stable**" in text and "`a` above `f`" in text
+    # too few of the top shared: not stable whatever the order
+    assert "**NOT stable**" in R._stability(S.Stability(0.95, 7, 10, []), "half", "r", True)
+    # the Sobol follow-up also asks the values: an index that moves by 0.26 is not stable
+    moved = R._stability(S.Stability(0.95, 10, 10, [], 0.26), "half", "r", False, True)
+    assert "**NOT stable**" in moved and "largest change of an index 0.260" in moved
+    assert "**stable**" in R._stability(S.Stability(0.95, 10, 10, [], 0.01), "half", "r",
+                                        False, True)
 
 
 def test_the_follow_up_takes_the_top_numeric_entries(tiny):

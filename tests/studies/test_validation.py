@@ -185,6 +185,19 @@ def test_verdict_rule():
     assert validation.verdict(s, 0.3, math.nan, math.nan) == "consistent"
 
 
+def test_report_names_the_funding_rule_by_its_label(tmp_path):
+    from sim.report.validation import markdown
+
+    path = tmp_path / "small.toml"
+    path.write_text(CONFIG + TRIVIAL)
+    spec = validation.load_validation(path)
+    text = markdown(spec, pd.DataFrame(columns=["verdict"]), {"tiny": 3}, None, "", {})
+    label = national.rule_label("competitive")
+    assert label != "competitive"
+    assert f"funding rule “{label}”" in text
+    assert "`competitive`" not in text  # the identifier stays in files and options
+
+
 def test_shipped_file_loads():
     spec = validation.load_validation(ROOT / "experiments" / "validate_national.toml")
     ids = [s.id for s in spec.statements]
