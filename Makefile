@@ -2,6 +2,10 @@
 # Finds a Python >= 3.12 (python3.13, python3.12, pyenv's, then python3), makes .venv, installs.
 
 SHELL := /bin/bash
+# Python caches compiled modules (and pytest its rewritten tests) unless told not to; some
+# machines set PYTHONDONTWRITEBYTECODE, which makes each of the suite's many Python
+# processes (kernels, workers, servers, CLI checks) compile sim/ again.
+unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 BIN := $(VENV)/bin
 PY_CANDIDATES := python3.13 python3.12 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3) \
