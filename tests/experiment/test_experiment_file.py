@@ -355,7 +355,10 @@ def test_an_experiment_renders_canonical_text_that_parses_back_to_it(path):
     text = experiment.to_toml()
     again = parse_experiment(text, source=path)
     assert again.sha256 == experiment.sha256
-    assert make_design(again).sha256 == make_design(experiment).sha256
+    # the same design: at 64 samples (the shipped Morris screening's 8,192 trajectories
+    # took 4.7 s to build twice; a design's sample count is one number of the file)
+    few = [dataclasses.replace(e, samples=min(e.samples, 64)) for e in (again, experiment)]
+    assert make_design(few[0]).sha256 == make_design(few[1]).sha256
     assert again.to_toml() == text
 
 
