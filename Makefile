@@ -57,9 +57,11 @@ demo: setup
 # notebook kernels, worker pools and Dask clusters starting), and a third worker fills the
 # cores meanwhile. --dist loadfile keeps a file's tests, and the module fixtures they share
 # (the hostile tree, the toy sweep, the national run), in one worker, so none is built
-# twice. test-fast leaves out the tests marked slow (pyproject).
+# twice; --no-loadscope-reorder keeps tests/conftest.py's order (the longest files first)
+# instead of xdist's (the files with most tests first, which left the browser test last).
+# test-fast leaves out the tests marked slow (pyproject).
 test: setup
-	$(BIN)/python -m pytest -n 3 --dist loadfile
+	$(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder
 
 test-fast: setup
 	$(BIN)/python -m pytest -n 2 -m "not slow"

@@ -12,11 +12,10 @@ TESTS = Path(__file__).resolve().parent
 
 #: The test files that hold the suite's longest tests (``pytest --durations``: the browser,
 #: the calibrations, the notebooks, the Dask clusters and Ctrl-C, the national views, the
-#: engine and Dask sweeps), heaviest first. They run first: with ``--dist worksteal`` the
-#: first worker starts on them while the other takes the short tests, and work is stolen
-#: from the end of a queue, so the run ends on short tests rather than one worker alone
-#: in a 30-second test. Whole files move, so a module's fixtures are still built once; a
-#: name not found is simply not moved.
+#: engine and Dask sweeps), heaviest first. They run first: ``make test`` hands whole files
+#: to three workers in this order (``--dist loadfile --no-loadscope-reorder``), so the run
+#: ends on short files rather than one worker alone in a minute-long one. Whole files
+#: move, so a module's fixtures are still built once; a name not found is simply not moved.
 LONG_FIRST = ("studies/test_calibration.py", "ui/test_dashboard.py",
               "docs/test_notebooks.py", "experiment/test_timeseries.py",
               "experiment/test_plugin_faults.py", "studies/test_calibration_national.py",
