@@ -139,6 +139,15 @@ def tie_groups(values: np.ndarray, confs: np.ndarray, top: int) -> list[list[int
     return groups
 
 
+def reversed_pairs(full: np.ndarray, half: np.ndarray, confs: np.ndarray,
+                   top: int) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)`` whose order the full sample tells -- ``i`` among its first ``top``,
+    its 95% interval wholly above ``j``'s -- and that ``half`` puts the other way round."""
+    leaders = [int(k) for k in np.argsort(-full, kind="stable")[:top]]
+    return [(i, j) for i in leaders for j in range(len(full))
+            if j != i and separated(full, confs, i, j) and half[i] <= half[j]]
+
+
 def rank_ranges(values: np.ndarray, confs: np.ndarray) -> list[tuple[int, int]]:
     """Each entry's possible ranks (1 = largest) given the 95% intervals: from one more
     than the entries whose intervals lie wholly above its own, to the number of entries
@@ -193,9 +202,7 @@ def convergence(design: Design, y: np.ndarray, resamples: int = 200, seed: int =
     a, b = full[key].to_numpy() / scale, part[key].to_numpy() / scale
     conf = full[f"{key}_conf"].to_numpy() / scale
     top = min(3, d)
-    leaders = [int(k) for k in np.argsort(-a, kind="stable")[:top]]
-    ranking_changed = any(b[i] <= b[j] for i in leaders for j in range(d)
-                          if j != i and separated(a, conf, i, j))
+    ranking_changed = bool(reversed_pairs(a, b, conf, top))
     tied = [[design.names[k] for k in group] for group in tie_groups(a, conf, top)
             if len(group) > 1]
     change = float(np.nanmax(np.abs(a - b)))

@@ -132,11 +132,10 @@ IndexPair = Callable[[np.ndarray], tuple[pd.DataFrame, pd.DataFrame]]
 def _reversed(full: pd.DataFrame, value: str, top: int) -> list[tuple[str, str]]:
     """Pairs the full run orders (intervals apart, the higher among the top ``top``) that
     the half run reverses."""
-    a, b = full[value].to_numpy(float), full[f"{value}_half"].to_numpy(float)
-    conf, names = full[f"{value}_conf"].to_numpy(float), list(full.index)
-    leaders = [int(k) for k in np.argsort(-a, kind="stable")[:top]]
-    return [(names[i], names[j]) for i in leaders for j in range(len(a))
-            if j != i and indices.separated(a, conf, i, j) and b[i] <= b[j]]
+    names = list(full.index)
+    return [(names[i], names[j]) for i, j in indices.reversed_pairs(
+        full[value].to_numpy(float), full[f"{value}_half"].to_numpy(float),
+        full[f"{value}_conf"].to_numpy(float), top)]
 
 
 def _max_change(full: pd.DataFrame, value: str) -> float:

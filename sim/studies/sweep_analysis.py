@@ -48,7 +48,12 @@ from sim.analysis.prim import PrimResult, prim_boxes
 from sim.core.errors import UsageError
 from sim.core.limits import check_size
 from sim.experiment.design import Design, make_design
-from sim.experiment.spec import Experiment, parse_experiment, with_stored_part_size
+from sim.experiment.spec import (
+    RESULT_COLUMNS,
+    Experiment,
+    parse_experiment,
+    with_stored_part_size,
+)
 from sim.experiment.store import SweepStore, mixed_code_message
 
 #: Months between the time-varying Sobol indices of P(pilot by month).
@@ -59,9 +64,10 @@ NOISY = 0.3
 BINARY_HINT = ("pilot", "integrated", "collapsed", "stalled")
 
 
-#: The columns of a part every analysis reads; the outcomes follow. The inputs of each run
-#: are not read: they are the design's values at its point (``Sweep.inputs``).
-RUN_COLUMNS = ("point", "replicate", "seed", "status", "error")
+#: The columns of a part every analysis reads (the runner's own); the outcomes follow. The
+#: inputs of each run are not read: they are the design's values at its point
+#: (``Sweep.inputs``).
+RUN_COLUMNS = RESULT_COLUMNS
 
 
 @dataclass
