@@ -18,6 +18,7 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from sim.analysis.frames import row_tuples
@@ -591,8 +592,13 @@ def funded_gap_figure(table: pd.DataFrame, labels: Mapping[str, str] | None = No
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of site runs reaching a pilot")
     ax.set_xlabel("national funding rule")
-    ax.set_title("Who reaches a pilot: funded and unfunded sites")
-    ax.legend(fontsize=9, frameon=False)
+    fig.suptitle("Who reaches a pilot: funded and unfunded sites")
+    # Swatches drawn here, not taken from the bars (a rule that funds no site has a bar of
+    # height 0, whose swatch was blank), and the legend above the bars, not over them.
+    ax.legend([Patch(color=PALETTE[c]) for c in ("blue", "orange", "green")],
+              ["funded sites", "unfunded sites", "all sites"], title="whiskers: 95% CI", ncol=3,
+              fontsize=9, title_fontsize=9, frameon=False, loc="lower center",
+              bbox_to_anchor=(0.5, 1.04))
     return fig
 
 

@@ -122,3 +122,34 @@ def test_figures_read_at_page_width_with_whole_months_and_whole_counts(tmp_path)
     fig = plots.posterior_marginals_figure("c", {"progress_rate": (0.05, 0.4)}, draws,
                                            ["progress_rate"])
     assert fig.axes[0].get_ylabel()
+
+
+def test_the_funded_gap_legend_shows_every_swatch_and_covers_no_bar(tmp_path):
+    """A rule that funds no site (its funded bar of height 0) came first and left the
+    legend's 'funded sites' swatch blank, and the legend lay over the bars."""
+    import matplotlib.colors as mcolors
+    import pandas as pd
+
+    from sim.report import figures as plots
+    from sim.report.palette import PALETTE
+
+    nan = float("nan")
+    table = pd.DataFrame({
+        "rule": ["none", "competitive"], "p_pilot_funded": [nan, 0.95],
+        "p_pilot_funded_lo": [nan, 0.9], "p_pilot_funded_hi": [nan, 1.0],
+        "p_pilot_unfunded": [0.6, 0.5], "p_pilot_unfunded_lo": [0.5, 0.4],
+        "p_pilot_unfunded_hi": [0.7, 0.6], "p_pilot": [0.6, 0.62], "p_pilot_lo": [0.5, 0.5],
+        "p_pilot_hi": [0.7, 0.7]})
+    fig = plots.funded_gap_figure(table)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    plots.save(fig, tmp_path / "gap.png")  # drawn: the layout is settled
+    legend = fig.axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "funded sites", "unfunded sites", "all sites"]
+    colours = [mcolors.to_hex(h.get_facecolor()) for h in legend.legend_handles]
+    assert colours == [mcolors.to_hex(PALETTE[c]) for c in ("blue", "orange", "green")]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    box, axes_box = legend.get_window_extent(renderer), fig.axes[0].get_window_extent(renderer)
+    assert box.y0 >= axes_box.y1  # above the plotting area, over no bar
