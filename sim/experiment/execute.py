@@ -392,6 +392,7 @@ class LocalExecutor(Executor):
         if pool is None:
             return
         processes = dict(getattr(pool, "_processes", None) or {})
+        manager = getattr(pool, "_executor_manager_thread", None)
         for process in processes.values():
             with contextlib.suppress(Exception):
                 process.kill()
@@ -399,6 +400,12 @@ class LocalExecutor(Executor):
         for process in processes.values():
             with contextlib.suppress(Exception):
                 process.join(timeout=1.0)
+        # The pool's manager thread sees its workers die and closes its wake-up pipe. Left
+        # running, it can close that pipe while the interpreter's exit hook writes to it
+        # (concurrent.futures does not lock the two against each other): a traceback
+        # ("Bad file descriptor") after the one-line interrupt message. Wait for it.
+        if manager is not None:
+            manager.join(timeout=2.0)
 
 
 #: Seconds a scheduler has to answer the probe (a Dask scheduler greets at once).
