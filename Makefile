@@ -107,11 +107,13 @@ lint: setup
 	$(BIN)/python -m sim.layers || { status=1; echo "lint: layer contract failed" >&2; }; \
 	exit $$status
 
-# One script per goal of issue 24 (start-up, runner, national at scale, Dask), then the
-# earlier ones. The calibration's benchmark comes with the lead's new calibration.
+# One script per goal of issue 24 (kernel, start-up and the first demo, runner, national
+# at scale, calibration, Dask), then the earlier ones.
 bench: setup
 	$(BIN)/python benchmarks/bench_kernel.py
 	$(BIN)/python benchmarks/bench_startup.py
+	$(BIN)/python benchmarks/bench_first_demo.py
+	$(BIN)/python benchmarks/bench_calibration.py
 	$(BIN)/python benchmarks/bench_runner.py
 	$(BIN)/python benchmarks/bench_national_scale.py
 	$(BIN)/python benchmarks/bench_dask.py
