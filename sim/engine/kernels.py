@@ -169,6 +169,7 @@ _ORG_SLOTS = N_ORGS + 1
 W_ATTEND = 0                  # the factor on engagement in the chance to attend
 W_LOYAL = _ORG_SLOTS          # the loyalty factor on motivation
 W_GOAL = 2 * _ORG_SLOTS       # the goal gradient's term of motivation
+W_PULL = 3 * _ORG_SLOTS       # the organisation's agenda's pull on vision
 
 
 @intrinsic
@@ -185,6 +186,14 @@ def _opaque(typingctx: Any, x: Any) -> Any:
         return builder.call(barrier, [args[0]])
 
     return types.int64(types.int64), codegen
+
+
+@_inline
+def unsigned(i: int) -> np.uint64:
+    """A non-negative index as an unsigned integer: numba indexes with it directly, where
+    a signed index is first checked for a negative value (counting from the end), two
+    more instructions at each look-up of a seat's organisation."""
+    return np.uint64(i)
 
 
 @_inline
@@ -219,8 +228,8 @@ class Project:
 def scratch(n: int):
     """Work space of the month: the month's uniforms followed by the per-organisation
     factors of the meeting and of motivation (:data:`W_ATTEND`, :data:`W_LOYAL`,
-    :data:`W_GOAL`), and who attends."""
-    return np.empty(N_FIXED_DRAWS + 2 * n + 3 * _ORG_SLOTS), np.empty(n, dtype=np.bool_)
+    :data:`W_GOAL`, :data:`W_PULL`), and who attends."""
+    return np.empty(N_FIXED_DRAWS + 2 * n + 4 * _ORG_SLOTS), np.empty(n, dtype=np.bool_)
 
 
 @_jit
@@ -614,7 +623,7 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
     # adding x * 0.0 (+-0.0, the state being finite) leaves a sum that started at +0.0
     # as it was.
     for s in range(n):
-        came = u[U_LEAVE + n + s] < t[T_ENGAGEMENT, s] * u[factor + ti[TI_ORG, s]]
+        came = u[U_LEAVE + n + s] < t[T_ENGAGEMENT, s] * u[unsigned(factor + ti[TI_ORG, s])]
         attend[s] = came
         present += came
         a = flag(came)
@@ -647,14 +656,17 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
     ceiling, pull, learn, decay = g[G_K_CEILING], g[G_K_PULL], g[G_K_LEARN], p.knowledge_decay
     contagion = p.frustration_contagion
     ramp_lead, ramp_member = g[G_K_TIES_LEAD], g[G_K_TIES_MEMBER]
+    drift = N_FIXED_DRAWS + 2 * n + W_PULL  # by organisation
+    for o in range(N_ORGS + 1):
+        u[drift + o] = pull * (1.0 - support[o])
     # Branch-free: a is 1.0 for those present, 0.0 for the absent (converted, not chosen:
     # a float chosen by a flag compiles to a branch).
     for s in range(n):
         a = flag(attend[s])
-        org_support = support[ti[TI_ORG, s]]
         converge = a * converge_rate
         v = t[T_VISION, s]
-        t[T_VISION, s] = v + (converge * ceiling - (converge + pull * (1.0 - org_support)) * v)
+        t[T_VISION, s] = v + (converge * ceiling - (converge + u[unsigned(drift + ti[TI_ORG, s])])
+                              * v)
         t[T_ROLE, s] += a * role_rate * (1.0 - t[T_ROLE, s])
         k = t[T_KNOWLEDGE, s]
         t[T_KNOWLEDGE, s] = k + (a * learn * (1.0 - k) - (1.0 - a) * decay * k)
@@ -710,7 +722,7 @@ def wins_and_engagement(p, g, c, support, t, ti, work, attend, attendance: float
         o = ti[TI_ORG, s]
         motivation = (t[T_DISPOSITION, s] * peers
                       * (1.0 - w_frustration * t[T_FRUSTRATION, s])
-                      * u[loyal + o] + u[goals + o])
+                      * u[unsigned(loyal + o)] + u[unsigned(goals + o)])
         motivation *= disengage if motivation < t[T_THRESHOLD, s] else 1.0
         t[T_ENGAGEMENT, s] += adjust * (min(motivation, 1.0) - t[T_ENGAGEMENT, s])
 
