@@ -142,6 +142,7 @@ from sim.engine.layout import (
     TI_ORG,
     TRIGGERS_ALL,
     TRIGGERS_OVERRUN,
+    TURNOVER_GROUPS,
     U_APPROVAL,
     U_COMMISSION,
     U_EVALUATE,
@@ -370,14 +371,20 @@ def initialise(p, g, c, dac, dac_sum, m, support, t, ti, streams) -> None:
         support[o] = m[o, M_SUPPORT]
     support[N_ORGS] = p.patient_seat_support  # the patients' seat: no organisation's agenda
     organisation_profile(p, g, m)
+    # The all-staff leaver share as a rate, scaled by the profession's multiplier: worked
+    # out once a profession (-1: not yet), the seats of a profession sharing the value.
+    leaving = -math.log(1.0 - p.turnover_rate)
+    hazards = np.full(len(TURNOVER_GROUPS), -1.0)
     for s in range(n):
         role = seat_role(s)
         ti[TI_ORG, s] = ROLE_ORG[role]
         ti[TI_IS_LEAD, s] = s < N_LEADS
         ti[TI_LEFT, s] = 0
-        # The all-staff leaver share as a rate, scaled by the profession's multiplier.
-        rate = -math.log(1.0 - p.turnover_rate) * turnover_multiplier(p, ROLE_GROUP[role])
-        t[T_LEAVE_HAZARD, s] = 1.0 - math.exp(-rate / 12.0)
+        group = ROLE_GROUP[role]
+        if hazards[group] < 0.0:
+            rate = leaving * turnover_multiplier(p, group)
+            hazards[group] = 1.0 - math.exp(-rate / 12.0)
+        t[T_LEAVE_HAZARD, s] = hazards[group]
     founders = np.empty((n, 4))
     rng.fill(streams, 0, founders)
     # Founders know something of the service they want to change and each other; earlier
@@ -537,6 +544,19 @@ def organisation_level(p, g, c, dac, m, support, t, u, streams) -> None:
 
 
 @_inline
+def power(x: float, k: int) -> float:
+    """``x ** float(k)`` for a count ``k`` (of leavers), without calling ``pow`` for the
+    counts a month mostly has: ``pow(x, 0)`` is 1 for every x (C99 F.9.4.4) and
+    ``pow(x, 1)`` is x (glibc's ``pow`` errs by under 1 ulp, so it returns x, the exact
+    result), the values the call would give."""
+    if k == 0:
+        return 1.0
+    if k == 1:
+        return x
+    return x ** float(k)
+
+
+@_inline
 def turnover(p, g, c, dac, t, ti, u, streams, month: int) -> None:
     """Leavers go; newcomers take their seats (ODD §7.5; case: 'A lack of clear leadership,
     and a clear vision shared by everybody, made the programme vulnerable in face of … the
@@ -566,14 +586,14 @@ def turnover(p, g, c, dac, t, ti, u, streams, month: int) -> None:
             engagement += t[T_ENGAGEMENT, s]
     if n > 1:
         share = p.tie_loss_scale / (n - 1.0)
-        keep = (1.0 - min(1.0, share)) ** float(members) \
-            * (1.0 - min(1.0, share * p.lead_tie_loss_scale)) ** float(leads)
+        keep = power(1.0 - min(1.0, share), members) \
+            * power(1.0 - min(1.0, share * p.lead_tie_loss_scale), leads)
         for s in range(n):
             if not ti[TI_LEFT, s]:
                 t[T_TIES, s] *= keep
     reopen = p.reopen * (1.0 - g[G_LEADERSHIP]) * (1.0 - dac[D_TEAM_DIRECTION])
-    g[G_PROGRESS] *= (1.0 - reopen) ** float(members) \
-        * (1.0 - min(1.0, reopen * p.lead_reopen_multiplier)) ** float(leads)
+    g[G_PROGRESS] *= power(1.0 - reopen, members) \
+        * power(1.0 - min(1.0, reopen * p.lead_reopen_multiplier), leads)
     inherit = p.newcomer_climate == CLIMATE_INHERIT and stayers > 0
     share_in = p.climate_inherit
     for s in range(n):
