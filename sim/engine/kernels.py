@@ -229,8 +229,8 @@ class Project:
 def scratch(n: int):
     """Work space of the month: the month's uniforms followed by the per-organisation
     factors of the meeting and of motivation (:data:`W_ATTEND`, :data:`W_LOYAL`,
-    :data:`W_GOAL`, :data:`W_PULL`), and who attends."""
-    return np.empty(N_FIXED_DRAWS + 2 * n + 4 * _ORG_SLOTS), np.empty(n, dtype=np.bool_)
+    :data:`W_GOAL`, :data:`W_PULL`), and who attends (1.0 or 0.0 a seat)."""
+    return np.empty(N_FIXED_DRAWS + 2 * n + 4 * _ORG_SLOTS), np.empty(n)
 
 
 @_jit
@@ -620,7 +620,7 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
     organisation backs them (a management lead, project-management support; case: 'not
     all of them were empowered with project management and resources'); a member's
     contribution grows with their ties to the team (Rollag et al. 2005). Fills ``attend``
-    with who attended and returns the attending share."""
+    with who attended (1.0, else 0.0) and returns the attending share."""
     n = t.shape[1]
     present = 0
     known = 0.0
@@ -644,9 +644,9 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
     # as it was.
     for s in range(n):
         came = u[U_LEAVE + n + s] < t[T_ENGAGEMENT, s] * u[unsigned(factor + ti[TI_ORG, s])]
-        attend[s] = came
         present += came
         a = flag(came)
+        attend[s] = a
         known += a * t[T_KNOWLEDGE, s]
         contribution += a * (floor + (1.0 - floor) * t[T_TIES, s])
         frustrated += a * t[T_FRUSTRATION, s]
@@ -679,20 +679,26 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
     drift = N_FIXED_DRAWS + 2 * n + W_PULL  # by organisation
     for o in range(N_ORGS + 1):
         u[drift + o] = pull * (1.0 - support[o])
-    # Branch-free: a is 1.0 for those present, 0.0 for the absent (converted, not chosen:
-    # a float chosen by a flag compiles to a branch).
+    # Branch-free: attend[s] is 1.0 for those present, 0.0 for the absent (converted once
+    # above). One loop a state variable: each seat's values are the same (the seats do not
+    # read each other's), but a loop that reads a float and writes one row of t is one the
+    # compiler vectorises (four seats an instruction); the loop of all five was not.
     for s in range(n):
-        a = flag(attend[s])
-        converge = a * converge_rate
+        converge = attend[s] * converge_rate
         v = t[T_VISION, s]
         t[T_VISION, s] = v + (converge * ceiling - (converge + u[unsigned(drift + ti[TI_ORG, s])])
                               * v)
-        t[T_ROLE, s] += a * role_rate * (1.0 - t[T_ROLE, s])
+    for s in range(n):
+        t[T_ROLE, s] += attend[s] * role_rate * (1.0 - t[T_ROLE, s])
+    for s in range(n):
+        a = attend[s]
         k = t[T_KNOWLEDGE, s]
         t[T_KNOWLEDGE, s] = k + (a * learn * (1.0 - k) - (1.0 - a) * decay * k)
+    for s in range(n):
         ramp = ramp_lead if ti[TI_IS_LEAD, s] else ramp_member
-        t[T_TIES, s] += a * ramp * (1.0 - t[T_TIES, s])
-        t[T_FRUSTRATION, s] += a * contagion * (frustrated - t[T_FRUSTRATION, s])
+        t[T_TIES, s] += attend[s] * ramp * (1.0 - t[T_TIES, s])
+    for s in range(n):
+        t[T_FRUSTRATION, s] += attend[s] * contagion * (frustrated - t[T_FRUSTRATION, s])
     g[G_LEADERSHIP] += p.leadership_recovery * (p.clinical_leadership - leadership)
     return attendance
 
@@ -712,14 +718,12 @@ def wins_and_engagement(p, g, c, support, t, ti, work, attend, attendance: float
         relief, boost = 1.0 - p.win_relief, p.win_boost
         for s in range(n):
             t[T_FRUSTRATION, s] *= relief
-            a = flag(attend[s])
-            t[T_ENGAGEMENT, s] += a * boost * (1.0 - t[T_ENGAGEMENT, s])
+            t[T_ENGAGEMENT, s] += attend[s] * boost * (1.0 - t[T_ENGAGEMENT, s])
         c[C_EVENTS] |= E_SMALL_WIN
     else:
         grow = g[G_K_FRUSTRATION] * (p.frustration_leadership - leadership)
         for s in range(n):
-            a = flag(attend[s])
-            t[T_FRUSTRATION, s] += a * grow * (1.0 - t[T_FRUSTRATION, s])
+            t[T_FRUSTRATION, s] += attend[s] * grow * (1.0 - t[T_FRUSTRATION, s])
     g[G_RECENT_WINS] = p.win_memory * g[G_RECENT_WINS] + (1.0 if win else 0.0)
     # Motivation: own disposition less frustration, times what peers do (Granovetter 1978),
     # plus the goal gradient (Kivetz et al. 2006); below one's threshold, motivation
