@@ -142,6 +142,7 @@ from sim.engine.layout import (
     TI_ORG,
     TRIGGERS_ALL,
     TRIGGERS_OVERRUN,
+    TURNOVER_GROUPS,
     U_APPROVAL,
     U_COMMISSION,
     U_EVALUATE,
@@ -169,6 +170,7 @@ _ORG_SLOTS = N_ORGS + 1
 W_ATTEND = 0                  # the factor on engagement in the chance to attend
 W_LOYAL = _ORG_SLOTS          # the loyalty factor on motivation
 W_GOAL = 2 * _ORG_SLOTS       # the goal gradient's term of motivation
+W_PULL = 3 * _ORG_SLOTS       # the organisation's agenda's pull on vision
 
 
 @intrinsic
@@ -185,6 +187,14 @@ def _opaque(typingctx: Any, x: Any) -> Any:
         return builder.call(barrier, [args[0]])
 
     return types.int64(types.int64), codegen
+
+
+@_inline
+def unsigned(i: int) -> np.uint64:
+    """A non-negative index as an unsigned integer: numba indexes with it directly, where
+    a signed index is first checked for a negative value (counting from the end), two
+    more instructions at each look-up of a seat's organisation."""
+    return np.uint64(i)
 
 
 @_inline
@@ -219,8 +229,8 @@ class Project:
 def scratch(n: int):
     """Work space of the month: the month's uniforms followed by the per-organisation
     factors of the meeting and of motivation (:data:`W_ATTEND`, :data:`W_LOYAL`,
-    :data:`W_GOAL`), and who attends."""
-    return np.empty(N_FIXED_DRAWS + 2 * n + 3 * _ORG_SLOTS), np.empty(n, dtype=np.bool_)
+    :data:`W_GOAL`, :data:`W_PULL`), and who attends (1.0 or 0.0 a seat)."""
+    return np.empty(N_FIXED_DRAWS + 2 * n + 4 * _ORG_SLOTS), np.empty(n)
 
 
 @_jit
@@ -361,14 +371,20 @@ def initialise(p, g, c, dac, dac_sum, m, support, t, ti, streams) -> None:
         support[o] = m[o, M_SUPPORT]
     support[N_ORGS] = p.patient_seat_support  # the patients' seat: no organisation's agenda
     organisation_profile(p, g, m)
+    # The all-staff leaver share as a rate, scaled by the profession's multiplier: worked
+    # out once a profession (-1: not yet), the seats of a profession sharing the value.
+    leaving = -math.log(1.0 - p.turnover_rate)
+    hazards = np.full(len(TURNOVER_GROUPS), -1.0)
     for s in range(n):
         role = seat_role(s)
         ti[TI_ORG, s] = ROLE_ORG[role]
         ti[TI_IS_LEAD, s] = s < N_LEADS
         ti[TI_LEFT, s] = 0
-        # The all-staff leaver share as a rate, scaled by the profession's multiplier.
-        rate = -math.log(1.0 - p.turnover_rate) * turnover_multiplier(p, ROLE_GROUP[role])
-        t[T_LEAVE_HAZARD, s] = 1.0 - math.exp(-rate / 12.0)
+        group = ROLE_GROUP[role]
+        if hazards[group] < 0.0:
+            rate = leaving * turnover_multiplier(p, group)
+            hazards[group] = 1.0 - math.exp(-rate / 12.0)
+        t[T_LEAVE_HAZARD, s] = hazards[group]
     founders = np.empty((n, 4))
     rng.fill(streams, 0, founders)
     # Founders know something of the service they want to change and each other; earlier
@@ -528,6 +544,19 @@ def organisation_level(p, g, c, dac, m, support, t, u, streams) -> None:
 
 
 @_inline
+def power(x: float, k: int) -> float:
+    """``x ** float(k)`` for a count ``k`` (of leavers), without calling ``pow`` for the
+    counts a month mostly has: ``pow(x, 0)`` is 1 for every x (C99 F.9.4.4) and
+    ``pow(x, 1)`` is x (glibc's ``pow`` errs by under 1 ulp, so it returns x, the exact
+    result), the values the call would give."""
+    if k == 0:
+        return 1.0
+    if k == 1:
+        return x
+    return x ** float(k)
+
+
+@_inline
 def turnover(p, g, c, dac, t, ti, u, streams, month: int) -> None:
     """Leavers go; newcomers take their seats (ODD §7.5; case: 'A lack of clear leadership,
     and a clear vision shared by everybody, made the programme vulnerable in face of … the
@@ -557,14 +586,14 @@ def turnover(p, g, c, dac, t, ti, u, streams, month: int) -> None:
             engagement += t[T_ENGAGEMENT, s]
     if n > 1:
         share = p.tie_loss_scale / (n - 1.0)
-        keep = (1.0 - min(1.0, share)) ** float(members) \
-            * (1.0 - min(1.0, share * p.lead_tie_loss_scale)) ** float(leads)
+        keep = power(1.0 - min(1.0, share), members) \
+            * power(1.0 - min(1.0, share * p.lead_tie_loss_scale), leads)
         for s in range(n):
             if not ti[TI_LEFT, s]:
                 t[T_TIES, s] *= keep
     reopen = p.reopen * (1.0 - g[G_LEADERSHIP]) * (1.0 - dac[D_TEAM_DIRECTION])
-    g[G_PROGRESS] *= (1.0 - reopen) ** float(members) \
-        * (1.0 - min(1.0, reopen * p.lead_reopen_multiplier)) ** float(leads)
+    g[G_PROGRESS] *= power(1.0 - reopen, members) \
+        * power(1.0 - min(1.0, reopen * p.lead_reopen_multiplier), leads)
     inherit = p.newcomer_climate == CLIMATE_INHERIT and stayers > 0
     share_in = p.climate_inherit
     for s in range(n):
@@ -591,7 +620,7 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
     organisation backs them (a management lead, project-management support; case: 'not
     all of them were empowered with project management and resources'); a member's
     contribution grows with their ties to the team (Rollag et al. 2005). Fills ``attend``
-    with who attended and returns the attending share."""
+    with who attended (1.0, else 0.0) and returns the attending share."""
     n = t.shape[1]
     present = 0
     known = 0.0
@@ -614,10 +643,10 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
     # adding x * 0.0 (+-0.0, the state being finite) leaves a sum that started at +0.0
     # as it was.
     for s in range(n):
-        came = u[U_LEAVE + n + s] < t[T_ENGAGEMENT, s] * u[factor + ti[TI_ORG, s]]
-        attend[s] = came
+        came = u[U_LEAVE + n + s] < t[T_ENGAGEMENT, s] * u[unsigned(factor + ti[TI_ORG, s])]
         present += came
         a = flag(came)
+        attend[s] = a
         known += a * t[T_KNOWLEDGE, s]
         contribution += a * (floor + (1.0 - floor) * t[T_TIES, s])
         frustrated += a * t[T_FRUSTRATION, s]
@@ -647,20 +676,29 @@ def meeting(p, g, dac, m, support, t, ti, u, attend) -> float:
     ceiling, pull, learn, decay = g[G_K_CEILING], g[G_K_PULL], g[G_K_LEARN], p.knowledge_decay
     contagion = p.frustration_contagion
     ramp_lead, ramp_member = g[G_K_TIES_LEAD], g[G_K_TIES_MEMBER]
-    # Branch-free: a is 1.0 for those present, 0.0 for the absent (converted, not chosen:
-    # a float chosen by a flag compiles to a branch).
+    drift = N_FIXED_DRAWS + 2 * n + W_PULL  # by organisation
+    for o in range(N_ORGS + 1):
+        u[drift + o] = pull * (1.0 - support[o])
+    # Branch-free: attend[s] is 1.0 for those present, 0.0 for the absent (converted once
+    # above). One loop a state variable: each seat's values are the same (the seats do not
+    # read each other's), but a loop that reads a float and writes one row of t is one the
+    # compiler vectorises (four seats an instruction); the loop of all five was not.
     for s in range(n):
-        a = flag(attend[s])
-        org_support = support[ti[TI_ORG, s]]
-        converge = a * converge_rate
+        converge = attend[s] * converge_rate
         v = t[T_VISION, s]
-        t[T_VISION, s] = v + (converge * ceiling - (converge + pull * (1.0 - org_support)) * v)
-        t[T_ROLE, s] += a * role_rate * (1.0 - t[T_ROLE, s])
+        t[T_VISION, s] = v + (converge * ceiling - (converge + u[unsigned(drift + ti[TI_ORG, s])])
+                              * v)
+    for s in range(n):
+        t[T_ROLE, s] += attend[s] * role_rate * (1.0 - t[T_ROLE, s])
+    for s in range(n):
+        a = attend[s]
         k = t[T_KNOWLEDGE, s]
         t[T_KNOWLEDGE, s] = k + (a * learn * (1.0 - k) - (1.0 - a) * decay * k)
+    for s in range(n):
         ramp = ramp_lead if ti[TI_IS_LEAD, s] else ramp_member
-        t[T_TIES, s] += a * ramp * (1.0 - t[T_TIES, s])
-        t[T_FRUSTRATION, s] += a * contagion * (frustrated - t[T_FRUSTRATION, s])
+        t[T_TIES, s] += attend[s] * ramp * (1.0 - t[T_TIES, s])
+    for s in range(n):
+        t[T_FRUSTRATION, s] += attend[s] * contagion * (frustrated - t[T_FRUSTRATION, s])
     g[G_LEADERSHIP] += p.leadership_recovery * (p.clinical_leadership - leadership)
     return attendance
 
@@ -680,14 +718,12 @@ def wins_and_engagement(p, g, c, support, t, ti, work, attend, attendance: float
         relief, boost = 1.0 - p.win_relief, p.win_boost
         for s in range(n):
             t[T_FRUSTRATION, s] *= relief
-            a = flag(attend[s])
-            t[T_ENGAGEMENT, s] += a * boost * (1.0 - t[T_ENGAGEMENT, s])
+            t[T_ENGAGEMENT, s] += attend[s] * boost * (1.0 - t[T_ENGAGEMENT, s])
         c[C_EVENTS] |= E_SMALL_WIN
     else:
         grow = g[G_K_FRUSTRATION] * (p.frustration_leadership - leadership)
         for s in range(n):
-            a = flag(attend[s])
-            t[T_FRUSTRATION, s] += a * grow * (1.0 - t[T_FRUSTRATION, s])
+            t[T_FRUSTRATION, s] += attend[s] * grow * (1.0 - t[T_FRUSTRATION, s])
     g[G_RECENT_WINS] = p.win_memory * g[G_RECENT_WINS] + (1.0 if win else 0.0)
     # Motivation: own disposition less frustration, times what peers do (Granovetter 1978),
     # plus the goal gradient (Kivetz et al. 2006); below one's threshold, motivation
@@ -710,7 +746,7 @@ def wins_and_engagement(p, g, c, support, t, ti, work, attend, attendance: float
         o = ti[TI_ORG, s]
         motivation = (t[T_DISPOSITION, s] * peers
                       * (1.0 - w_frustration * t[T_FRUSTRATION, s])
-                      * u[loyal + o] + u[goals + o])
+                      * u[unsigned(loyal + o)] + u[unsigned(goals + o)])
         motivation *= disengage if motivation < t[T_THRESHOLD, s] else 1.0
         t[T_ENGAGEMENT, s] += adjust * (min(motivation, 1.0) - t[T_ENGAGEMENT, s])
 
