@@ -123,6 +123,20 @@ def test_the_summary_says_what_the_intervals_carry(competitive_vs_universal):
         f"{row.luck_share:.0%} |" in text
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 9, 129, 257, 8193, 10_000])
+def test_readiness_is_pandas_mean_z_score_bit_for_bit(n):
+    """The readiness numpy computes is what pandas' frame reductions gave, bit for bit: a
+    country's allocation, and so every funded site, depends on its order."""
+    for replicate in (None, 0, 3):
+        sites = national.draw_sites(n, 5, replicate)
+        z = sites[list(national.READINESS)]
+        oracle = ((z - z.mean()) / z.std(ddof=0).replace(0, 1)).mean(axis=1)
+        assert np.array_equal(sites.readiness.to_numpy().view(np.int64),
+                              oracle.to_numpy().view(np.int64))
+    same = np.full((4, 5), 0.25)  # no spread: z-scores of 0, as pandas' replace(0, 1)
+    assert np.array_equal(national._readiness(same), np.zeros(5))
+
+
 def test_the_country_and_the_allocation():
     sites = national.draw_sites(200, 0)
     assert len(sites) == 200
