@@ -368,6 +368,7 @@ class _NationalOutputs:
             from sim.report import national as national_report
             from sim.studies import national
 
+            national.prepare_outputs(self.spec)
             parts = national.follow_parts(national.part_paths(self.out, self.spec),
                                           lambda: self.completed)
             self.table = national_report.write_outputs(self.out, self.spec, self.formats,
