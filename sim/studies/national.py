@@ -172,8 +172,8 @@ def _readiness(z: np.ndarray) -> np.ndarray:
     mean = z.sum(axis=1, dtype=np.float64) / n
     spread = np.sqrt(((mean[:, None] - z) ** 2).sum(axis=1, dtype=np.float64) / n)
     spread[spread == 0] = 1
-    scores = (z - mean[:, None]) / spread[:, None]
-    total = scores[0].copy()
+    scores: np.ndarray = (z - mean[:, None]) / spread[:, None]
+    total: np.ndarray = scores[0].copy()
     for row in scores[1:]:
         total += row
     return total / float(len(scores))
