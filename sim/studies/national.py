@@ -152,9 +152,31 @@ def draw_sites(n: int, seed: int, replicate: int | None = None) -> pd.DataFrame:
     sites["prior_work"] = _beta(rng, _P["site_prior_work_mean"], _P["site_prior_work_sd"], n)
     sites["prior_progress"] = _P["prior_progress_scale"] * sites["prior_work"]
     sites["prior_relationships"] = sites["prior_work"]
-    z = sites[["clinical_leadership", "management_support", "initial_vision", "prior_work"]]
-    sites["readiness"] = ((z - z.mean()) / z.std(ddof=0).replace(0, 1)).mean(axis=1)
+    sites["readiness"] = _readiness(np.stack([sites[name].to_numpy() for name in READINESS]))
     return sites
+
+
+#: What readiness averages, as z-scores across the country's sites.
+READINESS = ("clinical_leadership", "management_support", "initial_vision", "prior_work")
+
+
+def _readiness(z: np.ndarray) -> np.ndarray:
+    """Each site's mean z-score of the rows of ``z`` (conditions x sites): what pandas'
+    ``((z - z.mean()) / z.std(ddof=0).replace(0, 1)).mean(axis=1)`` gives on the sites'
+    frame, bit for bit -- the same sums in the same order (a condition's over the sites
+    pairwise, as numpy sums a contiguous row; a site's four in order) -- without
+    pandas' overhead, which every worker paid for each country it met (a country of
+    10,000 sites: 7.2 -> 5.0 CPU-ms in all, the random draws most of what is left).
+    ``tests/studies/test_national.py`` holds pandas' form as the oracle."""
+    n = float(z.shape[1])
+    mean = z.sum(axis=1, dtype=np.float64) / n
+    spread = np.sqrt(((mean[:, None] - z) ** 2).sum(axis=1, dtype=np.float64) / n)
+    spread[spread == 0] = 1
+    scores: np.ndarray = (z - mean[:, None]) / spread[:, None]
+    total: np.ndarray = scores[0].copy()
+    for row in scores[1:]:
+        total += row
+    return total / float(len(scores))
 
 
 def allocate(rule: str, budget: float, readiness: np.ndarray) -> np.ndarray:
@@ -463,14 +485,46 @@ def _posterior(path: str) -> pd.DataFrame:
     return load_posterior(path)
 
 
+@lru_cache(maxsize=4)
+def _posterior_columns(path: str) -> tuple[list[str], list[Any], int]:
+    """The posterior's columns, their names and the number of draws: each numeric column
+    as a numpy array (a value's ``.item()`` is the Python scalar ``to_dict("records")``
+    gives), any other as a list of its Python values (``Series.tolist``). Not every
+    column as a list: 4,000 draws of 161 values as Python floats held 24 MB more in every
+    process."""
+    draws = _posterior(path)
+    columns = []
+    for name in draws.columns:
+        column = draws[name]
+        numeric = isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf"
+        columns.append(column.to_numpy() if numeric else column.tolist())
+    return [str(name) for name in draws.columns], columns, len(draws)
+
+
 @lru_cache(maxsize=256)
 def _draw(path: str, replicate: int) -> dict[str, Any]:
     """The posterior draw that replicate ``replicate`` takes (draw r % draws, cycling) as
     a dict (``to_dict("records")``'s values and str keys), made only for the replicates a
     process meets: a dict for each of the case posterior's 4,000 draws cost each worker
-    and the report ~0.25 s of CPU."""
-    draws = _posterior(path)
-    return draws.iloc[[replicate % len(draws)]].to_dict("records", into=dict)[0]
+    and the report ~0.25 s of CPU. Taken from the posterior's columns (0.1 ms a draw; the
+    columns 7 ms once): the draw's one-row frame made into a dict cost 12 ms a replicate
+    (0.24 s for 20 replicates in each worker and again in the variance table, after the
+    last run)."""
+    names, columns, n = _posterior_columns(path)
+    row = replicate % n
+    return {name: column[row].item() if isinstance(column, np.ndarray) else column[row]
+            for name, column in zip(names, columns, strict=True)}
+
+
+def prepare_outputs(spec: NationalSpec) -> None:
+    """Work out ahead what the outputs need that no run decides: the posterior's draws
+    (loaded and split into columns: 0.1-0.2 CPU-s, which the variance table otherwise
+    paid after the last run) and the t quantile of the replicates' intervals. ``icsim
+    national``'s outputs thread calls it while the runs run."""
+    if spec.posterior:
+        _posterior_columns(spec.posterior)
+    if spec.replicates > 1:
+        t_quantile(0.975, spec.replicates - 1)
 
 
 #: Which ``icsim national`` argument each entry of the stored experiment comes from.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -367,6 +368,7 @@ class _NationalOutputs:
             from sim.report import national as national_report
             from sim.studies import national
 
+            national.prepare_outputs(self.spec)
             parts = national.follow_parts(national.part_paths(self.out, self.spec),
                                           lambda: self.completed)
             self.table = national_report.write_outputs(self.out, self.spec, self.formats,
@@ -748,6 +750,28 @@ def use_headless_backend() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``icsim`` program; ``argv`` defaults to the command line. Called without
+    ``argv`` (the program itself: ``icsim``, ``python -m sim``), it leaves the garbage
+    collector's final passes nothing to do when the process exits (:func:`_exiting`)."""
+    try:
+        return _main(argv)
+    finally:
+        if argv is None:
+            _exiting()
+
+
+def _exiting() -> None:
+    """Freeze every object left (``gc.freeze``) when the program is about to exit: the
+    interpreter's shutdown runs the cyclic garbage collector over them several times, and
+    with the fast engine (numba) and the report's modules loaded -- some 220,000 objects
+    -- that cost ``icsim national`` 0.5-0.7 s of wall time after its last output was
+    written (0.06 s frozen). Objects are still freed by reference counting, the rest by
+    the process's end; every output is closed by then. Not in :func:`main` called with
+    ``argv`` (tests, embedding): a process that goes on would keep its cycles."""
+    gc.freeze()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     use_headless_backend()

@@ -123,6 +123,35 @@ def test_the_summary_says_what_the_intervals_carry(competitive_vs_universal):
         f"{row.luck_share:.0%} |" in text
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 9, 129, 257, 8193, 10_000])
+def test_readiness_is_pandas_mean_z_score_bit_for_bit(n):
+    """The readiness numpy computes is what pandas' frame reductions gave, bit for bit: a
+    country's allocation, and so every funded site, depends on its order."""
+    for replicate in (None, 0, 3):
+        sites = national.draw_sites(n, 5, replicate)
+        z = sites[list(national.READINESS)]
+        oracle = ((z - z.mean()) / z.std(ddof=0).replace(0, 1)).mean(axis=1)
+        assert np.array_equal(sites.readiness.to_numpy().view(np.int64),
+                              oracle.to_numpy().view(np.int64))
+    same = np.full((4, 5), 0.25)  # no spread: z-scores of 0, as pandas' replace(0, 1)
+    assert np.array_equal(national._readiness(same), np.zeros(5))
+
+
+def test_a_posterior_draw_is_its_records_dict():
+    """A replicate's draw, taken from the posterior's columns, is the dict its one-row
+    frame gave (``to_dict("records")``): the same keys, values and Python types."""
+    from sim.experiment.posterior import CASE_POSTERIOR
+
+    path = str(CASE_POSTERIOR)
+    draws = national._posterior(path)
+    for replicate in (0, 1, 1234, len(draws) - 1, len(draws) + 5):
+        oracle = draws.iloc[[replicate % len(draws)]].to_dict("records", into=dict)[0]
+        drawn = national._draw(path, replicate)
+        assert list(drawn) == list(oracle)
+        assert [type(v) for v in drawn.values()] == [type(v) for v in oracle.values()]
+        assert pd.Series(drawn, dtype=object).equals(pd.Series(oracle, dtype=object))
+
+
 def test_the_country_and_the_allocation():
     sites = national.draw_sites(200, 0)
     assert len(sites) == 200
