@@ -65,7 +65,7 @@ OUTPUT_NAMES = frozenset({
     "validation.md", "validation.csv", "index.html", "sensitivity.md", "analysis.md",
     "generations.csv", "identification.csv", "marginals.png", "pairs.png",
     "population.parquet", "part-000003.parquet", "indices_over_time.csv",
-    "sobol_pilot_by_month.csv",
+    "sobol_pilot_by_month.csv", "variance.csv",
 })
 # Folders inside a command's output directory.
 OUTPUT_FOLDERS = frozenset({"runs", "timeseries", "analysis", "discarded", "figures"})
