@@ -102,9 +102,11 @@ def timeline(samples: list[tuple[float, dict[int, float]]], coordinator: int,
     first, last = samples[i][0], samples[j][0]
     busy = (sum(samples[j][1].values()) - sum(samples[i][1].values())) \
         / max(last - first, 1e-9)
+    mine = max(cpu.get(coordinator, 0.0) for _, cpu in samples)
     return (f"timeline (sampled every 0.1 s): the coordinator alone {first:.1f} s before "
             f"the workers' first CPU tick and {wall - last:.1f} s after their last; "
-            f"between them {last - first:.1f} s with {busy:.2f} cores busy on average")
+            f"between them {last - first:.1f} s with {busy:.2f} cores busy on average; "
+            f"CPU: coordinator {mine:.1f} s, workers {final:.1f} s (last samples)")
 
 
 def run_case(sites: int, replicates: int, workers: int,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -204,7 +204,8 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
               progress: bool = True, runs_per_task: int | None = None,
               engine: str | None = None, posterior: str | Path | None = None,
               allow_mixed_code: bool = False, lock: DirectoryLock | None = None,
-              allow_plugin: bool = False, run_timeout: float | None = None) -> SweepReport:
+              allow_plugin: bool = False, run_timeout: float | None = None,
+              on_part: Callable[[int, pa.Table], None] | None = None) -> SweepReport:
     """Run (or complete) a sweep into ``out``; return what this session did.
 
     Everything is validated -- the experiment file, the directory, the executor, and on a
@@ -227,6 +228,9 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
     ``run_timeout`` (seconds; default the experiment's ``run_timeout_s``, else the model's
     default, see :mod:`sim.experiment.timeout`): a run past it is stopped and recorded with
     status ``timeout``, and the sweep goes on.
+
+    ``on_part(chunk, table)``: called with each part's table of runs once it is written, on
+    the calling thread (a caller reading the runs as they come need not read them back).
     """
     run_timeout = check_timeout(run_timeout)
     if engine is not None and engine not in ENGINES:
@@ -262,7 +266,7 @@ def run_sweep(experiment: Experiment | str | Path, out: str | Path | None = None
         raise
     try:
         return _run(experiment, design, store, executor, resumed, progress, runs_per_task,
-                    engine, draws, verified, code, mixed, permission, run_timeout)
+                    engine, draws, verified, code, mixed, permission, run_timeout, on_part)
     except _NothingWritten:
         lock.release(discard=True)
         raise
@@ -365,7 +369,8 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
          engine: str | None = None, draws: list[dict[str, Any]] | None = None,
          verified: Verified | None = None, code: dict[str, Any] | None = None,
          mixed: Verified | None = None, permission: str | None = None,
-         run_timeout: float | None = None) -> SweepReport:
+         run_timeout: float | None = None,
+         on_part: Callable[[int, pa.Table], None] | None = None) -> SweepReport:
     verified = verified or Verified()
     state = verified.progress()
     try:
@@ -422,8 +427,11 @@ def _run(experiment: Experiment, design: Design, store: SweepStore, executor: Ex
             if n_failed:
                 bar.set_postfix(failed=state.runs_failed, refresh=False)
             if entry.remaining == 0:
-                store.write_part(result.chunk, *plan.table(result.chunk, experiment))
+                runs, series = plan.table(result.chunk, experiment)
+                store.write_part(result.chunk, runs, series)
                 state.chunks.add(result.chunk)
+                if on_part is not None:
+                    on_part(result.chunk, runs)
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -7,6 +7,7 @@ import contextlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ from sim.report import figures as plots
 from sim.report.compare import form_effect, intervals_include, share_or_dash
 from sim.studies.national import FUNDED_SHARE, RULE_LABELS, NationalSpec, results, rule_label
 from sim.studies.national_variance import variance_table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def summary_markdown(spec: NationalSpec, table: pd.DataFrame,
@@ -287,13 +291,14 @@ def _pct(x: float) -> str:
 
 
 def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png",),
-                  parts: Iterable[Path] | None = None) -> pd.DataFrame:
+                  parts: Iterable[Path | pa.Table] | None = None) -> pd.DataFrame:
     """Read the finished runs in ``out/runs``, one part at a time, and write the national
     outputs: ``sites.parquet`` is written as the parts are read, and the tables come from
     statistics gathered on the way (``sim.studies.national.NationalTotals``), so memory
-    does not grow with the number of runs. ``parts``: the part files in run order, by
-    default every part there (``sim.studies.national.follow_parts`` reads them while the
-    sweep still runs; the outputs are put in place only once it has completed)."""
+    does not grow with the number of runs. ``parts``: the parts in run order, files or
+    tables, by default every part file there (``sim.studies.national.PartFeed`` hands them
+    over while the sweep still runs; the outputs are put in place only once it has
+    completed)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -315,8 +320,6 @@ def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png"
         files.close()  # sites.parquet complete before the stage is moved into place
         series, table = result.series, result.table
         series.to_csv(stage / "national.csv", index=False, float_format="%.6g")
-        # no p-value of the funded-unfunded gap: it is selection, not an effect
-        table = table.drop(columns=["gap_p_value"], errors="ignore")
         table.to_csv(stage / "rules.csv", index=False, float_format="%.6g")
         pairs = rule_pairs(result.pilot_shares)
         if not pairs.empty:

@@ -22,19 +22,20 @@ Runs go through the sweep runner (``sim.experiment``): the same executor interfa
 processes or Dask), seed scheme, resumable Parquet parts and progress bar. With the fast
 engine (the default) each batch of sites runs in one call of ``sim.engine.fast``
 (``site_run.batch``); the Mesa engine runs them one by one; both give the same runs.
-The runs are read back one part at a time (:func:`results`), on a fresh run as the sweep
-writes them (:func:`follow_parts`, on a thread of ``icsim national``): ``sites.parquet``
-is written as the parts are read and the tables come from each rule x replicate's counts
-and sums (:class:`NationalTotals`), so the coordinator's memory does not grow with the
-number of runs.
+The runs are read one part at a time (:func:`results`), on a fresh run handed over in
+memory as the sweep writes them (:class:`PartFeed`, on a thread of ``icsim national``), on
+a resume from the part files: ``sites.parquet`` is written as the parts are read and the
+tables come from each rule x replicate's counts and sums (:class:`NationalTotals`), so the
+coordinator's memory does not grow with the number of runs.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
-import time
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -59,11 +60,22 @@ from sim.experiment.posterior import load_posterior
 from sim.experiment.spec import Experiment, Lever, Scalar
 from sim.experiment.store import MANIFEST, SweepStore, part_name
 from sim.run import run_project, run_projects
+from sim.run import warm as warm_engines
 from sim.studies.compare import check_horizon
 
 #: The sweep runner's plug-in that runs one site (``site_run`` below), and the source the
 #: manifest names for a national run (``sim.experiment.store`` words its resume hint by it).
 NATIONAL_MODEL = "sim.studies.national:site_run"
+
+
+def warm() -> None:
+    """Load the fast engine now: a coordinator that preloads this module calls it before
+    forking its workers (``sim.experiment.execute.LocalExecutor``), so that they inherit
+    the engine ready; otherwise each worker loaded it from the compile cache on its first
+    batch, about 1 CPU-s each (numba's first load imports scipy.linalg)."""
+    warm_engines(("fast",))
+
+
 SOURCE = "icsim national"
 RULES = ("none", "competitive", "targeted", "universal_small")
 #: How replicates treat the country: a new draw per replicate, or one draw held fixed.
@@ -756,9 +768,6 @@ class NationalTotals:
 
     def table(self) -> pd.DataFrame:
         """``rules.csv`` (see :func:`rule_table`)."""
-        # scipy when the tables are made: icsim national forks its workers without it
-        from scipy import stats
-
         rows = []
         for rule, countries in self._by_rule():
             def shares(count: list[int], n: list[int]) -> np.ndarray:
@@ -782,10 +791,6 @@ class NationalTotals:
             n_unfunded = sum(c.n["unfunded"] for c in countries)
             k_funded = sum(c.piloted["funded"] for c in countries)
             k_unfunded = sum(c.piloted["unfunded"] for c in countries)
-            p_value = float("nan")
-            if n_funded and n_unfunded:
-                counts = [[k_funded, n_funded - k_funded], [k_unfunded, n_unfunded - k_unfunded]]
-                p_value = float(stats.fisher_exact(counts, alternative="greater").pvalue)
             spent = float(pd.Series([c.money["funding_received"] for c in countries],
                                     dtype=float).mean())
             sites_at_pilot = float(pd.Series([c.piloted["all"] for c in countries],
@@ -811,7 +816,7 @@ class NationalTotals:
                 "p_pilot_unfunded": k_unfunded / n_unfunded if n_unfunded else float("nan"),
                 "p_pilot_funded_lo": f_lo, "p_pilot_funded_hi": f_hi,
                 "p_pilot_unfunded_lo": u_lo, "p_pilot_unfunded_hi": u_hi,
-                "gap_p_value": p_value, "budget": self.budget,
+                "budget": self.budget,
                 "national_per_replicate": spent,
                 "cost_per_pilot_site": spent / sites_at_pilot if sites_at_pilot
                 else float("nan"),
@@ -914,56 +919,87 @@ def _sorted(keys: tuple[np.ndarray, ...]) -> bool:
 
 
 class RunsStopped(Exception):
-    """The runs that :func:`follow_parts` waits for will not all come (the sweep ended
+    """The runs that :class:`PartFeed` waits for will not all come (the sweep ended
     incomplete, failed or was interrupted)."""
 
 
-def follow_parts(paths: Sequence[Path], finished: Callable[[], bool | None],
-                 poll: float = 0.02) -> Iterator[Path]:
-    """``paths`` in order, each once it exists, while a sweep writes them: the reader can
-    build the outputs as the runs come instead of after the last one. ``finished()`` is
-    ``None`` while the sweep runs, then whether it completed. A part is yielded as soon as
-    it is there (it appears whole, by ``os.replace``), and the iteration ends only once
-    the sweep has completed: :class:`RunsStopped` if it did not, or if a part is missing
-    at its end. Only for a fresh sweep: on a resume the parts already there are checked
-    (and a damaged one replaced) by the sweep, not here."""
-    for path in paths:
-        while not path.exists():
-            state = finished()
-            if state is not None and not path.exists():  # ended, and the part never came
-                raise RunsStopped(f"{path.name} was not written")
-            time.sleep(poll)
-        yield path
-    while (state := finished()) is None:
-        time.sleep(poll)
-    if not state:
-        raise RunsStopped("the runs did not complete")
+class PartFeed:
+    """A national run's parts handed over in memory as the sweep writes them, for
+    :func:`results` to read on another thread while the runs run (``icsim national``):
+    ``run_sweep(on_part=feed.put)``, then :meth:`finish` once the sweep has ended.
+
+    Iterating yields the parts in run order, each as soon as it is in (parts are written
+    in the order their runs finish, so a few may wait here for an earlier one); the
+    iteration ends only once the sweep has completed: :class:`RunsStopped` if it did not,
+    or if a part never came. Reading each part back from disk instead cost about 0.3 CPU-s
+    per 400,000 runs. Only for a fresh sweep: on a resume the parts already there are
+    checked by the sweep and read from disk (:func:`results` without ``parts``)."""
+
+    def __init__(self, parts: int) -> None:
+        self.parts = parts
+        self._tables: dict[int, pa.Table] = {}
+        self._state: bool | None = None  # None while the sweep runs, then whether it completed
+        self._cond = threading.Condition()
+
+    def put(self, chunk: int, table: pa.Table) -> None:
+        """Part ``chunk`` of the runs, as written (only the columns the outputs read are
+        kept)."""
+        kept = table.select(list(_PART_COLUMNS))
+        with self._cond:
+            self._tables[chunk] = kept
+            self._cond.notify_all()
+
+    def finish(self, completed: bool) -> None:
+        """The sweep has ended, completed or not."""
+        with self._cond:
+            self._state = completed
+            self._cond.notify_all()
+
+    def _ready(self, chunk: int) -> bool:
+        return chunk in self._tables or self._state is not None
+
+    def __iter__(self) -> Iterator[pa.Table]:
+        for chunk in range(self.parts):
+            with self._cond:
+                self._cond.wait_for(functools.partial(self._ready, chunk))
+                table = self._tables.pop(chunk, None)
+            if table is None:
+                raise RunsStopped(f"{part_name(chunk)} was not written")
+            yield table
+        with self._cond:
+            self._cond.wait_for(lambda: self._state is not None)
+            completed = self._state
+        if not completed:
+            raise RunsStopped("the runs did not complete")
 
 
-def stream_sites(out: Path, spec: NationalSpec, parts: Iterable[Path] | None = None,
+def stream_sites(out: Path, spec: NationalSpec,
+                 parts: Iterable[Path | pa.Table] | None = None,
                  ) -> Iterator[tuple[dict[str, np.ndarray], int]]:
-    """Each part of the finished runs (``parts``, by default all of them), in run order,
-    as ``sites.parquet``'s columns and the number of its runs that did not end ok (their
-    columns are then not built)."""
+    """Each part of the finished runs (``parts``: files or tables, by default every file
+    there), in run order, as ``sites.parquet``'s columns and the number of its runs that
+    did not end ok (their columns are then not built)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    for path in part_paths(out, spec) if parts is None else parts:
-        part = pq.ParquetFile(path).read(columns=list(_PART_COLUMNS), use_threads=False)
+    for source in part_paths(out, spec) if parts is None else parts:
+        part = source if isinstance(source, pa.Table) else \
+            pq.ParquetFile(source).read(columns=list(_PART_COLUMNS), use_threads=False)
         failed = int(pc.sum(pc.not_equal(part.column("status"), "ok")).as_py() or 0)
         yield ({} if failed else _sites_columns(part, spec.rules)), failed
 
 
 def results(out: Path, spec: NationalSpec,
             sink: Callable[[pd.DataFrame], None] | None = None,
-            parts: Iterable[Path] | None = None) -> NationalResult:
+            parts: Iterable[Path | pa.Table] | None = None) -> NationalResult:
     """Read the finished runs in ``out/runs`` one part at a time and compute the national
     outputs; ``sink`` receives ``sites.parquet``'s rows in order, a frame of at most
     ``_ROWS_PER_GROUP`` rows at a time. Memory holds a part, one rule x replicate's sites
     and one such frame, however many runs there are. Runs that failed are counted over
     every part and raise ``RuntimeError`` at the end (the caller writes into a staging
-    folder, so nothing is left half-written). ``parts``: the part files in run order
-    (default: every part of ``out``; :func:`follow_parts` while the sweep runs)."""
+    folder, so nothing is left half-written). ``parts``: the parts in run order, files or
+    tables (default: every part file of ``out``; a :class:`PartFeed` while the sweep
+    runs)."""
     totals = NationalTotals(spec.months, spec.total_budget)
     failed = 0
     pending: list[dict[str, np.ndarray]] = []  # the rule x replicate still arriving

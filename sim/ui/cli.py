@@ -341,9 +341,9 @@ def with_reference(rules: str, reference: str) -> str:
 
 class _NationalOutputs:
     """``icsim national``'s outputs written on a thread while the runs run
-    (``sim.report.national.write_outputs`` reading each part as the sweep writes it:
-    ``sim.studies.national.follow_parts``), so that reading the runs back, writing
-    ``sites.parquet`` and importing the report's modules (matplotlib, scipy) overlap the
+    (``sim.report.national.write_outputs`` reading each part as the sweep writes it,
+    handed over in memory: ``sim.studies.national.PartFeed``), so that reading the runs,
+    writing ``sites.parquet`` and importing the report's modules (matplotlib) overlap the
     workers instead of following them on one core. Start it only once the workers are
     forked (a coordinator with a thread no longer forks them), and only for a fresh run.
     """
@@ -351,8 +351,10 @@ class _NationalOutputs:
     def __init__(self, out: Path, spec: Any, formats: Sequence[str]) -> None:
         import threading
 
+        from sim.studies import national
+
         self.out, self.spec, self.formats = out, spec, formats
-        self.completed: bool | None = None  # None while the sweep runs
+        self.feed = national.PartFeed(len(national.part_paths(out, spec)))
         self.table: Any = None
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._write, name="icsim-national-outputs",
@@ -361,25 +363,23 @@ class _NationalOutputs:
 
     def _write(self) -> None:
         try:
-            # imported now, while the workers run: the tables need scipy.stats (about
-            # 1 CPU-s to import) only once the last part is in
-            import scipy.stats  # noqa: F401
+            # imported now, while the workers run: the tables' t quantiles need
+            # scipy.special only once the last part is in
+            import scipy.special  # noqa: F401
 
             from sim.report import national as national_report
             from sim.studies import national
 
             national.prepare_outputs(self.spec)
-            parts = national.follow_parts(national.part_paths(self.out, self.spec),
-                                          lambda: self.completed)
             self.table = national_report.write_outputs(self.out, self.spec, self.formats,
-                                                       parts)
+                                                       self.feed)
         except BaseException as exc:  # raised in the command's thread by finish()
             self.error = exc
 
     def finish(self, completed: bool) -> Any:
         """Tell the thread how the sweep ended and wait for it: the rules' table once the
         outputs are in place (``completed``), else ``None`` with nothing written."""
-        self.completed = completed
+        self.feed.finish(completed)
         self.thread.join()
         if not completed:
             return None
@@ -421,7 +421,8 @@ def cmd_national(args: argparse.Namespace) -> int:
             report = run_sweep(experiment, args.out, executor=executor, resume=args.resume,
                                progress=not args.quiet, engine=spec.engine,
                                allow_mixed_code=args.allow_mixed_code, lock=lock,
-                               run_timeout=args.run_timeout)
+                               run_timeout=args.run_timeout,
+                               on_part=outputs.feed.put if outputs is not None else None)
             completed = report.complete
         except BaseException:
             executor.abort()  # Ctrl-C or an error: never wait for runs that may hang

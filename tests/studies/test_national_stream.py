@@ -3,10 +3,12 @@ as the whole-frame computation they replace, which is kept here as the oracle.""
 
 import io
 import math
-from pathlib import Path
+import threading
+import time
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from scipy import stats
 
@@ -59,11 +61,6 @@ def old_rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
             - money["withdrawn_per_replicate"] - money["spent_per_replicate"]
             - money["unspent_per_replicate"])
         funded, unfunded = piloted[part.funded], piloted[~part.funded]
-        p_value = float("nan")
-        if len(funded) and len(unfunded):
-            counts = [[funded.sum(), len(funded) - funded.sum()],
-                      [unfunded.sum(), len(unfunded) - unfunded.sum()]]
-            p_value = float(stats.fisher_exact(counts, alternative="greater").pvalue)
         spent = float(part.groupby("replicate").funding_received.sum().mean())
         sites_at_pilot = float(piloted.groupby(part.replicate).sum().mean())
 
@@ -87,7 +84,7 @@ def old_rule_table(sites: pd.DataFrame, budget: float) -> pd.DataFrame:
             "p_pilot_unfunded": float(unfunded.mean()) if len(unfunded) else float("nan"),
             "p_pilot_funded_lo": f_lo, "p_pilot_funded_hi": f_hi,
             "p_pilot_unfunded_lo": u_lo, "p_pilot_unfunded_hi": u_hi,
-            "gap_p_value": p_value, "budget": budget, "national_per_replicate": spent,
+            "budget": budget, "national_per_replicate": spent,
             "cost_per_pilot_site": spent / sites_at_pilot if sites_at_pilot else float("nan"),
             **money,
         })
@@ -165,7 +162,7 @@ def test_streamed_outputs_equal_the_whole_frame_computation(streamed):
     pd.testing.assert_frame_equal(result.replicate_shares, shares, check_exact=True)
     assert (out / "variance.csv").read_text() == csv(variance_table(shares, spec))
     assert (out / "national.csv").read_text() == csv(series)
-    assert (out / "rules.csv").read_text() == csv(table.drop(columns=["gap_p_value"]))
+    assert (out / "rules.csv").read_text() == csv(table)
     assert (out / "pairs.csv").read_text() == csv(old_pairs(sites))
 
 
@@ -195,28 +192,40 @@ def test_totals_equal_the_whole_frame_on_uneven_groups():
                                   old_rule_table(sites, 12.0), check_exact=True)
 
 
-def test_follow_parts_yields_each_part_as_it_comes_and_stops_on_an_incomplete_sweep(
-        tmp_path: Path) -> None:
-    """The outputs' thread reads parts while the sweep writes them: each in order once it
-    exists, the end only once the sweep has completed; a sweep that ended without a part,
-    or incomplete, stops the reader (nothing is published)."""
-    paths = [tmp_path / f"part-{i}" for i in range(3)]
-    state: list[bool | None] = [None]
-    got = []
-    follow = national.follow_parts(paths, lambda: state[0], poll=0.001)
-    for path in paths:
-        path.write_text("x")
-        got.append(next(follow))
-    assert got == paths
-    state[0] = True
-    assert list(follow) == []
-    state[0] = None  # the last part is in, but the sweep has not ended: no end yet
-    follow = national.follow_parts(paths, lambda: state[0], poll=0.001)
-    assert [next(follow) for _ in paths] == paths
-    state[0] = False
+def _part(i: int) -> pa.Table:
+    columns = {name: [float(i)] for name in national._PART_COLUMNS}
+    columns.update(status=["ok"], rule=["none"], extra=[1.0])
+    return pa.table(columns)
+
+
+def test_the_part_feed_yields_parts_in_run_order_and_stops_on_an_incomplete_sweep() -> None:
+    """The outputs' thread reads parts while the sweep writes them, handed over in memory:
+    in run order whatever order they are written in (only the columns the outputs read),
+    the end only once the sweep has completed; a sweep that ended without a part, or
+    incomplete, stops the reader (nothing is published)."""
+    feed = national.PartFeed(3)
+    got: list[pa.Table] = []
+    reader = threading.Thread(target=lambda: got.extend(feed))
+    reader.start()
+    for chunk in (1, 0):  # written out of order
+        feed.put(chunk, _part(chunk))
+    time.sleep(0.05)
+    assert [t.column("site")[0].as_py() for t in got] == [0.0, 1.0]
+    assert got[0].column_names == list(national._PART_COLUMNS)
+    feed.put(2, _part(2))
+    time.sleep(0.05)
+    assert reader.is_alive()  # every part is in, but the sweep has not ended: no end yet
+    feed.finish(True)
+    reader.join(5)
+    assert not reader.is_alive() and len(got) == 3
+    feed = national.PartFeed(2)
+    feed.put(0, _part(0))
+    feed.put(1, _part(1))
+    feed.finish(False)
     with pytest.raises(national.RunsStopped, match="did not complete"):
-        next(follow)
-    paths[2].unlink()
-    state[0] = True
-    with pytest.raises(national.RunsStopped, match="part-2 was not written"):
-        list(national.follow_parts(paths, lambda: state[0], poll=0.001))
+        list(feed)
+    feed = national.PartFeed(2)
+    feed.put(0, _part(0))
+    feed.finish(True)
+    with pytest.raises(national.RunsStopped, match="part-000001.parquet was not written"):
+        list(feed)
