@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import importlib
 import logging
 import multiprocessing
@@ -322,16 +321,8 @@ class LocalExecutor(Executor):
 
     def _start(self) -> None:
         """Start all workers now (a forking pool launches them all on its first task)."""
-        # Objects frozen out of the garbage collector's reach before the fork: a forked
-        # worker's first collections would otherwise walk every object it inherited (the
-        # engine, pandas, numba), writing to each and so copying most of the pages it
-        # shares with the coordinator.
-        gc.freeze()
-        try:
-            for future in [self._get_pool().submit(_ready) for _ in range(self.workers)]:
-                future.result()
-        finally:
-            gc.unfreeze()
+        for future in [self._get_pool().submit(_ready) for _ in range(self.workers)]:
+            future.result()
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
