@@ -640,9 +640,13 @@ def sobol_figure(result: SobolResult, outcomes: dict[str, str]) -> Figure:
     (``sim.studies.sensitivity.SobolResult``)."""
     from matplotlib.patches import Patch
 
-    fig = new_figure(12, 9)
-    axes = fig.subplots(2, 2)
-    for ax, (outcome, title) in zip(axes.flat, outcomes.items(), strict=True):
+    shown = {o: t for o, t in outcomes.items() if o in result.tables}
+    rows = -(-len(shown) // 2)
+    fig = new_figure(12, 4.5 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, 2)).ravel()
+    for ax in axes[len(shown):]:
+        ax.set_visible(False)
+    for ax, (outcome, title) in zip(axes, shown.items(), strict=False):
         table = result.tables[outcome]
         _ranked_bars(ax, table, "ST", "ST_conf", len(table), True)
         ax.set_title(f"{title}: noise {result.noise[outcome]:.0%} of the means' variance",

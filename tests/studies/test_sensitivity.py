@@ -59,6 +59,10 @@ def test_the_report_states_what_the_sweeps_hold(tiny):
         assert first == table.index[0]  # the top row is the table's top entry
         assert "Stability: the first 3 of 6 trajectories against all" in section
         assert f"{screening.noise[outcome]:.0%} of the variance" in section
+    # the follow-up estimates its own outcomes only, and says which it leaves out
+    assert list(sob.tables) == list(S.SOBOL_OUTCOMES)
+    assert "Not estimated here: P(integrated)" in text
+    assert "### P(integrated)" not in text.split("## 2 Sobol")[1]
     # an index whose interval spans zero is said to be indistinguishable from 0
     assert R._interval(0.01, 0.02).endswith("(indistinguishable from 0)")
     assert not R._interval(0.3, 0.02).endswith("(indistinguishable from 0)")
