@@ -19,8 +19,8 @@ TESTS = Path(__file__).resolve().parent
 LONG_FIRST = ("studies/test_calibration.py", "ui/test_dashboard.py",
               "docs/test_notebooks.py", "experiment/test_timeseries.py",
               "experiment/test_plugin_faults.py", "studies/test_calibration_national.py",
-              "studies/test_national.py", "experiment/test_sweep.py", "ui/test_hostile.py",
-              "studies/test_compare.py")
+              "studies/test_national.py", "experiment/test_dask.py", "experiment/test_sweep.py",
+              "ui/test_hostile.py", "studies/test_compare.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -37,12 +37,56 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def dask_scheduler():
     """The address of a Dask LocalCluster (2 single-threaded worker processes) shared by
     the tests that only run work on one: starting a cluster costs some 5 s of CPU. Tests
-    that kill a worker or the scheduler start their own."""
+    that kill a worker or the scheduler start their own. The tests that use it are in one
+    file, tests/experiment/test_dask.py: the fixture is per pytest-xdist worker, and
+    ``--dist loadfile`` keeps that file's tests in one worker, so one cluster is started."""
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster:
         yield cluster.scheduler_address
+
+
+#: A researcher's own calibration case (tests/studies/test_calibration.py; the Dask calibration
+#: in tests/experiment/test_dask.py): three targets, a few influential numbers, the rest fixed.
+OWN = """
+name = "own"
+seed = 5
+simulations = 6000
+accept = 150
+chunk = 1000
+coverage_cases = 12
+predictive_runs = 500
+months = 48
+infer = "listed"
+
+[priors]
+progress_rate = [0.05, 0.3]
+initial_engagement = [0.5, 0.9]
+host_change_rate = "plausible"
+pilot_scope = "plausible"
+
+[[targets]]
+name = "pilot_late"
+label = "pilot in years three to four"
+statistic = "pilot_month"
+min = 24
+max = 48
+near = 12
+
+[[targets]]
+name = "hosts"
+label = "one or two host changes by month 24"
+statistic = "host_changes_m24"
+min = 1
+max = 2
+
+[[targets]]
+name = "no_collapse"
+label = "no collapse"
+statistic = "collapse_month"
+above = 48
+"""
 
 
 #: A small grid sweep of a registered example plug-in: 16 runs in 4 parts.

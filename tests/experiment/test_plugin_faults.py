@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import icsim as icsim_in_process
 
 from sim.core.errors import UsageError
 from sim.experiment.spec import parse_experiment
@@ -139,9 +140,12 @@ def test_a_segfault_in_2_of_40_runs_costs_those_runs_and_resume_ends(tmp_path: P
 @pytest.mark.slow
 def test_a_segfault_through_the_command_line_exits_0_and_names_the_runs(
         tmp_path: Path) -> None:
+    # In-process (``conftest.icsim``: the command line's ``main``, its status and its lines):
+    # the segfault is in the forked workers either way; tests/ui/test_cli_process.py shows
+    # that a status and a line reach the shell.
     exp = write(tmp_path, GRID.replace("MODEL", "segfaults"))
-    proc = icsim("sweep", str(exp), "--out", "out", "--workers", "2", "--quiet",
-                 "--allow-plugin", cwd=tmp_path)
+    proc = icsim_in_process("sweep", str(exp), "--out", "out", "--workers", "2", "--quiet",
+                            "--allow-plugin", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "2 runs failed" in proc.stderr and "BrokenProcessPool" not in proc.stderr
     failed = runs(tmp_path / "out").query("status == 'failed'")

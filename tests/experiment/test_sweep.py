@@ -181,22 +181,6 @@ def test_a_lost_worker_is_replaced_and_its_runs_redone(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(runs(tmp_path / "a"), runs(tmp_path / "b"))
 
 
-# -------------------------------------------------------------------------- Dask
-
-
-@pytest.mark.slow
-def test_dask_cluster_gives_the_same_results_as_local_processes(
-        tmp_path: Path, dask_scheduler: str) -> None:
-    exp = write(tmp_path, LINEAR)
-    local = run_sweep(exp, tmp_path / "local", workers=2, progress=False)
-    remote = run_sweep(exp, tmp_path / "dask", scheduler=dask_scheduler, progress=False)
-    assert remote.executor.startswith("dask tcp://127.0.0.1")
-    assert remote.complete
-    pd.testing.assert_frame_equal(runs(local.out), runs(remote.out))
-    for part in sorted((local.out / "runs").iterdir()):
-        assert part.read_bytes() == (remote.out / "runs" / part.name).read_bytes()
-
-
 # ------------------------------------------------------------------------- resume
 
 
@@ -416,23 +400,6 @@ reopen = [0.05, 0.3]
 enablers_form = { values = ["product", "mean"] }
 team_size = [8, 30]
 """
-
-
-@pytest.mark.slow
-def test_fast_and_mesa_engines_write_identical_parts_on_any_worker_count_and_dask(
-        tmp_path: Path, dask_scheduler: str) -> None:
-    exp = write(tmp_path, PROJECT_LHS)
-    assert load_experiment(exp).engine == "fast"  # the default
-    fast1 = run_sweep(exp, tmp_path / "fast1", workers=1, progress=False)
-    fast2 = run_sweep(exp, tmp_path / "fast2", workers=2, progress=False, runs_per_task=5)
-    mesa = run_sweep(exp, tmp_path / "mesa", workers=2, progress=False, engine="mesa")
-    dask = run_sweep(exp, tmp_path / "dask", scheduler=dask_scheduler, progress=False)
-    reference = runs(fast1.out)
-    assert len(reference) == 96 and (reference.status == "ok").all()
-    for other in (fast2, mesa, dask):
-        pd.testing.assert_frame_equal(runs(other.out), reference)
-        for part in sorted((fast1.out / "runs").iterdir()):
-            assert part.read_bytes() == (other.out / "runs" / part.name).read_bytes()
 
 
 def test_an_unknown_engine_is_refused(tmp_path: Path) -> None:

@@ -181,53 +181,6 @@ def test_a_plugin_whose_series_is_too_short_fails_its_runs_only(tmp_path: Path) 
     assert pd.read_parquet(tmp_path / "out" / "timeseries")["piloted"].isna().all()
 
 
-PROJECT_SERIES = """
-name = "engines_ts"
-method = "lhs"
-samples = 8
-replicates = 3
-seed = 7
-months = 36
-runs_per_part = 10
-outcomes = ["pilot", "collapsed", "stalled", "integrated"]
-[parameters]
-turnover_rate = [0.0, 0.4]
-reopen = [0.05, 0.3]
-enablers_form = { values = ["product", "mean"] }
-[timeseries]
-outcomes = ["pilot", "integrated", "collapsed", "stalled", "host_changes", "policy_churns",
-            "turnover_events", "funding_received", "mean_frustration", "engagement_sd",
-            "dac_system_alignment", "dac_team_commitment"]
-every = 4
-months = [4, 36]
-"""
-
-
-@pytest.mark.slow
-def test_fast_and_mesa_engines_write_identical_series_on_any_worker_count_and_dask(
-        tmp_path: Path, dask_scheduler: str) -> None:
-    exp = write(tmp_path, PROJECT_SERIES)
-    fast1 = run_sweep(exp, tmp_path / "fast1", workers=1, progress=False)
-    fast2 = run_sweep(exp, tmp_path / "fast2", workers=2, progress=False, runs_per_task=3)
-    mesa = run_sweep(exp, tmp_path / "mesa", workers=2, progress=False, engine="mesa")
-    dask = run_sweep(exp, tmp_path / "dask", scheduler=dask_scheduler, progress=False)
-    reference = files(fast1.out)
-    assert len(reference) == 2 * 3  # 24 runs, 10 a part
-    for other in (fast2, mesa, dask):
-        assert files(other.out) == reference
-    ts = pd.read_parquet(fast1.out / "timeseries")
-    assert ts.notna().all().all() and ts["dac_team_commitment"].between(0, 1).all()
-    # At the horizon each gate series is the run's outcome of the same name.
-    runs = pd.read_parquet(fast1.out / "runs").set_index(["point", "replicate"])
-    last = ts[ts["month"] == 36].set_index(["point", "replicate"]).loc[runs.index]
-    for name in ("pilot", "integrated", "collapsed", "stalled"):
-        assert (last[name] == runs[name]).all(), name
-    # Counts never fall, and a pilot once reached stays reached.
-    wide = ts.sort_values(["point", "replicate", "month"]).groupby(["point", "replicate"])
-    assert (wide["host_changes"].diff().dropna() >= 0).all()
-    assert (wide["pilot"].diff().dropna() >= 0).all()
-
-
 # ------------------------------------------------------------------ analysis over time
 
 TOY_ANALYSIS = """

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_refused, icsim
+from conftest import OWN, assert_refused, icsim
 
 from sim.core.outputs import DAC_KEYS
 from sim.core.registry import PARAMETERS
@@ -31,46 +31,6 @@ from sim.studies.calibration.targets import distance, features, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE_FILE = ROOT / "experiments" / "calibrate_case.toml"
-
-#: A researcher's own case: three targets, a few influential numbers, the rest fixed.
-OWN = """
-name = "own"
-seed = 5
-simulations = 6000
-accept = 150
-chunk = 1000
-coverage_cases = 12
-predictive_runs = 500
-months = 48
-infer = "listed"
-
-[priors]
-progress_rate = [0.05, 0.3]
-initial_engagement = [0.5, 0.9]
-host_change_rate = "plausible"
-pilot_scope = "plausible"
-
-[[targets]]
-name = "pilot_late"
-label = "pilot in years three to four"
-statistic = "pilot_month"
-min = 24
-max = 48
-near = 12
-
-[[targets]]
-name = "hosts"
-label = "one or two host changes by month 24"
-statistic = "host_changes_m24"
-min = 1
-max = 2
-
-[[targets]]
-name = "no_collapse"
-label = "no collapse"
-statistic = "collapse_month"
-above = 48
-"""
 
 
 def calibrate(spec, out, **kwargs):
@@ -247,18 +207,6 @@ def test_killed_at_any_point_a_resumed_calibration_equals_an_uninterrupted_one(t
     changed.write_text(path.read_text().replace("seed = 5", "seed = 6"))
     refused = icsim("calibrate", str(changed), "--quiet", "--out", str(whole), "--resume")
     assert refused.returncode == 2 and "different file" in refused.stderr
-
-
-@pytest.mark.slow
-def test_a_calibration_on_a_dask_cluster_equals_the_local_one(tmp_path, dask_scheduler):
-    """The table's chunks run on Dask workers; the posterior is the same, byte for byte."""
-    spec = parse_calibration(textwrap.dedent(OWN).replace("coverage_cases = 12",
-                                                          "coverage_cases = 0"))
-    calibrate(spec, tmp_path / "local", workers=1, progress=False)
-    result = calibrate(spec, tmp_path / "dask", scheduler=dask_scheduler, progress=False)
-    assert result.where.startswith("Dask")
-    assert (tmp_path / "dask" / "posterior.parquet").read_bytes() == \
-        (tmp_path / "local" / "posterior.parquet").read_bytes()
 
 
 @pytest.mark.slow

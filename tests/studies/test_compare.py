@@ -139,8 +139,10 @@ SENTENCE = re.compile(
 @pytest.mark.slow
 def test_every_sentence_of_comparison_md_matches_its_table(tmp_path, capsys):
     out = tmp_path / "cmp"
+    # SVG figures: this test reads the report, not the figures (PNG at 200 dpi costs more)
     assert main(["compare", "baseline", "enabling_national", "austerity", "toolkit",
-                 "--replicates", "120", "--seed", "0", "--out", str(out)]) == 0
+                 "--replicates", "120", "--seed", "0", "--format", "svg", "--out",
+                 str(out)]) == 0
     console = capsys.readouterr().out
     text = (out / "comparison.md").read_text()
     # the outcomes, and the time to pilot and the levels in a second table (one table of
@@ -233,7 +235,7 @@ def test_paired_differences_use_the_pairs():
 def test_set_applies_to_every_scenario(tmp_path):
     out = tmp_path / "cmp"
     assert main(["compare", "baseline", "toolkit", "--set", "turnover_rate=0.3", "--point",
-                 "--replicates", "8", "--quiet", "--out", str(out)]) == 0
+                 "--replicates", "8", "--quiet", "--format", "svg", "--out", str(out)]) == 0
     runs = pd.read_parquet(out / "runs.parquet")
     for scenario in ("baseline", "toolkit"):
         row = runs[(runs.scenario == scenario) & (runs.replicate == 2)].iloc[0]
@@ -331,7 +333,7 @@ def test_compare_runs_under_the_case_posterior_unless_point(tmp_path):
     from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
 
     argv = ["compare", "baseline", "toolkit", "--replicates", "6", "--months", "24",
-            "--workers", "1", "--quiet"]
+            "--workers", "1", "--quiet", "--format", "svg"]
     assert main([*argv, "--out", str(tmp_path / "post")]) == 0
     assert main([*argv, "--point", "--out", str(tmp_path / "point")]) == 0
     draws = load_posterior(CASE_POSTERIOR).to_dict("records")
@@ -370,7 +372,8 @@ def test_a_posterior_with_structural_choices_is_used_and_named(tmp_path):
     frame.to_parquet(path)
     out = tmp_path / "cmp"
     assert main(["compare", "baseline", "--replicates", "8", "--months", "24", "--workers",
-                 "1", "--quiet", "--posterior", str(path), "--out", str(out)]) == 0
+                 "1", "--quiet", "--format", "svg", "--posterior", str(path), "--out",
+                 str(out)]) == 0
     runs = pd.read_parquet(out / "runs.parquet")
     for i in (1, 2):  # different structural choices
         row = runs[runs.replicate == i].iloc[0]
@@ -391,7 +394,7 @@ def test_reference_and_every_pair_with_bonferroni_intervals(tmp_path):
     out = tmp_path / "cmp"
     assert main(["compare", "baseline", "enabling_national", "toolkit", "--replicates", "40",
                  "--months", "36", "--workers", "1", "--quiet", "--point", "--reference",
-                 "toolkit", "--out", str(out)]) == 0
+                 "toolkit", "--format", "svg", "--out", str(out)]) == 0
     table = pd.read_csv(out / "comparison.csv").set_index("scenario")
     assert np.isnan(table.loc["toolkit", "d_p_pilot"])  # the reference
     runs = pd.read_parquet(out / "runs.parquet")

@@ -6,7 +6,8 @@ seconds: each case runs in one shared directory of fixtures (good and bad experi
 scenario and calibration files, posteriors, a finished sweep, a FIFO, a large file), whose
 whole tree -- names, sizes, modification times -- is compared before and after.
 
-Faults that are not input (a lost Dask scheduler) are at the end.
+Faults that are not input (a lost Dask scheduler) are in tests/experiment/test_dask.py,
+which shares one Dask cluster among the tests that need one.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 import os
 import shutil
 import stat
-import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -876,63 +876,6 @@ def test_a_scheduler_that_is_not_dask_is_one_line_for_every_command(
         for command in (["sweep", "good.toml"], ["national"], ["calibrate", "cal.toml"]):
             refused(tree, [*command, "--scheduler", address, *OUT, "--quiet"], culprit,
                     capsys, monkeypatch)
-
-
-# --------------------------------------------------------------------- faults: a lost scheduler
-@pytest.mark.slow
-def test_a_lost_dask_scheduler_is_one_line_naming_resume(tmp_path, capsys, monkeypatch):
-    """The scheduler goes away mid-sweep: one stderr line naming the cause and the
-    ``--resume`` command, exit 1, the manifest says 'failed', finished parts stay."""
-    from distributed import LocalCluster
-
-    from sim.experiment import execute
-
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "slow.toml").write_text(textwrap.dedent("""\
-        name = "slow"
-        model = "sim.experiment.examples:noisy_linear"
-        method = "lhs"
-        samples = 200
-        runs_per_part = 10
-        outcomes = ["y"]
-        [parameters]
-        x1 = [0.0, 1.0]
-        [constants]
-        sleep = 0.01
-        """))
-    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=None)
-    address = cluster.scheduler_address
-    original = execute.DaskExecutor.wait_first
-    calls = {"n": 0}
-
-    def wait_then_lose(self, pending):
-        calls["n"] += 1
-        if calls["n"] == 8:  # some parts are written by now
-            cluster.close()
-        return original(self, pending)
-
-    monkeypatch.setattr(execute.DaskExecutor, "wait_first", wait_then_lose)
-    try:
-        code = main(["sweep", "slow.toml", "--out", "s", "--scheduler", address, "--quiet"])
-    finally:
-        cluster.close()
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1, err
-    assert len(err) == 1, err
-    assert "lost the Dask scheduler" in err[0] and "--resume" in err[0], err[0]
-    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
-    assert manifest["status"] == "failed"
-    assert manifest["sessions"][-1]["status"] == "failed"
-    assert 0 < manifest["runs_done"] < 200  # lost mid-sweep, finished parts kept
-    # the next step the line names: --resume on a (new) scheduler completes the sweep
-    monkeypatch.setattr(execute.DaskExecutor, "wait_first", original)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as again:
-        assert main(["sweep", "slow.toml", "--out", "s", "--scheduler",
-                     again.scheduler_address, "--quiet", "--resume"]) == 0
-    runs = pd.read_parquet(tmp_path / "s" / "runs")
-    assert len(runs) == 200 and sorted(runs.point) == list(range(200))
 
 
 def test_python_api_refuses_a_malformed_scheduler_at_once(tmp_path):
