@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -389,10 +390,17 @@ def test_a_model_that_cannot_be_imported_in_a_worker_fails_its_runs() -> None:
 
 
 @pytest.mark.slow
+def _ctrl_c_as_default() -> None:
+    """In the child before it starts: SIGINT back to its default, as a terminal leaves it.
+    A suite started as a background job (``make test &`` from a script) has the signal
+    ignored, a disposition every child inherits, and a Python started with SIGINT ignored
+    never raises KeyboardInterrupt: the Ctrl-C tests would test the shell, not icsim."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_a_real_ctrl_c_to_the_coordinator_is_still_an_interrupt(tmp_path: Path) -> None:
     """Only SIGINT from the terminal (to the whole process group, as Ctrl-C sends it)
     interrupts a sweep: exit status 130, the manifest says interrupted, parts are kept."""
-    import signal
     import time
 
     slow = """
@@ -412,7 +420,7 @@ def test_a_real_ctrl_c_to_the_coordinator_is_still_an_interrupt(tmp_path: Path) 
     proc = subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(exp), "--out", str(out),
                              "--workers", "2", "--quiet"], cwd=tmp_path,
                             start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_default)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
@@ -491,7 +499,6 @@ def test_a_second_ctrl_c_stops_a_hanging_sweep_within_5_s_and_it_resumes(
     """A sweep whose runs hang (no time limit reached yet): Ctrl-C twice stops it within 5 s
     -- the workers are killed, nothing waits for the runs -- and leaves a directory that
     --resume accepts."""
-    import signal
     import time
 
     hang = """
@@ -511,7 +518,8 @@ def test_a_second_ctrl_c_stops_a_hanging_sweep_within_5_s_and_it_resumes(
     argv = [sys.executable, "-m", "sim", "sweep", str(exp), "--out", str(out), "--workers",
             "2", "--quiet"]
     proc = subprocess.Popen(argv, cwd=tmp_path, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ctrl_c_as_default)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not (out / "manifest.json").exists():
