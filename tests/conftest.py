@@ -106,6 +106,17 @@ level = { values = ["low", "high"] }
 """
 
 
+def calibrate(spec, out, **kwargs):
+    """Calibrate and write the report, as ``icsim calibrate`` does (the calibration tests
+    and the Dask ones share it)."""
+    from sim.report.calibration import write_report
+    from sim.studies.calibration.run import calibrate as run
+
+    result = run(spec, out, **kwargs)
+    write_report(result)
+    return result
+
+
 def icsim(*argv: str, cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
     """``icsim ARGV`` run in this process (``sim.ui.cli.main``), as ``subprocess.run`` would
     report it: the exit status (argparse's ``SystemExit`` included) and what was printed.

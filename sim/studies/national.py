@@ -31,14 +31,13 @@ coordinator's memory does not grow with the number of runs.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -961,7 +960,7 @@ class PartFeed:
     def __iter__(self) -> Iterator[pa.Table]:
         for chunk in range(self.parts):
             with self._cond:
-                self._cond.wait_for(functools.partial(self._ready, chunk))
+                self._cond.wait_for(partial(self._ready, chunk))
                 table = self._tables.pop(chunk, None)
             if table is None:
                 raise RunsStopped(f"{part_name(chunk)} was not written")

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import OWN
+from conftest import OWN, calibrate
 from test_sweep import LINEAR, PROJECT_LHS, runs, write
+from test_timeseries import files
 
 from sim.experiment.spec import load_experiment
 from sim.experiment.sweep import run_sweep
-from sim.report.calibration import write_report
-from sim.studies.calibration.run import calibrate as _calibrate
 from sim.studies.calibration.spec import parse_calibration
 from sim.ui.cli import main
 
@@ -46,18 +45,6 @@ outcomes = ["pilot", "integrated", "collapsed", "stalled", "host_changes", "poli
 every = 4
 months = [4, 36]
 """
-
-
-def files(out: Path) -> dict[str, bytes]:
-    return {f"{d}/{p.name}": p.read_bytes() for d in ("runs", "timeseries")
-            for p in sorted((out / d).iterdir())}
-
-
-def calibrate(spec, out, **kwargs):
-    """Calibrate and write the report, as ``icsim calibrate`` does."""
-    result = _calibrate(spec, out, **kwargs)
-    write_report(result)
-    return result
 
 
 @pytest.mark.slow

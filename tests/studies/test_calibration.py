@@ -16,14 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import OWN, assert_refused, icsim
+from conftest import OWN, assert_refused, calibrate, icsim
 
 from sim.core.outputs import DAC_KEYS
 from sim.core.registry import PARAMETERS
 from sim.core.scenarios import parameters_for
 from sim.engine.layout import pack_many
 from sim.experiment.posterior import CASE_POSTERIOR, load_posterior
-from sim.report.calibration import write_report
 from sim.studies.calibration import priors, rejection
 from sim.studies.calibration.run import calibrate as _calibrate
 from sim.studies.calibration.spec import load_calibration, parse_calibration
@@ -31,13 +30,6 @@ from sim.studies.calibration.targets import distance, features, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE_FILE = ROOT / "experiments" / "calibrate_case.toml"
-
-
-def calibrate(spec, out, **kwargs):
-    """Calibrate and write the report, as ``icsim calibrate`` does."""
-    result = _calibrate(spec, out, **kwargs)
-    write_report(result)
-    return result
 
 
 def _old_terms(runs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
