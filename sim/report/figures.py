@@ -649,7 +649,8 @@ def sobol_figure(result: SobolResult, outcomes: dict[str, str]) -> Figure:
     for ax, (outcome, title) in zip(axes, shown.items(), strict=False):
         table = result.tables[outcome]
         _ranked_bars(ax, table, "ST", "ST_conf", len(table), True)
-        ax.set_title(f"{title}: noise {result.noise[outcome]:.0%} of the means' variance",
+        # two lines: on one, the longest outcome's title ran past the figure's edge
+        ax.set_title(f"{title}\nnoise {result.noise[outcome]:.0%} of the means' variance",
                      fontsize=10)
         ax.set_xlabel("Sobol total index ST (95% bootstrap interval)")
     fig.legend(handles=[Patch(color=PALETTE["blue"], label="lever"),
