@@ -142,6 +142,11 @@ class Rows(Sequence[dict[str, Any]]):
         return out
 
 
+#: A run's status: it succeeded with finite outcomes, returned an infinite outcome, passed
+#: its time limit, or failed (:attr:`BatchResult.status_codes` indexes this).
+STATUSES = ("ok", "invalid", "timeout", "failed")
+
+
 @dataclass(frozen=True)
 class Batch:
     """A slice of consecutive runs of one part (chunk) of the sweep."""
@@ -149,7 +154,7 @@ class Batch:
     chunk: int
     first: int  # index of the first run in the sweep
     params: Sequence[Mapping[str, Any]]
-    seeds: Sequence[int]
+    seeds: Sequence[int] | np.ndarray
 
 
 @dataclass
@@ -170,15 +175,22 @@ class BatchResult:
             self.invalid = np.zeros(len(self.ok), dtype=bool)
 
     @property
+    def status_codes(self) -> np.ndarray:
+        """One status per run as an index into :data:`STATUSES` (``int8``)."""
+        assert self.invalid is not None
+        codes = np.zeros(len(self.ok), dtype=np.int8)
+        if self.ok.all():  # the usual batch: no run's error to look at
+            return codes
+        timed = np.array([e is not None and e.startswith(TIMEOUT_PREFIX)
+                          for e in self.errors], dtype=np.bool_)
+        codes[~self.ok] = np.where(self.invalid, 1, np.where(timed, 2, 3))[~self.ok]
+        return codes
+
+    @property
     def status(self) -> list[str]:
         """One status per run: ``ok``, ``failed``, ``invalid`` or ``timeout`` (a run past
         its time limit, whose error starts with ``timeout:``)."""
-        assert self.invalid is not None
-        timed = np.array([e is not None and e.startswith(TIMEOUT_PREFIX)
-                          for e in self.errors], dtype=np.bool_)
-        status: list[str] = np.where(self.ok, "ok", np.where(self.invalid, "invalid", np.where(
-            timed, "timeout", "failed"))).tolist()
-        return status
+        return [STATUSES[c] for c in self.status_codes.tolist()]
 
 
 def describe(exc: BaseException) -> str:
@@ -422,8 +434,10 @@ def _run_fast_columns(call: ModelCall, batch: Batch, rows: Rows) -> BatchResult:
             continue
         bad[i] = False
     index = np.flatnonzero(~bad)
-    if index.size:
-        seeds = np.asarray(batch.seeds, dtype=np.int64)
+    seeds = np.asarray(batch.seeds, dtype=np.int64)
+    if index.size == n:  # every run valid (the usual case): no copy of the records
+        _run_valid(call, params, seeds, index, values, series, ok, errors)
+    elif index.size:
         _run_valid(call, params[index], seeds[index], index, values, series, ok, errors)
     return _result(batch, ok, errors, values, call.outcomes, series, call)
 

@@ -24,6 +24,7 @@ from sim.experiment.design import Design, make_design
 from sim.experiment.execute import Executor, make_executor, progress_bar
 from sim.experiment.models import (
     ENGINES,
+    STATUSES,
     Batch,
     BatchResult,
     ModelCall,
@@ -114,6 +115,9 @@ def _preload(experiment: Experiment, engine: str | None = None) -> list[str]:
     return [experiment.model.partition(":")[0]]
 
 
+_STATUS_NAMES = pa.array(STATUSES, type=pa.string())
+
+
 @dataclass
 class _OpenChunk:
     columns: dict[str, np.ndarray]
@@ -158,7 +162,7 @@ class _Plan:
             self.open[chunk] = _OpenChunk(columns, stop - start)
             for i in range(0, stop - start, step):
                 yield call, Batch(chunk, start + i, params[i:i + step],
-                                  columns["seed"][i:i + step].tolist())
+                                  columns["seed"][i:i + step])
 
     def table(self, chunk: int, experiment: Experiment) -> tuple[pa.Table, pa.Table | None]:
         """The part of a complete chunk, one row per run in run order, and with
@@ -166,8 +170,13 @@ class _Plan:
         by month (each month a row group), runs in run order within a month."""
         entry = self.open.pop(chunk)
         results = sorted(entry.results, key=lambda r: r.first)
-        status = [s for r in results for s in r.status]
-        errors = [e for r in results for e in r.errors]
+        codes = np.concatenate([r.status_codes for r in results])
+        n = len(codes)
+        # Arrow columns, not a Python string per run: the statuses by their codes, and
+        # the errors (None for every run of the usual part) as one null column.
+        status = _STATUS_NAMES.take(codes)
+        errors: Any = [e for r in results for e in r.errors] if codes.any() \
+            else pa.nulls(n, pa.string())
         values = np.concatenate([r.values for r in results])
         columns = entry.columns
         target = schema(experiment)
@@ -182,11 +191,11 @@ class _Plan:
         for j, name in enumerate(experiment.outcomes):
             arrays[name] = values[:, j]
         table = pa.Table.from_arrays(
-            [pa.array(arrays[f.name], type=f.type) for f in target], schema=target)
+            [a if isinstance(a := arrays[f.name], pa.Array) else pa.array(a, type=f.type)
+             for f in target], schema=target)
         if experiment.timeseries is None:
             return table, None
         months = np.asarray(experiment.timeseries.months, dtype=np.int64)
-        n = len(status)
         # runs x months x series -> (months x runs) x series: month-major rows
         series = np.concatenate([r.series for r in results if r.series is not None])
         flat = series.transpose(1, 0, 2).reshape(len(months) * n, -1)

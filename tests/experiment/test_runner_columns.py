@@ -8,7 +8,16 @@ import numpy as np
 from sim.core.registry import PARAMETERS, resolve
 from sim.engine.layout import pack_many
 from sim.experiment.design import run_seed, run_seeds
-from sim.experiment.models import Batch, ModelCall, Rows, _pack_column, run_batch
+from sim.experiment.models import (
+    STATUSES,
+    Batch,
+    BatchResult,
+    ModelCall,
+    Rows,
+    _pack_column,
+    run_batch,
+)
+from sim.experiment.timeout import PREFIX
 
 
 def test_run_seeds_are_run_seed_bit_for_bit() -> None:
@@ -59,3 +68,15 @@ def test_a_batch_of_columns_runs_as_a_batch_of_dicts_with_a_bad_run_recorded() -
     assert by_columns.ok.tolist() == by_dicts.ok.tolist() == [True, True, False, True]
     assert by_columns.errors == by_dicts.errors
     assert np.nan_to_num(by_columns.values).tobytes() == np.nan_to_num(by_dicts.values).tobytes()
+
+
+def test_status_codes_name_each_runs_status() -> None:
+    ok = np.array([True, False, False, False, True])
+    invalid = np.array([False, True, False, False, False])
+    errors = [None, "invalid: outcome 'x' is inf", f"{PREFIX} past 2 s", "ValueError: no",
+              None]
+    result = BatchResult(0, 0, ok, errors, np.zeros((5, 1)), invalid)
+    assert result.status == ["ok", "invalid", "timeout", "failed", "ok"]
+    assert [STATUSES[c] for c in result.status_codes] == result.status
+    every_ok = BatchResult(0, 0, np.ones(3, dtype=bool), [None] * 3, np.zeros((3, 1)))
+    assert every_ok.status == ["ok"] * 3 and every_ok.status_codes.dtype == np.int8
