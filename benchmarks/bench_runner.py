@@ -8,7 +8,8 @@ times so that a shared machine's load falls on all alike:
 
 * **one batched core**: every run of the smaller design in one
   ``sim.engine.fast.run_arrays`` call (parameters packed beforehand, engine loaded), CPU
-  time of this process -- the kernel's cost per run;
+  time of this process -- the kernel's cost per run; measured before and after every
+  sweep, and the median taken, since a shared host's speed drifts between sweeps;
 * **the runner**: ``run_sweep`` on ``--workers`` local processes, Parquet parts and
   manifest written, for each design size, each in a fresh Python process (so that its
   workers are forked from it, as ``icsim sweep``'s are, and are its children): CPU of the
@@ -129,10 +130,14 @@ def main() -> None:
     got: dict[int, list[dict]] = {r: [] for r in sizes}
     loads = []
     for _ in range(args.repeats):
+        # the kernel before and after each sweep: the host's speed drifts from minute to
+        # minute (one call gave 21.9-30.8 CPU-us a run within two minutes), so one call a
+        # repeat is too few to divide by
         kernels.append(kernel(params, seeds, exp.months) / len(seeds))
         for r in sizes:
             got[r].append(runner(r, args.workers))
             loads.append(os.getloadavg()[0])
+            kernels.append(kernel(params, seeds, exp.months) / len(seeds))
     k = float(np.median(kernels))
 
     def med(r: int, key: str) -> float:
@@ -145,7 +150,8 @@ def main() -> None:
     print(f"experiments/national_approach_grid.toml, {args.workers} workers "
           f"({got[large][0]['executor']}), median of {args.repeats} interleaved repeats; "
           f"load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores")
-    print(f"  one batched core (run_arrays)  {k * 1e6:7.1f} CPU-us a run")
+    print(f"  one batched core (run_arrays)  {k * 1e6:7.1f} CPU-us a run (median of "
+          f"{len(kernels)} calls, {min(kernels) * 1e6:.1f}-{max(kernels) * 1e6:.1f})")
     for r, n in ((small, n0), (large, n1)):
         print(f"  runner, {n:>7,} runs: coordinator {med(r, 'coordinator'):6.2f} + workers "
               f"{med(r, 'workers'):6.2f} = {med(r, 'cpu'):6.2f} CPU-s "
