@@ -151,11 +151,25 @@ def _queued(jobs: list[str]) -> dict[str, str]:
     return {job: states[job] for job in jobs if job in states}
 
 
+def _how(name: Path, local: Path, remote: Path) -> str:
+    """How two parquet files differ: their values, or the provenance they record (a part
+    names the commit and the working tree's diff, so a tracked file edited while the test
+    runs makes the two runs' parts differ)."""
+    if local.suffix != ".parquet":
+        return str(name)
+    import pyarrow.parquet as pq
+
+    a, b = pq.read_table(local), pq.read_table(remote)
+    keys = sorted(k.decode() for k in set(a.schema.metadata or {}) | set(b.schema.metadata or {})
+                  if (a.schema.metadata or {}).get(k) != (b.schema.metadata or {}).get(k))
+    return f"{name} (values {'equal' if a.equals(b) else 'differ'}; metadata {keys})"
+
+
 def _assert_same_outputs(local: Path, remote: Path) -> None:
     names = sorted(p.relative_to(local) for p in local.rglob("*") if p.is_file())
     assert names == sorted(p.relative_to(remote) for p in remote.rglob("*") if p.is_file())
     assert len(names) > 3, names
-    differ = [str(n) for n in names if n.name not in PROVENANCE
+    differ = [_how(n, local / n, remote / n) for n in names if n.name not in PROVENANCE
               and (local / n).read_bytes() != (remote / n).read_bytes()]
     assert not differ, f"differ between local processes and SLURM: {differ}"
     for checksums in local.rglob("checksums.jsonl"):  # the same parts, in another order
