@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             if problem is not None:
                 print(f"cluster.py: error: {problem}; cancelling the jobs", file=sys.stderr)
                 return 1
-            jobs = sorted(str(job.job_id) for job in cluster.workers.values())
+            jobs = sorted((str(job.job_id) for job in cluster.workers.values()), key=int)
             print(f"ready: {workers} workers in SLURM jobs {' '.join(jobs)}", flush=True)
             while True:
                 signal.pause()  # until SIGTERM or SIGINT raises _Stop
