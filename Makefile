@@ -99,10 +99,10 @@ sensitivity: setup
 # fails if any of them does.
 lint: setup
 	@status=0; \
-	echo "$(BIN)/ruff check sim tests benchmarks"; \
-	$(BIN)/ruff check sim tests benchmarks || { status=1; echo "lint: ruff failed" >&2; }; \
-	echo "$(BIN)/mypy sim"; \
-	$(BIN)/mypy sim || { status=1; echo "lint: mypy failed" >&2; }; \
+	echo "$(BIN)/ruff check sim tests benchmarks tools"; \
+	$(BIN)/ruff check sim tests benchmarks tools || { status=1; echo "lint: ruff failed" >&2; }; \
+	echo "$(BIN)/mypy sim tools/slurm"; \
+	$(BIN)/mypy sim tools/slurm || { status=1; echo "lint: mypy failed" >&2; }; \
 	echo "$(BIN)/python -m sim.layers"; \
 	$(BIN)/python -m sim.layers || { status=1; echo "lint: layer contract failed" >&2; }; \
 	exit $$status

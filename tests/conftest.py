@@ -12,15 +12,17 @@ TESTS = Path(__file__).resolve().parent
 
 #: The test files that hold the suite's longest tests (``pytest --durations``: the browser,
 #: the calibrations, the notebooks, the Dask clusters and Ctrl-C, the national views, the
-#: engine and Dask sweeps), heaviest first. They run first: ``make test`` hands whole files
-#: to three workers in this order (``--dist loadfile --no-loadscope-reorder``), so the run
-#: ends on short files rather than one worker alone in a minute-long one. Whole files
-#: move, so a module's fixtures are still built once; a name not found is simply not moved.
+#: engine and Dask sweeps, the SLURM recipe where a SLURM answers), heaviest first. They
+#: run first: ``make test`` hands whole files to three workers in this order (``--dist
+#: loadfile --no-loadscope-reorder``), so the run ends on short files rather than one
+#: worker alone in a minute-long one. Whole files move, so a module's fixtures are still
+#: built once; a name not found is simply not moved.
 LONG_FIRST = ("studies/test_calibration.py", "ui/test_dashboard.py",
               "docs/test_notebooks.py", "experiment/test_timeseries.py",
               "experiment/test_plugin_faults.py", "studies/test_calibration_national.py",
-              "studies/test_national.py", "experiment/test_dask.py", "experiment/test_sweep.py",
-              "ui/test_hostile.py", "studies/test_compare.py")
+              "studies/test_national.py", "experiment/test_dask.py",
+              "experiment/test_slurm.py", "experiment/test_sweep.py", "ui/test_hostile.py",
+              "studies/test_compare.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
