@@ -14,13 +14,14 @@ PYTHON ?= $(shell for p in $(PY_CANDIDATES); do \
 	if $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	command -v $$p || echo $$p; break; fi; done)
 
-.PHONY: help setup demo test test-fast lint bench docs sensitivity notebooks clean \
+.PHONY: help setup demo test test-fast test-slurm lint bench docs sensitivity notebooks clean \
 	model-changes validate
 
 help:
 	@echo "make demo   set up .venv and compare the national approaches and the toolkit -> results/"
 	@echo "make test   set up .venv and run the whole test suite, slow tests included (as CI)"
 	@echo "make test-fast   the tests not marked slow (no calibration, notebooks, Dask, browser)"
+	@echo "make test-slurm   start a one-node SLURM (root, Debian's packages) and test the HPC recipe on it"
 	@echo "make notebooks   run every notebook and write HTML versions that open offline -> results/notebooks/"
 	@echo "make lint   ruff, mypy and the layer contract (sim/layers.py)"
 	@echo "make bench   speed benchmarks;  make clean"
@@ -59,12 +60,18 @@ demo: setup
 # (the hostile tree, the toy sweep, the national run), in one worker, so none is built
 # twice; --no-loadscope-reorder keeps tests/conftest.py's order (the longest files first)
 # instead of xdist's (the files with most tests first, which left the browser test last).
-# test-fast leaves out the tests marked slow (pyproject).
+# test-fast leaves out the tests marked slow (pyproject). Both leave out the test of the
+# HPC recipe on SLURM (marked slurm: 30-80 s of a real SLURM's batch jobs, where one runs):
+# `make test-slurm` starts a one-node SLURM (root, Debian's packages) and runs it, as CI does.
 test: setup
-	$(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder -m "not slurm"
 
 test-fast: setup
-	$(BIN)/python -m pytest -n 2 -m "not slow"
+	$(BIN)/python -m pytest -n 2 -m "not slow and not slurm"
+
+test-slurm: setup
+	bash tools/slurm/start_local_slurm.sh
+	ICSIM_REQUIRE_SLURM=1 $(BIN)/python -m pytest -rs -m slurm tests/experiment/test_slurm.py
 
 docs: setup
 	$(BIN)/python -c "from pathlib import Path; from sim.core.registry import render_doc_tables; \
