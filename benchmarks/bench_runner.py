@@ -25,7 +25,10 @@ marginal (goal <= 1.5), and the runner's speed on two workers over one batched c
 ``kernel CPU per run / runner wall per run`` (goal >= 1.8; only meaningful on an otherwise
 idle machine, so the load average is printed beside it, and so is the most the measured CPU
 allows on that many idle cores: ``workers x kernel CPU / runner CPU``, coordinator
-included, since it shares the cores). The script uses public functions
+included, since it shares the cores), and what the machine itself allows: the same
+kernel calls in ``--workers`` independent processes at once (no runner, nothing shared
+but the hardware) against one process alone -- two vCPUs of a shared host need not give
+twice one's throughput, and no runner can beat that ceiling. The script uses public functions
 only, so it runs against any commit.
 """
 
@@ -104,6 +107,44 @@ def child(replicates: int, workers: int) -> None:
                       "workers": kids1 - kids0, "wall": wall, "executor": report.executor}))
 
 
+def kernel_child(replicates: int, calls: int) -> None:
+    """``calls`` run_arrays calls on the design's runs once told to start (a line on
+    stdin): one of the independent kernel processes of :func:`kernels_at_once`."""
+    from sim.engine import fast
+
+    exp = experiment(replicates)
+    params, seeds = packed(exp)
+    fast.run_arrays(params[:10], seeds[:10], exp.months)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for _ in range(calls):
+        fast.run_arrays(params, seeds, exp.months)
+    print("done", flush=True)
+
+
+def kernels_at_once(replicates: int, processes: int, calls: int = 10) -> float:
+    """Wall seconds for ``processes`` independent processes, no runner, each making
+    ``calls`` run_arrays calls on the design, started together once all are ready."""
+    procs = [subprocess.Popen([sys.executable, __file__, "--kernel-child", str(replicates),
+                               "--calls", str(calls)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+             for _ in range(processes)]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    start = time.perf_counter()
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline().strip() == "done"
+    wall = time.perf_counter() - start
+    for p in procs:
+        p.wait()
+    return wall
+
+
 def runner(replicates: int, workers: int) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--child", str(replicates),
                            "--workers", str(workers)], capture_output=True, text=True,
@@ -118,9 +159,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--kernel-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--calls", type=int, default=10, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         child(args.child, args.workers)
+        return
+    if args.kernel_child is not None:
+        kernel_child(args.kernel_child, args.calls)
         return
     sizes = [int(r) for r in args.replicates.split(",")]
     assert len(sizes) == 2 and sizes[0] < sizes[1], "--replicates SMALL,LARGE"
@@ -129,7 +175,12 @@ def main() -> None:
     kernels: list[float] = []
     got: dict[int, list[dict]] = {r: [] for r in sizes}
     loads = []
+    ceilings: list[float] = []
     for _ in range(args.repeats):
+        # what the machine itself allows: the same kernel calls in one process, then in
+        # `workers` independent processes at once (no runner, nothing shared)
+        alone = kernels_at_once(sizes[0], 1)
+        ceilings.append(args.workers * alone / kernels_at_once(sizes[0], args.workers))
         # the kernel before and after each sweep: the host's speed drifts from minute to
         # minute (one call gave 21.9-30.8 CPU-us a run within two minutes), so one call a
         # repeat is too few to divide by
@@ -173,6 +224,11 @@ def main() -> None:
           f"{k / mwall:4.2f}x per marginal run, {k * n1 / med(large, 'wall'):4.2f}x at "
           f"{n1:,} runs (load average {min(loads):.1f}-{max(loads):.1f}: needs an idle "
           "machine)")
+    ceiling = float(np.median(ceilings))
+    print(f"  the machine's own ceiling: {args.workers} independent kernel processes at once, "
+          f"no runner, do {ceiling:4.2f}x one alone (median of {len(ceilings)}, "
+          f"{min(ceilings):.2f}-{max(ceilings):.2f}); the runner reaches "
+          f"{k / mwall / ceiling:4.2f} of it per marginal run")
     print(f"  (on {args.workers} idle cores shared by the workers and the coordinator, this CPU "
           f"allows at most {args.workers * k / (mc + mw):4.2f}x per marginal run, "
           f"{args.workers / total:4.2f}x at {n1:,} runs)")
