@@ -2,6 +2,7 @@ import contextlib
 import io
 import os
 import subprocess
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,57 @@ name = "no_collapse"
 label = "no collapse"
 statistic = "collapse_month"
 above = 48
+"""
+#: :data:`OWN` without its coverage check: the smallest run of it that still calibrates.
+OWN_NO_COVERAGE = textwrap.dedent(OWN).replace("coverage_cases = 12", "coverage_cases = 0")
+
+#: A validation file's smallest configuration (20 sites, 3 replicates, 6 months), a
+#: contrast without money, and a statement on the programme's sites
+#: (tests/studies/test_validation.py; tests/experiment/test_slurm.py runs them on SLURM).
+VALIDATION_TINY = """
+name = "small"
+description = "A small validation."
+
+[[configurations]]
+name = "tiny"
+approach = "baseline"
+funding_rule = "competitive"
+budget_per_site = 0.5
+sites = 20
+replicates = 3
+months = 6
+description = "Twenty sites for six months."
+money_note = "half a full pilot's cost per site."
+programme = { share = 0.25, by = "readiness" }
+"""
+
+#: The same country (sites, seed, replicates) with no money: a contrast for ``tiny``.
+VALIDATION_BROKE = """
+[[configurations]]
+name = "broke"
+approach = "baseline"
+funding_rule = "competitive"
+budget_per_site = 0.0
+sites = 20
+replicates = 3
+months = 6
+description = "The same country without money."
+money_note = "none."
+"""
+
+#: A statement about the programme's sites.
+VALIDATION_PROGRAMME = """
+[[statements]]
+id = "programme"
+configuration = "tiny"
+statistic = "small_tasks"
+month = 6
+sites = "programme"
+low = 0.0
+high = 1.0
+source = "a test"
+passage = "any share of the programme's sites"
+comparability = "proxy"
 """
 
 

@@ -176,7 +176,9 @@ class BatchResult:
 
     @property
     def status_codes(self) -> np.ndarray:
-        """One status per run as an index into :data:`STATUSES` (``int8``)."""
+        """One status per run as an index into :data:`STATUSES` (``int8``): ``ok``,
+        ``invalid``, ``timeout`` (a run past its time limit, whose error starts with
+        ``timeout:``) or ``failed``."""
         assert self.invalid is not None
         codes = np.zeros(len(self.ok), dtype=np.int8)
         if self.ok.all():  # the usual batch: no run's error to look at
@@ -185,12 +187,6 @@ class BatchResult:
                           for e in self.errors], dtype=np.bool_)
         codes[~self.ok] = np.where(self.invalid, 1, np.where(timed, 2, 3))[~self.ok]
         return codes
-
-    @property
-    def status(self) -> list[str]:
-        """One status per run: ``ok``, ``failed``, ``invalid`` or ``timeout`` (a run past
-        its time limit, whose error starts with ``timeout:``)."""
-        return [STATUSES[c] for c in self.status_codes.tolist()]
 
 
 def describe(exc: BaseException) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import OWN, calibrate
+from conftest import OWN_NO_COVERAGE, calibrate
 from test_sweep import LINEAR, PROJECT_LHS, runs, write
 from test_timeseries import files
 
@@ -105,8 +105,7 @@ def test_fast_and_mesa_engines_write_identical_series_on_any_worker_count_and_da
 @pytest.mark.slow
 def test_a_calibration_on_a_dask_cluster_equals_the_local_one(tmp_path, dask_scheduler):
     """The table's chunks run on Dask workers; the posterior is the same, byte for byte."""
-    spec = parse_calibration(textwrap.dedent(OWN).replace("coverage_cases = 12",
-                                                          "coverage_cases = 0"))
+    spec = parse_calibration(OWN_NO_COVERAGE)
     calibrate(spec, tmp_path / "local", workers=1, progress=False)
     result = calibrate(spec, tmp_path / "dask", scheduler=dask_scheduler, progress=False)
     assert result.where.startswith("Dask")

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import OWN
+from conftest import OWN_NO_COVERAGE, VALIDATION_BROKE, VALIDATION_PROGRAMME, VALIDATION_TINY
 from test_sweep import PROJECT_LHS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,48 +35,10 @@ REQUIRED = os.environ.get("ICSIM_REQUIRE_SLURM", "") not in ("", "0")
 #: Six parts of 16 runs of the project's model: work for both workers.
 SWEEP = PROJECT_LHS.replace("runs_per_part = 32", "runs_per_part = 16")
 #: The calibration tests' own case without the coverage check: 6,000 simulations.
-CALIBRATION = textwrap.dedent(OWN).replace("coverage_cases = 12", "coverage_cases = 0")
+CALIBRATION = OWN_NO_COVERAGE
 #: Two small countries (20 sites, 3 replicates, 6 months) and a statement on each kind of
 #: site selection.
-VALIDATION = """
-name = "small"
-description = "A small validation."
-
-[[configurations]]
-name = "tiny"
-approach = "baseline"
-funding_rule = "competitive"
-budget_per_site = 0.5
-sites = 20
-replicates = 3
-months = 6
-description = "Twenty sites for six months."
-money_note = "half a full pilot's cost per site."
-programme = { share = 0.25, by = "readiness" }
-
-[[configurations]]
-name = "broke"
-approach = "baseline"
-funding_rule = "competitive"
-budget_per_site = 0.0
-sites = 20
-replicates = 3
-months = 6
-description = "The same country without money."
-money_note = "none."
-
-[[statements]]
-id = "programme"
-configuration = "tiny"
-statistic = "small_tasks"
-month = 6
-sites = "programme"
-low = 0.0
-high = 1.0
-source = "a test"
-passage = "any share of the programme's sites"
-comparability = "proxy"
-
+VALIDATION = VALIDATION_TINY + VALIDATION_BROKE + VALIDATION_PROGRAMME + """
 [[statements]]
 id = "contrast"
 configuration = "tiny"

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import OWN, assert_refused, calibrate, icsim
+from conftest import OWN, OWN_NO_COVERAGE, assert_refused, calibrate, icsim
 
 from sim.core.outputs import DAC_KEYS
 from sim.core.registry import PARAMETERS
@@ -176,8 +176,7 @@ def test_killed_at_any_point_a_resumed_calibration_equals_an_uninterrupted_one(t
     path = tmp_path / "own.toml"
     # 4 chunks of 1,000 (killed after 2), 100 draws, 200 predictive runs: the smallest
     # calibration that still has a table to kill in the middle of
-    path.write_text(textwrap.dedent(OWN).replace("coverage_cases = 12", "coverage_cases = 0")
-                    .replace("simulations = 6000", "simulations = 4000")
+    path.write_text(OWN_NO_COVERAGE.replace("simulations = 6000", "simulations = 4000")
                     .replace("accept = 150", "accept = 100")
                     .replace("predictive_runs = 500", "predictive_runs = 200"))
     whole = tmp_path / "whole"
@@ -244,7 +243,7 @@ def test_coverage_of_the_rejection_posterior_on_synthetic_cases(tmp_path):
 @pytest.mark.slow
 def test_a_new_target_file_conditions_on_an_existing_table_in_seconds(tmp_path):
     path = tmp_path / "own.toml"
-    path.write_text(textwrap.dedent(OWN).replace("coverage_cases = 12", "coverage_cases = 0"))
+    path.write_text(OWN_NO_COVERAGE)
     first = calibrate(load_calibration(path), tmp_path / "a", workers=1, progress=False)
     other = tmp_path / "other.toml"
     other.write_text(path.read_text().replace("min = 24\nmax = 48", "min = 36\nmax = 48"))
@@ -330,9 +329,8 @@ def test_a_damaged_chunk_of_the_table_is_one_line_naming_it(tmp_path, capsys):
     from sim.ui.cli import main
 
     path = tmp_path / "own.toml"
-    path.write_text(textwrap.dedent(OWN).replace("simulations = 6000", "simulations = 2000")
-                    .replace("accept = 150", "accept = 20")
-                    .replace("coverage_cases = 12", "coverage_cases = 0"))
+    path.write_text(OWN_NO_COVERAGE.replace("simulations = 6000", "simulations = 2000")
+                    .replace("accept = 150", "accept = 20"))
     out = tmp_path / "c"
     assert main(["calibrate", str(path), "--out", str(out), "--workers", "1", "--quiet"]) == 0
     chunk = out / "reference" / "chunk-000001.npy"

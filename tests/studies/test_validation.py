@@ -6,43 +6,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import assert_refused, icsim
+from conftest import (
+    VALIDATION_BROKE,
+    VALIDATION_PROGRAMME,
+    VALIDATION_TINY,
+    assert_refused,
+    icsim,
+)
 
 from sim.core.errors import UsageError
 from sim.studies import national, validation
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CONFIG = """
-name = "small"
-description = "A small validation."
-
-[[configurations]]
-name = "tiny"
-approach = "baseline"
-funding_rule = "competitive"
-budget_per_site = 0.5
-sites = 20
-replicates = 3
-months = 6
-description = "Twenty sites for six months."
-money_note = "half a full pilot's cost per site."
-programme = { share = 0.25, by = "readiness" }
-"""
-
-#: The same country (sites, seed, replicates) with no money: a contrast for ``tiny``.
-BROKE = """
-[[configurations]]
-name = "broke"
-approach = "baseline"
-funding_rule = "competitive"
-budget_per_site = 0.0
-sites = 20
-replicates = 3
-months = 6
-description = "The same country without money."
-money_note = "none."
-"""
+CONFIG = VALIDATION_TINY
+BROKE = VALIDATION_BROKE
 
 #: A contrast no model of six months can meet: integration 50 points more common without
 #: money than with it.
@@ -62,20 +40,7 @@ comparability = "direct"
 mechanism = "integration needs a pilot first"
 """
 
-#: A statement about the programme's sites.
-PROGRAMME = """
-[[statements]]
-id = "programme"
-configuration = "tiny"
-statistic = "small_tasks"
-month = 6
-sites = "programme"
-low = 0.0
-high = 1.0
-source = "a test"
-passage = "any share of the programme's sites"
-comparability = "proxy"
-"""
+PROGRAMME = VALIDATION_PROGRAMME
 
 IMPOSSIBLE = """
 [[statements]]
