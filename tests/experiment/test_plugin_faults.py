@@ -381,11 +381,12 @@ def test_a_module_that_exits_on_import_is_one_line_not_an_exit() -> None:
 
 
 def test_a_model_that_cannot_be_imported_in_a_worker_fails_its_runs() -> None:
-    from sim.experiment.models import Batch, ModelCall, run_batch
+    from sim.experiment.models import STATUSES, Batch, ModelCall, run_batch
 
     result = run_batch(ModelCall("no_such_module_here:f", ("y",)),
                        Batch(0, 0, [{"x1": 1.0}, {"x1": 2.0}], [1, 2]))
-    assert not result.ok.any() and result.status == ["failed", "failed"]
+    statuses = [STATUSES[code] for code in result.status_codes]
+    assert not result.ok.any() and statuses == ["failed", "failed"]
     assert all(e.startswith("ModuleNotFoundError") for e in result.errors)
 
 
