@@ -299,14 +299,12 @@ def write_outputs(out: Path, spec: NationalSpec, formats: Sequence[str] = ("png"
     tables, by default every part file there (``sim.studies.national.PartFeed`` hands them
     over while the sweep still runs; the outputs are put in place only once it has
     completed)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     with staged(out) as stage, contextlib.ExitStack() as files:
         writer: list[pq.ParquetWriter] = []
 
-        def sink(frame: pd.DataFrame) -> None:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
+        def sink(table: pa.Table) -> None:
             if not writer:
                 # Dictionary pages for the text columns only (rule, outcome): tried on the
                 # numbers too, where nearly every value differs, they cost 0.46 against

@@ -166,6 +166,28 @@ def test_streamed_outputs_equal_the_whole_frame_computation(streamed):
     assert (out / "pairs.csv").read_text() == csv(old_pairs(sites))
 
 
+@pytest.mark.slow
+def test_sites_parquet_is_the_frames_arrow_table(streamed):
+    """Built from codes, not from a frame: still the table pandas would write, its
+    metadata and its nulls (a month never reached) included."""
+    import pyarrow.parquet as pq
+
+    spec = national.check(450, "baseline", "none,competitive,targeted,universal_small",
+                          None, 3, 5, 36, country="redraw")
+    sites = national.sites_frame(pd.read_parquet(streamed / "runs"), spec.rules)
+    want = pa.Table.from_pandas(sites, preserve_index=False)
+    got = pq.read_table(streamed / "sites.parquet")
+    assert got.equals(want, check_metadata=True)
+    assert got.column("pilot_month").null_count == sites.pilot_month.isna().sum() > 0
+
+
+def test_a_part_with_a_rule_not_asked_for_is_named() -> None:
+    part = pa.table({name: [1.0] for name in national._PART_COLUMNS})
+    part = part.set_column(part.schema.get_field_index("rule"), "rule", pa.array(["lottery"]))
+    with pytest.raises(ValueError, match="rule 'lottery', not one of none, competitive"):
+        national._sites_columns(part, ("none", "competitive"))
+
+
 def test_totals_equal_the_whole_frame_on_uneven_groups():
     """Groups of different sizes, a replicate without funded sites, months past the
     horizon and sites missing from some replicates: still the old numbers exactly."""
