@@ -988,6 +988,13 @@ class PartFeed:
             self._state = completed
             self._cond.notify_all()
 
+    def wait_for_runs(self) -> None:
+        """Wait until the first part is in or the sweep has ended: work started on another
+        thread before that (imports hold the interpreter) would hold back the sweep's first
+        tasks while the workers wait for them."""
+        with self._cond:
+            self._cond.wait_for(lambda: bool(self._tables) or self._state is not None)
+
     def _ready(self, chunk: int) -> bool:
         return chunk in self._tables or self._state is not None
 

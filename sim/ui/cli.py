@@ -363,6 +363,7 @@ class _NationalOutputs:
 
     def _write(self) -> None:
         try:
+            self.feed.wait_for_runs()  # not before: the imports would delay the first tasks
             # imported now, while the workers run: the tables' t quantiles need
             # scipy.special only once the last part is in
             import scipy.special  # noqa: F401

@@ -251,3 +251,20 @@ def test_the_part_feed_yields_parts_in_run_order_and_stops_on_an_incomplete_swee
     feed.finish(True)
     with pytest.raises(national.RunsStopped, match="part-000001.parquet was not written"):
         list(feed)
+
+
+@pytest.mark.parametrize("ends", ["with a part", "without one"])
+def test_the_outputs_thread_waits_for_the_first_part_or_the_end(ends: str) -> None:
+    """Its imports wait until the runs are under way (they would hold back the sweep's
+    first tasks), and a sweep that ends with no part does not leave it waiting."""
+    feed = national.PartFeed(2)
+    waiter = threading.Thread(target=feed.wait_for_runs)
+    waiter.start()
+    time.sleep(0.05)
+    assert waiter.is_alive()
+    if ends == "with a part":
+        feed.put(1, _part(1))
+    else:
+        feed.finish(False)
+    waiter.join(5)
+    assert not waiter.is_alive()
