@@ -487,13 +487,21 @@ def _posterior_fields(posterior: Any) -> dict[str, str]:
     draws = load_posterior(posterior)
     path = Path(posterior)
     path = (path / "posterior.parquet" if path.is_dir() else path).resolve()
+    _CHECKED[str(path)] = draws
     return {"posterior": str(path),
             "posterior_sha256": hashlib.sha256(draws.to_json().encode()).hexdigest()}
 
 
+#: Posteriors this process has checked (:func:`_posterior_fields`), by the path the runs
+#: name: ``icsim national``'s workers, forked after the check, inherit the draws instead of
+#: each loading and checking the file again on its first batch (about 0.1 CPU-s each).
+_CHECKED: dict[str, pd.DataFrame] = {}
+
+
 @lru_cache(maxsize=4)
 def _posterior(path: str) -> pd.DataFrame:
-    return load_posterior(path)
+    checked = _CHECKED.get(path)
+    return checked if checked is not None else load_posterior(path)
 
 
 @lru_cache(maxsize=4)
