@@ -933,8 +933,10 @@ def _sites_table(columns: Mapping[str, np.ndarray], rules: Sequence[str]) -> pa.
     """``sites.parquet``'s rows from :func:`_sites_columns`'s columns: the same table as
     ``pa.Table.from_pandas`` of the frame would be (its pandas metadata, and missing
     months as nulls), built from the codes without a Python string per row."""
-    first = {name: column[:1] for name, column in columns.items()}  # a frame of no rows
-    schema = pa.Table.from_pandas(pd.DataFrame(_named(first, rules)),  # would hold objects
+    # the schema of a one-row frame (in a frame of no rows the text columns would hold
+    # objects, typed null)
+    first = {name: column[:1] for name, column in columns.items()}
+    schema = pa.Table.from_pandas(pd.DataFrame(_named(first, rules)),
                                   preserve_index=False).schema
     # from_pandas: a missing month (NaN) is stored as a null, as from a frame
     arrays = {name: pa.array(column, from_pandas=True) for name, column in columns.items()
