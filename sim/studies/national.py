@@ -233,7 +233,7 @@ def _site_values(params: dict[str, Any]) -> tuple[str, dict[str, Any], int, floa
                                    params.get("approach_schedule", "[]"))
     values: dict[str, Any] = {}
     if params.get("posterior"):  # replicate r of every site takes posterior draw r
-        values.update(_draw(params["posterior"], replicate))
+        values.update(_draw(params["posterior"], params["posterior_sha256"], replicate))
     values.update(approach_values)  # the approach wins over the draw where both set a value
     values.update({name: conditions[name].item() for name in SITE_CONDITIONS})
     approach_grant = float(values.get("initial_funding", _P["initial_funding"]))
@@ -340,7 +340,7 @@ def _site_run_columns(columns: Mapping[str, np.ndarray], constants: Mapping[str,
         amounts = _amounts(rule, budget, n_sites, seed, country)[site[take]]
         values: dict[str, Any] = {}
         if posterior:
-            values.update(_draw(posterior, int(replicate)))
+            values.update(_draw(posterior, constants["posterior_sha256"], int(replicate)))
         values.update(approach_values)
         grant = float(values.get("initial_funding", _P["initial_funding"]))
         params[take] = pack_many([{**base, **values}])[0]
@@ -487,31 +487,48 @@ def _posterior_fields(posterior: Any) -> dict[str, str]:
     draws = load_posterior(posterior)
     path = Path(posterior)
     path = (path / "posterior.parquet" if path.is_dir() else path).resolve()
-    _CHECKED[str(path)] = draws
-    return {"posterior": str(path),
-            "posterior_sha256": hashlib.sha256(draws.to_json().encode()).hexdigest()}
+    digest = draws_sha256(draws)
+    _CHECKED[str(path)] = (digest, draws)
+    return {"posterior": str(path), "posterior_sha256": digest}
 
 
-#: Posteriors this process has checked (:func:`_posterior_fields`), by the path the runs
-#: name: ``icsim national``'s workers, forked after the check, inherit the draws instead of
-#: each loading and checking the file again on its first batch (about 0.1 CPU-s each).
-_CHECKED: dict[str, pd.DataFrame] = {}
+def draws_sha256(draws: pd.DataFrame) -> str:
+    """The hash a national run records of its posterior's draws."""
+    return hashlib.sha256(draws.to_json().encode()).hexdigest()
+
+
+#: The posterior this process checked last at each path (:func:`_posterior_fields`), with
+#: its hash: ``icsim national``'s workers, forked after the check, inherit the draws
+#: instead of each loading and checking the file again on its first batch (about 0.1 CPU-s
+#: each).
+_CHECKED: dict[str, tuple[str, pd.DataFrame]] = {}
 
 
 @lru_cache(maxsize=4)
-def _posterior(path: str) -> pd.DataFrame:
+def _posterior(path: str, sha256: str) -> pd.DataFrame:
+    """The draws at ``path`` whose hash is ``sha256`` (the one the run's manifest
+    records): the ones checked here, else read again and compared. Keyed by the hash, so
+    a process that ran national over the file before it changed (a notebook, say) does
+    not run on the draws it cached then; a file that changed since the run was set up (a
+    worker reading it on another machine) is an error naming it."""
     checked = _CHECKED.get(path)
-    return checked if checked is not None else load_posterior(path)
+    if checked is not None and checked[0] == sha256:
+        return checked[1]
+    draws = load_posterior(path)
+    if draws_sha256(draws) != sha256:
+        raise UsageError(f"{path} has changed since this national run was set up (its "
+                         f"draws' sha256 is no longer {sha256[:12]}...); rerun the command")
+    return draws
 
 
 @lru_cache(maxsize=4)
-def _posterior_columns(path: str) -> tuple[list[str], list[Any], int]:
+def _posterior_columns(path: str, sha256: str) -> tuple[list[str], list[Any], int]:
     """The posterior's columns, their names and the number of draws: each numeric column
     as a numpy array (a value's ``.item()`` is the Python scalar ``to_dict("records")``
     gives), any other as a list of its Python values (``Series.tolist``). Not every
     column as a list: 4,000 draws of 161 values as Python floats held 24 MB more in every
     process."""
-    draws = _posterior(path)
+    draws = _posterior(path, sha256)
     columns = []
     for name in draws.columns:
         column = draws[name]
@@ -521,7 +538,7 @@ def _posterior_columns(path: str) -> tuple[list[str], list[Any], int]:
 
 
 @lru_cache(maxsize=256)
-def _draw(path: str, replicate: int) -> dict[str, Any]:
+def _draw(path: str, sha256: str, replicate: int) -> dict[str, Any]:
     """The posterior draw that replicate ``replicate`` takes (draw r % draws, cycling) as
     a dict (``to_dict("records")``'s values and str keys), made only for the replicates a
     process meets: a dict for each of the case posterior's 4,000 draws cost each worker
@@ -529,7 +546,7 @@ def _draw(path: str, replicate: int) -> dict[str, Any]:
     columns 7 ms once): the draw's one-row frame made into a dict cost 12 ms a replicate
     (0.24 s for 20 replicates in each worker and again in the variance table, after the
     last run)."""
-    names, columns, n = _posterior_columns(path)
+    names, columns, n = _posterior_columns(path, sha256)
     row = replicate % n
     return {name: column[row].item() if isinstance(column, np.ndarray) else column[row]
             for name, column in zip(names, columns, strict=True)}
@@ -541,7 +558,7 @@ def prepare_outputs(spec: NationalSpec) -> None:
     paid after the last run) and the t quantile of the replicates' intervals. ``icsim
     national``'s outputs thread calls it while the runs run."""
     if spec.posterior:
-        _posterior_columns(spec.posterior)
+        _posterior_columns(spec.posterior, spec.posterior_sha256)
     if spec.replicates > 1:
         t_quantile(0.975, spec.replicates - 1)
 

@@ -26,7 +26,8 @@ def variance_table(shares: pd.DataFrame, spec: NationalSpec) -> pd.DataFrame:
         part = part.sort_values("replicate")
         forms = None
         if spec.posterior:
-            held = forms_of([_draw(spec.posterior, int(r)) for r in part.replicate], choices)
+            held = forms_of([_draw(spec.posterior, spec.posterior_sha256, int(r))
+                             for r in part.replicate], choices)
             forms = held[[c for c in held.columns if c not in set_by_approach]] \
                 if len(held.columns) else None
         for outcome in ("pilot", "integrated"):

@@ -83,6 +83,7 @@ def test_national_fields_are_those_of_icsim_national_sites(tmp_path, country):
     for k, (_, draw) in enumerate(draws.iterrows()):
         path = tmp_path / f"draw{k}.parquet"
         draws.iloc[[k]].to_parquet(path)
+        digest = national.draws_sha256(load_posterior(path))  # what national.check records
         seed = 1000 + 7919 * k
         params = pack_many([resolve({**base, **draw.to_dict()})])
         columns = simulate(spec.targets, params, [seed], months, config)
@@ -92,7 +93,7 @@ def test_national_fields_are_those_of_icsim_national_sites(tmp_path, country):
                 "site": site, "repeat": seed, "rule": config.rule, "sites": config.sites,
                 "national_seed": config.seed, "budget": config.budget_per_site * config.sites,
                 "months": months, "country": country, "posterior": str(path),
-                "approach": "baseline"}, 0))
+                "posterior_sha256": digest, "approach": "baseline"}, 0))
         frame = pd.DataFrame(sites)
         piloted = (frame.pilot_month <= 48).to_numpy()
         funded = frame.funded.to_numpy() > 0

@@ -143,13 +143,37 @@ def test_a_posterior_draw_is_its_records_dict():
     from sim.experiment.posterior import CASE_POSTERIOR
 
     path = str(CASE_POSTERIOR)
-    draws = national._posterior(path)
+    digest = national.draws_sha256(national.load_posterior(path))
+    draws = national._posterior(path, digest)
     for replicate in (0, 1, 1234, len(draws) - 1, len(draws) + 5):
         oracle = draws.iloc[[replicate % len(draws)]].to_dict("records", into=dict)[0]
-        drawn = national._draw(path, replicate)
+        drawn = national._draw(path, digest, replicate)
         assert list(drawn) == list(oracle)
         assert [type(v) for v in drawn.values()] == [type(v) for v in oracle.values()]
         assert pd.Series(drawn, dtype=object).equals(pd.Series(oracle, dtype=object))
+
+
+def test_a_posterior_that_changes_between_runs_is_never_used_stale(tmp_path):
+    """A process that ran national over a posterior file, which then changed (a notebook
+    re-calibrating into the same folder), runs on the new draws, the ones whose hash the
+    new run records; a worker that reads a file changed since the run was set up stops
+    with one line naming it."""
+    from sim.core.errors import UsageError
+    from sim.experiment.posterior import CASE_POSTERIOR
+
+    path = tmp_path / "posterior.parquet"
+    draws = pd.read_parquet(CASE_POSTERIOR).head(3)
+    draws.to_parquet(path)
+    old = national.check(20, posterior=str(path))
+    first = national._draw(old.posterior, old.posterior_sha256, 0)["turnover_rate"]
+    draws.iloc[::-1].reset_index(drop=True).to_parquet(path)  # the draws reordered
+    new = national.check(20, posterior=str(path))
+    assert new.posterior == old.posterior and new.posterior_sha256 != old.posterior_sha256
+    assert national._draw(new.posterior, new.posterior_sha256, 0)["turnover_rate"] == \
+        float(draws.turnover_rate.iloc[-1]) != first
+    national._posterior.cache_clear()
+    with pytest.raises(UsageError, match=f"{path} has changed since this national run"):
+        national._posterior(old.posterior, old.posterior_sha256)
 
 
 def test_the_country_and_the_allocation():
