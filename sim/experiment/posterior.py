@@ -10,6 +10,7 @@ comparisons stay paired while their intervals carry what the case leaves uncerta
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, cast
 
@@ -71,6 +72,13 @@ def _resampled(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     positions = (np.arange(n) + 0.5) / n
     picks = np.minimum(np.searchsorted(np.cumsum(w / w.sum()), positions), n - 1)
     return frame.iloc[picks].drop(columns="weight").reset_index(drop=True)
+
+
+def draws_sha256(draws: pd.DataFrame) -> str:
+    """The hash a run records of the posterior draws it uses (a sweep's ``--posterior``,
+    ``icsim national``'s): of their JSON text, so the same draws give the same hash
+    whatever file they came from."""
+    return hashlib.sha256(draws.to_json().encode()).hexdigest()
 
 
 def load_posterior(path: str | Path) -> pd.DataFrame:

@@ -33,7 +33,7 @@ from sim.experiment.models import (
     run_batch,
     split_batch,
 )
-from sim.experiment.posterior import load_posterior
+from sim.experiment.posterior import draws_sha256, load_posterior
 from sim.experiment.spec import (
     Experiment,
     check_plugin,
@@ -346,14 +346,13 @@ def _with_posterior(experiment: Experiment, posterior: str | Path,
     """The posterior's draws as the sweep's base point (replicate r takes draw r), and the
     experiment marked with the draws' hash, so a resume with other draws is refused."""
     import dataclasses
-    import hashlib
 
     if not experiment.is_project_model:
         raise UsageError("--posterior applies to the project's model only")
     draws = load_posterior(posterior)
     swept = set(experiment.names) | set(experiment.constants)
     draws = draws[[c for c in draws.columns if c not in swept]]
-    digest = hashlib.sha256(draws.to_json().encode()).hexdigest()
+    digest = draws_sha256(draws)
     records = cast(list[dict[str, Any]], draws.to_dict("records"))  # columns: registry names
     path = Path(posterior)
     path = path / "posterior.parquet" if path.is_dir() else path

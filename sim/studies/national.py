@@ -31,7 +31,6 @@ coordinator's memory does not grow with the number of runs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import threading
@@ -55,7 +54,7 @@ from sim.core.tomlfile import loads as toml_loads
 from sim.engine.layout import PARAM_DTYPE, pack_many
 from sim.experiment.design import run_seed, run_seeds
 from sim.experiment.plugins import register_model
-from sim.experiment.posterior import load_posterior
+from sim.experiment.posterior import draws_sha256, load_posterior
 from sim.experiment.spec import Experiment, Lever, Scalar
 from sim.experiment.store import MANIFEST, SweepStore, part_name
 from sim.run import run_project, run_projects
@@ -490,11 +489,6 @@ def _posterior_fields(posterior: Any) -> dict[str, str]:
     digest = draws_sha256(draws)
     _CHECKED[str(path)] = (digest, draws)
     return {"posterior": str(path), "posterior_sha256": digest}
-
-
-def draws_sha256(draws: pd.DataFrame) -> str:
-    """The hash a national run records of its posterior's draws."""
-    return hashlib.sha256(draws.to_json().encode()).hexdigest()
 
 
 #: The posterior this process checked last at each path (:func:`_posterior_fields`), with

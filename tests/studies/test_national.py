@@ -140,10 +140,10 @@ def test_readiness_is_pandas_mean_z_score_bit_for_bit(n):
 def test_a_posterior_draw_is_its_records_dict():
     """A replicate's draw, taken from the posterior's columns, is the dict its one-row
     frame gave (``to_dict("records")``): the same keys, values and Python types."""
-    from sim.experiment.posterior import CASE_POSTERIOR
+    from sim.experiment.posterior import CASE_POSTERIOR, draws_sha256, load_posterior
 
     path = str(CASE_POSTERIOR)
-    digest = national.draws_sha256(national.load_posterior(path))
+    digest = draws_sha256(load_posterior(path))
     draws = national._posterior(path, digest)
     for replicate in (0, 1, 1234, len(draws) - 1, len(draws) + 5):
         oracle = draws.iloc[[replicate % len(draws)]].to_dict("records", into=dict)[0]
