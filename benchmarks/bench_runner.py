@@ -1,10 +1,13 @@
 """The sweep runner against one batched core of the fast engine (issue 24, item 1).
 
-    python benchmarks/bench_runner.py [--replicates 124,1240] [--workers 2] [--repeats 3]
+    python benchmarks/bench_runner.py [--replicates 124,4960] [--workers 2] [--repeats 3]
 
 The design is experiments/national_approach_grid.toml (81 national approaches) with each
-of ``--replicates``: 10,044 and 100,440 runs by default. Measured, interleaved ``--repeats``
-times so that a shared machine's load falls on all alike:
+of ``--replicates``: 10,044 and 401,760 runs by default (the larger was 100,440 until
+2026-12-07: its 0.9 s more than the smaller left the marginal cost's wall time to a tenth
+of a second of the host's drift, 1.60-2.09x in three passes within ten minutes).
+Measured, interleaved ``--repeats`` times so that a shared machine's load falls on all
+alike:
 
 * **one batched core**: every run of the smaller design in one
   ``sim.engine.fast.run_arrays`` call (parameters packed beforehand, engine loaded), CPU
@@ -154,7 +157,7 @@ def runner(replicates: int, workers: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replicates", default="124,1240",
+    parser.add_argument("--replicates", default="124,4960",
                         help="two design sizes, comma-separated (replicates of 81 points)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
